@@ -1,0 +1,45 @@
+/*
+ * agent room: the services every context offers, and the caller's side of
+ * them (used by the master, the daemon and libspindle alike).
+ */
+#ifndef SPN_AGENT_H
+#define SPN_AGENT_H
+
+#include "../router/router.h"
+#include "../bootstrap/bootstrap.h"
+
+/* svc-basic.c */
+void		 svc_basic_init(struct rt *);
+
+/* svc-exec.c */
+void		 svc_exec_init(struct rt *);
+void		 svc_exec_killall(void);
+
+/* call.c: one request, replies on a private handle */
+typedef int call_fn(struct rt *, const struct rt_msg *, void *);
+uint32_t	 call_start(struct rt *, uint32_t, uint32_t, struct pk *,
+		     call_fn *, void *);
+char		*call_dead_text(const struct rt_msg *);
+
+/* exec-client.c */
+struct exec_req {
+	uint32_t	 ctx;
+	uint32_t	 flags;
+	char		**argv;
+	char		**env;
+	const char	*cwd;
+	int		 fd_in;		/* -1: /dev/null remotely */
+	int		 fd_out;
+	int		 fd_err;
+};
+struct xcl;
+/* code: exit status as a shell reports it (128+N for signal N), or -1
+ * when the context failed; err then says why. */
+typedef void exec_done_fn(struct xcl *, int, const char *, void *);
+struct xcl	*exec_start(struct rt *, const struct exec_req *,
+		     exec_done_fn *, void *);
+void		 exec_signal(struct xcl *, int);
+void		 exec_free(struct xcl *);
+uint64_t	 exec_bytes(struct xcl *);
+
+#endif

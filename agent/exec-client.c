@@ -1,0 +1,184 @@
+/*
+ * The caller's side of EXEC: local fds become sinks and a source, and the
+ * result arrives once the remote process is reaped and its output is
+ * written out here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+struct xcl {
+	struct rt	*rt;
+	uint32_t	 ctx;
+	uint32_t	 ctl;
+	int		 fd_in;
+	struct src	*in;
+	struct sink	*out;
+	struct sink	*err;
+	int		 open_sinks;
+	int		 code;		/* -2 while running */
+	char		*error;
+	exec_done_fn	*done;
+	void		*arg;
+};
+
+static void
+xcl_maybe_done(struct xcl *x)
+{
+	exec_done_fn *done = x->done;
+
+	if (x->code == -2 || x->open_sinks != 0 || done == NULL)
+		return;
+	x->done = NULL;
+	done(x, x->code, x->error, x->arg);
+}
+
+static void
+xcl_fail(struct xcl *x, int code, const char *why)
+{
+	if (x->code != -2)
+		return;
+	x->code = code;
+	free(x->error);
+	x->error = xstrdup(why);
+	/* The process never ran, or its context is gone: no more output. */
+	sink_free(x->out);
+	sink_free(x->err);
+	x->out = x->err = NULL;
+	x->open_sinks = 0;
+	xcl_maybe_done(x);
+}
+
+static void
+xcl_sink_done(struct sink *s, const char *why, void *arg)
+{
+	struct xcl *x = arg;
+
+	(void)s;
+	if (why != NULL)
+		log_debug("output stream ended: %s", why);
+	x->open_sinks--;
+	xcl_maybe_done(x);
+}
+
+static void
+xcl_stdin_done(struct src *s, const char *why, void *arg)
+{
+	(void)s;
+	(void)arg;
+	if (why != NULL)
+		log_debug("stdin stream ended: %s", why);
+}
+
+static void
+xcl_started(struct xcl *x, struct upk *u)
+{
+	uint32_t in_handle;
+
+	upk_u32(u);
+	in_handle = upk_u32(u);
+	x->ctl = upk_u32(u);
+	if (in_handle != 0 && x->fd_in >= 0)
+		x->in = src_new(x->rt, x->fd_in, 0, x->ctx, in_handle,
+		    xcl_stdin_done, x);
+}
+
+static int
+xcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct xcl *x = arg;
+	struct upk u;
+	uint32_t tag, a, b;
+	char *text;
+
+	(void)rt;
+	if (m->h.kind == SPN_K_DEAD) {
+		text = call_dead_text(m);
+		xcl_fail(x, -1, text);
+		free(text);
+		return 0;
+	}
+	upk_init(&u, m->data, m->h.len);
+	tag = upk_u32(&u);
+	if (tag == SPN_EXEC_STARTED) {
+		xcl_started(x, &u);
+		return 1;
+	}
+	a = upk_u32(&u);
+	if (tag == SPN_EXEC_FAILED) {
+		text = upk_str(&u);
+		xcl_fail(x, a, text != NULL ? text : "cannot run command");
+		free(text);
+		return 0;
+	}
+	b = upk_u32(&u);
+	x->code = b != 0 ? 128 + (int)b : (int)a;
+	xcl_maybe_done(x);
+	return 0;
+}
+
+struct xcl *
+exec_start(struct rt *rt, const struct exec_req *r, exec_done_fn *done,
+    void *arg)
+{
+	struct xcl *x = xcalloc(1, sizeof *x);
+	struct pk pk;
+	uint32_t flags = r->flags;
+
+	x->rt = rt;
+	x->ctx = r->ctx;
+	x->code = -2;
+	x->fd_in = r->fd_in;
+	x->done = done;
+	x->arg = arg;
+	if (r->fd_in < 0)
+		flags |= SPN_EXEC_NOSTDIN;
+	if (r->fd_out >= 0) {
+		x->out = sink_new(rt, r->fd_out, 0, r->ctx, xcl_sink_done, x);
+		x->open_sinks++;
+	}
+	if (r->fd_err >= 0) {
+		x->err = sink_new(rt, r->fd_err, 0, r->ctx, xcl_sink_done, x);
+		x->open_sinks++;
+	}
+	pk_init(&pk);
+	pk_u32(&pk, flags);
+	pk_strv(&pk, r->argv);
+	pk_strv(&pk, r->env);
+	pk_str(&pk, r->cwd);
+	pk_u32(&pk, x->out != NULL ? sink_handle(x->out) : 0);
+	pk_u32(&pk, x->err != NULL ? sink_handle(x->err) : 0);
+	call_start(rt, r->ctx, SPN_H_EXEC, &pk, xcl_reply, x);
+	pk_free(&pk);
+	return x;
+}
+
+void
+exec_signal(struct xcl *x, int sig)
+{
+	uint8_t b[4] = { 0, 0, 0, sig };
+
+	if (x->ctl != 0 && x->code == -2)
+		rt_send(x->rt, SPN_K_CANCEL, x->ctx, x->ctl, 0, b, 4);
+}
+
+uint64_t
+exec_bytes(struct xcl *x)
+{
+	return (x->in ? src_bytes(x->in) : 0) +
+	    (x->out ? sink_bytes(x->out) : 0) +
+	    (x->err ? sink_bytes(x->err) : 0);
+}
+
+void
+exec_free(struct xcl *x)
+{
+	if (x == NULL)
+		return;
+	src_free(x->in);
+	sink_free(x->out);
+	sink_free(x->err);
+	free(x->error);
+	free(x);
+}

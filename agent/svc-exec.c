@@ -1,0 +1,328 @@
+/*
+ * EXEC: run a process with its stdio carried as streams on the bus.  The
+ * process leads its own session, so cancelling signals the whole group.
+ * Request: u32 flags, strv argv, strv env, str cwd, u32 stdout handle,
+ * u32 stderr handle (0 = /dev/null).  Replies: STARTED, then EXITED once
+ * the process is reaped and both output streams have ended.
+ */
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+struct proc {
+	struct rt	*rt;
+	uint32_t	 caller;
+	uint32_t	 reply_to;
+	uint32_t	 ctl;
+	pid_t		 pid;
+	struct sink	*in;
+	struct src	*out;
+	struct src	*err;
+	int		 streams;	/* output streams still open */
+	int		 exited;
+	int		 status;
+};
+
+struct exec_args {
+	uint32_t	 flags;
+	char		**argv;
+	char		**env;
+	char		*cwd;
+	uint32_t	 out_handle;
+	uint32_t	 err_handle;
+};
+
+static struct map	*procs;
+
+static void
+proc_reply(struct proc *p, uint32_t tag, uint32_t a, uint32_t b)
+{
+	struct pk pk;
+
+	pk_init(&pk);
+	pk_u32(&pk, tag);
+	pk_u32(&pk, a);
+	pk_u32(&pk, b);
+	if (tag == SPN_EXEC_STARTED)
+		pk_u32(&pk, p->ctl);
+	rt_send_pk(p->rt, SPN_K_REPLY, p->caller, p->reply_to, 0, &pk);
+	pk_free(&pk);
+}
+
+static void
+proc_maybe_done(struct proc *p)
+{
+	int st = p->status;
+
+	if (!p->exited || p->streams != 0)
+		return;
+	proc_reply(p, SPN_EXEC_EXITED, WIFEXITED(st) ? WEXITSTATUS(st) : 0,
+	    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	map_del(procs, p->pid);
+	rt_handle_del(p->rt, p->ctl);
+	sink_free(p->in);
+	src_free(p->out);
+	src_free(p->err);
+	free(p);
+}
+
+static void
+proc_exited(pid_t pid, int status, void *arg)
+{
+	struct proc *p = arg;
+
+	(void)pid;
+	p->exited = 1;
+	p->status = status;
+	proc_maybe_done(p);
+}
+
+static void
+proc_stream_done(struct src *s, const char *why, void *arg)
+{
+	struct proc *p = arg;
+
+	(void)s;
+	(void)why;
+	p->streams--;
+	proc_maybe_done(p);
+}
+
+static void
+proc_stdin_done(struct sink *s, const char *why, void *arg)
+{
+	(void)s;
+	(void)why;
+	(void)arg;
+}
+
+/* CANCEL signals the group; losing the caller kills it outright. */
+static void
+proc_ctl(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct proc *p = arg;
+	struct upk u;
+	uint32_t sig;
+
+	(void)rt;
+	if (p->exited)
+		return;
+	if (m->h.kind == SPN_K_CANCEL) {
+		upk_init(&u, m->data, m->h.len);
+		sig = upk_u32(&u);
+		if (!u.err && sig > 0 && sig < NSIG)
+			kill(-p->pid, sig);
+	} else if (m->h.kind == SPN_K_DEAD)
+		kill(-p->pid, SIGKILL);
+}
+
+static void
+exec_child(struct exec_args *a, int fds[3], int rep)
+{
+	int e;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	setsid();
+	/* If the agent dies without cleaning up, so do we. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (int i = 0; i < 3; i++) {
+		if (dup2(fds[i], i) < 0)
+			goto fail;
+	}
+	if (a->flags & SPN_EXEC_CLEARENV)
+		clearenv();
+	for (size_t i = 0; a->env != NULL && a->env[i] != NULL; i++)
+		putenv(a->env[i]);
+	if (a->cwd != NULL && *a->cwd != '\0' && chdir(a->cwd) != 0)
+		goto fail;
+	if (a->flags & SPN_EXEC_SHELL)
+		execl("/bin/sh", "sh", "-c", a->argv[0], (char *)NULL);
+	else
+		execvp(a->argv[0], a->argv);
+fail:
+	e = errno;
+	if (write(rep, &e, sizeof e) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+static int
+exec_pipes(struct exec_args *a, int child[3], int mine[3])
+{
+	int p[2];
+
+	for (int i = 0; i < 3; i++) {
+		mine[i] = -1;
+		if ((i == 0 && (a->flags & SPN_EXEC_NOSTDIN)) ||
+		    (i == 1 && a->out_handle == 0) ||
+		    (i == 2 && a->err_handle == 0)) {
+			child[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (child[i] < 0)
+				return -1;
+			continue;
+		}
+		if (pipe2(p, O_CLOEXEC) != 0)
+			return -1;
+		child[i] = i == 0 ? p[0] : p[1];
+		mine[i] = i == 0 ? p[1] : p[0];
+	}
+	return 0;
+}
+
+/* Fork and exec; returns the pid, or -1 with errno from the child. */
+static pid_t
+exec_spawn(struct exec_args *a, int mine[3], int *err)
+{
+	int child[3] = { -1, -1, -1 }, rep[2], e;
+	pid_t pid = -1;
+	ssize_t n;
+
+	*err = 0;
+	if (exec_pipes(a, child, mine) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
+		*err = errno;
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0)
+		exec_child(a, child, rep[1]);
+	close(rep[1]);
+	if (pid < 0)
+		*err = errno;
+	else if ((n = read(rep[0], &e, sizeof e)) == sizeof e) {
+		*err = e;
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(rep[0]);
+out:
+	for (int i = 0; i < 3; i++) {
+		if (child[i] >= 0)
+			close(child[i]);
+		if (pid < 0 && mine[i] >= 0)
+			close(mine[i]);
+	}
+	return pid;
+}
+
+static int
+exec_parse(const struct rt_msg *m, struct exec_args *a)
+{
+	struct upk u;
+
+	upk_init(&u, m->data, m->h.len);
+	a->flags = upk_u32(&u);
+	a->argv = upk_strv(&u);
+	a->env = upk_strv(&u);
+	a->cwd = upk_str(&u);
+	a->out_handle = upk_u32(&u);
+	a->err_handle = upk_u32(&u);
+	if (u.err || a->argv == NULL || a->argv[0] == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+exec_args_free(struct exec_args *a)
+{
+	strv_free(a->argv);
+	strv_free(a->env);
+	free(a->cwd);
+}
+
+static void
+exec_failed(struct rt *rt, const struct rt_msg *m, struct exec_args *a,
+    int err)
+{
+	struct pk pk;
+	char *text;
+
+	if (a->cwd != NULL && *a->cwd != '\0' && err == ENOENT &&
+	    access(a->cwd, X_OK) != 0)
+		text = xprintf("%s: %s", a->cwd, strerror(err));
+	else
+		text = xprintf("%s: %s", a->argv[0], strerror(err));
+	pk_init(&pk);
+	pk_u32(&pk, SPN_EXEC_FAILED);
+	pk_u32(&pk, err == ENOENT ? 127 : 126);
+	pk_str(&pk, text);
+	rt_send_pk(rt, SPN_K_REPLY, m->h.src, m->h.reply_to, 0, &pk);
+	pk_free(&pk);
+	free(text);
+}
+
+static void
+exec_msg(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct exec_args a;
+	struct proc *p;
+	int mine[3], err;
+	pid_t pid;
+
+	(void)arg;
+	memset(&a, 0, sizeof a);
+	if (m->h.kind != SPN_K_CALL || exec_parse(m, &a) != 0) {
+		rt_dead(rt, m, SPN_D_FAILED, "malformed EXEC request");
+		exec_args_free(&a);
+		return;
+	}
+	if ((pid = exec_spawn(&a, mine, &err)) < 0) {
+		exec_failed(rt, m, &a, err);
+		exec_args_free(&a);
+		return;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->rt = rt;
+	p->caller = m->h.src;
+	p->reply_to = m->h.reply_to;
+	p->pid = pid;
+	p->ctl = rt_handle_add(rt, 0, RT_ALLOW_PEER, p->caller, proc_ctl, p);
+	if (mine[0] >= 0)
+		p->in = sink_new(rt, mine[0], 1, p->caller, proc_stdin_done, p);
+	if (mine[1] >= 0) {
+		p->out = src_new(rt, mine[1], 1, p->caller, a.out_handle,
+		    proc_stream_done, p);
+		p->streams++;
+	}
+	if (mine[2] >= 0) {
+		p->err = src_new(rt, mine[2], 1, p->caller, a.err_handle,
+		    proc_stream_done, p);
+		p->streams++;
+	}
+	map_put(procs, pid, p);
+	proc_watch(pid, proc_exited, p);
+	proc_reply(p, SPN_EXEC_STARTED, pid, p->in ? sink_handle(p->in) : 0);
+	exec_args_free(&a);
+}
+
+static void
+exec_kill(uint32_t pid, void *v, void *arg)
+{
+	(void)v;
+	(void)arg;
+	kill(-(pid_t)pid, SIGKILL);
+}
+
+/* The agent is going away: nothing it started may outlive it. */
+void
+svc_exec_killall(void)
+{
+	if (procs != NULL)
+		map_each(procs, exec_kill, NULL);
+}
+
+void
+svc_exec_init(struct rt *rt)
+{
+	procs = map_new();
+	rt_handle_add(rt, SPN_H_EXEC, RT_ALLOW_ANCESTORS, 0, exec_msg, NULL);
+}

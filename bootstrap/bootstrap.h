@@ -1,0 +1,68 @@
+/*
+ * bootstrap room: starting a child context.  A connection method builds the
+ * argv of a process (sh, later ssh, sudo, ...); we feed it stage 0, the
+ * agent image and a BOOT frame on stdin and hand its pipes to the router.
+ */
+#ifndef SPN_BOOTSTRAP_H
+#define SPN_BOOTSTRAP_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../router/router.h"
+
+/* stage0.c */
+const char	*boot_remote_cmd(void);
+const char	*boot_arch(void);
+char		*boot_stage0(size_t, int, const char *);
+char		*boot_argv0(void);
+
+/* image.c (agent: image-self.c, master: image-embed.c) */
+int		 boot_image(int, const uint8_t **, size_t *);
+int		 boot_image_inflate(const uint8_t *, size_t, uint8_t **,
+		     size_t *);
+int		 boot_image_deflate(const uint8_t *, size_t, uint8_t **,
+		     size_t *);
+
+/* spawn.c */
+struct spawn {
+	pid_t	 pid;
+	int	 in;	/* child's stdin, we write */
+	int	 out;	/* child's stdout, we read */
+	int	 err;	/* child's stderr, we read */
+};
+int		 spawn_start(char *const *, struct spawn *, char *, size_t);
+
+/* method.c */
+struct boot_method {
+	const char	*name;
+	int		 compress;	/* send the image gzip'd */
+	char		**(*argv)(char *const *, char *, size_t);
+};
+const struct boot_method *boot_method_find(const char *);
+
+/* connect.c */
+struct boot_req {
+	uint32_t	 id;
+	char		*name;		/* the route up to this hop */
+	char		*method;
+	char		**args;
+	int		 keepalive;
+	int		 timeout;
+	int		 level;
+};
+struct child;
+typedef void boot_done_fn(struct child *, const char *, void *);
+struct child	*boot_connect(struct rt *, const struct boot_req *,
+		     boot_done_fn *, void *, char *, size_t);
+pid_t		 child_pid(struct child *);
+pid_t		 child_proc(struct child *);
+const char	*child_arch(struct child *);
+const char	*child_label(struct child *);
+void		 boot_req_pack(struct pk *, const struct boot_req *);
+int		 boot_req_unpack(struct upk *, struct boot_req *);
+void		 boot_req_free(struct boot_req *);
+void		 connect_service_init(struct rt *);
+
+#endif

@@ -1,0 +1,501 @@
+/*
+ * Starting a child context from this one.  The same code runs in the
+ * master (first hop) and in every agent (the CONNECT service), so any
+ * context can start children with its own image.
+ */
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+
+#define ERR_LINES	4
+#define EXIT_WAIT_MS	300
+#define KILL_WAIT_S	2
+
+enum child_state { CHILD_BOOTING, CHILD_UP, CHILD_DOWN };
+
+struct child {
+	struct rt		*rt;
+	uint32_t		 id;
+	char			*label;
+	enum child_state	 state;
+	struct spawn		 sp;
+	struct link		*link;
+	struct event		*errev;
+	struct evbuffer		*errbuf;
+	char			*errlines[ERR_LINES];
+	struct event		*timer;
+	uint32_t		 hello;
+	char			*arch;
+	pid_t			 agent_pid;
+	int			 exited;
+	int			 eof;
+	int			 freeing;
+	int			 status;
+	boot_done_fn		*done;
+	void			*arg;
+};
+
+static void	child_maybe_free(struct child *);
+static void	child_err_cb(evutil_socket_t, short, void *);
+
+pid_t
+child_pid(struct child *c)
+{
+	return c->agent_pid;
+}
+
+/* The local process behind the link (ssh, sudo, or the agent itself). */
+pid_t
+child_proc(struct child *c)
+{
+	return c->sp.pid;
+}
+
+const char *
+child_arch(struct child *c)
+{
+	return c->arch;
+}
+
+const char *
+child_label(struct child *c)
+{
+	return c->label;
+}
+
+static void
+child_report(struct child *c, const char *err)
+{
+	boot_done_fn *done = c->done;
+
+	c->done = NULL;
+	if (done != NULL)
+		done(c, err, c->arg);
+}
+
+/* Why a child that never said HELLO went away, in the user's words. */
+static char *
+child_boot_error(struct child *c, const char *why)
+{
+	char *status = NULL, *text, *last = NULL;
+
+	for (int i = ERR_LINES - 1; i >= 0 && last == NULL; i--)
+		last = c->errlines[i];
+	if (c->exited)
+		status = proc_status_text(c->status);
+	if (c->exited && WIFEXITED(c->status) &&
+	    WEXITSTATUS(c->status) == 99)
+		text = xprintf("agent image arrived truncated");
+	else if (last != NULL)
+		text = xprintf("bootstrap failed: %s", last);
+	else if (status != NULL)
+		text = xprintf("bootstrap failed: %s", status);
+	else
+		text = xstrdup(why);
+	free(status);
+	return text;
+}
+
+static void
+child_text(struct link *l, const char *line, void *arg)
+{
+	struct child *c = arg;
+
+	(void)l;
+	log_info("%s: %s", c->label, line);
+}
+
+static int
+child_preamble(struct link *l, const char *arch, void *arg)
+{
+	struct child *c = arg;
+
+	/* Stage 0 exits 97 right after this line if the arch is wrong. */
+	(void)l;
+	free(c->arch);
+	c->arch = xstrdup(arch);
+	return 0;
+}
+
+static void
+child_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (!c->exited)
+		kill(c->sp.pid, SIGKILL);
+}
+
+static void
+child_eof_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->link != NULL)
+		link_close(c->link, "connection closed");
+}
+
+static void
+child_close_exited(struct child *c)
+{
+	char *status = proc_status_text(c->status);
+
+	link_close(c->link, "agent %s", status);
+	free(status);
+}
+
+/* Input ended: wait briefly for the exit status so the reason is exact. */
+static void
+child_eof(struct link *l, void *arg)
+{
+	struct child *c = arg;
+	struct timeval tv = { 0, EXIT_WAIT_MS * 1000 };
+
+	(void)l;
+	c->eof = 1;
+	if (c->exited) {
+		child_close_exited(c);
+		return;
+	}
+	event_del(c->timer);
+	event_assign(c->timer, rt_base(c->rt), -1, 0, child_eof_timeout, c);
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+child_closed(struct link *l, const char *why, void *arg)
+{
+	struct child *c = arg;
+	struct timeval tv = { KILL_WAIT_S, 0 };
+	char *text;
+
+	(void)l;
+	c->link = NULL;
+	rt_handle_del(c->rt, c->hello);
+	if (c->state == CHILD_BOOTING) {
+		text = child_boot_error(c, why);
+		if (c->arch != NULL && c->exited && WIFEXITED(c->status) &&
+		    WEXITSTATUS(c->status) == 97) {
+			free(text);
+			text = xprintf("remote is %s, this spindle carries %s "
+			    "only", c->arch, boot_arch());
+		}
+		c->state = CHILD_DOWN;
+		child_report(c, text);
+		free(text);
+	} else {
+		c->state = CHILD_DOWN;
+		log_info("%s: %s", c->label, why);
+	}
+	/* A stuck process (ssh under SIGSTOP, say) is killed after a grace. */
+	if (!c->exited) {
+		event_del(c->timer);
+		event_assign(c->timer, rt_base(c->rt), -1, 0, child_kill_cb, c);
+		evtimer_add(c->timer, &tv);
+	}
+	child_maybe_free(c);
+}
+
+static void
+child_exit(pid_t pid, int status, void *arg)
+{
+	struct child *c = arg;
+
+	(void)pid;
+	c->exited = 1;
+	c->status = status;
+	/* Drain stderr first: its last line is usually the reason. */
+	if (c->errev != NULL)
+		child_err_cb(c->sp.err, EV_READ, c);
+	if (c->link != NULL && c->eof) {
+		event_del(c->timer);
+		child_close_exited(c);
+	}
+	child_maybe_free(c);
+}
+
+static void
+child_err_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	char *line;
+	size_t n;
+	int r;
+
+	(void)what;
+	while ((r = evbuffer_read(c->errbuf, fd, 65536)) > 0)
+		;
+	while ((line = evbuffer_readln(c->errbuf, &n,
+	    EVBUFFER_EOL_CRLF)) != NULL) {
+		if (n == 0) {
+			free(line);
+			continue;
+		}
+		log_info("%s: stderr: %s", c->label, line);
+		free(c->errlines[0]);
+		memmove(c->errlines, c->errlines + 1,
+		    (ERR_LINES - 1) * sizeof *c->errlines);
+		c->errlines[ERR_LINES - 1] = line;
+	}
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		event_free(c->errev);
+		c->errev = NULL;
+		close(c->sp.err);
+		c->sp.err = -1;
+		child_maybe_free(c);
+	}
+}
+
+static void
+child_hello(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct child *c = arg;
+	struct upk u;
+
+	(void)rt;
+	if (m->h.kind != SPN_K_HELLO || c->state != CHILD_BOOTING)
+		return;
+	upk_init(&u, m->data, m->h.len);
+	c->agent_pid = upk_u32(&u);
+	c->state = CHILD_UP;
+	event_del(c->timer);
+	rt_handle_del(c->rt, c->hello);
+	child_report(c, NULL);
+}
+
+static void
+child_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->link != NULL)
+		link_close(c->link, "no answer within the connect timeout");
+}
+
+static void
+child_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(c->timer);
+	evbuffer_free(c->errbuf);
+	for (int i = 0; i < ERR_LINES; i++)
+		free(c->errlines[i]);
+	free(c->arch);
+	free(c->label);
+	free(c);
+}
+
+/* Free once link, process and stderr are all gone; on the next pass, so
+ * that no caller up the stack holds a freed child. */
+static void
+child_maybe_free(struct child *c)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (c->link != NULL || !c->exited || c->errev != NULL || c->freeing)
+		return;
+	c->freeing = 1;
+	event_del(c->timer);
+	event_base_once(rt_base(c->rt), -1, EV_TIMEOUT, child_free_cb, c, &tv);
+}
+
+static int
+child_send_boot(struct child *c, const struct boot_req *req,
+    const struct boot_method *m, char *why, size_t whylen)
+{
+	const uint8_t *img;
+	size_t imglen;
+	char *argv0, *line;
+	struct pk pk;
+
+	if (boot_image(m->compress, &img, &imglen) != 0) {
+		snprintf(why, whylen, "cannot read the agent image");
+		return -1;
+	}
+	argv0 = boot_argv0();
+	line = boot_stage0(imglen, m->compress, argv0);
+	link_write_raw(c->link, line, strlen(line));
+	link_write_raw(c->link, img, imglen);
+	free(line);
+	free(argv0);
+	pk_init(&pk);
+	rt_boot_pack(c->rt, &pk, req->id, req->name, req->keepalive);
+	pk_u32(&pk, req->level);
+	rt_send_pk(c->rt, SPN_K_BOOT, req->id, SPN_H_ROUTER, c->hello, &pk);
+	pk_free(&pk);
+	return 0;
+}
+
+static const struct link_cbs child_link_cbs = {
+	.text = child_text,
+	.preamble = child_preamble,
+	.eof = child_eof,
+	.closed = child_closed,
+};
+
+struct child *
+boot_connect(struct rt *rt, const struct boot_req *req, boot_done_fn *done,
+    void *arg, char *why, size_t whylen)
+{
+	const struct boot_method *m = boot_method_find(req->method);
+	struct child *c;
+	struct link_cbs cbs = child_link_cbs;
+	struct timeval tv = { req->timeout > 0 ? req->timeout : 30, 0 };
+	char **argv;
+
+	if (m == NULL) {
+		snprintf(why, whylen, "unknown connection method '%s'",
+		    req->method);
+		return NULL;
+	}
+	if ((argv = m->argv(req->args, why, whylen)) == NULL)
+		return NULL;
+	c = xcalloc(1, sizeof *c);
+	if (spawn_start(argv, &c->sp, why, whylen) != 0) {
+		strv_free(argv);
+		free(c);
+		return NULL;
+	}
+	strv_free(argv);
+	c->rt = rt;
+	c->id = req->id;
+	c->label = xprintf("hop %u (%s)", rt_depth(rt) + 1, req->name);
+	c->done = done;
+	c->arg = arg;
+	c->errbuf = evbuffer_new();
+	fd_nonblock(c->sp.err, 1);
+	c->errev = event_new(rt_base(rt), c->sp.err, EV_READ | EV_PERSIST,
+	    child_err_cb, c);
+	event_add(c->errev, NULL);
+	c->timer = evtimer_new(rt_base(rt), child_timeout, c);
+	evtimer_add(c->timer, &tv);
+	proc_watch(c->sp.pid, child_exit, c);
+	c->link = link_new(rt, c->sp.out, c->sp.in, LINK_CHILD, req->id,
+	    c->label);
+	cbs.arg = c;
+	link_set_cbs(c->link, &cbs);
+	link_expect_preamble(c->link);
+	rt_route_add(rt, req->id, c->link);
+	c->hello = rt_handle_add(rt, 0, RT_ALLOW_PEER, req->id, child_hello,
+	    c);
+	if (child_send_boot(c, req, m, why, whylen) != 0) {
+		c->done = NULL;
+		link_close(c->link, "%s", why);
+		return NULL;
+	}
+	return c;
+}
+
+void
+boot_req_pack(struct pk *pk, const struct boot_req *r)
+{
+	pk_u32(pk, r->id);
+	pk_str(pk, r->name);
+	pk_str(pk, r->method);
+	pk_strv(pk, r->args);
+	pk_u32(pk, r->keepalive);
+	pk_u32(pk, r->timeout);
+	pk_u32(pk, r->level);
+}
+
+int
+boot_req_unpack(struct upk *u, struct boot_req *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = upk_u32(u);
+	r->name = upk_str(u);
+	r->method = upk_str(u);
+	r->args = upk_strv(u);
+	r->keepalive = upk_u32(u);
+	r->timeout = upk_u32(u);
+	r->level = upk_u32(u);
+	if (u->err || r->id <= SPN_CTX_MASTER) {
+		boot_req_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+void
+boot_req_free(struct boot_req *r)
+{
+	free(r->name);
+	free(r->method);
+	strv_free(r->args);
+	memset(r, 0, sizeof *r);
+}
+
+struct connect_call {
+	uint32_t	 caller;
+	uint32_t	 reply_to;
+};
+
+static void
+connect_done(struct child *c, const char *err, void *arg)
+{
+	struct connect_call *cc = arg;
+	struct rt *rt = c->rt;
+	struct pk pk;
+
+	pk_init(&pk);
+	if (err != NULL) {
+		pk_u32(&pk, SPN_D_FAILED);
+		pk_str(&pk, err);
+		rt_send_pk(rt, SPN_K_DEAD, cc->caller, cc->reply_to, 0, &pk);
+	} else {
+		pk_u32(&pk, child_pid(c));
+		pk_str(&pk, child_arch(c));
+		rt_send_pk(rt, SPN_K_REPLY, cc->caller, cc->reply_to, 0, &pk);
+	}
+	pk_free(&pk);
+	free(cc);
+}
+
+/* CONNECT: start a child of this context on behalf of an ancestor. */
+static void
+connect_msg(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct boot_req req;
+	struct upk u;
+	struct connect_call *cc;
+	char why[512];
+
+	(void)arg;
+	upk_init(&u, m->data, m->h.len);
+	if (m->h.kind != SPN_K_CALL || boot_req_unpack(&u, &req) != 0) {
+		rt_dead(rt, m, SPN_D_FAILED, "malformed CONNECT request");
+		return;
+	}
+	cc = xcalloc(1, sizeof *cc);
+	cc->caller = m->h.src;
+	cc->reply_to = m->h.reply_to;
+	if (boot_connect(rt, &req, connect_done, cc, why, sizeof why) ==
+	    NULL) {
+		rt_dead(rt, m, SPN_D_FAILED, "%s", why);
+		free(cc);
+	}
+	boot_req_free(&req);
+}
+
+void
+connect_service_init(struct rt *rt)
+{
+	rt_handle_add(rt, SPN_H_CONNECT, RT_ALLOW_ANCESTORS, 0, connect_msg,
+	    NULL);
+}

@@ -1,0 +1,148 @@
+/* spindle run: bring a route up, run one command at its end, tear down. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+struct run {
+	struct master	*m;
+	struct xcl	*x;
+	struct exec_req	 req;
+	int		 code;
+	uint64_t	 t_exec;
+};
+
+static void
+run_done(struct xcl *x, int code, const char *err, void *arg)
+{
+	struct run *r = arg;
+
+	(void)x;
+	if (code == -1) {
+		fprintf(stderr, "spindle: %s\n", err);
+		code = 255;
+	} else if (err != NULL)
+		fprintf(stderr, "spindle: %s\n", err);
+	r->code = code;
+	master_timing(r->m, "command", now_usec() - r->t_exec);
+	event_base_loopbreak(master_base(r->m));
+}
+
+static void
+run_signal(int sig, void *arg)
+{
+	struct run *r = arg;
+
+	exec_signal(r->x, sig);
+}
+
+static void
+run_up(struct master *m, const char *err, void *arg)
+{
+	struct run *r = arg;
+
+	if (err != NULL) {
+		fprintf(stderr, "spindle: %s\n", err);
+		r->code = 255;
+		event_base_loopbreak(master_base(m));
+		return;
+	}
+	r->t_exec = now_usec();
+	r->x = exec_start(master_rt(m), &r->req, run_done, r);
+	master_on_signal(m, run_signal, r);
+}
+
+static const char run_usage[] =
+    "usage: spindle run [-cnq] [-C DIR] [-e NAME=VALUE]... [--clear-env]\n"
+    "                   [--timings] [--timeout SECS] ROUTE [--] COMMAND "
+    "[ARG...]\n";
+
+static const struct option run_longopts[] = {
+	{ "cwd", required_argument, NULL, 'C' },
+	{ "env", required_argument, NULL, 'e' },
+	{ "shell", no_argument, NULL, 'c' },
+	{ "clear-env", no_argument, NULL, 'E' },
+	{ "timings", no_argument, NULL, 'T' },
+	{ "timeout", required_argument, NULL, 'W' },
+	{ "keepalive", required_argument, NULL, 'K' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+int
+cmd_run(int argc, char **argv)
+{
+	struct master_opts mo = { SPN_KEEPALIVE_DEFAULT, 30, 0 };
+	struct run r = { .code = 255 };
+	struct route route;
+	char why[256], **env = xcalloc(1, sizeof *env);
+	size_t nenv = 0;
+	int ch, noin = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+cnC:e:h", run_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			r.req.flags |= SPN_EXEC_SHELL;
+			break;
+		case 'n':
+			noin = 1;
+			break;
+		case 'C':
+			r.req.cwd = optarg;
+			break;
+		case 'e':
+			if (strchr(optarg, '=') == NULL)
+				usage_error("-e wants NAME=VALUE, not '%s'",
+				    optarg);
+			env = xrealloc(env, (nenv + 2) * sizeof *env);
+			env[nenv++] = xstrdup(optarg);
+			env[nenv] = NULL;
+			break;
+		case 'E':
+			r.req.flags |= SPN_EXEC_CLEARENV;
+			break;
+		case 'h':
+			fputs(run_usage, stdout);
+			return 0;
+		default:
+			if (cli_parse_master_opt(ch, optarg, &mo) != 0)
+				usage_error("%s", run_usage);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage_error("run: no route given\n%s", run_usage);
+	if (route_parse(argv[0], &route, why, sizeof why) != 0)
+		usage_error("bad route '%s': %s", argv[0], why);
+	argc--;
+	argv++;
+	if (argc > 0 && strcmp(argv[0], "--") == 0) {
+		argc--;
+		argv++;
+	}
+	if (argc < 1)
+		usage_error("run: no command given\n%s", run_usage);
+	if ((r.req.flags & SPN_EXEC_SHELL) && argc != 1)
+		usage_error("run -c takes the command as one argument");
+	r.req.argv = argv;
+	r.req.env = env;
+	r.req.fd_in = noin ? -1 : STDIN_FILENO;
+	r.req.fd_out = STDOUT_FILENO;
+	r.req.fd_err = STDERR_FILENO;
+	r.m = master_new(&mo);
+	r.req.ctx = 0;
+	master_connect(r.m, &route, run_up, &r);
+	r.req.ctx = master_ctx(r.m, route.nhops - 1);
+	event_base_dispatch(master_base(r.m));
+	exec_free(r.x);
+	master_teardown(r.m);
+	route_free(&route);
+	strv_free(env);
+	return r.code;
+}

@@ -1,0 +1,154 @@
+/* spindle: the command line.  One table of commands, one file each. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "cli.h"
+
+int	cli_verbose;
+
+struct cmd {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*summary;
+};
+
+static const struct cmd cmds[] = {
+	{ "run", cmd_run, "run a command at the end of a route" },
+	{ "ping", cmd_ping, "measure round trips to the end of a route" },
+	{ "info", cmd_info, "show pid, user, host and kernel of every hop" },
+	{ "bootstrap-size", cmd_bootstrap_size,
+	    "print the bytes sent to start an agent" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: spindle [-qv] COMMAND [ARGS...]\n"
+	    "       spindle --version | --help\n\n"
+	    "Run commands through chains of contexts (ssh, sudo, ... hops)\n"
+	    "set up once, with nothing installed on the remote machines.\n\n"
+	    "Commands:\n");
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		fprintf(f, "  %-16s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f,
+	    "\nROUTE is hops joined by '+', each started from the one before:\n"
+	    "  local                  a new context on this machine\n"
+	    "  local+local+local      three, each the child of the last\n\n"
+	    "Options:\n"
+	    "  -v, --verbose          more messages (twice: debug)\n"
+	    "  -q, --quiet            errors only\n"
+	    "  --timings              (run, ping, info) time each step\n"
+	    "  --timeout SECS         (run, ping, info) per-hop connect "
+	    "timeout [30]\n"
+	    "  --keepalive SECS       (run, ping, info) declare a silent hop "
+	    "dead after SECS [15]\n\n"
+	    "Exit status: that of the command (128+N if killed by signal N),\n"
+	    "or 255 when a hop fails; the message names the hop.\n"
+	    "See spindle(1).\n");
+}
+
+void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("spindle: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (fmt[strlen(fmt) - 1] != '\n')
+		fputc('\n', stderr);
+	exit(2);
+}
+
+/* Options every route-building command takes. */
+int
+cli_parse_master_opt(int ch, const char *arg, struct master_opts *mo)
+{
+	char *end;
+	long v;
+
+	switch (ch) {
+	case 'T':
+		mo->timings = 1;
+		return 0;
+	case 'W':
+	case 'K':
+		v = strtol(arg, &end, 10);
+		if (*end != '\0' || v < 0 || v > 86400)
+			usage_error("bad number of seconds '%s'", arg);
+		if (ch == 'W')
+			mo->timeout = v;
+		else
+			mo->keepalive = v;
+		return 0;
+	}
+	return -1;
+}
+
+/* fds 0-2 must exist, or pipes we create would land on them. */
+static void
+ensure_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", O_RDWR) != fd)
+			exit(255);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch, level = SPN_LOG_WARN;
+
+	ensure_stdio();
+	while ((ch = getopt_long(argc, argv, "+qvh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'v':
+			level = level < SPN_LOG_INFO ? SPN_LOG_INFO :
+			    SPN_LOG_DEBUG;
+			cli_verbose++;
+			break;
+		case 'q':
+			level = SPN_LOG_ERROR;
+			break;
+		case 'V':
+			printf("spindle %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	log_set_level(level);
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		if (strcmp(argv[optind], cmds[i].name) == 0)
+			return cmds[i].fn(argc - optind, argv + optind);
+	}
+	fprintf(stderr, "spindle: unknown command '%s' (try spindle --help)\n",
+	    argv[optind]);
+	return 2;
+}

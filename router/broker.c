@@ -1,0 +1,94 @@
+/*
+ * Cross-thread submission into a router loop.  Other threads never touch
+ * router state: they queue a function, and the loop thread runs it.  The
+ * queue is bounded; submitters block while it is full.  The host must call
+ * evthread_use_pthreads() before creating the event base.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "router.h"
+
+struct job {
+	broker_fn	*fn;
+	void		*arg;
+};
+
+struct broker {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 space;
+	struct job	*ring;
+	size_t		 cap;
+	size_t		 head;
+	size_t		 count;
+	int		 closed;
+	struct event	*wake;
+};
+
+static void
+broker_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	struct job job;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		if (b->count == 0) {
+			pthread_mutex_unlock(&b->lock);
+			return;
+		}
+		job = b->ring[b->head];
+		b->head = (b->head + 1) % b->cap;
+		b->count--;
+		pthread_cond_signal(&b->space);
+		pthread_mutex_unlock(&b->lock);
+		job.fn(job.arg);
+	}
+}
+
+struct broker *
+broker_new(struct event_base *base, size_t cap)
+{
+	struct broker *b = xcalloc(1, sizeof *b);
+
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->space, NULL);
+	b->cap = cap == 0 ? 1 : cap;
+	b->ring = xcalloc(b->cap, sizeof *b->ring);
+	b->wake = event_new(base, -1, EV_PERSIST, broker_wake_cb, b);
+	return b;
+}
+
+/* Called from any thread except the loop's own.  -1 once closed. */
+int
+broker_submit(struct broker *b, broker_fn *fn, void *arg)
+{
+	pthread_mutex_lock(&b->lock);
+	while (b->count == b->cap && !b->closed)
+		pthread_cond_wait(&b->space, &b->lock);
+	if (b->closed) {
+		pthread_mutex_unlock(&b->lock);
+		return -1;
+	}
+	b->ring[(b->head + b->count) % b->cap] = (struct job){ fn, arg };
+	b->count++;
+	pthread_mutex_unlock(&b->lock);
+	event_active(b->wake, EV_TIMEOUT, 0);
+	return 0;
+}
+
+void
+broker_free(struct broker *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->closed = 1;
+	pthread_cond_broadcast(&b->space);
+	pthread_mutex_unlock(&b->lock);
+	event_free(b->wake);
+	free(b->ring);
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->space);
+	free(b);
+}

@@ -1,0 +1,104 @@
+/*
+ * Logging.  Records go to a sink: the master prints them, an agent
+ * forwards them to the master tagged with its context name.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "router.h"
+
+static int		 log_level = SPN_LOG_WARN;
+static log_sink_fn	*log_sink;
+static void		*log_sink_arg;
+
+void
+log_set_level(int level)
+{
+	log_level = level;
+}
+
+int
+log_get_level(void)
+{
+	return log_level;
+}
+
+void
+log_set_sink(log_sink_fn *fn, void *arg)
+{
+	log_sink = fn;
+	log_sink_arg = arg;
+}
+
+static const char *
+log_level_name(int level)
+{
+	switch (level) {
+	case SPN_LOG_ERROR:
+		return "error";
+	case SPN_LOG_WARN:
+		return "warning";
+	case SPN_LOG_INFO:
+		return "info";
+	}
+	return "debug";
+}
+
+/* Print one record on stderr in one write, so lines never interleave. */
+void
+log_emit(int level, const char *ctx, const char *text)
+{
+	char line[4096];
+	int n;
+
+	if (level > log_level)
+		return;
+	n = snprintf(line, sizeof line, "spindle%s%s%s: %s: %s\n",
+	    ctx != NULL ? " [" : "", ctx != NULL ? ctx : "",
+	    ctx != NULL ? "]" : "", log_level_name(level), text);
+	if (n > (int)sizeof line - 1) {
+		n = sizeof line - 1;
+		line[n - 1] = '\n';
+	}
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+void
+log_vmsg(int level, const char *fmt, va_list ap)
+{
+	char text[2048];
+
+	if (level > log_level)
+		return;
+	vsnprintf(text, sizeof text, fmt, ap);
+	if (log_sink != NULL)
+		log_sink(level, NULL, text, log_sink_arg);
+	else
+		log_emit(level, NULL, text);
+}
+
+void
+log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	char text[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	log_emit(SPN_LOG_ERROR, NULL, text);
+	_exit(255);
+}

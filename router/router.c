@@ -1,0 +1,636 @@
+/*
+ * The router: one per process.  Frames from links are checked against the
+ * reverse path, then either forwarded (moved between buffers, not copied)
+ * or delivered to a local handle after the handle's policy agrees.
+ * Anything undeliverable is answered with a dead letter.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+
+struct handle {
+	uint32_t	 id;
+	int		 allow;
+	uint32_t	 peer;
+	rt_fn		*fn;
+	void		*arg;
+};
+
+struct rt {
+	struct event_base	*base;
+	uint32_t		 id;
+	char			*name;
+	uint32_t		*anc;
+	size_t			 nanc;
+	uint32_t		 max_frame;
+	uint32_t		 window;
+	struct link		*parent;
+	struct map		*routes;
+	struct map		*handles;
+	uint32_t		 next_handle;
+	struct evbuffer		*local;
+	struct event		*local_ev;
+	struct rt_hooks		 hooks;
+};
+
+static void	rt_local_cb(evutil_socket_t, short, void *);
+static void	rt_control(struct rt *, const struct rt_msg *);
+
+struct rt *
+rt_new(struct event_base *base, uint32_t id, const char *name)
+{
+	struct rt *rt = xcalloc(1, sizeof *rt);
+
+	rt->base = base;
+	rt->id = id;
+	rt->name = xstrdup(name);
+	rt->max_frame = SPN_MAX_FRAME_DEFAULT;
+	rt->window = SPN_WINDOW_DEFAULT;
+	rt->routes = map_new();
+	rt->handles = map_new();
+	rt->next_handle = SPN_H_DYNAMIC;
+	rt->local = evbuffer_new();
+	rt->local_ev = event_new(base, -1, 0, rt_local_cb, rt);
+	return rt;
+}
+
+static void
+rt_free_handle(uint32_t k, void *v, void *arg)
+{
+	(void)k;
+	(void)arg;
+	free(v);
+}
+
+void
+rt_free(struct rt *rt)
+{
+	map_each(rt->handles, rt_free_handle, NULL);
+	map_free(rt->handles);
+	map_free(rt->routes);
+	evbuffer_free(rt->local);
+	event_free(rt->local_ev);
+	free(rt->anc);
+	free(rt->name);
+	free(rt);
+}
+
+void
+rt_set_hooks(struct rt *rt, const struct rt_hooks *hooks)
+{
+	rt->hooks = *hooks;
+}
+
+struct event_base *
+rt_base(struct rt *rt)
+{
+	return rt->base;
+}
+
+uint32_t
+rt_id(struct rt *rt)
+{
+	return rt->id;
+}
+
+void
+rt_set_id(struct rt *rt, uint32_t id)
+{
+	rt->id = id;
+}
+
+const char *
+rt_name(struct rt *rt)
+{
+	return rt->name;
+}
+
+void
+rt_set_name(struct rt *rt, const char *name)
+{
+	free(rt->name);
+	rt->name = xstrdup(name);
+}
+
+void
+rt_set_ancestors(struct rt *rt, const uint32_t *anc, size_t n)
+{
+	free(rt->anc);
+	rt->anc = xcalloc(n, sizeof *anc);
+	memcpy(rt->anc, anc, n * sizeof *anc);
+	rt->nanc = n;
+}
+
+int
+rt_is_ancestor(struct rt *rt, uint32_t id)
+{
+	for (size_t i = 0; i < rt->nanc; i++) {
+		if (rt->anc[i] == id)
+			return 1;
+	}
+	return 0;
+}
+
+/* How many hops below the master this context is (the master is 0). */
+uint32_t
+rt_depth(struct rt *rt)
+{
+	return rt->nanc;
+}
+
+uint32_t
+rt_max_frame(struct rt *rt)
+{
+	return rt->max_frame;
+}
+
+void
+rt_set_max_frame(struct rt *rt, uint32_t n)
+{
+	rt->max_frame = n > SPN_MAX_FRAME_HARD ? SPN_MAX_FRAME_HARD : n;
+}
+
+uint32_t
+rt_window(struct rt *rt)
+{
+	return rt->window;
+}
+
+void
+rt_set_window(struct rt *rt, uint32_t n)
+{
+	rt->window = n;
+}
+
+struct link *
+rt_parent(struct rt *rt)
+{
+	return rt->parent;
+}
+
+/* Register a handle; id 0 allocates a fresh one, never reused. */
+uint32_t
+rt_handle_add(struct rt *rt, uint32_t id, int allow, uint32_t peer,
+    rt_fn *fn, void *arg)
+{
+	struct handle *hd = xcalloc(1, sizeof *hd);
+
+	if (id == 0)
+		id = rt->next_handle++;
+	hd->id = id;
+	hd->allow = allow;
+	hd->peer = peer;
+	hd->fn = fn;
+	hd->arg = arg;
+	free(map_del(rt->handles, id));
+	map_put(rt->handles, id, hd);
+	return id;
+}
+
+void
+rt_handle_del(struct rt *rt, uint32_t id)
+{
+	free(map_del(rt->handles, id));
+}
+
+struct link *
+rt_route_lookup(struct rt *rt, uint32_t ctx)
+{
+	struct link *l = map_get(rt->routes, ctx);
+
+	return l != NULL ? l : rt->parent;
+}
+
+static void
+rt_queue_local(struct rt *rt, const struct spn_hdr *h, const void *data)
+{
+	uint8_t hb[SPN_HDR_LEN];
+
+	wire_put_hdr(hb, h);
+	evbuffer_add(rt->local, hb, sizeof hb);
+	if (h->len != 0)
+		evbuffer_add(rt->local, data, h->len);
+	event_active(rt->local_ev, EV_TIMEOUT, 0);
+}
+
+static void
+rt_dead_to(struct rt *rt, uint32_t dst, uint32_t handle, uint32_t from,
+    uint32_t reason, const char *text)
+{
+	struct pk pk;
+	struct spn_hdr h = { .kind = SPN_K_DEAD, .dst = dst, .src = from,
+	    .handle = handle };
+	struct link *l;
+
+	pk_init(&pk);
+	pk_u32(&pk, reason);
+	pk_str(&pk, text);
+	h.len = pk.len;
+	if (dst == rt->id)
+		rt_queue_local(rt, &h, pk.buf);
+	else if ((l = rt_route_lookup(rt, dst)) != NULL)
+		link_write(l, &h, pk.buf);
+	pk_free(&pk);
+}
+
+/* Answer an undeliverable message; never answer a dead letter. */
+void
+rt_dead(struct rt *rt, const struct rt_msg *m, uint32_t reason,
+    const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (m->h.kind == SPN_K_DEAD || m->h.reply_to == 0) {
+		log_debug("dropped %s from %u to %u:%u: %s",
+		    wire_kind_name(m->h.kind), m->h.src, m->h.dst, m->h.handle,
+		    text);
+		return;
+	}
+	rt_dead_to(rt, m->h.src, m->h.reply_to, rt->id, reason, text);
+}
+
+void
+rt_send(struct rt *rt, uint8_t kind, uint32_t dst, uint32_t handle,
+    uint32_t reply_to, const void *data, size_t len)
+{
+	struct spn_hdr h = { .kind = kind, .dst = dst, .src = rt->id,
+	    .handle = handle, .reply_to = reply_to, .len = len };
+	struct link *l;
+	char text[128];
+
+	if (len > rt->max_frame) {
+		snprintf(text, sizeof text, "%zu bytes exceed the %u-byte "
+		    "frame limit", len, rt->max_frame);
+		if (reply_to != 0)
+			rt_dead_to(rt, rt->id, reply_to, rt->id,
+			    SPN_D_TOO_LARGE, text);
+		else
+			log_error("message to %u:%u dropped: %s", dst, handle,
+			    text);
+		return;
+	}
+	if (dst == rt->id) {
+		rt_queue_local(rt, &h, data);
+		return;
+	}
+	if ((l = rt_route_lookup(rt, dst)) == NULL) {
+		if (reply_to != 0 && kind != SPN_K_DEAD)
+			rt_dead_to(rt, rt->id, reply_to, dst, SPN_D_NO_ROUTE,
+			    "no route to that context");
+		return;
+	}
+	link_write(l, &h, data);
+}
+
+void
+rt_send_pk(struct rt *rt, uint8_t kind, uint32_t dst, uint32_t handle,
+    uint32_t reply_to, struct pk *pk)
+{
+	rt_send(rt, kind, dst, handle, reply_to, pk->buf, pk->len);
+}
+
+static int
+rt_allowed(struct rt *rt, const struct handle *hd, const struct rt_msg *m)
+{
+	uint32_t src = m->h.src;
+	struct link *via;
+
+	if (src == rt->id || (hd->allow & RT_ALLOW_ANY))
+		return 1;
+	if ((hd->allow & RT_ALLOW_PEER) && src == hd->peer)
+		return 1;
+	if ((hd->allow & RT_ALLOW_ANCESTORS) && rt_is_ancestor(rt, src))
+		return 1;
+	via = map_get(rt->routes, src);
+	if ((hd->allow & RT_ALLOW_DESCENDANTS) && via != NULL)
+		return 1;
+	return 0;
+}
+
+static void
+rt_deliver(struct rt *rt, const struct rt_msg *m)
+{
+	struct handle *hd;
+
+	if (m->h.handle == SPN_H_ROUTER) {
+		rt_control(rt, m);
+		return;
+	}
+	if ((hd = map_get(rt->handles, m->h.handle)) == NULL) {
+		rt_dead(rt, m, SPN_D_NO_HANDLE, "no handle %u in context %u",
+		    m->h.handle, rt->id);
+		return;
+	}
+	if (!rt_allowed(rt, hd, m)) {
+		log_warn("refused %s from context %u to handle %u",
+		    wire_kind_name(m->h.kind), m->h.src, m->h.handle);
+		rt_dead(rt, m, SPN_D_REFUSED, "context %u may not call handle "
+		    "%u in context %u", m->h.src, m->h.handle, rt->id);
+		return;
+	}
+	hd->fn(rt, m, hd->arg);
+}
+
+static void
+rt_local_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rt *rt = arg;
+	uint8_t hb[SPN_HDR_LEN];
+	struct rt_msg m;
+	char why[128];
+	size_t avail = evbuffer_get_length(rt->local);
+
+	(void)fd;
+	(void)what;
+	/* Deliver only what is queued now; new local frames wait a pass. */
+	while (avail >= SPN_HDR_LEN) {
+		evbuffer_remove(rt->local, hb, sizeof hb);
+		if (wire_get_hdr(hb, &m.h, SPN_MAX_FRAME_HARD, why,
+		    sizeof why) != 0)
+			fatal("local queue corrupt: %s", why);
+		m.data = evbuffer_pullup(rt->local, m.h.len);
+		m.from = NULL;
+		rt_deliver(rt, &m);
+		evbuffer_drain(rt->local, m.h.len);
+		avail -= SPN_HDR_LEN + m.h.len;
+	}
+	if (evbuffer_get_length(rt->local) != 0)
+		event_active(rt->local_ev, EV_TIMEOUT, 0);
+}
+
+/* A source must lie behind the link it arrived on. */
+static int
+rt_reverse_ok(struct rt *rt, struct link *l, const struct spn_hdr *h)
+{
+	if (h->kind == SPN_K_BOOT)
+		return link_role(l) == LINK_PARENT && rt->id == 0;
+	if (h->src == rt->id || rt->id == 0)
+		return 0;
+	return rt_route_lookup(rt, h->src) == l;
+}
+
+void
+rt_link_input(struct rt *rt, struct link *l, struct evbuffer *in,
+    const struct spn_hdr *h)
+{
+	size_t n = SPN_HDR_LEN + (size_t)h->len;
+	struct link *out;
+	struct rt_msg m = { .h = *h, .from = l };
+
+	if (!rt_reverse_ok(rt, l, h)) {
+		log_warn("dropped %s from %u on link %s: source does not lie "
+		    "behind that link", wire_kind_name(h->kind), h->src,
+		    link_name(l));
+		evbuffer_drain(in, n);
+		return;
+	}
+	if (h->dst == rt->id || h->kind == SPN_K_BOOT) {
+		m.data = evbuffer_pullup(in, n) + SPN_HDR_LEN;
+		rt_deliver(rt, &m);
+		evbuffer_drain(in, n);
+		return;
+	}
+	out = rt_route_lookup(rt, h->dst);
+	if (out == NULL || out == l) {
+		m.data = NULL;
+		rt_dead(rt, &m, SPN_D_NO_ROUTE, "no route from %s to "
+		    "context %u", rt->name, h->dst);
+		evbuffer_drain(in, n);
+		return;
+	}
+	link_write_evbuf(out, in, n);
+}
+
+void
+rt_link_added(struct rt *rt, struct link *l)
+{
+	if (link_role(l) == LINK_PARENT)
+		rt->parent = l;
+}
+
+static void
+rt_send_up(struct rt *rt, uint8_t kind, struct pk *pk)
+{
+	struct spn_hdr h = { .kind = kind, .src = rt->id, .len = pk->len };
+
+	if (rt->parent == NULL || rt->id == 0)
+		return;
+	h.dst = link_peer(rt->parent);
+	link_write(rt->parent, &h, pk->buf);
+}
+
+void
+rt_route_add(struct rt *rt, uint32_t ctx, struct link *l)
+{
+	struct pk pk;
+
+	map_put(rt->routes, ctx, l);
+	pk_init(&pk);
+	pk_u32(&pk, ctx);
+	rt_send_up(rt, SPN_K_ROUTE_ADD, &pk);
+	pk_free(&pk);
+}
+
+struct lost_ctx {
+	uint32_t	 ctx;
+	const char	*why;
+	struct rt	*rt;
+};
+
+static void
+rt_fail_peer(uint32_t id, void *v, void *arg)
+{
+	struct handle *hd = v;
+	struct lost_ctx *lc = arg;
+
+	if ((hd->allow & RT_ALLOW_PEER) && hd->peer == lc->ctx)
+		rt_dead_to(lc->rt, lc->rt->id, id, lc->ctx, SPN_D_LOST,
+		    lc->why);
+}
+
+/* Forget a route, tell the parent, fail every handle waiting on it. */
+static void
+rt_route_del(struct rt *rt, uint32_t ctx, const char *why)
+{
+	struct lost_ctx lc = { ctx, why, rt };
+	struct pk pk;
+
+	map_del(rt->routes, ctx);
+	pk_init(&pk);
+	pk_u32(&pk, ctx);
+	pk_str(&pk, why);
+	rt_send_up(rt, SPN_K_ROUTE_DEL, &pk);
+	pk_free(&pk);
+	map_each(rt->handles, rt_fail_peer, &lc);
+	if (rt->hooks.route_lost != NULL)
+		rt->hooks.route_lost(rt, ctx, why, rt->hooks.arg);
+}
+
+struct closed_link {
+	struct rt	*rt;
+	struct link	*l;
+	const char	*why;
+};
+
+static void
+rt_drop_route(uint32_t ctx, void *v, void *arg)
+{
+	struct closed_link *cl = arg;
+
+	if (v == cl->l)
+		rt_route_del(cl->rt, ctx, cl->why);
+}
+
+void
+rt_link_closed(struct rt *rt, struct link *l, const char *why)
+{
+	char *text = xprintf("%s: %s", link_name(l), why);
+	struct closed_link cl = { rt, l, text };
+
+	if (l == rt->parent) {
+		free(text);
+		rt->parent = NULL;
+		if (rt->hooks.parent_lost != NULL)
+			rt->hooks.parent_lost(rt, why, rt->hooks.arg);
+		return;
+	}
+	map_each(rt->routes, rt_drop_route, &cl);
+	free(text);
+}
+
+static void
+rt_control_route(struct rt *rt, const struct rt_msg *m)
+{
+	struct upk u;
+	uint32_t ctx;
+	char *why = NULL;
+	struct link *cur;
+
+	upk_init(&u, m->data, m->h.len);
+	ctx = upk_u32(&u);
+	if (m->h.kind == SPN_K_ROUTE_DEL)
+		why = upk_str(&u);
+	cur = map_get(rt->routes, ctx);
+	if (u.err || ctx == rt->id || ctx == SPN_CTX_NONE ||
+	    link_role(m->from) != LINK_CHILD || rt_is_ancestor(rt, ctx)) {
+		log_warn("ignored bad %s from link %s",
+		    wire_kind_name(m->h.kind), link_name(m->from));
+	} else if (m->h.kind == SPN_K_ROUTE_ADD && cur == NULL) {
+		rt_route_add(rt, ctx, m->from);
+	} else if (m->h.kind == SPN_K_ROUTE_DEL && cur == m->from) {
+		rt_route_del(rt, ctx, why);
+	} else {
+		log_warn("ignored %s for context %u from link %s",
+		    wire_kind_name(m->h.kind), ctx, link_name(m->from));
+	}
+	free(why);
+}
+
+/* BOOT: u32 id, u32 ancestors..., str name, u32 max_frame, u32 window,
+ * u32 keepalive, then fields for the boot hook. */
+static void
+rt_control_boot(struct rt *rt, const struct rt_msg *m)
+{
+	struct upk u;
+	uint32_t id, n, anc[256];
+	char *name;
+
+	upk_init(&u, m->data, m->h.len);
+	id = upk_u32(&u);
+	n = upk_u32(&u);
+	for (uint32_t i = 0; i < n && i < 256; i++)
+		anc[i] = upk_u32(&u);
+	name = upk_str(&u);
+	rt_set_max_frame(rt, upk_u32(&u));
+	rt->window = upk_u32(&u);
+	link_set_keepalive(m->from, upk_u32(&u));
+	if (u.err || n == 0 || n > 256 || id != m->h.dst ||
+	    anc[n - 1] != m->h.src || rt->max_frame < 4096) {
+		free(name);
+		link_close(m->from, "malformed BOOT");
+		return;
+	}
+	rt->id = id;
+	rt_set_ancestors(rt, anc, n);
+	rt_set_name(rt, name);
+	link_set_peer(m->from, m->h.src);
+	free(name);
+	if (rt->hooks.boot != NULL)
+		rt->hooks.boot(rt, m, &u, rt->hooks.arg);
+}
+
+void
+rt_boot_pack(struct rt *rt, struct pk *pk, uint32_t id, const char *name,
+    int keepalive)
+{
+	pk_u32(pk, id);
+	pk_u32(pk, rt->nanc + 1);
+	for (size_t i = 0; i < rt->nanc; i++)
+		pk_u32(pk, rt->anc[i]);
+	pk_u32(pk, rt->id);
+	pk_str(pk, name);
+	pk_u32(pk, rt->max_frame);
+	pk_u32(pk, rt->window);
+	pk_u32(pk, keepalive);
+}
+
+static void
+rt_control(struct rt *rt, const struct rt_msg *m)
+{
+	struct spn_hdr h = { .kind = SPN_K_KEEPALIVE_ACK, .src = rt->id };
+
+	if (m->from == NULL)
+		return;
+	switch (m->h.kind) {
+	case SPN_K_BOOT:
+		rt_control_boot(rt, m);
+		break;
+	case SPN_K_ROUTE_ADD:
+	case SPN_K_ROUTE_DEL:
+		rt_control_route(rt, m);
+		break;
+	case SPN_K_KEEPALIVE:
+		h.dst = m->h.src;
+		link_write(m->from, &h, NULL);
+		break;
+	case SPN_K_KEEPALIVE_ACK:
+		break;
+	default:
+		log_warn("unexpected %s for the router from %u",
+		    wire_kind_name(m->h.kind), m->h.src);
+	}
+}
+
+/* Agents send log records to the master, which prints them. */
+void
+rt_log_forward(struct rt *rt, int level, const char *text)
+{
+	struct pk pk;
+
+	pk_init(&pk);
+	pk_u32(&pk, level);
+	pk_str(&pk, rt->name);
+	pk_str(&pk, text);
+	rt_send(rt, SPN_K_LOG, SPN_CTX_MASTER, SPN_H_LOG, 0, pk.buf, pk.len);
+	pk_free(&pk);
+}
+
+static void
+rt_close_link(uint32_t ctx, void *v, void *arg)
+{
+	(void)ctx;
+	link_close(v, "%s", (const char *)arg);
+}
+
+/* Close every child link: their agents see EOF and shut down. */
+void
+rt_close_children(struct rt *rt, const char *why)
+{
+	map_each(rt->routes, rt_close_link, (void *)why);
+}

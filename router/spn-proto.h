@@ -1,0 +1,85 @@
+/*
+ * spindle wire protocol constants.  docs/protocol.md explains them.
+ *
+ * Numbers in this file are part of the wire format: never renumber or
+ * reuse one.  Retire a value by commenting it out with its old meaning.
+ */
+#ifndef SPN_PROTO_H
+#define SPN_PROTO_H
+
+#include <stdint.h>
+
+#define SPN_MAGIC		0x534e	/* "SN" */
+#define SPN_VERSION		1
+#define SPN_HDR_LEN		24
+
+/* Default and hard limits.  A frame's payload may never exceed max_frame. */
+#define SPN_MAX_FRAME_DEFAULT	(1024 * 1024)
+#define SPN_MAX_FRAME_HARD	(16 * 1024 * 1024)
+#define SPN_WINDOW_DEFAULT	(1024 * 1024)
+#define SPN_CHUNK_DEFAULT	(128 * 1024)
+#define SPN_KEEPALIVE_DEFAULT	15	/* seconds */
+
+/* Context ids.  0 is "none", the master is always 1. */
+#define SPN_CTX_NONE		0
+#define SPN_CTX_MASTER		1
+
+/* Frame kinds (header byte 3). */
+enum spn_kind {
+	SPN_K_CALL = 1,		/* request to a service handle */
+	SPN_K_REPLY = 2,	/* answer to a CALL's reply_to */
+	SPN_K_DEAD = 3,		/* dead letter: u32 reason, str text */
+	SPN_K_DATA = 4,		/* stream bytes; reply_to = credit handle */
+	SPN_K_EOF = 5,		/* end of stream */
+	SPN_K_CREDIT = 6,	/* u32 bytes granted to a stream source */
+	SPN_K_CANCEL = 7,	/* u32 signal: stop what the handle runs */
+	SPN_K_ROUTE_ADD = 8,	/* u32 ctx: ctx now lies behind sender */
+	SPN_K_ROUTE_DEL = 9,	/* u32 ctx, str reason */
+	SPN_K_LOG = 10,		/* u32 level, str context name, str text */
+	SPN_K_BOOT = 11,	/* parent -> new agent: its identity */
+	SPN_K_HELLO = 12,	/* new agent -> parent: ready */
+	SPN_K_KEEPALIVE = 13,	/* link liveness probe, no payload */
+	SPN_K_KEEPALIVE_ACK = 14,
+};
+#define SPN_K_MAX		14
+
+/* Well-known handles.  Dynamic handles start at SPN_H_DYNAMIC. */
+enum spn_handle {
+	SPN_H_ROUTER = 0,	/* link control: BOOT HELLO ROUTE_* KEEPALIVE */
+	SPN_H_PING = 1,		/* echo the payload back */
+	SPN_H_INFO = 2,		/* pid, uid, user, host, arch, kernel */
+	SPN_H_EXEC = 3,		/* run a process with stdio streams */
+	SPN_H_CONNECT = 4,	/* start a child context from here */
+	SPN_H_LOG = 5,		/* log sink (in the master) */
+};
+#define SPN_H_DYNAMIC		1024
+
+/* Dead-letter reasons (first u32 of a DEAD payload). */
+enum spn_dead {
+	SPN_D_NO_ROUTE = 1,
+	SPN_D_TOO_LARGE = 2,
+	SPN_D_REFUSED = 3,
+	SPN_D_NO_HANDLE = 4,
+	SPN_D_LOST = 5,		/* the context went away */
+	SPN_D_FAILED = 6,	/* the service ran and failed; text says why */
+};
+
+/* Log levels. */
+enum spn_level {
+	SPN_LOG_ERROR = 1,
+	SPN_LOG_WARN = 2,
+	SPN_LOG_INFO = 3,
+	SPN_LOG_DEBUG = 4,
+};
+
+/* EXEC call flags. */
+#define SPN_EXEC_SHELL		0x1	/* argv[0] is a shell command string */
+#define SPN_EXEC_CLEARENV	0x2	/* start from an empty environment */
+#define SPN_EXEC_NOSTDIN	0x4	/* stdin is /dev/null */
+
+/* EXEC reply tags (first u32 of a REPLY on the exec reply handle). */
+#define SPN_EXEC_STARTED	1	/* u32 pid, u32 stdin, u32 control */
+#define SPN_EXEC_EXITED		2	/* u32 exit status, u32 signal */
+#define SPN_EXEC_FAILED		3	/* u32 exit status, str message */
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * Byte streams over the bus.  A source reads an fd and sends DATA frames,
+ * never more than its credit; the sink writes them to its fd and returns
+ * credit as bytes leave.  So no hop ever holds more than one window per
+ * stream, whatever the speeds of the two ends.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "router.h"
+
+struct src {
+	struct rt	*rt;
+	int		 fd;
+	int		 own;
+	uint32_t	 peer;
+	uint32_t	 peer_handle;
+	uint32_t	 handle;
+	uint64_t	 credit;
+	struct event	*ev;
+	int		 pollable;
+	int		 waiting;	/* read event armed */
+	int		 finished;
+	uint64_t	 bytes;
+	uint8_t		*buf;
+	size_t		 chunk;
+	src_done_fn	*done;
+	void		*arg;
+};
+
+struct sink {
+	struct rt	*rt;
+	int		 fd;
+	int		 own;
+	int		 oflags;	/* fd flags to restore */
+	uint32_t	 peer;
+	uint32_t	 handle;
+	uint32_t	 credit_handle;
+	struct evbuffer	*buf;
+	struct event	*ev;
+	int		 pollable;
+	int		 eof;
+	int		 finished;
+	uint64_t	 owed;
+	uint64_t	 bytes;
+	sink_done_fn	*done;
+	void		*arg;
+};
+
+static void
+src_finish(struct src *s, const char *why)
+{
+	if (s->finished)
+		return;
+	s->finished = 1;
+	event_del(s->ev);
+	if (s->own && s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (s->done != NULL)
+		s->done(s, why, s->arg);
+}
+
+/* Arm the fd (or, for always-ready fds, schedule a read pass). */
+static void
+src_arm(struct src *s)
+{
+	if (s->finished || s->credit == 0)
+		return;
+	if (!s->pollable)
+		event_active(s->ev, EV_READ, 0);
+	else if (!s->waiting) {
+		event_add(s->ev, NULL);
+		s->waiting = 1;
+	}
+}
+
+static void
+src_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct src *s = arg;
+	size_t want;
+	ssize_t n;
+
+	(void)what;
+	for (int i = 0; i < 8 && s->credit > 0 && !s->finished; i++) {
+		want = s->credit < s->chunk ? s->credit : s->chunk;
+		n = read(fd, s->buf, want);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			rt_send(s->rt, SPN_K_EOF, s->peer, s->peer_handle,
+			    s->handle, NULL, 0);
+			src_finish(s, n < 0 ? strerror(errno) : NULL);
+			return;
+		}
+		rt_send(s->rt, SPN_K_DATA, s->peer, s->peer_handle, s->handle,
+		    s->buf, n);
+		s->credit -= n;
+		s->bytes += n;
+		if (s->pollable && (size_t)n < want)
+			break;
+	}
+	if (s->credit == 0 && s->waiting) {
+		event_del(s->ev);
+		s->waiting = 0;
+	} else if (!s->pollable)
+		src_arm(s);
+}
+
+static void
+src_msg(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct src *s = arg;
+	struct upk u;
+	char *text;
+
+	(void)rt;
+	upk_init(&u, m->data, m->h.len);
+	if (m->h.kind == SPN_K_CREDIT) {
+		s->credit += upk_u32(&u);
+		src_arm(s);
+	} else if (m->h.kind == SPN_K_DEAD) {
+		upk_u32(&u);
+		text = upk_str(&u);
+		src_finish(s, text != NULL ? text : "stream refused");
+		free(text);
+	}
+}
+
+struct src *
+src_new(struct rt *rt, int fd, int own, uint32_t peer, uint32_t peer_handle,
+    src_done_fn *done, void *arg)
+{
+	struct src *s = xcalloc(1, sizeof *s);
+
+	s->rt = rt;
+	s->fd = fd;
+	s->own = own;
+	s->peer = peer;
+	s->peer_handle = peer_handle;
+	s->credit = rt_window(rt);
+	s->chunk = SPN_CHUNK_DEFAULT;
+	if (s->chunk > rt_max_frame(rt))
+		s->chunk = rt_max_frame(rt);
+	s->buf = xmalloc(s->chunk);
+	s->done = done;
+	s->arg = arg;
+	s->pollable = fd_pollable(fd);
+	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER, peer, src_msg, s);
+	s->ev = event_new(rt_base(rt), s->pollable ? fd : -1,
+	    EV_READ | (s->pollable ? EV_PERSIST : 0), src_read_cb, s);
+	src_arm(s);
+	return s;
+}
+
+uint64_t
+src_bytes(struct src *s)
+{
+	return s->bytes;
+}
+
+void
+src_free(struct src *s)
+{
+	if (s == NULL)
+		return;
+	s->done = NULL;
+	src_finish(s, NULL);
+	rt_handle_del(s->rt, s->handle);
+	event_free(s->ev);
+	free(s->buf);
+	free(s);
+}
+
+static void
+sink_finish(struct sink *s, const char *why)
+{
+	if (s->finished)
+		return;
+	s->finished = 1;
+	event_del(s->ev);
+	if (s->own && s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (s->done != NULL)
+		s->done(s, why, s->arg);
+}
+
+static void
+sink_refuse(struct sink *s, const char *why)
+{
+	struct pk pk;
+
+	if (s->credit_handle != 0) {
+		pk_init(&pk);
+		pk_u32(&pk, SPN_D_REFUSED);
+		pk_str(&pk, why);
+		rt_send_pk(s->rt, SPN_K_DEAD, s->peer, s->credit_handle, 0,
+		    &pk);
+		pk_free(&pk);
+	}
+	evbuffer_drain(s->buf, evbuffer_get_length(s->buf));
+	sink_finish(s, why);
+}
+
+static void
+sink_grant(struct sink *s, int force)
+{
+	uint8_t b[4];
+
+	if (s->owed == 0 || s->credit_handle == 0 || s->eof)
+		return;
+	if (!force && s->owed < rt_window(s->rt) / 4)
+		return;
+	b[0] = s->owed >> 24;
+	b[1] = s->owed >> 16;
+	b[2] = s->owed >> 8;
+	b[3] = s->owed;
+	rt_send(s->rt, SPN_K_CREDIT, s->peer, s->credit_handle, 0, b, 4);
+	s->owed = 0;
+}
+
+static void
+sink_flush(struct sink *s)
+{
+	int n;
+
+	while (evbuffer_get_length(s->buf) != 0 && !s->finished) {
+		n = evbuffer_write(s->buf, s->fd);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			event_add(s->ev, NULL);
+			break;
+		}
+		if (n <= 0) {
+			sink_refuse(s, n < 0 ? strerror(errno) : "write failed");
+			return;
+		}
+		s->owed += n;
+		s->bytes += n;
+	}
+	sink_grant(s, evbuffer_get_length(s->buf) == 0);
+	if (s->eof && evbuffer_get_length(s->buf) == 0)
+		sink_finish(s, NULL);
+}
+
+static void
+sink_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sink_flush(arg);
+}
+
+static void
+sink_msg(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct sink *s = arg;
+	struct upk u;
+	char *text;
+
+	if (s->finished)
+		return;
+	switch (m->h.kind) {
+	case SPN_K_DATA:
+		s->credit_handle = m->h.reply_to;
+		evbuffer_add(s->buf, m->data, m->h.len);
+		if (evbuffer_get_length(s->buf) > (size_t)rt_window(rt) +
+		    rt_max_frame(rt)) {
+			log_warn("stream from %u overran its window", m->h.src);
+			sink_refuse(s, "window overrun");
+			return;
+		}
+		sink_flush(s);
+		break;
+	case SPN_K_EOF:
+		s->eof = 1;
+		sink_flush(s);
+		break;
+	case SPN_K_DEAD:
+		upk_init(&u, m->data, m->h.len);
+		upk_u32(&u);
+		text = upk_str(&u);
+		sink_finish(s, text != NULL ? text : "stream lost");
+		free(text);
+		break;
+	}
+}
+
+struct sink *
+sink_new(struct rt *rt, int fd, int own, uint32_t peer, sink_done_fn *done,
+    void *arg)
+{
+	struct sink *s = xcalloc(1, sizeof *s);
+
+	s->rt = rt;
+	s->fd = fd;
+	s->own = own;
+	s->peer = peer;
+	s->done = done;
+	s->arg = arg;
+	s->buf = evbuffer_new();
+	s->pollable = fd_pollable(fd);
+	s->oflags = fcntl(fd, F_GETFL);
+	/* Never make a terminal non-blocking: the shell shares it. */
+	if (s->pollable && !isatty(fd))
+		fd_nonblock(fd, 1);
+	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER, peer, sink_msg, s);
+	s->ev = event_new(rt_base(rt), s->pollable ? fd : -1, EV_WRITE,
+	    sink_write_cb, s);
+	return s;
+}
+
+uint32_t
+sink_handle(struct sink *s)
+{
+	return s->handle;
+}
+
+uint64_t
+sink_bytes(struct sink *s)
+{
+	return s->bytes;
+}
+
+void
+sink_free(struct sink *s)
+{
+	if (s == NULL)
+		return;
+	s->done = NULL;
+	sink_finish(s, NULL);
+	if (!s->own && s->oflags >= 0)
+		fcntl(s->fd, F_SETFL, s->oflags);
+	rt_handle_del(s->rt, s->handle);
+	event_free(s->ev);
+	evbuffer_free(s->buf);
+	free(s);
+}

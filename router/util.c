@@ -1,0 +1,135 @@
+/* Small helpers shared by every room. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "router.h"
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n == 0 ? 1 : n);
+
+	if (p == NULL)
+		fatal("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
+
+	if (p == NULL)
+		fatal("out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n == 0 ? 1 : n);
+	if (p == NULL)
+		fatal("out of memory (%zu bytes)", n);
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(xmalloc(n), s, n);
+}
+
+char *
+xprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		fatal("out of memory");
+	va_end(ap);
+	return s;
+}
+
+int
+fd_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+	return fcntl(fd, F_SETFL, fl);
+}
+
+int
+fd_cloexec(int fd)
+{
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/*
+ * epoll refuses regular files and some character devices (/dev/null):
+ * such fds are always ready, so callers read or write them directly.
+ */
+int
+fd_pollable(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return 0;
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+		return 0;
+	if (S_ISCHR(st.st_mode) && !isatty(fd))
+		return 0;
+	return 1;
+}
+
+uint64_t
+now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * User name for a uid from /etc/passwd, without NSS: a static agent must
+ * never load NSS modules.  Falls back to the number.
+ */
+char *
+passwd_name(uid_t uid)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	char line[1024], *name, *p;
+	unsigned long u;
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+		name = line;
+		if ((p = strchr(name, ':')) == NULL)
+			continue;
+		*p++ = '\0';
+		if ((p = strchr(p, ':')) == NULL)
+			continue;
+		u = strtoul(p + 1, NULL, 10);
+		if (u == (unsigned long)uid) {
+			fclose(f);
+			return xstrdup(name);
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	return xprintf("%lu", (unsigned long)uid);
+}
