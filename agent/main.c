@@ -122,6 +122,7 @@ main(int argc, char **argv)
 	struct event_base *base;
 
 	agent_from_file(argc, argv);
+	mem_init();
 	unsetenv("SPN_Y");
 	unsetenv("SPN_F");
 	unsetenv("SPN_G");

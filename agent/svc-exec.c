@@ -173,6 +173,7 @@ exec_pipes(struct exec_args *a, int child[3], int mine[3])
 		}
 		if (pipe2(p, O_CLOEXEC) != 0)
 			return -1;
+		fcntl(p[1], F_SETPIPE_SZ, 1024 * 1024);
 		child[i] = i == 0 ? p[0] : p[1];
 		mine[i] = i == 0 ? p[1] : p[0];
 	}

@@ -236,8 +236,7 @@ child_err_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while ((r = evbuffer_read(c->errbuf, fd, 65536)) > 0)
 		;
-	while ((line = evbuffer_readln(c->errbuf, &n,
-	    EVBUFFER_EOL_CRLF)) != NULL) {
+	while ((line = evbuf_readline(c->errbuf, &n)) != NULL) {
 		if (n == 0) {
 			free(line);
 			continue;

@@ -118,6 +118,7 @@ main(int argc, char **argv)
 	int ch, level = SPN_LOG_WARN;
 
 	ensure_stdio();
+	mem_init();
 	while ((ch = getopt_long(argc, argv, "+qvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'v':

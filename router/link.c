@@ -7,11 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "router.h"
 
-#define LINK_READ_MAX		(1024 * 1024)
+#define LINK_READ_MAX		(256 * 1024)
 #define LINK_LINE_MAX		4096
 
 struct link {
@@ -147,6 +148,23 @@ link_write(struct link *l, const struct spn_hdr *h, const void *payload)
 	link_kick(l);
 }
 
+/* A header, then all of payload's bytes moved over without a copy. */
+void
+link_write_hdr_evbuf(struct link *l, const struct spn_hdr *h,
+    struct evbuffer *payload)
+{
+	uint8_t hb[SPN_HDR_LEN];
+
+	if (l->dead) {
+		evbuffer_drain(payload, h->len);
+		return;
+	}
+	wire_put_hdr(hb, h);
+	evbuffer_add(l->out, hb, sizeof hb);
+	evbuffer_remove_buffer(payload, l->out, h->len);
+	link_kick(l);
+}
+
 /* Bytes that are not a frame: stage 0 and the image, ahead of BOOT. */
 void
 link_write_raw(struct link *l, const void *p, size_t n)
@@ -200,7 +218,7 @@ link_read_preamble(struct link *l)
 	int rc;
 
 	while (l->preamble) {
-		line = evbuffer_readln(l->in, &n, EVBUFFER_EOL_LF);
+		line = evbuf_readline(l->in, &n);
 		if (line == NULL) {
 			if (evbuffer_get_length(l->in) > LINK_LINE_MAX) {
 				link_close(l, "garbage before the agent started");
@@ -247,6 +265,30 @@ link_read_frames(struct link *l)
 	}
 }
 
+/* Read straight into reserved buffer space: no FIONREAD round trip. */
+static int
+link_readv(struct link *l, int fd)
+{
+	struct evbuffer_iovec vec[2];
+	int nvec, n;
+
+	nvec = evbuffer_reserve_space(l->in, LINK_READ_MAX, vec, 2);
+	if (nvec < 0)
+		return -1;
+	n = readv(fd, (struct iovec *)vec, nvec);
+	if (n <= 0) {
+		evbuffer_commit_space(l->in, vec, 0);
+		return n;
+	}
+	if ((size_t)n <= vec[0].iov_len) {
+		vec[0].iov_len = n;
+		nvec = 1;
+	} else
+		vec[1].iov_len = n - vec[0].iov_len;
+	evbuffer_commit_space(l->in, vec, nvec);
+	return n;
+}
+
 static void
 link_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -254,7 +296,7 @@ link_read_cb(evutil_socket_t fd, short what, void *arg)
 	int n;
 
 	(void)what;
-	n = evbuffer_read(l->in, fd, LINK_READ_MAX);
+	n = link_readv(l, fd);
 	if (n == 0) {
 		event_del(l->rev);
 		if (l->cbs.eof != NULL)

@@ -288,6 +288,27 @@ rt_send(struct rt *rt, uint8_t kind, uint32_t dst, uint32_t handle,
 	link_write(l, &h, data);
 }
 
+/* Like rt_send, with the payload moved out of an evbuffer. */
+void
+rt_send_evbuf(struct rt *rt, uint8_t kind, uint32_t dst, uint32_t handle,
+    uint32_t reply_to, struct evbuffer *payload)
+{
+	struct spn_hdr h = { .kind = kind, .dst = dst, .src = rt->id,
+	    .handle = handle, .reply_to = reply_to };
+	struct link *l;
+	size_t len = evbuffer_get_length(payload);
+
+	h.len = len;
+	l = dst == rt->id ? NULL : rt_route_lookup(rt, dst);
+	if (l == NULL || len > rt->max_frame) {
+		rt_send(rt, kind, dst, handle, reply_to,
+		    evbuffer_pullup(payload, len), len);
+		evbuffer_drain(payload, len);
+		return;
+	}
+	link_write_hdr_evbuf(l, &h, payload);
+}
+
 void
 rt_send_pk(struct rt *rt, uint8_t kind, uint32_t dst, uint32_t handle,
     uint32_t reply_to, struct pk *pk)
@@ -317,6 +338,7 @@ static void
 rt_deliver(struct rt *rt, const struct rt_msg *m)
 {
 	struct handle *hd;
+	struct rt_msg copy;
 
 	if (m->h.handle == SPN_H_ROUTER) {
 		rt_control(rt, m);
@@ -333,6 +355,12 @@ rt_deliver(struct rt *rt, const struct rt_msg *m)
 		rt_dead(rt, m, SPN_D_REFUSED, "context %u may not call handle "
 		    "%u in context %u", m->h.src, m->h.handle, rt->id);
 		return;
+	}
+	if (m->buf != NULL && !(hd->allow & RT_EVBUF)) {
+		copy = *m;
+		copy.data = evbuffer_pullup(m->buf, m->h.len);
+		copy.buf = NULL;
+		m = &copy;
 	}
 	hd->fn(rt, m, hd->arg);
 }
@@ -375,6 +403,21 @@ rt_reverse_ok(struct rt *rt, struct link *l, const struct spn_hdr *h)
 	return rt_route_lookup(rt, h->src) == l;
 }
 
+/* DATA stays in the link's buffer; whatever the handler leaves is dropped. */
+static void
+rt_deliver_data(struct rt *rt, struct rt_msg *m, struct evbuffer *in)
+{
+	size_t before, taken;
+
+	evbuffer_drain(in, SPN_HDR_LEN);
+	before = evbuffer_get_length(in);
+	m->buf = in;
+	rt_deliver(rt, m);
+	taken = before - evbuffer_get_length(in);
+	if (taken < m->h.len)
+		evbuffer_drain(in, m->h.len - taken);
+}
+
 void
 rt_link_input(struct rt *rt, struct link *l, struct evbuffer *in,
     const struct spn_hdr *h)
@@ -388,6 +431,10 @@ rt_link_input(struct rt *rt, struct link *l, struct evbuffer *in,
 		    "behind that link", wire_kind_name(h->kind), h->src,
 		    link_name(l));
 		evbuffer_drain(in, n);
+		return;
+	}
+	if (h->dst == rt->id && h->kind == SPN_K_DATA) {
+		rt_deliver_data(rt, &m, in);
 		return;
 	}
 	if (h->dst == rt->id || h->kind == SPN_K_BOOT) {

@@ -85,6 +85,9 @@ void		 log_emit(int, const char *, const char *);
 void		 fatal(const char *, ...) SPN_PRINTF(1, 2)
 		     __attribute__((noreturn));
 
+/* mem.c */
+void		 mem_init(void);
+
 /* util.c */
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
@@ -94,8 +97,10 @@ char		*xprintf(const char *, ...) SPN_PRINTF(1, 2);
 int		 fd_nonblock(int, int);
 int		 fd_cloexec(int);
 int		 fd_pollable(int);
+void		 fd_grow_pipe(int);
 uint64_t	 now_usec(void);
 char		*passwd_name(uid_t);
+char		*evbuf_readline(struct evbuffer *, size_t *);
 
 /* link.c */
 enum link_role { LINK_PARENT, LINK_CHILD };
@@ -116,6 +121,8 @@ void		 link_expect_preamble(struct link *);
 void		 link_write(struct link *, const struct spn_hdr *,
 		     const void *);
 void		 link_write_raw(struct link *, const void *, size_t);
+void		 link_write_hdr_evbuf(struct link *, const struct spn_hdr *,
+		     struct evbuffer *);
 void		 link_write_evbuf(struct link *, struct evbuffer *, size_t);
 void		 link_close(struct link *, const char *, ...)
 		     SPN_PRINTF(2, 3);
@@ -133,6 +140,9 @@ uint64_t	 link_bytes_out(struct link *);
 struct rt_msg {
 	struct spn_hdr	 h;
 	const uint8_t	*data;
+	/* With RT_EVBUF, DATA payloads come here instead (data is NULL):
+	 * the handler may move them out without a copy. */
+	struct evbuffer	*buf;
 	struct link	*from;	/* NULL for local delivery */
 };
 typedef void rt_fn(struct rt *, const struct rt_msg *, void *);
@@ -142,6 +152,7 @@ typedef void rt_fn(struct rt *, const struct rt_msg *, void *);
 #define RT_ALLOW_DESCENDANTS	0x2
 #define RT_ALLOW_PEER		0x4	/* only the handle's peer context */
 #define RT_ALLOW_ANY		0x8
+#define RT_EVBUF		0x100	/* take DATA payloads as an evbuffer */
 
 struct rt_hooks {
 	void	(*boot)(struct rt *, const struct rt_msg *, struct upk *,
@@ -171,6 +182,8 @@ uint32_t	 rt_handle_add(struct rt *, uint32_t, int, uint32_t, rt_fn *,
 void		 rt_handle_del(struct rt *, uint32_t);
 void		 rt_send(struct rt *, uint8_t, uint32_t, uint32_t, uint32_t,
 		     const void *, size_t);
+void		 rt_send_evbuf(struct rt *, uint8_t, uint32_t, uint32_t,
+		     uint32_t, struct evbuffer *);
 void		 rt_send_pk(struct rt *, uint8_t, uint32_t, uint32_t,
 		     uint32_t, struct pk *);
 void		 rt_dead(struct rt *, const struct rt_msg *, uint32_t,

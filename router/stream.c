@@ -4,6 +4,8 @@
  * credit as bytes leave.  So no hop ever holds more than one window per
  * stream, whatever the speeds of the two ends.
  */
+#include <sys/ioctl.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -23,9 +25,10 @@ struct src {
 	struct event	*ev;
 	int		 pollable;
 	int		 waiting;	/* read event armed */
+	int		 nonblock;
 	int		 finished;
 	uint64_t	 bytes;
-	uint8_t		*buf;
+	struct evbuffer	*buf;
 	size_t		 chunk;
 	src_done_fn	*done;
 	void		*arg;
@@ -79,17 +82,41 @@ src_arm(struct src *s)
 	}
 }
 
+/* Read into buffer space that then moves to the link without a copy. */
+static ssize_t
+src_read(struct src *s, int fd, size_t want)
+{
+	struct evbuffer_iovec vec;
+	ssize_t n;
+
+	if (evbuffer_reserve_space(s->buf, want, &vec, 1) != 1)
+		return -1;
+	n = read(fd, vec.iov_base, want);
+	vec.iov_len = n > 0 ? (size_t)n : 0;
+	evbuffer_commit_space(s->buf, &vec, 1);
+	return n;
+}
+
 static void
 src_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct src *s = arg;
 	size_t want;
 	ssize_t n;
+	int avail;
 
 	(void)what;
+	fd = s->fd;	/* always-ready fds have no fd in their event */
 	for (int i = 0; i < 8 && s->credit > 0 && !s->finished; i++) {
 		want = s->credit < s->chunk ? s->credit : s->chunk;
-		n = read(fd, s->buf, want);
+		/* A blocking fd is read again only for what is already there. */
+		if (i > 0 && !s->nonblock) {
+			if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0)
+				break;
+			if ((size_t)avail < want)
+				want = avail;
+		}
+		n = src_read(s, fd, want);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
@@ -98,11 +125,11 @@ src_read_cb(evutil_socket_t fd, short what, void *arg)
 			src_finish(s, n < 0 ? strerror(errno) : NULL);
 			return;
 		}
-		rt_send(s->rt, SPN_K_DATA, s->peer, s->peer_handle, s->handle,
-		    s->buf, n);
+		rt_send_evbuf(s->rt, SPN_K_DATA, s->peer, s->peer_handle,
+		    s->handle, s->buf);
 		s->credit -= n;
 		s->bytes += n;
-		if (s->pollable && (size_t)n < want)
+		if (s->pollable && s->nonblock && (size_t)n < want)
 			break;
 	}
 	if (s->credit == 0 && s->waiting) {
@@ -147,10 +174,14 @@ src_new(struct rt *rt, int fd, int own, uint32_t peer, uint32_t peer_handle,
 	s->chunk = SPN_CHUNK_DEFAULT;
 	if (s->chunk > rt_max_frame(rt))
 		s->chunk = rt_max_frame(rt);
-	s->buf = xmalloc(s->chunk);
+	s->buf = evbuffer_new();
 	s->done = done;
 	s->arg = arg;
 	s->pollable = fd_pollable(fd);
+	/* Our own pipes may be non-blocking; a shared stdin must stay as is. */
+	if (own && s->pollable && fd_nonblock(fd, 1) == 0)
+		s->nonblock = 1;
+	fd_grow_pipe(fd);
 	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER, peer, src_msg, s);
 	s->ev = event_new(rt_base(rt), s->pollable ? fd : -1,
 	    EV_READ | (s->pollable ? EV_PERSIST : 0), src_read_cb, s);
@@ -173,7 +204,7 @@ src_free(struct src *s)
 	src_finish(s, NULL);
 	rt_handle_del(s->rt, s->handle);
 	event_free(s->ev);
-	free(s->buf);
+	evbuffer_free(s->buf);
 	free(s);
 }
 
@@ -271,7 +302,10 @@ sink_msg(struct rt *rt, const struct rt_msg *m, void *arg)
 	switch (m->h.kind) {
 	case SPN_K_DATA:
 		s->credit_handle = m->h.reply_to;
-		evbuffer_add(s->buf, m->data, m->h.len);
+		if (m->buf != NULL)
+			evbuffer_remove_buffer(m->buf, s->buf, m->h.len);
+		else
+			evbuffer_add(s->buf, m->data, m->h.len);
 		if (evbuffer_get_length(s->buf) > (size_t)rt_window(rt) +
 		    rt_max_frame(rt)) {
 			log_warn("stream from %u overran its window", m->h.src);
@@ -312,7 +346,9 @@ sink_new(struct rt *rt, int fd, int own, uint32_t peer, sink_done_fn *done,
 	/* Never make a terminal non-blocking: the shell shares it. */
 	if (s->pollable && !isatty(fd))
 		fd_nonblock(fd, 1);
-	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER, peer, sink_msg, s);
+	fd_grow_pipe(fd);
+	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER | RT_EVBUF, peer,
+	    sink_msg, s);
 	s->ev = event_new(rt_base(rt), s->pollable ? fd : -1, EV_WRITE,
 	    sink_write_cb, s);
 	return s;

@@ -96,6 +96,16 @@ fd_pollable(int fd)
 	return 1;
 }
 
+/* A bigger pipe means fewer wakeups per megabyte; failing is harmless. */
+void
+fd_grow_pipe(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+		fcntl(fd, F_SETPIPE_SZ, 1024 * 1024);
+}
+
 uint64_t
 now_usec(void)
 {
@@ -132,4 +142,28 @@ passwd_name(uid_t uid)
 	if (f != NULL)
 		fclose(f);
 	return xprintf("%lu", (unsigned long)uid);
+}
+
+/*
+ * A line from an evbuffer, in our own malloc'd memory (evbuffer_readln's
+ * result belongs to libevent's allocator).  CR before LF is dropped.
+ */
+char *
+evbuf_readline(struct evbuffer *b, size_t *len)
+{
+	struct evbuffer_ptr p;
+	size_t eol;
+	char *line;
+
+	p = evbuffer_search_eol(b, NULL, &eol, EVBUFFER_EOL_LF);
+	if (p.pos < 0)
+		return NULL;
+	line = xmalloc(p.pos + 1);
+	evbuffer_remove(b, line, p.pos);
+	evbuffer_drain(b, eol);
+	if (p.pos > 0 && line[p.pos - 1] == '\r')
+		p.pos--;
+	line[p.pos] = '\0';
+	*len = p.pos;
+	return line;
 }

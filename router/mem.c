@@ -1,0 +1,112 @@
+/*
+ * libevent's buffer memory.  Both glibc and musl hand big blocks to mmap
+ * and give them back on free, so a stream that allocates and frees a
+ * 256 KiB buffer chain per read pays an mmap, page faults and a munmap
+ * every time.  Keep a few freed big blocks per size class instead.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+
+#define MEM_ALIGN	16
+#define MEM_MIN_CLASS	15	/* 32 KiB: smaller blocks go to malloc */
+#define MEM_MAX_CLASS	22	/* 4 MiB */
+#define MEM_KEEP	4	/* blocks kept per class */
+
+struct mem_hdr {
+	size_t		 size;	/* usable bytes */
+	int		 cls;	/* size class, or 0 for a plain malloc block */
+	void		*next;	/* free-list link while cached */
+};
+
+static struct mem_hdr	*mem_free_list[MEM_MAX_CLASS + 1];
+static int		 mem_free_count[MEM_MAX_CLASS + 1];
+
+static int
+mem_class(size_t n)
+{
+	int c = MEM_MIN_CLASS;
+
+	while (c <= MEM_MAX_CLASS && ((size_t)1 << c) < n)
+		c++;
+	return c;
+}
+
+static void *
+mem_malloc(size_t n)
+{
+	struct mem_hdr *h;
+	int c = mem_class(n);
+
+	if (n < ((size_t)1 << MEM_MIN_CLASS) / 2 || c > MEM_MAX_CLASS) {
+		if ((h = malloc(sizeof *h + n)) == NULL)
+			return NULL;
+		h->size = n;
+		h->cls = 0;
+		return h + 1;
+	}
+	if ((h = mem_free_list[c]) != NULL) {
+		mem_free_list[c] = h->next;
+		mem_free_count[c]--;
+		return h + 1;
+	}
+	if ((h = malloc(sizeof *h + ((size_t)1 << c))) == NULL)
+		return NULL;
+	h->size = (size_t)1 << c;
+	h->cls = c;
+	return h + 1;
+}
+
+static void
+mem_free(void *p)
+{
+	struct mem_hdr *h;
+	int c;
+
+	if (p == NULL)
+		return;
+	h = (struct mem_hdr *)p - 1;
+	if ((c = h->cls) == 0) {
+		free(h);
+		return;
+	}
+	if (mem_free_count[c] >= MEM_KEEP) {
+		free(h);
+		return;
+	}
+	h->next = mem_free_list[c];
+	mem_free_list[c] = h;
+	mem_free_count[c]++;
+}
+
+static void *
+mem_realloc(void *p, size_t n)
+{
+	struct mem_hdr *h;
+	void *q;
+
+	if (p == NULL)
+		return mem_malloc(n);
+	h = (struct mem_hdr *)p - 1;
+	if (h->cls == 0 && n < ((size_t)1 << MEM_MIN_CLASS) / 2) {
+		if ((h = realloc(h, sizeof *h + n)) == NULL)
+			return NULL;
+		h->size = n;
+		return h + 1;
+	}
+	if (h->cls != 0 && h->size >= n)
+		return p;
+	if ((q = mem_malloc(n)) == NULL)
+		return NULL;
+	memcpy(q, p, h->size < n ? h->size : n);
+	mem_free(p);
+	return q;
+}
+
+/* Call before any libevent object exists; single-threaded use only. */
+void
+mem_init(void)
+{
+	event_set_mem_functions(mem_malloc, mem_realloc, mem_free);
+}
