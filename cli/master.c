@@ -25,6 +25,7 @@ struct master {
 	void			*arg;
 	struct event		*sigev[3];
 	void			(*sigfn)(int, void *);
+	int			 nsignals;
 	void			*sigarg;
 };
 
@@ -55,11 +56,13 @@ master_signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct master *m = arg;
 
 	(void)what;
-	if (m->sigfn != NULL) {
+	/* The first signal goes to the command; a second one, or one before
+	 * anything runs, stops spindle itself. */
+	if (m->sigfn != NULL && m->nsignals++ == 0) {
 		m->sigfn(sig, m->sigarg);
 		return;
 	}
-	/* Nothing running yet: stop bringing the route up. */
+	log_warn("stopped by signal %d", (int)sig);
 	master_teardown(m);
 	_exit(128 + sig);
 }
