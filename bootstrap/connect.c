@@ -37,6 +37,7 @@ struct child {
 	int			 exited;
 	int			 eof;
 	int			 freeing;
+	int			 keepalive;
 	int			 status;
 	boot_done_fn		*done;
 	void			*arg;
@@ -268,6 +269,8 @@ child_hello(struct rt *rt, const struct rt_msg *m, void *arg)
 	upk_init(&u, m->data, m->h.len);
 	c->agent_pid = upk_u32(&u);
 	c->state = CHILD_UP;
+	if (c->link != NULL)
+		link_set_keepalive(c->link, c->keepalive);
 	event_del(c->timer);
 	rt_handle_del(c->rt, c->hello);
 	child_report(c, NULL);
@@ -374,6 +377,7 @@ boot_connect(struct rt *rt, const struct boot_req *req, boot_done_fn *done,
 	strv_free(argv);
 	c->rt = rt;
 	c->id = req->id;
+	c->keepalive = req->keepalive;
 	c->label = xprintf("hop %u (%s)", rt_depth(rt) + 1, req->name);
 	c->done = done;
 	c->arg = arg;

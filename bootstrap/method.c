@@ -2,6 +2,7 @@
  * Connection methods: each turns its arguments into the argv of a process
  * whose stdin/stdout lead to a /bin/sh that reads stage 0.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "bootstrap.h"
@@ -20,8 +21,73 @@ method_local_argv(char *const *args, char *why, size_t whylen)
 	return argv;
 }
 
+static size_t
+strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * ssh: args are HOST, USER ("" for ssh's default), then extra ssh
+ * arguments.  The system ssh client keeps ~/.ssh/config, agents,
+ * known_hosts and ProxyJump working.  BatchMode: never prompt on a tty
+ * we do not own.
+ */
+static char **
+method_ssh_argv(char *const *args, char *why, size_t whylen)
+{
+	size_t n = strv_len(args), i = 0;
+	char **argv;
+
+	if (n < 2 || *args[0] == '\0' || *args[0] == '-') {
+		snprintf(why, whylen, "ssh hop needs a host name");
+		return NULL;
+	}
+	argv = xcalloc(n + 8, sizeof *argv);
+	argv[i++] = xstrdup("ssh");
+	argv[i++] = xstrdup("-T");
+	argv[i++] = xstrdup("-oBatchMode=yes");
+	if (*args[1] != '\0') {
+		argv[i++] = xstrdup("-l");
+		argv[i++] = xstrdup(args[1]);
+	}
+	for (size_t k = 2; k < n; k++)
+		argv[i++] = xstrdup(args[k]);
+	argv[i++] = xstrdup("--");
+	argv[i++] = xstrdup(args[0]);
+	argv[i++] = xstrdup(boot_remote_cmd());
+	return argv;
+}
+
+/* sudo: args are the target USER.  -n: fail rather than prompt. */
+static char **
+method_sudo_argv(char *const *args, char *why, size_t whylen)
+{
+	char **argv = xcalloc(10, sizeof *argv);
+	size_t i = 0;
+
+	(void)why;
+	(void)whylen;
+	argv[i++] = xstrdup("sudo");
+	argv[i++] = xstrdup("-n");
+	argv[i++] = xstrdup("-H");
+	argv[i++] = xstrdup("-u");
+	argv[i++] = xstrdup(args != NULL && args[0] != NULL ? args[0] : "root");
+	argv[i++] = xstrdup("--");
+	argv[i++] = xstrdup("/bin/sh");
+	argv[i++] = xstrdup("-c");
+	argv[i++] = xstrdup(boot_remote_cmd());
+	return argv;
+}
+
 static const struct boot_method methods[] = {
 	{ "local", 0, method_local_argv },
+	{ "ssh", 1, method_ssh_argv },
+	{ "sudo", 0, method_sudo_argv },
 };
 
 const struct boot_method *

@@ -4,15 +4,77 @@
  * an rsync or scp target, which is why it was chosen over '/', ':' or '@'.
  *
  *	route	= hop *( "+" hop )
- *	hop	= "local"
+ *	hop	= "local" | "sudo" [ "=" user ] | [ user "@" ] host
  *
- * ssh ([user@]host), sudo[=user], su=user and doas=user come next.
+ * A host is anything ssh accepts, an ssh_config alias included.  Extra
+ * ssh arguments for every ssh hop come from $SPINDLE_SSH_ARGS.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+static int
+route_name_ok(const char *s)
+{
+	if (*s == '\0' || *s == '-')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && strchr("._-", *s) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* $SPINDLE_SSH_ARGS, split on blanks (no quoting: keep it simple). */
+static void
+route_ssh_args(char ***argsp, size_t *np)
+{
+	const char *env = getenv("SPINDLE_SSH_ARGS");
+	char *copy, *word, *save = NULL;
+
+	if (env == NULL)
+		return;
+	copy = xstrdup(env);
+	for (word = strtok_r(copy, " \t\n", &save); word != NULL;
+	    word = strtok_r(NULL, " \t\n", &save)) {
+		*argsp = xrealloc(*argsp, (*np + 2) * sizeof **argsp);
+		(*argsp)[(*np)++] = xstrdup(word);
+		(*argsp)[*np] = NULL;
+	}
+	free(copy);
+}
+
+static int
+route_ssh_hop(const char *word, struct hop *h, char *why, size_t whylen)
+{
+	const char *at = strchr(word, '@');
+	char *user = xstrdup(word), *host;
+	size_t n = 2;
+
+	if (at != NULL) {
+		user[at - word] = '\0';
+		host = xstrdup(at + 1);
+	} else {
+		user[0] = '\0';
+		host = xstrdup(word);
+	}
+	if (!route_name_ok(host) || (at != NULL && !route_name_ok(user))) {
+		snprintf(why, whylen, "bad hop '%s' (want local, sudo[=USER] "
+		    "or [USER@]HOST)", word);
+		free(user);
+		free(host);
+		return -1;
+	}
+	h->method = xstrdup("ssh");
+	h->args = xcalloc(3, sizeof *h->args);
+	h->args[0] = host;
+	h->args[1] = user;
+	route_ssh_args(&h->args, &n);
+	return 0;
+}
 
 static int
 route_hop(const char *word, struct hop *h, char *why, size_t whylen)
@@ -26,9 +88,22 @@ route_hop(const char *word, struct hop *h, char *why, size_t whylen)
 		h->args = xcalloc(1, sizeof *h->args);
 		return 0;
 	}
-	snprintf(why, whylen, "unknown hop '%s' (this version knows: local)",
-	    word);
-	return -1;
+	if (strcmp(word, "sudo") == 0 || strncmp(word, "sudo=", 5) == 0) {
+		if (word[4] == '=' && !route_name_ok(word + 5)) {
+			snprintf(why, whylen, "bad user in hop '%s'", word);
+			return -1;
+		}
+		h->method = xstrdup("sudo");
+		h->args = xcalloc(2, sizeof *h->args);
+		h->args[0] = xstrdup(word[4] == '=' ? word + 5 : "root");
+		return 0;
+	}
+	if (strncmp(word, "su=", 3) == 0 || strncmp(word, "doas=", 5) == 0) {
+		snprintf(why, whylen, "hop '%s': su and doas hops are not "
+		    "supported yet", word);
+		return -1;
+	}
+	return route_ssh_hop(word, h, why, whylen);
 }
 
 int

@@ -40,8 +40,10 @@ usage(FILE *f)
 		fprintf(f, "  %-16s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f,
 	    "\nROUTE is hops joined by '+', each started from the one before:\n"
-	    "  local                  a new context on this machine\n"
-	    "  local+local+local      three, each the child of the last\n\n"
+	    "  local                  a new context on the same machine\n"
+	    "  [USER@]HOST            ssh to HOST (an ssh_config alias works)\n"
+	    "  sudo[=USER]            sudo to USER (default root), no password\n"
+	    "  e.g. bastion+web+sudo=webapp, local+local+local\n\n"
 	    "Options:\n"
 	    "  -v, --verbose          more messages (twice: debug)\n"
 	    "  -q, --quiet            errors only\n"
@@ -50,6 +52,9 @@ usage(FILE *f)
 	    "timeout [30]\n"
 	    "  --keepalive SECS       (run, ping, info) declare a silent hop "
 	    "dead after SECS [15]\n\n"
+	    "Environment:\n"
+	    "  SPINDLE_SSH_ARGS       extra arguments for every ssh hop, "
+	    "e.g. \"-F FILE\"\n\n"
 	    "Exit status: that of the command (128+N if killed by signal N),\n"
 	    "or 255 when a hop fails; the message names the hop.\n"
 	    "See spindle(1).\n");

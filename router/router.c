@@ -384,6 +384,7 @@ rt_local_cb(evutil_socket_t fd, short what, void *arg)
 			fatal("local queue corrupt: %s", why);
 		m.data = evbuffer_pullup(rt->local, m.h.len);
 		m.from = NULL;
+		m.buf = NULL;
 		rt_deliver(rt, &m);
 		evbuffer_drain(rt->local, m.h.len);
 		avail -= SPN_HDR_LEN + m.h.len;
