@@ -22,23 +22,31 @@ struct broker {
 	size_t		 head;
 	size_t		 count;
 	int		 closed;
+	int		 woken;		/* a wake-up is pending */
 	struct event	*wake;
+	struct event	*later;		/* wake-up on the next loop pass */
 };
 
 static void
 broker_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
+	struct timeval now = { 0, 0 };
 	struct job job;
+	size_t n;
 
 	(void)fd;
 	(void)what;
-	for (;;) {
+	/*
+	 * Run the jobs queued now, no more: busy submitters must not hold
+	 * the loop.  What arrives meanwhile waits for the next pass, after
+	 * the loop's other events (links, timers) had their turn.
+	 */
+	pthread_mutex_lock(&b->lock);
+	n = b->count;
+	pthread_mutex_unlock(&b->lock);
+	while (n-- > 0) {
 		pthread_mutex_lock(&b->lock);
-		if (b->count == 0) {
-			pthread_mutex_unlock(&b->lock);
-			return;
-		}
 		job = b->ring[b->head];
 		b->head = (b->head + 1) % b->cap;
 		b->count--;
@@ -46,6 +54,12 @@ broker_wake_cb(evutil_socket_t fd, short what, void *arg)
 		pthread_mutex_unlock(&b->lock);
 		job.fn(job.arg);
 	}
+	pthread_mutex_lock(&b->lock);
+	if (b->count != 0)
+		event_add(b->later, &now);
+	else
+		b->woken = 0;
+	pthread_mutex_unlock(&b->lock);
 }
 
 struct broker *
@@ -58,6 +72,7 @@ broker_new(struct event_base *base, size_t cap)
 	b->cap = cap == 0 ? 1 : cap;
 	b->ring = xcalloc(b->cap, sizeof *b->ring);
 	b->wake = event_new(base, -1, EV_PERSIST, broker_wake_cb, b);
+	b->later = event_new(base, -1, 0, broker_wake_cb, b);
 	return b;
 }
 
@@ -65,6 +80,8 @@ broker_new(struct event_base *base, size_t cap)
 int
 broker_submit(struct broker *b, broker_fn *fn, void *arg)
 {
+	int wake;
+
 	pthread_mutex_lock(&b->lock);
 	while (b->count == b->cap && !b->closed)
 		pthread_cond_wait(&b->space, &b->lock);
@@ -74,8 +91,11 @@ broker_submit(struct broker *b, broker_fn *fn, void *arg)
 	}
 	b->ring[(b->head + b->count) % b->cap] = (struct job){ fn, arg };
 	b->count++;
+	wake = !b->woken;
+	b->woken = 1;
 	pthread_mutex_unlock(&b->lock);
-	event_active(b->wake, EV_TIMEOUT, 0);
+	if (wake)
+		event_active(b->wake, EV_TIMEOUT, 0);
 	return 0;
 }
 
@@ -87,6 +107,7 @@ broker_free(struct broker *b)
 	pthread_cond_broadcast(&b->space);
 	pthread_mutex_unlock(&b->lock);
 	event_free(b->wake);
+	event_free(b->later);
 	free(b->ring);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->space);

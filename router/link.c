@@ -232,8 +232,10 @@ link_read_preamble(struct link *l)
 			if (l->cbs.preamble != NULL)
 				rc = l->cbs.preamble(l, line + 5, l->cbs.arg);
 			free(line);
-			if (rc != 0)
+			if (rc != 0) {
+				link_close(l, "refused by its owner");
 				return -1;
+			}
 		} else {
 			if (l->cbs.text != NULL)
 				l->cbs.text(l, line, l->cbs.arg);

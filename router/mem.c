@@ -9,7 +9,6 @@
 
 #include "router.h"
 
-#define MEM_ALIGN	16
 #define MEM_MIN_CLASS	15	/* 32 KiB: smaller blocks go to malloc */
 #define MEM_MAX_CLASS	22	/* 4 MiB */
 #define MEM_KEEP	4	/* blocks kept per class */
@@ -18,7 +17,7 @@ struct mem_hdr {
 	size_t		 size;	/* usable bytes */
 	int		 cls;	/* size class, or 0 for a plain malloc block */
 	void		*next;	/* free-list link while cached */
-};
+} __attribute__((aligned(16)));	/* keep malloc's alignment for the user */
 
 static struct mem_hdr	*mem_free_list[MEM_MAX_CLASS + 1];
 static int		 mem_free_count[MEM_MAX_CLASS + 1];

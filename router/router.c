@@ -31,6 +31,7 @@ struct rt {
 	struct map		*handles;
 	uint32_t		 next_handle;
 	struct evbuffer		*local;
+	struct evbuffer		*batch;	/* local frames being delivered */
 	struct event		*local_ev;
 	struct rt_hooks		 hooks;
 };
@@ -52,6 +53,7 @@ rt_new(struct event_base *base, uint32_t id, const char *name)
 	rt->handles = map_new();
 	rt->next_handle = SPN_H_DYNAMIC;
 	rt->local = evbuffer_new();
+	rt->batch = evbuffer_new();
 	rt->local_ev = event_new(base, -1, 0, rt_local_cb, rt);
 	return rt;
 }
@@ -71,6 +73,7 @@ rt_free(struct rt *rt)
 	map_free(rt->handles);
 	map_free(rt->routes);
 	evbuffer_free(rt->local);
+	evbuffer_free(rt->batch);
 	event_free(rt->local_ev);
 	free(rt->anc);
 	free(rt->name);
@@ -252,7 +255,9 @@ rt_dead(struct rt *rt, const struct rt_msg *m, uint32_t reason,
 		    text);
 		return;
 	}
-	rt_dead_to(rt, m->h.src, m->h.reply_to, rt->id, reason, text);
+	/* Speak for the destination: the sender's reply handle expects it,
+	 * and the reverse path from here to the sender leads to it. */
+	rt_dead_to(rt, m->h.src, m->h.reply_to, m->h.dst, reason, text);
 }
 
 void
@@ -279,9 +284,10 @@ rt_send(struct rt *rt, uint8_t kind, uint32_t dst, uint32_t handle,
 		rt_queue_local(rt, &h, data);
 		return;
 	}
-	if ((l = rt_route_lookup(rt, dst)) == NULL) {
+	if (dst == SPN_CTX_NONE || (l = rt_route_lookup(rt, dst)) == NULL) {
 		if (reply_to != 0 && kind != SPN_K_DEAD)
-			rt_dead_to(rt, rt->id, reply_to, dst, SPN_D_NO_ROUTE,
+			rt_dead_to(rt, rt->id, reply_to,
+			    dst != SPN_CTX_NONE ? dst : rt->id, SPN_D_NO_ROUTE,
 			    "no route to that context");
 		return;
 	}
@@ -299,7 +305,8 @@ rt_send_evbuf(struct rt *rt, uint8_t kind, uint32_t dst, uint32_t handle,
 	size_t len = evbuffer_get_length(payload);
 
 	h.len = len;
-	l = dst == rt->id ? NULL : rt_route_lookup(rt, dst);
+	l = dst == rt->id || dst == SPN_CTX_NONE ? NULL :
+	    rt_route_lookup(rt, dst);
 	if (l == NULL || len > rt->max_frame) {
 		rt_send(rt, kind, dst, handle, reply_to,
 		    evbuffer_pullup(payload, len), len);
@@ -370,24 +377,25 @@ rt_local_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct rt *rt = arg;
 	uint8_t hb[SPN_HDR_LEN];
-	struct rt_msg m;
+	struct rt_msg m = { .from = NULL, .buf = NULL };
 	char why[128];
-	size_t avail = evbuffer_get_length(rt->local);
 
 	(void)fd;
 	(void)what;
-	/* Deliver only what is queued now; new local frames wait a pass. */
-	while (avail >= SPN_HDR_LEN) {
-		evbuffer_remove(rt->local, hb, sizeof hb);
+	/*
+	 * Deliver only what is queued now, from a buffer of its own: handlers
+	 * that queue local frames append to rt->local, which may move data
+	 * in place and would leave m.data pointing at other bytes.
+	 */
+	evbuffer_add_buffer(rt->batch, rt->local);
+	while (evbuffer_get_length(rt->batch) >= SPN_HDR_LEN) {
+		evbuffer_remove(rt->batch, hb, sizeof hb);
 		if (wire_get_hdr(hb, &m.h, SPN_MAX_FRAME_HARD, why,
 		    sizeof why) != 0)
 			fatal("local queue corrupt: %s", why);
-		m.data = evbuffer_pullup(rt->local, m.h.len);
-		m.from = NULL;
-		m.buf = NULL;
+		m.data = evbuffer_pullup(rt->batch, m.h.len);
 		rt_deliver(rt, &m);
-		evbuffer_drain(rt->local, m.h.len);
-		avail -= SPN_HDR_LEN + m.h.len;
+		evbuffer_drain(rt->batch, m.h.len);
 	}
 	if (evbuffer_get_length(rt->local) != 0)
 		event_active(rt->local_ev, EV_TIMEOUT, 0);
