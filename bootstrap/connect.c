@@ -104,6 +104,17 @@ child_boot_error(struct child *c, const char *why)
 	return text;
 }
 
+/* Keep the last lines of stderr and of text before stage 0 (nologin
+ * and friends speak on stdout): the last one explains a failure. */
+static void
+child_keep_line(struct child *c, char *line)
+{
+	free(c->errlines[0]);
+	memmove(c->errlines, c->errlines + 1,
+	    (ERR_LINES - 1) * sizeof *c->errlines);
+	c->errlines[ERR_LINES - 1] = line;
+}
+
 static void
 child_text(struct link *l, const char *line, void *arg)
 {
@@ -111,6 +122,8 @@ child_text(struct link *l, const char *line, void *arg)
 
 	(void)l;
 	log_info("%s: %s", c->label, line);
+	if (*line != '\0')
+		child_keep_line(c, xstrdup(line));
 }
 
 static int
@@ -243,10 +256,7 @@ child_err_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		log_info("%s: stderr: %s", c->label, line);
-		free(c->errlines[0]);
-		memmove(c->errlines, c->errlines + 1,
-		    (ERR_LINES - 1) * sizeof *c->errlines);
-		c->errlines[ERR_LINES - 1] = line;
+		child_keep_line(c, line);
 	}
 	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
 		event_free(c->errev);

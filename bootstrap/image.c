@@ -43,7 +43,7 @@ int
 boot_image_deflate(const uint8_t *in, size_t n, uint8_t **out, size_t *outn)
 {
 	z_stream z;
-	size_t cap = deflateBound(&z, n) + 64;
+	size_t cap;
 	uint8_t *buf;
 	int rc;
 

@@ -30,6 +30,7 @@ struct link {
 	struct link_cbs		 cbs;
 	int			 preamble;
 	int			 dead;
+	int			 wfailed;	/* output dropped */
 	int			 keepalive;
 	uint64_t		 last_rx;
 	uint64_t		 last_tx;
@@ -130,7 +131,7 @@ link_bytes_out(struct link *l)
 static void
 link_kick(struct link *l)
 {
-	if (!l->dead)
+	if (!l->dead && !l->wfailed)
 		event_active(l->wev, EV_WRITE, 0);
 }
 
@@ -139,7 +140,7 @@ link_write(struct link *l, const struct spn_hdr *h, const void *payload)
 {
 	uint8_t hb[SPN_HDR_LEN];
 
-	if (l->dead)
+	if (l->dead || l->wfailed)
 		return;
 	wire_put_hdr(hb, h);
 	evbuffer_add(l->out, hb, sizeof hb);
@@ -155,7 +156,7 @@ link_write_hdr_evbuf(struct link *l, const struct spn_hdr *h,
 {
 	uint8_t hb[SPN_HDR_LEN];
 
-	if (l->dead) {
+	if (l->dead || l->wfailed) {
 		evbuffer_drain(payload, h->len);
 		return;
 	}
@@ -169,7 +170,7 @@ link_write_hdr_evbuf(struct link *l, const struct spn_hdr *h,
 void
 link_write_raw(struct link *l, const void *p, size_t n)
 {
-	if (l->dead)
+	if (l->dead || l->wfailed)
 		return;
 	evbuffer_add(l->out, p, n);
 	link_kick(l);
@@ -179,7 +180,7 @@ link_write_raw(struct link *l, const void *p, size_t n)
 void
 link_write_evbuf(struct link *l, struct evbuffer *from, size_t n)
 {
-	if (l->dead) {
+	if (l->dead || l->wfailed) {
 		evbuffer_drain(from, n);
 		return;
 	}
@@ -198,7 +199,14 @@ link_write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	n = evbuffer_write(l->out, fd);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		link_close(l, "write failed: %s", strerror(errno));
+		/* A child that exits at once (ssh refused) breaks the pipe
+		 * first: let its owner find out why, as for EOF. */
+		if (l->cbs.eof != NULL) {
+			evbuffer_drain(l->out, evbuffer_get_length(l->out));
+			l->wfailed = 1;
+			l->cbs.eof(l, l->cbs.arg);
+		} else
+			link_close(l, "write failed: %s", strerror(errno));
 		return;
 	}
 	if (n > 0) {

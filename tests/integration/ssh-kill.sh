@@ -1,0 +1,98 @@
+#!/bin/sh
+# The master SIGKILLed while `sleep 1000` runs through an ssh hop and a
+# sudo hop: its ssh client dies with it, sshd closes the session, the
+# remote agent sees EOF and takes sudo, the sudo'd agent and the sleep
+# down, all within 5 s.  Also: the remote side going away (the session's
+# sshd killed) ends spindle with 255 naming hop 1.
+. "$(dirname "$0")/lib-sshd.sh"
+
+R=$U_A@127.0.0.1+sudo=$U_W
+
+# start: run R -- sleep 1000 in the background and wait for the sleep;
+# sets SLEEP (its pid) and REMOTE (every remote process of the session:
+# agents, sudo, the sleep, sshd's session processes).
+start() {
+	spn_bg run "$R" -- sleep 1000 2>"$TMPD/err"
+	_t=150
+	SLEEP=""
+	while [ "$_t" -gt 0 ] && [ -z "$SLEEP" ]; do
+		SLEEP=$(ps -o pid= -o args= -u "$U_W" |
+		    awk '$2 == "sleep" && $3 == "1000" { print $1 }')
+		[ -n "$SLEEP" ] || sleep 0.1
+		_t=$((_t - 1))
+	done
+	[ -n "$SLEEP" ] || fail "run $R -- sleep 1000: no sleep after 15s:" \
+	    "$(cat "$TMPD/err")"
+	# The chain above the sleep: agent W <- sudo <- agent A <- sshd.
+	A2=$(ppid_of "$SLEEP")
+	SUDO=$(ppid_of "$A2")
+	A1=$(ppid_of "$SUDO")
+	case "$(args_of "$A2")|$(args_of "$SUDO")|$(args_of "$A1")" in
+	spindle:*"|sudo "*"|spindle:"*) ;;
+	*) fail "unexpected process chain above the sleep:" \
+	    "$(args_of "$A2") <- $(args_of "$SUDO") <- $(args_of "$A1")" ;;
+	esac
+	REMOTE="$SLEEP $A2 $SUDO $A1 $(sshd_sessions)"
+	SSHC=$(children_of "$MASTER")
+}
+
+# 1. SIGKILL the master.
+start
+[ -n "$SSHC" ] || fail "the master has no child (its ssh client)"
+kill -KILL "$MASTER"
+wait "$BGPID" 2>/dev/null
+wait_gone $SSHC 5 || fail "the ssh client outlived the SIGKILLed master"
+wait_gone $REMOTE 5 ||
+    fail "remote processes left 5s after the master was SIGKILLed"
+no_world_procs 2 "the master SIGKILLed"
+
+# 2. The session's sshd killed (the connection drops on the remote side):
+# spindle ends with 255, naming hop 1, and leaves nothing.
+start
+kill -KILL $(sshd_sessions)
+_t=50
+while alive "$MASTER" && [ "$_t" -gt 0 ]; do
+	sleep 0.1
+	_t=$((_t - 1))
+done
+alive "$MASTER" && fail "spindle still running 5s after its sshd session was killed"
+wait "$BGPID"
+check_rc "sshd session killed under run $R" 255 $? "$TMPD/err"
+contains "$TMPD/err" "hop 1 ($U_A@127.0.0.1)" ||
+    fail "sshd session killed: message does not name hop 1: $(cat "$TMPD/err")"
+log "sshd session killed: $(cat "$TMPD/err")"
+wait_gone $REMOTE 5 || fail "remote processes left after the sshd session died"
+no_world_procs 2 "the sshd session killed"
+
+# 3. The remote agent of hop 1 SIGKILLed: 255 naming hop 1, all gone.
+start
+kill -KILL "$A1"
+_t=50
+while alive "$MASTER" && [ "$_t" -gt 0 ]; do
+	sleep 0.1
+	_t=$((_t - 1))
+done
+alive "$MASTER" && fail "spindle still running 5s after hop 1's agent was killed"
+wait "$BGPID"
+check_rc "hop 1's agent killed under run $R" 255 $? "$TMPD/err"
+contains "$TMPD/err" "hop 1 ($U_A@127.0.0.1)" ||
+    fail "hop 1's agent killed: message does not name hop 1: $(cat "$TMPD/err")"
+log "hop 1's agent killed: $(cat "$TMPD/err")"
+wait_gone $REMOTE 5 || fail "remote processes left after hop 1's agent died"
+no_world_procs 2 "hop 1's agent killed"
+
+# 4. SIGTERM to spindle reaches the remote command (through ssh and sudo).
+start
+kill -TERM "$MASTER"
+_t=50
+while alive "$MASTER" && [ "$_t" -gt 0 ]; do
+	sleep 0.1
+	_t=$((_t - 1))
+done
+alive "$MASTER" && fail "spindle still running 5s after SIGTERM"
+wait "$BGPID"
+check_rc "SIGTERM to run $R -- sleep 1000" 143 $? "$TMPD/err"
+wait_gone $REMOTE 5 || fail "remote processes left after SIGTERM"
+no_world_procs 2 "SIGTERM"
+
+pass

@@ -1,0 +1,16 @@
+# Integration tests of the ssh and sudo hops against a real sshd and real
+# sudo (they need root: they create users, an sshd on a loopback port and
+# sudoers rules, and remove them on exit; without root they skip).
+INTEGRATION_TESTS += \
+	tests/integration/ssh-basic.sh \
+	tests/integration/ssh-sudo.sh \
+	tests/integration/ssh-nested.sh \
+	tests/integration/ssh-errors.sh \
+	tests/integration/ssh-kill.sh
+EXTRA_DIST += \
+	tests/integration/lib-sshd.sh \
+	tests/integration/ssh-basic.sh \
+	tests/integration/ssh-sudo.sh \
+	tests/integration/ssh-nested.sh \
+	tests/integration/ssh-errors.sh \
+	tests/integration/ssh-kill.sh
