@@ -113,9 +113,9 @@ proc_ctl(struct rt *rt, const struct rt_msg *m, void *arg)
 	struct upk u;
 	uint32_t sig;
 
+	/* Even once the process has exited, what it left in its group (a
+	 * background job holding stdout) must still get the signal. */
 	(void)rt;
-	if (p->exited)
-		return;
 	if (m->h.kind == SPN_K_CANCEL) {
 		upk_init(&u, m->data, m->h.len);
 		sig = upk_u32(&u);

@@ -31,14 +31,18 @@ struct spawn {
 	int	 in;	/* child's stdin, we write */
 	int	 out;	/* child's stdout, we read */
 	int	 err;	/* child's stderr, we read */
+	int	 tty;	/* pty master (the child's terminal), or -1 */
+	int	 slave;	/* our copy of the slave, kept while it prompts */
 };
-int		 spawn_start(char *const *, struct spawn *, char *, size_t);
+int		 spawn_start(char *const *, struct spawn *, int, char *, size_t);
 
 /* method.c */
 struct boot_method {
 	const char	*name;
 	int		 compress;	/* send the image gzip'd */
-	char		**(*argv)(char *const *, char *, size_t);
+	const char	*prompt;	/* password prompt on its pty, or NULL */
+	const char	*what;		/* "sudo" in "sudo: incorrect password" */
+	char		**(*argv)(char *const *, int, char *, size_t);
 };
 const struct boot_method *boot_method_find(const char *);
 
@@ -51,6 +55,7 @@ struct boot_req {
 	int		 keepalive;
 	int		 timeout;
 	int		 level;
+	char		*password;	/* for a prompting method, or NULL */
 };
 struct child;
 typedef void boot_done_fn(struct child *, const char *, void *);

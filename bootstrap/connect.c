@@ -38,6 +38,12 @@ struct child {
 	int			 eof;
 	int			 freeing;
 	int			 keepalive;
+	const struct boot_method *method;
+	char			*password;
+	int			 prompted;
+	struct event		*ttyev;
+	struct evbuffer		*ttybuf;
+	char			*fail;		/* our own verdict, if any */
 	int			 status;
 	boot_done_fn		*done;
 	void			*arg;
@@ -45,6 +51,7 @@ struct child {
 
 static void	child_maybe_free(struct child *);
 static void	child_err_cb(evutil_socket_t, short, void *);
+static void	child_tty_close(struct child *);
 
 pid_t
 child_pid(struct child *c)
@@ -87,6 +94,8 @@ child_boot_error(struct child *c, const char *why)
 {
 	char *status = NULL, *text, *last = NULL;
 
+	if (c->fail != NULL)
+		return xstrdup(c->fail);
 	for (int i = ERR_LINES - 1; i >= 0 && last == NULL; i--)
 		last = c->errlines[i];
 	if (c->exited)
@@ -94,6 +103,10 @@ child_boot_error(struct child *c, const char *why)
 	if (c->exited && WIFEXITED(c->status) &&
 	    WEXITSTATUS(c->status) == 99)
 		text = xprintf("agent image arrived truncated");
+	else if (last != NULL && c->method->prompt != NULL &&
+	    strstr(last, "password is required") != NULL)
+		text = xprintf("%s (give it with --ask-pass, --password-file or "
+		    "--password-fd)", last);
 	else if (last != NULL)
 		text = xprintf("bootstrap failed: %s", last);
 	else if (status != NULL)
@@ -197,6 +210,7 @@ child_closed(struct link *l, const char *why, void *arg)
 	(void)l;
 	c->link = NULL;
 	rt_handle_del(c->rt, c->hello);
+	child_tty_close(c);
 	if (c->state == CHILD_BOOTING) {
 		text = child_boot_error(c, why);
 		if (c->arch != NULL && c->exited && WIFEXITED(c->status) &&
@@ -268,6 +282,104 @@ child_err_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+child_forget_password(struct child *c)
+{
+	if (c->password != NULL) {
+		explicit_bzero(c->password, strlen(c->password));
+		free(c->password);
+		c->password = NULL;
+	}
+}
+
+/* The child is gone.  (Not before: closing the master would hang up on
+ * the session the agent runs in.) */
+static void
+child_tty_close(struct child *c)
+{
+	if (c->ttyev != NULL) {
+		event_free(c->ttyev);
+		c->ttyev = NULL;
+	}
+	if (c->sp.tty >= 0) {
+		close(c->sp.tty);
+		close(c->sp.slave);
+		c->sp.tty = c->sp.slave = -1;
+	}
+	if (c->ttybuf != NULL) {
+		evbuffer_free(c->ttybuf);
+		c->ttybuf = NULL;
+	}
+	child_forget_password(c);
+}
+
+static void
+child_tty_fail(struct child *c, char *text)
+{
+	free(c->fail);
+	c->fail = text;
+	child_tty_close(c);	/* hangs up on the child: sudo gives up */
+	if (c->link != NULL)
+		link_close(c->link, "%s", text);
+}
+
+/* Answer the method's exact prompt once; a second prompt or sudo's
+ * "Sorry, try again." means the password was wrong: stop at once rather
+ * than sit through PAM's delays. */
+static void
+child_tty_text(struct child *c)
+{
+	const char *prompt = c->method->prompt, *what = c->method->what;
+	size_t len = evbuffer_get_length(c->ttybuf), plen = strlen(prompt);
+	char *text = (char *)evbuffer_pullup(c->ttybuf, len), *user;
+
+	if (memmem(text, len, "try again", 9) != NULL ||
+	    (c->prompted && len >= plen &&
+	    memmem(text, len, prompt, plen) != NULL)) {
+		user = passwd_name(getuid());
+		child_tty_fail(c, xprintf("%s: incorrect password for %s",
+		    what, user));
+		free(user);
+		return;
+	}
+	if (len < plen || memcmp(text + len - plen, prompt, plen) != 0)
+		return;
+	if (c->password == NULL) {
+		child_tty_fail(c, xprintf("%s asked for a password and none was "
+		    "given (use --ask-pass, --password-file or --password-fd)",
+		    what));
+		return;
+	}
+	if (write(c->sp.tty, c->password, strlen(c->password)) < 0 ||
+	    write(c->sp.tty, "\n", 1) < 0)
+		log_warn("%s: cannot answer the prompt: %s", c->label,
+		    strerror(errno));
+	c->prompted = 1;
+	evbuffer_drain(c->ttybuf, len);
+}
+
+static void
+child_tty_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	char buf[1024];
+	ssize_t n;
+
+	(void)what;
+	n = read(fd, buf, sizeof buf);
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			event_del(c->ttyev);
+		return;
+	}
+	if (c->state != CHILD_BOOTING)
+		return;
+	evbuffer_add(c->ttybuf, buf, n);
+	if (evbuffer_get_length(c->ttybuf) > 8192)
+		evbuffer_drain(c->ttybuf, 4096);
+	child_tty_text(c);
+}
+
+static void
 child_hello(struct rt *rt, const struct rt_msg *m, void *arg)
 {
 	struct child *c = arg;
@@ -279,6 +391,7 @@ child_hello(struct rt *rt, const struct rt_msg *m, void *arg)
 	upk_init(&u, m->data, m->h.len);
 	c->agent_pid = upk_u32(&u);
 	c->state = CHILD_UP;
+	child_forget_password(c);
 	if (c->link != NULL)
 		link_set_keepalive(c->link, c->keepalive);
 	event_del(c->timer);
@@ -310,6 +423,7 @@ child_free_cb(evutil_socket_t fd, short what, void *arg)
 		free(c->errlines[i]);
 	free(c->arch);
 	free(c->label);
+	free(c->fail);
 	free(c);
 }
 
@@ -376,10 +490,11 @@ boot_connect(struct rt *rt, const struct boot_req *req, boot_done_fn *done,
 		    req->method);
 		return NULL;
 	}
-	if ((argv = m->argv(req->args, why, whylen)) == NULL)
+	if ((argv = m->argv(req->args, req->password != NULL &&
+	    *req->password != '\0', why, whylen)) == NULL)
 		return NULL;
 	c = xcalloc(1, sizeof *c);
-	if (spawn_start(argv, &c->sp, why, whylen) != 0) {
+	if (spawn_start(argv, &c->sp, m->prompt != NULL, why, whylen) != 0) {
 		strv_free(argv);
 		free(c);
 		return NULL;
@@ -388,6 +503,16 @@ boot_connect(struct rt *rt, const struct boot_req *req, boot_done_fn *done,
 	c->rt = rt;
 	c->id = req->id;
 	c->keepalive = req->keepalive;
+	c->method = m;
+	if (req->password != NULL && *req->password != '\0')
+		c->password = xstrdup(req->password);
+	if (c->sp.tty >= 0) {
+		fd_nonblock(c->sp.tty, 1);
+		c->ttybuf = evbuffer_new();
+		c->ttyev = event_new(rt_base(rt), c->sp.tty,
+		    EV_READ | EV_PERSIST, child_tty_cb, c);
+		event_add(c->ttyev, NULL);
+	}
 	c->label = xprintf("hop %u (%s)", rt_depth(rt) + 1, req->name);
 	c->done = done;
 	c->arg = arg;
@@ -425,6 +550,7 @@ boot_req_pack(struct pk *pk, const struct boot_req *r)
 	pk_u32(pk, r->keepalive);
 	pk_u32(pk, r->timeout);
 	pk_u32(pk, r->level);
+	pk_str(pk, r->password);
 }
 
 int
@@ -438,6 +564,7 @@ boot_req_unpack(struct upk *u, struct boot_req *r)
 	r->keepalive = upk_u32(u);
 	r->timeout = upk_u32(u);
 	r->level = upk_u32(u);
+	r->password = upk_str(u);
 	if (u->err || r->id <= SPN_CTX_MASTER) {
 		boot_req_free(r);
 		return -1;
@@ -451,6 +578,10 @@ boot_req_free(struct boot_req *r)
 	free(r->name);
 	free(r->method);
 	strv_free(r->args);
+	if (r->password != NULL) {
+		explicit_bzero(r->password, strlen(r->password));
+		free(r->password);
+	}
 	memset(r, 0, sizeof *r);
 }
 

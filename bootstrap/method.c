@@ -8,13 +8,14 @@
 #include "bootstrap.h"
 
 static char **
-method_local_argv(char *const *args, char *why, size_t whylen)
+method_local_argv(char *const *args, int pw, char *why, size_t whylen)
 {
 	char **argv = xcalloc(4, sizeof *argv);
 
 	(void)why;
 	(void)whylen;
 	(void)args;
+	(void)pw;
 	argv[0] = xstrdup("/bin/sh");
 	argv[1] = xstrdup("-c");
 	argv[2] = xstrdup(boot_remote_cmd());
@@ -38,11 +39,12 @@ strv_len(char *const *v)
  * we do not own.
  */
 static char **
-method_ssh_argv(char *const *args, char *why, size_t whylen)
+method_ssh_argv(char *const *args, int pw, char *why, size_t whylen)
 {
 	size_t n = strv_len(args), i = 0;
 	char **argv;
 
+	(void)pw;
 	if (n < 2 || *args[0] == '\0' || *args[0] == '-') {
 		snprintf(why, whylen, "ssh hop needs a host name");
 		return NULL;
@@ -63,17 +65,25 @@ method_ssh_argv(char *const *args, char *why, size_t whylen)
 	return argv;
 }
 
-/* sudo: args are the target USER.  -n: fail rather than prompt. */
+/* Only sudo writes on the pty, so an exact prompt cannot be faked by a
+ * banner or a shell's "Permission denied". */
+#define SUDO_PROMPT	"[spindle:sudo-password]"
+
+/* sudo: args are the target USER.  It runs on a pty (prompt, requiretty)
+ * while stage 0 and the frames stay on pipes.  Without a password, -n
+ * makes sudo refuse in its own words rather than prompt. */
 static char **
-method_sudo_argv(char *const *args, char *why, size_t whylen)
+method_sudo_argv(char *const *args, int pw, char *why, size_t whylen)
 {
-	char **argv = xcalloc(10, sizeof *argv);
+	char **argv = xcalloc(11, sizeof *argv);
 	size_t i = 0;
 
 	(void)why;
 	(void)whylen;
 	argv[i++] = xstrdup("sudo");
-	argv[i++] = xstrdup("-n");
+	argv[i++] = xstrdup(pw ? "-p" : "-n");
+	if (pw)
+		argv[i++] = xstrdup(SUDO_PROMPT);
 	argv[i++] = xstrdup("-H");
 	argv[i++] = xstrdup("-u");
 	argv[i++] = xstrdup(args != NULL && args[0] != NULL ? args[0] : "root");
@@ -85,9 +95,9 @@ method_sudo_argv(char *const *args, char *why, size_t whylen)
 }
 
 static const struct boot_method methods[] = {
-	{ "local", 0, method_local_argv },
-	{ "ssh", 1, method_ssh_argv },
-	{ "sudo", 0, method_sudo_argv },
+	{ "local", 0, NULL, NULL, method_local_argv },
+	{ "ssh", 1, NULL, NULL, method_ssh_argv },
+	{ "sudo", 0, SUDO_PROMPT, "sudo", method_sudo_argv },
 };
 
 const struct boot_method *

@@ -3,10 +3,13 @@
  * its own session so terminal signals reach the master alone, which
  * relays them as it sees fit.
  */
+#include <sys/ioctl.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,13 +18,18 @@
 #define PIPE_SIZE	(1024 * 1024)
 
 static void
-spawn_child(char *const *argv, int in[2], int out[2], int err[2], int rep)
+spawn_child(char *const *argv, int in[2], int out[2], int err[2], int rep,
+    int slave)
 {
 	int e;
 
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	setsid();
+	/* The pty becomes our terminal (sudo's prompt, requiretty); the
+	 * data stays on the pipes. */
+	if (slave >= 0 && ioctl(slave, TIOCSCTTY, 0) != 0)
+		_exit(127);
 	if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 		_exit(127);
 	execvp(argv[0], argv);
@@ -31,13 +39,37 @@ spawn_child(char *const *argv, int in[2], int out[2], int err[2], int rep)
 	_exit(127);
 }
 
+/* A pty whose slave we keep open, so reading the master never sees EIO
+ * before the child has opened it. */
+static int
+spawn_pty(struct spawn *sp, char *why, size_t whylen)
+{
+	char *name;
+
+	sp->tty = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sp->tty < 0 || grantpt(sp->tty) != 0 || unlockpt(sp->tty) != 0 ||
+	    (name = ptsname(sp->tty)) == NULL ||
+	    (sp->slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		snprintf(why, whylen, "cannot allocate a pty: %s",
+		    strerror(errno));
+		if (sp->tty >= 0)
+			close(sp->tty);
+		return -1;
+	}
+	return 0;
+}
+
 int
-spawn_start(char *const *argv, struct spawn *sp, char *why, size_t whylen)
+spawn_start(char *const *argv, struct spawn *sp, int pty, char *why,
+    size_t whylen)
 {
 	int in[2], out[2], err[2], rep[2], e;
 	sigset_t all, old;
 	ssize_t n;
 
+	sp->tty = sp->slave = -1;
+	if (pty && spawn_pty(sp, why, whylen) != 0)
+		return -1;
 	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
 	    pipe2(err, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
 		snprintf(why, whylen, "pipe: %s", strerror(errno));
@@ -51,29 +83,26 @@ spawn_start(char *const *argv, struct spawn *sp, char *why, size_t whylen)
 	sp->pid = fork();
 	if (sp->pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		spawn_child(argv, in, out, err, rep[1]);
+		spawn_child(argv, in, out, err, rep[1], sp->slave);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
 	close(rep[1]);
-	if (sp->pid < 0) {
-		snprintf(why, whylen, "fork: %s", strerror(errno));
-		close(in[1]);
-		close(out[0]);
-		close(err[0]);
-		close(rep[0]);
-		return -1;
-	}
-	n = read(rep[0], &e, sizeof e);
+	e = errno;
+	n = sp->pid < 0 ? 0 : read(rep[0], &e, sizeof e);
 	close(rep[0]);
-	if (n == sizeof e) {
+	if (sp->pid < 0 || n == sizeof e) {
 		snprintf(why, whylen, "cannot run %s: %s", argv[0],
 		    strerror(e));
 		close(in[1]);
 		close(out[0]);
 		close(err[0]);
+		if (sp->tty >= 0) {
+			close(sp->tty);
+			close(sp->slave);
+		}
 		return -1;
 	}
 	sp->in = in[1];

@@ -22,7 +22,21 @@ struct master_opts {
 	int		 keepalive;
 	int		 timeout;
 	int		 timings;
+	char		*password;	/* for sudo hops; zeroed after use */
 };
+#define MASTER_OPTS_DEFAULT	{ SPN_KEEPALIVE_DEFAULT, 30, 0, NULL }
+
+/* Long options every route-building command takes. */
+#define OPT_ASK_PASS		256
+#define OPT_PASSWORD_FILE	257
+#define OPT_PASSWORD_FD		258
+#define MASTER_LONGOPTS \
+	{ "timings", no_argument, NULL, 'T' }, \
+	{ "timeout", required_argument, NULL, 'W' }, \
+	{ "keepalive", required_argument, NULL, 'K' }, \
+	{ "ask-pass", no_argument, NULL, OPT_ASK_PASS }, \
+	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE }, \
+	{ "password-fd", required_argument, NULL, OPT_PASSWORD_FD }
 struct master;
 typedef void master_up_fn(struct master *, const char *, void *);
 struct master	*master_new(const struct master_opts *);
@@ -42,6 +56,12 @@ int		 cmd_run(int, char **);
 int		 cmd_ping(int, char **);
 int		 cmd_info(int, char **);
 int		 cmd_bootstrap_size(int, char **);
+
+/* password.c */
+char		*password_ask(const char *);
+char		*password_from_fd(int);
+char		*password_from_file(const char *);
+void		 password_free(char *);
 
 /* spindle.c */
 extern int	 cli_verbose;

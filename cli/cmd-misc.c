@@ -103,7 +103,7 @@ ping_up(struct master *m, const char *err, void *arg)
 }
 
 static int
-probe_run(struct probe *p, const char *text, const struct master_opts *mo,
+probe_run(struct probe *p, const char *text, struct master_opts *mo,
     master_up_fn *up)
 {
 	struct route route;
@@ -117,28 +117,41 @@ probe_run(struct probe *p, const char *text, const struct master_opts *mo,
 	event_base_dispatch(master_base(p->m));
 	master_teardown(p->m);
 	route_free(&route);
+	password_free(mo->password);
 	return p->code;
 }
 
 static const struct option probe_longopts[] = {
-	{ "timings", no_argument, NULL, 'T' },
-	{ "timeout", required_argument, NULL, 'W' },
-	{ "keepalive", required_argument, NULL, 'K' },
+	MASTER_LONGOPTS,
+	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
+
+static const char ping_usage[] =
+    "usage: spindle ping [-c COUNT] [-s SIZE] [--timings] [--timeout SECS]\n"
+    "                    [--ask-pass | --password-file FILE | "
+    "--password-fd N] ROUTE\n";
+static const char info_usage[] =
+    "usage: spindle info [--timings] [--timeout SECS]\n"
+    "                    [--ask-pass | --password-file FILE | "
+    "--password-fd N] ROUTE\n";
 
 int
 cmd_ping(int argc, char **argv)
 {
-	struct master_opts mo = { SPN_KEEPALIVE_DEFAULT, 30, 0 };
+	struct master_opts mo = MASTER_OPTS_DEFAULT;
 	struct probe p = { .count = 10 };
 	char *end;
 	long v;
 	int ch, rc;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+c:s:", probe_longopts,
+	while ((ch = getopt_long(argc, argv, "+c:s:h", probe_longopts,
 	    NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(ping_usage, stdout);
+			return 0;
+		}
 		if (ch == 'c' || ch == 's') {
 			v = strtol(optarg, &end, 10);
 			if (*end != '\0' || v < (ch == 'c') ||
@@ -149,11 +162,10 @@ cmd_ping(int argc, char **argv)
 			else
 				p.size = v;
 		} else if (cli_parse_master_opt(ch, optarg, &mo) != 0)
-			usage_error("usage: spindle ping [-c COUNT] [-s SIZE] "
-			    "ROUTE");
+			usage_error("%s", ping_usage);
 	}
 	if (argc - optind != 1)
-		usage_error("usage: spindle ping [-c COUNT] [-s SIZE] ROUTE");
+		usage_error("%s", ping_usage);
 	p.rtts = xcalloc(p.count, sizeof *p.rtts);
 	rc = probe_run(&p, argv[optind], &mo, ping_up);
 	free(p.rtts);
@@ -220,18 +232,22 @@ info_up(struct master *m, const char *err, void *arg)
 int
 cmd_info(int argc, char **argv)
 {
-	struct master_opts mo = { SPN_KEEPALIVE_DEFAULT, 30, 0 };
+	struct master_opts mo = MASTER_OPTS_DEFAULT;
 	struct probe p = { .count = 0 };
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+", probe_longopts,
+	while ((ch = getopt_long(argc, argv, "+h", probe_longopts,
 	    NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(info_usage, stdout);
+			return 0;
+		}
 		if (cli_parse_master_opt(ch, optarg, &mo) != 0)
-			usage_error("usage: spindle info ROUTE");
+			usage_error("%s", info_usage);
 	}
 	if (argc - optind != 1)
-		usage_error("usage: spindle info ROUTE");
+		usage_error("%s", info_usage);
 	return probe_run(&p, argv[optind], &mo, info_up);
 }
 
@@ -242,7 +258,11 @@ cmd_bootstrap_size(int argc, char **argv)
 	size_t gz, raw;
 	char *line;
 
-	(void)argv;
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		puts("usage: spindle bootstrap-size");
+		return 0;
+	}
 	if (argc != 1)
 		usage_error("usage: spindle bootstrap-size");
 	if (boot_image(0, &img, &raw) != 0 || boot_image(1, &img, &gz) != 0)

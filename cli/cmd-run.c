@@ -56,18 +56,18 @@ run_up(struct master *m, const char *err, void *arg)
 }
 
 static const char run_usage[] =
-    "usage: spindle run [-cnq] [-C DIR] [-e NAME=VALUE]... [--clear-env]\n"
-    "                   [--timings] [--timeout SECS] ROUTE [--] COMMAND "
-    "[ARG...]\n";
+    "usage: spindle run [-cn] [-C DIR] [-e NAME=VALUE]... [--clear-env]\n"
+    "                   [--timings] [--timeout SECS] [--keepalive SECS]\n"
+    "                   [--ask-pass | --password-file FILE | "
+    "--password-fd N]\n"
+    "                   ROUTE [--] COMMAND [ARG...]\n";
 
 static const struct option run_longopts[] = {
 	{ "cwd", required_argument, NULL, 'C' },
 	{ "env", required_argument, NULL, 'e' },
 	{ "shell", no_argument, NULL, 'c' },
 	{ "clear-env", no_argument, NULL, 'E' },
-	{ "timings", no_argument, NULL, 'T' },
-	{ "timeout", required_argument, NULL, 'W' },
-	{ "keepalive", required_argument, NULL, 'K' },
+	MASTER_LONGOPTS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -75,7 +75,7 @@ static const struct option run_longopts[] = {
 int
 cmd_run(int argc, char **argv)
 {
-	struct master_opts mo = { SPN_KEEPALIVE_DEFAULT, 30, 0 };
+	struct master_opts mo = MASTER_OPTS_DEFAULT;
 	struct run r = { .code = 255 };
 	struct route route;
 	char why[256], **env = xcalloc(1, sizeof *env);
@@ -144,5 +144,6 @@ cmd_run(int argc, char **argv)
 	master_teardown(r.m);
 	route_free(&route);
 	strv_free(env);
+	password_free(mo.password);
 	return r.code;
 }

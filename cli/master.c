@@ -204,6 +204,7 @@ master_req(struct master *m, struct boot_req *req)
 	req->keepalive = m->opts.keepalive;
 	req->timeout = m->opts.timeout;
 	req->level = log_get_level();
+	req->password = m->opts.password;
 }
 
 static void

@@ -42,7 +42,7 @@ usage(FILE *f)
 	    "\nROUTE is hops joined by '+', each started from the one before:\n"
 	    "  local                  a new context on the same machine\n"
 	    "  [USER@]HOST            ssh to HOST (an ssh_config alias works)\n"
-	    "  sudo[=USER]            sudo to USER (default root), no password\n"
+	    "  sudo[=USER]            sudo to USER (default root)\n"
 	    "  e.g. bastion+web+sudo=webapp, local+local+local\n\n"
 	    "Options:\n"
 	    "  -v, --verbose          more messages (twice: debug)\n"
@@ -51,7 +51,11 @@ usage(FILE *f)
 	    "  --timeout SECS         (run, ping, info) per-hop connect "
 	    "timeout [30]\n"
 	    "  --keepalive SECS       (run, ping, info) declare a silent hop "
-	    "dead after SECS [15]\n\n"
+	    "dead after SECS [15]\n"
+	    "  --ask-pass             (run, ping, info) ask once for the "
+	    "sudo password\n"
+	    "  --password-file FILE   ... or read it from FILE's first line\n"
+	    "  --password-fd N        ... or from file descriptor N\n\n"
 	    "Environment:\n"
 	    "  SPINDLE_SSH_ARGS       extra arguments for every ssh hop, "
 	    "e.g. \"-F FILE\"\n\n"
@@ -84,6 +88,25 @@ cli_parse_master_opt(int ch, const char *arg, struct master_opts *mo)
 	switch (ch) {
 	case 'T':
 		mo->timings = 1;
+		return 0;
+	case OPT_ASK_PASS:
+	case OPT_PASSWORD_FILE:
+	case OPT_PASSWORD_FD:
+		if (mo->password != NULL)
+			usage_error("give the password only once");
+		if (ch == OPT_ASK_PASS)
+			mo->password = password_ask("spindle: password for "
+			    "sudo hops: ");
+		else if (ch == OPT_PASSWORD_FILE)
+			mo->password = password_from_file(arg);
+		else {
+			v = strtol(arg, &end, 10);
+			if (*end != '\0' || v < 0 || v > 65535)
+				usage_error("bad file descriptor '%s'", arg);
+			mo->password = password_from_fd(v);
+		}
+		if (mo->password == NULL)
+			exit(255);
 		return 0;
 	case 'W':
 	case 'K':

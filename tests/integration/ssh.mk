@@ -14,3 +14,5 @@ EXTRA_DIST += \
 	tests/integration/ssh-nested.sh \
 	tests/integration/ssh-errors.sh \
 	tests/integration/ssh-kill.sh
+INTEGRATION_TESTS += tests/integration/sudo-password.sh
+EXTRA_DIST += tests/integration/sudo-password.sh

@@ -1,0 +1,326 @@
+# Shared helpers for the integration tests; each test sources this first:
+#	. "$(dirname "$0")/lib.sh"
+#
+# Exit codes: 0 pass, 77 skip, anything else fail (automake test driver).
+# Every test gets its own temporary directory ($TMPD), removed on exit,
+# and every spindle it starts is recorded so that whatever it leaves
+# behind (agents, commands) is killed on exit, whether the test passed or
+# not.  Tests run in parallel (make -j check): a test only ever looks at
+# processes it started itself, found from the pid of its own spindle
+# (the master).  Hop 1 carries that pid in its argv[0]
+# (spindle:USER@HOST:MASTERPID) and every further hop is a child of the
+# hop before it, so the test's tree is found by a ppid walk even after
+# the master itself is gone.
+
+set -u
+
+TEST=$(basename "$0" .sh)
+case $TEST in lib | lib-*)
+	echo "$TEST.sh is sourced by the tests, not a test itself" >&2
+	exit 77
+esac
+: "${SPINDLE:=$(cd "$(dirname "$0")/../.." && pwd)/spindle}"
+# Seconds any one spindle invocation may take before it is killed.
+: "${SPN_TIMEOUT:=20}"
+
+# A test never reads the terminal: a spindle whose stdin is a tty could
+# stop on SIGTTIN under timeout(1) and hang the run.
+[ -t 0 ] && exec </dev/null
+
+log() {
+	printf '%s: %s\n' "$TEST" "$*" >&2
+}
+
+fail() {
+	printf '%s: FAIL: %s\n' "$TEST" "$*" >&2
+	exit 1
+}
+
+skip() {
+	printf '%s: SKIP: %s\n' "$TEST" "$*" >&2
+	exit 77
+}
+
+pass() {
+	printf '%s: PASS\n' "$TEST" >&2
+	exit 0
+}
+
+[ -x "$SPINDLE" ] || { echo "$TEST: no spindle binary at $SPINDLE" >&2; exit 99; }
+command -v timeout >/dev/null 2>&1 || skip "timeout(1) is not installed"
+command -v ps >/dev/null 2>&1 || skip "ps(1) is not installed"
+[ -r /proc/self/stat ] || skip "no /proc"
+
+TMPD=$(mktemp -d "${TMPDIR:-/tmp}/spindle-test.$TEST.XXXXXX") ||
+    { echo "$TEST: mktemp failed" >&2; exit 99; }
+: >"$TMPD/procs"
+
+# $TMPD/procs lists what the test started, as "PID STARTTIME KIND" lines
+# (KIND: master, bg or track); the start time tells a process from a
+# later one that got the same pid (pid_max may be small).
+_start_of() {	# PID: its start time (field 22 of its stat)
+	_l=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	_l=${_l##*) }
+	# shellcheck disable=SC2086
+	set -- $_l
+	echo "${20}"
+}
+_same() {	# PID STARTTIME: that process still runs
+	[ -n "$2" ] && [ "$(_start_of "$1")" = "$2" ]
+}
+
+# track PID...: kill these (if they are still the same processes) on exit.
+track() {
+	for _p in "$@"; do
+		echo "$_p $(_start_of "$_p") track" >>"$TMPD/procs"
+	done
+}
+
+# On exit, kill whatever this test left running and remove its files.
+# The agents start each command in a session of its own: what is still in
+# one of the sessions of the test's tree goes too, even if reparented.
+_lib_cleanup() {
+	_rc=$?
+	trap - EXIT INT TERM HUP
+	_kill=""
+	while read -r _p _s _k; do
+		if _same "$_p" "$_s"; then
+			_kill="$_kill $_p"
+			[ "$_k" = master ] && _kill="$_kill $(tree_of "$_p")"
+		elif [ "$_k" = master ]; then
+			_kill="$_kill $(tree_of "$_p" orphans)"
+		fi
+	done <"$TMPD/procs"
+	_kill=$(echo $_kill)
+	if [ -n "$_kill" ]; then
+		_me=$(ps -o sid= -p $$ | tr -d ' ')
+		_sids=$(ps -o sid= -p "$(echo $_kill | tr ' ' ,)" 2>/dev/null |
+		    awk -v me="$_me" '$1 != me && $1 > 1 { print $1 }' |
+		    sort -u)
+		_kill="$_kill $(ps -e -o pid= -o sid= |
+		    awk -v s=" $(echo $_sids) " 'index(s, " " $2 " ") {
+			print $1 }')"
+	fi
+	{
+		for _p in $_kill; do
+			kill -KILL "$_p"
+		done
+		# Reap our own children among them (quietly: no "Killed").
+		for _p in $_kill; do
+			wait "$_p"
+		done
+	} 2>/dev/null
+	rm -rf "$TMPD"
+	exit "$_rc"
+}
+trap _lib_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# The process table as "PID PPID ARGV0" lines (ARGV0 is argv[0], which for
+# an agent is a single word).
+ptable() {
+	ps -e -o pid= -o ppid= -o args= 2>/dev/null | awk '{ print $1, $2, $3 }'
+}
+
+# tree_of MASTERPID [orphans]: every live process started on behalf of
+# that spindle (agents and the commands they run), one pid a line, the
+# master excluded.  With "orphans" (the master is gone, and its pid may be
+# another process's now): only what hangs below a reparented hop 1.
+tree_of() {
+	ptable | awk -v m="$1" -v orphans="${2:-}" '
+	{ pid[NR] = $1; ppid[NR] = $2; a0[NR] = $3; n = NR }
+	END {
+		if (orphans == "")
+			want[m] = 1
+		# Hop 1, even when the master is gone and it was reparented.
+		for (i = 1; i <= n; i++)
+			if (a0[i] ~ /^spindle:/ && a0[i] ~ (":" m "$") &&
+			    (orphans == "" || ppid[i] != m))
+				want[pid[i]] = 1
+		do {
+			more = 0
+			for (i = 1; i <= n; i++)
+				if (!(pid[i] in want) && (ppid[i] in want)) {
+					want[pid[i]] = 1
+					more = 1
+				}
+		} while (more)
+		for (i = 1; i <= n; i++)
+			if (pid[i] in want && pid[i] != m)
+				print pid[i]
+	}'
+}
+
+# agents_of MASTERPID: the agents (argv[0] spindle:...) of that spindle, in
+# hop order (each one the child of the one before).
+agents_of() {
+	_t=$(tree_of "$1")
+	[ -n "$_t" ] || return 0
+	ptable | awk -v m="$1" -v t=" $(echo $_t) " '
+	index(t, " " $1 " ") && $3 ~ /^spindle:/ { parent[$2] = $1; next_[$2] = $1 }
+	END {
+		# Start at hop 1: the agent whose parent is not an agent.
+		for (p in parent) {
+			isagent[parent[p]] = 1
+			np++
+			ps[np] = p
+		}
+		for (i = 1; i <= np; i++)
+			if (!(ps[i] in isagent))
+				for (c = parent[ps[i]]; c != ""; c = next_[c])
+					print c
+	}'
+}
+
+# args_of PID: argv joined by spaces; comm_of PID; ppid_of PID; state_of PID
+args_of() {
+	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | sed 's/ $//'
+}
+comm_of() {
+	cat "/proc/$1/comm" 2>/dev/null
+}
+ppid_of() {
+	_l=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	_l=${_l##*) }
+	# shellcheck disable=SC2086
+	set -- $_l
+	echo "$2"
+}
+state_of() {
+	_l=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	_l=${_l##*) }
+	echo "${_l%% *}"
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	_s=$(state_of "$1") || return 1
+	[ "$_s" != Z ] && [ "$_s" != X ]
+}
+
+# wait_gone PID... SECS: wait until every PID is gone (or a zombie);
+# fails (status 1) with the survivors listed if some are left after SECS.
+wait_gone() {
+	_n=$#
+	eval "_secs=\${$_n}"
+	_pids=""
+	_i=1
+	for _a in "$@"; do
+		[ "$_i" -lt "$_n" ] && _pids="$_pids $_a:$(_start_of "$_a")"
+		_i=$((_i + 1))
+	done
+	_ticks=$((_secs * 10))
+	while :; do
+		_left=""
+		for _p in $_pids; do
+			_same "${_p%%:*}" "${_p#*:}" && alive "${_p%%:*}" &&
+			    _left="$_left ${_p%%:*}"
+		done
+		[ -z "$_left" ] && return 0
+		[ "$_ticks" -le 0 ] && break
+		_ticks=$((_ticks - 1))
+		sleep 0.1
+	done
+	for _p in $_left; do
+		log "still alive after ${_secs}s: $_p ($(args_of "$_p"))"
+	done
+	return 1
+}
+
+# spn ARGS...: run spindle in the foreground under a timeout, with this
+# shell's stdin/stdout/stderr; returns its exit status (124: timed out,
+# 137: killed after not reacting to the timeout's TERM).  The master's pid
+# is recorded (see last_master).
+_wrap='echo "$$ $(cut -d" " -f22 /proc/$$/stat) master" >>"$0"; exec "$@"'
+spn() {
+	timeout -k 3 "$SPN_TIMEOUT" sh -c "$_wrap" "$TMPD/procs" \
+	    "$SPINDLE" "$@"
+	_rc=$?
+	[ "$_rc" = 124 ] && log "spindle $* timed out after ${SPN_TIMEOUT}s"
+	return "$_rc"
+}
+
+# spn_bg ARGS...: start spindle in the background under a timeout; sets
+# MASTER (spindle's own pid, to signal it) and BGPID (to `wait` for; its
+# status is spindle's).  Stdin is /dev/null, or the file $SPN_STDIN.
+spn_bg() {
+	_n=$(wc -l <"$TMPD/procs")
+	timeout -k 3 "$SPN_TIMEOUT" sh -c "$_wrap" "$TMPD/procs" \
+	    "$SPINDLE" "$@" <"${SPN_STDIN:-/dev/null}" &
+	BGPID=$!
+	echo "$BGPID $(_start_of $BGPID) bg" >>"$TMPD/procs"
+	MASTER=""
+	_i=0
+	while [ $_i -lt 100 ]; do
+		MASTER=$(sed -n "$((_n + 1)),\$p" "$TMPD/procs" |
+		    awk '$3 == "master" { print $1; exit }')
+		[ -n "$MASTER" ] && return 0
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	fail "spindle did not start"
+}
+
+# last_master: the pid of the latest spindle started.
+last_master() {
+	awk '$3 == "master" { m = $1 } END { print m }' "$TMPD/procs"
+}
+
+# wait_agents MASTERPID N [SECS]: wait until that spindle has N agents up
+# and the last one has a child (the command); prints the agents' pids in
+# hop order.
+wait_agents() {
+	_ticks=$((${3:-10} * 10))
+	while [ "$_ticks" -gt 0 ]; do
+		_ag=$(agents_of "$1")
+		if [ "$(echo $_ag | wc -w)" -eq "$2" ]; then
+			_last=$(echo $_ag | awk '{ print $NF }')
+			if ptable | awk -v p="$_last" '$2 == p { f = 1 }
+			    END { exit !f }'; then
+				echo $_ag
+				return 0
+			fi
+		fi
+		_ticks=$((_ticks - 1))
+		sleep 0.1
+	done
+	log "spindle $1 did not bring up $2 agents; it has: $(agents_of "$1")"
+	return 1
+}
+
+# children_of PID: its direct children.
+children_of() {
+	ptable | awk -v p="$1" '$2 == p { print $1 }'
+}
+
+# route N: local+local+... with N hops.
+route() {
+	_r=local
+	_i=1
+	while [ "$_i" -lt "$1" ]; do
+		_r="$_r+local"
+		_i=$((_i + 1))
+	done
+	echo "$_r"
+}
+
+# check WHAT EXPECTED ACTUAL: fail unless equal.
+check() {
+	[ "$2" = "$3" ] ||
+	    fail "$1: expected '$2', got '$3'"
+}
+
+# check_rc WHAT EXPECTED ACTUAL [STDERR-FILE]
+check_rc() {
+	if [ "$2" != "$3" ]; then
+		[ -n "${4:-}" ] && [ -s "$4" ] && sed 's/^/  stderr: /' "$4" >&2
+		fail "$1: expected exit status $2, got $3"
+	fi
+}
+
+# contains FILE STRING: the file contains STRING (fixed string).
+contains() {
+	grep -qF -- "$2" "$1"
+}

@@ -1,0 +1,74 @@
+#!/bin/sh
+# sudo hops that need a password, on a pty, under `Defaults requiretty`:
+# the password comes from a file, an fd, never argv; a wrong one fails at
+# the first "try again"; none at all fails at once; a lecture on the tty
+# full of "password" and "Permission denied" does not fool the prompt
+# detection; the password shows in no log, argv or environment.
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (creates a user and sudoers rules)"
+command -v sudo >/dev/null || skip "sudo is not installed"
+
+u="spnp$(printf '%04x' $$)"
+pw="pw-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+sudoers=/etc/sudoers.d/spn-$u
+cleanup_user() {
+	pkill -KILL -u "$u" 2>/dev/null
+	userdel -r "$u" >/dev/null 2>&1
+	rm -f "$sudoers"
+}
+trap 'cleanup_user; _lib_cleanup' EXIT
+useradd -m -s /bin/sh "$u" || fail "useradd $u"
+echo "$u:$pw" | chpasswd || fail "chpasswd"
+printf 'Lecture: your password, Permission denied, Password:\n' \
+    >"$TMPD/lecture"
+chmod 644 "$TMPD/lecture"
+chmod 755 "$TMPD"
+cat >"$TMPD/sudoers" <<EOS
+Defaults:$u requiretty, lecture=always, lecture_file=$TMPD/lecture
+Defaults:$u passwd_tries=3
+$u ALL=(nobody) ALL
+EOS
+visudo -cqf "$TMPD/sudoers" || fail "bad sudoers rules"
+install -m 440 "$TMPD/sudoers" "$sudoers"
+printf '%s\n' "$pw" >"$TMPD/pw"
+printf 'wrong-%s\n' "$pw" >"$TMPD/bad"
+chmod 600 "$TMPD/pw" "$TMPD/bad"
+r="sudo=$u+sudo=nobody"
+
+# Right password, from a file and from an fd; requiretty is satisfied.
+out=$(spn run --password-file "$TMPD/pw" "$r" -- id -un 2>"$TMPD/err")
+check_rc "password file" 0 $? "$TMPD/err"
+check "password file: user" nobody "$out"
+out=$(spn run --password-fd 3 "$r" -- id -un 3<"$TMPD/pw" 2>"$TMPD/err")
+check_rc "password fd" 0 $? "$TMPD/err"
+check "password fd: user" nobody "$out"
+
+# Wrong password: one try, then a clear error naming user and hop.
+t0=$(date +%s)
+spn run --password-file "$TMPD/bad" "$r" -- id -un >"$TMPD/out" 2>"$TMPD/err"
+check_rc "wrong password" 255 $? "$TMPD/err"
+t1=$(date +%s)
+contains "$TMPD/err" "hop 2 ($r): sudo: incorrect password for $u" ||
+    fail "wrong password: message is: $(cat "$TMPD/err")"
+[ $((t1 - t0)) -lt 6 ] ||
+    fail "wrong password took $((t1 - t0)) s: sudo was let retry"
+[ -s "$TMPD/out" ] && fail "wrong password: the command ran"
+
+# No password given: sudo's own refusal at once, and how to give one.
+spn run "$r" -- id -un >"$TMPD/out" 2>"$TMPD/err"
+check_rc "no password" 255 $? "$TMPD/err"
+contains "$TMPD/err" "hop 2 ($r): sudo: a password is required (give it with --ask-pass" ||
+    fail "no password: message is: $(cat "$TMPD/err")"
+
+# Never logged, never in argv or the environment of any process.
+spn -vv run --password-file "$TMPD/pw" "$r" -- \
+    sh -c 'cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null |
+        tr "\0" "\n"' >"$TMPD/out" 2>"$TMPD/err"
+check_rc "verbose run" 0 $? "$TMPD/err"
+contains "$TMPD/err" "$pw" && fail "the password appears in spindle's log"
+contains "$TMPD/out" "$pw" &&
+    fail "the password appears in some process's argv or environment"
+procs=$(tree_of "$(last_master)" orphans)
+[ -z "$procs" ] || wait_gone $procs 5 ||
+    fail "processes left behind"
+pass
