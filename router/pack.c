@@ -16,9 +16,12 @@ pk_init(struct pk *pk)
 	memset(pk, 0, sizeof *pk);
 }
 
+/* Zeroed: a pk may have carried a password. */
 void
 pk_free(struct pk *pk)
 {
+	if (pk->buf != NULL)
+		explicit_bzero(pk->buf, pk->len);
 	free(pk->buf);
 	pk_init(pk);
 }
