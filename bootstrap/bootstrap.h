@@ -14,6 +14,7 @@
 
 /* stage0.c */
 const char	*boot_remote_cmd(void);
+const char	*boot_remote_cmd_fd34(void);
 const char	*boot_arch(void);
 char		*boot_stage0(size_t, int, const char *);
 char		*boot_argv0(void);
@@ -34,14 +35,21 @@ struct spawn {
 	int	 tty;	/* pty master (the child's terminal), or -1 */
 	int	 slave;	/* our copy of the slave, kept while it prompts */
 };
+enum spawn_mode {
+	SPAWN_PIPES,		/* stdin, stdout, stderr are pipes */
+	SPAWN_TTY,		/* ... and a pty is the controlling terminal */
+	SPAWN_TTY_STDIO,	/* the pty on 0-2, the data pipes on 3 and 4 */
+};
 int		 spawn_start(char *const *, struct spawn *, int, char *, size_t);
 
 /* method.c */
 struct boot_method {
 	const char	*name;
 	int		 compress;	/* send the image gzip'd */
-	const char	*prompt;	/* password prompt on its pty, or NULL */
+	const char	*prompt;	/* its pty's output ends with this when it
+					 * wants a password; NULL: no pty */
 	const char	*what;		/* "sudo" in "sudo: incorrect password" */
+	int		 mode;		/* enum spawn_mode */
 	char		**(*argv)(char *const *, int, char *, size_t);
 };
 const struct boot_method *boot_method_find(const char *);

@@ -52,6 +52,8 @@ struct child {
 static void	child_maybe_free(struct child *);
 static void	child_err_cb(evutil_socket_t, short, void *);
 static void	child_tty_close(struct child *);
+static void	child_tty_lines(struct child *);
+static void	child_keep_line(struct child *, char *);
 
 pid_t
 child_pid(struct child *c)
@@ -96,6 +98,7 @@ child_boot_error(struct child *c, const char *why)
 
 	if (c->fail != NULL)
 		return xstrdup(c->fail);
+	child_tty_lines(c);
 	for (int i = ERR_LINES - 1; i >= 0 && last == NULL; i--)
 		last = c->errlines[i];
 	if (c->exited)
@@ -210,7 +213,6 @@ child_closed(struct link *l, const char *why, void *arg)
 	(void)l;
 	c->link = NULL;
 	rt_handle_del(c->rt, c->hello);
-	child_tty_close(c);
 	if (c->state == CHILD_BOOTING) {
 		text = child_boot_error(c, why);
 		if (c->arch != NULL && c->exited && WIFEXITED(c->status) &&
@@ -226,6 +228,7 @@ child_closed(struct link *l, const char *why, void *arg)
 		c->state = CHILD_DOWN;
 		log_info("%s: %s", c->label, why);
 	}
+	child_tty_close(c);
 	/* A stuck process (ssh under SIGSTOP, say) is killed after a grace. */
 	if (!c->exited) {
 		event_del(c->timer);
@@ -341,8 +344,11 @@ child_tty_text(struct child *c)
 		free(user);
 		return;
 	}
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+		len--;
 	if (len < plen || memcmp(text + len - plen, prompt, plen) != 0)
 		return;
+	len = evbuffer_get_length(c->ttybuf);
 	if (c->password == NULL) {
 		child_tty_fail(c, xprintf("%s asked for a password and none was "
 		    "given (use --ask-pass, --password-file or --password-fd)",
@@ -355,6 +361,27 @@ child_tty_text(struct child *c)
 		    strerror(errno));
 	c->prompted = 1;
 	evbuffer_drain(c->ttybuf, len);
+}
+
+/* What su and friends said on the pty after the prompt ("su:
+ * Authentication failure") explains a failure like stderr does. */
+static void
+child_tty_lines(struct child *c)
+{
+	char buf[1024], *line;
+	ssize_t n;
+	size_t len;
+
+	if (c->ttybuf == NULL)
+		return;
+	while (c->sp.tty >= 0 && (n = read(c->sp.tty, buf, sizeof buf)) > 0)
+		evbuffer_add(c->ttybuf, buf, n);
+	while ((line = evbuf_readline(c->ttybuf, &len)) != NULL) {
+		if (len > 0)
+			child_keep_line(c, line);
+		else
+			free(line);
+	}
 }
 
 static void
@@ -494,7 +521,7 @@ boot_connect(struct rt *rt, const struct boot_req *req, boot_done_fn *done,
 	    *req->password != '\0', why, whylen)) == NULL)
 		return NULL;
 	c = xcalloc(1, sizeof *c);
-	if (spawn_start(argv, &c->sp, m->prompt != NULL, why, whylen) != 0) {
+	if (spawn_start(argv, &c->sp, m->mode, why, whylen) != 0) {
 		strv_free(argv);
 		free(c);
 		return NULL;

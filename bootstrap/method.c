@@ -3,6 +3,7 @@
  * whose stdin/stdout lead to a /bin/sh that reads stage 0.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bootstrap.h"
@@ -94,10 +95,59 @@ method_sudo_argv(char *const *args, int pw, char *why, size_t whylen)
 	return argv;
 }
 
+/* su=USER: su cannot be told its prompt; its pty carries nothing else. */
+static char **
+method_su_argv(char *const *args, int pw, char *why, size_t whylen)
+{
+	char **argv = xcalloc(8, sizeof *argv);
+	size_t i = 0;
+
+	(void)pw;
+	if (args == NULL || args[0] == NULL) {
+		snprintf(why, whylen, "su hop needs a user");
+		free(argv);
+		return NULL;
+	}
+	argv[i++] = xstrdup("su");
+	argv[i++] = xstrdup("-s");
+	argv[i++] = xstrdup("/bin/sh");
+	argv[i++] = xstrdup("-c");
+	argv[i++] = xstrdup(boot_remote_cmd_fd34());
+	argv[i++] = xstrdup("--");
+	argv[i++] = xstrdup(args[0]);
+	return argv;
+}
+
+/* doas=USER: -n without a password, so doas refuses in its own words. */
+static char **
+method_doas_argv(char *const *args, int pw, char *why, size_t whylen)
+{
+	char **argv = xcalloc(9, sizeof *argv);
+	size_t i = 0;
+
+	if (args == NULL || args[0] == NULL) {
+		snprintf(why, whylen, "doas hop needs a user");
+		free(argv);
+		return NULL;
+	}
+	argv[i++] = xstrdup("doas");
+	if (!pw)
+		argv[i++] = xstrdup("-n");
+	argv[i++] = xstrdup("-u");
+	argv[i++] = xstrdup(args[0]);
+	argv[i++] = xstrdup("--");
+	argv[i++] = xstrdup("/bin/sh");
+	argv[i++] = xstrdup("-c");
+	argv[i++] = xstrdup(boot_remote_cmd());
+	return argv;
+}
+
 static const struct boot_method methods[] = {
-	{ "local", 0, NULL, NULL, method_local_argv },
-	{ "ssh", 1, NULL, NULL, method_ssh_argv },
-	{ "sudo", 0, SUDO_PROMPT, "sudo", method_sudo_argv },
+	{ "local", 0, NULL, NULL, SPAWN_PIPES, method_local_argv },
+	{ "ssh", 1, NULL, NULL, SPAWN_PIPES, method_ssh_argv },
+	{ "sudo", 0, SUDO_PROMPT, "sudo", SPAWN_TTY, method_sudo_argv },
+	{ "su", 0, "assword:", "su", SPAWN_TTY_STDIO, method_su_argv },
+	{ "doas", 0, "assword:", "doas", SPAWN_TTY, method_doas_argv },
 };
 
 const struct boot_method *

@@ -19,7 +19,7 @@
 
 static void
 spawn_child(char *const *argv, int in[2], int out[2], int err[2], int rep,
-    int slave)
+    int slave, int mode)
 {
 	int e;
 
@@ -30,7 +30,15 @@ spawn_child(char *const *argv, int in[2], int out[2], int err[2], int rep,
 	 * data stays on the pipes. */
 	if (slave >= 0 && ioctl(slave, TIOCSCTTY, 0) != 0)
 		_exit(127);
-	if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+	if (mode == SPAWN_TTY_STDIO) {
+		/* su talks to its user on stdin/stderr: give it the pty
+		 * there and the data pipes on 3 and 4. */
+		if (dup2(in[0], 3) < 0 || dup2(out[1], 4) < 0 ||
+		    dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
+		    dup2(slave, 2) < 0)
+			_exit(127);
+	} else if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 ||
+	    dup2(err[1], 2) < 0)
 		_exit(127);
 	execvp(argv[0], argv);
 	e = errno;
@@ -60,7 +68,7 @@ spawn_pty(struct spawn *sp, char *why, size_t whylen)
 }
 
 int
-spawn_start(char *const *argv, struct spawn *sp, int pty, char *why,
+spawn_start(char *const *argv, struct spawn *sp, int mode, char *why,
     size_t whylen)
 {
 	int in[2], out[2], err[2], rep[2], e;
@@ -68,7 +76,7 @@ spawn_start(char *const *argv, struct spawn *sp, int pty, char *why,
 	ssize_t n;
 
 	sp->tty = sp->slave = -1;
-	if (pty && spawn_pty(sp, why, whylen) != 0)
+	if (mode != SPAWN_PIPES && spawn_pty(sp, why, whylen) != 0)
 		return -1;
 	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
 	    pipe2(err, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
@@ -83,7 +91,7 @@ spawn_start(char *const *argv, struct spawn *sp, int pty, char *why,
 	sp->pid = fork();
 	if (sp->pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		spawn_child(argv, in, out, err, rep[1], sp->slave);
+		spawn_child(argv, in, out, err, rep[1], sp->slave, mode);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(in[0]);

@@ -4,7 +4,8 @@
  * an rsync or scp target, which is why it was chosen over '/', ':' or '@'.
  *
  *	route	= hop *( "+" hop )
- *	hop	= "local" | "sudo" [ "=" user ] | [ user "@" ] host
+ *	hop	= "local" | "sudo" [ "=" user ] | "su=" user | "doas=" user
+ *		| [ user "@" ] host
  *
  * A host is anything ssh accepts, an ssh_config alias included.  Extra
  * ssh arguments for every ssh hop come from $SPINDLE_SSH_ARGS.
@@ -62,8 +63,8 @@ route_ssh_hop(const char *word, struct hop *h, char *why, size_t whylen)
 		host = xstrdup(word);
 	}
 	if (!route_name_ok(host) || (at != NULL && !route_name_ok(user))) {
-		snprintf(why, whylen, "bad hop '%s' (want local, sudo[=USER] "
-		    "or [USER@]HOST)", word);
+		snprintf(why, whylen, "bad hop '%s' (want local, sudo[=USER], "
+		    "su=USER, doas=USER or [USER@]HOST)", word);
 		free(user);
 		free(host);
 		return -1;
@@ -99,9 +100,16 @@ route_hop(const char *word, struct hop *h, char *why, size_t whylen)
 		return 0;
 	}
 	if (strncmp(word, "su=", 3) == 0 || strncmp(word, "doas=", 5) == 0) {
-		snprintf(why, whylen, "hop '%s': su and doas hops are not "
-		    "supported yet", word);
-		return -1;
+		const char *user = strchr(word, '=') + 1;
+
+		if (!route_name_ok(user)) {
+			snprintf(why, whylen, "bad user in hop '%s'", word);
+			return -1;
+		}
+		h->method = xstrndup(word, user - 1 - word);
+		h->args = xcalloc(2, sizeof *h->args);
+		h->args[0] = xstrdup(user);
+		return 0;
 	}
 	return route_ssh_hop(word, h, why, whylen);
 }

@@ -43,6 +43,7 @@ usage(FILE *f)
 	    "  local                  a new context on the same machine\n"
 	    "  [USER@]HOST            ssh to HOST (an ssh_config alias works)\n"
 	    "  sudo[=USER]            sudo to USER (default root)\n"
+	    "  su=USER, doas=USER     su or doas to USER\n"
 	    "  e.g. bastion+web+sudo=webapp, local+local+local\n\n"
 	    "Options:\n"
 	    "  -v, --verbose          more messages (twice: debug)\n"

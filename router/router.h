@@ -93,6 +93,7 @@ void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
 void		*xrealloc(void *, size_t);
 char		*xstrdup(const char *);
+char		*xstrndup(const char *, size_t);
 char		*xprintf(const char *, ...) SPN_PRINTF(1, 2);
 int		 fd_nonblock(int, int);
 int		 fd_cloexec(int);

@@ -49,6 +49,16 @@ xstrdup(const char *s)
 }
 
 char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+char *
 xprintf(const char *fmt, ...)
 {
 	va_list ap;

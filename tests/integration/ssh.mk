@@ -16,3 +16,5 @@ EXTRA_DIST += \
 	tests/integration/ssh-kill.sh
 INTEGRATION_TESTS += tests/integration/sudo-password.sh
 EXTRA_DIST += tests/integration/sudo-password.sh
+INTEGRATION_TESTS += tests/integration/su-doas.sh
+EXTRA_DIST += tests/integration/su-doas.sh

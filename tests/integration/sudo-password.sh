@@ -16,7 +16,7 @@ cleanup_user() {
 	userdel -r "$u" >/dev/null 2>&1
 	rm -f "$sudoers"
 }
-trap 'cleanup_user; _lib_cleanup' EXIT
+trap '_t=$?; cleanup_user; (exit $_t); _lib_cleanup' EXIT
 useradd -m -s /bin/sh "$u" || fail "useradd $u"
 echo "$u:$pw" | chpasswd || fail "chpasswd"
 printf 'Lecture: your password, Permission denied, Password:\n' \
