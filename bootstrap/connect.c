@@ -38,6 +38,7 @@ struct child {
 	int			 eof;
 	int			 freeing;
 	int			 keepalive;
+	int			 timeout;
 	const struct boot_method *method;
 	char			*password;
 	int			 prompted;
@@ -161,8 +162,11 @@ child_kill_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!c->exited)
+	/* Its whole group: ssh's ProxyCommand, say. */
+	if (!c->exited) {
+		kill(-c->sp.pid, SIGKILL);
 		kill(c->sp.pid, SIGKILL);
+	}
 }
 
 static void
@@ -433,8 +437,12 @@ child_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	free(c->fail);
+	c->fail = xprintf("no answer within %d s (connect timeout)",
+	    c->timeout);
 	if (c->link != NULL)
-		link_close(c->link, "no answer within the connect timeout");
+		link_close(c->link, "%s", c->fail);
+	child_kill_cb(-1, 0, c);
 }
 
 static void
@@ -509,7 +517,7 @@ boot_connect(struct rt *rt, const struct boot_req *req, boot_done_fn *done,
 	const struct boot_method *m = boot_method_find(req->method);
 	struct child *c;
 	struct link_cbs cbs = child_link_cbs;
-	struct timeval tv = { req->timeout > 0 ? req->timeout : 30, 0 };
+	struct timeval tv = { 0, 0 };
 	char **argv;
 
 	if (m == NULL) {
@@ -530,6 +538,7 @@ boot_connect(struct rt *rt, const struct boot_req *req, boot_done_fn *done,
 	c->rt = rt;
 	c->id = req->id;
 	c->keepalive = req->keepalive;
+	c->timeout = req->timeout > 0 ? req->timeout : 30;
 	c->method = m;
 	if (req->password != NULL && *req->password != '\0')
 		c->password = xstrdup(req->password);
@@ -549,6 +558,7 @@ boot_connect(struct rt *rt, const struct boot_req *req, boot_done_fn *done,
 	    child_err_cb, c);
 	event_add(c->errev, NULL);
 	c->timer = evtimer_new(rt_base(rt), child_timeout, c);
+	tv.tv_sec = c->timeout;
 	evtimer_add(c->timer, &tv);
 	proc_watch(c->sp.pid, child_exit, c);
 	c->link = link_new(rt, c->sp.out, c->sp.in, LINK_CHILD, req->id,

@@ -92,6 +92,8 @@ proc_kill(uint32_t pid, void *v, void *arg)
 {
 	(void)v;
 	(void)arg;
+	/* Children lead their own groups; take what they started too. */
+	kill(-(pid_t)pid, SIGKILL);
 	kill((pid_t)pid, SIGKILL);
 }
 

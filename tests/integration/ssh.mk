@@ -18,3 +18,5 @@ INTEGRATION_TESTS += tests/integration/sudo-password.sh
 EXTRA_DIST += tests/integration/sudo-password.sh
 INTEGRATION_TESTS += tests/integration/su-doas.sh
 EXTRA_DIST += tests/integration/su-doas.sh
+INTEGRATION_TESTS += tests/integration/ssh-keepalive.sh
+EXTRA_DIST += tests/integration/ssh-keepalive.sh

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Bootstrap failures that need no server: a remote of another
+# architecture, and a hop that never answers (connect timeout).  Each
+# names the hop, exits 255 and leaves nothing behind.
+. "$(dirname "$0")/lib.sh"
+
+# A "remote" whose uname -m says aarch64: stage 0 refuses, spindle says so.
+mkdir "$TMPD/bin"
+printf '#!/bin/sh\necho aarch64\n' >"$TMPD/bin/uname"
+chmod +x "$TMPD/bin/uname"
+PATH="$TMPD/bin:$PATH" spn run local+local -- echo RAN >"$TMPD/out" \
+    2>"$TMPD/err"
+check_rc "arch mismatch" 255 $? "$TMPD/err"
+[ -s "$TMPD/out" ] && fail "arch mismatch: the command ran"
+check "arch mismatch: message" \
+    "spindle: hop 1 (local): remote is aarch64, this spindle carries $(uname -m) only" \
+    "$(cat "$TMPD/err")"
+
+# An ssh hop whose connection hangs (a ProxyCommand that never speaks):
+# the connect timeout ends it, and the ProxyCommand goes too.
+command -v ssh >/dev/null || skip "ssh is not installed"
+cat >"$TMPD/ssh_config" <<EOF2
+Host hang
+  ProxyCommand sleep 321
+EOF2
+t0=$(date +%s)
+SPINDLE_SSH_ARGS="-F $TMPD/ssh_config" spn run --timeout 2 hang -- \
+    echo RAN >"$TMPD/out" 2>"$TMPD/err"
+check_rc "connect timeout" 255 $? "$TMPD/err"
+t1=$(date +%s)
+check "connect timeout: message" \
+    "spindle: hop 1 (hang): no answer within 2 s (connect timeout)" \
+    "$(cat "$TMPD/err")"
+[ $((t1 - t0)) -le 5 ] || fail "connect timeout took $((t1 - t0)) s"
+sleep 0.5
+pgrep -f "^sleep 321" >/dev/null && fail "the ProxyCommand was left behind"
+pass
