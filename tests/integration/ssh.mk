@@ -20,3 +20,5 @@ INTEGRATION_TESTS += tests/integration/su-doas.sh
 EXTRA_DIST += tests/integration/su-doas.sh
 INTEGRATION_TESTS += tests/integration/ssh-keepalive.sh
 EXTRA_DIST += tests/integration/ssh-keepalive.sh
+INTEGRATION_TESTS += tests/integration/ssh-netns.sh
+EXTRA_DIST += tests/integration/ssh-netns.sh
