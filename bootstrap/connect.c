@@ -339,12 +339,21 @@ child_tty_text(struct child *c)
 	size_t len = evbuffer_get_length(c->ttybuf), plen = strlen(prompt);
 	char *text = (char *)evbuffer_pullup(c->ttybuf, len), *user;
 
+	if (memmem(text, len, "(yes/no", 7) != NULL) {
+		child_tty_fail(c, xprintf("%s asks to accept an unknown host "
+		    "key: connect once with ssh, or set StrictHostKeyChecking",
+		    what));
+		return;
+	}
 	if (memmem(text, len, "try again", 9) != NULL ||
 	    (c->prompted && len >= plen &&
 	    memmem(text, len, prompt, plen) != NULL)) {
 		user = passwd_name(getuid());
-		child_tty_fail(c, xprintf("%s: incorrect password for %s",
-		    what, user));
+		if (strcmp(what, "ssh") == 0)
+			child_tty_fail(c, xprintf("ssh: incorrect password"));
+		else
+			child_tty_fail(c, xprintf("%s: incorrect password for "
+			    "%s", what, user));
 		free(user);
 		return;
 	}

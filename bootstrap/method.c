@@ -36,8 +36,9 @@ strv_len(char *const *v)
 /*
  * ssh: args are HOST, USER ("" for ssh's default), then extra ssh
  * arguments.  The system ssh client keeps ~/.ssh/config, agents,
- * known_hosts and ProxyJump working.  BatchMode: never prompt on a tty
- * we do not own.
+ * known_hosts and ProxyJump working.  It runs on a pty of ours: with a
+ * password we answer its prompt there; without one, BatchMode keeps it
+ * from prompting at all.
  */
 static char **
 method_ssh_argv(char *const *args, int pw, char *why, size_t whylen)
@@ -45,15 +46,19 @@ method_ssh_argv(char *const *args, int pw, char *why, size_t whylen)
 	size_t n = strv_len(args), i = 0;
 	char **argv;
 
-	(void)pw;
 	if (n < 2 || *args[0] == '\0' || *args[0] == '-') {
 		snprintf(why, whylen, "ssh hop needs a host name");
 		return NULL;
 	}
-	argv = xcalloc(n + 8, sizeof *argv);
+	argv = xcalloc(n + 10, sizeof *argv);
 	argv[i++] = xstrdup("ssh");
 	argv[i++] = xstrdup("-T");
-	argv[i++] = xstrdup("-oBatchMode=yes");
+	if (pw) {
+		/* ssh prompts on its terminal, our pty; one try only. */
+		argv[i++] = xstrdup("-oBatchMode=no");
+		argv[i++] = xstrdup("-oNumberOfPasswordPrompts=1");
+	} else
+		argv[i++] = xstrdup("-oBatchMode=yes");
 	if (*args[1] != '\0') {
 		argv[i++] = xstrdup("-l");
 		argv[i++] = xstrdup(args[1]);
@@ -144,7 +149,7 @@ method_doas_argv(char *const *args, int pw, char *why, size_t whylen)
 
 static const struct boot_method methods[] = {
 	{ "local", 0, NULL, NULL, SPAWN_PIPES, method_local_argv },
-	{ "ssh", 1, NULL, NULL, SPAWN_PIPES, method_ssh_argv },
+	{ "ssh", 1, "assword:", "ssh", SPAWN_TTY, method_ssh_argv },
 	{ "sudo", 0, SUDO_PROMPT, "sudo", SPAWN_TTY, method_sudo_argv },
 	{ "su", 0, "assword:", "su", SPAWN_TTY_STDIO, method_su_argv },
 	{ "doas", 0, "assword:", "doas", SPAWN_TTY, method_doas_argv },

@@ -54,7 +54,8 @@ usage(FILE *f)
 	    "  --keepalive SECS       (run, ping, info) declare a silent hop "
 	    "dead after SECS [15]\n"
 	    "  --ask-pass             (run, ping, info) ask once for the "
-	    "sudo password\n"
+	    "password of\n"
+	    "                         ssh, sudo, su and doas hops\n"
 	    "  --password-file FILE   ... or read it from FILE's first line\n"
 	    "  --password-fd N        ... or from file descriptor N\n\n"
 	    "Environment:\n"
@@ -96,8 +97,7 @@ cli_parse_master_opt(int ch, const char *arg, struct master_opts *mo)
 		if (mo->password != NULL)
 			usage_error("give the password only once");
 		if (ch == OPT_ASK_PASS)
-			mo->password = password_ask("spindle: password for "
-			    "sudo hops: ");
+			mo->password = password_ask("spindle: password: ");
 		else if (ch == OPT_PASSWORD_FILE)
 			mo->password = password_from_file(arg);
 		else {

@@ -163,6 +163,8 @@ ssh-keygen -q -t ed25519 -N '' -C spn-host -f "$SSHW/sshd/host_key" ||
 ssh-keygen -q -t ed25519 -N '' -C spn-user -f "$SSHW/id" ||
     fail "ssh-keygen (user key) failed"
 
+# With SSHD_PASSWORD_AUTH=yes set before sourcing this, sshd also takes
+# passwords, and $U_A gets a real one, $U_A_PW.
 # sshd_add_user NAME SHELL KEY(yes|no)
 sshd_add_user() {
 	# Only a user we created is ours to remove.
@@ -186,6 +188,11 @@ sshd_add_user "$U_B" /bin/sh yes
 sshd_add_user "$U_O" /bin/sh yes
 sshd_add_user "$U_N" /usr/sbin/nologin yes
 sshd_add_user "$U_W" /bin/sh no
+U_A_PW=""
+if [ "${SSHD_PASSWORD_AUTH:-no}" = yes ]; then
+	U_A_PW="pw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' ')"
+	echo "$U_A:$U_A_PW" | chpasswd || fail "chpasswd $U_A failed"
+fi
 mkdir -m 0700 "$SSHW/keys/root"
 cp "$SSHW/id" "$SSHW/keys/root/id"
 chmod 0600 "$SSHW/keys/root/id"
@@ -230,7 +237,7 @@ ListenAddress 127.0.0.1
 HostKey $SSHW/sshd/host_key
 PidFile $SSHW/sshd/pid
 UsePAM no
-PasswordAuthentication no
+PasswordAuthentication ${SSHD_PASSWORD_AUTH:-no}
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 PermitRootLogin no

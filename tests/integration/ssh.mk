@@ -22,3 +22,5 @@ INTEGRATION_TESTS += tests/integration/ssh-keepalive.sh
 EXTRA_DIST += tests/integration/ssh-keepalive.sh
 INTEGRATION_TESTS += tests/integration/ssh-netns.sh
 EXTRA_DIST += tests/integration/ssh-netns.sh
+INTEGRATION_TESTS += tests/integration/ssh-password.sh
+EXTRA_DIST += tests/integration/ssh-password.sh

@@ -1,0 +1,50 @@
+#!/bin/sh
+# ssh password authentication through a pty of spindle's: the password
+# from a file answers ssh's prompt once; a wrong one and none at all fail
+# in ssh's words; an unknown host key fails instead of hanging on ssh's
+# yes/no question; the same password serves a later sudo hop.
+SSHD_PASSWORD_AUTH=yes
+. "$(dirname "$0")/lib-sshd.sh"
+
+# Keys off: only the password can get us in.
+sed '/PasswordAuthentication/d' "$SSH_CFG" >"$TMPD/cfg"
+printf '\tPubkeyAuthentication no\n' >>"$TMPD/cfg"
+SPINDLE_SSH_ARGS="-F $TMPD/cfg"
+export SPINDLE_SSH_ARGS
+printf '%s\n' "$U_A_PW" >"$TMPD/pw"
+printf 'not-%s\n' "$U_A_PW" >"$TMPD/bad"
+R=$U_A@127.0.0.1
+
+out=$(spn run --password-file "$TMPD/pw" "$R" -- id -un 2>"$TMPD/err")
+check_rc "right password" 0 $? "$TMPD/err"
+check "right password: user" "$U_A" "$out"
+
+spn run --password-file "$TMPD/bad" "$R" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
+check_rc "wrong password" 255 $? "$TMPD/err"
+[ -s "$TMPD/out" ] && fail "wrong password: the command ran"
+contains "$TMPD/err" "hop 1 ($R): " && contains "$TMPD/err" "Permission denied" ||
+    fail "wrong password: message: $(cat "$TMPD/err")"
+
+spn run "$R" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
+check_rc "no password" 255 $? "$TMPD/err"
+contains "$TMPD/err" "Permission denied" ||
+    fail "no password: message: $(cat "$TMPD/err")"
+
+# ssh would ask yes/no about an unknown key: fail at once, say why.
+sed 's|UserKnownHostsFile .*|UserKnownHostsFile /dev/null|; s|StrictHostKeyChecking yes|StrictHostKeyChecking ask|' \
+    "$TMPD/cfg" >"$TMPD/cfg.ask"
+SPINDLE_SSH_ARGS="-F $TMPD/cfg.ask" spn run --timeout 10 \
+    --password-file "$TMPD/pw" "$R" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
+check_rc "unknown host key" 255 $? "$TMPD/err"
+contains "$TMPD/err" "ssh asks to accept an unknown host key" ||
+    fail "unknown host key: message: $(cat "$TMPD/err")"
+
+# The password never shows in any process's argv or environment.
+spn run --password-file "$TMPD/pw" "$R+sudo=$U_W" -- \
+    sh -c 'cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null |
+        tr "\0" "\n"; id -un' >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh with password + sudo" 0 $? "$TMPD/err"
+check "ssh with password + sudo: user" "$U_W" "$(tail -n 1 "$TMPD/out")"
+contains "$TMPD/out" "$U_A_PW" && fail "the password shows in a process"
+no_world_procs 5 "after the password runs"
+pass
