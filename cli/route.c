@@ -5,10 +5,11 @@
  *
  *	route	= hop *( "+" hop )
  *	hop	= "local" | "sudo" [ "=" user ] | "su=" user | "doas=" user
- *		| [ user "@" ] host
+ *		| [ user "@" ] host *( "," option "=" value )
  *
  * A host is anything ssh accepts, an ssh_config alias included.  Extra
- * ssh arguments for every ssh hop come from $SPINDLE_SSH_ARGS.
+ * ssh arguments for every ssh hop come from $SPINDLE_SSH_ARGS, after the
+ * hop's own options.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -29,9 +30,17 @@ route_name_ok(const char *s)
 	return 1;
 }
 
+static void
+strv_push(char ***vp, size_t *np, char *s)
+{
+	*vp = xrealloc(*vp, (*np + 2) * sizeof **vp);
+	(*vp)[(*np)++] = s;
+	(*vp)[*np] = NULL;
+}
+
 /* $SPINDLE_SSH_ARGS, split on blanks (no quoting: keep it simple). */
 static void
-route_ssh_args(char ***argsp, size_t *np)
+route_ssh_env(char ***argsp, size_t *np)
 {
 	const char *env = getenv("SPINDLE_SSH_ARGS");
 	char *copy, *word, *save = NULL;
@@ -40,40 +49,76 @@ route_ssh_args(char ***argsp, size_t *np)
 		return;
 	copy = xstrdup(env);
 	for (word = strtok_r(copy, " \t\n", &save); word != NULL;
-	    word = strtok_r(NULL, " \t\n", &save)) {
-		*argsp = xrealloc(*argsp, (*np + 2) * sizeof **argsp);
-		(*argsp)[(*np)++] = xstrdup(word);
-		(*argsp)[*np] = NULL;
-	}
+	    word = strtok_r(NULL, " \t\n", &save))
+		strv_push(argsp, np, xstrdup(word));
 	free(copy);
+}
+
+/*
+ * Per-hop ssh options, after the host: ,port=N ,identity=FILE
+ * ,config=FILE ,timeout=SECS ,hostkey=yes|no|accept-new|ask ,o=KEY=VALUE
+ */
+static int
+route_ssh_opt(const char *opt, char ***argsp, size_t *np, char *why,
+    size_t whylen)
+{
+	static const struct {
+		const char	*name;
+		const char	*fmt;
+	} opts[] = {
+		{ "port", "-p%s" }, { "identity", "-i%s" },
+		{ "config", "-F%s" }, { "timeout", "-oConnectTimeout=%s" },
+		{ "hostkey", "-oStrictHostKeyChecking=%s" }, { "o", "-o%s" },
+	};
+	const char *eq = strchr(opt, '=');
+
+	for (size_t i = 0; eq != NULL && i < sizeof opts / sizeof *opts; i++) {
+		if (strlen(opts[i].name) == (size_t)(eq - opt) &&
+		    strncmp(opt, opts[i].name, eq - opt) == 0 && eq[1] != '\0') {
+			strv_push(argsp, np, xprintf(opts[i].fmt, eq + 1));
+			return 0;
+		}
+	}
+	snprintf(why, whylen, "unknown ssh hop option '%s' (want port=, "
+	    "identity=, config=, timeout=, hostkey= or o=KEY=VALUE)", opt);
+	return -1;
 }
 
 static int
 route_ssh_hop(const char *word, struct hop *h, char *why, size_t whylen)
 {
-	const char *at = strchr(word, '@');
-	char *user = xstrdup(word), *host;
+	char *copy = xstrdup(word), *opts = strchr(copy, ','), *at, *opt;
+	char *user = "", *host = copy, *save = NULL;
 	size_t n = 2;
 
-	if (at != NULL) {
-		user[at - word] = '\0';
-		host = xstrdup(at + 1);
-	} else {
-		user[0] = '\0';
-		host = xstrdup(word);
+	if (opts != NULL)
+		*opts++ = '\0';
+	if ((at = strchr(copy, '@')) != NULL) {
+		*at = '\0';
+		user = copy;
+		host = at + 1;
 	}
 	if (!route_name_ok(host) || (at != NULL && !route_name_ok(user))) {
 		snprintf(why, whylen, "bad hop '%s' (want local, sudo[=USER], "
-		    "su=USER, doas=USER or [USER@]HOST)", word);
-		free(user);
-		free(host);
+		    "su=USER, doas=USER or [USER@]HOST[,OPTION=VALUE...])",
+		    word);
+		free(copy);
 		return -1;
 	}
 	h->method = xstrdup("ssh");
 	h->args = xcalloc(3, sizeof *h->args);
-	h->args[0] = host;
-	h->args[1] = user;
-	route_ssh_args(&h->args, &n);
+	h->args[0] = xstrdup(host);
+	h->args[1] = xstrdup(user);
+	/* The hop's own options first: for -o, ssh keeps the first value. */
+	for (opt = strtok_r(opts, ",", &save); opt != NULL;
+	    opt = strtok_r(NULL, ",", &save)) {
+		if (route_ssh_opt(opt, &h->args, &n, why, whylen) != 0) {
+			free(copy);
+			return -1;
+		}
+	}
+	route_ssh_env(&h->args, &n);
+	free(copy);
 	return 0;
 }
 

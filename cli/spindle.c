@@ -41,7 +41,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "\nROUTE is hops joined by '+', each started from the one before:\n"
 	    "  local                  a new context on the same machine\n"
-	    "  [USER@]HOST            ssh to HOST (an ssh_config alias works)\n"
+	    "  [USER@]HOST[,OPT=VAL]  ssh to HOST (an ssh_config alias works);\n"
+	    "                         OPT: port identity config timeout hostkey o\n"
 	    "  sudo[=USER]            sudo to USER (default root)\n"
 	    "  su=USER, doas=USER     su or doas to USER\n"
 	    "  e.g. bastion+web+sudo=webapp, local+local+local\n\n"

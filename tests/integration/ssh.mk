@@ -24,3 +24,5 @@ INTEGRATION_TESTS += tests/integration/ssh-netns.sh
 EXTRA_DIST += tests/integration/ssh-netns.sh
 INTEGRATION_TESTS += tests/integration/ssh-password.sh
 EXTRA_DIST += tests/integration/ssh-password.sh
+INTEGRATION_TESTS += tests/integration/ssh-options.sh
+EXTRA_DIST += tests/integration/ssh-options.sh
