@@ -15,6 +15,7 @@
 /* stage0.c */
 const char	*boot_remote_cmd(void);
 const char	*boot_remote_cmd_fd34(void);
+const char	*boot_stage0_reader(void);
 const char	*boot_arch(void);
 char		*boot_stage0(size_t, int, const char *);
 char		*boot_argv0(void);

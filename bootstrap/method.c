@@ -75,14 +75,14 @@ method_ssh_argv(char *const *args, int pw, char *why, size_t whylen)
  * banner or a shell's "Permission denied". */
 #define SUDO_PROMPT	"[spindle:sudo-password]"
 
-/* sudo: args are the target USER.  It runs on a pty (prompt, requiretty)
+/* sudo: args are the target USER, then sudo flags.  It runs on a pty (prompt, requiretty)
  * while stage 0 and the frames stay on pipes.  Without a password, -n
  * makes sudo refuse in its own words rather than prompt. */
 static char **
 method_sudo_argv(char *const *args, int pw, char *why, size_t whylen)
 {
-	char **argv = xcalloc(11, sizeof *argv);
-	size_t i = 0;
+	size_t n = strv_len(args), i = 0;
+	char **argv = xcalloc(n + 11, sizeof *argv);
 
 	(void)why;
 	(void)whylen;
@@ -90,13 +90,15 @@ method_sudo_argv(char *const *args, int pw, char *why, size_t whylen)
 	argv[i++] = xstrdup(pw ? "-p" : "-n");
 	if (pw)
 		argv[i++] = xstrdup(SUDO_PROMPT);
-	argv[i++] = xstrdup("-H");
 	argv[i++] = xstrdup("-u");
-	argv[i++] = xstrdup(args != NULL && args[0] != NULL ? args[0] : "root");
+	argv[i++] = xstrdup(n > 0 ? args[0] : "root");
+	/* Then sudo's own flags from the route: -H -g GROUP -E -i. */
+	for (size_t k = 1; k < n; k++)
+		argv[i++] = xstrdup(args[k]);
 	argv[i++] = xstrdup("--");
 	argv[i++] = xstrdup("/bin/sh");
 	argv[i++] = xstrdup("-c");
-	argv[i++] = xstrdup(boot_remote_cmd());
+	argv[i++] = xstrdup(boot_stage0_reader());
 	return argv;
 }
 
@@ -143,7 +145,7 @@ method_doas_argv(char *const *args, int pw, char *why, size_t whylen)
 	argv[i++] = xstrdup("--");
 	argv[i++] = xstrdup("/bin/sh");
 	argv[i++] = xstrdup("-c");
-	argv[i++] = xstrdup(boot_remote_cmd());
+	argv[i++] = xstrdup(boot_stage0_reader());
 	return argv;
 }
 

@@ -55,6 +55,17 @@ boot_remote_cmd(void)
 	return "exec /bin/sh -c 'read -r L;eval \"$L\"'";
 }
 
+/*
+ * What /bin/sh runs when we start it ourselves (sudo, doas).  ${L}, not
+ * $L: sudo -i escapes every special character but '$' for the login
+ * shell, and '$' before an escaped '{' stays a plain '$'.
+ */
+const char *
+boot_stage0_reader(void)
+{
+	return "read -r L;eval \"${L}\"";
+}
+
 /* The same, for a method whose stdio is a terminal (su): data on 3/4. */
 const char *
 boot_remote_cmd_fd34(void)

@@ -4,7 +4,8 @@
  * an rsync or scp target, which is why it was chosen over '/', ':' or '@'.
  *
  *	route	= hop *( "+" hop )
- *	hop	= "local" | "sudo" [ "=" user ] | "su=" user | "doas=" user
+ *	hop	= "local" | "sudo" [ "=" user ] *( "," sudo-option )
+ *		| "su=" user | "doas=" user
  *		| [ user "@" ] host *( "," option "=" value )
  *
  * A host is anything ssh accepts, an ssh_config alias included.  Extra
@@ -93,6 +94,8 @@ route_ssh_hop(const char *word, struct hop *h, char *why, size_t whylen)
 
 	if (opts != NULL)
 		*opts++ = '\0';
+	else
+		opts = copy + strlen(copy);
 	if ((at = strchr(copy, '@')) != NULL) {
 		*at = '\0';
 		user = copy;
@@ -122,6 +125,54 @@ route_ssh_hop(const char *word, struct hop *h, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * sudo[=USER][,group=G][,login][,preserve-env][,nohome]: sudo's -g, -i
+ * and -E; -H (HOME of the target) unless nohome.
+ */
+static int
+route_sudo_hop(const char *word, struct hop *h, char *why, size_t whylen)
+{
+	char *copy = xstrdup(word), *opts = strchr(copy, ','), *opt;
+	char *user = copy[4] == '=' ? copy + 5 : "root", *save = NULL;
+	size_t n = 1;
+	int home = 1;
+
+	if (opts != NULL)
+		*opts++ = '\0';
+	else
+		opts = copy + strlen(copy);	/* strtok_r wants a string */
+	h->method = xstrdup("sudo");
+	h->args = xcalloc(2, sizeof *h->args);
+	h->args[0] = xstrdup(user);
+	for (opt = strtok_r(opts, ",", &save); opt != NULL;
+	    opt = strtok_r(NULL, ",", &save)) {
+		if (strncmp(opt, "group=", 6) == 0 && route_name_ok(opt + 6)) {
+			strv_push(&h->args, &n, xstrdup("-g"));
+			strv_push(&h->args, &n, xstrdup(opt + 6));
+		} else if (strcmp(opt, "login") == 0)
+			strv_push(&h->args, &n, xstrdup("-i"));
+		else if (strcmp(opt, "preserve-env") == 0)
+			strv_push(&h->args, &n, xstrdup("-E"));
+		else if (strcmp(opt, "nohome") == 0)
+			home = 0;
+		else {
+			snprintf(why, whylen, "unknown sudo hop option '%s' (want "
+			    "group=G, login, preserve-env or nohome)", opt);
+			free(copy);
+			return -1;
+		}
+	}
+	if (home)
+		strv_push(&h->args, &n, xstrdup("-H"));
+	if (!route_name_ok(user)) {
+		snprintf(why, whylen, "bad user in hop '%s'", word);
+		free(copy);
+		return -1;
+	}
+	free(copy);
+	return 0;
+}
+
 static int
 route_hop(const char *word, struct hop *h, char *why, size_t whylen)
 {
@@ -134,16 +185,8 @@ route_hop(const char *word, struct hop *h, char *why, size_t whylen)
 		h->args = xcalloc(1, sizeof *h->args);
 		return 0;
 	}
-	if (strcmp(word, "sudo") == 0 || strncmp(word, "sudo=", 5) == 0) {
-		if (word[4] == '=' && !route_name_ok(word + 5)) {
-			snprintf(why, whylen, "bad user in hop '%s'", word);
-			return -1;
-		}
-		h->method = xstrdup("sudo");
-		h->args = xcalloc(2, sizeof *h->args);
-		h->args[0] = xstrdup(word[4] == '=' ? word + 5 : "root");
-		return 0;
-	}
+	if (strncmp(word, "sudo", 4) == 0 && strchr("=,", word[4]) != NULL)
+		return route_sudo_hop(word, h, why, whylen);
 	if (strncmp(word, "su=", 3) == 0 || strncmp(word, "doas=", 5) == 0) {
 		const char *user = strchr(word, '=') + 1;
 

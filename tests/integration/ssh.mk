@@ -26,3 +26,5 @@ INTEGRATION_TESTS += tests/integration/ssh-password.sh
 EXTRA_DIST += tests/integration/ssh-password.sh
 INTEGRATION_TESTS += tests/integration/ssh-options.sh
 EXTRA_DIST += tests/integration/ssh-options.sh
+INTEGRATION_TESTS += tests/integration/sudo-options.sh
+EXTRA_DIST += tests/integration/sudo-options.sh
