@@ -207,6 +207,20 @@ master_req(struct master *m, struct boot_req *req)
 	req->password = m->opts.password;
 }
 
+/* What crossed the first link to bring the whole route up: each hop
+ * sends its own image onward, so about one image, however long the route. */
+static void
+master_link_bytes(struct master *m)
+{
+	struct link *l = rt_route_lookup(m->rt, m->ids[0]);
+
+	if (m->opts.timings && l != NULL)
+		fprintf(stderr, "spindle: first link carried %llu bytes out, "
+		    "%llu in, to bring up %zu hops\n",
+		    (unsigned long long)link_bytes_out(l),
+		    (unsigned long long)link_bytes_in(l), m->route->nhops);
+}
+
 static void
 master_next_hop(struct master *m)
 {
@@ -215,6 +229,7 @@ master_next_hop(struct master *m)
 	char why[512], *text;
 
 	if (m->next == m->route->nhops) {
+		master_link_bytes(m);
 		if (m->up != NULL)
 			m->up(m, NULL, m->arg);
 		return;

@@ -163,6 +163,9 @@ ssh-keygen -q -t ed25519 -N '' -C spn-host -f "$SSHW/sshd/host_key" ||
 ssh-keygen -q -t ed25519 -N '' -C spn-user -f "$SSHW/id" ||
     fail "ssh-keygen (user key) failed"
 
+# A function sshd_extra_config, if the test defines one before sourcing
+# this, prints lines that end sshd's config (Match blocks); it runs once
+# $U_A ... and $SSHW are set.
 # With SSHD_PASSWORD_AUTH=yes set before sourcing this, sshd also takes
 # passwords, and $U_A gets a real one, $U_A_PW.
 # sshd_add_user NAME SHELL KEY(yes|no)
@@ -255,6 +258,7 @@ MaxStartups 100:30:200
 MaxSessions 50
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
+$(command -v sshd_extra_config >/dev/null && sshd_extra_config)
 EOF
 	: >"$SSHD_LOG"
 	/usr/sbin/sshd -t -f "$SSHW/sshd/config" ||

@@ -79,4 +79,20 @@ check_rc "run $R2 -- (agent's exe)" 0 $? "$TMPD/err"
 check "hop 2's /proc/PID/exe" "/memfd:spindle (deleted)" "$out"
 
 no_world_procs 5 "the nested sessions above"
+# Each hop sends its own image on: bringing up 3 ssh hops costs the first
+# link about one (gzip'd) image, not three.
+gz=$("$SPINDLE" bootstrap-size | awk '/^agent image/ { print $3 }')
+R3="$U_A@127.0.0.1+$U_B@127.0.0.1+$U_B@127.0.0.1"
+spn run --timings "$R3" -- true 2>"$TMPD/err"
+check_rc "run $R3" 0 $? "$TMPD/err"
+out=$(sed -n 's/^spindle: first link carried \([0-9]*\) bytes out.*/\1/p' "$TMPD/err")
+[ -n "$out" ] || fail "no byte count from --timings: $(cat "$TMPD/err")"
+[ "$out" -lt $((gz * 3 / 2)) ] ||
+    fail "first link carried $out bytes for 3 ssh hops (image: $gz bytes)"
+
+# Any mix, 10 hops deep.
+R10="local+sudo=$U_A+local+$U_B@127.0.0.1+sudo=$U_W+local+local+local+local+local"
+out=$(spn run "$R10" -- id -un 2>"$TMPD/err")
+check_rc "run $R10" 0 $? "$TMPD/err"
+check "run $R10" "$U_W" "$out"
 pass

@@ -28,3 +28,5 @@ INTEGRATION_TESTS += tests/integration/ssh-options.sh
 EXTRA_DIST += tests/integration/ssh-options.sh
 INTEGRATION_TESTS += tests/integration/sudo-options.sh
 EXTRA_DIST += tests/integration/sudo-options.sh
+INTEGRATION_TESTS += tests/integration/ssh-fallback.sh
+EXTRA_DIST += tests/integration/ssh-fallback.sh
