@@ -30,7 +30,7 @@
 # written here with the host key, so StrictHostKeyChecking is yes and ssh
 # never writes to it.
 
-. "$(dirname "$0")/lib.sh"
+. "${SPN_TESTLIB:-$(dirname "$0")}/lib.sh"
 
 [ "$(id -u)" = 0 ] ||
     skip "needs root (creates users, an sshd and sudoers rules)"
