@@ -58,24 +58,24 @@ ps_user() {
 
 # sshd_sessions: the sshd processes serving connections (children of the
 # listener, and theirs), one pid a line.
+# user_sleep USER: the pid of USER's `sleep 1000`, waiting up to 15 s;
+# fails the test (with spindle's stderr, $TMPD/err) if none appears.
+user_sleep() {
+	_t=150
+	_sl=""
+	while [ "$_t" -gt 0 ] && [ -z "$_sl" ]; do
+		_sl=$(ps -o pid= -o args= -u "$1" |
+		    awk '$2 == "sleep" && $3 == "1000" { print $1 }')
+		[ -n "$_sl" ] || sleep 0.1
+		_t=$((_t - 1))
+	done
+	[ -n "$_sl" ] || fail "no sleep 1000 of $1 after 15 s: $(cat "$TMPD/err")"
+	echo "$_sl"
+}
+
 sshd_sessions() {
 	[ -n "$SSHD_PID" ] || return 0
-	ptable | awk -v m="$SSHD_PID" '
-	{ pid[NR] = $1; ppid[NR] = $2; n = NR }
-	END {
-		want[m] = 1
-		do {
-			more = 0
-			for (i = 1; i <= n; i++)
-				if (!(pid[i] in want) && (ppid[i] in want)) {
-					want[pid[i]] = 1
-					more = 1
-				}
-		} while (more)
-		for (i = 1; i <= n; i++)
-			if (pid[i] in want && pid[i] != m)
-				print pid[i]
-	}'
+	descendants "$SSHD_PID" "$SSHD_PID"
 }
 
 # world_procs: every process of this world: the test users', sshd's

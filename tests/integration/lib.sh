@@ -129,16 +129,22 @@ ptable() {
 # master excluded.  With "orphans" (the master is gone, and its pid may be
 # another process's now): only what hangs below a reparented hop 1.
 tree_of() {
-	ptable | awk -v m="$1" -v orphans="${2:-}" '
-	{ pid[NR] = $1; ppid[NR] = $2; a0[NR] = $3; n = NR }
+	_seeds=$(ptable | awk -v m="$1" -v orphans="${2:-}" '
+	orphans == "" && NR == 1 { print m }
+	# Hop 1, even when the master is gone and it was reparented.
+	$3 ~ /^spindle:/ && $3 ~ (":" m "$") && (orphans == "" || $2 != m) {
+		print $1
+	}')
+	descendants "$_seeds" "$1"
+}
+
+# descendants "PIDS" [EXCLUDE]: those processes and every live one below
+# them, one pid a line, EXCLUDE left out.
+descendants() {
+	ptable | awk -v seeds="$1" -v x="${2:-}" '
+	BEGIN { k = split(seeds, s, /[ \n]+/); for (i = 1; i <= k; i++) want[s[i]] = 1 }
+	{ pid[NR] = $1; ppid[NR] = $2; n = NR }
 	END {
-		if (orphans == "")
-			want[m] = 1
-		# Hop 1, even when the master is gone and it was reparented.
-		for (i = 1; i <= n; i++)
-			if (a0[i] ~ /^spindle:/ && a0[i] ~ (":" m "$") &&
-			    (orphans == "" || ppid[i] != m))
-				want[pid[i]] = 1
 		do {
 			more = 0
 			for (i = 1; i <= n; i++)
@@ -148,7 +154,7 @@ tree_of() {
 				}
 		} while (more)
 		for (i = 1; i <= n; i++)
-			if (pid[i] in want && pid[i] != m)
+			if (pid[i] in want && pid[i] != x)
 				print pid[i]
 	}'
 }

@@ -6,15 +6,7 @@
 
 R=$U_A@127.0.0.1+sudo=$U_W
 spn_bg run --keepalive 3 "$R" -- sleep 1000 2>"$TMPD/err"
-_t=150
-SLEEP=""
-while [ "$_t" -gt 0 ] && [ -z "$SLEEP" ]; do
-	SLEEP=$(ps -o pid= -o args= -u "$U_W" |
-	    awk '$2 == "sleep" && $3 == "1000" { print $1 }')
-	[ -n "$SLEEP" ] || sleep 0.1
-	_t=$((_t - 1))
-done
-[ -n "$SLEEP" ] || fail "no sleep after 15 s: $(cat "$TMPD/err")"
+SLEEP=$(user_sleep "$U_W") || exit 1
 SSHC=$(children_of "$MASTER")
 [ -n "$SSHC" ] || fail "the master has no ssh child"
 t0=$(date +%s)

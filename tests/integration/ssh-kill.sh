@@ -13,16 +13,7 @@ R=$U_A@127.0.0.1+sudo=$U_W
 # agents, sudo, the sleep, sshd's session processes).
 start() {
 	spn_bg run "$R" -- sleep 1000 2>"$TMPD/err"
-	_t=150
-	SLEEP=""
-	while [ "$_t" -gt 0 ] && [ -z "$SLEEP" ]; do
-		SLEEP=$(ps -o pid= -o args= -u "$U_W" |
-		    awk '$2 == "sleep" && $3 == "1000" { print $1 }')
-		[ -n "$SLEEP" ] || sleep 0.1
-		_t=$((_t - 1))
-	done
-	[ -n "$SLEEP" ] || fail "run $R -- sleep 1000: no sleep after 15s:" \
-	    "$(cat "$TMPD/err")"
+	SLEEP=$(user_sleep "$U_W") || exit 1
 	# The chain above the sleep: agent W <- sudo (one process, or two
 	# when sudo monitors a terminal) <- agent A <- sshd.
 	A2=$(ppid_of "$SLEEP")
