@@ -83,13 +83,13 @@ password_ask(const char *prompt)
 	raw = old;
 	raw.c_lflag &= ~(ECHO | ECHONL);
 	if (ok)
-		tcsetattr(fd, TCSAFLUSH, &raw);
+		tcsetattr(fd, TCSANOW, &raw);
 	if (write(fd, prompt, strlen(prompt)) < 0)
 		ok = 0;
 	pw = password_read_line(fd, "the terminal");
 	if (write(fd, "\n", 1) < 0)
 		ok = 0;
-	tcsetattr(fd, TCSAFLUSH, &old);
+	tcsetattr(fd, TCSANOW, &old);
 	close(fd);
 	return pw;
 }

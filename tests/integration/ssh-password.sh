@@ -4,7 +4,17 @@
 # in ssh's words; an unknown host key fails instead of hanging on ssh's
 # yes/no question; the same password serves a later sudo hop.
 SSHD_PASSWORD_AUTH=yes
+# A banner and a login shell that talk about passwords and refusals must
+# not be taken for ssh's prompt or its verdict.
+sshd_extra_config() {
+	printf 'Password: Permission denied, please try again.\n' \
+	    >"$SSHW/banner"
+	chmod 644 "$SSHW/banner"
+	printf 'Banner %s\n' "$SSHW/banner"
+}
 . "$(dirname "$0")/lib-sshd.sh"
+printf 'echo "Permission denied, please try again. password:"\necho "Password:" >&2\n' \
+    >>"$SSHW/home/$U_A/.bashrc"
 
 # Keys off: only the password can get us in.
 sed '/PasswordAuthentication/d' "$SSH_CFG" >"$TMPD/cfg"
@@ -29,6 +39,14 @@ spn run "$R" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
 check_rc "no password" 255 $? "$TMPD/err"
 contains "$TMPD/err" "Permission denied" ||
     fail "no password: message: $(cat "$TMPD/err")"
+
+# --ask-pass reads the terminal, once.
+if command -v script >/dev/null; then
+	printf '%s\n' "$U_A_PW" | SPN_CMD="$SPINDLE run --ask-pass $R -- id -un" \
+	    timeout 30 script -qec 'sh -c "$SPN_CMD"' /dev/null >"$TMPD/out" 2>&1
+	grep -q "^$U_A" "$TMPD/out" ||
+	    fail "--ask-pass: $(cat "$TMPD/out")"
+fi
 
 # ssh would ask yes/no about an unknown key: fail at once, say why.
 sed 's|UserKnownHostsFile .*|UserKnownHostsFile /dev/null|; s|StrictHostKeyChecking yes|StrictHostKeyChecking ask|' \
