@@ -17,9 +17,10 @@ method_local_argv(char *const *args, int pw, char *why, size_t whylen)
 	(void)whylen;
 	(void)args;
 	(void)pw;
+	/* No login shell in between: /bin/sh reads stage 0 itself. */
 	argv[0] = xstrdup("/bin/sh");
 	argv[1] = xstrdup("-c");
-	argv[2] = xstrdup(boot_remote_cmd());
+	argv[2] = xstrdup(boot_stage0_reader());
 	return argv;
 }
 

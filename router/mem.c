@@ -11,7 +11,8 @@
 
 #define MEM_MIN_CLASS	15	/* 32 KiB: smaller blocks go to malloc */
 #define MEM_MAX_CLASS	22	/* 4 MiB */
-#define MEM_KEEP	4	/* blocks kept per class */
+#define MEM_KEEP	4	/* blocks kept per class ... */
+#define MEM_KEEP_BYTES	(4 * 1024 * 1024)	/* ... and in all */
 
 struct mem_hdr {
 	size_t		 size;	/* usable bytes */
@@ -21,6 +22,7 @@ struct mem_hdr {
 
 static struct mem_hdr	*mem_free_list[MEM_MAX_CLASS + 1];
 static int		 mem_free_count[MEM_MAX_CLASS + 1];
+static size_t		 mem_kept;
 
 static int
 mem_class(size_t n)
@@ -48,6 +50,7 @@ mem_malloc(size_t n)
 	if ((h = mem_free_list[c]) != NULL) {
 		mem_free_list[c] = h->next;
 		mem_free_count[c]--;
+		mem_kept -= h->size;
 		return h + 1;
 	}
 	if ((h = malloc(sizeof *h + ((size_t)1 << c))) == NULL)
@@ -70,13 +73,15 @@ mem_free(void *p)
 		free(h);
 		return;
 	}
-	if (mem_free_count[c] >= MEM_KEEP) {
+	if (mem_free_count[c] >= MEM_KEEP ||
+	    mem_kept + h->size > MEM_KEEP_BYTES) {
 		free(h);
 		return;
 	}
 	h->next = mem_free_list[c];
 	mem_free_list[c] = h;
 	mem_free_count[c]++;
+	mem_kept += h->size;
 }
 
 static void *
