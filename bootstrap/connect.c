@@ -107,6 +107,10 @@ child_boot_error(struct child *c, const char *why)
 	if (c->exited && WIFEXITED(c->status) &&
 	    WEXITSTATUS(c->status) == 99)
 		text = xprintf("agent image arrived truncated");
+	else if (last != NULL && strstr(last, "/bin/sh") != NULL &&
+	    c->exited && WIFEXITED(c->status) &&
+	    (WEXITSTATUS(c->status) == 126 || WEXITSTATUS(c->status) == 127))
+		text = xprintf("no usable /bin/sh there (%s)", last);
 	else if (last != NULL && c->method->prompt != NULL &&
 	    strstr(last, "password is required") != NULL)
 		text = xprintf("%s (give it with --ask-pass, --password-file or "

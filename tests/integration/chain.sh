@@ -54,4 +54,11 @@ while read -r hop n label pidw pid ppidw ppid uidw uid userw user rest; do
 done <"$TMPD/info"
 check "info hops read" 4 "$i"
 
+# Agents' log records reach the master tagged with their context's name.
+spn -vv run local+local+local -- true 2>"$TMPD/err"
+check_rc "-vv run" 0 $? "$TMPD/err"
+for name in local local+local local+local+local; do
+	grep -q "^spindle \[$name\]: debug: up, pid [0-9]*$" "$TMPD/err" ||
+	    fail "no log record from [$name]: $(cat "$TMPD/err")"
+done
 pass

@@ -48,6 +48,18 @@ if command -v script >/dev/null; then
 	    fail "--ask-pass: $(cat "$TMPD/out")"
 fi
 
+# ssh with a password, then sudo with the same password under
+# requiretty: one password per route.
+pwsudoers=/etc/sudoers.d/spn-pw-$SFX
+trap '_t=$?; rm -f "$pwsudoers"; (exit $_t); _sshd_cleanup' EXIT
+printf 'Defaults:%s requiretty\n%s ALL=(%s) ALL\n' "$U_A" "$U_A" "$U_O" \
+    >"$TMPD/sudoers"
+visudo -cqf "$TMPD/sudoers" || fail "bad sudoers rules"
+install -m 440 "$TMPD/sudoers" "$pwsudoers"
+out=$(spn run --password-file "$TMPD/pw" "$R+sudo=$U_O" -- id -un 2>"$TMPD/err")
+check_rc "ssh + sudo with a password, requiretty" 0 $? "$TMPD/err"
+check "ssh + sudo with a password, requiretty" "$U_O" "$out"
+
 # ssh would ask yes/no about an unknown key: fail at once, say why.
 sed 's|UserKnownHostsFile .*|UserKnownHostsFile /dev/null|; s|StrictHostKeyChecking yes|StrictHostKeyChecking ask|' \
     "$TMPD/cfg" >"$TMPD/cfg.ask"

@@ -30,3 +30,7 @@ INTEGRATION_TESTS += tests/integration/sudo-options.sh
 EXTRA_DIST += tests/integration/sudo-options.sh
 INTEGRATION_TESTS += tests/integration/ssh-fallback.sh
 EXTRA_DIST += tests/integration/ssh-fallback.sh
+INTEGRATION_TESTS += tests/integration/ssh-shells.sh
+EXTRA_DIST += tests/integration/ssh-shells.sh
+INTEGRATION_TESTS += tests/integration/ssh-nosh.sh
+EXTRA_DIST += tests/integration/ssh-nosh.sh
