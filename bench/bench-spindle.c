@@ -670,25 +670,6 @@ baseline_ping(int hops, long n, long warm, double *min)
 
 /* ------------------------------------------------------------------ */
 
-static void
-log_cb(struct rt *r, const struct rt_msg *m, void *arg)
-{
-	struct upk u;
-	uint32_t level;
-	char *ctx, *text;
-
-	(void)r;
-	(void)arg;
-	upk_init(&u, m->data, m->h.len);
-	level = upk_u32(&u);
-	ctx = upk_str(&u);
-	text = upk_str(&u);
-	if (!u.err)
-		log_emit(level, ctx, text);
-	free(ctx);
-	free(text);
-}
-
 static int
 wanted(const char *only, const char *what)
 {
@@ -773,7 +754,7 @@ main(int argc, char **argv)
 		fatal("cannot create an event loop");
 	proc_init(base);
 	rt = rt_new(base, SPN_CTX_MASTER, "master");
-	rt_handle_add(rt, SPN_H_LOG, RT_ALLOW_DESCENDANTS, 0, log_cb, NULL);
+	rt_handle_add(rt, SPN_H_LOG, RT_ALLOW_DESCENDANTS, 0, rt_log_print, NULL);
 	svc_basic_init(rt);
 	if (swin > 0)	/* agents inherit it with BOOT */
 		rt_set_window(rt, swin * 1024);

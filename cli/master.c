@@ -32,25 +32,6 @@ struct master {
 static void	master_next_hop(struct master *);
 
 static void
-master_log(struct rt *rt, const struct rt_msg *m, void *arg)
-{
-	struct upk u;
-	uint32_t level;
-	char *ctx, *text;
-
-	(void)rt;
-	(void)arg;
-	upk_init(&u, m->data, m->h.len);
-	level = upk_u32(&u);
-	ctx = upk_str(&u);
-	text = upk_str(&u);
-	if (!u.err)
-		log_emit(level, ctx, text);
-	free(ctx);
-	free(text);
-}
-
-static void
 master_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct master *m = arg;
@@ -79,7 +60,7 @@ master_new(const struct master_opts *opts)
 		fatal("cannot create an event loop");
 	proc_init(m->base);
 	m->rt = rt_new(m->base, SPN_CTX_MASTER, "master");
-	rt_handle_add(m->rt, SPN_H_LOG, RT_ALLOW_DESCENDANTS, 0, master_log,
+	rt_handle_add(m->rt, SPN_H_LOG, RT_ALLOW_DESCENDANTS, 0, rt_log_print,
 	    NULL);
 	svc_basic_init(m->rt);
 	for (int i = 0; i < 3; i++) {

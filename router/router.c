@@ -690,3 +690,23 @@ rt_close_children(struct rt *rt, const char *why)
 {
 	map_each(rt->routes, rt_close_link, (void *)why);
 }
+
+/* The master's LOG handle: print a forwarded record with its context. */
+void
+rt_log_print(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct upk u;
+	uint32_t level;
+	char *ctx, *text;
+
+	(void)rt;
+	(void)arg;
+	upk_init(&u, m->data, m->h.len);
+	level = upk_u32(&u);
+	ctx = upk_str(&u);
+	text = upk_str(&u);
+	if (!u.err)
+		log_emit(level, ctx, text);
+	free(ctx);
+	free(text);
+}

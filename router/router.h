@@ -190,6 +190,7 @@ void		 rt_send_pk(struct rt *, uint8_t, uint32_t, uint32_t,
 void		 rt_dead(struct rt *, const struct rt_msg *, uint32_t,
 		     const char *, ...) SPN_PRINTF(4, 5);
 void		 rt_log_forward(struct rt *, int, const char *);
+void		 rt_log_print(struct rt *, const struct rt_msg *, void *);
 void		 rt_boot_pack(struct rt *, struct pk *, uint32_t, const char *,
 		     int);
 /* Called by link.c. */
