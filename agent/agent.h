@@ -31,6 +31,8 @@ struct exec_req {
 	int		 fd_in;		/* -1: /dev/null remotely */
 	int		 fd_out;
 	int		 fd_err;
+	uint32_t	 rows;		/* with SPN_EXEC_PTY */
+	uint32_t	 cols;
 };
 struct xcl;
 /* code: exit status as a shell reports it (128+N for signal N), or -1
@@ -39,6 +41,7 @@ typedef void exec_done_fn(struct xcl *, int, const char *, void *);
 struct xcl	*exec_start(struct rt *, const struct exec_req *,
 		     exec_done_fn *, void *);
 void		 exec_signal(struct xcl *, int);
+void		 exec_winch(struct xcl *, uint32_t, uint32_t);
 void		 exec_free(struct xcl *);
 uint64_t	 exec_bytes(struct xcl *);
 

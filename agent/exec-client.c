@@ -149,6 +149,10 @@ exec_start(struct rt *rt, const struct exec_req *r, exec_done_fn *done,
 	pk_str(&pk, r->cwd);
 	pk_u32(&pk, x->out != NULL ? sink_handle(x->out) : 0);
 	pk_u32(&pk, x->err != NULL ? sink_handle(x->err) : 0);
+	if (flags & SPN_EXEC_PTY) {
+		pk_u32(&pk, r->rows);
+		pk_u32(&pk, r->cols);
+	}
 	call_start(rt, r->ctx, SPN_H_EXEC, &pk, xcl_reply, x);
 	pk_free(&pk);
 	return x;
@@ -161,6 +165,17 @@ exec_signal(struct xcl *x, int sig)
 
 	if (x->ctl != 0 && x->code == -2)
 		rt_send(x->rt, SPN_K_CANCEL, x->ctx, x->ctl, 0, b, 4);
+}
+
+/* The local terminal changed size: tell the remote pty. */
+void
+exec_winch(struct xcl *x, uint32_t rows, uint32_t cols)
+{
+	uint8_t b[8] = { rows >> 24, rows >> 16, rows >> 8, rows,
+	    cols >> 24, cols >> 16, cols >> 8, cols };
+
+	if (x->ctl != 0 && x->code == -2)
+		rt_send(x->rt, SPN_K_WINCH, x->ctx, x->ctl, 0, b, sizeof b);
 }
 
 uint64_t

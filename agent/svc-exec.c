@@ -5,6 +5,7 @@
  * u32 stderr handle (0 = /dev/null).  Replies: STARTED, then EXITED once
  * the process is reaped and both output streams have ended.
  */
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -28,6 +29,7 @@ struct proc {
 	struct src	*out;
 	struct src	*err;
 	int		 streams;	/* output streams still open */
+	int		 tty;		/* pty master, or -1 */
 	int		 exited;
 	int		 status;
 };
@@ -39,6 +41,8 @@ struct exec_args {
 	char		*cwd;
 	uint32_t	 out_handle;
 	uint32_t	 err_handle;
+	uint32_t	 rows;
+	uint32_t	 cols;
 };
 
 static struct map	*procs;
@@ -91,8 +95,9 @@ proc_stream_done(struct src *s, const char *why, void *arg)
 {
 	struct proc *p = arg;
 
-	(void)s;
 	(void)why;
+	if (s == p->out)
+		p->tty = -1;	/* the source closed it */
 	p->streams--;
 	proc_maybe_done(p);
 }
@@ -110,6 +115,7 @@ static void
 proc_ctl(struct rt *rt, const struct rt_msg *m, void *arg)
 {
 	struct proc *p = arg;
+	struct winsize ws = { 0 };
 	struct upk u;
 	uint32_t sig;
 
@@ -121,6 +127,12 @@ proc_ctl(struct rt *rt, const struct rt_msg *m, void *arg)
 		sig = upk_u32(&u);
 		if (!u.err && sig > 0 && sig < NSIG)
 			kill(-p->pid, sig);
+	} else if (m->h.kind == SPN_K_WINCH && p->tty >= 0) {
+		upk_init(&u, m->data, m->h.len);
+		ws.ws_row = upk_u32(&u);
+		ws.ws_col = upk_u32(&u);
+		if (!u.err)
+			ioctl(p->tty, TIOCSWINSZ, &ws);
 	} else if (m->h.kind == SPN_K_DEAD)
 		kill(-p->pid, SIGKILL);
 }
@@ -139,6 +151,8 @@ exec_child(struct exec_args *a, int fds[3], int rep)
 		if (dup2(fds[i], i) < 0)
 			goto fail;
 	}
+	if ((a->flags & SPN_EXEC_PTY) && ioctl(0, TIOCSCTTY, 0) != 0)
+		goto fail;
 	if (a->flags & SPN_EXEC_CLEARENV)
 		clearenv();
 	for (size_t i = 0; a->env != NULL && a->env[i] != NULL; i++)
@@ -156,10 +170,39 @@ fail:
 	_exit(127);
 }
 
+/* A pty for the process (like ssh -t): it reads, writes and errs on the
+ * slave; we write its input to the master and read all its output there. */
+static int
+exec_pty(struct exec_args *a, int child[3], int mine[3])
+{
+	struct winsize ws = { .ws_row = a->rows, .ws_col = a->cols };
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char *name;
+
+	if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0 ||
+	    (name = ptsname(m)) == NULL ||
+	    (child[0] = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		if (m >= 0)
+			close(m);
+		return -1;
+	}
+	if (ws.ws_row != 0 && ws.ws_col != 0)
+		ioctl(m, TIOCSWINSZ, &ws);
+	child[1] = fcntl(child[0], F_DUPFD_CLOEXEC, 3);
+	child[2] = fcntl(child[0], F_DUPFD_CLOEXEC, 3);
+	mine[0] = fcntl(m, F_DUPFD_CLOEXEC, 3);
+	mine[1] = m;
+	mine[2] = -1;
+	return child[1] < 0 || child[2] < 0 || mine[0] < 0 ? -1 : 0;
+}
+
 static int
 exec_pipes(struct exec_args *a, int child[3], int mine[3])
 {
 	int p[2];
+
+	if (a->flags & SPN_EXEC_PTY)
+		return exec_pty(a, child, mine);
 
 	for (int i = 0; i < 3; i++) {
 		mine[i] = -1;
@@ -189,6 +232,7 @@ exec_spawn(struct exec_args *a, int mine[3], int *err)
 	ssize_t n;
 
 	*err = 0;
+	mine[0] = mine[1] = mine[2] = -1;
 	if (exec_pipes(a, child, mine) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
 		*err = errno;
 		goto out;
@@ -227,6 +271,10 @@ exec_parse(const struct rt_msg *m, struct exec_args *a)
 	a->cwd = upk_str(&u);
 	a->out_handle = upk_u32(&u);
 	a->err_handle = upk_u32(&u);
+	if (a->flags & SPN_EXEC_PTY) {
+		a->rows = upk_u32(&u);
+		a->cols = upk_u32(&u);
+	}
 	if (u.err || a->argv == NULL || a->argv[0] == NULL)
 		return -1;
 	return 0;
@@ -286,6 +334,7 @@ exec_msg(struct rt *rt, const struct rt_msg *m, void *arg)
 	p->caller = m->h.src;
 	p->reply_to = m->h.reply_to;
 	p->pid = pid;
+	p->tty = (a.flags & SPN_EXEC_PTY) ? mine[1] : -1;
 	p->ctl = rt_handle_add(rt, 0, RT_ALLOW_PEER, p->caller, proc_ctl, p);
 	if (mine[0] >= 0)
 		p->in = sink_new(rt, mine[0], 1, p->caller, proc_stdin_done, p);

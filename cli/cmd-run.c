@@ -1,5 +1,9 @@
 /* spindle run: bring a route up, run one command at its end, tear down. */
+#include <sys/ioctl.h>
+
 #include <getopt.h>
+#include <signal.h>
+#include <termios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +17,53 @@ struct run {
 	struct exec_req	 req;
 	int		 code;
 	uint64_t	 t_exec;
+	struct event	*winch;
 };
+
+/* -t with a terminal: raw mode here, restored however we leave. */
+static struct termios	run_saved_tty;
+static int		run_tty_raw;
+
+static void
+run_tty_restore(void)
+{
+	if (run_tty_raw)
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &run_saved_tty);
+	run_tty_raw = 0;
+}
+
+static void
+run_tty_setup(struct run *r)
+{
+	struct winsize ws;
+	struct termios raw;
+
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+		r->req.rows = ws.ws_row;
+		r->req.cols = ws.ws_col;
+	}
+	if (!isatty(STDIN_FILENO) ||
+	    tcgetattr(STDIN_FILENO, &run_saved_tty) != 0)
+		return;
+	raw = run_saved_tty;
+	cfmakeraw(&raw);
+	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0) {
+		run_tty_raw = 1;
+		atexit(run_tty_restore);
+	}
+}
+
+static void
+run_winch_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct run *r = arg;
+	struct winsize ws;
+
+	(void)sig;
+	(void)what;
+	if (r->x != NULL && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		exec_winch(r->x, ws.ws_row, ws.ws_col);
+}
 
 static void
 run_done(struct xcl *x, int code, const char *err, void *arg)
@@ -21,6 +71,7 @@ run_done(struct xcl *x, int code, const char *err, void *arg)
 	struct run *r = arg;
 
 	(void)x;
+	run_tty_restore();
 	if (code == -1) {
 		fprintf(stderr, "spindle: %s\n", err);
 		code = 255;
@@ -45,6 +96,7 @@ run_up(struct master *m, const char *err, void *arg)
 	struct run *r = arg;
 
 	if (err != NULL) {
+		run_tty_restore();
 		fprintf(stderr, "spindle: %s\n", err);
 		r->code = 255;
 		event_base_loopbreak(master_base(m));
@@ -56,7 +108,7 @@ run_up(struct master *m, const char *err, void *arg)
 }
 
 static const char run_usage[] =
-    "usage: spindle run [-cn] [-C DIR] [-e NAME=VALUE]... [--clear-env]\n"
+    "usage: spindle run [-cnt] [-C DIR] [-e NAME=VALUE]... [--clear-env]\n"
     "                   [--timings] [--timeout SECS] [--keepalive SECS]\n"
     "                   [--ask-pass | --password-file FILE | "
     "--password-fd N]\n"
@@ -83,9 +135,12 @@ cmd_run(int argc, char **argv)
 	int ch, noin = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+cnC:e:h", run_longopts,
+	while ((ch = getopt_long(argc, argv, "+cntC:e:h", run_longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 't':
+			r.req.flags |= SPN_EXEC_PTY;
+			break;
 		case 'c':
 			r.req.flags |= SPN_EXEC_SHELL;
 			break;
@@ -135,12 +190,25 @@ cmd_run(int argc, char **argv)
 	r.req.fd_in = noin ? -1 : STDIN_FILENO;
 	r.req.fd_out = STDOUT_FILENO;
 	r.req.fd_err = STDERR_FILENO;
+	if (r.req.flags & SPN_EXEC_PTY) {
+		/* The pty merges stderr into stdout, as ssh -t does. */
+		r.req.fd_err = -1;
+		run_tty_setup(&r);
+	}
 	r.m = master_new(&mo);
+	if (r.req.flags & SPN_EXEC_PTY) {
+		r.winch = evsignal_new(master_base(r.m), SIGWINCH,
+		    run_winch_cb, &r);
+		event_add(r.winch, NULL);
+	}
 	r.req.ctx = 0;
 	master_connect(r.m, &route, run_up, &r);
 	r.req.ctx = master_ctx(r.m, route.nhops - 1);
 	event_base_dispatch(master_base(r.m));
 	exec_free(r.x);
+	if (r.winch != NULL)
+		event_free(r.winch);
+	run_tty_restore();
 	master_teardown(r.m);
 	route_free(&route);
 	strv_free(env);

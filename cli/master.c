@@ -45,7 +45,7 @@ master_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_warn("stopped by signal %d", (int)sig);
 	master_teardown(m);
-	_exit(128 + sig);
+	exit(128 + sig);	/* atexit restores a raw terminal (run -t) */
 }
 
 struct master *

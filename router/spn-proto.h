@@ -40,8 +40,9 @@ enum spn_kind {
 	SPN_K_HELLO = 12,	/* new agent -> parent: ready */
 	SPN_K_KEEPALIVE = 13,	/* link liveness probe, no payload */
 	SPN_K_KEEPALIVE_ACK = 14,
+	SPN_K_WINCH = 15,	/* u32 rows, u32 cols: a pty's new size */
 };
-#define SPN_K_MAX		14
+#define SPN_K_MAX		15
 
 /* Well-known handles.  Dynamic handles start at SPN_H_DYNAMIC. */
 enum spn_handle {
@@ -76,6 +77,8 @@ enum spn_level {
 #define SPN_EXEC_SHELL		0x1	/* argv[0] is a shell command string */
 #define SPN_EXEC_CLEARENV	0x2	/* start from an empty environment */
 #define SPN_EXEC_NOSTDIN	0x4	/* stdin is /dev/null */
+#define SPN_EXEC_PTY		0x8	/* stdio on a new pty; u32 rows, u32 cols
+					 * follow the request's other fields */
 
 /* EXEC reply tags (first u32 of a REPLY on the exec reply handle). */
 #define SPN_EXEC_STARTED	1	/* u32 pid, u32 stdin, u32 control */

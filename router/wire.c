@@ -87,6 +87,7 @@ wire_kind_name(uint8_t kind)
 		[SPN_K_BOOT] = "BOOT", [SPN_K_HELLO] = "HELLO",
 		[SPN_K_KEEPALIVE] = "KEEPALIVE",
 		[SPN_K_KEEPALIVE_ACK] = "KEEPALIVE_ACK",
+		[SPN_K_WINCH] = "WINCH",
 	};
 
 	if (kind > SPN_K_MAX || names[kind] == NULL)
