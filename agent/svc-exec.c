@@ -140,6 +140,7 @@ proc_ctl(struct rt *rt, const struct rt_msg *m, void *arg)
 static void
 exec_child(struct exec_args *a, int fds[3], int rep)
 {
+	char *sh;
 	int e;
 
 	for (int sig = 1; sig < NSIG; sig++)
@@ -159,7 +160,10 @@ exec_child(struct exec_args *a, int fds[3], int rep)
 		putenv(a->env[i]);
 	if (a->cwd != NULL && *a->cwd != '\0' && chdir(a->cwd) != 0)
 		goto fail;
-	if (a->flags & SPN_EXEC_SHELL)
+	if (a->flags & SPN_EXEC_USERSHELL) {
+		sh = passwd_shell(getuid());
+		execl(sh, sh, "-c", a->argv[0], (char *)NULL);
+	} else if (a->flags & SPN_EXEC_SHELL)
 		execl("/bin/sh", "sh", "-c", a->argv[0], (char *)NULL);
 	else
 		execvp(a->argv[0], a->argv);

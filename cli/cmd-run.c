@@ -108,7 +108,7 @@ run_up(struct master *m, const char *err, void *arg)
 }
 
 static const char run_usage[] =
-    "usage: spindle run [-cnt] [-C DIR] [-e NAME=VALUE]... [--clear-env]\n"
+    "usage: spindle run [-cnst] [-C DIR] [-e NAME=VALUE]... [--clear-env]\n"
     "                   [--timings] [--timeout SECS] [--keepalive SECS]\n"
     "                   [--ask-pass | --password-file FILE | "
     "--password-fd N]\n"
@@ -118,6 +118,7 @@ static const struct option run_longopts[] = {
 	{ "cwd", required_argument, NULL, 'C' },
 	{ "env", required_argument, NULL, 'e' },
 	{ "shell", no_argument, NULL, 'c' },
+	{ "user-shell", no_argument, NULL, 's' },
 	{ "clear-env", no_argument, NULL, 'E' },
 	MASTER_LONGOPTS,
 	{ "help", no_argument, NULL, 'h' },
@@ -135,9 +136,12 @@ cmd_run(int argc, char **argv)
 	int ch, noin = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+cntC:e:h", run_longopts,
+	while ((ch = getopt_long(argc, argv, "+cnstC:e:h", run_longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 's':
+			r.req.flags |= SPN_EXEC_USERSHELL;
+			break;
 		case 't':
 			r.req.flags |= SPN_EXEC_PTY;
 			break;
@@ -183,8 +187,8 @@ cmd_run(int argc, char **argv)
 	}
 	if (argc < 1)
 		usage_error("run: no command given\n%s", run_usage);
-	if ((r.req.flags & SPN_EXEC_SHELL) && argc != 1)
-		usage_error("run -c takes the command as one argument");
+	if ((r.req.flags & (SPN_EXEC_SHELL | SPN_EXEC_USERSHELL)) && argc != 1)
+		usage_error("run -c and -s take the command as one argument");
 	r.req.argv = argv;
 	r.req.env = env;
 	r.req.fd_in = noin ? -1 : STDIN_FILENO;

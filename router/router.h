@@ -101,6 +101,7 @@ int		 fd_pollable(int);
 void		 fd_grow_pipe(int);
 uint64_t	 now_usec(void);
 char		*passwd_name(uid_t);
+char		*passwd_shell(uid_t);
 char		*evbuf_readline(struct evbuffer *, size_t *);
 
 /* link.c */

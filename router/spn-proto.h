@@ -77,6 +77,8 @@ enum spn_level {
 #define SPN_EXEC_SHELL		0x1	/* argv[0] is a shell command string */
 #define SPN_EXEC_CLEARENV	0x2	/* start from an empty environment */
 #define SPN_EXEC_NOSTDIN	0x4	/* stdin is /dev/null */
+#define SPN_EXEC_USERSHELL	0x10	/* argv[0] is a string for the user's
+					 * login shell, as sshd runs commands */
 #define SPN_EXEC_PTY		0x8	/* stdio on a new pty; u32 rows, u32 cols
 					 * follow the request's other fields */
 

@@ -126,32 +126,53 @@ now_usec(void)
 }
 
 /*
- * User name for a uid from /etc/passwd, without NSS: a static agent must
- * never load NSS modules.  Falls back to the number.
+ * Field `field` (0 name ... 6 shell) of uid's /etc/passwd line, without
+ * NSS: a static agent must never load NSS modules.  NULL if not found.
  */
-char *
-passwd_name(uid_t uid)
+static char *
+passwd_field(uid_t uid, int field)
 {
 	FILE *f = fopen("/etc/passwd", "re");
-	char line[1024], *name, *p;
-	unsigned long u;
+	char line[1024], *v[7], *p;
+	int n;
 
 	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-		name = line;
-		if ((p = strchr(name, ':')) == NULL)
-			continue;
-		*p++ = '\0';
-		if ((p = strchr(p, ':')) == NULL)
-			continue;
-		u = strtoul(p + 1, NULL, 10);
-		if (u == (unsigned long)uid) {
+		line[strcspn(line, "\n")] = '\0';
+		for (n = 0, p = line; n < 7 && p != NULL; n++) {
+			v[n] = p;
+			if ((p = strchr(p, ':')) != NULL)
+				*p++ = '\0';
+		}
+		if (n == 7 && strtoul(v[2], NULL, 10) == (unsigned long)uid) {
 			fclose(f);
-			return xstrdup(name);
+			return xstrdup(v[field]);
 		}
 	}
 	if (f != NULL)
 		fclose(f);
-	return xprintf("%lu", (unsigned long)uid);
+	return NULL;
+}
+
+/* User name for a uid, falling back to the number. */
+char *
+passwd_name(uid_t uid)
+{
+	char *name = passwd_field(uid, 0);
+
+	return name != NULL ? name : xprintf("%lu", (unsigned long)uid);
+}
+
+/* Login shell for a uid, falling back to /bin/sh as login(1) does. */
+char *
+passwd_shell(uid_t uid)
+{
+	char *sh = passwd_field(uid, 6);
+
+	if (sh == NULL || *sh == '\0') {
+		free(sh);
+		sh = xstrdup("/bin/sh");
+	}
+	return sh;
 }
 
 /*
