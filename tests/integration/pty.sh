@@ -6,15 +6,26 @@
 command -v script >/dev/null || skip "script (util-linux) is not installed"
 command -v tmux >/dev/null || skip "tmux is not installed"
 
-out=$(SPN="$SPINDLE" timeout 20 script -qec \
-    'stty rows 33 cols 101; "$SPN" run -t local+local -- sh -c "tty; stty size; echo to-stderr >&2"' \
-    /dev/null | tr -d '\r')
+# in_script CMD: run CMD in a terminal with script(1).  script types an
+# EOF into the terminal when its own stdin ends, and the remote pty would
+# echo it: its stdin is a FIFO held open, silent, until it is done.
+mkfifo "$TMPD/quiet"
+in_script() {
+	sleep 30 >"$TMPD/quiet" &
+	_q=$!
+	SPN="$SPINDLE" timeout 20 script -qec "$1" /dev/null <"$TMPD/quiet"
+	_rc=$?
+	kill "$_q" 2>/dev/null
+	wait "$_q" 2>/dev/null
+	return "$_rc"
+}
+out=$(in_script 'stty rows 33 cols 101; "$SPN" run -t local+local -- sh -c "tty; stty size; echo to-stderr >&2"' |
+    tr -d '\r')
 echo "$out" | grep -q '^/dev/pts/' || fail "no pty: $out"
 echo "$out" | grep -qx '33 101' || fail "window size not passed: $out"
 echo "$out" | grep -qx 'to-stderr' || fail "stderr not on the pty: $out"
 
-SPN="$SPINDLE" timeout 20 script -qec '"$SPN" run -t local -- sh -c "exit 7"' \
-    /dev/null >/dev/null
+in_script '"$SPN" run -t local -- sh -c "exit 7"' >/dev/null
 check "exit status through -t" 7 $?
 
 # Without a terminal -t still gives the command one.
