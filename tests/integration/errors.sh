@@ -79,4 +79,29 @@ if [ -r "$cfg" ]; then
 	[ -n "$v" ] && check "spindle --version" "spindle $v" "$out"
 fi
 
+# Password options: one source only, checked before anything starts.
+echo pw >"$TMPD/pw"
+spn run --password-file "$TMPD/pw" --password-fd 0 local -- echo RAN \
+    >"$TMPD/out" 2>"$TMPD/err" </dev/null
+check_rc "two password sources" 2 $? "$TMPD/err"
+contains "$TMPD/err" "give the password only once" ||
+    fail "two password sources: $(cat "$TMPD/err")"
+spn run --password-fd x local -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
+check_rc "--password-fd x" 2 $? "$TMPD/err"
+contains "$TMPD/err" "bad file descriptor 'x'" ||
+    fail "--password-fd x: $(cat "$TMPD/err")"
+spn run --password-file "$TMPD/none" local -- echo RAN >"$TMPD/out" \
+    2>"$TMPD/err"
+check_rc "--password-file missing" 255 $? "$TMPD/err"
+contains "$TMPD/err" "$TMPD/none: No such file or directory" ||
+    fail "--password-file missing: $(cat "$TMPD/err")"
+if command -v setsid >/dev/null; then
+	setsid "$SPINDLE" run --ask-pass local -- echo RAN >"$TMPD/out" \
+	    2>"$TMPD/err" </dev/null
+	check_rc "--ask-pass without a terminal" 255 $? "$TMPD/err"
+	contains "$TMPD/err" "--ask-pass needs a terminal" ||
+	    fail "--ask-pass without a terminal: $(cat "$TMPD/err")"
+fi
+[ -s "$TMPD/out" ] && fail "a command ran despite a password error"
+
 pass
