@@ -19,6 +19,7 @@ void		 svc_exec_killall(void);
 typedef int call_fn(struct rt *, const struct rt_msg *, void *);
 uint32_t	 call_start(struct rt *, uint32_t, uint32_t, struct pk *,
 		     call_fn *, void *);
+void		 call_cancel(struct rt *, uint32_t);
 char		*call_dead_text(const struct rt_msg *);
 
 /* exec-client.c */

@@ -39,6 +39,18 @@ call_start(struct rt *rt, uint32_t ctx, uint32_t handle, struct pk *pk,
 	return c->handle;
 }
 
+/* Stop waiting: later replies find no handle and are dropped. */
+void
+call_cancel(struct rt *rt, uint32_t handle)
+{
+	struct call *c = rt_handle_arg(rt, handle);
+
+	if (c == NULL || c->handle != handle)
+		return;
+	rt_handle_del(rt, handle);
+	free(c);
+}
+
 /* "context lost: hop 2 (local+local): agent killed by signal 9 (Killed)" */
 char *
 call_dead_text(const struct rt_msg *m)

@@ -3,6 +3,7 @@
  * result arrives once the remote process is reaped and its output is
  * written out here.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ struct xcl {
 	struct rt	*rt;
 	uint32_t	 ctx;
 	uint32_t	 ctl;
+	uint32_t	 call;		/* reply handle while the call lasts */
 	int		 fd_in;
 	struct src	*in;
 	struct sink	*out;
@@ -95,6 +97,7 @@ xcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 	(void)rt;
 	if (m->h.kind == SPN_K_DEAD) {
 		text = call_dead_text(m);
+		x->call = 0;
 		xcl_fail(x, -1, text);
 		free(text);
 		return 0;
@@ -106,6 +109,7 @@ xcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 		return 1;
 	}
 	a = upk_u32(&u);
+	x->call = 0;	/* FAILED and EXITED are the last replies */
 	if (tag == SPN_EXEC_FAILED) {
 		text = upk_str(&u);
 		xcl_fail(x, a, text != NULL ? text : "cannot run command");
@@ -153,7 +157,7 @@ exec_start(struct rt *rt, const struct exec_req *r, exec_done_fn *done,
 		pk_u32(&pk, r->rows);
 		pk_u32(&pk, r->cols);
 	}
-	call_start(rt, r->ctx, SPN_H_EXEC, &pk, xcl_reply, x);
+	x->call = call_start(rt, r->ctx, SPN_H_EXEC, &pk, xcl_reply, x);
 	pk_free(&pk);
 	return x;
 }
@@ -186,11 +190,17 @@ exec_bytes(struct xcl *x)
 	    (x->err ? sink_bytes(x->err) : 0);
 }
 
+/* Safe at any time: a call still running is cancelled, its process
+ * signalled, and whatever it sends later is dropped. */
 void
 exec_free(struct xcl *x)
 {
 	if (x == NULL)
 		return;
+	if (x->call != 0) {
+		exec_signal(x, SIGKILL);
+		call_cancel(x->rt, x->call);
+	}
 	src_free(x->in);
 	sink_free(x->out);
 	sink_free(x->err);

@@ -192,6 +192,15 @@ rt_handle_add(struct rt *rt, uint32_t id, int allow, uint32_t peer,
 	return id;
 }
 
+/* The argument a handle was registered with, or NULL. */
+void *
+rt_handle_arg(struct rt *rt, uint32_t id)
+{
+	struct handle *hd = map_get(rt->handles, id);
+
+	return hd != NULL ? hd->arg : NULL;
+}
+
 void
 rt_handle_del(struct rt *rt, uint32_t id)
 {

@@ -182,6 +182,7 @@ struct link	*rt_parent(struct rt *);
 uint32_t	 rt_handle_add(struct rt *, uint32_t, int, uint32_t, rt_fn *,
 		     void *);
 void		 rt_handle_del(struct rt *, uint32_t);
+void		*rt_handle_arg(struct rt *, uint32_t);
 void		 rt_send(struct rt *, uint8_t, uint32_t, uint32_t, uint32_t,
 		     const void *, size_t);
 void		 rt_send_evbuf(struct rt *, uint8_t, uint32_t, uint32_t,
