@@ -73,7 +73,6 @@ struct child	*boot_connect(struct rt *, const struct boot_req *,
 pid_t		 child_pid(struct child *);
 pid_t		 child_proc(struct child *);
 const char	*child_arch(struct child *);
-const char	*child_label(struct child *);
 void		 boot_req_pack(struct pk *, const struct boot_req *);
 int		 boot_req_unpack(struct upk *, struct boot_req *);
 void		 boot_req_free(struct boot_req *);

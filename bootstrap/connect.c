@@ -75,12 +75,6 @@ child_arch(struct child *c)
 	return c->arch;
 }
 
-const char *
-child_label(struct child *c)
-{
-	return c->label;
-}
-
 static void
 child_report(struct child *c, const char *err)
 {

@@ -102,13 +102,6 @@ link_name(struct link *l)
 	return l->name;
 }
 
-void
-link_set_name(struct link *l, const char *name)
-{
-	free(l->name);
-	l->name = xstrdup(name);
-}
-
 size_t
 link_queued(struct link *l)
 {

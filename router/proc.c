@@ -53,13 +53,6 @@ proc_watch(pid_t pid, proc_exit_fn *fn, void *arg)
 }
 
 void
-proc_unwatch(pid_t pid)
-{
-	if (proc_watches != NULL)
-		free(map_del(proc_watches, pid));
-}
-
-void
 proc_reap(void)
 {
 	struct watch *w;

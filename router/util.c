@@ -82,12 +82,6 @@ fd_nonblock(int fd, int on)
 	return fcntl(fd, F_SETFL, fl);
 }
 
-int
-fd_cloexec(int fd)
-{
-	return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
 /*
  * epoll refuses regular files and some character devices (/dev/null):
  * such fds are always ready, so callers read or write them directly.
