@@ -43,53 +43,40 @@ wait_gone $REMOTE 5 ||
     fail "remote processes left 5s after the master was SIGKILLed"
 no_world_procs 2 "the master SIGKILLed"
 
+# ends WHAT STATUS [HOP1]: spindle exits within 5 s with STATUS, naming
+# hop 1 if asked, and nothing of the session is left.
+ends() {
+	_t=50
+	while alive "$MASTER" && [ "$_t" -gt 0 ]; do
+		sleep 0.1
+		_t=$((_t - 1))
+	done
+	alive "$MASTER" && fail "spindle still running 5s after $1"
+	wait "$BGPID"
+	check_rc "$1 under run $R" "$2" $? "$TMPD/err"
+	if [ -n "${3:-}" ]; then
+		contains "$TMPD/err" "hop 1 ($U_A@127.0.0.1)" ||
+		    fail "$1: message does not name hop 1: $(cat "$TMPD/err")"
+		log "$1: $(cat "$TMPD/err")"
+	fi
+	wait_gone $REMOTE 5 || fail "remote processes left after $1"
+	no_world_procs 2 "$1"
+}
+
 # 2. The session's sshd killed (the connection drops on the remote side):
 # spindle ends with 255, naming hop 1, and leaves nothing.
 start
 kill -KILL $(sshd_sessions)
-_t=50
-while alive "$MASTER" && [ "$_t" -gt 0 ]; do
-	sleep 0.1
-	_t=$((_t - 1))
-done
-alive "$MASTER" && fail "spindle still running 5s after its sshd session was killed"
-wait "$BGPID"
-check_rc "sshd session killed under run $R" 255 $? "$TMPD/err"
-contains "$TMPD/err" "hop 1 ($U_A@127.0.0.1)" ||
-    fail "sshd session killed: message does not name hop 1: $(cat "$TMPD/err")"
-log "sshd session killed: $(cat "$TMPD/err")"
-wait_gone $REMOTE 5 || fail "remote processes left after the sshd session died"
-no_world_procs 2 "the sshd session killed"
+ends "its sshd session was killed" 255 hop1
 
 # 3. The remote agent of hop 1 SIGKILLed: 255 naming hop 1, all gone.
 start
 kill -KILL "$A1"
-_t=50
-while alive "$MASTER" && [ "$_t" -gt 0 ]; do
-	sleep 0.1
-	_t=$((_t - 1))
-done
-alive "$MASTER" && fail "spindle still running 5s after hop 1's agent was killed"
-wait "$BGPID"
-check_rc "hop 1's agent killed under run $R" 255 $? "$TMPD/err"
-contains "$TMPD/err" "hop 1 ($U_A@127.0.0.1)" ||
-    fail "hop 1's agent killed: message does not name hop 1: $(cat "$TMPD/err")"
-log "hop 1's agent killed: $(cat "$TMPD/err")"
-wait_gone $REMOTE 5 || fail "remote processes left after hop 1's agent died"
-no_world_procs 2 "hop 1's agent killed"
+ends "hop 1's agent was killed" 255 hop1
 
 # 4. SIGTERM to spindle reaches the remote command (through ssh and sudo).
 start
 kill -TERM "$MASTER"
-_t=50
-while alive "$MASTER" && [ "$_t" -gt 0 ]; do
-	sleep 0.1
-	_t=$((_t - 1))
-done
-alive "$MASTER" && fail "spindle still running 5s after SIGTERM"
-wait "$BGPID"
-check_rc "SIGTERM to run $R -- sleep 1000" 143 $? "$TMPD/err"
-wait_gone $REMOTE 5 || fail "remote processes left after SIGTERM"
-no_world_procs 2 "SIGTERM"
+ends "SIGTERM" 143
 
 pass

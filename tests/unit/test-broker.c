@@ -20,6 +20,7 @@
 #include <event2/thread.h>
 
 #include "router.h"
+#include "loop.h"
 
 #define NTHREADS	4
 
@@ -38,21 +39,8 @@ static int		 per_thread;
 static int		 spin_us;	/* busy time per job */
 static int		 order_bad;
 
-static void
-run_for(int ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-}
-
-#define RUN_UNTIL(cond, ms) __extension__ ({				\
-	uint64_t _dl = now_usec() + (uint64_t)(ms) * 1000;		\
-	while (!(cond) && now_usec() < _dl)				\
-		run_for(5);						\
-	(cond);								\
-})
+#define run_for(ms)		loop_run_for(base, (ms))
+#define RUN_UNTIL(cond, ms)	LOOP_RUN_UNTIL(base, cond, ms)
 
 static void
 job(void *arg)

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "router.h"
+#include "loop.h"
 
 #define MAXR		8
 #define MAXMSG		256
@@ -120,22 +121,8 @@ logs_dump(void)
 		print_message("  log: %s\n", logs[i]);
 }
 
-static void
-run_for(int ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(N.base, &tv);
-	event_base_dispatch(N.base);
-}
-
-/* Run the loop until cond holds or ms pass; evaluates to cond. */
-#define RUN_UNTIL(cond, ms) __extension__ ({				\
-	uint64_t _dl = now_usec() + (uint64_t)(ms) * 1000;		\
-	while (!(cond) && now_usec() < _dl)				\
-		run_for(2);						\
-	(cond);								\
-})
+#define run_for(ms)		loop_run_for(N.base, (ms))
+#define RUN_UNTIL(cond, ms)	LOOP_RUN_UNTIL(N.base, cond, ms)
 
 static void
 link_closed_cb(struct link *l, const char *why, void *arg)

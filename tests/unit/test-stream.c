@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "router.h"
+#include "loop.h"
 
 #define WINDOW		(64 * 1024)
 #define WAIT_MS		60000
@@ -38,21 +39,8 @@ static struct rt	*R[4];
 static struct link	*L[8];
 static int		 nlinks;
 
-static void
-run_for(int ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-}
-
-#define RUN_UNTIL(cond, ms) __extension__ ({				\
-	uint64_t _dl = now_usec() + (uint64_t)(ms) * 1000;		\
-	while (!(cond) && now_usec() < _dl)				\
-		run_for(5);						\
-	(cond);								\
-})
+#define run_for(ms)		loop_run_for(base, (ms))
+#define RUN_UNTIL(cond, ms)	LOOP_RUN_UNTIL(base, cond, ms)
 
 static void
 link_gone(struct link *l, const char *why, void *arg)
