@@ -137,10 +137,32 @@ proc_ctl(struct rt *rt, const struct rt_msg *m, void *arg)
 		kill(-p->pid, SIGKILL);
 }
 
+/*
+ * What sshd does before the user's shell: HOME, USER, LOGNAME and SHELL
+ * of the user we are, and the home directory as cwd unless one was asked
+ * for (rsync's and scp's relative paths count on it).
+ */
+static void
+exec_as_sshd(struct exec_args *a)
+{
+	char *home = passwd_home(getuid()), *user = passwd_name(getuid());
+	char *sh = passwd_shell(getuid());
+
+	setenv("HOME", home, 1);
+	setenv("SHELL", sh, 1);
+	if (user != NULL) {
+		setenv("USER", user, 1);
+		setenv("LOGNAME", user, 1);
+	}
+	if ((a->cwd == NULL || *a->cwd == '\0') && chdir(home) != 0 &&
+	    chdir("/") != 0)
+		return;
+}
+
 static void
 exec_child(struct exec_args *a, int fds[3], int rep)
 {
-	char *sh;
+	char *sh, *login;
 	int e;
 
 	for (int sig = 1; sig < NSIG; sig++)
@@ -160,12 +182,19 @@ exec_child(struct exec_args *a, int fds[3], int rep)
 		putenv(a->env[i]);
 	if (a->cwd != NULL && *a->cwd != '\0' && chdir(a->cwd) != 0)
 		goto fail;
+	if (a->flags & (SPN_EXEC_USERSHELL | SPN_EXEC_LOGIN))
+		exec_as_sshd(a);
 	if (a->flags & SPN_EXEC_USERSHELL) {
 		sh = passwd_shell(getuid());
 		execl(sh, sh, "-c", a->argv[0], (char *)NULL);
 	} else if (a->flags & SPN_EXEC_SHELL)
 		execl("/bin/sh", "sh", "-c", a->argv[0], (char *)NULL);
-	else
+	else if (a->flags & SPN_EXEC_LOGIN) {
+		sh = passwd_shell(getuid());
+		login = xprintf("-%s", strrchr(sh, '/') != NULL ?
+		    strrchr(sh, '/') + 1 : sh);
+		execl(sh, login, (char *)NULL);
+	} else
 		execvp(a->argv[0], a->argv);
 fail:
 	e = errno;

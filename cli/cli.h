@@ -2,7 +2,12 @@
 #ifndef SPN_CLI_H
 #define SPN_CLI_H
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
 #include "../agent/agent.h"
+#include "spn-ctl.h"
 
 /* route.c */
 struct hop {
@@ -15,7 +20,38 @@ struct route {
 	size_t		 nhops;
 };
 int		 route_parse(const char *, struct route *, char *, size_t);
+int		 route_parse_ssh(const char *, const char *, struct route *,
+		     char *, size_t);
+void		 route_direct(const char *, const char *, char *const *,
+		     const char *, struct route *);
 void		 route_free(struct route *);
+
+/* routes-file.c */
+struct route_opts {
+	int		 keepalive;	/* -1: not set */
+	int		 timeout;
+	char		*ssh_config;
+	char		*ssh_args;
+	char		*password_file;
+};
+struct routes_entry {
+	char		*name;
+	char		*route;
+	struct route_opts opts;		/* the global ones, then its own */
+};
+struct routes_file {
+	struct route_opts global;
+	struct routes_entry *v;
+	size_t		 n;
+};
+char		*routes_file_path(void);
+int		 routes_file_load(const char *, struct routes_file *, char *,
+		     size_t);
+const struct routes_entry *routes_file_find(const struct routes_file *,
+		     const char *);
+void		 routes_file_free(struct routes_file *);
+int		 routes_known(const char *);
+void		 route_opts_free(struct route_opts *);
 
 /* master.c */
 struct master_opts {
@@ -50,12 +86,119 @@ void		 master_on_signal(struct master *, void (*)(int, void *),
 		     void *);
 void		 master_timing(struct master *, const char *, uint64_t);
 void		 master_teardown(struct master *);
+uint32_t	 master_new_id(struct master *);
+void		 master_on_lost(struct master *,
+		     void (*)(uint32_t, const char *, void *), void *);
+
+/* chain.c */
+struct chain;
+typedef void chain_up_fn(struct chain *, const char *, void *);
+struct chain	*chain_new(struct master *, const struct route *,
+		     const struct master_opts *);
+void		 chain_connect(struct chain *, chain_up_fn *, void *);
+uint32_t	 chain_ctx(struct chain *, size_t);
+uint32_t	 chain_last(struct chain *);
+size_t		 chain_hops(struct chain *);
+const char	*chain_label(struct chain *, size_t);
+int		 chain_find(struct chain *, uint32_t);
+void		 chain_close(struct chain *);
+void		 chain_free(struct chain *);
+
+/* ctl.c */
+struct ctl_msg {
+	uint32_t	 type;
+	uint32_t	 id;
+	const uint8_t	*body;
+	size_t		 len;
+};
+struct ctl_buf {
+	uint8_t		*data;
+	size_t		 len;
+	size_t		 cap;
+	size_t		 used;	/* by messages already parsed */
+};
+/* The route a request names. */
+struct ctl_spec {
+	char		*route;		/* name, inline route, or host */
+	int		 direct;	/* CTL_SPEC_* */
+	char		*user;		/* direct: ssh's -l */
+	char		**sshargs;	/* direct: ssh's other options */
+	char		*sshenv;	/* the client's $SPINDLE_SSH_ARGS */
+	char		*password;
+	int		 keepalive;	/* -1: the route's or default */
+	int		 timeout;
+};
+#define CTL_SPEC_ROUTE	0	/* a name, else an inline route */
+#define CTL_SPEC_SSH	1	/* a name, else ssh to that host (the shim) */
+char		*ctl_dir_path(void);
+char		*ctl_dir(char *, size_t);
+int		 ctl_sockaddr(const char *, struct sockaddr_un *);
+int		 ctl_send(int, uint32_t, uint32_t, const struct pk *,
+		     const int *, int);
+int		 ctl_write_rest(int, struct iovec *, size_t);
+int		 ctl_parse(const uint8_t *, size_t, struct ctl_msg *);
+int		 ctl_recv(int, struct ctl_buf *, struct ctl_msg *, int *,
+		     int *);
+int		 ctl_fill(int, struct ctl_buf *, int *, int *, int);
+void		 ctl_take_fds(struct msghdr *, int *, int *, int);
+int		 ctl_pending(const struct ctl_buf *);
+void		 ctl_buf_free(struct ctl_buf *);
+void		 ctl_spec_pack(struct pk *, const struct ctl_spec *);
+int		 ctl_spec_unpack(struct upk *, struct ctl_spec *);
+void		 ctl_spec_free(struct ctl_spec *);
+
+/* client.c */
+char		*client_self_exe(void);
+int		 client_connect(int, char *, size_t);
+int		 client_call(int, uint32_t, struct pk *, char **);
+int		 client_run(int, const struct ctl_spec *,
+		     const struct exec_req *);
+
+/* droute.c */
+struct droute;
+struct dr_wait;
+typedef void dr_ready_fn(struct droute *, const char *, void *);
+void		 dr_init(struct master *);
+struct droute	*dr_resolve(const struct ctl_spec *, char *, size_t);
+struct droute	*dr_define(const char *, const struct ctl_spec *, char *,
+		     size_t);
+struct dr_wait	*dr_use(struct droute *, dr_ready_fn *, void *);
+void		 dr_unwait(struct dr_wait *);
+uint32_t	 dr_ctx(struct droute *);
+const char	*dr_key(struct droute *);
+void		 dr_hold(struct droute *, int);
+int		 dr_down(const char *, char *, size_t);
+void		 dr_shutdown(void);
+size_t		 dr_count(int);
+void		 dr_set_rtt(struct droute *, uint64_t);
+char		*dr_list(int);
+
+/* daemon.c */
+int		 daemon_serve(int);
+void		 daemon_stop(void);
+size_t		 dconn_count(void);
 
 /* cmd-*.c */
 int		 cmd_run(int, char **);
+int		 cmd_daemon(int, char **);
+int		 cmd_up(int, char **);
+int		 cmd_down(int, char **);
+int		 cmd_ls(int, char **);
+int		 cmd_check(int, char **);
+int		 cmd_fakessh_bin(int, char **);
+int		 cmd_exec(int, char **);
+char		*fakessh_dir(char *, size_t);
+int		 daemon_stop_wait(void);
 int		 cmd_ping(int, char **);
 int		 cmd_info(int, char **);
 int		 cmd_bootstrap_size(int, char **);
+
+/* fakessh/shim.c */
+int		 shim_main(int, char **);
+
+/* tty.c */
+void		 tty_setup(uint32_t *, uint32_t *);
+void		 tty_restore(void);
 
 /* password.c */
 char		*password_ask(const char *);

@@ -3,7 +3,6 @@
 
 #include <getopt.h>
 #include <signal.h>
-#include <termios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,39 +18,6 @@ struct run {
 	uint64_t	 t_exec;
 	struct event	*winch;
 };
-
-/* -t with a terminal: raw mode here, restored however we leave. */
-static struct termios	run_saved_tty;
-static int		run_tty_raw;
-
-static void
-run_tty_restore(void)
-{
-	if (run_tty_raw)
-		tcsetattr(STDIN_FILENO, TCSADRAIN, &run_saved_tty);
-	run_tty_raw = 0;
-}
-
-static void
-run_tty_setup(struct run *r)
-{
-	struct winsize ws;
-	struct termios raw;
-
-	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
-		r->req.rows = ws.ws_row;
-		r->req.cols = ws.ws_col;
-	}
-	if (!isatty(STDIN_FILENO) ||
-	    tcgetattr(STDIN_FILENO, &run_saved_tty) != 0)
-		return;
-	raw = run_saved_tty;
-	cfmakeraw(&raw);
-	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0) {
-		run_tty_raw = 1;
-		atexit(run_tty_restore);
-	}
-}
 
 static void
 run_winch_cb(evutil_socket_t sig, short what, void *arg)
@@ -71,7 +37,7 @@ run_done(struct xcl *x, int code, const char *err, void *arg)
 	struct run *r = arg;
 
 	(void)x;
-	run_tty_restore();
+	tty_restore();
 	if (code == -1) {
 		fprintf(stderr, "spindle: %s\n", err);
 		code = 255;
@@ -96,7 +62,7 @@ run_up(struct master *m, const char *err, void *arg)
 	struct run *r = arg;
 
 	if (err != NULL) {
-		run_tty_restore();
+		tty_restore();
 		fprintf(stderr, "spindle: %s\n", err);
 		r->code = 255;
 		event_base_loopbreak(master_base(m));
@@ -107,9 +73,41 @@ run_up(struct master *m, const char *err, void *arg)
 	master_on_signal(m, run_signal, r);
 }
 
+/*
+ * Through the daemon, if one runs or the route is a name of the routes
+ * file (then one is started).  -1: run it ourselves.
+ */
+static int
+run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
+{
+	struct ctl_spec s = { .keepalive = -1, .timeout = -1 };
+	char why[512];
+	int fd, start = routes_known(name), code;
+
+	if ((fd = client_connect(start, why, sizeof why)) < 0) {
+		if (!start)
+			return -1;
+		fprintf(stderr, "spindle: %s\n", why);
+		return 255;
+	}
+	s.route = (char *)name;
+	s.sshenv = getenv("SPINDLE_SSH_ARGS");
+	s.password = mo->password;
+	if (mo->keepalive != SPN_KEEPALIVE_DEFAULT)
+		s.keepalive = mo->keepalive;
+	if (mo->timeout != 30)
+		s.timeout = mo->timeout;
+	if (req->flags & SPN_EXEC_PTY)
+		tty_setup(&req->rows, &req->cols);
+	code = client_run(fd, &s, req);
+	close(fd);
+	return code;
+}
+
 static const char run_usage[] =
     "usage: spindle run [-cnst] [-C DIR] [-e NAME=VALUE]... [--clear-env]\n"
-    "                   [--timings] [--timeout SECS] [--keepalive SECS]\n"
+    "                   [--no-daemon] [--timings] [--timeout SECS] "
+    "[--keepalive SECS]\n"
     "                   [--ask-pass | --password-file FILE | "
     "--password-fd N]\n"
     "                   ROUTE [--] COMMAND [ARG...]\n";
@@ -120,6 +118,7 @@ static const struct option run_longopts[] = {
 	{ "shell", no_argument, NULL, 'c' },
 	{ "user-shell", no_argument, NULL, 's' },
 	{ "clear-env", no_argument, NULL, 'E' },
+	{ "no-daemon", no_argument, NULL, 'D' },
 	MASTER_LONGOPTS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -132,8 +131,9 @@ cmd_run(int argc, char **argv)
 	struct run r = { .code = 255 };
 	struct route route;
 	char why[256], **env = xcalloc(1, sizeof *env);
+	const char *spec;
 	size_t nenv = 0;
-	int ch, noin = 0;
+	int ch, noin = 0, use_daemon = 1;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+cnstC:e:h", run_longopts,
@@ -165,6 +165,9 @@ cmd_run(int argc, char **argv)
 		case 'E':
 			r.req.flags |= SPN_EXEC_CLEARENV;
 			break;
+		case 'D':
+			use_daemon = 0;
+			break;
 		case 'h':
 			fputs(run_usage, stdout);
 			return 0;
@@ -177,8 +180,7 @@ cmd_run(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage_error("run: no route given\n%s", run_usage);
-	if (route_parse(argv[0], &route, why, sizeof why) != 0)
-		usage_error("bad route '%s': %s", argv[0], why);
+	spec = argv[0];
 	argc--;
 	argv++;
 	if (argc > 0 && strcmp(argv[0], "--") == 0) {
@@ -197,8 +199,17 @@ cmd_run(int argc, char **argv)
 	if (r.req.flags & SPN_EXEC_PTY) {
 		/* The pty merges stderr into stdout, as ssh -t does. */
 		r.req.fd_err = -1;
-		run_tty_setup(&r);
 	}
+	if (use_daemon && !mo.timings &&
+	    (r.code = run_daemon(spec, &mo, &r.req)) >= 0) {
+		strv_free(env);
+		password_free(mo.password);
+		return r.code;
+	}
+	if (route_parse(spec, &route, why, sizeof why) != 0)
+		usage_error("bad route '%s': %s", spec, why);
+	if (r.req.flags & SPN_EXEC_PTY)
+		tty_setup(&r.req.rows, &r.req.cols);
 	r.m = master_new(&mo);
 	if (r.req.flags & SPN_EXEC_PTY) {
 		r.winch = evsignal_new(master_base(r.m), SIGWINCH,
@@ -212,7 +223,7 @@ cmd_run(int argc, char **argv)
 	exec_free(r.x);
 	if (r.winch != NULL)
 		event_free(r.winch);
-	run_tty_restore();
+	tty_restore();
 	master_teardown(r.m);
 	route_free(&route);
 	strv_free(env);

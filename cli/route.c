@@ -41,9 +41,8 @@ strv_push(char ***vp, size_t *np, char *s)
 
 /* $SPINDLE_SSH_ARGS, split on blanks (no quoting: keep it simple). */
 static void
-route_ssh_env(char ***argsp, size_t *np)
+route_ssh_env(char ***argsp, size_t *np, const char *env)
 {
-	const char *env = getenv("SPINDLE_SSH_ARGS");
 	char *copy, *word, *save = NULL;
 
 	if (env == NULL)
@@ -86,7 +85,8 @@ route_ssh_opt(const char *opt, char ***argsp, size_t *np, char *why,
 }
 
 static int
-route_ssh_hop(const char *word, struct hop *h, char *why, size_t whylen)
+route_ssh_hop(const char *word, const char *env, struct hop *h, char *why,
+    size_t whylen)
 {
 	char *copy = xstrdup(word), *opts = strchr(copy, ','), *at, *opt;
 	char *user = "", *host = copy, *save = NULL;
@@ -120,7 +120,7 @@ route_ssh_hop(const char *word, struct hop *h, char *why, size_t whylen)
 			return -1;
 		}
 	}
-	route_ssh_env(&h->args, &n);
+	route_ssh_env(&h->args, &n, env);
 	free(copy);
 	return 0;
 }
@@ -174,7 +174,8 @@ route_sudo_hop(const char *word, struct hop *h, char *why, size_t whylen)
 }
 
 static int
-route_hop(const char *word, struct hop *h, char *why, size_t whylen)
+route_hop(const char *word, const char *env, struct hop *h, char *why,
+    size_t whylen)
 {
 	if (*word == '\0') {
 		snprintf(why, whylen, "empty hop (two '+' in a row?)");
@@ -199,11 +200,20 @@ route_hop(const char *word, struct hop *h, char *why, size_t whylen)
 		h->args[0] = xstrdup(user);
 		return 0;
 	}
-	return route_ssh_hop(word, h, why, whylen);
+	return route_ssh_hop(word, env, h, why, whylen);
 }
 
 int
 route_parse(const char *text, struct route *r, char *why, size_t whylen)
+{
+	return route_parse_ssh(text, getenv("SPINDLE_SSH_ARGS"), r, why,
+	    whylen);
+}
+
+/* As route_parse, with `sshargs` in place of $SPINDLE_SSH_ARGS. */
+int
+route_parse_ssh(const char *text, const char *sshargs, struct route *r,
+    char *why, size_t whylen)
 {
 	char *copy = xstrdup(text), *word, *next;
 	size_t namelen = 0;
@@ -214,7 +224,8 @@ route_parse(const char *text, struct route *r, char *why, size_t whylen)
 			*next++ = '\0';
 		r->hops = xrealloc(r->hops, (r->nhops + 1) * sizeof *r->hops);
 		memset(&r->hops[r->nhops], 0, sizeof *r->hops);
-		if (route_hop(word, &r->hops[r->nhops], why, whylen) != 0) {
+		if (route_hop(word, sshargs, &r->hops[r->nhops], why,
+		    whylen) != 0) {
 			route_free(r);
 			free(copy);
 			return -1;
@@ -226,6 +237,31 @@ route_parse(const char *text, struct route *r, char *why, size_t whylen)
 	}
 	free(copy);
 	return 0;
+}
+
+/*
+ * One ssh hop built from an ssh command line (the shim's): any host name
+ * ssh takes, and its options as they are, then `sshargs` as above.
+ */
+void
+route_direct(const char *host, const char *user, char *const *args,
+    const char *sshargs, struct route *r)
+{
+	struct hop *h;
+	size_t n = 2;
+
+	memset(r, 0, sizeof *r);
+	r->hops = h = xcalloc(1, sizeof *h);
+	r->nhops = 1;
+	h->method = xstrdup("ssh");
+	h->args = xcalloc(3, sizeof *h->args);
+	h->args[0] = xstrdup(host);
+	h->args[1] = xstrdup(user != NULL ? user : "");
+	for (; args != NULL && *args != NULL; args++)
+		strv_push(&h->args, &n, xstrdup(*args));
+	route_ssh_env(&h->args, &n, sshargs);
+	h->name = user != NULL && *user != '\0' ?
+	    xprintf("%s@%s", user, host) : xstrdup(host);
 }
 
 void

@@ -1,5 +1,8 @@
 /* spindle: the command line.  One table of commands, one file each. */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -25,6 +28,14 @@ static const struct cmd cmds[] = {
 	{ "info", cmd_info, "show pid, user, host and kernel of every hop" },
 	{ "bootstrap-size", cmd_bootstrap_size,
 	    "print the bytes sent to start an agent" },
+	{ "up", cmd_up, "connect a named route now (via the daemon)" },
+	{ "down", cmd_down, "close a route the daemon holds" },
+	{ "ls", cmd_ls, "list the daemon's routes [--json]" },
+	{ "check", cmd_check, "connect if need be, and time a round trip" },
+	{ "daemon", cmd_daemon, "start, stop or show the per-user daemon" },
+	{ "fakessh-bin", cmd_fakessh_bin,
+	    "print a directory whose ssh rides spindle routes" },
+	{ "exec", cmd_exec, "run a local command with that ssh first in PATH" },
 };
 
 static void
@@ -60,9 +71,18 @@ usage(FILE *f)
 	    "                         ssh, sudo, su and doas hops\n"
 	    "  --password-file FILE   ... or read it from FILE's first line\n"
 	    "  --password-fd N        ... or from file descriptor N\n\n"
+	    "  --no-daemon            (run) never go through the daemon\n\n"
+	    "spindle run goes through the per-user daemon when one is running\n"
+	    "(or ROUTE names a route of the routes file): its routes stay\n"
+	    "up between commands.\n\n"
 	    "Environment:\n"
 	    "  SPINDLE_SSH_ARGS       extra arguments for every ssh hop, "
-	    "e.g. \"-F FILE\"\n\n"
+	    "e.g. \"-F FILE\"\n"
+	    "  SPINDLE_ROUTES         the routes file "
+	    "[~/.config/spindle/routes]\n"
+	    "  SPINDLE_RUNTIME_DIR    the daemon's directory "
+	    "[$XDG_RUNTIME_DIR/spindle\n"
+	    "                         or /tmp/spindle-UID]\n\n"
 	    "Exit status: that of the command (128+N if killed by signal N),\n"
 	    "or 255 when a hop fails; the message names the hop.\n"
 	    "See spindle(1).\n");
@@ -136,6 +156,35 @@ ensure_stdio(void)
 	}
 }
 
+/*
+ * Directories whose ssh is us (the shim) leave PATH: the ssh hops the
+ * daemon starts must find the real ssh, never recurse into the shim.
+ */
+static void
+path_drop_shim(void)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save = NULL, *out, *ssh;
+	struct stat self, st;
+	size_t len = 0;
+
+	if (path == NULL || stat("/proc/self/exe", &self) != 0)
+		return;
+	copy = xstrdup(path);
+	out = xcalloc(1, strlen(path) + 1);
+	for (dir = strtok_r(copy, ":", &save); dir != NULL;
+	    dir = strtok_r(NULL, ":", &save)) {
+		ssh = xprintf("%s/ssh", *dir != '\0' ? dir : ".");
+		if (stat(ssh, &st) != 0 || st.st_ino != self.st_ino ||
+		    st.st_dev != self.st_dev)
+			len += sprintf(out + len, "%s%s", len ? ":" : "", dir);
+		free(ssh);
+	}
+	setenv("PATH", out, 1);
+	free(out);
+	free(copy);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -147,9 +196,17 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch, level = SPN_LOG_WARN;
+	const char *base;
 
 	ensure_stdio();
 	mem_init();
+	path_drop_shim();
+	base = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 :
+	    argv[0];
+	if (strcmp(base, "ssh") == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		return shim_main(argc, argv);
+	}
 	while ((ch = getopt_long(argc, argv, "+qvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'v':

@@ -41,8 +41,9 @@ pk_bytes(struct pk *pk, const void *p, size_t n)
 void
 pk_u32(struct pk *pk, uint32_t v)
 {
-	uint8_t b[4] = { v >> 24, v >> 16, v >> 8, v };
+	uint8_t b[4];
 
+	be32_put(b, v);
 	pk_bytes(pk, b, 4);
 }
 
@@ -84,8 +85,7 @@ upk_u32(struct upk *u)
 		u->err = 1;
 		return 0;
 	}
-	v = ((uint32_t)u->p[0] << 24) | ((uint32_t)u->p[1] << 16) |
-	    ((uint32_t)u->p[2] << 8) | u->p[3];
+	v = be32_get(u->p);
 	u->p += 4;
 	u->left -= 4;
 	return v;

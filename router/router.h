@@ -29,6 +29,8 @@ struct spn_hdr {
 	uint32_t	 reply_to;
 	uint32_t	 len;
 };
+void		 be32_put(uint8_t *, uint32_t);
+uint32_t	 be32_get(const uint8_t *);
 void		 wire_put_hdr(uint8_t *, const struct spn_hdr *);
 int		 wire_get_hdr(const uint8_t *, struct spn_hdr *, uint32_t,
 		     char *, size_t);
@@ -101,6 +103,7 @@ void		 fd_grow_pipe(int);
 uint64_t	 now_usec(void);
 char		*passwd_name(uid_t);
 char		*passwd_shell(uid_t);
+char		*passwd_home(uid_t);
 char		*evbuf_readline(struct evbuffer *, size_t *);
 
 /* link.c */

@@ -81,6 +81,10 @@ enum spn_level {
 					 * login shell, as sshd runs commands */
 #define SPN_EXEC_PTY		0x8	/* stdio on a new pty; u32 rows, u32 cols
 					 * follow the request's other fields */
+#define SPN_EXEC_LOGIN		0x20	/* as sshd does: HOME, USER, LOGNAME,
+					 * SHELL set, cwd the home directory;
+					 * alone, the user's login shell runs
+					 * (argv unused: ssh with no command) */
 
 /* EXEC reply tags (first u32 of a REPLY on the exec reply handle). */
 #define SPN_EXEC_STARTED	1	/* u32 pid, u32 stdin, u32 control */

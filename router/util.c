@@ -169,6 +169,18 @@ passwd_shell(uid_t uid)
 	return sh;
 }
 
+char *
+passwd_home(uid_t uid)
+{
+	char *home = passwd_field(uid, 5);
+
+	if (home == NULL || *home == '\0') {
+		free(home);
+		home = xstrdup("/");
+	}
+	return home;
+}
+
 /*
  * A line from an evbuffer, in our own malloc'd memory (evbuffer_readln's
  * result belongs to libevent's allocator).  CR before LF is dropped.

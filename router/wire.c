@@ -4,8 +4,8 @@
 
 #include "router.h"
 
-static void
-put32(uint8_t *p, uint32_t v)
+void
+be32_put(uint8_t *p, uint32_t v)
 {
 	p[0] = v >> 24;
 	p[1] = v >> 16;
@@ -13,8 +13,8 @@ put32(uint8_t *p, uint32_t v)
 	p[3] = v;
 }
 
-static uint32_t
-get32(const uint8_t *p)
+uint32_t
+be32_get(const uint8_t *p)
 {
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
 	    ((uint32_t)p[2] << 8) | p[3];
@@ -27,11 +27,11 @@ wire_put_hdr(uint8_t *p, const struct spn_hdr *h)
 	p[1] = SPN_MAGIC & 0xff;
 	p[2] = SPN_VERSION;
 	p[3] = h->kind;
-	put32(p + 4, h->dst);
-	put32(p + 8, h->src);
-	put32(p + 12, h->handle);
-	put32(p + 16, h->reply_to);
-	put32(p + 20, h->len);
+	be32_put(p + 4, h->dst);
+	be32_put(p + 8, h->src);
+	be32_put(p + 12, h->handle);
+	be32_put(p + 16, h->reply_to);
+	be32_put(p + 20, h->len);
 }
 
 /*
@@ -53,11 +53,11 @@ wire_get_hdr(const uint8_t *p, struct spn_hdr *h, uint32_t max_frame,
 		return -1;
 	}
 	h->kind = p[3];
-	h->dst = get32(p + 4);
-	h->src = get32(p + 8);
-	h->handle = get32(p + 12);
-	h->reply_to = get32(p + 16);
-	h->len = get32(p + 20);
+	h->dst = be32_get(p + 4);
+	h->src = be32_get(p + 8);
+	h->handle = be32_get(p + 12);
+	h->reply_to = be32_get(p + 16);
+	h->len = be32_get(p + 20);
 	if (h->kind == 0 || h->kind > SPN_K_MAX) {
 		snprintf(why, whylen, "unknown frame kind %u", h->kind);
 		return -1;

@@ -1,0 +1,356 @@
+/*
+ * The client side of the control socket: find the daemon (starting one if
+ * asked, one at a time however many clients race), send a request, and
+ * for RUN, hand over our stdio and relay signals until the command ends.
+ */
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define CLIENT_START_WAIT_MS	10000
+
+static int
+client_try(const char *dir)
+{
+	struct sockaddr_un sun;
+	char *path = xprintf("%s/sock", dir);
+	int fd;
+
+	if (ctl_sockaddr(path, &sun) != 0 ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		free(path);
+		return -1;
+	}
+	free(path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Our own binary, by name, for the daemon and the shim directory. */
+char *
+client_self_exe(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+/* Fork the daemon (grandchild, so nobody has to reap it) and wait for
+ * its ready byte. */
+static int
+client_spawn(char *why, size_t whylen)
+{
+	char *exe = client_self_exe(), fdarg[16], c;
+	struct pollfd pfd;
+	int p[2], status;
+	pid_t pid;
+
+	if (exe == NULL || pipe(p) != 0) {
+		snprintf(why, whylen, "cannot start the daemon: %s",
+		    strerror(errno));
+		free(exe);
+		return -1;
+	}
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		if (fork() == 0) {
+			snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+			execl(exe, "spindle", cli_verbose ? "-v" : "-q",
+			    "daemon", "serve", "--ready-fd", fdarg,
+			    (char *)NULL);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	free(exe);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	if (pid < 0 || poll(&pfd, 1, CLIENT_START_WAIT_MS) != 1 ||
+	    read(p[0], &c, 1) != 1) {
+		snprintf(why, whylen, "the daemon did not start (see its log "
+		    "in %s)", ctl_dir_path());
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	return 0;
+}
+
+static int
+client_hello(int fd, char *why, size_t whylen)
+{
+	struct ctl_buf b = { 0 };
+	struct ctl_msg m;
+	struct upk u;
+	struct pk pk;
+	char *text;
+	int rc = -1;
+
+	pk_init(&pk);
+	pk_u32(&pk, SPN_CTL_VERSION);
+	if (ctl_send(fd, SPN_CTL_HELLO, 0, &pk, NULL, 0) != 0 ||
+	    ctl_recv(fd, &b, &m, NULL, NULL) != 1)
+		snprintf(why, whylen, "the daemon hung up");
+	else if (m.type == SPN_CTL_ERROR) {
+		upk_init(&u, m.body, m.len);
+		text = upk_str(&u);
+		snprintf(why, whylen, "daemon: %s", text ? text : "refused");
+		free(text);
+	} else if (m.type != SPN_CTL_HELLO)
+		snprintf(why, whylen, "the daemon answered %u to hello",
+		    m.type);
+	else
+		rc = 0;
+	pk_free(&pk);
+	ctl_buf_free(&b);
+	return rc;
+}
+
+/*
+ * A connection to the daemon, or -1 with why set.  With start, a daemon
+ * is started if none answers; a lock makes racing clients start one.
+ */
+int
+client_connect(int start, char *why, size_t whylen)
+{
+	char *dir, *lock;
+	int fd, lfd = -1;
+
+	if ((dir = ctl_dir(why, whylen)) == NULL)
+		return -1;
+	if ((fd = client_try(dir)) < 0 && start) {
+		lock = xprintf("%s/lock", dir);
+		lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		free(lock);
+		if (lfd >= 0)
+			flock(lfd, LOCK_EX);
+		if ((fd = client_try(dir)) < 0 &&
+		    client_spawn(why, whylen) == 0 &&
+		    (fd = client_try(dir)) < 0)
+			snprintf(why, whylen, "cannot connect to the daemon: "
+			    "%s", strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
+	} else if (fd < 0)
+		snprintf(why, whylen, "no daemon is running");
+	free(dir);
+	if (fd >= 0 && client_hello(fd, why, whylen) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * One request, one reply: returns the reply's status (0 for OK, the
+ * daemon's code for ERROR) and its text in *text.
+ */
+int
+client_call(int fd, uint32_t type, struct pk *body, char **text)
+{
+	struct ctl_buf b = { 0 };
+	struct ctl_msg m;
+	struct upk u;
+	int rc = 255;
+
+	*text = NULL;
+	if (ctl_send(fd, type, 1, body, NULL, 0) != 0 ||
+	    ctl_recv(fd, &b, &m, NULL, NULL) != 1) {
+		*text = xstrdup("lost the connection to the daemon");
+		ctl_buf_free(&b);
+		return 255;
+	}
+	upk_init(&u, m.body, m.len);
+	*text = upk_str(&u);
+	if (m.type == SPN_CTL_OK)
+		rc = 0;
+	else if (m.type == SPN_CTL_ERROR)
+		rc = upk_u32(&u);
+	ctl_buf_free(&b);
+	return rc;
+}
+
+static int client_sigpipe[2] = { -1, -1 };
+
+static void
+client_sig(int sig)
+{
+	int e = errno;
+	unsigned char c = sig;
+
+	if (write(client_sigpipe[1], &c, 1) < 0)
+		errno = e;
+	errno = e;
+}
+
+static void
+client_catch(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+	    SIGWINCH };
+	struct sigaction sa;
+
+	if (pipe2(client_sigpipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = client_sig;
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static void
+client_relay(int fd, int sig, int tty)
+{
+	struct winsize ws;
+	struct pk pk;
+
+	pk_init(&pk);
+	if (sig == SIGWINCH) {
+		if (ioctl(tty, TIOCGWINSZ, &ws) == 0) {
+			pk_u32(&pk, ws.ws_row);
+			pk_u32(&pk, ws.ws_col);
+			ctl_send(fd, SPN_CTL_WINCH, 0, &pk, NULL, 0);
+		}
+	} else {
+		pk_u32(&pk, sig);
+		ctl_send(fd, SPN_CTL_SIGNAL, 0, &pk, NULL, 0);
+	}
+	pk_free(&pk);
+}
+
+/* Our copies of what we handed over go: readers see EOF when the daemon
+ * closes its own. */
+static void
+client_drop_stdio(const int *fds, int nfds)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	for (int i = 0; i < nfds; i++) {
+		if (fds[i] <= 1 && !isatty(fds[i]) && null >= 0)
+			dup2(null, fds[i]);
+	}
+	if (null > 2)
+		close(null);
+}
+
+static int
+client_exit_msg(const struct ctl_msg *m, int *code)
+{
+	struct upk u;
+	char *err;
+
+	upk_init(&u, m->body, m->len);
+	if (m->type == SPN_CTL_STARTED)
+		return 0;
+	tty_restore();
+	if (m->type != SPN_CTL_EXIT && m->type != SPN_CTL_ERROR) {
+		fprintf(stderr, "spindle: unexpected reply %u from the "
+		    "daemon\n", m->type);
+		*code = 255;
+		return 1;
+	}
+	if (m->type == SPN_CTL_EXIT) {
+		*code = upk_u32(&u);
+		err = upk_str(&u);
+	} else {
+		err = upk_str(&u);
+		*code = upk_u32(&u);
+	}
+	if (err != NULL && *err != '\0')
+		fprintf(stderr, "spindle: %s\n", err);
+	free(err);
+	return 1;
+}
+
+/*
+ * Run a command through the daemon; our stdio goes to it with the
+ * request.  Returns the exit status to leave with.
+ */
+int
+client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
+{
+	int fds[3], nfds = 0, code = 255, rc;
+	uint32_t mask = 0;
+	struct ctl_buf b = { 0 };
+	struct ctl_msg m;
+	struct pollfd pfd[2];
+	struct pk pk;
+	unsigned char sig;
+
+	if (r->fd_in >= 0)
+		mask |= 1, fds[nfds++] = r->fd_in;
+	if (r->fd_out >= 0)
+		mask |= 2, fds[nfds++] = r->fd_out;
+	if (r->fd_err >= 0)
+		mask |= 4, fds[nfds++] = r->fd_err;
+	client_catch();
+	pk_init(&pk);
+	ctl_spec_pack(&pk, s);
+	pk_u32(&pk, r->flags);
+	pk_strv(&pk, r->argv);
+	pk_strv(&pk, r->env);
+	pk_str(&pk, r->cwd);
+	pk_u32(&pk, r->rows);
+	pk_u32(&pk, r->cols);
+	pk_u32(&pk, mask);
+	rc = ctl_send(fd, SPN_CTL_RUN, 1, &pk, fds, nfds);
+	pk_free(&pk);
+	if (rc != 0) {
+		fprintf(stderr, "spindle: cannot send to the daemon: %s\n",
+		    strerror(errno));
+		return 255;
+	}
+	client_drop_stdio(fds, nfds);
+	pfd[0].fd = fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = client_sigpipe[0];
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (ctl_pending(&b))
+			pfd[0].revents = POLLIN, pfd[1].revents = 0;
+		else if (poll(pfd, client_sigpipe[0] >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		while (pfd[1].revents && read(client_sigpipe[0], &sig, 1) == 1)
+			client_relay(fd, sig, r->fd_in >= 0 ? r->fd_in : 0);
+		if (!pfd[0].revents)
+			continue;
+		if ((rc = ctl_recv(fd, &b, &m, NULL, NULL)) != 1) {
+			fprintf(stderr, "spindle: lost the connection to the "
+			    "daemon (was it killed?)\n");
+			code = 255;
+			break;
+		}
+		if (client_exit_msg(&m, &code))
+			break;
+	}
+	ctl_buf_free(&b);
+	return code;
+}

@@ -1,0 +1,294 @@
+/*
+ * The daemon's commands: daemon start|stop|status, up, down, ls, check;
+ * and the shim's: fakessh-bin, exec.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Connect (starting the daemon if asked) or say why not. */
+static int
+cmd_connect(int start)
+{
+	char why[512];
+	int fd;
+
+	if ((fd = client_connect(start, why, sizeof why)) < 0)
+		fprintf(stderr, "spindle: %s\n", why);
+	return fd;
+}
+
+/* One request, its text printed; the exit status is the daemon's. */
+static int
+cmd_simple(int start, uint32_t type, struct pk *body, int print)
+{
+	char *text;
+	int fd, rc;
+
+	if ((fd = cmd_connect(start)) < 0)
+		return start ? 255 : 1;
+	rc = client_call(fd, type, body, &text);
+	close(fd);
+	if (text != NULL && *text != '\0')
+		fprintf(rc == 0 ? stdout : stderr, "%s%s%s",
+		    rc == 0 ? "" : "spindle: ", text,
+		    print && text[strlen(text) - 1] == '\n' ? "" : "\n");
+	free(text);
+	return rc;
+}
+
+static const char daemon_usage[] =
+    "usage: spindle daemon start | stop | status\n";
+
+int
+cmd_daemon(int argc, char **argv)
+{
+	int fd;
+
+	if (argc == 4 && strcmp(argv[1], "serve") == 0 &&
+	    strcmp(argv[2], "--ready-fd") == 0)
+		return daemon_serve(atoi(argv[3]));
+	if (argc == 2 && strcmp(argv[1], "serve") == 0)
+		return daemon_serve(-1);
+	if (argc != 2)
+		usage_error("%s", daemon_usage);
+	if (strcmp(argv[1], "start") == 0) {
+		if ((fd = cmd_connect(1)) < 0)
+			return 255;
+		close(fd);
+		return cmd_simple(0, SPN_CTL_STATUS, NULL, 0);
+	}
+	if (strcmp(argv[1], "status") == 0)
+		return cmd_simple(0, SPN_CTL_STATUS, NULL, 0);
+	if (strcmp(argv[1], "stop") == 0)
+		return daemon_stop_wait();
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(daemon_usage, stdout);
+		return 0;
+	}
+	usage_error("%s", daemon_usage);
+}
+
+/* Stop it and wait until it has let go of its socket and routes. */
+int
+daemon_stop_wait(void)
+{
+	char *text;
+	int fd, rc;
+
+	if ((fd = client_connect(0, (char[8]){ 0 }, 8)) < 0) {
+		printf("no daemon running\n");
+		return 0;
+	}
+	rc = client_call(fd, SPN_CTL_STOP, NULL, &text);
+	free(text);
+	if (rc == 0) {
+		/* The daemon closes the socket as it exits. */
+		char c;
+
+		while (read(fd, &c, 1) > 0)
+			;
+	}
+	close(fd);
+	return rc;
+}
+
+static const char up_usage[] =
+    "usage: spindle up [--timeout SECS] [--keepalive SECS]\n"
+    "                  [--ask-pass | --password-file FILE | --password-fd N]"
+    "\n                  NAME ROUTE\n";
+
+static const struct option up_longopts[] = {
+	MASTER_LONGOPTS,
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+int
+cmd_up(int argc, char **argv)
+{
+	struct master_opts mo = MASTER_OPTS_DEFAULT;
+	struct ctl_spec s = { .keepalive = -1, .timeout = -1 };
+	struct pk pk;
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+h", up_longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(up_usage, stdout);
+			return 0;
+		}
+		if (cli_parse_master_opt(ch, optarg, &mo) != 0)
+			usage_error("%s", up_usage);
+	}
+	if (argc - optind != 2)
+		usage_error("%s", up_usage);
+	s.route = argv[optind + 1];
+	s.sshenv = getenv("SPINDLE_SSH_ARGS");
+	s.password = mo.password;
+	if (mo.keepalive != SPN_KEEPALIVE_DEFAULT)
+		s.keepalive = mo.keepalive;
+	if (mo.timeout != 30)
+		s.timeout = mo.timeout;
+	pk_init(&pk);
+	pk_str(&pk, argv[optind]);
+	ctl_spec_pack(&pk, &s);
+	rc = cmd_simple(1, SPN_CTL_UP, &pk, 0);
+	pk_free(&pk);
+	password_free(mo.password);
+	return rc;
+}
+
+int
+cmd_down(int argc, char **argv)
+{
+	struct pk pk;
+	int rc;
+
+	if (argc != 2 || *argv[1] == '-')
+		usage_error("usage: spindle down NAME");
+	pk_init(&pk);
+	pk_str(&pk, argv[1]);
+	rc = cmd_simple(0, SPN_CTL_DOWN, &pk, 0);
+	pk_free(&pk);
+	return rc;
+}
+
+int
+cmd_ls(int argc, char **argv)
+{
+	struct pk pk;
+	int json = argc == 2 && strcmp(argv[1], "--json") == 0, rc;
+
+	if (argc > 2 || (argc == 2 && !json))
+		usage_error("usage: spindle ls [--json]");
+	pk_init(&pk);
+	pk_u32(&pk, json);
+	/* No daemon: the routes file's routes, all down. */
+	rc = cmd_simple(1, SPN_CTL_LS, &pk, 1);
+	pk_free(&pk);
+	return rc;
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	struct ctl_spec s = { .keepalive = -1, .timeout = -1 };
+	struct pk pk;
+	char *text;
+	int fd, rc;
+
+	if (argc != 2 || *argv[1] == '-')
+		usage_error("usage: spindle check NAME|ROUTE");
+	s.route = argv[1];
+	s.sshenv = getenv("SPINDLE_SSH_ARGS");
+	if ((fd = cmd_connect(1)) < 0)
+		return 255;
+	pk_init(&pk);
+	ctl_spec_pack(&pk, &s);
+	rc = client_call(fd, SPN_CTL_CHECK, &pk, &text);
+	pk_free(&pk);
+	close(fd);
+	if (rc == 0)
+		printf("%s: up, round trip %.3f ms\n", argv[1],
+		    strtoull(text, NULL, 10) / 1000.0);
+	else
+		fprintf(stderr, "spindle: %s: %s\n", argv[1],
+		    text != NULL ? text : "failed");
+	free(text);
+	return rc;
+}
+
+/*
+ * The directory whose `ssh` is us: made on demand in the runtime
+ * directory; the link is replaced (atomically) if it points elsewhere.
+ */
+char *
+fakessh_dir(char *why, size_t whylen)
+{
+	char *dir, *bin, *link, *tmp, *exe, cur[4096];
+	ssize_t n;
+
+	if ((dir = ctl_dir(why, whylen)) == NULL)
+		return NULL;
+	bin = xprintf("%s/fakessh-bin", dir);
+	free(dir);
+	link = xprintf("%s/ssh", bin);
+	exe = client_self_exe();
+	n = readlink(link, cur, sizeof cur - 1);
+	if (n > 0)
+		cur[n] = '\0';
+	if (exe != NULL && (n <= 0 || strcmp(cur, exe) != 0)) {
+		tmp = xprintf("%s/.ssh.%ld", bin, (long)getpid());
+		if ((mkdir(bin, 0700) != 0 && errno != EEXIST) ||
+		    symlink(exe, tmp) != 0 || rename(tmp, link) != 0) {
+			snprintf(why, whylen, "cannot make %s: %s", link,
+			    strerror(errno));
+			unlink(tmp);
+			free(bin);
+			bin = NULL;
+		}
+		free(tmp);
+	}
+	free(exe);
+	free(link);
+	return bin;
+}
+
+int
+cmd_fakessh_bin(int argc, char **argv)
+{
+	char why[512], *dir;
+
+	(void)argv;
+	if (argc != 1)
+		usage_error("usage: spindle fakessh-bin");
+	if ((dir = fakessh_dir(why, sizeof why)) == NULL) {
+		fprintf(stderr, "spindle: %s\n", why);
+		return 255;
+	}
+	printf("%s\n", dir);
+	free(dir);
+	return 0;
+}
+
+static const char exec_usage[] =
+    "usage: spindle exec [-r ROUTE] [--] COMMAND [ARG...]\n";
+
+int
+cmd_exec(int argc, char **argv)
+{
+	char why[512], *dir, *path;
+	const char *old = getenv("PATH");
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "+r:h")) != -1) {
+		if (ch == 'r')
+			setenv("SPINDLE_FAKESSH_ROUTE", optarg, 1);
+		else if (ch == 'h') {
+			fputs(exec_usage, stdout);
+			return 0;
+		} else
+			usage_error("%s", exec_usage);
+	}
+	if (optind >= argc)
+		usage_error("%s", exec_usage);
+	if ((dir = fakessh_dir(why, sizeof why)) == NULL) {
+		fprintf(stderr, "spindle: %s\n", why);
+		return 255;
+	}
+	path = xprintf("%s%s%s", dir, old != NULL ? ":" : "",
+	    old != NULL ? old : "");
+	setenv("PATH", path, 1);
+	execvp(argv[optind], argv + optind);
+	fprintf(stderr, "spindle: %s: %s\n", argv[optind], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}

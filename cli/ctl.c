@@ -1,0 +1,290 @@
+/*
+ * Control protocol plumbing shared by the daemon and its clients: the
+ * runtime directory, message framing with fds attached, and the route
+ * spec every request that names a route carries.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* $SPINDLE_RUNTIME_DIR, $XDG_RUNTIME_DIR/spindle or /tmp/spindle-UID. */
+char *
+ctl_dir_path(void)
+{
+	const char *env = getenv("SPINDLE_RUNTIME_DIR");
+
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	if ((env = getenv("XDG_RUNTIME_DIR")) != NULL && *env == '/')
+		return xprintf("%s/spindle", env);
+	return xprintf("/tmp/spindle-%u", (unsigned)getuid());
+}
+
+/* Create the directory if need be; refuse one another user could touch. */
+char *
+ctl_dir(char *why, size_t whylen)
+{
+	char *dir = ctl_dir_path();
+	struct stat st;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(why, whylen, "cannot create %s: %s", dir,
+		    strerror(errno));
+		free(dir);
+		return NULL;
+	}
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+		snprintf(why, whylen, "%s is not a private directory of "
+		    "uid %u (want mode 0700, not a link)", dir,
+		    (unsigned)getuid());
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+int
+ctl_sockaddr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun->sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* One message; fds (if any) ride on its first byte. */
+int
+ctl_send(int fd, uint32_t type, uint32_t id, const struct pk *body,
+    const int *fds, int nfds)
+{
+	uint8_t hdr[SPN_CTL_HDR];
+	size_t blen = body != NULL ? body->len : 0;
+	struct iovec iov[2] = { { hdr, sizeof hdr },
+	    { body != NULL ? body->buf : NULL, blen } };
+	union {
+		struct cmsghdr	 c;
+		char		 buf[CMSG_SPACE(3 * sizeof(int))];
+	} cm;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = blen ? 2 : 1 };
+	ssize_t n;
+
+	be32_put(hdr, 8 + blen);
+	be32_put(hdr + 4, type);
+	be32_put(hdr + 8, id);
+	if (nfds > 0) {
+		memset(&cm, 0, sizeof cm);
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		cm.c.cmsg_level = SOL_SOCKET;
+		cm.c.cmsg_type = SCM_RIGHTS;
+		cm.c.cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(&cm.c), fds, nfds * sizeof(int));
+	}
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	/* A stream socket may take part of it: the rest goes plainly. */
+	return ctl_write_rest(fd, iov, (size_t)n);
+}
+
+int
+ctl_write_rest(int fd, struct iovec *iov, size_t done)
+{
+	ssize_t n;
+
+	for (int i = 0; i < 2; i++) {
+		while (iov[i].iov_len > 0) {
+			if (done >= iov[i].iov_len) {
+				done -= iov[i].iov_len;
+				iov[i].iov_len = 0;
+				break;
+			}
+			iov[i].iov_base = (char *)iov[i].iov_base + done;
+			iov[i].iov_len -= done;
+			done = 0;
+			n = send(fd, iov[i].iov_base, iov[i].iov_len,
+			    MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -1;
+			done = n;
+		}
+	}
+	return 0;
+}
+
+/* Parse one message from buf, if whole: 1 yes, 0 not yet, -1 bad. */
+int
+ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *m)
+{
+	uint32_t n;
+
+	if (len < 4)
+		return 0;
+	n = be32_get(buf);
+	if (n < 8 || n > SPN_CTL_MAX)
+		return -1;
+	if (len < 4 + (size_t)n)
+		return 0;
+	m->type = be32_get(buf + 4);
+	m->id = be32_get(buf + 8);
+	m->body = buf + SPN_CTL_HDR;
+	m->len = n - 8;
+	return 1;
+}
+
+/*
+ * Blocking read of one message, for clients; fds that come with it are
+ * appended to fds (at most *nfds on entry, the count on return).
+ * Returns 1, 0 at EOF, -1 on error.  m->body is valid until the next call.
+ */
+int
+ctl_recv(int fd, struct ctl_buf *b, struct ctl_msg *m, int *fds, int *nfds)
+{
+	int rc, max = nfds != NULL ? *nfds : 0;
+
+	if (nfds != NULL)
+		*nfds = 0;
+	if (b->used > 0) {
+		memmove(b->data, b->data + b->used, b->len - b->used);
+		b->len -= b->used;
+		b->used = 0;
+	}
+	for (;;) {
+		if ((rc = ctl_parse(b->data, b->len, m)) != 0) {
+			if (rc < 0)
+				errno = EPROTO;
+			else
+				b->used = 4 + 8 + m->len;
+			return rc;
+		}
+		if ((rc = ctl_fill(fd, b, fds, nfds, max)) <= 0)
+			return rc;
+	}
+}
+
+/* Read what is there into b; fds received are kept or closed. */
+int
+ctl_fill(int fd, struct ctl_buf *b, int *fds, int *nfds, int max)
+{
+	union {
+		struct cmsghdr	 c;
+		char		 buf[CMSG_SPACE(8 * sizeof(int))];
+	} cm;
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cm.buf, .msg_controllen = sizeof cm.buf };
+	ssize_t n;
+
+	if (b->cap - b->len < 65536) {
+		b->cap = b->len + 65536;
+		b->data = xrealloc(b->data, b->cap);
+	}
+	iov.iov_base = b->data + b->len;
+	iov.iov_len = b->cap - b->len;
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n;
+	b->len += n;
+	ctl_take_fds(&mh, fds, nfds, max);
+	return 1;
+}
+
+void
+ctl_take_fds(struct msghdr *mh, int *fds, int *nfds, int max)
+{
+	struct cmsghdr *c;
+	int *p, k;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		p = (int *)CMSG_DATA(c);
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (int i = 0; i < k; i++) {
+			if (nfds != NULL && *nfds < max)
+				fds[(*nfds)++] = p[i];
+			else
+				close(p[i]);
+		}
+	}
+}
+
+/* A whole message is buffered: read it without waiting for the socket. */
+int
+ctl_pending(const struct ctl_buf *b)
+{
+	struct ctl_msg m;
+
+	return ctl_parse(b->data + b->used, b->len - b->used, &m) != 0;
+}
+
+void
+ctl_buf_free(struct ctl_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof *b);
+}
+
+void
+ctl_spec_pack(struct pk *pk, const struct ctl_spec *s)
+{
+	pk_str(pk, s->route);
+	pk_u32(pk, s->direct);
+	pk_str(pk, s->user);
+	pk_strv(pk, s->sshargs);
+	pk_str(pk, s->sshenv);
+	pk_str(pk, s->password);
+	pk_u32(pk, (uint32_t)s->keepalive);
+	pk_u32(pk, (uint32_t)s->timeout);
+}
+
+int
+ctl_spec_unpack(struct upk *u, struct ctl_spec *s)
+{
+	memset(s, 0, sizeof *s);
+	s->route = upk_str(u);
+	s->direct = upk_u32(u);
+	s->user = upk_str(u);
+	s->sshargs = upk_strv(u);
+	s->sshenv = upk_str(u);
+	s->password = upk_str(u);
+	s->keepalive = (int32_t)upk_u32(u);
+	s->timeout = (int32_t)upk_u32(u);
+	if (u->err || s->route == NULL || *s->route == '\0') {
+		ctl_spec_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+void
+ctl_spec_free(struct ctl_spec *s)
+{
+	free(s->route);
+	free(s->user);
+	strv_free(s->sshargs);
+	free(s->sshenv);
+	password_free(s->password);
+	memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,757 @@
+/*
+ * The per-user daemon: holds routes open and runs commands on them for
+ * clients that connect to its socket (the CLI and the ssh shim).  A
+ * client hands over its stdin, stdout and stderr, so command output goes
+ * from the route straight to the client's own files.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define DCONN_MAXFDS	8
+
+struct djob;
+
+struct dconn {
+	int			 fd;
+	struct event		*rev;
+	struct event		*wev;
+	struct ctl_buf		 in;
+	struct evbuffer		*out;
+	int			 fds[DCONN_MAXFDS];	/* received, unclaimed */
+	int			 nfds;
+	int			 hello;
+	int			 closing;	/* once the output is out */
+	struct djob		*job;
+	TAILQ_ENTRY(dconn)	 entry;
+};
+
+struct djob {
+	struct dconn		*c;
+	uint32_t		 id;
+	uint32_t		 type;		/* SPN_CTL_RUN, _UP or _CHECK */
+	struct droute		*dr;
+	struct dr_wait		*wait;
+	struct xcl		*x;
+	struct exec_req		 req;
+	int			 fds[3];
+	uint32_t		 ping;		/* CHECK's call */
+	uint64_t		 t0;
+	int			 code;
+	char			*err;
+};
+
+static struct master	*d_master;
+static TAILQ_HEAD(, dconn) d_conns = TAILQ_HEAD_INITIALIZER(d_conns);
+static char		*d_sock;
+static ino_t		 d_sock_ino;
+static struct event	*d_listen_ev;
+static uint64_t		 d_started;
+
+static void	dconn_free(struct dconn *);
+static void	djob_end(struct djob *, int, const char *);
+
+static void
+dconn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dconn *c = arg;
+
+	(void)what;
+	if (evbuffer_write(c->out, fd) < 0 && errno != EAGAIN &&
+	    errno != EINTR) {
+		dconn_free(c);
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0)
+		event_add(c->wev, NULL);
+	else if (c->closing)
+		dconn_free(c);
+}
+
+static void
+dconn_send(struct dconn *c, uint32_t type, uint32_t id, struct pk *body)
+{
+	uint8_t hdr[SPN_CTL_HDR];
+	size_t blen = body != NULL ? body->len : 0;
+
+	if (c == NULL)
+		return;
+	be32_put(hdr, 8 + blen);
+	be32_put(hdr + 4, type);
+	be32_put(hdr + 8, id);
+	evbuffer_add(c->out, hdr, sizeof hdr);
+	if (blen > 0)
+		evbuffer_add(c->out, body->buf, blen);
+	event_add(c->wev, NULL);
+}
+
+static void
+dconn_reply(struct dconn *c, uint32_t type, uint32_t id, const char *text,
+    int code)
+{
+	struct pk pk;
+
+	pk_init(&pk);
+	pk_str(&pk, text);
+	if (type == SPN_CTL_ERROR)
+		pk_u32(&pk, code);
+	dconn_send(c, type, id, &pk);
+	pk_free(&pk);
+}
+
+/* Refuse and hang up once the refusal is out. */
+static void
+dconn_refuse(struct dconn *c, uint32_t id, const char *text)
+{
+	log_info("client refused: %s", text);
+	dconn_reply(c, SPN_CTL_ERROR, id, text, 255);
+	c->closing = 1;
+	event_del(c->rev);
+}
+
+static void
+dconn_free(struct dconn *c)
+{
+	if (c->job != NULL) {
+		c->job->c = NULL;
+		djob_end(c->job, -1, "client gone");
+	}
+	TAILQ_REMOVE(&d_conns, c, entry);
+	for (int i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	event_free(c->rev);
+	event_free(c->wev);
+	evbuffer_free(c->out);
+	ctl_buf_free(&c->in);
+	close(c->fd);
+	free(c);
+}
+
+/* A terminal gets a file description of our own, so that making it
+ * non-blocking here leaves the client's shell alone. */
+static int
+djob_own_fd(int fd)
+{
+	char path[64];
+	int nfd;
+
+	if (!isatty(fd))
+		return fd;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	if ((nfd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+		return fd;
+	close(fd);
+	fd_nonblock(nfd, 1);
+	return nfd;
+}
+
+static void
+djob_free(struct djob *j)
+{
+	for (int i = 0; i < 3; i++) {
+		if (j->fds[i] >= 0)
+			close(j->fds[i]);
+	}
+	strv_free(j->req.argv);
+	strv_free(j->req.env);
+	free((char *)j->req.cwd);
+	free(j->err);
+	free(j);
+}
+
+static void
+djob_finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct djob *j = arg;
+	struct pk pk;
+
+	(void)fd;
+	(void)what;
+	exec_free(j->x);
+	j->x = NULL;
+	/* Our copies go before the status: the client's readers see EOF. */
+	for (int i = 0; i < 3; i++) {
+		if (j->fds[i] >= 0)
+			close(j->fds[i]);
+		j->fds[i] = -1;
+	}
+	if (j->c != NULL && j->type == SPN_CTL_RUN) {
+		pk_init(&pk);
+		pk_u32(&pk, j->code < 0 ? 255 : j->code);
+		pk_str(&pk, j->err);
+		dconn_send(j->c, SPN_CTL_EXIT, j->id, &pk);
+		pk_free(&pk);
+	} else if (j->c != NULL)
+		dconn_reply(j->c, j->code == 0 ? SPN_CTL_OK : SPN_CTL_ERROR,
+		    j->id, j->err, j->code < 0 ? 255 : j->code);
+	if (j->c != NULL) {
+		j->c->job = NULL;
+		j->c->closing = 1;
+	}
+	djob_free(j);
+}
+
+/*
+ * The job is over (or its client gone): everything is undone from the
+ * loop, never from inside the exec or router callback that told us.
+ */
+static void
+djob_end(struct djob *j, int code, const char *err)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (j->dr == NULL)
+		return;		/* ending already */
+	dr_unwait(j->wait);
+	j->wait = NULL;
+	if (j->ping != 0)
+		call_cancel(master_rt(d_master), j->ping);
+	dr_hold(j->dr, -1);
+	j->dr = NULL;
+	j->code = code;
+	j->err = err != NULL ? xstrdup(err) : NULL;
+	event_base_once(master_base(d_master), -1, EV_TIMEOUT, djob_finish_cb,
+	    j, &tv);
+}
+
+static void
+djob_exec_done(struct xcl *x, int code, const char *err, void *arg)
+{
+	(void)x;
+	djob_end(arg, code, err);
+}
+
+static int
+djob_ping_reply(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct djob *j = arg;
+	uint64_t usec = now_usec() - j->t0;
+	char *text;
+
+	(void)rt;
+	j->ping = 0;
+	if (m->h.kind == SPN_K_DEAD) {
+		text = call_dead_text(m);
+		djob_end(j, -1, text);
+		free(text);
+		return 0;
+	}
+	dr_set_rtt(j->dr, usec);
+	text = xprintf("%llu", (unsigned long long)usec);
+	djob_end(j, 0, text);
+	free(text);
+	return 0;
+}
+
+static void
+djob_ready(struct droute *dr, const char *err, void *arg)
+{
+	struct djob *j = arg;
+
+	j->wait = NULL;
+	if (err != NULL) {
+		djob_end(j, -1, err);
+		return;
+	}
+	j->req.ctx = dr_ctx(dr);
+	if (j->type == SPN_CTL_UP) {
+		djob_end(j, 0, "");
+		return;
+	}
+	if (j->type == SPN_CTL_CHECK) {
+		j->t0 = now_usec();
+		j->ping = call_start(master_rt(d_master), j->req.ctx,
+		    SPN_H_PING, NULL, djob_ping_reply, j);
+		return;
+	}
+	j->x = exec_start(master_rt(d_master), &j->req, djob_exec_done, j);
+	dconn_send(j->c, SPN_CTL_STARTED, j->id, NULL);
+}
+
+static struct djob *
+djob_new(struct dconn *c, const struct ctl_msg *m, struct droute *dr)
+{
+	struct djob *j = xcalloc(1, sizeof *j);
+
+	j->c = c;
+	j->id = m->id;
+	j->type = m->type;
+	j->dr = dr;
+	j->fds[0] = j->fds[1] = j->fds[2] = -1;
+	j->req.fd_in = j->req.fd_out = j->req.fd_err = -1;
+	c->job = j;
+	dr_hold(dr, 1);
+	return j;
+}
+
+static void
+djob_start(struct djob *j)
+{
+	j->wait = dr_use(j->dr, djob_ready, j);
+}
+
+/* Claim the fds the mask says came with the request, in order. */
+static int
+djob_take_fds(struct djob *j, struct dconn *c, uint32_t mask)
+{
+	int *slot[3] = { &j->req.fd_in, &j->req.fd_out, &j->req.fd_err };
+	int k = 0;
+
+	for (int i = 0; i < 3; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		if (k >= c->nfds)
+			return -1;
+		j->fds[i] = *slot[i] = djob_own_fd(c->fds[k++]);
+	}
+	memmove(c->fds, c->fds + k, (c->nfds - k) * sizeof *c->fds);
+	c->nfds -= k;
+	return 0;
+}
+
+static struct droute *
+dconn_route(struct dconn *c, const struct ctl_msg *m, struct upk *u,
+    struct ctl_spec *s)
+{
+	struct droute *dr;
+	char why[512];
+
+	if (ctl_spec_unpack(u, s) != 0) {
+		dconn_refuse(c, m->id, "malformed route");
+		return NULL;
+	}
+	if ((dr = dr_resolve(s, why, sizeof why)) == NULL)
+		dconn_reply(c, SPN_CTL_ERROR, m->id, why, 2);
+	return dr;
+}
+
+static void
+dconn_run(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	struct ctl_spec s;
+	struct droute *dr;
+	struct djob *j;
+	uint32_t mask;
+
+	if ((dr = dconn_route(c, m, u, &s)) == NULL)
+		return;
+	ctl_spec_free(&s);
+	j = djob_new(c, m, dr);
+	j->req.flags = upk_u32(u);
+	j->req.argv = upk_strv(u);
+	j->req.env = upk_strv(u);
+	j->req.cwd = upk_str(u);
+	j->req.rows = upk_u32(u);
+	j->req.cols = upk_u32(u);
+	mask = upk_u32(u);
+	if (u->err || j->req.argv == NULL || j->req.argv[0] == NULL ||
+	    djob_take_fds(j, c, mask) != 0) {
+		djob_end(j, -1, "malformed run request");
+		return;
+	}
+	djob_start(j);
+}
+
+static void
+dconn_up(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	struct ctl_spec s;
+	struct droute *dr;
+	char *name = upk_str(u), why[512];
+
+	if (name == NULL || *name == '\0' || ctl_spec_unpack(u, &s) != 0) {
+		free(name);
+		dconn_refuse(c, m->id, "malformed up request");
+		return;
+	}
+	dr = dr_define(name, &s, why, sizeof why);
+	ctl_spec_free(&s);
+	free(name);
+	if (dr == NULL) {
+		dconn_reply(c, SPN_CTL_ERROR, m->id, why, 2);
+		return;
+	}
+	djob_start(djob_new(c, m, dr));
+}
+
+static void
+dconn_check(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	struct ctl_spec s;
+	struct droute *dr;
+
+	if ((dr = dconn_route(c, m, u, &s)) == NULL)
+		return;
+	ctl_spec_free(&s);
+	djob_start(djob_new(c, m, dr));
+}
+
+static void
+dconn_down(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	char *name = upk_str(u), why[256];
+
+	if (name == NULL || dr_down(name, why, sizeof why) != 0)
+		dconn_reply(c, SPN_CTL_ERROR, m->id, name ? why : "malformed",
+		    1);
+	else
+		dconn_reply(c, SPN_CTL_OK, m->id, "", 0);
+	free(name);
+}
+
+static void
+dconn_ls(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	char *text = dr_list(upk_u32(u) != 0);
+
+	dconn_reply(c, SPN_CTL_OK, m->id, text, 0);
+	free(text);
+}
+
+static void
+dconn_status(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	char *text = xprintf("running, pid %ld, up %llu s, %zu routes "
+	    "(%zu up), %zu clients", (long)getpid(),
+	    (unsigned long long)(now_usec() - d_started) / 1000000,
+	    dr_count(0), dr_count(1), dconn_count());
+
+	(void)u;
+	dconn_reply(c, SPN_CTL_OK, m->id, text, 0);
+	free(text);
+}
+
+static void
+dconn_signal(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	uint32_t sig = upk_u32(u);
+	struct djob *j = c->job;
+
+	(void)m;
+	if (j == NULL || sig == 0 || sig >= NSIG)
+		return;
+	if (j->x != NULL)
+		exec_signal(j->x, sig);
+	else if (j->wait != NULL)
+		djob_end(j, 128 + sig, NULL);	/* still connecting: give up */
+}
+
+static void
+dconn_winch(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	uint32_t rows = upk_u32(u), cols = upk_u32(u);
+
+	(void)m;
+	if (c->job != NULL && c->job->x != NULL && !u->err)
+		exec_winch(c->job->x, rows, cols);
+}
+
+static void
+dconn_stop(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	(void)u;
+	dconn_reply(c, SPN_CTL_OK, m->id, "stopping", 0);
+	daemon_stop();
+}
+
+static const struct {
+	uint32_t	 type;
+	int		 needs_idle;	/* refused while a job runs */
+	void		(*fn)(struct dconn *, const struct ctl_msg *,
+			    struct upk *);
+} dconn_table[] = {
+	{ SPN_CTL_RUN, 1, dconn_run },
+	{ SPN_CTL_UP, 1, dconn_up },
+	{ SPN_CTL_CHECK, 1, dconn_check },
+	{ SPN_CTL_DOWN, 1, dconn_down },
+	{ SPN_CTL_LS, 1, dconn_ls },
+	{ SPN_CTL_STATUS, 1, dconn_status },
+	{ SPN_CTL_STOP, 1, dconn_stop },
+	{ SPN_CTL_SIGNAL, 0, dconn_signal },
+	{ SPN_CTL_WINCH, 0, dconn_winch },
+};
+
+static void
+dconn_hello(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	uint32_t version = upk_u32(u);
+	struct pk pk;
+	char *text;
+
+	if (m->type != SPN_CTL_HELLO || u->err) {
+		dconn_refuse(c, m->id, "expected HELLO first");
+		return;
+	}
+	if (version != SPN_CTL_VERSION) {
+		text = xprintf("client speaks control protocol %u, this "
+		    "daemon %u (stop it with 'spindle daemon stop')", version,
+		    SPN_CTL_VERSION);
+		dconn_refuse(c, m->id, text);
+		free(text);
+		return;
+	}
+	c->hello = 1;
+	pk_init(&pk);
+	pk_u32(&pk, SPN_CTL_VERSION);
+	pk_u32(&pk, getpid());
+	dconn_send(c, SPN_CTL_HELLO, m->id, &pk);
+	pk_free(&pk);
+}
+
+static void
+dconn_dispatch(struct dconn *c, const struct ctl_msg *m)
+{
+	struct upk u;
+	char *text;
+
+	upk_init(&u, m->body, m->len);
+	if (!c->hello) {
+		dconn_hello(c, m, &u);
+		return;
+	}
+	for (size_t i = 0; i < sizeof dconn_table / sizeof *dconn_table; i++) {
+		if (dconn_table[i].type != m->type)
+			continue;
+		if (dconn_table[i].needs_idle && c->job != NULL)
+			dconn_refuse(c, m->id, "one request at a time");
+		else
+			dconn_table[i].fn(c, m, &u);
+		return;
+	}
+	text = xprintf("unknown request type %u", m->type);
+	dconn_refuse(c, m->id, text);
+	free(text);
+}
+
+static void
+dconn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dconn *c = arg;
+	struct ctl_msg m;
+	int rc, n = DCONN_MAXFDS - c->nfds, got = 0;
+
+	(void)what;
+	rc = ctl_fill(fd, &c->in, c->fds + c->nfds, &got, n);
+	if (rc < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (rc <= 0) {
+		dconn_free(c);
+		return;
+	}
+	c->nfds += got;
+	while (!c->closing && (rc = ctl_parse(c->in.data + c->in.used,
+	    c->in.len - c->in.used, &m)) > 0) {
+		c->in.used += SPN_CTL_HDR + m.len;
+		dconn_dispatch(c, &m);
+	}
+	if (rc < 0 && !c->closing)
+		dconn_refuse(c, 0, "malformed message");
+	memmove(c->in.data, c->in.data + c->in.used, c->in.len - c->in.used);
+	c->in.len -= c->in.used;
+	c->in.used = 0;
+}
+
+size_t
+dconn_count(void)
+{
+	struct dconn *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &d_conns, entry)
+		n++;
+	return n;
+}
+
+static int
+daemon_peer_ok(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
+	    cr.uid == getuid();
+}
+
+static void
+daemon_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct dconn *c;
+	int fd;
+
+	(void)what;
+	(void)arg;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+		return;
+	c = xcalloc(1, sizeof *c);
+	c->fd = fd;
+	c->out = evbuffer_new();
+	c->rev = event_new(master_base(d_master), fd, EV_READ | EV_PERSIST,
+	    dconn_read_cb, c);
+	c->wev = event_new(master_base(d_master), fd, EV_WRITE,
+	    dconn_write_cb, c);
+	TAILQ_INSERT_TAIL(&d_conns, c, entry);
+	if (!daemon_peer_ok(fd)) {
+		dconn_refuse(c, 0, "this spindle daemon serves its own user "
+		    "only");
+		return;
+	}
+	event_add(c->rev, NULL);
+}
+
+/* Bind a temporary name, then rename: the socket appears whole or not. */
+static int
+daemon_listen(const char *dir, char *why, size_t whylen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	char *tmp = xprintf("%s/sock.%ld", dir, (long)getpid());
+	int fd;
+	mode_t mask;
+
+	d_sock = xprintf("%s/sock", dir);
+	unlink(tmp);
+	if (ctl_sockaddr(tmp, &sun) != 0 || ctl_sockaddr(d_sock, &sun) != 0 ||
+	    ctl_sockaddr(tmp, &sun) != 0) {
+		snprintf(why, whylen, "socket path %s is too long", d_sock);
+		free(tmp);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mask = umask(077);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
+	    listen(fd, 128) != 0 || rename(tmp, d_sock) != 0 ||
+	    stat(d_sock, &st) != 0) {
+		snprintf(why, whylen, "cannot listen on %s: %s", d_sock,
+		    strerror(errno));
+		umask(mask);
+		unlink(tmp);
+		free(tmp);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	umask(mask);
+	free(tmp);
+	d_sock_ino = st.st_ino;
+	return fd;
+}
+
+static void
+daemon_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval grace = { 0, 200000 };
+	struct dconn *c, *next;
+	struct stat st;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_info("daemon stopping");
+	/* Only our own socket: a newer daemon may have taken the name. */
+	if (stat(d_sock, &st) == 0 && st.st_ino == d_sock_ino)
+		unlink(d_sock);
+	event_del(d_listen_ev);
+	for (c = TAILQ_FIRST(&d_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->job != NULL)
+			djob_end(c->job, -1, "the spindle daemon stopped");
+	}
+	/* Time for the jobs' last words to reach their clients. */
+	event_base_loopexit(master_base(d_master), &grace);
+}
+
+void
+daemon_stop(void)
+{
+	struct timeval tv = { 0, 0 };
+
+	event_base_once(master_base(d_master), -1, EV_TIMEOUT,
+	    daemon_stop_cb, NULL, &tv);
+}
+
+static void
+daemon_signal(int sig, void *arg)
+{
+	(void)arg;
+	log_info("signal %d", sig);
+	daemon_stop();
+}
+
+/* Nothing of the client that started us: no fds, no terminal. */
+static void
+daemon_detach(const char *dir, int keep)
+{
+	char *log = xprintf("%s/daemon.log", dir);
+	int fd;
+
+	if ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd != 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0600)) >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+	free(log);
+	if (keep > 3)
+		close_range(3, keep - 1, 0);
+	close_range(keep + 1, ~0U, 0);
+	setsid();
+	if (chdir("/") != 0)
+		return;
+}
+
+/*
+ * spindle daemon serve: the daemon itself.  ready_fd (or -1) gets one
+ * byte once the socket accepts connections.
+ */
+int
+daemon_serve(int ready_fd)
+{
+	struct master_opts mo = MASTER_OPTS_DEFAULT;
+	char why[512], *dir;
+	int lfd;
+
+	if ((dir = ctl_dir(why, sizeof why)) == NULL) {
+		fprintf(stderr, "spindle: %s\n", why);
+		return 255;
+	}
+	daemon_detach(dir, ready_fd >= 0 ? ready_fd : 2);
+	if ((lfd = daemon_listen(dir, why, sizeof why)) < 0) {
+		fprintf(stderr, "spindle daemon: %s\n", why);
+		free(dir);
+		return 255;
+	}
+	free(dir);
+	d_started = now_usec();
+	d_master = master_new(&mo);
+	master_on_signal(d_master, daemon_signal, NULL);
+	dr_init(d_master);
+	d_listen_ev = event_new(master_base(d_master), lfd,
+	    EV_READ | EV_PERSIST, daemon_accept_cb, NULL);
+	event_add(d_listen_ev, NULL);
+	log_info("daemon %ld listening on %s", (long)getpid(), d_sock);
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "", 1) < 0)
+			log_warn("cannot tell the client we are ready");
+		close(ready_fd);
+	}
+	event_base_dispatch(master_base(d_master));
+	dr_shutdown();
+	master_teardown(d_master);
+	close(lfd);
+	return 0;
+}

@@ -1,0 +1,625 @@
+/*
+ * The daemon's routes: named ones (from `spindle up` or the routes file)
+ * and the inline and direct-ssh ones clients name on the fly, each with
+ * its chain when connected.  A route connects on first use, and again on
+ * the next use after a hop died.
+ */
+#include <sys/queue.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum dr_state { DR_DOWN, DR_CONNECTING, DR_UP };
+static const char *dr_state_names[] = { "down", "connecting", "up" };
+
+struct dr_wait {
+	struct droute		*dr;
+	dr_ready_fn		*fn;
+	void			*arg;
+	TAILQ_ENTRY(dr_wait)	 entry;
+};
+
+struct droute {
+	char			*key;	/* name, or the spec as given */
+	int			 named;
+	int			 from_file;
+	char			*text;	/* the route as ls shows it */
+	struct route		 route;
+	struct master_opts	 mo;
+	char			*password_file;
+	char			*file_pw;	/* read from it while connecting */
+	enum dr_state		 state;
+	char			*error;	/* why it last went down */
+	struct chain		*chain;
+	uint64_t		 t_up;
+	uint64_t		 rtt;	/* usec, of the last round trip */
+	uint32_t		*pids;
+	int			 npids;
+	int			 uses;
+	TAILQ_HEAD(, dr_wait)	 waits;
+	TAILQ_ENTRY(droute)	 entry;
+};
+
+static TAILQ_HEAD(, droute) dr_all = TAILQ_HEAD_INITIALIZER(dr_all);
+static struct master	*dr_master;
+
+static void	dr_lost(uint32_t, const char *, void *);
+
+void
+dr_init(struct master *m)
+{
+	dr_master = m;
+	master_on_lost(m, dr_lost, NULL);
+}
+
+static struct droute *
+dr_lookup(const char *key)
+{
+	struct droute *dr;
+
+	TAILQ_FOREACH(dr, &dr_all, entry) {
+		if (strcmp(dr->key, key) == 0)
+			return dr;
+	}
+	return NULL;
+}
+
+static void
+dr_opts(struct droute *dr, const struct ctl_spec *s,
+    const struct route_opts *ro)
+{
+	struct master_opts def = MASTER_OPTS_DEFAULT;
+
+	dr->mo = def;
+	if (ro != NULL && ro->keepalive >= 0)
+		dr->mo.keepalive = ro->keepalive;
+	if (ro != NULL && ro->timeout >= 0)
+		dr->mo.timeout = ro->timeout;
+	if (s != NULL && s->keepalive >= 0)
+		dr->mo.keepalive = s->keepalive;
+	if (s != NULL && s->timeout >= 0)
+		dr->mo.timeout = s->timeout;
+	if (s != NULL && s->password != NULL && *s->password != '\0')
+		dr->mo.password = xstrdup(s->password);
+	if (ro != NULL && ro->password_file != NULL)
+		dr->password_file = xstrdup(ro->password_file);
+}
+
+/* -F and ssh-args of the routes file, then the client's own. */
+static char *
+dr_sshenv(const struct ctl_spec *s, const struct route_opts *ro)
+{
+	const char *env = s->sshenv != NULL ? s->sshenv :
+	    getenv("SPINDLE_SSH_ARGS");
+	char *out = xstrdup(""), *t;
+
+	if (ro != NULL && ro->ssh_config != NULL) {
+		t = xprintf("%s -F %s", out, ro->ssh_config);
+		free(out);
+		out = t;
+	}
+	if (ro != NULL && ro->ssh_args != NULL) {
+		t = xprintf("%s %s", out, ro->ssh_args);
+		free(out);
+		out = t;
+	}
+	if (env != NULL && *env != '\0') {
+		t = xprintf("%s %s", out, env);
+		free(out);
+		out = t;
+	}
+	return out;
+}
+
+static struct droute *
+dr_make(const char *key, const char *text, const struct ctl_spec *s,
+    const struct route_opts *ro, char *why, size_t whylen)
+{
+	struct droute *dr = xcalloc(1, sizeof *dr);
+	char *env = dr_sshenv(s, ro);
+	int rc = 0;
+
+	if (s->direct)
+		route_direct(s->route, s->user, s->sshargs, env, &dr->route);
+	else
+		rc = route_parse_ssh(text, env, &dr->route, why, whylen);
+	free(env);
+	if (rc != 0) {
+		free(dr);
+		return NULL;
+	}
+	dr->key = xstrdup(key);
+	dr->text = xstrdup(text);
+	dr_opts(dr, s, ro);
+	TAILQ_INIT(&dr->waits);
+	TAILQ_INSERT_TAIL(&dr_all, dr, entry);
+	return dr;
+}
+
+static void
+dr_free(struct droute *dr)
+{
+	TAILQ_REMOVE(&dr_all, dr, entry);
+	chain_free(dr->chain);
+	route_free(&dr->route);
+	password_free(dr->mo.password);
+	free(dr->password_file);
+	free(dr->key);
+	free(dr->text);
+	free(dr->error);
+	free(dr->pids);
+	free(dr);
+}
+
+/* "alice@web -p 2222 -F x": how a direct-ssh route is known and shown. */
+static char *
+dr_direct_key(const struct ctl_spec *s)
+{
+	char *key = s->user != NULL && *s->user != '\0' ?
+	    xprintf("%s@%s", s->user, s->route) : xstrdup(s->route), *t;
+
+	for (char **a = s->sshargs; a != NULL && *a != NULL; a++) {
+		t = xprintf("%s %s", key, *a);
+		free(key);
+		key = t;
+	}
+	return key;
+}
+
+static const struct routes_entry *
+dr_file_entry(struct routes_file *rf, const char *name, char *why,
+    size_t whylen)
+{
+	char *path = routes_file_path();
+	int rc = routes_file_load(path, rf, why, whylen);
+
+	free(path);
+	if (rc != 0)
+		return NULL;
+	return routes_file_find(rf, name);
+}
+
+/*
+ * The route a request names: a route defined by `up`, one of the routes
+ * file, or else the spec itself as an inline (or direct-ssh) route, made
+ * on first use and kept for the next ones.
+ */
+struct droute *
+dr_resolve(const struct ctl_spec *s, char *why, size_t whylen)
+{
+	struct routes_file rf;
+	const struct routes_entry *e;
+	struct droute *dr;
+	char *key;
+
+	*why = '\0';
+	key = s->direct ? dr_direct_key(s) : xstrdup(s->route);
+	dr = dr_lookup(key);
+	if (dr == NULL && !s->direct) {
+		e = dr_file_entry(&rf, key, why, whylen);
+		if (e == NULL && *why != '\0') {
+			free(key);
+			return NULL;
+		}
+		if (e != NULL) {
+			dr = dr_make(key, e->route, s, &e->opts, why, whylen);
+			if (dr != NULL)
+				dr->named = dr->from_file = 1;
+		}
+		routes_file_free(&rf);
+	}
+	if (dr == NULL)
+		dr = dr_make(key, s->route, s, NULL, why, whylen);
+	free(key);
+	return dr;
+}
+
+/* spindle up NAME ROUTE: (re)define a named route. */
+struct droute *
+dr_define(const char *name, const struct ctl_spec *s, char *why,
+    size_t whylen)
+{
+	struct droute *dr = dr_lookup(name);
+
+	if (dr != NULL && dr->state != DR_DOWN &&
+	    strcmp(dr->text, s->route) == 0)
+		return dr;
+	if (dr != NULL && dr->uses > 0) {
+		snprintf(why, whylen, "route %s is in use by %d commands; "
+		    "take it down first", name, dr->uses);
+		return NULL;
+	}
+	if (dr != NULL)
+		dr_free(dr);
+	if ((dr = dr_make(name, s->route, s, NULL, why, whylen)) != NULL)
+		dr->named = 1;
+	return dr;
+}
+
+static void
+dr_wake(struct droute *dr, const char *err)
+{
+	struct dr_wait *w;
+
+	while ((w = TAILQ_FIRST(&dr->waits)) != NULL) {
+		TAILQ_REMOVE(&dr->waits, w, entry);
+		w->fn(dr, err, w->arg);
+		free(w);
+	}
+}
+
+static void
+dr_set_down(struct droute *dr, const char *why)
+{
+	dr->state = DR_DOWN;
+	password_free(dr->file_pw);
+	dr->file_pw = NULL;
+	free(dr->error);
+	dr->error = why != NULL ? xstrdup(why) : NULL;
+	free(dr->pids);
+	dr->pids = NULL;
+	dr->npids = 0;
+}
+
+static int
+dr_info_reply(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	struct droute *dr = arg;
+	struct upk u;
+	int hop;
+
+	(void)rt;
+	/* The route may have gone down and up since: match by context. */
+	if (dr->chain == NULL || (hop = chain_find(dr->chain, m->h.src)) < 0)
+		return 0;
+	if (m->h.kind == SPN_K_REPLY && hop < dr->npids) {
+		upk_init(&u, m->data, m->h.len);
+		dr->pids[hop] = upk_u32(&u);
+	}
+	return 0;
+}
+
+/* Each hop's pid, for ls. */
+static void
+dr_ask_pids(struct droute *dr)
+{
+	size_t n = chain_hops(dr->chain);
+
+	dr->npids = n;
+	dr->pids = xcalloc(n, sizeof *dr->pids);
+	for (size_t i = 0; i < n; i++)
+		call_start(master_rt(dr_master), chain_ctx(dr->chain, i),
+		    SPN_H_INFO, NULL, dr_info_reply, dr);
+}
+
+static void
+dr_chain_up(struct chain *c, const char *err, void *arg)
+{
+	struct droute *dr = arg;
+
+	(void)c;
+	/* The chain has used it by now (each hop copies what it needs). */
+	password_free(dr->file_pw);
+	dr->file_pw = NULL;
+	if (err != NULL) {
+		log_warn("route %s: %s", dr->key, err);
+		dr_set_down(dr, err);
+		chain_free(dr->chain);
+		dr->chain = NULL;
+	} else {
+		log_info("route %s: up", dr->key);
+		dr->state = DR_UP;
+		dr->t_up = now_usec();
+		free(dr->error);
+		dr->error = NULL;
+		dr_ask_pids(dr);
+	}
+	dr_wake(dr, err);
+}
+
+static void
+dr_connect(struct droute *dr)
+{
+	struct master_opts mo = dr->mo;
+	char *text;
+
+	if (dr->password_file != NULL) {
+		dr->file_pw = password_from_file(dr->password_file);
+		if (dr->file_pw == NULL) {
+			text = xprintf("cannot read password file %s",
+			    dr->password_file);
+			dr_set_down(dr, text);
+			dr_wake(dr, text);
+			free(text);
+			return;
+		}
+		mo.password = dr->file_pw;
+	}
+	dr->state = DR_CONNECTING;
+	dr->chain = chain_new(dr_master, &dr->route, &mo);
+	chain_connect(dr->chain, dr_chain_up, dr);
+}
+
+/*
+ * Call fn once the route is up (at once if it is), or with the error.
+ * Returns a handle to stop waiting, or NULL if fn was called already.
+ */
+struct dr_wait *
+dr_use(struct droute *dr, dr_ready_fn *fn, void *arg)
+{
+	struct dr_wait *w;
+
+	if (dr->state == DR_UP) {
+		fn(dr, NULL, arg);
+		return NULL;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->dr = dr;
+	w->fn = fn;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&dr->waits, w, entry);
+	if (dr->state == DR_DOWN)
+		dr_connect(dr);
+	/* A failure before anything ran has called fn already. */
+	if (dr->state == DR_DOWN)
+		return NULL;
+	return w;
+}
+
+void
+dr_unwait(struct dr_wait *w)
+{
+	if (w == NULL)
+		return;
+	TAILQ_REMOVE(&w->dr->waits, w, entry);
+	free(w);
+}
+
+uint32_t
+dr_ctx(struct droute *dr)
+{
+	return chain_last(dr->chain);
+}
+
+const char *
+dr_key(struct droute *dr)
+{
+	return dr->key;
+}
+
+void
+dr_hold(struct droute *dr, int delta)
+{
+	dr->uses += delta;
+}
+
+static void
+dr_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct chain *c = arg;
+
+	(void)fd;
+	(void)what;
+	chain_free(c);
+}
+
+/*
+ * A context of a route is gone: the route is down, and its chain is
+ * closed once the router is done telling everyone (not from inside it).
+ */
+static void
+dr_lost(uint32_t ctx, const char *why, void *arg)
+{
+	struct droute *dr;
+	struct timeval tv = { 0, 0 };
+
+	(void)arg;
+	TAILQ_FOREACH(dr, &dr_all, entry) {
+		if (dr->state != DR_UP || chain_find(dr->chain, ctx) < 0)
+			continue;
+		log_warn("route %s: %s", dr->key, why);
+		dr_set_down(dr, why);
+		event_base_once(master_base(dr_master), -1, EV_TIMEOUT,
+		    dr_close_cb, dr->chain, &tv);
+		dr->chain = NULL;
+	}
+}
+
+/* spindle down: close it; forget it unless the routes file names it. */
+int
+dr_down(const char *key, char *why, size_t whylen)
+{
+	struct droute *dr = dr_lookup(key);
+
+	if (dr == NULL) {
+		snprintf(why, whylen, "no route %s", key);
+		return -1;
+	}
+	if (dr->state == DR_CONNECTING) {
+		dr_wake(dr, "route taken down");
+	}
+	chain_free(dr->chain);
+	dr->chain = NULL;
+	dr_set_down(dr, NULL);
+	if (!dr->from_file && dr->uses == 0)
+		dr_free(dr);
+	return 0;
+}
+
+void
+dr_shutdown(void)
+{
+	struct droute *dr;
+
+	while ((dr = TAILQ_FIRST(&dr_all)) != NULL) {
+		dr_wake(dr, "the spindle daemon is stopping");
+		dr_free(dr);
+	}
+}
+
+size_t
+dr_count(int up_only)
+{
+	struct droute *dr;
+	size_t n = 0;
+
+	TAILQ_FOREACH(dr, &dr_all, entry) {
+		if (!up_only || dr->state == DR_UP)
+			n++;
+	}
+	return n;
+}
+
+void
+dr_set_rtt(struct droute *dr, uint64_t usec)
+{
+	dr->rtt = usec;
+}
+
+static void
+dr_json_str(struct evbuffer *b, const char *s)
+{
+	evbuffer_add(b, "\"", 1);
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			evbuffer_add_printf(b, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			evbuffer_add_printf(b, "\\u%04x", *s);
+		else
+			evbuffer_add(b, s, 1);
+	}
+	evbuffer_add(b, "\"", 1);
+}
+
+static uint64_t
+dr_bytes(struct droute *dr)
+{
+	struct link *l;
+
+	if (dr->chain == NULL ||
+	    (l = rt_route_lookup(master_rt(dr_master),
+	    chain_ctx(dr->chain, 0))) == NULL)
+		return 0;
+	return link_bytes_in(l) + link_bytes_out(l);
+}
+
+static uint64_t
+dr_uptime(struct droute *dr)
+{
+	return dr->state == DR_UP ? (now_usec() - dr->t_up) / 1000000 : 0;
+}
+
+static void
+dr_json_one(struct evbuffer *b, struct droute *dr)
+{
+	evbuffer_add_printf(b, "{\"name\":");
+	dr_json_str(b, dr->key);
+	evbuffer_add_printf(b, ",\"route\":");
+	dr_json_str(b, dr->text);
+	evbuffer_add_printf(b, ",\"state\":\"%s\",\"named\":%s,"
+	    "\"pids\":[", dr_state_names[dr->state],
+	    dr->named ? "true" : "false");
+	for (int i = 0; i < dr->npids; i++)
+		evbuffer_add_printf(b, "%s%u", i ? "," : "", dr->pids[i]);
+	evbuffer_add_printf(b, "],\"uptime\":%llu,\"bytes\":%llu,"
+	    "\"rtt_ms\":", (unsigned long long)dr_uptime(dr),
+	    (unsigned long long)dr_bytes(dr));
+	if (dr->rtt != 0)
+		evbuffer_add_printf(b, "%.3f", dr->rtt / 1000.0);
+	else
+		evbuffer_add_printf(b, "null");
+	evbuffer_add_printf(b, ",\"commands\":%d,\"error\":", dr->uses);
+	if (dr->error != NULL)
+		dr_json_str(b, dr->error);
+	else
+		evbuffer_add_printf(b, "null");
+	evbuffer_add_printf(b, "}");
+}
+
+static void
+dr_text_one(struct evbuffer *b, struct droute *dr)
+{
+	char pids[128] = "-", up[32] = "-", rtt[32] = "-";
+	size_t off = 0;
+	uint64_t s = dr_uptime(dr);
+
+	for (int i = 0; i < dr->npids && off < sizeof pids - 12; i++)
+		off += snprintf(pids + off, sizeof pids - off, "%s%u",
+		    i ? "," : "", dr->pids[i]);
+	if (dr->state == DR_UP)
+		snprintf(up, sizeof up, "%llu:%02llu:%02llu",
+		    (unsigned long long)s / 3600,
+		    (unsigned long long)s / 60 % 60,
+		    (unsigned long long)s % 60);
+	if (dr->rtt != 0)
+		snprintf(rtt, sizeof rtt, "%.2fms", dr->rtt / 1000.0);
+	evbuffer_add_printf(b, "%-16s %-10s %9s %9s %10llu %3d %-18s %s\n",
+	    dr->key, dr_state_names[dr->state], up, rtt,
+	    (unsigned long long)dr_bytes(dr), dr->uses, pids, dr->text);
+	if (dr->state == DR_DOWN && dr->error != NULL)
+		evbuffer_add_printf(b, "  last error: %s\n", dr->error);
+}
+
+/* Routes of the file not used yet show as down. */
+static void
+dr_add_file_routes(void)
+{
+	struct routes_file rf;
+	struct ctl_spec s = { .keepalive = -1, .timeout = -1 };
+	char *path = routes_file_path(), why[256];
+	struct droute *dr;
+
+	if (routes_file_load(path, &rf, why, sizeof why) != 0) {
+		log_warn("%s", why);
+		free(path);
+		return;
+	}
+	free(path);
+	for (size_t i = 0; i < rf.n; i++) {
+		if (dr_lookup(rf.v[i].name) != NULL)
+			continue;
+		s.route = rf.v[i].route;
+		dr = dr_make(rf.v[i].name, rf.v[i].route, &s, &rf.v[i].opts,
+		    why, sizeof why);
+		if (dr != NULL)
+			dr->named = dr->from_file = 1;
+	}
+	routes_file_free(&rf);
+}
+
+char *
+dr_list(int json)
+{
+	struct evbuffer *b = evbuffer_new();
+	struct droute *dr;
+	char *out;
+	size_t len;
+	int n = 0;
+
+	dr_add_file_routes();
+	if (json)
+		evbuffer_add_printf(b, "[");
+	else
+		evbuffer_add_printf(b, "%-16s %-10s %9s %9s %10s %3s %-18s "
+		    "%s\n", "NAME", "STATE", "UPTIME", "RTT", "BYTES", "CMD",
+		    "PIDS", "ROUTE");
+	TAILQ_FOREACH(dr, &dr_all, entry) {
+		if (json) {
+			if (n++ > 0)
+				evbuffer_add_printf(b, ",");
+			dr_json_one(b, dr);
+		} else
+			dr_text_one(b, dr);
+	}
+	if (json)
+		evbuffer_add_printf(b, "]\n");
+	len = evbuffer_get_length(b);
+	out = xmalloc(len + 1);
+	evbuffer_remove(b, out, len);
+	out[len] = '\0';
+	evbuffer_free(b);
+	return out;
+}

@@ -1,0 +1,258 @@
+/*
+ * The routes file, ~/.config/spindle/routes: named routes and options, in
+ * the manner of ssh_config.  Options before the first `route` line are
+ * global; indented lines after a `route` line are that route's own.
+ *
+ *	keepalive 15
+ *	ssh-config /etc/spindle/ssh_config
+ *	route web alice@web1,port=2222+sudo=webapp
+ *	    password-file ~/.config/spindle/web.pw
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+char *
+routes_file_path(void)
+{
+	const char *env = getenv("SPINDLE_ROUTES"), *home;
+
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	if ((env = getenv("XDG_CONFIG_HOME")) != NULL && *env == '/')
+		return xprintf("%s/spindle/routes", env);
+	if ((home = getenv("HOME")) == NULL || *home == '\0')
+		return NULL;
+	return xprintf("%s/.config/spindle/routes", home);
+}
+
+/* "~/x" is relative to $HOME, as in ssh_config. */
+static char *
+routes_path_arg(const char *arg)
+{
+	const char *home = getenv("HOME");
+
+	if (strncmp(arg, "~/", 2) == 0 && home != NULL)
+		return xprintf("%s/%s", home, arg + 2);
+	return xstrdup(arg);
+}
+
+static int
+routes_secs(const char *arg, int *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*arg == '\0' || *end != '\0' || v < 0 || v > 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void
+routes_opts_set(char **field, char *value)
+{
+	free(*field);
+	*field = value;
+}
+
+static int
+routes_option(struct route_opts *o, const char *key, const char *arg)
+{
+	if (strcmp(key, "keepalive") == 0)
+		return routes_secs(arg, &o->keepalive);
+	if (strcmp(key, "timeout") == 0)
+		return routes_secs(arg, &o->timeout);
+	if (strcmp(key, "ssh-config") == 0)
+		routes_opts_set(&o->ssh_config, routes_path_arg(arg));
+	else if (strcmp(key, "ssh-args") == 0)
+		routes_opts_set(&o->ssh_args, xstrdup(arg));
+	else if (strcmp(key, "password-file") == 0)
+		routes_opts_set(&o->password_file, routes_path_arg(arg));
+	else
+		return -2;
+	return 0;
+}
+
+static void
+routes_opts_copy(struct route_opts *to, const struct route_opts *from)
+{
+	to->keepalive = from->keepalive;
+	to->timeout = from->timeout;
+	to->ssh_config = from->ssh_config ? xstrdup(from->ssh_config) : NULL;
+	to->ssh_args = from->ssh_args ? xstrdup(from->ssh_args) : NULL;
+	to->password_file = from->password_file ?
+	    xstrdup(from->password_file) : NULL;
+}
+
+void
+route_opts_free(struct route_opts *o)
+{
+	free(o->ssh_config);
+	free(o->ssh_args);
+	free(o->password_file);
+	memset(o, 0, sizeof *o);
+	o->keepalive = o->timeout = -1;
+}
+
+static int
+routes_add(struct routes_file *rf, const char *name, const char *text,
+    char *why, size_t whylen)
+{
+	struct route r;
+	struct routes_entry *e;
+
+	if (routes_file_find(rf, name) != NULL) {
+		snprintf(why, whylen, "route '%s' defined twice", name);
+		return -1;
+	}
+	if (route_parse(text, &r, why, whylen) != 0)
+		return -1;
+	route_free(&r);
+	rf->v = xrealloc(rf->v, (rf->n + 1) * sizeof *rf->v);
+	e = &rf->v[rf->n++];
+	e->name = xstrdup(name);
+	e->route = xstrdup(text);
+	routes_opts_copy(&e->opts, &rf->global);
+	return 0;
+}
+
+/* One line, comments and blanks already gone: KEY ARG... */
+static int
+routes_line(struct routes_file *rf, char *line, int indented, char *why,
+    size_t whylen)
+{
+	char *key = line, *arg = line + strcspn(line, " \t"), *name;
+	struct route_opts *o;
+	int rc;
+
+	if (*arg != '\0')
+		*arg++ = '\0';
+	arg += strspn(arg, " \t");
+	if (strcmp(key, "route") == 0) {
+		name = arg;
+		arg += strcspn(arg, " \t");
+		if (*arg != '\0')
+			*arg++ = '\0';
+		arg += strspn(arg, " \t");
+		if (*name == '\0' || *arg == '\0' || strchr(arg, ' ')) {
+			snprintf(why, whylen, "want 'route NAME ROUTE'");
+			return -1;
+		}
+		return routes_add(rf, name, arg, why, whylen);
+	}
+	if (indented && rf->n == 0) {
+		snprintf(why, whylen, "indented option before any route");
+		return -1;
+	}
+	o = indented ? &rf->v[rf->n - 1].opts : &rf->global;
+	if (!indented && rf->n > 0) {
+		snprintf(why, whylen, "global option '%s' after a route "
+		    "(indent it to make it the route's)", key);
+		return -1;
+	}
+	if (*arg == '\0') {
+		snprintf(why, whylen, "'%s' wants a value", key);
+		return -1;
+	}
+	if ((rc = routes_option(o, key, arg)) == -2)
+		snprintf(why, whylen, "unknown option '%s' (want keepalive, "
+		    "timeout, ssh-config, ssh-args or password-file)", key);
+	else if (rc != 0)
+		snprintf(why, whylen, "bad number of seconds '%s'", arg);
+	return rc == 0 ? 0 : -1;
+}
+
+static char *
+routes_trim(char *line, int *indented)
+{
+	char *end;
+
+	*indented = (*line == ' ' || *line == '\t');
+	line += strspn(line, " \t");
+	if (*line == '#')
+		*line = '\0';
+	end = line + strlen(line);
+	while (end > line && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return line;
+}
+
+/* A missing file is an empty one.  On error, `why` says "FILE:LINE: ...". */
+int
+routes_file_load(const char *path, struct routes_file *rf, char *why,
+    size_t whylen)
+{
+	FILE *f;
+	char *line = NULL, *p, err[256];
+	size_t cap = 0;
+	int lineno = 0, indented, rc = 0;
+
+	memset(rf, 0, sizeof *rf);
+	rf->global.keepalive = rf->global.timeout = -1;
+	if (path == NULL || (f = fopen(path, "r")) == NULL) {
+		if (path == NULL || errno == ENOENT)
+			return 0;
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && getline(&line, &cap, f) != -1) {
+		lineno++;
+		p = routes_trim(line, &indented);
+		if (*p == '\0')
+			continue;
+		if ((rc = routes_line(rf, p, indented, err, sizeof err)) != 0)
+			snprintf(why, whylen, "%s:%d: %s", path, lineno, err);
+	}
+	free(line);
+	fclose(f);
+	if (rc != 0)
+		routes_file_free(rf);
+	return rc;
+}
+
+const struct routes_entry *
+routes_file_find(const struct routes_file *rf, const char *name)
+{
+	for (size_t i = 0; i < rf->n; i++) {
+		if (strcmp(rf->v[i].name, name) == 0)
+			return &rf->v[i];
+	}
+	return NULL;
+}
+
+void
+routes_file_free(struct routes_file *rf)
+{
+	for (size_t i = 0; i < rf->n; i++) {
+		free(rf->v[i].name);
+		free(rf->v[i].route);
+		route_opts_free(&rf->v[i].opts);
+	}
+	free(rf->v);
+	route_opts_free(&rf->global);
+	rf->v = NULL;
+	rf->n = 0;
+}
+
+/* NAME is a route of the routes file (a bad file knows no names). */
+int
+routes_known(const char *name)
+{
+	struct routes_file rf;
+	char *path = routes_file_path(), why[256];
+	int found = 0;
+
+	if (routes_file_load(path, &rf, why, sizeof why) == 0) {
+		found = routes_file_find(&rf, name) != NULL;
+		routes_file_free(&rf);
+	}
+	free(path);
+	return found;
+}

@@ -1,0 +1,55 @@
+/*
+ * The control protocol between spindle clients (the CLI, the ssh shim) and
+ * the per-user daemon, over a UNIX stream socket.  docs/protocol.md
+ * ("Control protocol") is the reference; keep the two in step.
+ *
+ * Message numbers are never reused: retire a number, do not recycle it.
+ * Every message is
+ *
+ *	u32 len		bytes that follow (type, id and body), at most
+ *			SPN_CTL_MAX
+ *	u32 type	SPN_CTL_*
+ *	u32 id		request id, chosen by the client; replies echo it
+ *	body		u32s and strings packed as in router/pack.c
+ */
+#ifndef SPN_CTL_H
+#define SPN_CTL_H
+
+#define SPN_CTL_VERSION		1
+#define SPN_CTL_MAX		(1024 * 1024)
+#define SPN_CTL_HDR		12
+
+enum {
+	/* Both ways, first: u32 version; the daemon adds u32 pid. */
+	SPN_CTL_HELLO = 1,
+	/* Daemon: str message, u32 exit status the client should use. */
+	SPN_CTL_ERROR = 2,
+	/* Daemon: str text (may be empty). */
+	SPN_CTL_OK = 3,
+	/* Client: run a command; SCM_RIGHTS carries the fds named in the
+	 * mask (1 stdin, 2 stdout, 4 stderr), in that order.  See
+	 * ctl_run_pack(). */
+	SPN_CTL_RUN = 4,
+	/* Daemon: u32 status (as a shell has it), str error or "". */
+	SPN_CTL_EXIT = 5,
+	/* Client, during RUN: u32 signal number. */
+	SPN_CTL_SIGNAL = 6,
+	/* Client, during RUN: u32 rows, u32 cols. */
+	SPN_CTL_WINCH = 7,
+	/* Client: str name, then the route spec (ctl_spec_pack). */
+	SPN_CTL_UP = 8,
+	/* Client: str name. */
+	SPN_CTL_DOWN = 9,
+	/* Client: u32 json (0/1).  Reply OK with the table. */
+	SPN_CTL_LS = 10,
+	/* Client: route spec.  Reply OK "rtt-usec" or ERROR. */
+	SPN_CTL_CHECK = 11,
+	/* Client: stop the daemon (reply OK first). */
+	SPN_CTL_STOP = 12,
+	/* Client: reply OK "pid N, M routes". */
+	SPN_CTL_STATUS = 13,
+	/* Daemon, during RUN: the route is up and the command started. */
+	SPN_CTL_STARTED = 14,
+};
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * The ssh shim: `ssh` in the directory `spindle fakessh-bin` prints.  It
+ * reads an OpenSSH command line, and runs the command through the daemon
+ * on the route the host names, so every ssh of rsync, scp, sftp, git or a
+ * script rides one connection held by the daemon.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "../cli/cli.h"
+#include "fakessh.h"
+
+/* Where distributions put sftp-server; the first that runs wins. */
+static const char shim_sftp[] =
+    "for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server "
+    "/usr/libexec/sftp-server /usr/lib/ssh/sftp-server /usr/lib/sftp-server "
+    "/usr/local/libexec/sftp-server /usr/lib/misc/sftp-server; do "
+    "[ -x \"$p\" ] && exec \"$p\"; done; "
+    "echo \"spindle: no sftp-server on $(uname -n) (looked in "
+    "/usr/lib/openssh, /usr/libexec/openssh, /usr/libexec, /usr/lib/ssh, "
+    "/usr/lib, /usr/local/libexec)\" >&2; exit 127";
+
+/*
+ * -o options that shape one session, not the connection: they stay out
+ * of the direct-ssh route, so rsync, scp and a script's own ssh share it.
+ */
+static const char *shim_session_opts[] = {
+	"RemoteCommand", "RequestTTY", "PermitLocalCommand", "LocalCommand",
+	"ClearAllForwardings", "ForwardAgent", "ForwardX11",
+	"ForwardX11Trusted", "SendEnv", "SetEnv", "LogLevel", "BatchMode",
+	"EscapeChar", "StdinNull", "SessionType", "Tunnel",
+	"ExitOnForwardFailure", "LocalForward", "RemoteForward",
+	"DynamicForward", "User", "Port", "IdentityFile", "ControlMaster",
+	"ControlPath", "ControlPersist", NULL
+};
+
+static int
+shim_session_opt(const char *opt)
+{
+	size_t n = strcspn(opt, "=");
+
+	for (const char **k = shim_session_opts; *k != NULL; k++) {
+		if (strlen(*k) == n && strncasecmp(opt, *k, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+shim_push(char ***vp, size_t *np, char *s)
+{
+	*vp = xrealloc(*vp, (*np + 2) * sizeof **vp);
+	(*vp)[(*np)++] = s;
+	(*vp)[*np] = NULL;
+}
+
+/* The real ssh's options for a direct route to any host. */
+static char **
+shim_ssh_args(const struct sshargs *sa)
+{
+	char **v = xcalloc(1, sizeof *v);
+	size_t n = 0;
+
+	if (sa->port != NULL)
+		shim_push(&v, &n, xprintf("-p%s", sa->port));
+	for (char **i = sa->identities; *i != NULL; i++)
+		shim_push(&v, &n, xprintf("-i%s", *i));
+	if (sa->config != NULL)
+		shim_push(&v, &n, xprintf("-F%s", sa->config));
+	for (char **o = sa->opts; *o != NULL; o++) {
+		if (!shim_session_opt(*o))
+			shim_push(&v, &n, xprintf("-o%s", *o));
+	}
+	return v;
+}
+
+/* A route name, an inline route, or (anything else) ssh to the host. */
+static void
+shim_spec(const struct sshargs *sa, struct ctl_spec *s)
+{
+	const char *forced = getenv("SPINDLE_FAKESSH_ROUTE");
+
+	s->keepalive = s->timeout = -1;
+	s->sshenv = getenv("SPINDLE_SSH_ARGS");
+	if (forced != NULL && *forced != '\0') {
+		s->route = xstrdup(forced);
+		s->direct = CTL_SPEC_ROUTE;
+	} else if (strpbrk(sa->dest, "+,") != NULL) {
+		s->route = xstrdup(sa->dest);
+		s->direct = CTL_SPEC_ROUTE;
+	} else {
+		s->route = xstrdup(sa->host);
+		s->user = sa->user != NULL ? xstrdup(sa->user) : NULL;
+		s->sshargs = shim_ssh_args(sa);
+		s->direct = CTL_SPEC_SSH;
+	}
+}
+
+/* What to run and how, as sshd would run it. */
+static int
+shim_req(const struct sshargs *sa, struct exec_req *r)
+{
+	char *cmd = sshargs_command(sa);
+
+	memset(r, 0, sizeof *r);
+	r->argv = xcalloc(2, sizeof *r->argv);
+	if (sa->subsystem) {
+		if (cmd == NULL || strcmp(cmd, "sftp") != 0) {
+			fprintf(stderr, "spindle: subsystem '%s' is not "
+			    "supported (only sftp)\n", cmd ? cmd : "");
+			free(cmd);
+			return -1;
+		}
+		free(cmd);
+		r->argv[0] = xstrdup(shim_sftp);
+		r->flags = SPN_EXEC_SHELL | SPN_EXEC_LOGIN;
+	} else if (cmd != NULL) {
+		r->argv[0] = cmd;
+		r->flags = SPN_EXEC_USERSHELL;
+	} else {
+		r->argv[0] = xstrdup("-");
+		r->flags = SPN_EXEC_LOGIN;
+	}
+	r->fd_in = sa->no_stdin ? -1 : STDIN_FILENO;
+	r->fd_out = STDOUT_FILENO;
+	r->fd_err = STDERR_FILENO;
+	return 0;
+}
+
+/* ssh's rule: a pty with -tt, or with -t (or no command) on a tty. */
+static void
+shim_pty(const struct sshargs *sa, struct exec_req *r)
+{
+	int want = sa->tty == 2 ||
+	    (sa->tty == 1 && isatty(STDIN_FILENO)) ||
+	    (sa->tty == 0 && !(r->flags & SPN_EXEC_USERSHELL) &&
+	    !sa->subsystem && isatty(STDIN_FILENO));
+
+	if (sa->tty == 1 && !isatty(STDIN_FILENO) && !sa->quiet)
+		fprintf(stderr, "Pseudo-terminal will not be allocated "
+		    "because stdin is not a terminal.\r\n");
+	if (!want || r->fd_in < 0)
+		return;
+	r->flags |= SPN_EXEC_PTY;
+	r->fd_err = -1;
+	tty_setup(&r->rows, &r->cols);
+}
+
+static void
+shim_verbose(const struct sshargs *sa, const struct ctl_spec *s)
+{
+	for (char **i = sa->ignored; *i != NULL; i++)
+		fprintf(stderr, "spindle fakessh: ignoring %s\n", *i);
+	fprintf(stderr, "spindle fakessh: %s %s%s%s\n",
+	    s->direct == CTL_SPEC_SSH ? "host (or route name)" : "route",
+	    s->user != NULL ? s->user : "", s->user != NULL ? "@" : "",
+	    s->route);
+}
+
+int
+shim_main(int argc, char **argv)
+{
+	struct sshargs sa;
+	struct ctl_spec s = { 0 };
+	struct exec_req r;
+	char err[4096];
+	int fd, code;
+
+	if (sshargs_parse(argc, argv, &sa, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 255;
+	}
+	if (sa.version) {
+		fprintf(stderr, "OpenSSH_9 compatible (spindle %s fakessh)\n",
+		    PACKAGE_VERSION);
+		sshargs_free(&sa);
+		return 0;
+	}
+	if (sa.logfile != NULL && freopen(sa.logfile, "a", stderr) == NULL)
+		return 255;
+	if (sa.no_command && sa.command[0] == NULL) {
+		if (sa.verbose)
+			fprintf(stderr, "spindle fakessh: -N: no command "
+			    "and no forwarding to do\n");
+		sshargs_free(&sa);
+		return 0;
+	}
+	shim_spec(&sa, &s);
+	if (sa.verbose)
+		shim_verbose(&sa, &s);
+	if (shim_req(&sa, &r) != 0) {
+		sshargs_free(&sa);
+		ctl_spec_free(&s);
+		return 255;
+	}
+	shim_pty(&sa, &r);
+	if ((fd = client_connect(1, err, sizeof err)) < 0) {
+		tty_restore();
+		fprintf(stderr, "spindle: %s\n", err);
+		code = 255;
+	} else {
+		code = client_run(fd, &s, &r);
+		close(fd);
+	}
+	strv_free(r.argv);
+	s.sshenv = NULL;	/* the environment's */
+	ctl_spec_free(&s);
+	sshargs_free(&sa);
+	return code;
+}
