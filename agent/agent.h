@@ -45,5 +45,6 @@ void		 exec_signal(struct xcl *, int);
 void		 exec_winch(struct xcl *, uint32_t, uint32_t);
 void		 exec_free(struct xcl *);
 uint64_t	 exec_bytes(struct xcl *);
+int		 exec_killed_by(struct xcl *);
 
 #endif

@@ -20,6 +20,7 @@ struct xcl {
 	struct sink	*err;
 	int		 open_sinks;
 	int		 code;		/* -2 while running */
+	int		 sig;		/* that killed the process */
 	char		*error;
 	exec_done_fn	*done;
 	void		*arg;
@@ -118,6 +119,7 @@ xcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 	}
 	b = upk_u32(&u);
 	x->code = b != 0 ? 128 + (int)b : (int)a;
+	x->sig = b;
 	xcl_maybe_done(x);
 	return 0;
 }
@@ -180,6 +182,13 @@ exec_winch(struct xcl *x, uint32_t rows, uint32_t cols)
 
 	if (x->ctl != 0 && x->code == -2)
 		rt_send(x->rt, SPN_K_WINCH, x->ctx, x->ctl, 0, b, sizeof b);
+}
+
+/* The signal that killed the command, or 0. */
+int
+exec_killed_by(struct xcl *x)
+{
+	return x->sig;
 }
 
 uint64_t

@@ -148,6 +148,7 @@ int		 ctl_spec_unpack(struct upk *, struct ctl_spec *);
 void		 ctl_spec_free(struct ctl_spec *);
 
 /* client.c */
+extern int	 client_ssh_status;
 char		*client_self_exe(void);
 int		 client_connect(int, char *, size_t);
 int		 client_call(int, uint32_t, struct pk *, char **);

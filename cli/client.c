@@ -195,6 +195,7 @@ client_call(int fd, uint32_t type, struct pk *body, char **text)
 }
 
 static int client_sigpipe[2] = { -1, -1 };
+int	client_ssh_status;	/* the shim's: 255 for a killed command */
 
 static void
 client_sig(int sig)
@@ -277,6 +278,9 @@ client_exit_msg(const struct ctl_msg *m, int *code)
 	if (m->type == SPN_CTL_EXIT) {
 		*code = upk_u32(&u);
 		err = upk_str(&u);
+		/* As OpenSSH: no exit status from a killed command. */
+		if (upk_u32(&u) != 0 && client_ssh_status)
+			*code = 255;
 	} else {
 		err = upk_str(&u);
 		*code = upk_u32(&u);

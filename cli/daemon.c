@@ -49,6 +49,7 @@ struct djob {
 	uint32_t		 ping;		/* CHECK's call */
 	uint64_t		 t0;
 	int			 code;
+	int			 sig;		/* that killed the command */
 	char			*err;
 };
 
@@ -190,6 +191,7 @@ djob_finish_cb(evutil_socket_t fd, short what, void *arg)
 		pk_init(&pk);
 		pk_u32(&pk, j->code < 0 ? 255 : j->code);
 		pk_str(&pk, j->err);
+		pk_u32(&pk, j->sig);
 		dconn_send(j->c, SPN_CTL_EXIT, j->id, &pk);
 		pk_free(&pk);
 	} else if (j->c != NULL)
@@ -228,8 +230,10 @@ djob_end(struct djob *j, int code, const char *err)
 static void
 djob_exec_done(struct xcl *x, int code, const char *err, void *arg)
 {
-	(void)x;
-	djob_end(arg, code, err);
+	struct djob *j = arg;
+
+	j->sig = exec_killed_by(x);
+	djob_end(j, code, err);
 }
 
 static int

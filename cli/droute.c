@@ -116,13 +116,13 @@ dr_sshenv(const struct ctl_spec *s, const struct route_opts *ro)
 
 static struct droute *
 dr_make(const char *key, const char *text, const struct ctl_spec *s,
-    const struct route_opts *ro, char *why, size_t whylen)
+    const struct route_opts *ro, int direct, char *why, size_t whylen)
 {
 	struct droute *dr = xcalloc(1, sizeof *dr);
 	char *env = dr_sshenv(s, ro);
 	int rc = 0;
 
-	if (s->direct)
+	if (direct)
 		route_direct(s->route, s->user, s->sshargs, env, &dr->route);
 	else
 		rc = route_parse_ssh(text, env, &dr->route, why, whylen);
@@ -169,17 +169,28 @@ dr_direct_key(const struct ctl_spec *s)
 	return key;
 }
 
-static const struct routes_entry *
-dr_file_entry(struct routes_file *rf, const char *name, char *why,
-    size_t whylen)
+static struct droute *
+dr_named(const struct ctl_spec *s, char *why, size_t whylen)
 {
-	char *path = routes_file_path();
-	int rc = routes_file_load(path, rf, why, whylen);
+	struct routes_file rf;
+	const struct routes_entry *e;
+	struct droute *dr = dr_lookup(s->route);
+	char *path;
+	int rc;
 
+	if (dr != NULL)
+		return dr->named ? dr : NULL;
+	path = routes_file_path();
+	rc = routes_file_load(path, &rf, why, whylen);
 	free(path);
 	if (rc != 0)
 		return NULL;
-	return routes_file_find(rf, name);
+	if ((e = routes_file_find(&rf, s->route)) != NULL &&
+	    (dr = dr_make(s->route, e->route, s, &e->opts, 0, why, whylen)) !=
+	    NULL)
+		dr->named = dr->from_file = 1;
+	routes_file_free(&rf);
+	return dr;
 }
 
 /*
@@ -190,29 +201,15 @@ dr_file_entry(struct routes_file *rf, const char *name, char *why,
 struct droute *
 dr_resolve(const struct ctl_spec *s, char *why, size_t whylen)
 {
-	struct routes_file rf;
-	const struct routes_entry *e;
 	struct droute *dr;
 	char *key;
 
 	*why = '\0';
+	if ((dr = dr_named(s, why, whylen)) != NULL || *why != '\0')
+		return dr;
 	key = s->direct ? dr_direct_key(s) : xstrdup(s->route);
-	dr = dr_lookup(key);
-	if (dr == NULL && !s->direct) {
-		e = dr_file_entry(&rf, key, why, whylen);
-		if (e == NULL && *why != '\0') {
-			free(key);
-			return NULL;
-		}
-		if (e != NULL) {
-			dr = dr_make(key, e->route, s, &e->opts, why, whylen);
-			if (dr != NULL)
-				dr->named = dr->from_file = 1;
-		}
-		routes_file_free(&rf);
-	}
-	if (dr == NULL)
-		dr = dr_make(key, s->route, s, NULL, why, whylen);
+	if ((dr = dr_lookup(key)) == NULL)
+		dr = dr_make(key, s->route, s, NULL, s->direct, why, whylen);
 	free(key);
 	return dr;
 }
@@ -234,7 +231,7 @@ dr_define(const char *name, const struct ctl_spec *s, char *why,
 	}
 	if (dr != NULL)
 		dr_free(dr);
-	if ((dr = dr_make(name, s->route, s, NULL, why, whylen)) != NULL)
+	if ((dr = dr_make(name, s->route, s, NULL, 0, why, whylen)) != NULL)
 		dr->named = 1;
 	return dr;
 }
@@ -583,7 +580,7 @@ dr_add_file_routes(void)
 			continue;
 		s.route = rf.v[i].route;
 		dr = dr_make(rf.v[i].name, rf.v[i].route, &s, &rf.v[i].opts,
-		    why, sizeof why);
+		    0, why, sizeof why);
 		if (dr != NULL)
 			dr->named = dr->from_file = 1;
 	}

@@ -30,7 +30,8 @@ enum {
 	 * mask (1 stdin, 2 stdout, 4 stderr), in that order.  See
 	 * ctl_run_pack(). */
 	SPN_CTL_RUN = 4,
-	/* Daemon: u32 status (as a shell has it), str error or "". */
+	/* Daemon: u32 status (as a shell has it), str error or "", u32
+	 * signal that killed the command or 0. */
 	SPN_CTL_EXIT = 5,
 	/* Client, during RUN: u32 signal number. */
 	SPN_CTL_SIGNAL = 6,

@@ -199,6 +199,7 @@ shim_main(int argc, char **argv)
 		return 255;
 	}
 	shim_pty(&sa, &r);
+	client_ssh_status = 1;
 	if ((fd = client_connect(1, err, sizeof err)) < 0) {
 		tty_restore();
 		fprintf(stderr, "spindle: %s\n", err);

@@ -34,3 +34,8 @@ INTEGRATION_TESTS += tests/integration/ssh-shells.sh
 EXTRA_DIST += tests/integration/ssh-shells.sh
 INTEGRATION_TESTS += tests/integration/ssh-nosh.sh
 EXTRA_DIST += tests/integration/ssh-nosh.sh
+# The daemon and the ssh shim (lib-fakessh.sh: a sudo password and
+# requiretty on the route behind the shim).
+INTEGRATION_TESTS += tests/integration/fakessh-basic.sh
+EXTRA_DIST += tests/integration/lib-fakessh.sh \
+	tests/integration/fakessh-basic.sh

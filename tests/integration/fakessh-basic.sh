@@ -1,0 +1,89 @@
+#!/bin/sh
+# The ssh shim on the route ssh -> sudo=webapp (sudo password, requiretty):
+# exit codes and signal death as OpenSSH reports them, stdin EOF, -n,
+# argument quoting exactly as OpenSSH passes it, the remote user's shell
+# and home, a host that is no route name (a direct ssh route), and 200
+# ssh lines of a script over one connection.
+. "$(dirname "$0")/lib-fakessh.sh"
+
+# Exit codes, as real ssh to the same place reports them.
+for code in 0 1 42; do
+	fssh web "exit $code" </dev/null 2>"$TMPD/err"
+	check_rc "exit $code" "$code" $? "$TMPD/err"
+done
+rssh() { timeout 20 ssh -F "$SSH_CFG" -l "$U_A" 127.0.0.1 "$@"; }
+rssh 'kill -TERM $$' </dev/null 2>/dev/null
+want=$?
+fssh web 'kill -TERM $$' </dev/null 2>"$TMPD/err"
+check_rc "signal death (as OpenSSH: $want)" "$want" $? "$TMPD/err"
+
+# Who and where: the remote user's login shell runs the command, in its
+# home, as sshd would.
+out=$(fssh web 'id -un; pwd; echo $HOME' </dev/null 2>"$TMPD/err")
+check_rc "id" 0 $? "$TMPD/err"
+check "user, cwd and HOME" "$U_W
+$WEBHOME
+$WEBHOME" "$out"
+
+# Quoting: words joined by spaces, the remote shell splits them again,
+# exactly as with OpenSSH.
+for args in "echo 'a  b' \"c'd\" e\\ f" "printf %s\\\\n 'x y' z" \
+    'echo $USER' "echo a;echo b" ; do
+	want=$(rssh $args </dev/null 2>/dev/null | sed "s/$U_A/USER/")
+	got=$(fssh web $args </dev/null 2>"$TMPD/err" | sed "s/$U_W/USER/")
+	check "quoting of: $args" "$want" "$got"
+done
+want=$(rssh echo "a  b" "'c'" '"d"' </dev/null 2>/dev/null)
+got=$(fssh web echo "a  b" "'c'" '"d"' </dev/null 2>"$TMPD/err")
+check "quoting of separate words" "$want" "$got"
+
+# stdin: all of it, then EOF; -n: nothing.
+head -c 300000 /dev/urandom >"$TMPD/in"
+got=$(fssh web 'cat | sha256sum' <"$TMPD/in" 2>"$TMPD/err")
+check_rc "stdin" 0 $? "$TMPD/err"
+check "stdin sha256" "$(sha256sum <"$TMPD/in")" "$got"
+got=$(printf 'abc' | fssh -n web 'wc -c' 2>"$TMPD/err")
+check "-n gives /dev/null" 0 "$(echo $got)"
+
+# Any other host: a direct ssh route, with -l and -p honoured.
+got=$(fssh -l "$U_B" -p "$SSHD_PORT" -F "$SSH_CFG" 127.0.0.1 id -un \
+    </dev/null 2>"$TMPD/err")
+check_rc "direct route" 0 $? "$TMPD/err"
+check "direct route user" "$U_B" "$got"
+
+# Transport failure: 255 and the hop named.
+fssh "$U_O@127.0.0.1+sudo=$U_W" true </dev/null 2>"$TMPD/err"
+check_rc "sudo refused" 255 $? "$TMPD/err"
+contains "$TMPD/err" "hop 2 ($U_O@127.0.0.1+sudo=$U_W)" ||
+    fail "transport failure: message: $(cat "$TMPD/err")"
+
+# A script of 200 ssh lines: one connection for all of them.
+before=$(sshd_auths)
+{
+	echo "PATH=$FAKEBIN:\$PATH"
+	i=0
+	while [ $i -lt 200 ]; do
+		echo "ssh web echo $i"
+		i=$((i + 1))
+	done
+} >"$TMPD/script.sh"
+timeout 120 sh "$TMPD/script.sh" </dev/null >"$TMPD/out" 2>"$TMPD/err"
+check_rc "200 ssh lines" 0 $? "$TMPD/err"
+check "200 lines of output" 200 "$(wc -l <"$TMPD/out")"
+check "last line" 199 "$(tail -n 1 "$TMPD/out")"
+check "new sshd logins for 200 ssh lines" 0 $(($(sshd_auths) - before))
+
+# 32 at once on the same route.
+i=0
+while [ $i -lt 32 ]; do
+	fssh web "sleep 0.5; echo $i" </dev/null >"$TMPD/c$i" 2>&1 &
+	i=$((i + 1))
+done
+wait
+i=0
+while [ $i -lt 32 ]; do
+	check "concurrent $i" "$i" "$(cat "$TMPD/c$i")"
+	i=$((i + 1))
+done
+check "sshd logins after all that" 0 $(($(sshd_auths) - before))
+pass
