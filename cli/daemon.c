@@ -33,6 +33,7 @@ struct dconn {
 	int			 nfds;
 	int			 hello;
 	int			 closing;	/* once the output is out */
+	int			 draining;	/* output out, awaiting EOF */
 	struct djob		*job;
 	TAILQ_ENTRY(dconn)	 entry;
 };
@@ -63,6 +64,22 @@ static uint64_t		 d_started;
 static void	dconn_free(struct dconn *);
 static void	djob_end(struct djob *, int, const char *);
 
+/*
+ * Our last word is out: read (and drop) what the client still sends until
+ * it hangs up, or a close with unread input would reset the connection
+ * and lose that last word on its way.
+ */
+static void
+dconn_drain(struct dconn *c)
+{
+	struct timeval tv = { 2, 0 };
+
+	shutdown(c->fd, SHUT_WR);
+	c->draining = 1;
+	event_del(c->rev);
+	event_add(c->rev, &tv);
+}
+
 static void
 dconn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -77,7 +94,7 @@ dconn_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (evbuffer_get_length(c->out) > 0)
 		event_add(c->wev, NULL);
 	else if (c->closing)
-		dconn_free(c);
+		dconn_drain(c);
 }
 
 static void
@@ -118,7 +135,6 @@ dconn_refuse(struct dconn *c, uint32_t id, const char *text)
 	log_info("client refused: %s", text);
 	dconn_reply(c, SPN_CTL_ERROR, id, text, 255);
 	c->closing = 1;
-	event_del(c->rev);
 }
 
 static void
@@ -544,13 +560,23 @@ dconn_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct dconn *c = arg;
 	struct ctl_msg m;
 	int rc, n = DCONN_MAXFDS - c->nfds, got = 0;
+	char junk[4096];
 
-	(void)what;
+	if (c->draining) {
+		if ((what & EV_TIMEOUT) || recv(fd, junk, sizeof junk, 0) <= 0)
+			dconn_free(c);
+		return;
+	}
 	rc = ctl_fill(fd, &c->in, c->fds + c->nfds, &got, n);
 	if (rc < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (rc <= 0) {
-		dconn_free(c);
+		if (rc == 0 && c->in.len > c->in.used && !c->closing)
+			dconn_refuse(c, 0, "truncated message");
+		if (c->closing)
+			event_del(c->rev);	/* the reply goes first */
+		else
+			dconn_free(c);
 		return;
 	}
 	c->nfds += got;
@@ -634,7 +660,8 @@ daemon_listen(const char *dir, char *why, size_t whylen)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	mask = umask(077);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
-	    listen(fd, 128) != 0 || rename(tmp, d_sock) != 0 ||
+	    chmod(tmp, 0600) != 0 || listen(fd, 128) != 0 ||
+	    rename(tmp, d_sock) != 0 ||
 	    stat(d_sock, &st) != 0) {
 		snprintf(why, whylen, "cannot listen on %s: %s", d_sock,
 		    strerror(errno));

@@ -23,6 +23,7 @@ struct dr_wait {
 };
 
 struct droute {
+	uint32_t		 serial;	/* replies find us by it */
 	char			*key;	/* name, or the spec as given */
 	int			 named;
 	int			 from_file;
@@ -44,6 +45,7 @@ struct droute {
 };
 
 static TAILQ_HEAD(, droute) dr_all = TAILQ_HEAD_INITIALIZER(dr_all);
+static uint32_t		 dr_serial;
 static struct master	*dr_master;
 
 static void	dr_lost(uint32_t, const char *, void *);
@@ -131,6 +133,7 @@ dr_make(const char *key, const char *text, const struct ctl_spec *s,
 		free(dr);
 		return NULL;
 	}
+	dr->serial = ++dr_serial;
 	dr->key = xstrdup(key);
 	dr->text = xstrdup(text);
 	dr_opts(dr, s, ro);
@@ -142,8 +145,11 @@ dr_make(const char *key, const char *text, const struct ctl_spec *s,
 static void
 dr_free(struct droute *dr)
 {
+	struct chain *c = dr->chain;
+
 	TAILQ_REMOVE(&dr_all, dr, entry);
-	chain_free(dr->chain);
+	dr->chain = NULL;
+	chain_free(c);
 	route_free(&dr->route);
 	password_free(dr->mo.password);
 	free(dr->password_file);
@@ -264,13 +270,18 @@ dr_set_down(struct droute *dr, const char *why)
 static int
 dr_info_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 {
-	struct droute *dr = arg;
+	struct droute *dr;
 	struct upk u;
 	int hop;
 
 	(void)rt;
-	/* The route may have gone down and up since: match by context. */
-	if (dr->chain == NULL || (hop = chain_find(dr->chain, m->h.src)) < 0)
+	/* The route may be gone, or down and up again: find it anew. */
+	TAILQ_FOREACH(dr, &dr_all, entry) {
+		if (dr->serial == (uint32_t)(uintptr_t)arg)
+			break;
+	}
+	if (dr == NULL || dr->chain == NULL ||
+	    (hop = chain_find(dr->chain, m->h.src)) < 0)
 		return 0;
 	if (m->h.kind == SPN_K_REPLY && hop < dr->npids) {
 		upk_init(&u, m->data, m->h.len);
@@ -289,7 +300,29 @@ dr_ask_pids(struct droute *dr)
 	dr->pids = xcalloc(n, sizeof *dr->pids);
 	for (size_t i = 0; i < n; i++)
 		call_start(master_rt(dr_master), chain_ctx(dr->chain, i),
-		    SPN_H_INFO, NULL, dr_info_reply, dr);
+		    SPN_H_INFO, NULL, dr_info_reply,
+		    (void *)(uintptr_t)dr->serial);
+}
+
+static void
+dr_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct chain *c = arg;
+
+	(void)fd;
+	(void)what;
+	chain_free(c);
+}
+
+/* Free a chain from the loop, not from inside its own callbacks or the
+ * router's. */
+static void
+dr_dispose(struct chain *c)
+{
+	struct timeval tv = { 0, 0 };
+
+	event_base_once(master_base(dr_master), -1, EV_TIMEOUT, dr_close_cb,
+	    c, &tv);
 }
 
 static void
@@ -304,7 +337,7 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 	if (err != NULL) {
 		log_warn("route %s: %s", dr->key, err);
 		dr_set_down(dr, err);
-		chain_free(dr->chain);
+		dr_dispose(dr->chain);
 		dr->chain = NULL;
 	} else {
 		log_info("route %s: up", dr->key);
@@ -393,16 +426,6 @@ dr_hold(struct droute *dr, int delta)
 	dr->uses += delta;
 }
 
-static void
-dr_close_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct chain *c = arg;
-
-	(void)fd;
-	(void)what;
-	chain_free(c);
-}
-
 /*
  * A context of a route is gone: the route is down, and its chain is
  * closed once the router is done telling everyone (not from inside it).
@@ -411,7 +434,6 @@ static void
 dr_lost(uint32_t ctx, const char *why, void *arg)
 {
 	struct droute *dr;
-	struct timeval tv = { 0, 0 };
 
 	(void)arg;
 	TAILQ_FOREACH(dr, &dr_all, entry) {
@@ -419,8 +441,7 @@ dr_lost(uint32_t ctx, const char *why, void *arg)
 			continue;
 		log_warn("route %s: %s", dr->key, why);
 		dr_set_down(dr, why);
-		event_base_once(master_base(dr_master), -1, EV_TIMEOUT,
-		    dr_close_cb, dr->chain, &tv);
+		dr_dispose(dr->chain);
 		dr->chain = NULL;
 	}
 }
@@ -430,17 +451,18 @@ int
 dr_down(const char *key, char *why, size_t whylen)
 {
 	struct droute *dr = dr_lookup(key);
+	struct chain *c;
 
 	if (dr == NULL) {
 		snprintf(why, whylen, "no route %s", key);
 		return -1;
 	}
-	if (dr->state == DR_CONNECTING) {
-		dr_wake(dr, "route taken down");
-	}
-	chain_free(dr->chain);
+	c = dr->chain;
 	dr->chain = NULL;
+	if (dr->state == DR_CONNECTING)
+		dr_wake(dr, "route taken down");
 	dr_set_down(dr, NULL);
+	chain_free(c);
 	if (!dr->from_file && dr->uses == 0)
 		dr_free(dr);
 	return 0;

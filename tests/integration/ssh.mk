@@ -39,3 +39,7 @@ EXTRA_DIST += tests/integration/ssh-nosh.sh
 INTEGRATION_TESTS += tests/integration/fakessh-basic.sh
 EXTRA_DIST += tests/integration/lib-fakessh.sh \
 	tests/integration/fakessh-basic.sh
+INTEGRATION_TESTS += tests/integration/daemon.sh \
+	tests/integration/daemon-faults.sh
+EXTRA_DIST += tests/integration/daemon.sh \
+	tests/integration/daemon-faults.sh

@@ -1,0 +1,121 @@
+#!/bin/sh
+# The daemon under attack and failure: another local user is refused
+# (by the directory, and by SO_PEERCRED on the socket itself); random
+# bytes and malformed requests get an error and disturb no other client;
+# a daemon killed with SIGKILL fails its shims at once with a clear
+# message, and the next command starts a fresh daemon.
+. "$(dirname "$0")/lib-fakessh.sh"
+PY=/usr/bin/python3
+[ -x "$PY" ] || skip "needs $PY to speak to the socket"
+RT=$SPINDLE_RUNTIME_DIR
+
+out=$(fssh web id -un </dev/null 2>"$TMPD/err")
+check_rc "first use" 0 $? "$TMPD/err"
+dpid=$(daemon_pid)
+[ -n "$dpid" ] || fail "no daemon"
+
+# Another user: the private directory stops the client...
+chmod 0755 "$TMPD"
+runuser -u "$U_O" -- env SPINDLE_RUNTIME_DIR="$RT" "$SPINDLE" ls \
+    >"$TMPD/out" 2>"$TMPD/err"
+check_rc "other user's client" 255 $? "$TMPD/err"
+contains "$TMPD/err" "not a private directory" ||
+    fail "other user: $(cat "$TMPD/err")"
+# ...and with the directory and socket opened up, the daemon itself.
+chmod 0711 "$RT"
+chmod 0666 "$RT/sock"
+cat >"$TMPD/hello.py" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(struct.pack(">III", 12, 1, 7) + struct.pack(">I", 1))
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+n, t, i = struct.unpack(">III", data[:12])
+print(t, data[16:16 + struct.unpack(">I", data[12:16])[0]].decode())
+EOF
+out=$(runuser -u "$U_O" -- $PY "$TMPD/hello.py" "$RT/sock" 2>&1)
+check "other user's hello" "2 this spindle daemon serves its own user only" "$out"
+chmod 0700 "$RT"
+chmod 0600 "$RT/sock"
+
+# Garbage from a client of ours: an error reply, the connection closed,
+# and a command running meanwhile on another connection is untouched.
+fssh web 'sleep 2; echo survived' </dev/null >"$TMPD/long" 2>&1 &
+long=$!
+sleep 0.5
+cat >"$TMPD/garbage.py" <<'EOF'
+import os, socket, struct, sys
+def talk(payload):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(payload)
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+    return data
+hello = struct.pack(">IIII", 12, 1, 1, 1)
+replies = []
+for i in range(20):
+    replies.append(talk(os.urandom(4096)))
+# A hello, then a message of a type nobody knows; then a RUN cut short.
+replies.append(talk(hello + struct.pack(">III", 8, 999, 2)))
+replies.append(talk(hello + struct.pack(">III", 12, 4, 3) + b"\0\0"))
+# A length beyond the limit.
+replies.append(talk(struct.pack(">III", 0x7fffffff, 1, 1)))
+def types(r):
+    while len(r) >= 8:
+        n, t = struct.unpack(">II", r[:8])
+        yield t
+        r = r[4 + n:]
+errors = sum(1 for r in replies if 2 in types(r))
+print(len(replies), errors)
+for i, r in enumerate(replies):
+    if 2 not in types(r): print("no error for", i, r[:40], file=sys.stderr)
+EOF
+out=$($PY "$TMPD/garbage.py" "$RT/sock" 2>&1)
+check "every bad client got an error" "23 23" "$out"
+wait $long
+check_rc "the other client" 0 $? "$TMPD/long"
+check "the other client's output" survived "$(cat "$TMPD/long")"
+check "same daemon after the garbage" "$dpid" "$(daemon_pid)"
+out=$(fssh web echo still fine </dev/null 2>&1)
+check "after the garbage" "still fine" "$out"
+
+# SIGKILL to the daemon while shims run: they fail fast and say why.
+i=0
+while [ $i -lt 4 ]; do
+	fssh web 'sleep 30' </dev/null >"$TMPD/k$i" 2>&1 &
+	eval "k$i=\$!"
+	i=$((i + 1))
+done
+sleep 1
+t0=$(date +%s)
+kill -KILL "$dpid"
+i=0
+while [ $i -lt 4 ]; do
+	eval "wait \$k$i"
+	check_rc "shim $i after daemon SIGKILL" 255 $? "$TMPD/k$i"
+	contains "$TMPD/k$i" "lost the connection to the daemon" ||
+	    fail "shim $i: $(cat "$TMPD/k$i")"
+	i=$((i + 1))
+done
+[ $(($(date +%s) - t0)) -le 3 ] || fail "shims took $(($(date +%s) - t0)) s to fail"
+# The routes die with the daemon: their ssh loses its stdin.
+no_world_procs 10 "daemon SIGKILL"
+
+# The next command starts a fresh daemon, on the stale socket's name.
+out=$(fssh web id -un </dev/null 2>"$TMPD/err")
+check_rc "after the kill" 0 $? "$TMPD/err"
+check "after the kill: user" "$U_W" "$out"
+new=$(daemon_pid)
+[ -n "$new" ] && [ "$new" != "$dpid" ] || fail "no fresh daemon ($new)"
+pass

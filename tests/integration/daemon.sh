@@ -1,0 +1,136 @@
+#!/bin/sh
+# The daemon: started once however many clients race to start it; a
+# private directory and socket; up/down/ls/check; named routes from the
+# routes file connect on first use; run goes through it with the client's
+# own stdio passed over (no data through the client), exit status back,
+# signals relayed.
+. "$(dirname "$0")/lib-fakessh.sh"
+PY=/usr/bin/python3
+RT=$SPINDLE_RUNTIME_DIR
+
+# daemons: how many daemons serve our runtime directory.
+daemons() {
+	for _p in $(pgrep -f 'spindle .*daemon serve'); do
+		tr '\0' '\n' <"/proc/$_p/environ" 2>/dev/null |
+		    grep -qx "SPINDLE_RUNTIME_DIR=$RT" && echo "$_p"
+	done | wc -l
+}
+
+# client_of PATTERN: the spindle process (not its timeout or sh) whose
+# argv matches.
+client_of() {
+	for _p in $(pgrep -f "$1"); do
+		[ "$(cat "/proc/$_p/comm" 2>/dev/null)" = spindle ] && echo "$_p"
+	done | head -n 1
+}
+
+# Eight clients at once, no daemon yet: exactly one daemon starts.
+i=0
+while [ $i -lt 8 ]; do
+	spn check local >"$TMPD/race$i" 2>&1 &
+	i=$((i + 1))
+done
+wait
+i=0
+while [ $i -lt 8 ]; do
+	contains "$TMPD/race$i" "local: up, round trip" ||
+	    fail "racing client $i: $(cat "$TMPD/race$i")"
+	i=$((i + 1))
+done
+check "daemons after 8 racing clients" 1 "$(daemons)"
+dpid=$(daemon_pid)
+[ -n "$dpid" ] || fail "daemon status names no pid"
+
+# Private: directory 0700, socket 0600, both ours.
+check "runtime dir mode" "700 root" "$(stat -c '%a %U' "$RT")"
+check "socket mode" "600 root socket" \
+    "$(stat -c '%a %U %F' "$RT/sock" | sed 's/^\(.* .*\) socket$/\1 socket/')"
+
+# A named route of the routes file: listed as down, up on first use.
+spn ls >"$TMPD/ls" 2>&1 || fail "ls: $(cat "$TMPD/ls")"
+grep -q '^web  *down ' "$TMPD/ls" || fail "web not listed down: $(cat "$TMPD/ls")"
+out=$(spn run web -- id -un 2>"$TMPD/err")
+check_rc "run web" 0 $? "$TMPD/err"
+check "run web: user" "$U_W" "$out"
+spn ls >"$TMPD/ls" 2>&1
+grep -q '^web  *up ' "$TMPD/ls" || fail "web not up: $(cat "$TMPD/ls")"
+spn ls --json >"$TMPD/json" || fail "ls --json"
+if [ -x "$PY" ]; then
+	$PY - "$TMPD/json" "$U_A@127.0.0.1+sudo=$U_W" <<'EOF' ||
+import json, sys
+routes = {r["name"]: r for r in json.load(open(sys.argv[1]))}
+w = routes["web"]
+assert w["state"] == "up", w
+assert w["route"] == sys.argv[2], w
+assert len(w["pids"]) == 2 and all(p > 0 for p in w["pids"]), w
+assert w["bytes"] > 0 and w["uptime"] >= 0, w
+EOF
+	    fail "ls --json: $(cat "$TMPD/json")"
+fi
+
+# check: a round trip, remembered by ls.
+out=$(spn check web 2>&1) || fail "check web: $out"
+case $out in "web: up, round trip "*" ms") ;; *) fail "check: $out" ;; esac
+spn ls | grep -q '^web  *up .*ms ' || fail "ls shows no rtt: $(spn ls)"
+
+# up NAME ROUTE and down NAME.
+out=$(spn up two "$U_B@127.0.0.1" 2>&1) || fail "up two: $out"
+spn ls | grep -q "^two  *up .* $U_B@127.0.0.1\$" || fail "two not up: $(spn ls)"
+out=$(spn run two -- id -un 2>&1)
+check "run on an up route" "$U_B" "$out"
+spn down two || fail "down two"
+spn ls | grep -q '^two ' && fail "two still listed after down"
+spn down two 2>"$TMPD/err"
+check_rc "down of an unknown route" 1 $? "$TMPD/err"
+spn up bad "$U_O@127.0.0.1+sudo=$U_W" 2>"$TMPD/err"
+check_rc "up of a route that fails" 255 $? "$TMPD/err"
+contains "$TMPD/err" "hop 2 ($U_O@127.0.0.1+sudo=$U_W)" ||
+    fail "up bad: $(cat "$TMPD/err")"
+
+# run via the daemon: the client holds none of the data (its stdin and
+# stdout are /dev/null while the command runs), the daemon holds ours.
+spn run web -- sh -c 'sleep 2; echo done' >"$TMPD/out" 2>"$TMPD/err" &
+bg=$!
+sleep 1
+client=$(client_of "spindle run web -- sh -c sleep 2")
+[ -n "$client" ] || fail "no client process"
+check "client stdout while running" /dev/null "$(readlink "/proc/$client/fd/1")"
+ls -l "/proc/$dpid/fd" | grep -q "$TMPD/out" ||
+    fail "the daemon does not hold the client's stdout"
+wait $bg
+check_rc "run via daemon" 0 $? "$TMPD/err"
+check "output written by the daemon" done "$(cat "$TMPD/out")"
+
+# Signals are relayed: the command's INT trap runs, its status comes back.
+spn run web -- sh -c 'sleep 100 >/dev/null 2>&1 & p=$!
+    trap "kill \$p; echo got INT; exit 3" INT; wait' \
+    >"$TMPD/out" 2>"$TMPD/err" &
+bg=$!
+sleep 1.5
+client=$(client_of "spindle run web -- sh -c sleep 100")
+kill -INT "$client"
+wait $bg
+check_rc "relayed SIGINT" 3 $? "$TMPD/err"
+check "trap ran" "got INT" "$(cat "$TMPD/out")"
+
+# stdin through the daemon, EOF included; exit status.
+head -c 200000 /dev/urandom >"$TMPD/in"
+out=$(spn run web -- sha256sum <"$TMPD/in" 2>"$TMPD/err")
+check "stdin via daemon" "$(sha256sum <"$TMPD/in" | cut -d' ' -f1)" \
+    "$(echo "$out" | cut -d' ' -f1)"
+spn run web -- sh -c 'exit 42' </dev/null
+check_rc "exit status via daemon" 42 $? /dev/null
+
+# Bad routes file: the error names file and line.
+printf 'keepalive 5\nbogus 1\n' >"$TMPD/routes.bad"
+SPINDLE_ROUTES=$TMPD/routes.bad "$SPINDLE" run --no-daemon local -- true ||
+    fail "--no-daemon needs no routes file"
+check "ls after all that still one daemon" 1 "$(daemons)"
+check "same daemon" "$dpid" "$(daemon_pid)"
+
+# stop: socket gone, routes closed, no agents left.
+spn daemon stop || fail "daemon stop"
+[ -e "$RT/sock" ] && fail "socket left after stop"
+wait_gone "$dpid" 5
+no_world_procs 5 "daemon stop"
+pass
