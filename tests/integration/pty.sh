@@ -2,6 +2,8 @@
 # run -t: the command gets a pty of its own sized like ours, our
 # terminal goes raw (so ^C reaches the remote) and comes back as it was,
 # window size changes follow, and the exit status still comes back.
+# All of it twice: spindle on its own, then through a daemon (which gets
+# our terminal passed over, and window sizes relayed).
 . "$(dirname "$0")/lib.sh"
 command -v script >/dev/null || skip "script (util-linux) is not installed"
 command -v tmux >/dev/null || skip "tmux is not installed"
@@ -19,42 +21,61 @@ in_script() {
 	wait "$_q" 2>/dev/null
 	return "$_rc"
 }
-out=$(in_script 'stty rows 33 cols 101; "$SPN" run -t local+local -- sh -c "tty; stty size; echo to-stderr >&2"' |
-    tr -d '\r')
-echo "$out" | grep -q '^/dev/pts/' || fail "no pty: $out"
-echo "$out" | grep -qx '33 101' || fail "window size not passed: $out"
-echo "$out" | grep -qx 'to-stderr' || fail "stderr not on the pty: $out"
+SESSIONS=""
+cleanup() {
+	for _s in $SESSIONS; do
+		tmux -L "$_s" kill-server 2>/dev/null
+	done
+	[ -n "${SPINDLE_RUNTIME_DIR:-}" ] &&
+	    timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
+}
+trap '_t=$?; cleanup; (exit $_t); _lib_cleanup' EXIT
 
-in_script '"$SPN" run -t local -- sh -c "exit 7"' >/dev/null
-check "exit status through -t" 7 $?
+pty_checks() {
+	out=$(in_script 'stty rows 33 cols 101; "$SPN" run -t local+local -- sh -c "tty; stty size; echo to-stderr >&2"' |
+	    tr -d '\r')
+	echo "$out" | grep -q '^/dev/pts/' || fail "$1: no pty: $out"
+	echo "$out" | grep -qx '33 101' || fail "$1: window size not passed: $out"
+	echo "$out" | grep -qx 'to-stderr' || fail "$1: stderr not on the pty: $out"
 
-# Without a terminal -t still gives the command one.
-check "-t without a terminal" /dev/pts/ \
-    "$(spn run -t local -- tty </dev/null | cut -c1-9)"
+	in_script '"$SPN" run -t local -- sh -c "exit 7"' >/dev/null
+	check "$1: exit status through -t" 7 $?
 
-# Interactive: resize, ^C, and the terminal restored afterwards.
-S=spnpty$$
-cat >"$TMPD/session" <<EOF
-stty -g >"$TMPD/before"
-"$SPINDLE" run -t local+local -- sh -c 'trap "stty size >>$TMPD/sizes" WINCH; stty size >>$TMPD/sizes; trap "exit 9" INT; while :; do sleep 0.1; done'
-echo \$? >"$TMPD/rc"
-stty -g >"$TMPD/after"
-EOF
-tmux -L "$S" new-session -d -s "$S" -x 100 -y 30 "sh $TMPD/session; sleep 30"
-trap '_t=$?; tmux -L "$S" kill-server 2>/dev/null; (exit $_t); _lib_cleanup' EXIT
-i=0
-while [ "$i" -lt 50 ] && [ ! -s "$TMPD/sizes" ]; do sleep 0.1; i=$((i + 1)); done
-tmux -L "$S" resize-window -t "$S" -x 120 -y 40
-i=0
-while [ "$i" -lt 50 ] && [ "$(wc -l <"$TMPD/sizes")" -lt 2 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-check "window sizes seen by the command" "30 100
-40 120" "$(cat "$TMPD/sizes")"
-tmux -L "$S" send-keys -t "$S" C-c
-i=0
-while [ "$i" -lt 50 ] && [ ! -s "$TMPD/after" ]; do sleep 0.1; i=$((i + 1)); done
-check "^C reaches the command (its INT trap's status)" 9 "$(cat "$TMPD/rc")"
-cmp -s "$TMPD/before" "$TMPD/after" || fail "the terminal was not restored"
+	# Without a terminal -t still gives the command one.
+	check "$1: -t without a terminal" /dev/pts/ \
+	    "$(spn run -t local -- tty </dev/null | cut -c1-9)"
+
+	# Interactive: resize, ^C, and the terminal restored afterwards.
+	S=spnpty$$$1
+	cat >"$TMPD/session$1" <<-EOF
+	stty -g >"$TMPD/before$1"
+	"$SPINDLE" run -t local+local -- sh -c 'trap "stty size >>$TMPD/sizes$1" WINCH; stty size >>$TMPD/sizes$1; trap "exit 9" INT; while :; do sleep 0.1; done'
+	echo \$? >"$TMPD/rc$1"
+	stty -g >"$TMPD/after$1"
+	EOF
+	tmux -L "$S" new-session -d -s "$S" -x 100 -y 30 "sh $TMPD/session$1; sleep 30"
+	SESSIONS="$SESSIONS $S"
+	i=0
+	while [ "$i" -lt 50 ] && [ ! -s "$TMPD/sizes$1" ]; do sleep 0.1; i=$((i + 1)); done
+	tmux -L "$S" resize-window -t "$S" -x 120 -y 40
+	i=0
+	while [ "$i" -lt 50 ] && [ "$(wc -l <"$TMPD/sizes$1")" -lt 2 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	check "$1: window sizes seen by the command" "30 100
+40 120" "$(cat "$TMPD/sizes$1")"
+	tmux -L "$S" send-keys -t "$S" C-c
+	i=0
+	while [ "$i" -lt 50 ] && [ ! -s "$TMPD/after$1" ]; do sleep 0.1; i=$((i + 1)); done
+	check "$1: ^C reaches the command (its INT trap's status)" 9 "$(cat "$TMPD/rc$1")"
+	cmp -s "$TMPD/before$1" "$TMPD/after$1" || fail "$1: the terminal was not restored"
+}
+
+pty_checks direct
+export SPINDLE_RUNTIME_DIR="$TMPD/rt"
+spn daemon start >/dev/null || fail "daemon start"
+pty_checks daemon
+spn ls | grep -q '^local+local  *up ' ||
+    fail "the daemon did not run them: $(spn ls)"
 pass
