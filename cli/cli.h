@@ -51,6 +51,10 @@ const struct routes_entry *routes_file_find(const struct routes_file *,
 		     const char *);
 void		 routes_file_free(struct routes_file *);
 int		 routes_known(const char *);
+char		*routes_sshenv(const struct route_opts *, const char *);
+struct master_opts;
+int		 routes_resolve(const char *, struct route *,
+		     struct master_opts *, char *, size_t);
 void		 route_opts_free(struct route_opts *);
 
 /* master.c */

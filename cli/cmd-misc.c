@@ -107,9 +107,14 @@ probe_run(struct probe *p, const char *text, struct master_opts *mo,
     master_up_fn *up)
 {
 	struct route route;
-	char why[256];
+	char why[512];
+	int rc;
 
-	if (route_parse(text, &route, why, sizeof why) != 0)
+	if ((rc = routes_resolve(text, &route, mo, why, sizeof why)) < 0) {
+		fprintf(stderr, "spindle: %s\n", why);
+		return 255;
+	}
+	if (rc == 0 && route_parse(text, &route, why, sizeof why) != 0)
 		usage_error("bad route '%s': %s", text, why);
 	p->nhops = route.nhops;
 	p->m = master_new(mo);

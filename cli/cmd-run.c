@@ -130,7 +130,7 @@ cmd_run(int argc, char **argv)
 	struct master_opts mo = MASTER_OPTS_DEFAULT;
 	struct run r = { .code = 255 };
 	struct route route;
-	char why[256], **env = xcalloc(1, sizeof *env);
+	char why[512], **env = xcalloc(1, sizeof *env);
 	const char *spec;
 	size_t nenv = 0;
 	int ch, noin = 0, use_daemon = 1;
@@ -206,7 +206,11 @@ cmd_run(int argc, char **argv)
 		password_free(mo.password);
 		return r.code;
 	}
-	if (route_parse(spec, &route, why, sizeof why) != 0)
+	if ((ch = routes_resolve(spec, &route, &mo, why, sizeof why)) < 0) {
+		fprintf(stderr, "spindle: %s\n", why);
+		return 255;
+	}
+	if (ch == 0 && route_parse(spec, &route, why, sizeof why) != 0)
 		usage_error("bad route '%s': %s", spec, why);
 	if (r.req.flags & SPN_EXEC_PTY)
 		tty_setup(&r.req.rows, &r.req.cols);

@@ -90,38 +90,13 @@ dr_opts(struct droute *dr, const struct ctl_spec *s,
 		dr->password_file = xstrdup(ro->password_file);
 }
 
-/* -F and ssh-args of the routes file, then the client's own. */
-static char *
-dr_sshenv(const struct ctl_spec *s, const struct route_opts *ro)
-{
-	const char *env = s->sshenv != NULL ? s->sshenv :
-	    getenv("SPINDLE_SSH_ARGS");
-	char *out = xstrdup(""), *t;
-
-	if (ro != NULL && ro->ssh_config != NULL) {
-		t = xprintf("%s -F %s", out, ro->ssh_config);
-		free(out);
-		out = t;
-	}
-	if (ro != NULL && ro->ssh_args != NULL) {
-		t = xprintf("%s %s", out, ro->ssh_args);
-		free(out);
-		out = t;
-	}
-	if (env != NULL && *env != '\0') {
-		t = xprintf("%s %s", out, env);
-		free(out);
-		out = t;
-	}
-	return out;
-}
-
 static struct droute *
 dr_make(const char *key, const char *text, const struct ctl_spec *s,
     const struct route_opts *ro, int direct, char *why, size_t whylen)
 {
 	struct droute *dr = xcalloc(1, sizeof *dr);
-	char *env = dr_sshenv(s, ro);
+	char *env = routes_sshenv(ro, s->sshenv != NULL ? s->sshenv :
+	    getenv("SPINDLE_SSH_ARGS"));
 	int rc = 0;
 
 	if (direct)
@@ -215,7 +190,8 @@ dr_resolve(const struct ctl_spec *s, char *why, size_t whylen)
 		return dr;
 	key = s->direct ? dr_direct_key(s) : xstrdup(s->route);
 	if ((dr = dr_lookup(key)) == NULL)
-		dr = dr_make(key, s->route, s, NULL, s->direct, why, whylen);
+		dr = dr_make(key, s->direct ? key : s->route, s, NULL,
+		    s->direct, why, whylen);
 	free(key);
 	return dr;
 }

@@ -256,3 +256,66 @@ routes_known(const char *name)
 	free(path);
 	return found;
 }
+
+/* The ssh arguments of a route: -F and ssh-args of the file, then env
+ * (the client's $SPINDLE_SSH_ARGS). */
+char *
+routes_sshenv(const struct route_opts *ro, const char *env)
+{
+	const char *parts[3] = { NULL, NULL, env };
+	char *out = xstrdup(""), *t, *f = NULL;
+
+	if (ro != NULL && ro->ssh_config != NULL)
+		parts[0] = f = xprintf("-F %s", ro->ssh_config);
+	if (ro != NULL)
+		parts[1] = ro->ssh_args;
+	for (int i = 0; i < 3; i++) {
+		if (parts[i] == NULL || *parts[i] == '\0')
+			continue;
+		t = xprintf("%s%s%s", out, *out ? " " : "", parts[i]);
+		free(out);
+		out = t;
+	}
+	free(f);
+	return out;
+}
+
+/*
+ * For the one-shot commands: NAME of the routes file as a route, with its
+ * options applied to mo.  1 found, 0 not a name there, -1 error (why).
+ */
+int
+routes_resolve(const char *name, struct route *r, struct master_opts *mo,
+    char *why, size_t whylen)
+{
+	struct routes_file rf;
+	const struct routes_entry *e;
+	char *path = routes_file_path(), *env;
+	int rc;
+
+	rc = routes_file_load(path, &rf, why, whylen);
+	free(path);
+	if (rc != 0)
+		return -1;
+	if ((e = routes_file_find(&rf, name)) == NULL) {
+		routes_file_free(&rf);
+		return 0;
+	}
+	env = routes_sshenv(&e->opts, getenv("SPINDLE_SSH_ARGS"));
+	rc = route_parse_ssh(e->route, env, r, why, whylen) == 0 ? 1 : -1;
+	free(env);
+	if (e->opts.keepalive >= 0)
+		mo->keepalive = e->opts.keepalive;
+	if (e->opts.timeout >= 0)
+		mo->timeout = e->opts.timeout;
+	if (rc == 1 && mo->password == NULL && e->opts.password_file != NULL &&
+	    (mo->password = password_from_file(e->opts.password_file)) ==
+	    NULL) {
+		snprintf(why, whylen, "cannot read password file %s",
+		    e->opts.password_file);
+		route_free(r);
+		rc = -1;
+	}
+	routes_file_free(&rf);
+	return rc;
+}

@@ -121,10 +121,18 @@ check "stdin via daemon" "$(sha256sum <"$TMPD/in" | cut -d' ' -f1)" \
 spn run web -- sh -c 'exit 42' </dev/null
 check_rc "exit status via daemon" 42 $? /dev/null
 
-# Bad routes file: the error names file and line.
-printf 'keepalive 5\nbogus 1\n' >"$TMPD/routes.bad"
-SPINDLE_ROUTES=$TMPD/routes.bad "$SPINDLE" run --no-daemon local -- true ||
-    fail "--no-daemon needs no routes file"
+# The one-shot commands know the routes file's names too.
+out=$(spn run --no-daemon web -- id -un 2>"$TMPD/err")
+check_rc "run --no-daemon web" 0 $? "$TMPD/err"
+check "run --no-daemon web: user" "$U_W" "$out"
+spn ping -c 3 web >"$TMPD/out" 2>"$TMPD/err" || fail "ping web: $(cat "$TMPD/err")"
+
+# A bad routes file: the error names file and line.
+printf 'keepalive 5\nroute x local\n  bogus 1\n' >"$TMPD/routes.bad"
+SPINDLE_ROUTES=$TMPD/routes.bad spn run --no-daemon x -- true 2>"$TMPD/err"
+check_rc "bad routes file" 255 $? "$TMPD/err"
+contains "$TMPD/err" "routes.bad:3: unknown option 'bogus'" ||
+    fail "bad routes file: $(cat "$TMPD/err")"
 check "ls after all that still one daemon" 1 "$(daemons)"
 check "same daemon" "$dpid" "$(daemon_pid)"
 
