@@ -173,11 +173,17 @@ static char *
 routes_trim(char *line, int *indented)
 {
 	char *end;
+	char *hash;
 
 	*indented = (*line == ' ' || *line == '\t');
 	line += strspn(line, " \t");
-	if (*line == '#')
-		*line = '\0';
+	/* A comment: a whole line, or the rest after a blank and '#'. */
+	for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++) {
+		if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
+			*hash = '\0';
+			break;
+		}
+	}
 	end = line + strlen(line);
 	while (end > line && isspace((unsigned char)end[-1]))
 		*--end = '\0';
