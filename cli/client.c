@@ -76,9 +76,12 @@ client_spawn(char *why, size_t whylen)
 		close(p[0]);
 		if (fork() == 0) {
 			snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-			execl(exe, "spindle", cli_verbose ? "-v" : "-q",
-			    "daemon", "serve", "--ready-fd", fdarg,
-			    (char *)NULL);
+			/* Warnings (routes lost) go to its log. */
+			if (cli_verbose)
+				execl(exe, "spindle", "-v", "daemon", "serve",
+				    "--ready-fd", fdarg, (char *)NULL);
+			execl(exe, "spindle", "daemon", "serve",
+			    "--ready-fd", fdarg, (char *)NULL);
 			_exit(127);
 		}
 		_exit(0);

@@ -207,38 +207,96 @@ cmd_check(int argc, char **argv)
 }
 
 /*
- * The directory whose `ssh` is us: made on demand in the runtime
- * directory; the link is replaced (atomically) if it points elsewhere.
+ * scp and sftp run /usr/bin/ssh whatever PATH says: the directory has
+ * wrappers of them that pass -S with the shim next to them (and find the
+ * real ones in PATH, past this directory).
  */
+static const char fakessh_wrapper[] =
+    "#!/bin/sh\n"
+    "# spindle fakessh: %s through the ssh shim next to this file\n"
+    "d=$(cd \"$(dirname \"$0\")\" && pwd)\n"
+    "IFS=:\n"
+    "for p in $PATH; do\n"
+    "\t[ \"$p\" != \"$d\" ] && [ -x \"$p/%s\" ] &&\n"
+    "\t    exec \"$p/%s\" -S \"$d/ssh\" \"$@\"\n"
+    "done\n"
+    "echo \"spindle: no %s in PATH\" >&2\n"
+    "exit 127\n";
+
+/* Put `text` at `path` unless it is there: a temporary file, renamed. */
+static int
+fakessh_put(const char *path, const char *text, const char *link)
+{
+	char *tmp = xprintf("%s.%ld", path, (long)getpid()), cur[4096];
+	ssize_t n;
+	FILE *f;
+	int rc = 0;
+
+	if (link != NULL) {
+		n = readlink(path, cur, sizeof cur - 1);
+		if (n > 0 && (cur[n] = '\0', strcmp(cur, link) == 0))
+			goto out;
+		rc = symlink(link, tmp);
+	} else {
+		if ((f = fopen(path, "r")) != NULL) {
+			n = fread(cur, 1, sizeof cur - 1, f);
+			fclose(f);
+			if (n >= 0 && (cur[n] = '\0', strcmp(cur, text) == 0))
+				goto out;
+		}
+		if ((f = fopen(tmp, "w")) == NULL || fputs(text, f) < 0 ||
+		    fchmod(fileno(f), 0755) != 0)
+			rc = -1;
+		if (f != NULL && fclose(f) != 0)
+			rc = -1;
+	}
+	if (rc == 0)
+		rc = rename(tmp, path);
+	if (rc != 0)
+		unlink(tmp);
+out:
+	free(tmp);
+	return rc;
+}
+
+/* The directory whose `ssh` is us (and scp, sftp: see above). */
 char *
 fakessh_dir(char *why, size_t whylen)
 {
-	char *dir, *bin, *link, *tmp, *exe, cur[4096];
-	ssize_t n;
+	static const char *tools[] = { "scp", "sftp" };
+	char *dir, *bin, *path, *exe, *text;
+	int rc;
 
 	if ((dir = ctl_dir(why, whylen)) == NULL)
 		return NULL;
 	bin = xprintf("%s/fakessh-bin", dir);
 	free(dir);
-	link = xprintf("%s/ssh", bin);
-	exe = client_self_exe();
-	n = readlink(link, cur, sizeof cur - 1);
-	if (n > 0)
-		cur[n] = '\0';
-	if (exe != NULL && (n <= 0 || strcmp(cur, exe) != 0)) {
-		tmp = xprintf("%s/.ssh.%ld", bin, (long)getpid());
-		if ((mkdir(bin, 0700) != 0 && errno != EEXIST) ||
-		    symlink(exe, tmp) != 0 || rename(tmp, link) != 0) {
-			snprintf(why, whylen, "cannot make %s: %s", link,
-			    strerror(errno));
-			unlink(tmp);
-			free(bin);
-			bin = NULL;
-		}
-		free(tmp);
+	if ((exe = client_self_exe()) == NULL ||
+	    (mkdir(bin, 0700) != 0 && errno != EEXIST)) {
+		snprintf(why, whylen, "cannot make %s: %s", bin,
+		    strerror(errno));
+		free(exe);
+		free(bin);
+		return NULL;
 	}
+	path = xprintf("%s/ssh", bin);
+	rc = fakessh_put(path, NULL, exe);
+	for (size_t i = 0; rc == 0 && i < 2; i++) {
+		free(path);
+		path = xprintf("%s/%s", bin, tools[i]);
+		text = xprintf(fakessh_wrapper, tools[i], tools[i], tools[i],
+		    tools[i]);
+		rc = fakessh_put(path, text, NULL);
+		free(text);
+	}
+	if (rc != 0) {
+		snprintf(why, whylen, "cannot make %s: %s", path,
+		    strerror(errno));
+		free(bin);
+		bin = NULL;
+	}
+	free(path);
 	free(exe);
-	free(link);
 	return bin;
 }
 

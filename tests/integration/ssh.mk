@@ -43,3 +43,9 @@ INTEGRATION_TESTS += tests/integration/daemon.sh \
 	tests/integration/daemon-faults.sh
 EXTRA_DIST += tests/integration/daemon.sh \
 	tests/integration/daemon-faults.sh
+INTEGRATION_TESTS += tests/integration/fakessh-rsync.sh
+EXTRA_DIST += tests/integration/fakessh-rsync.sh
+INTEGRATION_TESTS += tests/integration/fakessh-scp.sh
+EXTRA_DIST += tests/integration/fakessh-scp.sh
+INTEGRATION_TESTS += tests/integration/fakessh-git.sh
+EXTRA_DIST += tests/integration/fakessh-git.sh
