@@ -143,7 +143,7 @@ client_connect(int start, char *why, size_t whylen)
 	char *dir, *lock;
 	int fd, lfd = -1;
 
-	if ((dir = ctl_dir(why, whylen)) == NULL)
+	if ((dir = ctl_dir(start, why, whylen)) == NULL)
 		return -1;
 	if ((fd = client_try(dir)) < 0 && start) {
 		lock = xprintf("%s/lock", dir);

@@ -267,7 +267,7 @@ fakessh_dir(char *why, size_t whylen)
 	char *dir, *bin, *path, *exe, *text;
 	int rc;
 
-	if ((dir = ctl_dir(why, whylen)) == NULL)
+	if ((dir = ctl_dir(1, why, whylen)) == NULL)
 		return NULL;
 	bin = xprintf("%s/fakessh-bin", dir);
 	free(dir);

@@ -30,13 +30,19 @@ ctl_dir_path(void)
 	return xprintf("/tmp/spindle-%u", (unsigned)getuid());
 }
 
-/* Create the directory if need be; refuse one another user could touch. */
+/* Create the directory if asked and need be; refuse one another user
+ * could touch. */
 char *
-ctl_dir(char *why, size_t whylen)
+ctl_dir(int create, char *why, size_t whylen)
 {
 	char *dir = ctl_dir_path();
 	struct stat st;
 
+	if (!create && lstat(dir, &st) != 0 && errno == ENOENT) {
+		snprintf(why, whylen, "no daemon is running");
+		free(dir);
+		return NULL;
+	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(why, whylen, "cannot create %s: %s", dir,
 		    strerror(errno));

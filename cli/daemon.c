@@ -756,7 +756,7 @@ daemon_serve(int ready_fd)
 	char why[512], *dir;
 	int lfd;
 
-	if ((dir = ctl_dir(why, sizeof why)) == NULL) {
+	if ((dir = ctl_dir(1, why, sizeof why)) == NULL) {
 		fprintf(stderr, "spindle: %s\n", why);
 		return 255;
 	}

@@ -169,7 +169,7 @@ shim_main(int argc, char **argv)
 	struct ctl_spec s = { 0 };
 	struct exec_req r;
 	char err[4096];
-	int fd, code;
+	int fd, code, errfd;
 
 	if (sshargs_parse(argc, argv, &sa, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
@@ -181,6 +181,8 @@ shim_main(int argc, char **argv)
 		sshargs_free(&sa);
 		return 0;
 	}
+	/* -E takes our own messages; the command's stderr stays ours. */
+	errfd = sa.logfile != NULL ? dup(STDERR_FILENO) : STDERR_FILENO;
 	if (sa.logfile != NULL && freopen(sa.logfile, "a", stderr) == NULL)
 		return 255;
 	if (sa.no_command && sa.command[0] == NULL) {
@@ -198,6 +200,8 @@ shim_main(int argc, char **argv)
 		ctl_spec_free(&s);
 		return 255;
 	}
+	if (r.fd_err >= 0)
+		r.fd_err = errfd;
 	shim_pty(&sa, &r);
 	client_ssh_status = 1;
 	if ((fd = client_connect(1, err, sizeof err)) < 0) {

@@ -57,6 +57,37 @@ check_rc "sudo refused" 255 $? "$TMPD/err"
 contains "$TMPD/err" "hop 2 ($U_O@127.0.0.1+sudo=$U_W)" ||
     fail "transport failure: message: $(cat "$TMPD/err")"
 
+# No command: the user's login shell reads stdin (no terminal: no pty);
+# -tt: a pty all the same; -v names the ignored options.
+out=$(printf 'echo "$0"\nexit 5\n' | fssh web 2>"$TMPD/err")
+check_rc "login shell" 5 $? "$TMPD/err"
+check "login shell's \$0" "-sh" "$out"
+out=$(fssh -tt web tty </dev/null 2>"$TMPD/err" | tr -d '\r')
+case $out in /dev/pts/*) ;; *) fail "-tt: no pty: $out $(cat "$TMPD/err")" ;; esac
+out=$(fssh -t web tty </dev/null 2>"$TMPD/err")
+contains "$TMPD/err" "Pseudo-terminal will not be allocated" ||
+    fail "-t without a terminal: $(cat "$TMPD/err")"
+check "-t without a terminal: no pty" "not a tty" "$out"
+fssh -v -A -L 8080:x:80 -X web true </dev/null 2>"$TMPD/err" ||
+    fail "-v: $(cat "$TMPD/err")"
+for o in "-A" "-L 8080:x:80" "-X"; do
+	contains "$TMPD/err" "ignoring $o" || fail "-v: $o: $(cat "$TMPD/err")"
+done
+# -E: our own messages go to the log, the command's stderr does not.
+fssh -E "$TMPD/elog" web 'echo to-stderr >&2' </dev/null 2>"$TMPD/err"
+check "-E: the command's stderr" to-stderr "$(cat "$TMPD/err")"
+fssh -E "$TMPD/elog" "$U_O@127.0.0.1+sudo=$U_W" true </dev/null 2>"$TMPD/err"
+check_rc "-E: a failing route" 255 $? "$TMPD/err"
+check "-E: nothing on stderr" "" "$(cat "$TMPD/err")"
+contains "$TMPD/elog" "hop 2 ($U_O@127.0.0.1+sudo=$U_W)" ||
+    fail "-E: log: $(cat "$TMPD/elog")"
+
+# spindle exec -r ROUTE: every ssh goes to ROUTE, whatever host it names.
+out=$(timeout 20 "$SPINDLE" exec -r web -- ssh anyhost.invalid id -un \
+    </dev/null 2>"$TMPD/err")
+check_rc "exec -r" 0 $? "$TMPD/err"
+check "exec -r: user" "$U_W" "$out"
+
 # A script of 200 ssh lines: one connection for all of them.
 before=$(sshd_auths)
 {
