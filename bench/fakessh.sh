@@ -13,6 +13,8 @@ export SPINDLE
 [ "$(id -u)" = 0 ] || { echo "bench/fakessh.sh: needs root" >&2; exit 1; }
 N=${1:-11}
 SPN_TIMEOUT=600
+# sshd as Debian ships it: sftp by the external sftp-server, as the shim's.
+SSHD_SFTP=/usr/lib/openssh/sftp-server
 . "$SPN_TESTLIB/lib-fakessh.sh"
 cd "$top"
 R=$U_A@127.0.0.1

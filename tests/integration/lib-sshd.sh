@@ -257,7 +257,7 @@ UseDNS no
 MaxStartups 100:30:200
 MaxSessions 50
 LogLevel VERBOSE
-Subsystem sftp internal-sftp
+Subsystem sftp ${SSHD_SFTP:-internal-sftp}
 $(command -v sshd_extra_config >/dev/null && sshd_extra_config)
 EOF
 	: >"$SSHD_LOG"
