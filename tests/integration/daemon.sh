@@ -113,6 +113,14 @@ wait $bg
 check_rc "relayed SIGINT" 3 $? "$TMPD/err"
 check "trap ran" "got INT" "$(cat "$TMPD/out")"
 
+# A client killed outright: the daemon kills its command.
+spn run web -- sleep 1000 </dev/null >/dev/null 2>"$TMPD/err" &
+sl=$(user_sleep "$U_W")
+client=$(client_of "spindle run web -- sleep 1000")
+kill -KILL "$client"
+wait_gone "$sl" 5 || fail "the command of a killed client still runs"
+spn ls | grep -q '^web  *up ' || fail "web went down with a client: $(spn ls)"
+
 # stdin through the daemon, EOF included; exit status.
 head -c 200000 /dev/urandom >"$TMPD/in"
 out=$(spn run web -- sha256sum <"$TMPD/in" 2>"$TMPD/err")

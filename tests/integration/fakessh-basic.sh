@@ -88,8 +88,11 @@ out=$(timeout 20 "$SPINDLE" exec -r web -- ssh anyhost.invalid id -un \
 check_rc "exec -r" 0 $? "$TMPD/err"
 check "exec -r: user" "$U_W" "$out"
 
-# A script of 200 ssh lines: one connection for all of them.
+# A script of 200 ssh lines: one connection for all of them, and no fd
+# left behind in the daemon.
 before=$(sshd_auths)
+dpid=$(daemon_pid)
+fds_before=$(ls "/proc/$dpid/fd" | wc -l)
 {
 	echo "PATH=$FAKEBIN:\$PATH"
 	i=0
@@ -103,6 +106,8 @@ check_rc "200 ssh lines" 0 $? "$TMPD/err"
 check "200 lines of output" 200 "$(wc -l <"$TMPD/out")"
 check "last line" 199 "$(tail -n 1 "$TMPD/out")"
 check "new sshd logins for 200 ssh lines" 0 $(($(sshd_auths) - before))
+check "daemon fds after 200 ssh lines" "$fds_before" \
+    "$(ls "/proc/$dpid/fd" | wc -l)"
 
 # 32 at once on the same route.
 i=0
