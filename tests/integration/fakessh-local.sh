@@ -1,0 +1,73 @@
+#!/bin/sh
+# The ssh shim on local routes (no sshd needed): a login shell on a pty
+# when stdin is a terminal, OpenSSH's usage errors, unsupported
+# subsystems, a remote without sftp-server (a mount namespace hides it),
+# and the daemon a shim starts never finding the shim as its ssh.
+. "$(dirname "$0")/lib.sh"
+export SPINDLE_RUNTIME_DIR="$TMPD/rt"
+cleanup() {
+	for _d in "$TMPD/rt" "$TMPD/rt-ns"; do
+		SPINDLE_RUNTIME_DIR=$_d timeout 10 "$SPINDLE" daemon stop \
+		    >/dev/null 2>&1
+	done
+}
+trap '_t=$?; cleanup; (exit $_t); _lib_cleanup' EXIT
+FAKEBIN=$("$SPINDLE" fakessh-bin) || fail "fakessh-bin"
+SSH=$FAKEBIN/ssh
+
+# Usage errors: OpenSSH's words, status 255.
+"$SSH" -p 2>"$TMPD/err"
+check_rc "-p without a port" 255 $? "$TMPD/err"
+contains "$TMPD/err" "option requires an argument -- p" ||
+    fail "-p: $(cat "$TMPD/err")"
+"$SSH" -Z local true 2>"$TMPD/err"
+check_rc "unknown option" 255 $? "$TMPD/err"
+contains "$TMPD/err" "unknown option -- Z" || fail "-Z: $(cat "$TMPD/err")"
+"$SSH" 2>"$TMPD/err"
+check_rc "no host" 255 $? "$TMPD/err"
+contains "$TMPD/err" "usage: ssh" || fail "no host: $(cat "$TMPD/err")"
+"$SSH" -V 2>"$TMPD/err"
+check_rc "-V" 0 $? "$TMPD/err"
+contains "$TMPD/err" "spindle" || fail "-V: $(cat "$TMPD/err")"
+timeout 20 "$SSH" -s local+local foo </dev/null 2>"$TMPD/err"
+check_rc "subsystem foo" 255 $? "$TMPD/err"
+contains "$TMPD/err" "subsystem 'foo' is not supported" ||
+    fail "subsystem foo: $(cat "$TMPD/err")"
+
+# No command and a terminal: a login shell on a pty, as ssh gives.
+if command -v script >/dev/null; then
+	printf 'tty\nexit 4\n' >"$TMPD/in"
+	SSH=$SSH timeout 20 script -qec '"$SSH" local+local' /dev/null \
+	    <"$TMPD/in" >"$TMPD/out" 2>&1
+	check_rc "login shell on a terminal" 4 $? "$TMPD/out"
+	grep -q '/dev/pts/[0-9]' "$TMPD/out" ||
+	    fail "login shell: no pty: $(cat "$TMPD/out")"
+fi
+
+# The daemon a shim started (with the shim first in PATH) has it no more.
+out=$(PATH="$FAKEBIN:$PATH" ssh local+local echo ok </dev/null 2>&1)
+check "shim via PATH" ok "$out"
+dpid=$("$SPINDLE" daemon status | sed -n 's/^running, pid \([0-9]*\),.*/\1/p')
+[ -n "$dpid" ] || fail "no daemon"
+tr '\0' '\n' <"/proc/$dpid/environ" | grep '^PATH=' | grep -q "$FAKEBIN" &&
+    fail "the daemon's PATH still has $FAKEBIN"
+
+# No sftp-server on the remote: a clear error, not a hang.  The daemon
+# runs in a mount namespace where every sftp-server is a plain file.
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	: >"$TMPD/plain"
+	chmod 0644 "$TMPD/plain"
+	cat >"$TMPD/ns.sh" <<EOF
+for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server \
+    /usr/libexec/sftp-server /usr/lib/ssh/sftp-server /usr/lib/sftp-server; do
+	[ -e "\$p" ] && mount --bind "$TMPD/plain" "\$p"
+done
+SPINDLE_RUNTIME_DIR="$TMPD/rt-ns" timeout 20 "$SSH" -s local+local sftp </dev/null
+EOF
+	unshare -m --propagation private sh "$TMPD/ns.sh" >"$TMPD/out" \
+	    2>"$TMPD/err"
+	check_rc "no sftp-server" 127 $? "$TMPD/err"
+	contains "$TMPD/err" "spindle: no sftp-server on" ||
+	    fail "no sftp-server: $(cat "$TMPD/err")"
+fi
+pass
