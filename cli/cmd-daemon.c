@@ -13,6 +13,18 @@
 
 #include "cli.h"
 
+/* --help or -h as the only argument: the usage, on stdout. */
+static int
+cmd_help(int argc, char **argv, const char *usage)
+{
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		fputs(usage, stdout);
+		return 1;
+	}
+	return 0;
+}
+
 /* Connect (starting the daemon if asked) or say why not. */
 static int
 cmd_connect(int start)
@@ -152,8 +164,12 @@ cmd_down(int argc, char **argv)
 	struct pk pk;
 	int rc;
 
+	static const char usage[] = "usage: spindle down NAME\n";
+
+	if (cmd_help(argc, argv, usage))
+		return 0;
 	if (argc != 2 || *argv[1] == '-')
-		usage_error("usage: spindle down NAME");
+		usage_error("%s", usage);
 	pk_init(&pk);
 	pk_str(&pk, argv[1]);
 	rc = cmd_simple(0, SPN_CTL_DOWN, &pk, 0);
@@ -167,8 +183,12 @@ cmd_ls(int argc, char **argv)
 	struct pk pk;
 	int json = argc == 2 && strcmp(argv[1], "--json") == 0, rc;
 
+	static const char usage[] = "usage: spindle ls [--json]\n";
+
+	if (cmd_help(argc, argv, usage))
+		return 0;
 	if (argc > 2 || (argc == 2 && !json))
-		usage_error("usage: spindle ls [--json]");
+		usage_error("%s", usage);
 	pk_init(&pk);
 	pk_u32(&pk, json);
 	/* No daemon: the routes file's routes, all down. */
@@ -185,8 +205,12 @@ cmd_check(int argc, char **argv)
 	char *text;
 	int fd, rc;
 
+	static const char usage[] = "usage: spindle check NAME|ROUTE\n";
+
+	if (cmd_help(argc, argv, usage))
+		return 0;
 	if (argc != 2 || *argv[1] == '-')
-		usage_error("usage: spindle check NAME|ROUTE");
+		usage_error("%s", usage);
 	s.route = argv[1];
 	s.sshenv = getenv("SPINDLE_SSH_ARGS");
 	if ((fd = cmd_connect(1)) < 0)
@@ -305,9 +329,12 @@ cmd_fakessh_bin(int argc, char **argv)
 {
 	char why[512], *dir;
 
-	(void)argv;
+	static const char usage[] = "usage: spindle fakessh-bin\n";
+
+	if (cmd_help(argc, argv, usage))
+		return 0;
 	if (argc != 1)
-		usage_error("usage: spindle fakessh-bin");
+		usage_error("%s", usage);
 	if ((dir = fakessh_dir(why, sizeof why)) == NULL) {
 		fprintf(stderr, "spindle: %s\n", why);
 		return 255;
@@ -327,6 +354,8 @@ cmd_exec(int argc, char **argv)
 	const char *old = getenv("PATH");
 	int ch;
 
+	if (cmd_help(argc, argv, exec_usage))
+		return 0;
 	optind = 1;
 	while ((ch = getopt(argc, argv, "+r:h")) != -1) {
 		if (ch == 'r')
