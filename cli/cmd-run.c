@@ -208,6 +208,8 @@ cmd_run(int argc, char **argv)
 	}
 	if ((ch = routes_resolve(spec, &route, &mo, why, sizeof why)) < 0) {
 		fprintf(stderr, "spindle: %s\n", why);
+		strv_free(env);
+		password_free(mo.password);
 		return 255;
 	}
 	if (ch == 0 && route_parse(spec, &route, why, sizeof why) != 0)

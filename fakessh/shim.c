@@ -114,6 +114,7 @@ shim_req(const struct sshargs *sa, struct exec_req *r)
 			fprintf(stderr, "spindle: subsystem '%s' is not "
 			    "supported (only sftp)\n", cmd ? cmd : "");
 			free(cmd);
+			strv_free(r->argv);
 			return -1;
 		}
 		free(cmd);
