@@ -33,6 +33,7 @@ struct route_opts {
 	char		*ssh_config;
 	char		*ssh_args;
 	char		*password_file;
+	char		*password_command;
 };
 struct routes_entry {
 	char		*name;
@@ -209,6 +210,9 @@ void		 tty_restore(void);
 char		*password_ask(const char *);
 char		*password_from_fd(int);
 char		*password_from_file(const char *);
+char		*password_from_command(const char *);
+char		*password_from_source(const char *, const char *, char *,
+		     size_t);
 void		 password_free(char *);
 
 /* spindle.c */

@@ -31,7 +31,8 @@ struct droute {
 	struct route		 route;
 	struct master_opts	 mo;
 	char			*password_file;
-	char			*file_pw;	/* read from it while connecting */
+	char			*password_command;
+	char			*file_pw;	/* from them while connecting */
 	enum dr_state		 state;
 	char			*error;	/* why it last went down */
 	struct chain		*chain;
@@ -88,6 +89,8 @@ dr_opts(struct droute *dr, const struct ctl_spec *s,
 		dr->mo.password = xstrdup(s->password);
 	if (ro != NULL && ro->password_file != NULL)
 		dr->password_file = xstrdup(ro->password_file);
+	if (ro != NULL && ro->password_command != NULL)
+		dr->password_command = xstrdup(ro->password_command);
 }
 
 static struct droute *
@@ -128,6 +131,7 @@ dr_free(struct droute *dr)
 	route_free(&dr->route);
 	password_free(dr->mo.password);
 	free(dr->password_file);
+	free(dr->password_command);
 	free(dr->key);
 	free(dr->text);
 	free(dr->error);
@@ -330,16 +334,15 @@ static void
 dr_connect(struct droute *dr)
 {
 	struct master_opts mo = dr->mo;
-	char *text;
+	char why[512];
 
-	if (dr->password_file != NULL) {
-		dr->file_pw = password_from_file(dr->password_file);
-		if (dr->file_pw == NULL) {
-			text = xprintf("cannot read password file %s",
-			    dr->password_file);
-			dr_set_down(dr, text);
-			dr_wake(dr, text);
-			free(text);
+	/* A password given with up or run wins over the routes file's. */
+	if (mo.password == NULL) {
+		dr->file_pw = password_from_source(dr->password_file,
+		    dr->password_command, why, sizeof why);
+		if (dr->file_pw == NULL && *why != '\0') {
+			dr_set_down(dr, why);
+			dr_wake(dr, why);
 			return;
 		}
 		mo.password = dr->file_pw;

@@ -66,6 +66,55 @@ password_from_file(const char *path)
 	return pw;
 }
 
+/* The first line a command prints (a password manager's, say). */
+char *
+password_from_command(const char *cmd)
+{
+	FILE *f = popen(cmd, "re");
+	char *pw, *text;
+	int status;
+
+	if (f == NULL) {
+		fprintf(stderr, "spindle: cannot run '%s': %s\n", cmd,
+		    strerror(errno));
+		return NULL;
+	}
+	pw = password_read_line(fileno(f), cmd);
+	/* Let it finish writing, whatever it prints after the line. */
+	while (pw != NULL && fgetc(f) != EOF)
+		;
+	status = pclose(f);
+	if (pw != NULL && status != 0) {
+		text = proc_status_text(status);
+		fprintf(stderr, "spindle: password command '%s' %s\n", cmd,
+		    text);
+		free(text);
+		password_free(pw);
+		pw = NULL;
+	}
+	return pw;
+}
+
+/*
+ * A route's password from the routes file: its password-command, else
+ * its password-file; NULL with why empty when it has neither.
+ */
+char *
+password_from_source(const char *file, const char *cmd, char *why,
+    size_t whylen)
+{
+	char *pw = NULL;
+
+	*why = '\0';
+	if (cmd != NULL && (pw = password_from_command(cmd)) == NULL)
+		snprintf(why, whylen, "cannot get the password from command "
+		    "'%s'", cmd);
+	else if (cmd == NULL && file != NULL &&
+	    (pw = password_from_file(file)) == NULL)
+		snprintf(why, whylen, "cannot read password file %s", file);
+	return pw;
+}
+
 /* Prompt on the terminal with echo off. */
 char *
 password_ask(const char *prompt)

@@ -7,6 +7,9 @@
  *	ssh-config /etc/spindle/ssh_config
  *	route web alice@web1,port=2222+sudo=webapp
  *	    password-file ~/.config/spindle/web.pw
+ *
+ * Options: keepalive, timeout, ssh-config, ssh-args, password-file and
+ * password-command (the first line it prints; it wins over a file).
  */
 #include <sys/stat.h>
 
@@ -75,6 +78,8 @@ routes_option(struct route_opts *o, const char *key, const char *arg)
 		routes_opts_set(&o->ssh_args, xstrdup(arg));
 	else if (strcmp(key, "password-file") == 0)
 		routes_opts_set(&o->password_file, routes_path_arg(arg));
+	else if (strcmp(key, "password-command") == 0)
+		routes_opts_set(&o->password_command, xstrdup(arg));
 	else
 		return -2;
 	return 0;
@@ -89,6 +94,8 @@ routes_opts_copy(struct route_opts *to, const struct route_opts *from)
 	to->ssh_args = from->ssh_args ? xstrdup(from->ssh_args) : NULL;
 	to->password_file = from->password_file ?
 	    xstrdup(from->password_file) : NULL;
+	to->password_command = from->password_command ?
+	    xstrdup(from->password_command) : NULL;
 }
 
 void
@@ -97,6 +104,7 @@ route_opts_free(struct route_opts *o)
 	free(o->ssh_config);
 	free(o->ssh_args);
 	free(o->password_file);
+	free(o->password_command);
 	memset(o, 0, sizeof *o);
 	o->keepalive = o->timeout = -1;
 }
@@ -163,7 +171,8 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 	}
 	if ((rc = routes_option(o, key, arg)) == -2)
 		snprintf(why, whylen, "unknown option '%s' (want keepalive, "
-		    "timeout, ssh-config, ssh-args or password-file)", key);
+		    "timeout, ssh-config, ssh-args, password-file or "
+		    "password-command)", key);
 	else if (rc != 0)
 		snprintf(why, whylen, "bad number of seconds '%s'", arg);
 	return rc == 0 ? 0 : -1;
@@ -314,11 +323,9 @@ routes_resolve(const char *name, struct route *r, struct master_opts *mo,
 		mo->keepalive = e->opts.keepalive;
 	if (e->opts.timeout >= 0)
 		mo->timeout = e->opts.timeout;
-	if (rc == 1 && mo->password == NULL && e->opts.password_file != NULL &&
-	    (mo->password = password_from_file(e->opts.password_file)) ==
-	    NULL) {
-		snprintf(why, whylen, "cannot read password file %s",
-		    e->opts.password_file);
+	if (rc == 1 && mo->password == NULL &&
+	    (mo->password = password_from_source(e->opts.password_file,
+	    e->opts.password_command, why, whylen)) == NULL && *why != '\0') {
 		route_free(r);
 		rc = -1;
 	}

@@ -68,6 +68,11 @@ EOF
 	    fail "ls --json: $(cat "$TMPD/json")"
 fi
 
+# A password from a command.
+out=$(spn run webcmd -- id -un 2>"$TMPD/err")
+check_rc "run webcmd (password-command)" 0 $? "$TMPD/err"
+check "run webcmd: user" "$U_W" "$out"
+
 # check: a round trip, remembered by ls.
 out=$(spn check web 2>&1) || fail "check web: $out"
 case $out in "web: up, round trip "*" ms") ;; *) fail "check: $out" ;; esac

@@ -6,7 +6,8 @@
 #   lib-sshd.sh's NOPASSWD rule, so its rule wins)
 #   SPINDLE_RUNTIME_DIR=$TMPD/rt: a daemon of this test's own
 #   SPINDLE_ROUTES=$TMPD/routes, with route "web": $U_A@127.0.0.1, then
-#   sudo=$U_W, password from $PWFILE
+#   sudo=$U_W, password from $PWFILE; "webcmd" the same with a
+#   password-command
 #   $FAKEBIN: the shim directory; $WEBHOME: $U_W's home
 #
 # The daemon is stopped (then killed, if need be) on exit.
@@ -30,6 +31,8 @@ cat >"$SPINDLE_ROUTES" <<EOF
 keepalive 15
 route web $U_A@127.0.0.1+sudo=$U_W
     password-file $PWFILE
+route webcmd $U_A@127.0.0.1+sudo=$U_W    # the same, another password source
+    password-command cat '$PWFILE'; echo more output
 EOF
 
 # daemon_pid: the pid of this test's daemon, or nothing.

@@ -34,7 +34,8 @@ test_options(void **state)
 	setenv("HOME", "/home/u", 1);
 	assert_int_equal(load("# c\nkeepalive 7\nssh-config ~/cfg\n\n"
 	    "route web a@h+sudo=w   # trailing\n\tpassword-file ~/pw\n"
-	    "  timeout 9\nroute two local\n", &rf, why, sizeof why), 0);
+	    "  timeout 9\nroute two local\n  password-command pass show x\n",
+	    &rf, why, sizeof why), 0);
 	assert_int_equal(rf.n, 2);
 	e = routes_file_find(&rf, "web");
 	assert_non_null(e);
@@ -46,6 +47,7 @@ test_options(void **state)
 	e = routes_file_find(&rf, "two");
 	assert_int_equal(e->opts.timeout, -1);
 	assert_null(e->opts.password_file);
+	assert_string_equal(e->opts.password_command, "pass show x");
 	assert_null(routes_file_find(&rf, "nope"));
 	routes_file_free(&rf);
 }
@@ -94,7 +96,7 @@ test_missing(void **state)
 static void
 test_sshenv(void **state)
 {
-	struct route_opts o = { -1, -1, "/c", "-oA=b -v", NULL };
+	struct route_opts o = { -1, -1, "/c", "-oA=b -v", NULL, NULL };
 	char *s;
 
 	(void)state;
