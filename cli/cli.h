@@ -132,6 +132,7 @@ struct ctl_spec {
 	char		*password;
 	int		 keepalive;	/* -1: the route's or default */
 	int		 timeout;
+	char		*agent;		/* the client's $SSH_AUTH_SOCK (daemon) */
 };
 #define CTL_SPEC_ROUTE	0	/* a name, else an inline route */
 #define CTL_SPEC_SSH	1	/* a name, else ssh to that host (the shim) */

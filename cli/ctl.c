@@ -263,6 +263,8 @@ ctl_spec_pack(struct pk *pk, const struct ctl_spec *s)
 	pk_str(pk, s->password);
 	pk_u32(pk, (uint32_t)s->keepalive);
 	pk_u32(pk, (uint32_t)s->timeout);
+	/* The client's ssh agent, for the ssh hops the daemon starts. */
+	pk_str(pk, getenv("SSH_AUTH_SOCK"));
 }
 
 int
@@ -277,6 +279,7 @@ ctl_spec_unpack(struct upk *u, struct ctl_spec *s)
 	s->password = upk_str(u);
 	s->keepalive = (int32_t)upk_u32(u);
 	s->timeout = (int32_t)upk_u32(u);
+	s->agent = upk_str(u);
 	if (u->err || s->route == NULL || *s->route == '\0') {
 		ctl_spec_free(s);
 		return -1;
@@ -291,6 +294,7 @@ ctl_spec_free(struct ctl_spec *s)
 	free(s->user);
 	strv_free(s->sshargs);
 	free(s->sshenv);
+	free(s->agent);
 	password_free(s->password);
 	memset(s, 0, sizeof *s);
 }

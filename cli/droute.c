@@ -33,6 +33,7 @@ struct droute {
 	char			*password_file;
 	char			*password_command;
 	char			*file_pw;	/* from them while connecting */
+	char			*agent;		/* SSH_AUTH_SOCK of its last user */
 	enum dr_state		 state;
 	char			*error;	/* why it last went down */
 	struct chain		*chain;
@@ -132,6 +133,7 @@ dr_free(struct droute *dr)
 	password_free(dr->mo.password);
 	free(dr->password_file);
 	free(dr->password_command);
+	free(dr->agent);
 	free(dr->key);
 	free(dr->text);
 	free(dr->error);
@@ -152,6 +154,17 @@ dr_direct_key(const struct ctl_spec *s)
 		key = t;
 	}
 	return key;
+}
+
+/* The ssh agent of whoever used the route last: a daemon started from a
+ * shell without one still reaches the user's agent. */
+static void
+dr_set_agent(struct droute *dr, const struct ctl_spec *s)
+{
+	if (dr == NULL || s->agent == NULL || *s->agent == '\0')
+		return;
+	free(dr->agent);
+	dr->agent = xstrdup(s->agent);
 }
 
 static struct droute *
@@ -190,13 +203,14 @@ dr_resolve(const struct ctl_spec *s, char *why, size_t whylen)
 	char *key;
 
 	*why = '\0';
-	if ((dr = dr_named(s, why, whylen)) != NULL || *why != '\0')
-		return dr;
-	key = s->direct ? dr_direct_key(s) : xstrdup(s->route);
-	if ((dr = dr_lookup(key)) == NULL)
-		dr = dr_make(key, s->direct ? key : s->route, s, NULL,
-		    s->direct, why, whylen);
-	free(key);
+	if ((dr = dr_named(s, why, whylen)) == NULL && *why == '\0') {
+		key = s->direct ? dr_direct_key(s) : xstrdup(s->route);
+		if ((dr = dr_lookup(key)) == NULL)
+			dr = dr_make(key, s->direct ? key : s->route, s, NULL,
+			    s->direct, why, whylen);
+		free(key);
+	}
+	dr_set_agent(dr, s);
 	return dr;
 }
 
@@ -219,6 +233,7 @@ dr_define(const char *name, const struct ctl_spec *s, char *why,
 		dr_free(dr);
 	if ((dr = dr_make(name, s->route, s, NULL, 0, why, whylen)) != NULL)
 		dr->named = 1;
+	dr_set_agent(dr, s);
 	return dr;
 }
 
@@ -334,7 +349,8 @@ static void
 dr_connect(struct droute *dr)
 {
 	struct master_opts mo = dr->mo;
-	char why[512];
+	char why[512], *saved = NULL;
+	const char *old;
 
 	/* A password given with up or run wins over the routes file's. */
 	if (mo.password == NULL) {
@@ -349,7 +365,17 @@ dr_connect(struct droute *dr)
 	}
 	dr->state = DR_CONNECTING;
 	dr->chain = chain_new(dr_master, &dr->route, &mo);
+	/* The first hop is spawned right here, with our environment. */
+	if ((old = getenv("SSH_AUTH_SOCK")) != NULL)
+		old = saved = xstrdup(old);
+	if (dr->agent != NULL)
+		setenv("SSH_AUTH_SOCK", dr->agent, 1);
 	chain_connect(dr->chain, dr_chain_up, dr);
+	if (old != NULL)
+		setenv("SSH_AUTH_SOCK", old, 1);
+	else
+		unsetenv("SSH_AUTH_SOCK");
+	free(saved);
 }
 
 /*

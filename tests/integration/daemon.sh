@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib-fakessh.sh"
 PY=/usr/bin/python3
 RT=$SPINDLE_RUNTIME_DIR
+unset SSH_AUTH_SOCK	# the daemon starts without an agent (see below)
 
 # daemons: how many daemons serve our runtime directory.
 daemons() {
@@ -133,6 +134,22 @@ check "stdin via daemon" "$(sha256sum <"$TMPD/in" | cut -d' ' -f1)" \
     "$(echo "$out" | cut -d' ' -f1)"
 spn run web -- sh -c 'exit 42' </dev/null
 check_rc "exit status via daemon" 42 $? /dev/null
+
+# The client's ssh agent reaches the ssh hops of a daemon started without
+# one: a config whose only key is in the agent.
+eval "$(ssh-agent -s)" >/dev/null || fail "ssh-agent"
+agent_pid=$SSH_AGENT_PID
+ssh-add -q "$SSHW/keys/root/id" 2>"$TMPD/err" || fail "ssh-add: $(cat "$TMPD/err")"
+sed -e 's|IdentityFile .*|IdentityFile /nonexistent|' \
+    -e '/IdentitiesOnly/d' -e '/IdentityAgent/d' "$SSH_CFG" >"$TMPD/agent_cfg"
+out=$(SPINDLE_SSH_ARGS="-F $TMPD/agent_cfg" spn run "$U_B@127.0.0.1" -- id -un \
+    2>"$TMPD/err")
+check_rc "ssh key from the client's agent" 0 $? "$TMPD/err"
+check "agent route: user" "$U_B" "$out"
+tr '\0' '\n' <"/proc/$dpid/environ" | grep -q '^SSH_AUTH_SOCK=' &&
+    fail "the daemon itself has an agent: the check proves nothing"
+kill "$agent_pid"
+unset SSH_AUTH_SOCK SSH_AGENT_PID
 
 # The one-shot commands know the routes file's names too.
 out=$(spn run --no-daemon web -- id -un 2>"$TMPD/err")
