@@ -156,7 +156,7 @@ void		 ctl_spec_free(struct ctl_spec *);
 /* client.c */
 extern int	 client_ssh_status;
 char		*client_self_exe(void);
-int		 client_connect(int, char *, size_t);
+int		 client_connect(int, int, char *, size_t);
 int		 client_call(int, uint32_t, struct pk *, char **);
 int		 client_run(int, const struct ctl_spec *,
 		     const struct exec_req *);

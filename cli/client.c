@@ -104,19 +104,28 @@ client_spawn(char *why, size_t whylen)
 }
 
 static int
+client_send_hello(int fd)
+{
+	struct pk pk;
+	int rc;
+
+	pk_init(&pk);
+	pk_u32(&pk, SPN_CTL_VERSION);
+	rc = ctl_send(fd, SPN_CTL_HELLO, 0, &pk, NULL, 0);
+	pk_free(&pk);
+	return rc;
+}
+
+static int
 client_hello(int fd, char *why, size_t whylen)
 {
 	struct ctl_buf b = { 0 };
 	struct ctl_msg m;
 	struct upk u;
-	struct pk pk;
 	char *text;
 	int rc = -1;
 
-	pk_init(&pk);
-	pk_u32(&pk, SPN_CTL_VERSION);
-	if (ctl_send(fd, SPN_CTL_HELLO, 0, &pk, NULL, 0) != 0 ||
-	    ctl_recv(fd, &b, &m, NULL, NULL) != 1)
+	if (client_send_hello(fd) != 0 || ctl_recv(fd, &b, &m, NULL, NULL) != 1)
 		snprintf(why, whylen, "the daemon hung up");
 	else if (m.type == SPN_CTL_ERROR) {
 		upk_init(&u, m.body, m.len);
@@ -128,7 +137,6 @@ client_hello(int fd, char *why, size_t whylen)
 		    m.type);
 	else
 		rc = 0;
-	pk_free(&pk);
 	ctl_buf_free(&b);
 	return rc;
 }
@@ -136,9 +144,11 @@ client_hello(int fd, char *why, size_t whylen)
 /*
  * A connection to the daemon, or -1 with why set.  With start, a daemon
  * is started if none answers; a lock makes racing clients start one.
+ * Without hello, the caller sends HELLO with its request (client_run
+ * does: one round trip less for every command).
  */
 int
-client_connect(int start, char *why, size_t whylen)
+client_connect(int start, int hello, char *why, size_t whylen)
 {
 	char *dir, *lock;
 	int fd, lfd = -1;
@@ -161,7 +171,7 @@ client_connect(int start, char *why, size_t whylen)
 	} else if (fd < 0)
 		snprintf(why, whylen, "no daemon is running");
 	free(dir);
-	if (fd >= 0 && client_hello(fd, why, whylen) != 0) {
+	if (fd >= 0 && hello && client_hello(fd, why, whylen) != 0) {
 		close(fd);
 		fd = -1;
 	}
@@ -269,7 +279,7 @@ client_exit_msg(const struct ctl_msg *m, int *code)
 	char *err;
 
 	upk_init(&u, m->body, m->len);
-	if (m->type == SPN_CTL_STARTED)
+	if (m->type == SPN_CTL_STARTED || m->type == SPN_CTL_HELLO)
 		return 0;
 	tty_restore();
 	if (m->type != SPN_CTL_EXIT && m->type != SPN_CTL_ERROR) {
@@ -325,7 +335,9 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 	pk_u32(&pk, r->rows);
 	pk_u32(&pk, r->cols);
 	pk_u32(&pk, mask);
-	rc = ctl_send(fd, SPN_CTL_RUN, 1, &pk, fds, nfds);
+	rc = client_send_hello(fd);
+	if (rc == 0)
+		rc = ctl_send(fd, SPN_CTL_RUN, 1, &pk, fds, nfds);
 	pk_free(&pk);
 	if (rc != 0) {
 		fprintf(stderr, "spindle: cannot send to the daemon: %s\n",

@@ -32,7 +32,7 @@ cmd_connect(int start)
 	char why[512];
 	int fd;
 
-	if ((fd = client_connect(start, why, sizeof why)) < 0)
+	if ((fd = client_connect(start, 1, why, sizeof why)) < 0)
 		fprintf(stderr, "spindle: %s\n", why);
 	return fd;
 }
@@ -95,7 +95,7 @@ daemon_stop_wait(void)
 	char *text;
 	int fd, rc;
 
-	if ((fd = client_connect(0, (char[8]){ 0 }, 8)) < 0) {
+	if ((fd = client_connect(0, 1, (char[8]){ 0 }, 8)) < 0) {
 		printf("no daemon running\n");
 		return 0;
 	}

@@ -84,7 +84,7 @@ run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
 	char why[512];
 	int fd, start = routes_known(name), code;
 
-	if ((fd = client_connect(start, why, sizeof why)) < 0) {
+	if ((fd = client_connect(start, 0, why, sizeof why)) < 0) {
 		if (!start)
 			return -1;
 		fprintf(stderr, "spindle: %s\n", why);

@@ -205,7 +205,7 @@ shim_main(int argc, char **argv)
 		r.fd_err = errfd;
 	shim_pty(&sa, &r);
 	client_ssh_status = 1;
-	if ((fd = client_connect(1, err, sizeof err)) < 0) {
+	if ((fd = client_connect(1, 0, err, sizeof err)) < 0) {
 		tty_restore();
 		fprintf(stderr, "spindle: %s\n", err);
 		code = 255;
