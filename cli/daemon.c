@@ -155,21 +155,30 @@ dconn_free(struct dconn *c)
 	free(c);
 }
 
-/* A terminal gets a file description of our own, so that making it
- * non-blocking here leaves the client's shell alone. */
+/*
+ * A terminal or a pipe gets a file description of our own (reopened
+ * through /proc), so that making it non-blocking here leaves alone the
+ * client's shell and whoever else shares the client's: one stopped
+ * reader must not block the daemon, and a writer sharing the pipe must
+ * not start seeing EAGAIN.  O_NONBLOCK on the open, too: opening a pipe
+ * for writing would otherwise wait for a reader that may be gone.
+ */
 static int
 djob_own_fd(int fd)
 {
+	struct stat st;
 	char path[64];
-	int nfd;
+	int nfd, fl = fcntl(fd, F_GETFL);
 
-	if (!isatty(fd))
+	if (fl < 0 || fstat(fd, &st) != 0 ||
+	    (!S_ISFIFO(st.st_mode) && !isatty(fd)))
 		return fd;
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	if ((nfd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+	nfd = open(path, (fl & O_ACCMODE) | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (nfd < 0)
 		return fd;
 	close(fd);
-	fd_nonblock(nfd, 1);
 	return nfd;
 }
 
@@ -321,36 +330,30 @@ djob_start(struct djob *j)
 	j->wait = dr_use(j->dr, djob_ready, j);
 }
 
-/* Claim the fds the mask says came with the request, in order. */
-static int
+/* Claim the fds the mask says came with the request, in order (there
+ * are enough: checked before). */
+static void
 djob_take_fds(struct djob *j, struct dconn *c, uint32_t mask)
 {
 	int *slot[3] = { &j->req.fd_in, &j->req.fd_out, &j->req.fd_err };
 	int k = 0;
 
+	j->req.fd_in = j->req.fd_out = j->req.fd_err = -1;
 	for (int i = 0; i < 3; i++) {
-		if (!(mask & (1u << i)))
-			continue;
-		if (k >= c->nfds)
-			return -1;
-		j->fds[i] = *slot[i] = djob_own_fd(c->fds[k++]);
+		if (mask & (1u << i))
+			j->fds[i] = *slot[i] = djob_own_fd(c->fds[k++]);
 	}
 	memmove(c->fds, c->fds + k, (c->nfds - k) * sizeof *c->fds);
 	c->nfds -= k;
-	return 0;
 }
 
 static struct droute *
-dconn_route(struct dconn *c, const struct ctl_msg *m, struct upk *u,
-    struct ctl_spec *s)
+dconn_resolve(struct dconn *c, const struct ctl_msg *m,
+    const struct ctl_spec *s)
 {
 	struct droute *dr;
 	char why[512];
 
-	if (ctl_spec_unpack(u, s) != 0) {
-		dconn_refuse(c, m->id, "malformed route");
-		return NULL;
-	}
 	if ((dr = dr_resolve(s, why, sizeof why)) == NULL)
 		dconn_reply(c, SPN_CTL_ERROR, m->id, why, 2);
 	return dr;
@@ -359,28 +362,39 @@ dconn_route(struct dconn *c, const struct ctl_msg *m, struct upk *u,
 static void
 dconn_run(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 {
+	struct exec_req req = { 0 };
 	struct ctl_spec s;
 	struct droute *dr;
 	struct djob *j;
 	uint32_t mask;
 
-	if ((dr = dconn_route(c, m, u, &s)) == NULL)
-		return;
-	ctl_spec_free(&s);
-	j = djob_new(c, m, dr);
-	j->req.flags = upk_u32(u);
-	j->req.argv = upk_strv(u);
-	j->req.env = upk_strv(u);
-	j->req.cwd = upk_str(u);
-	j->req.rows = upk_u32(u);
-	j->req.cols = upk_u32(u);
-	mask = upk_u32(u);
-	if (u->err || j->req.argv == NULL || j->req.argv[0] == NULL ||
-	    djob_take_fds(j, c, mask) != 0) {
-		djob_end(j, -1, "malformed run request");
+	if (ctl_spec_unpack(u, &s) != 0) {
+		dconn_refuse(c, m->id, "malformed route");
 		return;
 	}
-	djob_start(j);
+	req.flags = upk_u32(u);
+	req.argv = upk_strv(u);
+	req.env = upk_strv(u);
+	req.cwd = upk_str(u);
+	req.rows = upk_u32(u);
+	req.cols = upk_u32(u);
+	mask = upk_u32(u);
+	if (u->err || req.argv == NULL || req.argv[0] == NULL || mask > 7 ||
+	    __builtin_popcount(mask) > c->nfds) {
+		dconn_refuse(c, m->id, "malformed run request");
+		dr = NULL;
+	} else if ((dr = dconn_resolve(c, m, &s)) != NULL) {
+		j = djob_new(c, m, dr);
+		j->req = req;
+		djob_take_fds(j, c, mask);
+		djob_start(j);
+	}
+	ctl_spec_free(&s);
+	if (dr == NULL) {
+		strv_free(req.argv);
+		strv_free(req.env);
+		free((char *)req.cwd);
+	}
 }
 
 static void
@@ -411,10 +425,13 @@ dconn_check(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	struct ctl_spec s;
 	struct droute *dr;
 
-	if ((dr = dconn_route(c, m, u, &s)) == NULL)
+	if (ctl_spec_unpack(u, &s) != 0) {
+		dconn_refuse(c, m->id, "malformed route");
 		return;
+	}
+	if ((dr = dconn_resolve(c, m, &s)) != NULL)
+		djob_start(djob_new(c, m, dr));
 	ctl_spec_free(&s);
-	djob_start(djob_new(c, m, dr));
 }
 
 static void

@@ -71,6 +71,26 @@ replies.append(talk(hello + struct.pack(">III", 8, 999, 2)))
 replies.append(talk(hello + struct.pack(">III", 12, 4, 3) + b"\0\0"))
 # A length beyond the limit.
 replies.append(talk(struct.pack(">III", 0x7fffffff, 1, 1)))
+# A RUN whose fd mask names three fds, with one sent.
+def s32(v): return struct.pack(">I", v)
+def sstr(t): return s32(len(t)) + t
+body = (sstr(b"local") + s32(0) + sstr(b"") + s32(0) + sstr(b"") + sstr(b"") +
+        s32(0xffffffff) + s32(0xffffffff) + sstr(b"") +
+        s32(0) + s32(1) + sstr(b"true") + s32(0) + sstr(b"") + s32(0) + s32(0) +
+        s32(7))
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(hello)
+socket.send_fds(s, [struct.pack(">III", 8 + len(body), 4, 5) + body],
+                [os.open("/dev/null", os.O_RDONLY)])
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+replies.append(data)
 def types(r):
     while len(r) >= 8:
         n, t = struct.unpack(">II", r[:8])
@@ -82,7 +102,7 @@ for i, r in enumerate(replies):
     if 2 not in types(r): print("no error for", i, r[:40], file=sys.stderr)
 EOF
 out=$($PY "$TMPD/garbage.py" "$RT/sock" 2>&1)
-check "every bad client got an error" "23 23" "$out"
+check "every bad client got an error" "24 24" "$out"
 wait $long
 check_rc "the other client" 0 $? "$TMPD/long"
 check "the other client's output" survived "$(cat "$TMPD/long")"

@@ -127,6 +127,23 @@ kill -KILL "$client"
 wait_gone "$sl" 5 || fail "the command of a killed client still runs"
 spn ls | grep -q '^web  *up ' || fail "web went down with a client: $(spn ls)"
 
+# A pipe shared with others stays as it was (blocking): the daemon
+# writes through a file description of its own.
+if [ -x "$PY" ]; then
+	out=$($PY - "$SPINDLE" <<'EOF'
+import fcntl, os, subprocess, sys
+r, w = os.pipe()
+p = subprocess.run([sys.argv[1], "run", "web", "--", "sh", "-c",
+                    "echo out; echo err >&2"], stdout=w, stderr=w)
+nb = fcntl.fcntl(w, fcntl.F_GETFL) & os.O_NONBLOCK
+os.close(w)
+print(p.returncode, "nonblock" if nb else "blocking",
+      os.read(r, 100).decode().split())
+EOF
+	)
+	check "shared pipe after a run" "0 blocking ['out', 'err']" "$out"
+fi
+
 # stdin through the daemon, EOF included; exit status.
 head -c 200000 /dev/urandom >"$TMPD/in"
 out=$(spn run web -- sha256sum <"$TMPD/in" 2>"$TMPD/err")
