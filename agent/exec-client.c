@@ -21,6 +21,8 @@ struct xcl {
 	int		 open_sinks;
 	int		 code;		/* -2 while running */
 	int		 sig;		/* that killed the process */
+	int		 pending_sig;	/* asked for before STARTED */
+	int		 abandoned;	/* freed before STARTED */
 	char		*error;
 	exec_done_fn	*done;
 	void		*arg;
@@ -87,6 +89,29 @@ xcl_started(struct xcl *x, struct upk *u)
 		    xcl_stdin_done, x);
 }
 
+/*
+ * Freed before the process was known to run: it may run all the same, so
+ * we stay (with no fds) to kill it once STARTED names its control handle,
+ * and go with the last reply.
+ */
+static int
+xcl_abandoned_reply(struct xcl *x, const struct rt_msg *m)
+{
+	struct upk u;
+	uint8_t b[4] = { 0, 0, 0, SIGKILL };
+
+	upk_init(&u, m->data, m->h.len);
+	if (m->h.kind != SPN_K_DEAD && upk_u32(&u) == SPN_EXEC_STARTED) {
+		upk_u32(&u);
+		upk_u32(&u);
+		if ((x->ctl = upk_u32(&u)) != 0)
+			rt_send(x->rt, SPN_K_CANCEL, x->ctx, x->ctl, 0, b, 4);
+		return 1;
+	}
+	free(x);
+	return 0;
+}
+
 static int
 xcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 {
@@ -96,6 +121,8 @@ xcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 	char *text;
 
 	(void)rt;
+	if (x->abandoned)
+		return xcl_abandoned_reply(x, m);
 	if (m->h.kind == SPN_K_DEAD) {
 		text = call_dead_text(m);
 		x->call = 0;
@@ -107,6 +134,8 @@ xcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 	tag = upk_u32(&u);
 	if (tag == SPN_EXEC_STARTED) {
 		xcl_started(x, &u);
+		if (x->pending_sig != 0)
+			exec_signal(x, x->pending_sig);
 		return 1;
 	}
 	a = upk_u32(&u);
@@ -169,6 +198,9 @@ exec_signal(struct xcl *x, int sig)
 {
 	uint8_t b[4] = { 0, 0, 0, sig };
 
+	/* Not started yet: it gets the signal as soon as it is. */
+	if (x->ctl == 0 && x->code == -2 && x->call != 0)
+		x->pending_sig = sig;
 	if (x->ctl != 0 && x->code == -2)
 		rt_send(x->rt, SPN_K_CANCEL, x->ctx, x->ctl, 0, b, 4);
 }
@@ -204,9 +236,12 @@ exec_bytes(struct xcl *x)
 void
 exec_free(struct xcl *x)
 {
+	int stay;
+
 	if (x == NULL)
 		return;
-	if (x->call != 0) {
+	stay = x->call != 0 && x->ctl == 0;
+	if (x->call != 0 && !stay) {
 		exec_signal(x, SIGKILL);
 		call_cancel(x->rt, x->call);
 	}
@@ -214,5 +249,13 @@ exec_free(struct xcl *x)
 	sink_free(x->out);
 	sink_free(x->err);
 	free(x->error);
+	if (stay) {
+		x->in = NULL;
+		x->out = x->err = NULL;
+		x->error = NULL;
+		x->done = NULL;
+		x->abandoned = 1;
+		return;
+	}
 	free(x);
 }

@@ -127,6 +127,24 @@ kill -KILL "$client"
 wait_gone "$sl" 5 || fail "the command of a killed client still runs"
 spn ls | grep -q '^web  *up ' || fail "web went down with a client: $(spn ls)"
 
+# Clients killed at any moment, before their command runs too: nothing
+# of theirs is left running.
+i=0
+while [ $i -lt 30 ]; do
+	"$SPINDLE" run web -- sleep 1000 </dev/null >/dev/null 2>&1 &
+	sleep "0.0$((i % 10))$((i / 10))"
+	kill -KILL $! 2>/dev/null
+	wait $! 2>/dev/null
+	i=$((i + 1))
+done
+t=50
+while [ $t -gt 0 ] && ps -o args= -u "$U_W" | grep -q '^sleep 1000'; do
+	sleep 0.1
+	t=$((t - 1))
+done
+ps -o args= -u "$U_W" | grep -q '^sleep 1000' &&
+    fail "commands of killed clients still run: $(ps -o pid=,args= -u "$U_W")"
+
 # A pipe shared with others stays as it was (blocking): the daemon
 # writes through a file description of its own.
 if [ -x "$PY" ]; then
