@@ -311,7 +311,7 @@ client_exit_msg(const struct ctl_msg *m, int *code)
 int
 client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 {
-	int fds[3], nfds = 0, code = 255, rc;
+	int fds[3], nfds = 0, code = 255, rc, nsig = 0;
 	uint32_t mask = 0;
 	struct ctl_buf b = { 0 };
 	struct ctl_msg m;
@@ -357,8 +357,18 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 				continue;
 			break;
 		}
-		while (pfd[1].revents && read(client_sigpipe[0], &sig, 1) == 1)
+		while (pfd[1].revents && read(client_sigpipe[0], &sig, 1) == 1) {
+			/* As spindle alone: the second one stops us (the
+			 * daemon then kills the command). */
+			if (sig != SIGWINCH && nsig++ > 0) {
+				tty_restore();
+				fprintf(stderr, "spindle: stopped by signal "
+				    "%d\n", sig);
+				ctl_buf_free(&b);
+				return 128 + sig;
+			}
 			client_relay(fd, sig, r->fd_in >= 0 ? r->fd_in : 0);
+		}
 		if (!pfd[0].revents)
 			continue;
 		if ((rc = ctl_recv(fd, &b, &m, NULL, NULL)) != 1) {

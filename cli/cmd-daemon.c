@@ -95,7 +95,7 @@ daemon_stop_wait(void)
 	char *text;
 	int fd, rc;
 
-	if ((fd = client_connect(0, 1, (char[8]){ 0 }, 8)) < 0) {
+	if ((fd = client_connect(0, 0, (char[8]){ 0 }, 8)) < 0) {
 		printf("no daemon running\n");
 		return 0;
 	}

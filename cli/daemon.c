@@ -553,6 +553,11 @@ dconn_dispatch(struct dconn *c, const struct ctl_msg *m)
 	char *text;
 
 	upk_init(&u, m->body, m->len);
+	/* STOP needs no HELLO: a client of any version stops any daemon. */
+	if (!c->hello && m->type == SPN_CTL_STOP) {
+		dconn_stop(c, m, &u);
+		return;
+	}
 	if (!c->hello) {
 		dconn_hello(c, m, &u);
 		return;

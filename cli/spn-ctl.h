@@ -45,7 +45,8 @@ enum {
 	SPN_CTL_LS = 10,
 	/* Client: route spec.  Reply OK "rtt-usec" or ERROR. */
 	SPN_CTL_CHECK = 11,
-	/* Client: stop the daemon (reply OK first). */
+	/* Client: stop the daemon (reply OK first).  Accepted before
+	 * HELLO too, so that any client can stop any daemon. */
 	SPN_CTL_STOP = 12,
 	/* Client: reply OK "pid N, M routes". */
 	SPN_CTL_STATUS = 13,

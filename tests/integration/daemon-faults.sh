@@ -138,4 +138,29 @@ check_rc "after the kill" 0 $? "$TMPD/err"
 check "after the kill: user" "$U_W" "$out"
 new=$(daemon_pid)
 [ -n "$new" ] && [ "$new" != "$dpid" ] || fail "no fresh daemon ($new)"
+
+# A second signal stops a client whose command ignores the first.
+fssh web 'trap "" INT; sleep 30' </dev/null >/dev/null 2>"$TMPD/err" &
+sh_pid=$!
+sleep 1
+c=$(for p in $(pgrep -f "ssh web trap"); do
+	[ "$(cat /proc/$p/comm)" = ssh ] && echo $p; done | head -n 1)
+[ -n "$c" ] || fail "no shim process"
+kill -INT "$c"
+sleep 0.3
+alive "$c" || fail "one SIGINT stopped the client"
+kill -INT "$c"
+wait $sh_pid
+check_rc "two SIGINTs" 130 $? "$TMPD/err"
+
+# STOP without HELLO (what a client of another version sends) stops it.
+$PY - "$RT/sock" <<'EOF' || fail "raw STOP"
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(struct.pack(">III", 8, 12, 1))
+while s.recv(4096):
+    pass
+EOF
+wait_gone "$new" 5 || fail "the daemon did not stop on a raw STOP"
 pass
