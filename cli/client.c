@@ -297,6 +297,9 @@ client_exit_msg(const struct ctl_msg *m, int *code)
 	} else {
 		err = upk_str(&u);
 		*code = upk_u32(&u);
+		/* ssh's callers take 255 for "no command ran". */
+		if (client_ssh_status)
+			*code = 255;
 	}
 	if (err != NULL && *err != '\0')
 		fprintf(stderr, "spindle: %s\n", err);

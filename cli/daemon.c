@@ -5,6 +5,7 @@
  * from the route straight to the client's own files.
  */
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -638,13 +639,30 @@ daemon_peer_ok(int fd)
 static void
 daemon_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
+	static int d_paused;
+	struct timeval pause = { 0, 100000 };
 	struct dconn *c;
 	int fd;
 
 	(void)what;
 	(void)arg;
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+	if (d_paused) {
+		event_del(d_listen_ev);
+		event_add(d_listen_ev, NULL);
+		d_paused = 0;
+	}
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+		/* Out of fds: the listener would fire at once again; give
+		 * the running commands a moment to give some back. */
+		if (errno == EMFILE || errno == ENFILE) {
+			log_warn("out of file descriptors: %s",
+			    strerror(errno));
+			event_del(d_listen_ev);
+			event_add(d_listen_ev, &pause);
+			d_paused = 1;
+		}
 		return;
+	}
 	c = xcalloc(1, sizeof *c);
 	c->fd = fd;
 	c->out = evbuffer_new();
@@ -775,6 +793,7 @@ int
 daemon_serve(int ready_fd)
 {
 	struct master_opts mo = MASTER_OPTS_DEFAULT;
+	struct rlimit rl;
 	char why[512], *dir;
 	int lfd;
 
@@ -790,6 +809,11 @@ daemon_serve(int ready_fd)
 	}
 	free(dir);
 	d_started = now_usec();
+	/* Up to three fds per command: as many as we may have. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	d_master = master_new(&mo);
 	master_on_signal(d_master, daemon_signal, NULL);
 	dr_init(d_master);

@@ -5,6 +5,7 @@
  * script rides one connection held by the daemon.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,11 @@ shim_ssh_args(const struct sshargs *sa)
 	return v;
 }
 
-/* A route name, an inline route, or (anything else) ssh to the host. */
+/*
+ * A route name, an inline route (hops joined by '+', hop options after
+ * ',', sudo=USER and the like, or just `local`), or (anything else) ssh
+ * to the host.
+ */
 static void
 shim_spec(const struct sshargs *sa, struct ctl_spec *s)
 {
@@ -90,7 +95,8 @@ shim_spec(const struct sshargs *sa, struct ctl_spec *s)
 	if (forced != NULL && *forced != '\0') {
 		s->route = xstrdup(forced);
 		s->direct = CTL_SPEC_ROUTE;
-	} else if (strpbrk(sa->dest, "+,") != NULL) {
+	} else if (strpbrk(sa->dest, "+,=") != NULL ||
+	    strcmp(sa->dest, "local") == 0) {
 		s->route = xstrdup(sa->dest);
 		s->direct = CTL_SPEC_ROUTE;
 	} else {
@@ -137,15 +143,14 @@ shim_req(const struct sshargs *sa, struct exec_req *r)
 static void
 shim_pty(const struct sshargs *sa, struct exec_req *r)
 {
-	int want = sa->tty == 2 ||
-	    (sa->tty == 1 && isatty(STDIN_FILENO)) ||
-	    (sa->tty == 0 && !(r->flags & SPN_EXEC_USERSHELL) &&
-	    !sa->subsystem && isatty(STDIN_FILENO));
+	int asked = sa->tty == 1 || (sa->tty == 0 &&
+	    !(r->flags & SPN_EXEC_USERSHELL) && !sa->subsystem);
+	int tty = isatty(STDIN_FILENO) && !sa->no_stdin;
 
-	if (sa->tty == 1 && !isatty(STDIN_FILENO) && !sa->quiet)
+	if (asked && !tty && !sa->quiet)
 		fprintf(stderr, "Pseudo-terminal will not be allocated "
 		    "because stdin is not a terminal.\r\n");
-	if (!want || r->fd_in < 0)
+	if (sa->tty != 2 && !(asked && tty))
 		return;
 	r->flags |= SPN_EXEC_PTY;
 	r->fd_err = -1;
@@ -184,8 +189,11 @@ shim_main(int argc, char **argv)
 	}
 	/* -E takes our own messages; the command's stderr stays ours. */
 	errfd = sa.logfile != NULL ? dup(STDERR_FILENO) : STDERR_FILENO;
-	if (sa.logfile != NULL && freopen(sa.logfile, "a", stderr) == NULL)
+	if (sa.logfile != NULL && freopen(sa.logfile, "a", stderr) == NULL) {
+		dprintf(errfd, "Couldn't open logfile %s: %s\n", sa.logfile,
+		    strerror(errno));
 		return 255;
+	}
 	if (sa.no_command && sa.command[0] == NULL) {
 		if (sa.verbose)
 			fprintf(stderr, "spindle fakessh: -N: no command "

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 export SPINDLE_RUNTIME_DIR="$TMPD/rt"
 cleanup() {
-	for _d in "$TMPD/rt" "$TMPD/rt-ns"; do
+	for _d in "$TMPD/rt" "$TMPD/rt-ns" "$TMPD/rt-bad"; do
 		SPINDLE_RUNTIME_DIR=$_d timeout 10 "$SPINDLE" daemon stop \
 		    >/dev/null 2>&1
 	done
@@ -33,6 +33,26 @@ timeout 20 "$SSH" -s local+local foo </dev/null 2>"$TMPD/err"
 check_rc "subsystem foo" 255 $? "$TMPD/err"
 contains "$TMPD/err" "subsystem 'foo' is not supported" ||
     fail "subsystem foo: $(cat "$TMPD/err")"
+
+# ssh's pty rules with -n; -E naming a file it cannot open.
+out=$(timeout 20 "$SSH" -tt -n local tty 2>"$TMPD/err" | tr -d '\r')
+case $out in /dev/pts/*) ;; *) fail "-tt -n: no pty: $out" ;; esac
+timeout 20 "$SSH" -t -n local true 2>"$TMPD/err"
+check_rc "-t -n" 0 $? "$TMPD/err"
+contains "$TMPD/err" "Pseudo-terminal will not be allocated" ||
+    fail "-t -n: $(cat "$TMPD/err")"
+"$SSH" -E "$TMPD/no/such/dir/log" local true 2>"$TMPD/err"
+check_rc "-E unwritable" 255 $? "$TMPD/err"
+contains "$TMPD/err" "Couldn't open logfile" || fail "-E: $(cat "$TMPD/err")"
+
+# A refusal by the daemon (a broken routes file: the one of the
+# daemon's environment) is ssh's 255.
+printf 'frob 1\n' >"$TMPD/bad-routes"
+SPINDLE_ROUTES=$TMPD/bad-routes SPINDLE_RUNTIME_DIR=$TMPD/rt-bad \
+    timeout 20 "$SSH" local true 2>"$TMPD/err"
+check_rc "bad routes file" 255 $? "$TMPD/err"
+contains "$TMPD/err" "bad-routes:1: unknown option 'frob'" ||
+    fail "bad routes file: $(cat "$TMPD/err")"
 
 # No command and a terminal: a login shell on a pty, as ssh gives.
 if command -v script >/dev/null; then
