@@ -180,6 +180,13 @@ size_t		 dr_count(int);
 void		 dr_set_rtt(struct droute *, uint64_t);
 char		*dr_list(int);
 
+/* pwcmd.c */
+struct pwcmd;
+typedef void pwcmd_done_fn(char *, const char *, void *);
+struct pwcmd	*pwcmd_start(struct event_base *, const char *, int,
+		     pwcmd_done_fn *, void *);
+void		 pwcmd_cancel(struct pwcmd *);
+
 /* daemon.c */
 int		 daemon_serve(int);
 void		 daemon_stop(void);

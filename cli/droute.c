@@ -6,6 +6,7 @@
  */
 #include <sys/queue.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct droute {
 	char			*password_command;
 	char			*file_pw;	/* from them while connecting */
 	char			*agent;		/* SSH_AUTH_SOCK of its last user */
+	struct pwcmd		*pwc;		/* password command running */
 	enum dr_state		 state;
 	char			*error;	/* why it last went down */
 	struct chain		*chain;
@@ -45,6 +47,8 @@ struct droute {
 	TAILQ_HEAD(, dr_wait)	 waits;
 	TAILQ_ENTRY(droute)	 entry;
 };
+
+#define DR_PWCMD_SECS	60
 
 static TAILQ_HEAD(, droute) dr_all = TAILQ_HEAD_INITIALIZER(dr_all);
 static uint32_t		 dr_serial;
@@ -129,6 +133,7 @@ dr_free(struct droute *dr)
 	TAILQ_REMOVE(&dr_all, dr, entry);
 	dr->chain = NULL;
 	chain_free(c);
+	pwcmd_cancel(dr->pwc);
 	route_free(&dr->route);
 	password_free(dr->mo.password);
 	free(dr->password_file);
@@ -346,24 +351,14 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 }
 
 static void
-dr_connect(struct droute *dr)
+dr_chain_start(struct droute *dr)
 {
 	struct master_opts mo = dr->mo;
-	char why[512], *saved = NULL;
+	char *saved = NULL;
 	const char *old;
 
-	/* A password given with up or run wins over the routes file's. */
-	if (mo.password == NULL) {
-		dr->file_pw = password_from_source(dr->password_file,
-		    dr->password_command, why, sizeof why);
-		if (dr->file_pw == NULL && *why != '\0') {
-			dr_set_down(dr, why);
-			dr_wake(dr, why);
-			return;
-		}
+	if (mo.password == NULL)
 		mo.password = dr->file_pw;
-	}
-	dr->state = DR_CONNECTING;
 	dr->chain = chain_new(dr_master, &dr->route, &mo);
 	/* The first hop is spawned right here, with our environment. */
 	if ((old = getenv("SSH_AUTH_SOCK")) != NULL)
@@ -376,6 +371,50 @@ dr_connect(struct droute *dr)
 	else
 		unsetenv("SSH_AUTH_SOCK");
 	free(saved);
+}
+
+static void
+dr_pw_done(char *pw, const char *err, void *arg)
+{
+	struct droute *dr = arg;
+
+	dr->pwc = NULL;
+	if (err != NULL) {
+		dr_set_down(dr, err);
+		dr_wake(dr, err);
+		return;
+	}
+	dr->file_pw = pw;
+	dr_chain_start(dr);
+}
+
+/* A password given with up or run wins over the routes file's; a
+ * password command runs first, without stopping the daemon. */
+static void
+dr_connect(struct droute *dr)
+{
+	char why[512];
+
+	dr->state = DR_CONNECTING;
+	if (dr->mo.password == NULL && dr->password_command != NULL) {
+		dr->pwc = pwcmd_start(master_base(dr_master),
+		    dr->password_command, DR_PWCMD_SECS, dr_pw_done, dr);
+		if (dr->pwc == NULL) {
+			snprintf(why, sizeof why, "cannot run password "
+			    "command: %s", strerror(errno));
+			dr_set_down(dr, why);
+			dr_wake(dr, why);
+		}
+		return;
+	}
+	if (dr->mo.password == NULL && dr->password_file != NULL &&
+	    (dr->file_pw = password_from_source(dr->password_file, NULL, why,
+	    sizeof why)) == NULL) {
+		dr_set_down(dr, why);
+		dr_wake(dr, why);
+		return;
+	}
+	dr_chain_start(dr);
 }
 
 /*
@@ -464,6 +503,8 @@ dr_down(const char *key, char *why, size_t whylen)
 	}
 	c = dr->chain;
 	dr->chain = NULL;
+	pwcmd_cancel(dr->pwc);
+	dr->pwc = NULL;
 	if (dr->state == DR_CONNECTING)
 		dr_wake(dr, "route taken down");
 	dr_set_down(dr, NULL);

@@ -74,6 +74,27 @@ out=$(spn run webcmd -- id -un 2>"$TMPD/err")
 check_rc "run webcmd (password-command)" 0 $? "$TMPD/err"
 check "run webcmd: user" "$U_W" "$out"
 
+# A password command that hangs stops nothing else, and down stops it.
+cat >>"$SPINDLE_ROUTES" <<EOF
+route hang $U_A@127.0.0.1+sudo=$U_W
+    password-command sleep 28.7; echo never
+EOF
+spn run hang -- true >/dev/null 2>"$TMPD/hang.err" &
+hang=$!
+sleep 0.5
+t0=$(date +%s)
+out=$(spn run web -- echo meanwhile 2>&1)
+check "another route while a password command hangs" meanwhile "$out"
+spn ls | grep -q '^hang  *connecting ' || fail "hang not connecting: $(spn ls)"
+spn down hang || fail "down hang"
+wait $hang
+check_rc "run on a route taken down while connecting" 255 $? "$TMPD/hang.err"
+contains "$TMPD/hang.err" "route taken down" ||
+    fail "hang: $(cat "$TMPD/hang.err")"
+[ $(($(date +%s) - t0)) -le 5 ] || fail "down of a connecting route was slow"
+sleep 0.3
+pgrep -x -f 'sleep 28.7' >/dev/null && fail "password command left running"
+
 # check: a round trip, remembered by ls.
 out=$(spn check web 2>&1) || fail "check web: $out"
 case $out in "web: up, round trip "*" ms") ;; *) fail "check: $out" ;; esac

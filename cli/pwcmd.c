@@ -1,0 +1,171 @@
+/*
+ * A password command (routes file: password-command) run from the
+ * daemon's loop: the daemon keeps serving while it runs, and one that
+ * hangs (waiting on a pinentry nobody sees) is killed after a while.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define PWCMD_MAX	1024
+
+struct pwcmd {
+	pid_t		 pid;
+	int		 fd;
+	struct event	*ev;
+	struct evbuffer	*out;
+	int		 eof;
+	int		 exited;
+	int		 status;
+	int		 cancelled;
+	char		*cmd;
+	pwcmd_done_fn	*done;
+	void		*arg;
+};
+
+static void
+pwcmd_free(struct pwcmd *p)
+{
+	size_t len = evbuffer_get_length(p->out);
+	char *junk = xmalloc(len + 1);
+
+	/* What it printed is a password: gone from memory, not just freed. */
+	evbuffer_remove(p->out, junk, len);
+	explicit_bzero(junk, len);
+	free(junk);
+	evbuffer_free(p->out);
+	if (p->ev != NULL)
+		event_free(p->ev);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->cmd);
+	free(p);
+}
+
+/* Both its output and its exit are in: the first line, or why not. */
+static void
+pwcmd_finish(struct pwcmd *p)
+{
+	char *line, *err = NULL, *text;
+	size_t len;
+
+	if (!p->exited || (!p->eof && !p->cancelled))
+		return;
+	if (!p->cancelled) {
+		line = evbuf_readline(p->out, &len);
+		if (line == NULL && evbuffer_get_length(p->out) > 0) {
+			len = evbuffer_get_length(p->out);
+			line = xmalloc(len + 1);
+			evbuffer_remove(p->out, line, len);
+			line[len] = '\0';
+		}
+		if (p->status != 0) {
+			text = proc_status_text(p->status);
+			err = xprintf("password command '%s' %s", p->cmd,
+			    text);
+			free(text);
+		} else if (line == NULL)
+			err = xprintf("password command '%s' printed "
+			    "nothing", p->cmd);
+		if (err != NULL && line != NULL) {
+			explicit_bzero(line, strlen(line));
+			free(line);
+			line = NULL;
+		}
+		p->done(line, err, p->arg);
+		free(err);
+	}
+	pwcmd_free(p);
+}
+
+static void
+pwcmd_exit(pid_t pid, int status, void *arg)
+{
+	struct pwcmd *p = arg;
+
+	(void)pid;
+	p->exited = 1;
+	p->status = status;
+	pwcmd_finish(p);
+}
+
+static void
+pwcmd_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pwcmd *p = arg;
+	char buf[256];
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		kill(-p->pid, SIGKILL);	/* it leads its own group */
+		p->eof = 1;
+		event_del(p->ev);
+		return;		/* its exit finishes it, as killed */
+	}
+	n = read(fd, buf, sizeof buf);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0 && evbuffer_get_length(p->out) < PWCMD_MAX) {
+		evbuffer_add(p->out, buf, n);
+		explicit_bzero(buf, sizeof buf);
+		return;
+	}
+	if (n > 0)
+		return;		/* more than a password: keep draining */
+	p->eof = 1;
+	event_del(p->ev);
+	pwcmd_finish(p);
+}
+
+/* Run cmd with /bin/sh; done gets its first line (ours to free) or err. */
+struct pwcmd *
+pwcmd_start(struct event_base *base, const char *cmd, int secs,
+    pwcmd_done_fn *done, void *arg)
+{
+	struct timeval tv = { secs, 0 };
+	struct pwcmd *p;
+	int fds[2], null;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return NULL;
+	p = xcalloc(1, sizeof *p);
+	p->cmd = xstrdup(cmd);
+	p->done = done;
+	p->arg = arg;
+	p->out = evbuffer_new();
+	if ((p->pid = fork()) == 0) {
+		null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(fds[1], 1);
+		setsid();
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	p->fd = fds[0];
+	if (p->pid < 0) {
+		pwcmd_free(p);
+		return NULL;
+	}
+	fd_nonblock(p->fd, 1);
+	proc_watch(p->pid, pwcmd_exit, p);
+	p->ev = event_new(base, p->fd, EV_READ | EV_PERSIST, pwcmd_read_cb, p);
+	event_add(p->ev, &tv);
+	return p;
+}
+
+/* done is never called; the command is killed, and freed when reaped. */
+void
+pwcmd_cancel(struct pwcmd *p)
+{
+	if (p == NULL)
+		return;
+	p->cancelled = 1;
+	kill(-p->pid, SIGKILL);	/* it leads its own group */
+	event_del(p->ev);
+}
