@@ -22,6 +22,7 @@
 #include "cli.h"
 
 #define CLIENT_START_WAIT_MS	10000
+#define CLIENT_HELLO_WAIT_MS	30000	/* a daemon that is alive answers */
 
 static int
 client_try(const char *dir)
@@ -122,11 +123,15 @@ client_hello(int fd, char *why, size_t whylen)
 	struct ctl_buf b = { 0 };
 	struct ctl_msg m;
 	struct upk u;
+	struct timeval tv = { CLIENT_HELLO_WAIT_MS / 1000, 0 }, none = { 0, 0 };
 	char *text;
 	int rc = -1;
 
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	if (client_send_hello(fd) != 0 || ctl_recv(fd, &b, &m, NULL, NULL) != 1)
-		snprintf(why, whylen, "the daemon hung up");
+		snprintf(why, whylen, "the daemon %s (see daemon.log in its "
+		    "directory)", errno == EAGAIN ? "does not answer" :
+		    "hung up");
 	else if (m.type == SPN_CTL_ERROR) {
 		upk_init(&u, m.body, m.len);
 		text = upk_str(&u);
@@ -137,6 +142,7 @@ client_hello(int fd, char *why, size_t whylen)
 		    m.type);
 	else
 		rc = 0;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
 	ctl_buf_free(&b);
 	return rc;
 }
@@ -314,7 +320,7 @@ client_exit_msg(const struct ctl_msg *m, int *code)
 int
 client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 {
-	int fds[3], nfds = 0, code = 255, rc, nsig = 0;
+	int fds[3], nfds = 0, code = 255, rc, nsig = 0, hello = 0;
 	uint32_t mask = 0;
 	struct ctl_buf b = { 0 };
 	struct ctl_msg m;
@@ -355,9 +361,14 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 	for (;;) {
 		if (ctl_pending(&b))
 			pfd[0].revents = POLLIN, pfd[1].revents = 0;
-		else if (poll(pfd, client_sigpipe[0] >= 0 ? 2 : 1, -1) < 0) {
+		else if ((rc = poll(pfd, client_sigpipe[0] >= 0 ? 2 : 1,
+		    hello ? -1 : CLIENT_HELLO_WAIT_MS)) < 0) {
 			if (errno == EINTR)
 				continue;
+			break;
+		} else if (rc == 0) {
+			fprintf(stderr, "spindle: the daemon does not answer "
+			    "(see daemon.log in %s)\n", ctl_dir_path());
 			break;
 		}
 		while (pfd[1].revents && read(client_sigpipe[0], &sig, 1) == 1) {
@@ -380,6 +391,7 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 			code = 255;
 			break;
 		}
+		hello |= m.type == SPN_CTL_HELLO;
 		if (client_exit_msg(&m, &code))
 			break;
 	}
