@@ -35,6 +35,7 @@ struct dconn {
 	int			 hello;
 	int			 closing;	/* once the output is out */
 	int			 draining;	/* output out, awaiting EOF */
+	struct event		*deadline;	/* of the draining */
 	struct djob		*job;
 	TAILQ_ENTRY(dconn)	 entry;
 };
@@ -71,14 +72,26 @@ static void	djob_end(struct djob *, int, const char *);
  * and lose that last word on its way.
  */
 static void
+dconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dconn_free(arg);
+}
+
+static void
 dconn_drain(struct dconn *c)
 {
 	struct timeval tv = { 2, 0 };
 
 	shutdown(c->fd, SHUT_WR);
 	c->draining = 1;
+	/* A deadline of its own: a client that keeps talking is cut off
+	 * all the same. */
+	c->deadline = evtimer_new(master_base(d_master), dconn_deadline_cb, c);
+	evtimer_add(c->deadline, &tv);
 	event_del(c->rev);
-	event_add(c->rev, &tv);
+	event_add(c->rev, NULL);
 }
 
 static void
@@ -150,6 +163,8 @@ dconn_free(struct dconn *c)
 		close(c->fds[i]);
 	event_free(c->rev);
 	event_free(c->wev);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	evbuffer_free(c->out);
 	ctl_buf_free(&c->in);
 	close(c->fd);
@@ -563,6 +578,11 @@ dconn_dispatch(struct dconn *c, const struct ctl_msg *m)
 		dconn_hello(c, m, &u);
 		return;
 	}
+	/* A client that sends and never reads gets no more answers. */
+	if (evbuffer_get_length(c->out) > SPN_CTL_MAX) {
+		dconn_refuse(c, m->id, "too many answers unread");
+		return;
+	}
 	for (size_t i = 0; i < sizeof dconn_table / sizeof *dconn_table; i++) {
 		if (dconn_table[i].type != m->type)
 			continue;
@@ -585,8 +605,10 @@ dconn_read_cb(evutil_socket_t fd, short what, void *arg)
 	int rc, n = DCONN_MAXFDS - c->nfds, got = 0;
 	char junk[4096];
 
+	(void)what;
 	if (c->draining) {
-		if ((what & EV_TIMEOUT) || recv(fd, junk, sizeof junk, 0) <= 0)
+		n = recv(fd, junk, sizeof junk, 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			dconn_free(c);
 		return;
 	}

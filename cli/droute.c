@@ -44,6 +44,7 @@ struct droute {
 	uint32_t		*pids;
 	int			 npids;
 	int			 uses;
+	int			 forget;	/* taken down while in use */
 	TAILQ_HEAD(, dr_wait)	 waits;
 	TAILQ_ENTRY(droute)	 entry;
 };
@@ -426,6 +427,7 @@ dr_use(struct droute *dr, dr_ready_fn *fn, void *arg)
 {
 	struct dr_wait *w;
 
+	dr->forget = 0;		/* wanted again after all */
 	if (dr->state == DR_UP) {
 		fn(dr, NULL, arg);
 		return NULL;
@@ -468,6 +470,8 @@ void
 dr_hold(struct droute *dr, int delta)
 {
 	dr->uses += delta;
+	if (dr->uses == 0 && dr->forget)
+		dr_free(dr);
 }
 
 /*
@@ -511,6 +515,8 @@ dr_down(const char *key, char *why, size_t whylen)
 	chain_free(c);
 	if (!dr->from_file && dr->uses == 0)
 		dr_free(dr);
+	else if (!dr->from_file)
+		dr->forget = 1;	/* when its last command is done */
 	return 0;
 }
 

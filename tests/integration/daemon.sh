@@ -109,6 +109,15 @@ spn down two || fail "down two"
 spn ls | grep -q '^two ' && fail "two still listed after down"
 spn down two 2>"$TMPD/err"
 check_rc "down of an unknown route" 1 $? "$TMPD/err"
+# Down while a command runs on it: the command fails, the name goes.
+spn up three local >/dev/null || fail "up three"
+spn run three -- sleep 5 </dev/null >/dev/null 2>"$TMPD/three.err" &
+three=$!
+sleep 0.5
+spn down three || fail "down three"
+wait $three
+check_rc "command on a route taken down" 255 $? "$TMPD/three.err"
+spn ls | grep -q '^three ' && fail "three still listed: $(spn ls)"
 spn up bad "$U_O@127.0.0.1+sudo=$U_W" 2>"$TMPD/err"
 check_rc "up of a route that fails" 255 $? "$TMPD/err"
 contains "$TMPD/err" "hop 2 ($U_O@127.0.0.1+sudo=$U_W)" ||
