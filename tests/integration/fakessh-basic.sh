@@ -51,6 +51,16 @@ got=$(fssh -l "$U_B" -p "$SSHD_PORT" -F "$SSH_CFG" 127.0.0.1 id -un \
 check_rc "direct route" 0 $? "$TMPD/err"
 check "direct route user" "$U_B" "$got"
 
+# -i and -o reach the real ssh: a config whose key does not exist.
+sed 's|IdentityFile .*|IdentityFile /nonexistent|' "$SSH_CFG" >"$TMPD/noid"
+SPINDLE_SSH_ARGS= fssh -F "$TMPD/noid" -l "$U_B" 127.0.0.1 true </dev/null \
+    2>"$TMPD/err"
+check_rc "direct route without a key" 255 $? "$TMPD/err"
+got=$(SPINDLE_SSH_ARGS= fssh -F "$TMPD/noid" -i "$SSHW/keys/root/id" -o ConnectTimeout=7 \
+    -l "$U_B" 127.0.0.1 id -un </dev/null 2>"$TMPD/err")
+check_rc "direct route with -i" 0 $? "$TMPD/err"
+check "direct route with -i: user" "$U_B" "$got"
+
 # Transport failure: 255 and the hop named.
 fssh "$U_O@127.0.0.1+sudo=$U_W" true </dev/null 2>"$TMPD/err"
 check_rc "sudo refused" 255 $? "$TMPD/err"
