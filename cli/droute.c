@@ -287,6 +287,9 @@ dr_info_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 	if (m->h.kind == SPN_K_REPLY && hop < dr->npids) {
 		upk_init(&u, m->data, m->h.len);
 		dr->pids[hop] = upk_u32(&u);
+		/* The last hop's answer is a first round-trip time. */
+		if (hop == dr->npids - 1 && dr->rtt == 0)
+			dr->rtt = now_usec() - dr->t_up;
 	}
 	return 0;
 }
@@ -344,6 +347,7 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 		log_info("route %s: up", dr->key);
 		dr->state = DR_UP;
 		dr->t_up = now_usec();
+		dr->rtt = 0;
 		free(dr->error);
 		dr->error = NULL;
 		dr_ask_pids(dr);

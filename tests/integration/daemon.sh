@@ -54,7 +54,8 @@ out=$(spn run web -- id -un 2>"$TMPD/err")
 check_rc "run web" 0 $? "$TMPD/err"
 check "run web: user" "$U_W" "$out"
 spn ls >"$TMPD/ls" 2>&1
-grep -q '^web  *up ' "$TMPD/ls" || fail "web not up: $(cat "$TMPD/ls")"
+grep -q '^web  *up .*ms ' "$TMPD/ls" ||
+    fail "web not up with an rtt: $(cat "$TMPD/ls")"
 spn ls --json >"$TMPD/json" || fail "ls --json"
 if [ -x "$PY" ]; then
 	$PY - "$TMPD/json" "$U_A@127.0.0.1+sudo=$U_W" <<'EOF' ||
