@@ -187,7 +187,10 @@ shim_main(int argc, char **argv)
 		sshargs_free(&sa);
 		return 0;
 	}
-	/* -E takes our own messages; the command's stderr stays ours. */
+	/* -E takes our own messages, -q drops them (ssh's QUIET level
+	 * hides even fatal ones); the command's stderr stays ours. */
+	if (sa.logfile == NULL && sa.quiet)
+		sa.logfile = xstrdup("/dev/null");
 	errfd = sa.logfile != NULL ? dup(STDERR_FILENO) : STDERR_FILENO;
 	if (sa.logfile != NULL && freopen(sa.logfile, "a", stderr) == NULL) {
 		dprintf(errfd, "Couldn't open logfile %s: %s\n", sa.logfile,

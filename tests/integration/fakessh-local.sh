@@ -45,6 +45,13 @@ contains "$TMPD/err" "Pseudo-terminal will not be allocated" ||
 check_rc "-E unwritable" 255 $? "$TMPD/err"
 contains "$TMPD/err" "Couldn't open logfile" || fail "-E: $(cat "$TMPD/err")"
 
+# -q: no message of ours, the command's stderr all the same.
+timeout 20 "$SSH" -q 'local+nosuchmethod=x' true 2>"$TMPD/err"
+check_rc "-q, a bad route" 255 $? "$TMPD/err"
+check "-q: nothing said" "" "$(cat "$TMPD/err")"
+timeout 20 "$SSH" -q local 'echo e >&2' </dev/null 2>"$TMPD/err"
+check "-q: the command's stderr" e "$(cat "$TMPD/err")"
+
 # A refusal by the daemon (a broken routes file: the one of the
 # daemon's environment) is ssh's 255.
 printf 'frob 1\n' >"$TMPD/bad-routes"
