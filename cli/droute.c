@@ -615,7 +615,7 @@ dr_json_one(struct evbuffer *b, struct droute *dr)
 }
 
 static void
-dr_text_one(struct evbuffer *b, struct droute *dr)
+dr_text_one(struct evbuffer *b, struct droute *dr, int w)
 {
 	char pids[128] = "-", up[32] = "-", rtt[32] = "-";
 	size_t off = 0;
@@ -631,8 +631,8 @@ dr_text_one(struct evbuffer *b, struct droute *dr)
 		    (unsigned long long)s % 60);
 	if (dr->rtt != 0)
 		snprintf(rtt, sizeof rtt, "%.2fms", dr->rtt / 1000.0);
-	evbuffer_add_printf(b, "%-16s %-10s %9s %9s %10llu %3d %-18s %s\n",
-	    dr->key, dr_state_names[dr->state], up, rtt,
+	evbuffer_add_printf(b, "%-*s %-10s %9s %9s %10llu %3d %-18s %s\n",
+	    w, dr->key, dr_state_names[dr->state], up, rtt,
 	    (unsigned long long)dr_bytes(dr), dr->uses, pids, dr->text);
 	if (dr->state == DR_DOWN && dr->error != NULL)
 		evbuffer_add_printf(b, "  last error: %s\n", dr->error);
@@ -672,14 +672,19 @@ dr_list(int json)
 	struct droute *dr;
 	char *out;
 	size_t len;
-	int n = 0;
+	int n = 0, w = 16;
 
 	dr_add_file_routes();
+	/* Names as wide as the widest (a direct route's is long). */
+	TAILQ_FOREACH(dr, &dr_all, entry) {
+		if ((int)strlen(dr->key) > w)
+			w = strlen(dr->key);
+	}
 	if (json)
 		evbuffer_add_printf(b, "[");
 	else
-		evbuffer_add_printf(b, "%-16s %-10s %9s %9s %10s %3s %-18s "
-		    "%s\n", "NAME", "STATE", "UPTIME", "RTT", "BYTES", "CMD",
+		evbuffer_add_printf(b, "%-*s %-10s %9s %9s %10s %3s %-18s "
+		    "%s\n", w, "NAME", "STATE", "UPTIME", "RTT", "BYTES", "CMD",
 		    "PIDS", "ROUTE");
 	TAILQ_FOREACH(dr, &dr_all, entry) {
 		if (json) {
@@ -687,7 +692,7 @@ dr_list(int json)
 				evbuffer_add_printf(b, ",");
 			dr_json_one(b, dr);
 		} else
-			dr_text_one(b, dr);
+			dr_text_one(b, dr, w);
 	}
 	if (json)
 		evbuffer_add_printf(b, "]\n");
