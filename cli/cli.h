@@ -155,6 +155,7 @@ void		 ctl_spec_free(struct ctl_spec *);
 
 /* client.c */
 extern int	 client_ssh_status;
+extern int	 client_quiet;
 char		*client_self_exe(void);
 int		 client_connect(int, int, char *, size_t);
 int		 client_call(int, uint32_t, struct pk *, char **);

@@ -215,6 +215,7 @@ client_call(int fd, uint32_t type, struct pk *body, char **text)
 
 static int client_sigpipe[2] = { -1, -1 };
 int	client_ssh_status;	/* the shim's: 255 for a killed command */
+int	client_quiet;		/* the shim's -q or -E: the daemon says nothing */
 
 static void
 client_sig(int sig)
@@ -300,6 +301,8 @@ client_exit_msg(const struct ctl_msg *m, int *code)
 		/* As OpenSSH: no exit status from a killed command. */
 		if (upk_u32(&u) != 0 && client_ssh_status)
 			*code = 255;
+		if (upk_u32(&u) == 1 && err != NULL)
+			*err = '\0';	/* the daemon has said it */
 	} else {
 		err = upk_str(&u);
 		*code = upk_u32(&u);
@@ -334,6 +337,8 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 		mask |= 2, fds[nfds++] = r->fd_out;
 	if (r->fd_err >= 0)
 		mask |= 4, fds[nfds++] = r->fd_err;
+	if (r->fd_err == STDERR_FILENO && !client_quiet)
+		mask |= SPN_CTL_SAY;
 	client_catch();
 	pk_init(&pk);
 	ctl_spec_pack(&pk, s);

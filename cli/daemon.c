@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,8 @@ struct djob {
 	uint64_t		 t0;
 	int			 code;
 	int			 sig;		/* that killed the command */
+	int			 say;		/* we tell a failure on fds[2] */
+	int			 said;
 	char			*err;
 };
 
@@ -212,6 +215,30 @@ djob_free(struct djob *j)
 	free(j);
 }
 
+/* One line on a (perhaps non-blocking) fd, waiting a little if full. */
+static int
+djob_say(int fd, const char *err)
+{
+	char *line = xprintf("spindle: %s\n", err);
+	size_t len = strlen(line), off = 0;
+	struct pollfd pfd = { fd, POLLOUT, 0 };
+	ssize_t n;
+
+	while (off < len) {
+		n = write(fd, line + off, len - off);
+		if (n > 0)
+			off += n;
+		else if (n < 0 && errno == EAGAIN && poll(&pfd, 1, 1000) == 1)
+			continue;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else
+			break;
+	}
+	free(line);
+	return off == len;
+}
+
 static void
 djob_finish_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -222,6 +249,13 @@ djob_finish_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	exec_free(j->x);
 	j->x = NULL;
+	/*
+	 * A failed route is told on the client's stderr before its pipes
+	 * close: rsync and the like quit on a broken pipe, and must not
+	 * quit before the message is out.
+	 */
+	if (j->say && j->code < 0 && j->err != NULL)
+		j->said = djob_say(j->fds[2], j->err);
 	/* Our copies go before the status: the client's readers see EOF. */
 	for (int i = 0; i < 3; i++) {
 		if (j->fds[i] >= 0)
@@ -233,6 +267,7 @@ djob_finish_cb(evutil_socket_t fd, short what, void *arg)
 		pk_u32(&pk, j->code < 0 ? 255 : j->code);
 		pk_str(&pk, j->err);
 		pk_u32(&pk, j->sig);
+		pk_u32(&pk, j->said);
 		dconn_send(j->c, SPN_CTL_EXIT, j->id, &pk);
 		pk_free(&pk);
 	} else if (j->c != NULL)
@@ -395,14 +430,16 @@ dconn_run(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	req.rows = upk_u32(u);
 	req.cols = upk_u32(u);
 	mask = upk_u32(u);
-	if (u->err || req.argv == NULL || req.argv[0] == NULL || mask > 7 ||
-	    __builtin_popcount(mask) > c->nfds) {
+	if (u->err || req.argv == NULL || req.argv[0] == NULL ||
+	    mask > (7 | SPN_CTL_SAY) ||
+	    __builtin_popcount(mask & 7) > c->nfds) {
 		dconn_refuse(c, m->id, "malformed run request");
 		dr = NULL;
 	} else if ((dr = dconn_resolve(c, m, &s)) != NULL) {
 		j = djob_new(c, m, dr);
 		j->req = req;
 		djob_take_fds(j, c, mask);
+		j->say = (mask & SPN_CTL_SAY) && j->fds[2] >= 0;
 		djob_start(j);
 	}
 	ctl_spec_free(&s);

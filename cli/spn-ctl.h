@@ -18,6 +18,7 @@
 #define SPN_CTL_VERSION		1
 #define SPN_CTL_MAX		(1024 * 1024)
 #define SPN_CTL_HDR		12
+#define SPN_CTL_SAY		8	/* RUN fd mask: tell failures yourself */
 
 enum {
 	/* Both ways, first: u32 version; the daemon adds u32 pid. */
@@ -27,11 +28,13 @@ enum {
 	/* Daemon: str text (may be empty). */
 	SPN_CTL_OK = 3,
 	/* Client: run a command; SCM_RIGHTS carries the fds named in the
-	 * mask (1 stdin, 2 stdout, 4 stderr), in that order.  See
-	 * ctl_run_pack(). */
+	 * mask (1 stdin, 2 stdout, 4 stderr), in that order; mask bit
+	 * SPN_CTL_SAY: the daemon may tell a failed route on that stderr
+	 * itself.  See client_run(). */
 	SPN_CTL_RUN = 4,
 	/* Daemon: u32 status (as a shell has it), str error or "", u32
-	 * signal that killed the command or 0. */
+	 * signal that killed the command or 0, u32 1 if the error was
+	 * written to the client's stderr already. */
 	SPN_CTL_EXIT = 5,
 	/* Client, during RUN: u32 signal number. */
 	SPN_CTL_SIGNAL = 6,

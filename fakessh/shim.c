@@ -214,6 +214,7 @@ shim_main(int argc, char **argv)
 	}
 	if (r.fd_err >= 0)
 		r.fd_err = errfd;
+	client_quiet = sa.logfile != NULL;	/* -E or -q */
 	shim_pty(&sa, &r);
 	client_ssh_status = 1;
 	if ((fd = client_connect(1, 0, err, sizeof err)) < 0) {
