@@ -158,9 +158,7 @@ cmd_run(int argc, char **argv)
 			if (strchr(optarg, '=') == NULL)
 				usage_error("-e wants NAME=VALUE, not '%s'",
 				    optarg);
-			env = xrealloc(env, (nenv + 2) * sizeof *env);
-			env[nenv++] = xstrdup(optarg);
-			env[nenv] = NULL;
+			strv_push(&env, &nenv, xstrdup(optarg));
 			break;
 		case 'E':
 			r.req.flags |= SPN_EXEC_CLEARENV;

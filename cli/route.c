@@ -31,14 +31,6 @@ route_name_ok(const char *s)
 	return 1;
 }
 
-static void
-strv_push(char ***vp, size_t *np, char *s)
-{
-	*vp = xrealloc(*vp, (*np + 2) * sizeof **vp);
-	(*vp)[(*np)++] = s;
-	(*vp)[*np] = NULL;
-}
-
 /* $SPINDLE_SSH_ARGS, split on blanks (no quoting: keep it simple). */
 static void
 route_ssh_env(char ***argsp, size_t *np, const char *env)

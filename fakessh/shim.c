@@ -52,14 +52,6 @@ shim_session_opt(const char *opt)
 	return 0;
 }
 
-static void
-shim_push(char ***vp, size_t *np, char *s)
-{
-	*vp = xrealloc(*vp, (*np + 2) * sizeof **vp);
-	(*vp)[(*np)++] = s;
-	(*vp)[*np] = NULL;
-}
-
 /* The real ssh's options for a direct route to any host. */
 static char **
 shim_ssh_args(const struct sshargs *sa)
@@ -68,14 +60,14 @@ shim_ssh_args(const struct sshargs *sa)
 	size_t n = 0;
 
 	if (sa->port != NULL)
-		shim_push(&v, &n, xprintf("-p%s", sa->port));
+		strv_push(&v, &n, xprintf("-p%s", sa->port));
 	for (char **i = sa->identities; *i != NULL; i++)
-		shim_push(&v, &n, xprintf("-i%s", *i));
+		strv_push(&v, &n, xprintf("-i%s", *i));
 	if (sa->config != NULL)
-		shim_push(&v, &n, xprintf("-F%s", sa->config));
+		strv_push(&v, &n, xprintf("-F%s", sa->config));
 	for (char **o = sa->opts; *o != NULL; o++) {
 		if (!shim_session_opt(*o))
-			shim_push(&v, &n, xprintf("-o%s", *o));
+			strv_push(&v, &n, xprintf("-o%s", *o));
 	}
 	return v;
 }

@@ -96,14 +96,6 @@ sshargs_error(struct sshargs_state *st, const char *fmt, ...)
 	return -1;
 }
 
-static void
-sshargs_push(char ***vp, size_t *np, char *s)
-{
-	*vp = xrealloc(*vp, (*np + 2) * sizeof **vp);
-	(*vp)[(*np)++] = s;
-	(*vp)[*np] = NULL;
-}
-
 /* A port as a2port() reads it, service names aside; NULL if bad. */
 static char *
 sshargs_port(const char *s)
@@ -158,7 +150,7 @@ sshargs_words(const char *s, char ***wordsp)
 			strv_free(v);
 			return -1;
 		}
-		sshargs_push(&v, &n, xstrndup(w, j));
+		strv_push(&v, &n, xstrndup(w, j));
 	}
 	free(w);
 	*wordsp = v;
@@ -251,7 +243,7 @@ sshargs_kw_identity(struct sshargs_state *st, const char *key,
 
 	if ((w = sshargs_word(st, key, value)) == NULL)
 		return -1;
-	sshargs_push(&st->sa->identities, &st->nidentities, w);
+	strv_push(&st->sa->identities, &st->nidentities, w);
 	return 0;
 }
 
@@ -380,7 +372,7 @@ sshargs_option(struct sshargs_state *st, const char *line)
 		return -1;
 	}
 	v = xstrndup(value, vlen);
-	sshargs_push(&sa->opts, &st->nopts, xprintf("%s=%s", k, v));
+	strv_push(&sa->opts, &st->nopts, xprintf("%s=%s", k, v));
 	for (i = 0; i < sizeof sshargs_keywords / sizeof *sshargs_keywords;
 	    i++) {
 		if (strcasecmp(k, sshargs_keywords[i].name) == 0) {
@@ -389,7 +381,7 @@ sshargs_option(struct sshargs_state *st, const char *line)
 		}
 	}
 	if (rc == 1) {
-		sshargs_push(&sa->ignored, &st->nignored,
+		strv_push(&sa->ignored, &st->nignored,
 		    xprintf("-o %s=%s", k, v));
 		rc = 0;
 	}
@@ -452,7 +444,7 @@ sshargs_flag(struct sshargs_state *st, int ch)
 		st->tty_set = 1;
 		break;
 	default:
-		sshargs_push(&sa->ignored, &st->nignored, xprintf("-%c", ch));
+		strv_push(&sa->ignored, &st->nignored, xprintf("-%c", ch));
 		break;
 	}
 	return 0;
@@ -474,7 +466,7 @@ sshargs_arg(struct sshargs_state *st, int ch, const char *arg)
 			return sshargs_error(st, "Bad port '%s'", arg);
 		break;
 	case 'i':
-		sshargs_push(&sa->identities, &st->nidentities, xstrdup(arg));
+		strv_push(&sa->identities, &st->nidentities, xstrdup(arg));
 		break;
 	case 'F':
 		free(sa->config);
@@ -487,7 +479,7 @@ sshargs_arg(struct sshargs_state *st, int ch, const char *arg)
 	case 'o':
 		return sshargs_option(st, arg);
 	default:
-		sshargs_push(&sa->ignored, &st->nignored,
+		strv_push(&sa->ignored, &st->nignored,
 		    xprintf("-%c %s", ch, arg));
 		break;
 	}
@@ -670,7 +662,7 @@ sshargs_finish(struct sshargs_state *st, int argc, char **argv, int i)
 	struct sshargs *sa = st->sa;
 
 	for (; i < argc; i++)
-		sshargs_push(&sa->command, &st->ncommand, xstrdup(argv[i]));
+		strv_push(&sa->command, &st->ncommand, xstrdup(argv[i]));
 	if (st->ncommand == 0 && st->session == SESSION_SUBSYSTEM) {
 		return sshargs_error(st, "You must specify a subsystem to "
 		    "invoke.");
@@ -680,7 +672,7 @@ sshargs_finish(struct sshargs_state *st, int argc, char **argv, int i)
 			return sshargs_error(st, "Cannot execute command-line "
 			    "and remote command.");
 		}
-		sshargs_push(&sa->command, &st->ncommand, st->remote);
+		strv_push(&sa->command, &st->ncommand, st->remote);
 		st->remote = NULL;
 	}
 	if (sa->background && st->ncommand == 0 &&

@@ -131,6 +131,15 @@ upk_strv(struct upk *u)
 	return v;
 }
 
+/* Append s (ours now) to a NULL-terminated vector of *np entries. */
+void
+strv_push(char ***vp, size_t *np, char *s)
+{
+	*vp = xrealloc(*vp, (*np + 2) * sizeof **vp);
+	(*vp)[(*np)++] = s;
+	(*vp)[*np] = NULL;
+}
+
 void
 strv_free(char **v)
 {

@@ -58,6 +58,7 @@ void		 upk_init(struct upk *, const void *, size_t);
 uint32_t	 upk_u32(struct upk *);
 char		*upk_str(struct upk *);
 char		**upk_strv(struct upk *);
+void		 strv_push(char ***, size_t *, char *);
 void		 strv_free(char **);
 
 /* map.c: uint32 -> pointer hash map */
