@@ -65,7 +65,8 @@ struct master_opts {
 	int		 timings;
 	char		*password;	/* for sudo hops; zeroed after use */
 };
-#define MASTER_OPTS_DEFAULT	{ SPN_KEEPALIVE_DEFAULT, 30, 0, NULL }
+#define MASTER_TIMEOUT_DEFAULT	30
+#define MASTER_OPTS_DEFAULT	{ SPN_KEEPALIVE_DEFAULT, MASTER_TIMEOUT_DEFAULT, 0, NULL }
 
 /* Long options every route-building command takes. */
 #define OPT_ASK_PASS		256
@@ -149,6 +150,8 @@ int		 ctl_fill(int, struct ctl_buf *, int *, int *, int);
 void		 ctl_take_fds(struct msghdr *, int *, int *, int);
 int		 ctl_pending(const struct ctl_buf *);
 void		 ctl_buf_free(struct ctl_buf *);
+void		 ctl_spec_init(struct ctl_spec *, const char *,
+		     const struct master_opts *);
 void		 ctl_spec_pack(struct pk *, const struct ctl_spec *);
 int		 ctl_spec_unpack(struct upk *, struct ctl_spec *);
 void		 ctl_spec_free(struct ctl_spec *);

@@ -127,7 +127,7 @@ int
 cmd_up(int argc, char **argv)
 {
 	struct master_opts mo = MASTER_OPTS_DEFAULT;
-	struct ctl_spec s = { .keepalive = -1, .timeout = -1 };
+	struct ctl_spec s;
 	struct pk pk;
 	int ch, rc;
 
@@ -142,13 +142,7 @@ cmd_up(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		usage_error("%s", up_usage);
-	s.route = argv[optind + 1];
-	s.sshenv = getenv("SPINDLE_SSH_ARGS");
-	s.password = mo.password;
-	if (mo.keepalive != SPN_KEEPALIVE_DEFAULT)
-		s.keepalive = mo.keepalive;
-	if (mo.timeout != 30)
-		s.timeout = mo.timeout;
+	ctl_spec_init(&s, argv[optind + 1], &mo);
 	pk_init(&pk);
 	pk_str(&pk, argv[optind]);
 	ctl_spec_pack(&pk, &s);
@@ -200,7 +194,7 @@ cmd_ls(int argc, char **argv)
 int
 cmd_check(int argc, char **argv)
 {
-	struct ctl_spec s = { .keepalive = -1, .timeout = -1 };
+	struct ctl_spec s;
 	struct pk pk;
 	char *text;
 	int fd, rc;
@@ -211,8 +205,7 @@ cmd_check(int argc, char **argv)
 		return 0;
 	if (argc != 2 || *argv[1] == '-')
 		usage_error("%s", usage);
-	s.route = argv[1];
-	s.sshenv = getenv("SPINDLE_SSH_ARGS");
+	ctl_spec_init(&s, argv[1], NULL);
 	if ((fd = cmd_connect(1)) < 0)
 		return 255;
 	pk_init(&pk);

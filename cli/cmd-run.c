@@ -80,7 +80,7 @@ run_up(struct master *m, const char *err, void *arg)
 static int
 run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
 {
-	struct ctl_spec s = { .keepalive = -1, .timeout = -1 };
+	struct ctl_spec s;
 	char why[512];
 	int fd, start = routes_known(name), code;
 
@@ -90,13 +90,7 @@ run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
 		fprintf(stderr, "spindle: %s\n", why);
 		return 255;
 	}
-	s.route = (char *)name;
-	s.sshenv = getenv("SPINDLE_SSH_ARGS");
-	s.password = mo->password;
-	if (mo->keepalive != SPN_KEEPALIVE_DEFAULT)
-		s.keepalive = mo->keepalive;
-	if (mo->timeout != 30)
-		s.timeout = mo->timeout;
+	ctl_spec_init(&s, name, mo);
 	if (req->flags & SPN_EXEC_PTY)
 		tty_setup(&req->rows, &req->cols);
 	code = client_run(fd, &s, req);

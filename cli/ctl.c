@@ -252,6 +252,28 @@ ctl_buf_free(struct ctl_buf *b)
 	memset(b, 0, sizeof *b);
 }
 
+/*
+ * A client's spec for route: its environment's ssh arguments, and the
+ * options of its command line that differ from the defaults (mo may be
+ * NULL).  Every field is borrowed: not for ctl_spec_free.
+ */
+void
+ctl_spec_init(struct ctl_spec *s, const char *route,
+    const struct master_opts *mo)
+{
+	memset(s, 0, sizeof *s);
+	s->route = (char *)route;
+	s->sshenv = getenv("SPINDLE_SSH_ARGS");
+	s->keepalive = s->timeout = -1;
+	if (mo == NULL)
+		return;
+	s->password = mo->password;
+	if (mo->keepalive != SPN_KEEPALIVE_DEFAULT)
+		s->keepalive = mo->keepalive;
+	if (mo->timeout != MASTER_TIMEOUT_DEFAULT)
+		s->timeout = mo->timeout;
+}
+
 void
 ctl_spec_pack(struct pk *pk, const struct ctl_spec *s)
 {
