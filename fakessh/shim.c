@@ -82,8 +82,10 @@ shim_spec(const struct sshargs *sa, struct ctl_spec *s)
 {
 	const char *forced = getenv("SPINDLE_FAKESSH_ROUTE");
 
-	s->keepalive = s->timeout = -1;
-	s->sshenv = getenv("SPINDLE_SSH_ARGS");
+	ctl_spec_init(s, NULL, NULL);
+	/* Ours, like the rest: ctl_spec_free frees it all. */
+	if (s->sshenv != NULL)
+		s->sshenv = xstrdup(s->sshenv);
 	if (forced != NULL && *forced != '\0') {
 		s->route = xstrdup(forced);
 		s->direct = CTL_SPEC_ROUTE;
@@ -164,7 +166,7 @@ int
 shim_main(int argc, char **argv)
 {
 	struct sshargs sa;
-	struct ctl_spec s = { 0 };
+	struct ctl_spec s;
 	struct exec_req r;
 	char err[4096];
 	int fd, code, errfd;
@@ -218,7 +220,6 @@ shim_main(int argc, char **argv)
 		close(fd);
 	}
 	strv_free(r.argv);
-	s.sshenv = NULL;	/* the environment's */
 	ctl_spec_free(&s);
 	sshargs_free(&sa);
 	return code;

@@ -29,7 +29,9 @@ contains "$TMPD/err" "usage: ssh" || fail "no host: $(cat "$TMPD/err")"
 "$SSH" -V 2>"$TMPD/err"
 check_rc "-V" 0 $? "$TMPD/err"
 contains "$TMPD/err" "spindle" || fail "-V: $(cat "$TMPD/err")"
-timeout 20 "$SSH" -s local+local foo </dev/null 2>"$TMPD/err"
+# (with SPINDLE_SSH_ARGS set: its spec is freed on this way out too)
+SPINDLE_SSH_ARGS=-4 timeout 20 "$SSH" -s local+local foo </dev/null \
+    2>"$TMPD/err"
 check_rc "subsystem foo" 255 $? "$TMPD/err"
 contains "$TMPD/err" "subsystem 'foo' is not supported" ||
     fail "subsystem foo: $(cat "$TMPD/err")"
