@@ -23,17 +23,7 @@ ssh_fresh="ssh -F $SSH_CFG"
 ssh_cm="ssh -F $SSH_CFG -oControlMaster=auto -oControlPath=$CM -oControlPersist=300"
 cleanup_cm() { ssh -F "$SSH_CFG" -oControlPath="$CM" -O exit "$R" >/dev/null 2>&1; }
 
-median_ms() {
-	_n=$1
-	shift
-	for _i in $(seq "$_n"); do
-		_t0=$(date +%s%N)
-		"$@" >/dev/null 2>&1 </dev/null
-		_t1=$(date +%s%N)
-		echo $(((_t1 - _t0) / 1000))
-	done | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+. "$top/bench/lib.sh"
 row() { printf '%-40s %10s %10s %10s %7s %7s  %s\n' "$@"; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
