@@ -156,29 +156,31 @@ passwd_name(uid_t uid)
 	return name != NULL ? name : xprintf("%lu", (unsigned long)uid);
 }
 
+/* Field n of uid's passwd line, or def when it is missing or empty. */
+static char *
+passwd_field_or(uid_t uid, int n, const char *def)
+{
+	char *v = passwd_field(uid, n);
+
+	if (v == NULL || *v == '\0') {
+		free(v);
+		v = xstrdup(def);
+	}
+	return v;
+}
+
 /* Login shell for a uid, falling back to /bin/sh as login(1) does. */
 char *
 passwd_shell(uid_t uid)
 {
-	char *sh = passwd_field(uid, 6);
-
-	if (sh == NULL || *sh == '\0') {
-		free(sh);
-		sh = xstrdup("/bin/sh");
-	}
-	return sh;
+	return passwd_field_or(uid, 6, "/bin/sh");
 }
 
+/* Home directory for a uid, falling back to / as sshd does. */
 char *
 passwd_home(uid_t uid)
 {
-	char *home = passwd_field(uid, 5);
-
-	if (home == NULL || *home == '\0') {
-		free(home);
-		home = xstrdup("/");
-	}
-	return home;
+	return passwd_field_or(uid, 5, "/");
 }
 
 /*
