@@ -50,10 +50,7 @@ long=$!
 sleep 0.5
 cat >"$TMPD/garbage.py" <<'EOF'
 import os, socket, struct, sys
-def talk(payload):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sys.argv[1])
-    s.sendall(payload)
+def answer(s):
     s.shutdown(socket.SHUT_WR)
     data = b""
     while True:
@@ -62,6 +59,11 @@ def talk(payload):
             break
         data += b
     return data
+def talk(payload):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(payload)
+    return answer(s)
 hello = struct.pack(">IIII", 12, 1, 1, 1)
 replies = []
 for i in range(20):
@@ -83,14 +85,7 @@ s.connect(sys.argv[1])
 s.sendall(hello)
 socket.send_fds(s, [struct.pack(">III", 8 + len(body), 4, 5) + body],
                 [os.open("/dev/null", os.O_RDONLY)])
-s.shutdown(socket.SHUT_WR)
-data = b""
-while True:
-    b = s.recv(4096)
-    if not b:
-        break
-    data += b
-replies.append(data)
+replies.append(answer(s))
 def types(r):
     while len(r) >= 8:
         n, t = struct.unpack(">II", r[:8])
