@@ -5,6 +5,7 @@
  * the next use after a hop died.
  */
 #include <sys/queue.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -173,27 +174,62 @@ dr_set_agent(struct droute *dr, const struct ctl_spec *s)
 	dr->agent = xstrdup(s->agent);
 }
 
+/*
+ * The routes file, parsed again only when it changed: every request that
+ * names no known route looks in it (the shim's direct routes included).
+ * NULL with why set when it is broken.
+ */
+static const struct routes_file *
+dr_routes(char *why, size_t whylen)
+{
+	static struct routes_file rf;
+	static struct stat cur;
+	static char *cpath, *cerr;
+	static int loaded;
+	char *path = routes_file_path();
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) != 0)
+		memset(&st, 0, sizeof st);
+	if (loaded && (path == NULL) == (cpath == NULL) &&
+	    (path == NULL || strcmp(path, cpath) == 0) &&
+	    st.st_ino == cur.st_ino && st.st_dev == cur.st_dev &&
+	    st.st_size == cur.st_size &&
+	    st.st_mtim.tv_sec == cur.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == cur.st_mtim.tv_nsec) {
+		free(path);
+	} else {
+		routes_file_free(&rf);
+		free(cpath);
+		free(cerr);
+		cerr = NULL;
+		if (routes_file_load(path, &rf, why, whylen) != 0)
+			cerr = xstrdup(why);
+		cpath = path;
+		cur = st;
+		loaded = 1;
+	}
+	if (cerr != NULL) {
+		snprintf(why, whylen, "%s", cerr);
+		return NULL;
+	}
+	return &rf;
+}
+
 static struct droute *
 dr_named(const struct ctl_spec *s, char *why, size_t whylen)
 {
-	struct routes_file rf;
+	const struct routes_file *rf;
 	const struct routes_entry *e;
 	struct droute *dr = dr_lookup(s->route);
-	char *path;
-	int rc;
 
 	if (dr != NULL)
 		return dr->named ? dr : NULL;
-	path = routes_file_path();
-	rc = routes_file_load(path, &rf, why, whylen);
-	free(path);
-	if (rc != 0)
-		return NULL;
-	if ((e = routes_file_find(&rf, s->route)) != NULL &&
+	if ((rf = dr_routes(why, whylen)) != NULL &&
+	    (e = routes_file_find(rf, s->route)) != NULL &&
 	    (dr = dr_make(s->route, e->route, s, &e->opts, 0, why, whylen)) !=
 	    NULL)
 		dr->named = dr->from_file = 1;
-	routes_file_free(&rf);
 	return dr;
 }
 
@@ -642,27 +678,24 @@ dr_text_one(struct evbuffer *b, struct droute *dr, int w)
 static void
 dr_add_file_routes(void)
 {
-	struct routes_file rf;
+	const struct routes_file *rf;
 	struct ctl_spec s = { .keepalive = -1, .timeout = -1 };
-	char *path = routes_file_path(), why[256];
+	char why[256];
 	struct droute *dr;
 
-	if (routes_file_load(path, &rf, why, sizeof why) != 0) {
+	if ((rf = dr_routes(why, sizeof why)) == NULL) {
 		log_warn("%s", why);
-		free(path);
 		return;
 	}
-	free(path);
-	for (size_t i = 0; i < rf.n; i++) {
-		if (dr_lookup(rf.v[i].name) != NULL)
+	for (size_t i = 0; i < rf->n; i++) {
+		if (dr_lookup(rf->v[i].name) != NULL)
 			continue;
-		s.route = rf.v[i].route;
-		dr = dr_make(rf.v[i].name, rf.v[i].route, &s, &rf.v[i].opts,
-		    0, why, sizeof why);
+		s.route = rf->v[i].route;
+		dr = dr_make(rf->v[i].name, rf->v[i].route, &s,
+		    &rf->v[i].opts, 0, why, sizeof why);
 		if (dr != NULL)
 			dr->named = dr->from_file = 1;
 	}
-	routes_file_free(&rf);
 }
 
 char *
