@@ -68,5 +68,5 @@ call_dead_text(const struct rt_msg *m)
 		out = xprintf("%s: %s", wire_dead_name(reason),
 		    text != NULL ? text : "");
 	free(text);
-	return out;
+	return str_clean(out);
 }

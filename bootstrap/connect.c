@@ -124,6 +124,7 @@ child_boot_error(struct child *c, const char *why)
 static void
 child_keep_line(struct child *c, char *line)
 {
+	str_clean(line);
 	free(c->errlines[0]);
 	memmove(c->errlines, c->errlines + 1,
 	    (ERR_LINES - 1) * sizeof *c->errlines);
@@ -212,11 +213,12 @@ child_closed(struct link *l, const char *why, void *arg)
 	struct timeval tv = { KILL_WAIT_S, 0 };
 	char *text;
 
-	(void)l;
 	c->link = NULL;
 	rt_handle_del(c->rt, c->hello);
 	if (c->state == CHILD_BOOTING) {
-		text = child_boot_error(c, why);
+		/* What it sent says more than how its process ended. */
+		text = link_violated(l) ? xstrdup(why) :
+		    child_boot_error(c, why);
 		if (c->arch != NULL && c->exited && WIFEXITED(c->status) &&
 		    WEXITSTATUS(c->status) == 97) {
 			free(text);

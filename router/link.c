@@ -14,6 +14,9 @@
 
 #define LINK_READ_MAX		(256 * 1024)
 #define LINK_LINE_MAX		4096
+/* Log records a far end may send: a burst, then so many a second. */
+#define LINK_LOG_BURST		2000
+#define LINK_LOG_RATE		200
 
 struct link {
 	struct rt		*rt;
@@ -31,6 +34,13 @@ struct link {
 	int			 preamble;
 	int			 dead;
 	int			 wfailed;	/* output dropped */
+	int			 violated;	/* closed for breaking rules */
+	uint32_t		 nctx;		/* contexts behind it, claimed
+						 * or expected (router.c) */
+	uint32_t		 dropped;	/* answers not queued */
+	uint32_t		 log_tokens;
+	uint32_t		 log_muted;	/* records dropped lately */
+	uint64_t		 log_refill;
 	int			 keepalive;
 	uint64_t		 last_rx;
 	uint64_t		 last_tx;
@@ -56,7 +66,8 @@ link_new(struct rt *rt, int fd_in, int fd_out, enum link_role role,
 	l->name = xstrdup(name);
 	l->in = evbuffer_new();
 	l->out = evbuffer_new();
-	l->last_rx = l->last_tx = now_usec();
+	l->last_rx = l->last_tx = l->log_refill = now_usec();
+	l->log_tokens = LINK_LOG_BURST;
 	fd_nonblock(fd_in, 1);
 	fd_nonblock(fd_out, 1);
 	l->rev = event_new(base, fd_in, EV_READ | EV_PERSIST, link_read_cb, l);
@@ -106,6 +117,62 @@ size_t
 link_queued(struct link *l)
 {
 	return evbuffer_get_length(l->out);
+}
+
+uint32_t
+link_nctx(struct link *l)
+{
+	return l->nctx;
+}
+
+void
+link_nctx_add(struct link *l, int delta)
+{
+	l->nctx += delta;
+}
+
+/* Count an answer we did not queue; the total, for the router's bound. */
+uint32_t
+link_dropped(struct link *l)
+{
+	return ++l->dropped;
+}
+
+/*
+ * A log record from this link may be printed: a far end must not fill
+ * the daemon's log (or the user's terminal) as fast as it can write.
+ * Past the burst, records are dropped until a second's worth has
+ * refilled, and each such pause is said once.
+ */
+int
+link_log_allow(struct link *l)
+{
+	uint64_t now = now_usec(), add;
+
+	add = (now - l->log_refill) * LINK_LOG_RATE / 1000000;
+	if (add > 0) {
+		add += l->log_tokens;
+		l->log_tokens = add > LINK_LOG_BURST ? LINK_LOG_BURST : add;
+		l->log_refill = now;
+	}
+	if (l->log_muted != 0 && l->log_tokens >= LINK_LOG_RATE) {
+		log_warn("%s: %u log records dropped", l->name, l->log_muted);
+		l->log_muted = 0;
+	}
+	if (l->log_muted != 0 || l->log_tokens == 0) {
+		if (l->log_muted++ == 0)
+			log_warn("%s: too many log records; dropping them",
+			    l->name);
+		return 0;
+	}
+	l->log_tokens--;
+	return 1;
+}
+
+int
+link_violated(struct link *l)
+{
+	return l->violated;
 }
 
 uint64_t
@@ -259,7 +326,7 @@ link_read_frames(struct link *l)
 		evbuffer_copyout(l->in, hb, sizeof hb);
 		if (wire_get_hdr(hb, &h, rt_max_frame(l->rt), why,
 		    sizeof why) != 0) {
-			link_close(l, "invalid frame: %s", why);
+			link_violation(l, "invalid frame: %s", why);
 			return;
 		}
 		if (evbuffer_get_length(l->in) < SPN_HDR_LEN + (size_t)h.len)
@@ -378,6 +445,26 @@ link_free_cb(evutil_socket_t fd, short what, void *arg)
 	evbuffer_free(l->out);
 	free(l->name);
 	free(l);
+}
+
+/*
+ * The far end broke the protocol: what it sent can no longer be trusted,
+ * so nothing more is read from it.  The reason names what it did.
+ */
+void
+link_violation(struct link *l, const char *fmt, ...)
+{
+	char why[400];
+	va_list ap;
+
+	if (l->dead)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	l->violated = 1;
+	log_warn("%s: protocol violation: %s", l->name, why);
+	link_close(l, "protocol violation: %s", why);
 }
 
 /*

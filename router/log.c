@@ -58,10 +58,11 @@ log_emit(int level, const char *ctx, const char *text)
 	n = snprintf(line, sizeof line, "spindle%s%s%s: %s: %s\n",
 	    ctx != NULL ? " [" : "", ctx != NULL ? ctx : "",
 	    ctx != NULL ? "]" : "", log_level_name(level), text);
-	if (n > (int)sizeof line - 1) {
+	if (n > (int)sizeof line - 1)
 		n = sizeof line - 1;
-		line[n - 1] = '\n';
-	}
+	line[n - 1] = '\0';
+	str_clean(line);
+	line[n - 1] = '\n';
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
 }

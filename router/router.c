@@ -3,12 +3,26 @@
  * reverse path, then either forwarded (moved between buffers, not copied)
  * or delivered to a local handle after the handle's policy agrees.
  * Anything undeliverable is answered with a dead letter.
+ *
+ * Every far end is untrusted.  A child link may only speak for contexts
+ * that we asked it to create, may only address its ancestors, and may
+ * not call us; a link that breaks these rules is closed as a protocol
+ * violation, which fails its route and no other (docs/architecture.md,
+ * "Trust").
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "router.h"
+
+/* Contexts (claimed or expected) behind one link. */
+#define RT_LINK_MAX_CTX		4096
+/* Answers (dead letters, keepalive acks) a far end provokes are not
+ * queued while this much waits for it; past so many such drops, it is
+ * plainly not reading and is cut off. */
+#define RT_ANSWER_QUEUED_MAX	(4 * 1024 * 1024)
+#define RT_ANSWER_DROPS_MAX	4096
 
 struct handle {
 	uint32_t	 id;
@@ -28,6 +42,7 @@ struct rt {
 	uint32_t		 window;
 	struct link		*parent;
 	struct map		*routes;
+	struct map		*expect;	/* ctx -> link a CONNECT went to */
 	struct map		*handles;
 	uint32_t		 next_handle;
 	struct evbuffer		*local;
@@ -50,6 +65,7 @@ rt_new(struct event_base *base, uint32_t id, const char *name)
 	rt->max_frame = SPN_MAX_FRAME_DEFAULT;
 	rt->window = SPN_WINDOW_DEFAULT;
 	rt->routes = map_new();
+	rt->expect = map_new();
 	rt->handles = map_new();
 	rt->next_handle = SPN_H_DYNAMIC;
 	rt->local = evbuffer_new();
@@ -72,6 +88,7 @@ rt_free(struct rt *rt)
 	map_each(rt->handles, rt_free_handle, NULL);
 	map_free(rt->handles);
 	map_free(rt->routes);
+	map_free(rt->expect);
 	evbuffer_free(rt->local);
 	evbuffer_free(rt->batch);
 	event_free(rt->local_ev);
@@ -215,6 +232,32 @@ rt_route_lookup(struct rt *rt, uint32_t ctx)
 	return l != NULL ? l : rt->parent;
 }
 
+/*
+ * A CONNECT passing down through `out` names the context it creates: that
+ * link, and no other, may claim it, once.  Returns -1 when the link has
+ * as many contexts behind it as one link may have.
+ */
+static int
+rt_expect(struct rt *rt, struct link *out, const struct spn_hdr *h,
+    const uint8_t *payload)
+{
+	uint32_t ctx;
+
+	if (h->kind != SPN_K_CALL || h->handle != SPN_H_CONNECT ||
+	    h->len < 4 || link_role(out) != LINK_CHILD)
+		return 0;
+	ctx = be32_get(payload);
+	if (ctx <= SPN_CTX_MASTER || ctx == rt->id ||
+	    rt_is_ancestor(rt, ctx) || map_get(rt->routes, ctx) != NULL ||
+	    map_get(rt->expect, ctx) != NULL)
+		return 0;	/* never claimable; the agent will refuse it */
+	if (link_nctx(out) >= RT_LINK_MAX_CTX)
+		return -1;
+	map_put(rt->expect, ctx, out);
+	link_nctx_add(out, 1);
+	return 0;
+}
+
 static void
 rt_queue_local(struct rt *rt, const struct spn_hdr *h, const void *data)
 {
@@ -247,6 +290,23 @@ rt_dead_to(struct rt *rt, uint32_t dst, uint32_t handle, uint32_t from,
 	pk_free(&pk);
 }
 
+/*
+ * Whether to queue an answer to what a link sent.  A far end that writes
+ * requests and never reads the answers would have us buffer them for
+ * ever: past a bound they are dropped, and the link soon closed.
+ */
+static int
+rt_may_answer(struct link *l)
+{
+	if (l == NULL || link_role(l) != LINK_CHILD ||
+	    link_queued(l) <= RT_ANSWER_QUEUED_MAX)
+		return 1;
+	if (link_dropped(l) > RT_ANSWER_DROPS_MAX)
+		link_violation(l, "does not read what it is sent (%zu bytes "
+		    "queued)", link_queued(l));
+	return 0;
+}
+
 /* Answer an undeliverable message; never answer a dead letter. */
 void
 rt_dead(struct rt *rt, const struct rt_msg *m, uint32_t reason,
@@ -258,7 +318,8 @@ rt_dead(struct rt *rt, const struct rt_msg *m, uint32_t reason,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	if (m->h.kind == SPN_K_DEAD || m->h.reply_to == 0) {
+	if (m->h.kind == SPN_K_DEAD || m->h.reply_to == 0 ||
+	    !rt_may_answer(m->from)) {
 		log_debug("dropped %s from %u to %u:%u: %s",
 		    wire_kind_name(m->h.kind), m->h.src, m->h.dst, m->h.handle,
 		    text);
@@ -300,6 +361,12 @@ rt_send(struct rt *rt, uint8_t kind, uint32_t dst, uint32_t handle,
 			    "no route to that context");
 		return;
 	}
+	if (rt_expect(rt, l, &h, data) != 0) {
+		if (reply_to != 0)
+			rt_dead_to(rt, rt->id, reply_to, dst, SPN_D_REFUSED,
+			    "too many contexts behind one link");
+		return;
+	}
 	link_write(l, &h, data);
 }
 
@@ -316,7 +383,7 @@ rt_send_evbuf(struct rt *rt, uint8_t kind, uint32_t dst, uint32_t handle,
 	h.len = len;
 	l = dst == rt->id || dst == SPN_CTX_NONE ? NULL :
 	    rt_route_lookup(rt, dst);
-	if (l == NULL || len > rt->max_frame) {
+	if (l == NULL || len > rt->max_frame || handle == SPN_H_CONNECT) {
 		rt_send(rt, kind, dst, handle, reply_to,
 		    evbuffer_pullup(payload, len), len);
 		evbuffer_drain(payload, len);
@@ -350,6 +417,12 @@ rt_allowed(struct rt *rt, const struct handle *hd, const struct rt_msg *m)
 	return 0;
 }
 
+static int
+rt_from_child(const struct rt_msg *m)
+{
+	return m->from != NULL && link_role(m->from) == LINK_CHILD;
+}
+
 static void
 rt_deliver(struct rt *rt, const struct rt_msg *m)
 {
@@ -360,7 +433,15 @@ rt_deliver(struct rt *rt, const struct rt_msg *m)
 		rt_control(rt, m);
 		return;
 	}
-	if ((hd = map_get(rt->handles, m->h.handle)) == NULL) {
+	hd = map_get(rt->handles, m->h.handle);
+	if (rt_from_child(m) && (hd != NULL ? !rt_allowed(rt, hd, m) :
+	    m->h.kind == SPN_K_CALL)) {
+		link_violation(m->from, "context %u sent a %s to handle %u of "
+		    "context %u, which it may not call", m->h.src,
+		    wire_kind_name(m->h.kind), m->h.handle, rt->id);
+		return;
+	}
+	if (hd == NULL) {
 		rt_dead(rt, m, SPN_D_NO_HANDLE, "no handle %u in context %u",
 		    m->h.handle, rt->id);
 		return;
@@ -445,6 +526,18 @@ rt_link_input(struct rt *rt, struct link *l, struct evbuffer *in,
 	struct rt_msg m = { .h = *h, .from = l };
 
 	if (!rt_reverse_ok(rt, l, h)) {
+		/* A dead letter may speak for a context that has just gone. */
+		if (link_role(l) == LINK_CHILD && h->kind == SPN_K_BOOT) {
+			link_violation(l, "sent a BOOT, which only a parent "
+			    "sends");
+			return;
+		}
+		if (link_role(l) == LINK_CHILD && h->kind != SPN_K_DEAD) {
+			link_violation(l, "sent a %s as context %u, which does "
+			    "not lie behind it", wire_kind_name(h->kind),
+			    h->src);
+			return;
+		}
 		log_warn("dropped %s from %u on link %s: source does not lie "
 		    "behind that link", wire_kind_name(h->kind), h->src,
 		    link_name(l));
@@ -462,6 +555,20 @@ rt_link_input(struct rt *rt, struct link *l, struct evbuffer *in,
 		return;
 	}
 	out = rt_route_lookup(rt, h->dst);
+	if (link_role(l) == LINK_CHILD && out != NULL && out != rt->parent) {
+		link_violation(l, "sent a %s to context %u, which is not its "
+		    "ancestor", wire_kind_name(h->kind), h->dst);
+		return;
+	}
+	if (out != NULL && l == rt->parent && rt_expect(rt, out, h,
+	    h->kind == SPN_K_CALL && h->handle == SPN_H_CONNECT ?
+	    evbuffer_pullup(in, n) + SPN_HDR_LEN : NULL) != 0) {
+		m.data = NULL;
+		rt_dead(rt, &m, SPN_D_REFUSED, "too many contexts behind %s",
+		    link_name(out));
+		evbuffer_drain(in, n);
+		return;
+	}
 	if (out == NULL || out == l) {
 		m.data = NULL;
 		rt_dead(rt, &m, SPN_D_NO_ROUTE, "no route from %s to "
@@ -494,8 +601,12 @@ void
 rt_route_add(struct rt *rt, uint32_t ctx, struct link *l)
 {
 	struct pk pk;
+	struct link *old = map_get(rt->routes, ctx);
 
+	if (old != NULL)
+		link_nctx_add(old, -1);
 	map_put(rt->routes, ctx, l);
+	link_nctx_add(l, 1);
 	pk_init(&pk);
 	pk_u32(&pk, ctx);
 	rt_send_up(rt, SPN_K_ROUTE_ADD, &pk);
@@ -525,8 +636,10 @@ rt_route_del(struct rt *rt, uint32_t ctx, const char *why)
 {
 	struct lost_ctx lc = { ctx, why, rt };
 	struct pk pk;
+	struct link *l;
 
-	map_del(rt->routes, ctx);
+	if ((l = map_del(rt->routes, ctx)) != NULL)
+		link_nctx_add(l, -1);
 	pk_init(&pk);
 	pk_u32(&pk, ctx);
 	pk_str(&pk, why);
@@ -552,6 +665,17 @@ rt_drop_route(uint32_t ctx, void *v, void *arg)
 		rt_route_del(cl->rt, ctx, cl->why);
 }
 
+static void
+rt_drop_expect(uint32_t ctx, void *v, void *arg)
+{
+	struct closed_link *cl = arg;
+
+	if (v == cl->l) {
+		map_del(cl->rt->expect, ctx);
+		link_nctx_add(cl->l, -1);
+	}
+}
+
 void
 rt_link_closed(struct rt *rt, struct link *l, const char *why)
 {
@@ -566,33 +690,44 @@ rt_link_closed(struct rt *rt, struct link *l, const char *why)
 		return;
 	}
 	map_each(rt->routes, rt_drop_route, &cl);
+	map_each(rt->expect, rt_drop_expect, &cl);
 	free(text);
 }
 
+/* ROUTE_ADD claims a context we asked this link to create; ROUTE_DEL
+ * gives up one that lies behind it.  Anything else is a violation. */
 static void
 rt_control_route(struct rt *rt, const struct rt_msg *m)
 {
 	struct upk u;
 	uint32_t ctx;
 	char *why = NULL;
-	struct link *cur;
+	struct link *l = m->from;
 
 	upk_init(&u, m->data, m->h.len);
 	ctx = upk_u32(&u);
 	if (m->h.kind == SPN_K_ROUTE_DEL)
 		why = upk_str(&u);
-	cur = map_get(rt->routes, ctx);
-	if (u.err || ctx == rt->id || ctx == SPN_CTX_NONE ||
-	    link_role(m->from) != LINK_CHILD || rt_is_ancestor(rt, ctx)) {
-		log_warn("ignored bad %s from link %s",
-		    wire_kind_name(m->h.kind), link_name(m->from));
-	} else if (m->h.kind == SPN_K_ROUTE_ADD && cur == NULL) {
-		rt_route_add(rt, ctx, m->from);
-	} else if (m->h.kind == SPN_K_ROUTE_DEL && cur == m->from) {
-		rt_route_del(rt, ctx, why);
+	if (link_role(l) != LINK_CHILD)
+		log_warn("ignored %s from the parent link",
+		    wire_kind_name(m->h.kind));
+	else if (u.err)
+		link_violation(l, "malformed %s", wire_kind_name(m->h.kind));
+	else if (m->h.kind == SPN_K_ROUTE_ADD) {
+		if (map_get(rt->expect, ctx) != l) {
+			link_violation(l, "claimed context %u, which it was not "
+			    "asked to create", ctx);
+		} else {
+			map_del(rt->expect, ctx);
+			link_nctx_add(l, -1);
+			rt_route_add(rt, ctx, l);
+		}
+	} else if (map_get(rt->routes, ctx) != l || ctx == link_peer(l)) {
+		link_violation(l, "dropped context %u, which does not lie "
+		    "behind it", ctx);
 	} else {
-		log_warn("ignored %s for context %u from link %s",
-		    wire_kind_name(m->h.kind), ctx, link_name(m->from));
+		str_clean(why);
+		rt_route_del(rt, ctx, why);
 	}
 	free(why);
 }
@@ -662,13 +797,18 @@ rt_control(struct rt *rt, const struct rt_msg *m)
 		break;
 	case SPN_K_KEEPALIVE:
 		h.dst = m->h.src;
-		link_write(m->from, &h, NULL);
+		if (rt_may_answer(m->from))
+			link_write(m->from, &h, NULL);
 		break;
 	case SPN_K_KEEPALIVE_ACK:
 		break;
 	default:
-		log_warn("unexpected %s for the router from %u",
-		    wire_kind_name(m->h.kind), m->h.src);
+		if (link_role(m->from) == LINK_CHILD)
+			link_violation(m->from, "sent a %s to the router",
+			    wire_kind_name(m->h.kind));
+		else
+			log_warn("unexpected %s for the router from %u",
+			    wire_kind_name(m->h.kind), m->h.src);
 	}
 }
 
@@ -710,6 +850,8 @@ rt_log_print(struct rt *rt, const struct rt_msg *m, void *arg)
 
 	(void)rt;
 	(void)arg;
+	if (m->from != NULL && !link_log_allow(m->from))
+		return;
 	upk_init(&u, m->data, m->h.len);
 	level = upk_u32(&u);
 	ctx = upk_str(&u);

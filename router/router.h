@@ -106,6 +106,7 @@ char		*passwd_name(uid_t);
 char		*passwd_shell(uid_t);
 char		*passwd_home(uid_t);
 char		*evbuf_readline(struct evbuffer *, size_t *);
+char		*str_clean(char *);
 
 /* link.c */
 enum link_role { LINK_PARENT, LINK_CHILD };
@@ -131,6 +132,13 @@ void		 link_write_hdr_evbuf(struct link *, const struct spn_hdr *,
 void		 link_write_evbuf(struct link *, struct evbuffer *, size_t);
 void		 link_close(struct link *, const char *, ...)
 		     SPN_PRINTF(2, 3);
+void		 link_violation(struct link *, const char *, ...)
+		     SPN_PRINTF(2, 3);
+int		 link_violated(struct link *);
+uint32_t	 link_nctx(struct link *);
+void		 link_nctx_add(struct link *, int);
+uint32_t	 link_dropped(struct link *);
+int		 link_log_allow(struct link *);
 void		 link_set_keepalive(struct link *, int);
 uint32_t	 link_peer(struct link *);
 void		 link_set_peer(struct link *, uint32_t);

@@ -206,3 +206,18 @@ evbuf_readline(struct evbuffer *b, size_t *len)
 	*len = p.pos;
 	return line;
 }
+
+/*
+ * Text from a far end (its log records, its reasons, a remote program's
+ * stderr) reaches terminals and log files: control characters become
+ * '?', so none can move a cursor or forge a line.
+ */
+char *
+str_clean(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; p != NULL && *p; p++) {
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			*p = '?';
+	}
+	return s;
+}

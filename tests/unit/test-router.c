@@ -191,12 +191,40 @@ router(uint32_t id)
 	return N.rt[id];
 }
 
+static void	inbox_fn(struct rt *, const struct rt_msg *, void *);
+static void	inbox_clear(struct inbox *);
+static void	assert_tree_alive(void);
+
+/*
+ * What the root's CONNECT does on its way down: every router from the
+ * root to `parent` learns that `child` may be claimed through it.  No
+ * CONNECT service runs here, so the call comes back as a dead letter.
+ */
+static void
+announce(uint32_t parent, uint32_t child)
+{
+	struct inbox ib = { 0 };
+	uint8_t id[4];
+	uint32_t h;
+
+	if (parent == 1)
+		return;
+	be32_put(id, child);
+	h = rt_handle_add(N.rt[1], 0, RT_ALLOW_ANY, 0, inbox_fn, &ib);
+	rt_send(N.rt[1], SPN_K_CALL, parent, SPN_H_CONNECT, h, id, sizeof id);
+	assert_true(LOOP_RUN_UNTIL(N.base, ib.n == 1, WAIT_MS));
+	rt_handle_del(N.rt[1], h);
+	inbox_clear(&ib);
+}
+
 /* Join child under parent as an agent would be after BOOT. */
 static void
 join(uint32_t parent, uint32_t child)
 {
 	int sv[2];
 	char name[32];
+
+	announce(parent, child);
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	memcpy(N.anc[child], N.anc[parent], N.nanc[parent] * sizeof(uint32_t));
@@ -443,14 +471,18 @@ test_forward(void **state)
 	assert_int_equal(ib.m[0].src, 1);
 	assert_memory_equal(ib.m[0].data, "up", 2);
 
-	/* Sibling to sibling (4 -> 3) goes up and down through 1 and 2. */
+	/* Siblings are separate trust domains: 4 may not reach 3, even
+	 * where 3's handle would take anyone; the root cuts 4 off. */
 	inbox_clear(&ib);
+	calls = 0;
 	rt_handle_add(N.rt[3], H_SVC, RT_ALLOW_ANY, 0, echo_fn, &calls);
 	reply = rt_handle_add(N.rt[4], 0, RT_ALLOW_PEER, 3, inbox_fn, &ib);
 	rt_send(N.rt[4], SPN_K_CALL, 3, H_SVC, reply, "across", 6);
-	assert_true(RUN_UNTIL(ib.n == 1, WAIT_MS));
-	assert_int_equal(ib.m[0].src, 3);
-	assert_memory_equal(ib.m[0].data, "across", 6);
+	assert_true(RUN_UNTIL(N.down[4].closed, WAIT_MS));
+	assert_string_equal(N.down[4].why, "protocol violation: sent a CALL "
+	    "to context 3, which is not its ancestor");
+	assert_int_equal(calls, 0);
+	assert_false(N.down[2].closed);
 	inbox_clear(&ib);
 	free(big);
 }
@@ -481,56 +513,83 @@ test_route_propagation(void **state)
 	assert_int_equal(rt_depth(N.rt[5]), 3);
 }
 
-/* A child cannot steal or delete routes that are not behind it. */
+/*
+ * A child cannot claim, steal or delete routes it was not asked to
+ * create: the first attempt closes its link, and nothing else changes.
+ */
+static void
+hijack(uint32_t child, uint8_t kind, uint32_t ctx, const char *text,
+    const char *why)
+{
+	struct pk pk;
+	char *want = xprintf("protocol violation: %s", why);
+
+	router(child);
+	join(1, child);
+	pk_init(&pk);
+	pk_u32(&pk, ctx);
+	if (text != NULL)
+		pk_str(&pk, text);
+	link_write(N.up[child].l, &(struct spn_hdr){ .kind = kind, .dst = 1,
+	    .src = child, .len = text == NULL && ctx == 0 ? 2 : pk.len },
+	    pk.buf);
+	pk_free(&pk);
+	assert_true(RUN_UNTIL(N.down[child].closed, WAIT_MS));
+	if (strcmp(N.down[child].why, want) != 0)
+		fail_msg("closed with \"%s\", wanted \"%s\"",
+		    N.down[child].why, want);
+	assert_true(route_was_lost(1, child));
+	assert_ptr_equal(rt_route_lookup(N.rt[1], 3), N.down[2].l);
+	assert_false(route_was_lost(1, 3));
+	assert_tree_alive();
+	free(want);
+}
+
 static void
 test_route_hijack(void **state)
 {
+	(void)state;
+	tree();
+	/* 4 claims that 3, a live context elsewhere, lies behind it. */
+	hijack(4, SPN_K_ROUTE_ADD, 3, NULL, "claimed context 3, which it was "
+	    "not asked to create");
+	/* ... a context nobody has made yet. */
+	hijack(5, SPN_K_ROUTE_ADD, 9, NULL, "claimed context 9, which it was "
+	    "not asked to create");
+	/* ... that 3 is gone. */
+	hijack(6, SPN_K_ROUTE_DEL, 3, "lies", "dropped context 3, which does "
+	    "not lie behind it");
+	/* A truncated ROUTE_ADD. */
+	hijack(7, SPN_K_ROUTE_ADD, 0, NULL, "malformed ROUTE_ADD");
+}
+
+/* A context announced by a CONNECT is claimed once, through that link. */
+static void
+test_route_claim_once(void **state)
+{
 	struct pk pk;
-	struct inbox ib = { 0 };
-	uint32_t reply;
 
 	(void)state;
 	tree();
-	/* 4 claims that 3 lies behind it. */
+	router(5);
+	join(3, 5);
+	assert_true(RUN_UNTIL(rt_route_lookup(N.rt[1], 5) == N.down[2].l,
+	    WAIT_MS));
+	/* 2 says 5 is behind it again: it was asked once, and claimed it. */
 	pk_init(&pk);
-	pk_u32(&pk, 3);
-	link_write(N.up[4].l, &(struct spn_hdr){ .kind = SPN_K_ROUTE_ADD,
-	    .dst = 1, .src = 4, .len = pk.len }, pk.buf);
+	pk_u32(&pk, 5);
+	link_write(N.up[2].l, &(struct spn_hdr){ .kind = SPN_K_ROUTE_ADD,
+	    .dst = 1, .src = 2, .len = pk.len }, pk.buf);
 	pk_free(&pk);
-	/* ... and that 3 is gone. */
-	pk_init(&pk);
-	pk_u32(&pk, 3);
-	pk_str(&pk, "lies");
-	link_write(N.up[4].l, &(struct spn_hdr){ .kind = SPN_K_ROUTE_DEL,
-	    .dst = 1, .src = 4, .len = pk.len }, pk.buf);
-	pk_free(&pk);
-	/* ... and that the root itself lies behind it. */
-	pk_init(&pk);
-	pk_u32(&pk, 1);
-	link_write(N.up[4].l, &(struct spn_hdr){ .kind = SPN_K_ROUTE_ADD,
-	    .dst = 1, .src = 4, .len = pk.len }, pk.buf);
-	pk_free(&pk);
-	/* A truncated ROUTE_ADD. */
-	link_write(N.up[4].l, &(struct spn_hdr){ .kind = SPN_K_ROUTE_ADD,
-	    .dst = 1, .src = 4, .len = 2 }, "xx");
-
-	/* Then a real message on the same link, to know all were read. */
-	rt_handle_add(N.rt[1], H_SVC, RT_ALLOW_DESCENDANTS, 0, echo_fn, NULL);
-	reply = rt_handle_add(N.rt[4], 0, RT_ALLOW_PEER, 1, inbox_fn, &ib);
-	rt_send(N.rt[4], SPN_K_CALL, 1, H_SVC, reply, "x", 1);
-	assert_true(RUN_UNTIL(ib.n == 1, WAIT_MS));
-
-	assert_ptr_equal(rt_route_lookup(N.rt[1], 3), N.down[2].l);
-	assert_true(log_has("ignored ROUTE_ADD for context 3 from link 1->4"));
-	assert_true(log_has("ignored ROUTE_DEL for context 3 from link 1->4"));
-	assert_true(log_has("ignored bad ROUTE_ADD from link 1->4"));
-	assert_false(route_was_lost(1, 3));
+	assert_true(RUN_UNTIL(N.down[2].closed, WAIT_MS));
+	assert_string_equal(N.down[2].why, "protocol violation: claimed "
+	    "context 5, which it was not asked to create");
 	assert_false(N.down[4].closed);
-	inbox_clear(&ib);
 }
 
-/* A frame whose source does not lie behind the link it came on is dropped
- * and logged; the handle never sees it. */
+/* A frame whose source does not lie behind the child link it came on
+ * closes that link; from the parent link it is dropped and logged.  The
+ * handle never sees it. */
 static void
 test_reverse_path(void **state)
 {
@@ -541,39 +600,35 @@ test_reverse_path(void **state)
 	rt_handle_add(N.rt[1], H_SVC, RT_ALLOW_ANY, 0, inbox_fn, &root_ib);
 	rt_handle_add(N.rt[2], H_SVC, RT_ALLOW_ANY, 0, inbox_fn, &mid_ib);
 
-	/* 4 pretends to be 3, then to be the root itself. */
+	/* 4 pretends to be 3. */
 	link_write(N.up[4].l, &(struct spn_hdr){ .kind = SPN_K_CALL,
 	    .dst = 1, .src = 3, .handle = H_SVC, .len = 5 }, "spoof");
-	link_write(N.up[4].l, &(struct spn_hdr){ .kind = SPN_K_CALL,
-	    .dst = 1, .src = 1, .handle = H_SVC, .len = 5 }, "spoof");
-	/* Forwarded spoof: 4 pretends to be 3 towards 2. */
-	link_write(N.up[4].l, &(struct spn_hdr){ .kind = SPN_K_CALL,
-	    .dst = 2, .src = 3, .handle = H_SVC, .len = 5 }, "spoof");
 	/* From above: the root pretends to be 2's child 3. */
 	link_write(N.down[2].l, &(struct spn_hdr){ .kind = SPN_K_CALL,
 	    .dst = 2, .src = 3, .handle = H_SVC, .len = 5 }, "spoof");
-	/* The honest frames follow on the same links. */
-	rt_send(N.rt[4], SPN_K_CALL, 1, H_SVC, 0, "honest", 6);
+	/* 3 pretends to be the root, towards 2. */
+	link_write(N.up[3].l, &(struct spn_hdr){ .kind = SPN_K_CALL,
+	    .dst = 2, .src = 1, .handle = H_SVC, .len = 5 }, "spoof");
 	rt_send(N.rt[1], SPN_K_CALL, 2, H_SVC, 0, "honest", 6);
-	assert_true(RUN_UNTIL(root_ib.n >= 1 && mid_ib.n >= 1, WAIT_MS));
+	assert_true(RUN_UNTIL(mid_ib.n >= 1 && N.down[4].closed &&
+	    N.down[3].closed, WAIT_MS));
 	run_for(20);
 
-	assert_int_equal(root_ib.n, 1);
-	assert_int_equal(root_ib.m[0].src, 4);
-	assert_memory_equal(root_ib.m[0].data, "honest", 6);
+	assert_int_equal(root_ib.n, 0);
 	assert_int_equal(mid_ib.n, 1);
 	assert_int_equal(mid_ib.m[0].src, 1);
 	assert_memory_equal(mid_ib.m[0].data, "honest", 6);
-	if (!log_has("dropped CALL from 3 on link 1->4: source does not lie "
-	    "behind that link") ||
-	    !log_has("dropped CALL from 1 on link 1->4") ||
-	    !log_has("dropped CALL from 3 on link 2->1")) {
+	assert_string_equal(N.down[4].why, "protocol violation: sent a CALL "
+	    "as context 3, which does not lie behind it");
+	assert_string_equal(N.down[3].why, "protocol violation: sent a CALL "
+	    "as context 1, which does not lie behind it");
+	if (!log_has("dropped CALL from 3 on link 2->1")) {
 		logs_dump();
-		fail_msg("missing reverse-path warnings");
+		fail_msg("missing reverse-path warning");
 	}
-	/* Dropping a frame does not close the link. */
-	assert_false(N.down[4].closed);
+	/* The parent link is not closed for what arrives on it. */
 	assert_false(N.up[2].closed);
+	assert_false(N.down[2].closed);
 	inbox_clear(&root_ib);
 	inbox_clear(&mid_ib);
 }
@@ -668,12 +723,12 @@ test_dead_no_handle(void **state)
 	inbox_clear(&ib);
 }
 
-/* Handle policies: children may not call up unless the handle allows it. */
+/* Handle policies: what each kind of handle lets in. */
 static void
 test_policy(void **state)
 {
-	struct inbox ib = { 0 };
-	uint32_t reply_2, reply_1;
+	struct inbox ib = { 0 }, rib = { 0 };
+	uint32_t reply_2, reply_1, r;
 	int calls = 0;
 
 	(void)state;
@@ -681,36 +736,14 @@ test_policy(void **state)
 	reply_2 = rt_handle_add(N.rt[3], 0, RT_ALLOW_PEER, 2, inbox_fn, &ib);
 	reply_1 = rt_handle_add(N.rt[3], 0, RT_ALLOW_PEER, 1, inbox_fn, &ib);
 
-	/* Parent's ancestors-only handle: the child is refused. */
-	rt_handle_add(N.rt[2], H_SVC, RT_ALLOW_ANCESTORS, 0, echo_fn, &calls);
-	rt_send(N.rt[3], SPN_K_CALL, 2, H_SVC, reply_2, "x", 1);
-	assert_true(RUN_UNTIL(ib.n == 1, WAIT_MS));
-	expect_dead(&ib, SPN_D_REFUSED, "context 3 may not call handle 100");
-	assert_int_equal(calls, 0);
-	assert_true(log_has("refused CALL from context 3 to handle 100"));
-	inbox_clear(&ib);
-
-	/* Grandparent too. */
-	rt_handle_add(N.rt[1], H_SVC, RT_ALLOW_ANCESTORS, 0, echo_fn, &calls);
-	rt_send(N.rt[3], SPN_K_CALL, 1, H_SVC, reply_1, "x", 1);
-	assert_true(RUN_UNTIL(ib.n == 1, WAIT_MS));
-	expect_dead(&ib, SPN_D_REFUSED, NULL);
-	assert_int_equal(calls, 0);
-	inbox_clear(&ib);
-
-	/* But the ancestors may call down into it. */
+	/* The ancestors may call down. */
 	rt_handle_add(N.rt[3], H_SVC, RT_ALLOW_ANCESTORS, 0, echo_fn, &calls);
-	{
-		struct inbox rib = { 0 };
-		uint32_t r = rt_handle_add(N.rt[1], 0, RT_ALLOW_PEER, 3,
-		    inbox_fn, &rib);
-
-		rt_send(N.rt[1], SPN_K_CALL, 3, H_SVC, r, "x", 1);
-		assert_true(RUN_UNTIL(rib.n == 1, WAIT_MS));
-		assert_int_equal(rib.m[0].kind, SPN_K_REPLY);
-		assert_int_equal(calls, 1);
-		inbox_clear(&rib);
-	}
+	r = rt_handle_add(N.rt[1], 0, RT_ALLOW_PEER, 3, inbox_fn, &rib);
+	rt_send(N.rt[1], SPN_K_CALL, 3, H_SVC, r, "x", 1);
+	assert_true(RUN_UNTIL(rib.n == 1, WAIT_MS));
+	assert_int_equal(rib.m[0].kind, SPN_K_REPLY);
+	assert_int_equal(calls, 1);
+	inbox_clear(&rib);
 
 	/* Descendants-allowed handles accept children and grandchildren. */
 	calls = 0;
@@ -726,33 +759,47 @@ test_policy(void **state)
 	assert_int_equal(ib.m[1].kind, SPN_K_REPLY);
 	inbox_clear(&ib);
 
-	/* A sibling is neither an ancestor nor a descendant of 2. */
-	{
-		uint32_t r = rt_handle_add(N.rt[4], 0, RT_ALLOW_PEER, 2,
-		    inbox_fn, &ib);
-
-		rt_send(N.rt[4], SPN_K_CALL, 2, H_SVC, r, "x", 1);
-		assert_true(RUN_UNTIL(ib.n == 1, WAIT_MS));
-		expect_dead(&ib, SPN_D_REFUSED, NULL);
-		assert_int_equal(calls, 2);
-		inbox_clear(&ib);
-	}
-
-	/* A peer-only handle takes its peer and nobody else. */
-	rt_handle_add(N.rt[2], H_SVC, RT_ALLOW_PEER, 4, echo_fn, &calls);
+	/* A peer-only handle takes its peer. */
+	rt_handle_add(N.rt[2], H_SVC, RT_ALLOW_PEER, 3, echo_fn, &calls);
 	rt_send(N.rt[3], SPN_K_CALL, 2, H_SVC, reply_2, "x", 1);
 	assert_true(RUN_UNTIL(ib.n == 1, WAIT_MS));
-	expect_dead(&ib, SPN_D_REFUSED, NULL);
+	assert_int_equal(ib.m[0].kind, SPN_K_REPLY);
 	inbox_clear(&ib);
-	{
-		uint32_t r = rt_handle_add(N.rt[4], 0, RT_ALLOW_PEER, 2,
-		    inbox_fn, &ib);
+}
 
-		rt_send(N.rt[4], SPN_K_CALL, 2, H_SVC, r, "x", 1);
-		assert_true(RUN_UNTIL(ib.n == 1, WAIT_MS));
-		assert_int_equal(ib.m[0].kind, SPN_K_REPLY);
-		inbox_clear(&ib);
-	}
+/* A child that calls what it may not is cut off; so is one calling a
+ * handle that does not exist (children never call their parents). */
+static void
+test_policy_refused(void **state)
+{
+	struct inbox ib = { 0 };
+	int calls = 0;
+
+	(void)state;
+	tree();
+	router(5);
+	join(1, 5);
+	/* Parent's ancestors-only handle. */
+	rt_handle_add(N.rt[2], H_SVC, RT_ALLOW_ANCESTORS, 0, echo_fn, &calls);
+	rt_send(N.rt[3], SPN_K_CALL, 2, H_SVC, 0, "x", 1);
+	/* A grandparent's peer-only handle, with someone else as peer. */
+	rt_handle_add(N.rt[1], H_SVC, RT_ALLOW_PEER, 2, echo_fn, &calls);
+	rt_send(N.rt[4], SPN_K_CALL, 1, H_SVC, 0, "x", 1);
+	/* No such handle. */
+	rt_send(N.rt[5], SPN_K_CALL, 1, H_SVC + 1, 0, "x", 1);
+	assert_true(RUN_UNTIL(N.down[3].closed && N.down[4].closed &&
+	    N.down[5].closed, WAIT_MS));
+	assert_int_equal(calls, 0);
+	assert_string_equal(N.down[3].why, "protocol violation: context 3 "
+	    "sent a CALL to handle 100 of context 2, which it may not call");
+	assert_string_equal(N.down[4].why, "protocol violation: context 4 "
+	    "sent a CALL to handle 100 of context 1, which it may not call");
+	assert_string_equal(N.down[5].why, "protocol violation: context 5 "
+	    "sent a CALL to handle 101 of context 1, which it may not call");
+	/* 3's loss reaches the root as a lost route; 2 stays. */
+	assert_true(RUN_UNTIL(route_was_lost(1, 3), WAIT_MS));
+	assert_false(N.down[2].closed);
+	inbox_clear(&ib);
 }
 
 static void
@@ -943,21 +990,24 @@ test_bad_frames(void **state)
 	cases[0].name = "garbage";
 	memcpy(cases[0].bytes, "garbage garbage garbage garbage!", 32);
 	cases[0].len = 32;
-	cases[0].why = "invalid frame: bad magic 0x6761";
+	cases[0].why = "protocol violation: "
+	    "invalid frame: bad magic 0x6761";
 
 	cases[1].name = "oversized";
 	h = (struct spn_hdr){ .kind = SPN_K_CALL, .dst = 1, .src = 9,
 	    .handle = H_SVC, .len = SPN_MAX_FRAME_DEFAULT + 1 };
 	wire_put_hdr(cases[1].bytes, &h);
 	cases[1].len = SPN_HDR_LEN;
-	cases[1].why = "invalid frame: frame of 1048577 bytes exceeds limit "
+	cases[1].why = "protocol violation: "
+	    "invalid frame: frame of 1048577 bytes exceeds limit "
 	    "1048576";
 
 	cases[2].name = "kind 0";
 	h = (struct spn_hdr){ .kind = 0, .dst = 1, .src = 9 };
 	wire_put_hdr(cases[2].bytes, &h);
 	cases[2].len = SPN_HDR_LEN;
-	cases[2].why = "invalid frame: unknown frame kind 0";
+	cases[2].why = "protocol violation: "
+	    "invalid frame: unknown frame kind 0";
 
 	/* A good frame, then a header with a zero source. */
 	cases[3].name = "good then zero src";
@@ -968,7 +1018,8 @@ test_bad_frames(void **state)
 	h = (struct spn_hdr){ .kind = SPN_K_CALL, .dst = 1, .src = 0 };
 	wire_put_hdr(cases[3].bytes + SPN_HDR_LEN + 2, &h);
 	cases[3].len = 2 * SPN_HDR_LEN + 2;
-	cases[3].why = "invalid frame: zero context id (src 0 dst 1)";
+	cases[3].why = "protocol violation: "
+	    "invalid frame: zero context id (src 0 dst 1)";
 
 	rt_handle_add(N.rt[1], H_SVC, RT_ALLOW_DESCENDANTS, 0, inbox_fn,
 	    &svc);
@@ -1291,8 +1342,9 @@ test_boot_malformed(void **state)
 	pk_u32(&pk, 0);
 	raw_frame(N.rawfd[0], SPN_K_BOOT, 1, 9, 0, 0, pk.buf, pk.len);
 	pk_free(&pk);
-	assert_true(RUN_UNTIL(log_has("dropped BOOT from 9 on link raw0"),
-	    WAIT_MS));
+	assert_true(RUN_UNTIL(N.raw[0].closed, WAIT_MS));
+	assert_string_equal(N.raw[0].why, "protocol violation: sent a BOOT, "
+	    "which only a parent sends");
 	assert_int_equal(rt_id(N.rt[1]), 1);
 	assert_string_equal(rt_name(N.rt[1]), "r1");
 	assert_tree_alive();
@@ -1431,11 +1483,13 @@ main(void)
 		T(test_forward),
 		T(test_route_propagation),
 		T(test_route_hijack),
+		T(test_route_claim_once),
 		T(test_reverse_path),
 		T(test_dead_no_route),
 		T(test_dead_no_route_via_hop),
 		T(test_dead_no_handle),
 		T(test_policy),
+		T(test_policy_refused),
 		T(test_dead_too_large),
 		T(test_dead_not_answered),
 		T(test_link_lost),

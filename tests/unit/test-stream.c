@@ -82,6 +82,7 @@ static int
 setup(void **state)
 {
 	static const uint32_t a2[] = { 1 }, a3[] = { 1, 2 };
+	uint8_t id3[4];
 
 	(void)state;
 	base = event_base_new();
@@ -92,6 +93,9 @@ setup(void **state)
 		rt_set_window(R[i], WINDOW);
 	}
 	join(1, 2, a2, 1);
+	/* As a CONNECT through 2 would: only then may 2 claim 3. */
+	be32_put(id3, 3);
+	rt_send(R[1], SPN_K_CALL, 2, SPN_H_CONNECT, 0, id3, sizeof id3);
 	join(2, 3, a3, 2);
 	if (!RUN_UNTIL(rt_route_lookup(R[1], 3) != NULL, 3000))
 		return -1;
