@@ -34,6 +34,7 @@ struct route_opts {
 	char		*ssh_args;
 	char		*password_file;
 	char		*password_command;
+	int		 persist;	/* PERSIST_*, or seconds idle */
 };
 struct routes_entry {
 	char		*name;
@@ -45,6 +46,10 @@ struct routes_file {
 	struct routes_entry *v;
 	size_t		 n;
 };
+#define PERSIST_UNSET	(-2)
+#define PERSIST_NEVER	(-1)	/* open until down */
+#define PERSIST_DEFAULT	600	/* routes nobody `up`'d */
+#define PERSIST_MAX	(366 * 86400)
 char		*routes_file_path(void);
 int		 routes_file_load(const char *, struct routes_file *, char *,
 		     size_t);
@@ -56,7 +61,9 @@ char		*routes_sshenv(const struct route_opts *, const char *);
 struct master_opts;
 int		 routes_resolve(const char *, struct route *,
 		     struct master_opts *, char *, size_t);
+void		 route_opts_init(struct route_opts *);
 void		 route_opts_free(struct route_opts *);
+int		 routes_persist(const char *, int *);
 
 /* master.c */
 struct master_opts {
@@ -171,8 +178,8 @@ struct dr_wait;
 typedef void dr_ready_fn(struct droute *, const char *, void *);
 void		 dr_init(struct master *);
 struct droute	*dr_resolve(const struct ctl_spec *, char *, size_t);
-struct droute	*dr_define(const char *, const struct ctl_spec *, char *,
-		     size_t);
+struct droute	*dr_define(const char *, const struct ctl_spec *, int,
+		     char *, size_t);
 struct dr_wait	*dr_use(struct droute *, dr_ready_fn *, void *);
 void		 dr_unwait(struct dr_wait *);
 uint32_t	 dr_ctx(struct droute *);

@@ -113,12 +113,15 @@ daemon_stop_wait(void)
 }
 
 static const char up_usage[] =
-    "usage: spindle up [--timeout SECS] [--keepalive SECS]\n"
-    "                  [--ask-pass | --password-file FILE | --password-fd N]"
+    "usage: spindle up [--timeout SECS] [--keepalive SECS] [--persist SECS|no]"
+    "\n                  [--ask-pass | --password-file FILE | --password-fd N]"
     "\n                  NAME ROUTE\n";
+
+#define OPT_PERSIST	512
 
 static const struct option up_longopts[] = {
 	MASTER_LONGOPTS,
+	{ "persist", required_argument, NULL, OPT_PERSIST },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -129,7 +132,7 @@ cmd_up(int argc, char **argv)
 	struct master_opts mo = MASTER_OPTS_DEFAULT;
 	struct ctl_spec s;
 	struct pk pk;
-	int ch, rc;
+	int ch, rc, persist = PERSIST_NEVER;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+h", up_longopts, NULL)) != -1) {
@@ -137,7 +140,11 @@ cmd_up(int argc, char **argv)
 			fputs(up_usage, stdout);
 			return 0;
 		}
-		if (cli_parse_master_opt(ch, optarg, &mo) != 0)
+		if (ch == OPT_PERSIST && routes_persist(optarg, &persist) != 0)
+			usage_error("bad persist '%s' (want seconds or 'no')",
+			    optarg);
+		else if (ch != OPT_PERSIST &&
+		    cli_parse_master_opt(ch, optarg, &mo) != 0)
 			usage_error("%s", up_usage);
 	}
 	if (argc - optind != 2)
@@ -146,6 +153,7 @@ cmd_up(int argc, char **argv)
 	pk_init(&pk);
 	pk_str(&pk, argv[optind]);
 	ctl_spec_pack(&pk, &s);
+	pk_u32(&pk, (uint32_t)persist);
 	rc = cmd_simple(1, SPN_CTL_UP, &pk, 0);
 	pk_free(&pk);
 	password_free(mo.password);

@@ -456,13 +456,18 @@ dconn_up(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	struct ctl_spec s;
 	struct droute *dr;
 	char *name = upk_str(u), why[512];
+	int persist;
 
 	if (name == NULL || *name == '\0' || ctl_spec_unpack(u, &s) != 0) {
 		free(name);
 		dconn_refuse(c, m->id, "malformed up request");
 		return;
 	}
-	dr = dr_define(name, &s, why, sizeof why);
+	/* Seconds idle before it closes; without them, never. */
+	persist = (int32_t)upk_u32(u);
+	if (u->err || persist < PERSIST_NEVER || persist > PERSIST_MAX)
+		persist = PERSIST_NEVER;
+	dr = dr_define(name, &s, persist, why, sizeof why);
 	ctl_spec_free(&s);
 	free(name);
 	if (dr == NULL) {

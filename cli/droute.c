@@ -2,7 +2,8 @@
  * The daemon's routes: named ones (from `spindle up` or the routes file)
  * and the inline and direct-ssh ones clients name on the fly, each with
  * its chain when connected.  A route connects on first use, and again on
- * the next use after a hop died.
+ * the next use after a hop died, and closes when it has been idle for its
+ * persist time (as ssh's ControlPersist).
  */
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -46,6 +47,9 @@ struct droute {
 	int			 npids;
 	int			 uses;
 	int			 forget;	/* taken down while in use */
+	int			 persist;	/* secs idle, or PERSIST_NEVER */
+	uint64_t		 t_idle;	/* when its last use ended */
+	struct event		*idle_ev;	/* closes it */
 	TAILQ_HEAD(, dr_wait)	 waits;
 	TAILQ_ENTRY(droute)	 entry;
 };
@@ -57,6 +61,7 @@ static uint32_t		 dr_serial;
 static struct master	*dr_master;
 
 static void	dr_lost(uint32_t, const char *, void *);
+static void	dr_free(struct droute *);
 
 void
 dr_init(struct master *m)
@@ -98,6 +103,46 @@ dr_opts(struct droute *dr, const struct ctl_spec *s,
 		dr->password_file = xstrdup(ro->password_file);
 	if (ro != NULL && ro->password_command != NULL)
 		dr->password_command = xstrdup(ro->password_command);
+	dr->persist = ro != NULL && ro->persist != PERSIST_UNSET ?
+	    ro->persist : PERSIST_DEFAULT;
+}
+
+/* Something to close, or a failure to show: an idle clock runs. */
+static int
+dr_live(const struct droute *dr)
+{
+	return dr->state != DR_DOWN || dr->error != NULL;
+}
+
+static void
+dr_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct droute *dr = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("route %s: idle for %d s, closed", dr->key, dr->persist);
+	dr_free(dr);	/* nobody holds it, nobody waits for it */
+}
+
+/*
+ * Every change of its uses or state: a route that nothing holds (no
+ * command, forward or call) is idle from now, and goes when it has been
+ * idle for its persist time; a failed one leaves ls after as long.
+ */
+static void
+dr_idle(struct droute *dr)
+{
+	struct timeval tv = { 0, 0 };
+
+	evtimer_del(dr->idle_ev);
+	if (dr->uses > 0)
+		return;
+	dr->t_idle = now_usec();
+	if (dr->persist == PERSIST_NEVER || !dr_live(dr))
+		return;
+	tv.tv_sec = dr->persist;
+	evtimer_add(dr->idle_ev, &tv);
 }
 
 static struct droute *
@@ -119,6 +164,7 @@ dr_make(const char *key, const char *text, const struct ctl_spec *s,
 		return NULL;
 	}
 	dr->serial = ++dr_serial;
+	dr->idle_ev = evtimer_new(master_base(dr_master), dr_expire_cb, dr);
 	dr->key = xstrdup(key);
 	dr->text = xstrdup(text);
 	dr_opts(dr, s, ro);
@@ -136,6 +182,8 @@ dr_free(struct droute *dr)
 	dr->chain = NULL;
 	chain_free(c);
 	pwcmd_cancel(dr->pwc);
+	password_free(dr->file_pw);
+	event_free(dr->idle_ev);
 	route_free(&dr->route);
 	password_free(dr->mo.password);
 	free(dr->password_file);
@@ -216,6 +264,19 @@ dr_routes(char *why, size_t whylen)
 	return &rf;
 }
 
+/* A route nobody named: the routes file's global persist, or 10 min. */
+static int
+dr_persist_implicit(void)
+{
+	const struct routes_file *rf;
+	char why[256];
+
+	if ((rf = dr_routes(why, sizeof why)) != NULL &&
+	    rf->global.persist != PERSIST_UNSET)
+		return rf->global.persist;
+	return PERSIST_DEFAULT;
+}
+
 static struct droute *
 dr_named(const struct ctl_spec *s, char *why, size_t whylen)
 {
@@ -247,25 +308,29 @@ dr_resolve(const struct ctl_spec *s, char *why, size_t whylen)
 	*why = '\0';
 	if ((dr = dr_named(s, why, whylen)) == NULL && *why == '\0') {
 		key = s->direct ? dr_direct_key(s) : xstrdup(s->route);
-		if ((dr = dr_lookup(key)) == NULL)
-			dr = dr_make(key, s->direct ? key : s->route, s, NULL,
-			    s->direct, why, whylen);
+		if ((dr = dr_lookup(key)) == NULL &&
+		    (dr = dr_make(key, s->direct ? key : s->route, s, NULL,
+		    s->direct, why, whylen)) != NULL)
+			dr->persist = dr_persist_implicit();
 		free(key);
 	}
 	dr_set_agent(dr, s);
 	return dr;
 }
 
-/* spindle up NAME ROUTE: (re)define a named route. */
+/* spindle up NAME ROUTE: (re)define a named route; it stays until down
+ * unless given a persist time. */
 struct droute *
-dr_define(const char *name, const struct ctl_spec *s, char *why,
-    size_t whylen)
+dr_define(const char *name, const struct ctl_spec *s, int persist,
+    char *why, size_t whylen)
 {
 	struct droute *dr = dr_lookup(name);
 
 	if (dr != NULL && dr->state != DR_DOWN &&
-	    strcmp(dr->text, s->route) == 0)
+	    strcmp(dr->text, s->route) == 0) {
+		dr->persist = persist;
 		return dr;
+	}
 	if (dr != NULL && dr->uses > 0) {
 		snprintf(why, whylen, "route %s is in use by %d commands; "
 		    "take it down first", name, dr->uses);
@@ -273,8 +338,10 @@ dr_define(const char *name, const struct ctl_spec *s, char *why,
 	}
 	if (dr != NULL)
 		dr_free(dr);
-	if ((dr = dr_make(name, s->route, s, NULL, 0, why, whylen)) != NULL)
+	if ((dr = dr_make(name, s->route, s, NULL, 0, why, whylen)) != NULL) {
 		dr->named = 1;
+		dr->persist = persist;
+	}
 	dr_set_agent(dr, s);
 	return dr;
 }
@@ -302,6 +369,7 @@ dr_set_down(struct droute *dr, const char *why)
 	free(dr->pids);
 	dr->pids = NULL;
 	dr->npids = 0;
+	dr_idle(dr);
 }
 
 static int
@@ -387,6 +455,7 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 		free(dr->error);
 		dr->error = NULL;
 		dr_ask_pids(dr);
+		dr_idle(dr);
 	}
 	dr_wake(dr, err);
 }
@@ -512,6 +581,8 @@ dr_hold(struct droute *dr, int delta)
 	dr->uses += delta;
 	if (dr->uses == 0 && dr->forget)
 		dr_free(dr);
+	else
+		dr_idle(dr);
 }
 
 /*
@@ -617,10 +688,48 @@ dr_bytes(struct droute *dr)
 	return link_bytes_in(l) + link_bytes_out(l);
 }
 
-static uint64_t
+/* Seconds up, idle and until it closes; -1: not so (busy, never). */
+static int64_t
 dr_uptime(struct droute *dr)
 {
-	return dr->state == DR_UP ? (now_usec() - dr->t_up) / 1000000 : 0;
+	return dr->state == DR_UP ? (int64_t)(now_usec() - dr->t_up) / 1000000 :
+	    -1;
+}
+
+static int64_t
+dr_idle_secs(struct droute *dr)
+{
+	return dr->uses == 0 && dr_live(dr) ?
+	    (int64_t)(now_usec() - dr->t_idle) / 1000000 : -1;
+}
+
+static int64_t
+dr_closes_in(struct droute *dr)
+{
+	int64_t idle = dr_idle_secs(dr);
+
+	if (idle < 0 || dr->persist == PERSIST_NEVER)
+		return -1;
+	return idle < dr->persist ? dr->persist - idle : 0;
+}
+
+static void
+dr_json_secs(struct evbuffer *b, const char *key, int64_t secs)
+{
+	if (secs >= 0)
+		evbuffer_add_printf(b, ",\"%s\":%lld", key, (long long)secs);
+	else
+		evbuffer_add_printf(b, ",\"%s\":null", key);
+}
+
+static void
+dr_hms(char *buf, size_t len, int64_t s)
+{
+	if (s < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%lld:%02lld:%02lld", (long long)s / 3600,
+		    (long long)s / 60 % 60, (long long)s % 60);
 }
 
 static void
@@ -635,9 +744,13 @@ dr_json_one(struct evbuffer *b, struct droute *dr)
 	    dr->named ? "true" : "false");
 	for (int i = 0; i < dr->npids; i++)
 		evbuffer_add_printf(b, "%s%u", i ? "," : "", dr->pids[i]);
-	evbuffer_add_printf(b, "],\"uptime\":%llu,\"bytes\":%llu,"
-	    "\"rtt_ms\":", (unsigned long long)dr_uptime(dr),
+	evbuffer_add_printf(b, "],\"uptime\":%lld,\"bytes\":%llu",
+	    (long long)(dr_uptime(dr) < 0 ? 0 : dr_uptime(dr)),
 	    (unsigned long long)dr_bytes(dr));
+	dr_json_secs(b, "idle", dr_idle_secs(dr));
+	dr_json_secs(b, "persist", dr->persist);
+	dr_json_secs(b, "closes_in", dr_closes_in(dr));
+	evbuffer_add_printf(b, ",\"rtt_ms\":");
 	if (dr->rtt != 0)
 		evbuffer_add_printf(b, "%.3f", dr->rtt / 1000.0);
 	else
@@ -653,23 +766,23 @@ dr_json_one(struct evbuffer *b, struct droute *dr)
 static void
 dr_text_one(struct evbuffer *b, struct droute *dr, int w)
 {
-	char pids[128] = "-", up[32] = "-", rtt[32] = "-";
+	char pids[128] = "-", up[32], idle[32], closes[32], rtt[32] = "-";
 	size_t off = 0;
-	uint64_t s = dr_uptime(dr);
 
 	for (int i = 0; i < dr->npids && off < sizeof pids - 12; i++)
 		off += snprintf(pids + off, sizeof pids - off, "%s%u",
 		    i ? "," : "", dr->pids[i]);
-	if (dr->state == DR_UP)
-		snprintf(up, sizeof up, "%llu:%02llu:%02llu",
-		    (unsigned long long)s / 3600,
-		    (unsigned long long)s / 60 % 60,
-		    (unsigned long long)s % 60);
+	dr_hms(up, sizeof up, dr_uptime(dr));
+	dr_hms(idle, sizeof idle, dr_idle_secs(dr));
+	if (dr->persist == PERSIST_NEVER)
+		snprintf(closes, sizeof closes, "never");
+	else
+		dr_hms(closes, sizeof closes, dr_closes_in(dr));
 	if (dr->rtt != 0)
 		snprintf(rtt, sizeof rtt, "%.2fms", dr->rtt / 1000.0);
-	evbuffer_add_printf(b, "%-*s %-10s %9s %9s %10llu %3d %-18s %s\n",
-	    w, dr->key, dr_state_names[dr->state], up, rtt,
-	    (unsigned long long)dr_bytes(dr), dr->uses, pids, dr->text);
+	evbuffer_add_printf(b, "%-*s %-10s %9s %9s %9s %9s %10llu %3d %-18s "
+	    "%s\n", w, dr->key, dr_state_names[dr->state], up, idle, closes,
+	    rtt, (unsigned long long)dr_bytes(dr), dr->uses, pids, dr->text);
 	if (dr->state == DR_DOWN && dr->error != NULL)
 		evbuffer_add_printf(b, "  last error: %s\n", dr->error);
 }
@@ -716,9 +829,9 @@ dr_list(int json)
 	if (json)
 		evbuffer_add_printf(b, "[");
 	else
-		evbuffer_add_printf(b, "%-*s %-10s %9s %9s %10s %3s %-18s "
-		    "%s\n", w, "NAME", "STATE", "UPTIME", "RTT", "BYTES", "CMD",
-		    "PIDS", "ROUTE");
+		evbuffer_add_printf(b, "%-*s %-10s %9s %9s %9s %9s %10s %3s "
+		    "%-18s %s\n", w, "NAME", "STATE", "UPTIME", "IDLE",
+		    "CLOSE-IN", "RTT", "BYTES", "CMD", "PIDS", "ROUTE");
 	TAILQ_FOREACH(dr, &dr_all, entry) {
 		if (json) {
 			if (n++ > 0)

@@ -8,8 +8,9 @@
  *	route web alice@web1,port=2222+sudo=webapp
  *	    password-file ~/.config/spindle/web.pw
  *
- * Options: keepalive, timeout, ssh-config, ssh-args, password-file and
- * password-command (the first line it prints; it wins over a file).
+ * Options: keepalive, timeout, persist, ssh-config, ssh-args,
+ * password-file and password-command (the first line it prints; it wins
+ * over a file).
  */
 #include <sys/stat.h>
 
@@ -58,6 +59,24 @@ routes_secs(const char *arg, int *out)
 	return 0;
 }
 
+/* persist SECS|no: how long an idle route stays open (no: for ever). */
+int
+routes_persist(const char *arg, int *out)
+{
+	char *end;
+	long v;
+
+	if (strcmp(arg, "no") == 0) {
+		*out = PERSIST_NEVER;
+		return 0;
+	}
+	v = strtol(arg, &end, 10);
+	if (*arg == '\0' || *end != '\0' || v < 0 || v > PERSIST_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static void
 routes_opts_set(char **field, char *value)
 {
@@ -72,6 +91,8 @@ routes_option(struct route_opts *o, const char *key, const char *arg)
 		return routes_secs(arg, &o->keepalive);
 	if (strcmp(key, "timeout") == 0)
 		return routes_secs(arg, &o->timeout);
+	if (strcmp(key, "persist") == 0)
+		return routes_persist(arg, &o->persist);
 	if (strcmp(key, "ssh-config") == 0)
 		routes_opts_set(&o->ssh_config, routes_path_arg(arg));
 	else if (strcmp(key, "ssh-args") == 0)
@@ -90,6 +111,7 @@ routes_opts_copy(struct route_opts *to, const struct route_opts *from)
 {
 	to->keepalive = from->keepalive;
 	to->timeout = from->timeout;
+	to->persist = from->persist;
 	to->ssh_config = from->ssh_config ? xstrdup(from->ssh_config) : NULL;
 	to->ssh_args = from->ssh_args ? xstrdup(from->ssh_args) : NULL;
 	to->password_file = from->password_file ?
@@ -105,8 +127,15 @@ route_opts_free(struct route_opts *o)
 	free(o->ssh_args);
 	free(o->password_file);
 	free(o->password_command);
+	route_opts_init(o);
+}
+
+void
+route_opts_init(struct route_opts *o)
+{
 	memset(o, 0, sizeof *o);
 	o->keepalive = o->timeout = -1;
+	o->persist = PERSIST_UNSET;
 }
 
 static int
@@ -171,8 +200,11 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 	}
 	if ((rc = routes_option(o, key, arg)) == -2)
 		snprintf(why, whylen, "unknown option '%s' (want keepalive, "
-		    "timeout, ssh-config, ssh-args, password-file or "
+		    "timeout, persist, ssh-config, ssh-args, password-file or "
 		    "password-command)", key);
+	else if (rc != 0 && strcmp(key, "persist") == 0)
+		snprintf(why, whylen, "bad persist '%s' (want seconds or "
+		    "'no')", arg);
 	else if (rc != 0)
 		snprintf(why, whylen, "bad number of seconds '%s'", arg);
 	return rc == 0 ? 0 : -1;
@@ -210,7 +242,7 @@ routes_file_load(const char *path, struct routes_file *rf, char *why,
 	int lineno = 0, indented, rc = 0;
 
 	memset(rf, 0, sizeof *rf);
-	rf->global.keepalive = rf->global.timeout = -1;
+	route_opts_init(&rf->global);
 	if (path == NULL || (f = fopen(path, "r")) == NULL) {
 		if (path == NULL || errno == ENOENT)
 			return 0;

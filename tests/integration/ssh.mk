@@ -43,6 +43,9 @@ INTEGRATION_TESTS += tests/integration/daemon.sh \
 	tests/integration/daemon-faults.sh
 EXTRA_DIST += tests/integration/daemon.sh \
 	tests/integration/daemon-faults.sh
+# Idle routes expire (ControlPersist).
+INTEGRATION_TESTS += tests/integration/daemon-persist.sh
+EXTRA_DIST += tests/integration/daemon-persist.sh
 INTEGRATION_TESTS += tests/integration/fakessh-rsync.sh
 EXTRA_DIST += tests/integration/fakessh-rsync.sh
 INTEGRATION_TESTS += tests/integration/fakessh-scp.sh

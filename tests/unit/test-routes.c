@@ -32,20 +32,25 @@ test_options(void **state)
 
 	(void)state;
 	setenv("HOME", "/home/u", 1);
-	assert_int_equal(load("# c\nkeepalive 7\nssh-config ~/cfg\n\n"
+	assert_int_equal(load("# c\nkeepalive 7\nssh-config ~/cfg\n"
+	    "persist 60\n\n"
 	    "route web a@h+sudo=w   # trailing\n\tpassword-file ~/pw\n"
-	    "  timeout 9\nroute two local\n  password-command pass show x\n",
+	    "  timeout 9\n  persist no\n"
+	    "route two local\n  password-command pass show x\n",
 	    &rf, why, sizeof why), 0);
 	assert_int_equal(rf.n, 2);
+	assert_int_equal(rf.global.persist, 60);
 	e = routes_file_find(&rf, "web");
 	assert_non_null(e);
 	assert_string_equal(e->route, "a@h+sudo=w");
 	assert_int_equal(e->opts.keepalive, 7);
 	assert_int_equal(e->opts.timeout, 9);
+	assert_int_equal(e->opts.persist, PERSIST_NEVER);
 	assert_string_equal(e->opts.ssh_config, "/home/u/cfg");
 	assert_string_equal(e->opts.password_file, "/home/u/pw");
 	e = routes_file_find(&rf, "two");
 	assert_int_equal(e->opts.timeout, -1);
+	assert_int_equal(e->opts.persist, 60);
 	assert_null(e->opts.password_file);
 	assert_string_equal(e->opts.password_command, "pass show x");
 	assert_null(routes_file_find(&rf, "nope"));
@@ -63,6 +68,8 @@ test_errors(void **state)
 		{ "route a local\nkeepalive 3\n", ":2: global option" },
 		{ "route a local\nroute a local\n", ":2: route 'a' defined" },
 		{ "keepalive x\n", ":1: bad number of seconds 'x'" },
+		{ "persist yes\n", ":1: bad persist 'yes' (want seconds or 'no')" },
+		{ "persist -1\n", ":1: bad persist '-1'" },
 		{ "frob 1\n", ":1: unknown option 'frob'" },
 		{ "route a\n", ":1: want 'route NAME ROUTE'" },
 		{ "route a b++c\n", ":1: empty hop" },
@@ -90,13 +97,15 @@ test_missing(void **state)
 	assert_int_equal(routes_file_load("/nonexistent/routes", &rf, why,
 	    sizeof why), 0);
 	assert_int_equal(rf.n, 0);
+	assert_int_equal(rf.global.persist, PERSIST_UNSET);
 	routes_file_free(&rf);
 }
 
 static void
 test_sshenv(void **state)
 {
-	struct route_opts o = { -1, -1, "/c", "-oA=b -v", NULL, NULL };
+	struct route_opts o = { .keepalive = -1, .timeout = -1,
+	    .ssh_config = "/c", .ssh_args = "-oA=b -v" };
 	char *s;
 
 	(void)state;
