@@ -126,10 +126,20 @@ contains "$TMPD/err" "hop 2 ($U_O@127.0.0.1+sudo=$U_W)" ||
 
 # run via the daemon: the client holds none of the data (its stdin and
 # stdout are /dev/null while the command runs), the daemon holds ours.
-spn run web -- sh -c 'sleep 2; echo done' >"$TMPD/out" 2>"$TMPD/err" &
+# remote_sleep SECS: wait (15 s at most) until $U_W runs `sleep SECS`:
+# the command has started, whatever the machine's load.
+remote_sleep() {
+	_t=150
+	while [ $_t -gt 0 ] && ! ps -o args= -u "$U_W" | grep -qx "sleep $1"; do
+		sleep 0.1
+		_t=$((_t - 1))
+	done
+	[ $_t -gt 0 ] || fail "no 'sleep $1' of $U_W after 15 s: $(cat "$TMPD/err")"
+}
+spn run web -- sh -c 'sleep 3; echo done' >"$TMPD/out" 2>"$TMPD/err" &
 bg=$!
-sleep 1
-client=$(client_of "spindle run web -- sh -c sleep 2")
+remote_sleep 3
+client=$(client_of "spindle run web -- sh -c sleep 3")
 [ -n "$client" ] || fail "no client process"
 check "client stdout while running" /dev/null "$(readlink "/proc/$client/fd/1")"
 ls -l "/proc/$dpid/fd" | grep -q "$TMPD/out" ||
@@ -143,7 +153,8 @@ spn run web -- sh -c 'sleep 100 >/dev/null 2>&1 & p=$!
     trap "kill \$p; echo got INT; exit 3" INT; wait' \
     >"$TMPD/out" 2>"$TMPD/err" &
 bg=$!
-sleep 1.5
+remote_sleep 100
+sleep 0.5	# the trap is set just after the sleep starts
 client=$(client_of "spindle run web -- sh -c sleep 100")
 kill -INT "$client"
 wait $bg
@@ -155,7 +166,7 @@ spn run web -- sleep 1000 </dev/null >/dev/null 2>"$TMPD/err" &
 sl=$(user_sleep "$U_W")
 client=$(client_of "spindle run web -- sleep 1000")
 kill -KILL "$client"
-wait_gone "$sl" 5 || fail "the command of a killed client still runs"
+wait_gone "$sl" 15 || fail "the command of a killed client still runs"
 spn ls | grep -q '^web  *up ' || fail "web went down with a client: $(spn ls)"
 
 # Clients killed at any moment, before their command runs too: nothing
