@@ -191,29 +191,38 @@ ctl_recv(int fd, struct ctl_buf *b, struct ctl_msg *m, int *fds, int *nfds)
 int
 ctl_fill(int fd, struct ctl_buf *b, int *fds, int *nfds, int max)
 {
-	union {
-		struct cmsghdr	 c;
-		char		 buf[CMSG_SPACE(8 * sizeof(int))];
-	} cm;
-	struct iovec iov;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cm.buf, .msg_controllen = sizeof cm.buf };
 	ssize_t n;
 
 	if (b->cap - b->len < 65536) {
 		b->cap = b->len + 65536;
 		b->data = xrealloc(b->data, b->cap);
 	}
-	iov.iov_base = b->data + b->len;
-	iov.iov_len = b->cap - b->len;
+	if ((n = ctl_read(fd, b->data + b->len, b->cap - b->len, fds, nfds,
+	    max)) <= 0)
+		return n;
+	b->len += n;
+	return 1;
+}
+
+/* Read at most len bytes into buf; fds received are kept or closed. */
+ssize_t
+ctl_read(int fd, void *buf, size_t len, int *fds, int *nfds, int max)
+{
+	union {
+		struct cmsghdr	 c;
+		char		 buf[CMSG_SPACE(8 * sizeof(int))];
+	} cm;
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cm.buf, .msg_controllen = sizeof cm.buf };
+	ssize_t n;
+
 	do
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n;
-	b->len += n;
-	ctl_take_fds(&mh, fds, nfds, max);
-	return 1;
+	if (n > 0)
+		ctl_take_fds(&mh, fds, nfds, max);
+	return n;
 }
 
 void
