@@ -117,6 +117,30 @@ client_send_hello(int fd)
 	return rc;
 }
 
+/*
+ * A request we could not send: the daemon may have said why before it
+ * hung up (an ERROR stays readable after its close).  The text or NULL.
+ */
+static char *
+client_refusal(int fd)
+{
+	struct ctl_buf b = { 0 };
+	struct ctl_msg m;
+	struct upk u;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char *text = NULL;
+
+	while (text == NULL && (ctl_pending(&b) || poll(&pfd, 1, 1000) == 1) &&
+	    ctl_recv(fd, &b, &m, NULL, NULL) == 1) {
+		if (m.type != SPN_CTL_ERROR)
+			continue;
+		upk_init(&u, m.body, m.len);
+		text = upk_str(&u);
+	}
+	ctl_buf_free(&b);
+	return text;
+}
+
 static int
 client_hello(int fd, char *why, size_t whylen)
 {
@@ -128,7 +152,9 @@ client_hello(int fd, char *why, size_t whylen)
 	int rc = -1;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (client_send_hello(fd) != 0 || ctl_recv(fd, &b, &m, NULL, NULL) != 1)
+	/* Sent or not, the answer says more: a refusal may be waiting. */
+	(void)client_send_hello(fd);
+	if (ctl_recv(fd, &b, &m, NULL, NULL) != 1)
 		snprintf(why, whylen, "the daemon %s (see daemon.log in its "
 		    "directory)", errno == EAGAIN ? "does not answer" :
 		    "hung up");
@@ -197,8 +223,10 @@ client_call(int fd, uint32_t type, struct pk *body, char **text)
 	int rc = 255;
 
 	*text = NULL;
-	if (ctl_send(fd, type, 1, body, NULL, 0) != 0 ||
-	    ctl_recv(fd, &b, &m, NULL, NULL) != 1) {
+	if (ctl_send(fd, type, 1, body, NULL, 0) != 0 &&
+	    (*text = client_refusal(fd)) != NULL)
+		return 255;
+	if (ctl_recv(fd, &b, &m, NULL, NULL) != 1) {
 		*text = xstrdup("lost the connection to the daemon");
 		ctl_buf_free(&b);
 		return 255;
@@ -323,13 +351,14 @@ client_exit_msg(const struct ctl_msg *m, int *code)
 int
 client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 {
-	int fds[3], nfds = 0, code = 255, rc, nsig = 0, hello = 0;
+	int fds[3], nfds = 0, code = 255, rc, nsig = 0, hello = 0, e;
 	uint32_t mask = 0;
 	struct ctl_buf b = { 0 };
 	struct ctl_msg m;
 	struct pollfd pfd[2];
 	struct pk pk;
 	unsigned char sig;
+	char *text;
 
 	if (r->fd_in >= 0)
 		mask |= 1, fds[nfds++] = r->fd_in;
@@ -354,8 +383,13 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 		rc = ctl_send(fd, SPN_CTL_RUN, 1, &pk, fds, nfds);
 	pk_free(&pk);
 	if (rc != 0) {
-		fprintf(stderr, "spindle: cannot send to the daemon: %s\n",
-		    strerror(errno));
+		e = errno;
+		if ((text = client_refusal(fd)) != NULL)
+			fprintf(stderr, "spindle: %s\n", text);
+		else
+			fprintf(stderr, "spindle: cannot send to the daemon: "
+			    "%s\n", strerror(e));
+		free(text);
 		return 255;
 	}
 	client_drop_stdio(fds, nfds);
