@@ -21,7 +21,16 @@
 
 #include "cli.h"
 
+/*
+ * What a client may cost (docs/protocol.md, "Limits"): a runaway script
+ * of our own user must not pin the daemon's memory or fds.
+ */
 #define DCONN_MAXFDS	8
+#define DCONN_MAX	1024	/* clients at once; and 1/8 of the fd limit */
+#define DCONN_IDLE_SECS	10	/* to send HELLO and a whole request */
+#define DCONN_DRAIN_SECS 2
+#define DCONN_SMALL	4096	/* a message before HELLO or during a job */
+#define DCONN_HELD_MAX	(32 * 1024 * 1024)	/* requests, all clients */
 
 struct djob;
 
@@ -29,14 +38,14 @@ struct dconn {
 	int			 fd;
 	struct event		*rev;
 	struct event		*wev;
-	struct ctl_buf		 in;
+	struct event		*timer;		/* idle deadline, then drain's */
+	struct ctl_buf		 in;		/* an unfinished message */
 	struct evbuffer		*out;
 	int			 fds[DCONN_MAXFDS];	/* received, unclaimed */
 	int			 nfds;
 	int			 hello;
 	int			 closing;	/* once the output is out */
 	int			 draining;	/* output out, awaiting EOF */
-	struct event		*deadline;	/* of the draining */
 	struct djob		*job;
 	TAILQ_ENTRY(dconn)	 entry;
 };
@@ -57,6 +66,7 @@ struct djob {
 	int			 say;		/* we tell a failure on fds[2] */
 	int			 said;
 	char			*err;
+	size_t			 held;		/* request bytes, in d_held */
 };
 
 static struct master	*d_master;
@@ -65,34 +75,75 @@ static char		*d_sock;
 static ino_t		 d_sock_ino;
 static struct event	*d_listen_ev;
 static uint64_t		 d_started;
+static size_t		 d_nconns;
+static size_t		 d_maxconns = DCONN_MAX;
+/* Bytes of unfinished requests and of RUNs waiting for their route. */
+static size_t		 d_held;
+/* Whole messages are read here; only an unfinished one is kept. */
+static uint8_t		 d_scratch[65536];
 
 static void	dconn_free(struct dconn *);
+static void	dconn_reply(struct dconn *, uint32_t, uint32_t, const char *,
+		    int);
 static void	djob_end(struct djob *, int, const char *);
+
+/*
+ * Say why and hang up at once, for a client we cannot afford to keep
+ * even for a drain.  On a UNIX socket the ERROR stays readable after
+ * the close, whatever the client still sends.
+ */
+static void
+dconn_drop(struct dconn *c, const char *text)
+{
+	log_info("client dropped: %s", text);
+	if (!c->closing)
+		dconn_reply(c, SPN_CTL_ERROR, 0, text, 255);
+	evbuffer_write(c->out, c->fd);
+	dconn_free(c);
+}
+
+/* No command runs for it: the client has only so long to make one run
+ * (or, its answer out, to hang up). */
+static void
+dconn_idle(struct dconn *c, int secs)
+{
+	struct timeval tv = { secs, 0 };
+
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+dconn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dconn *c = arg;
+	char *text;
+
+	(void)fd;
+	(void)what;
+	if (c->job != NULL)
+		return;
+	if (c->draining) {
+		dconn_free(c);
+		return;
+	}
+	text = xprintf("no %s within %d s", c->hello ? "whole request" :
+	    "HELLO", DCONN_IDLE_SECS);
+	dconn_drop(c, text);
+	free(text);
+}
 
 /*
  * Our last word is out: read (and drop) what the client still sends until
  * it hangs up, or a close with unread input would reset the connection
- * and lose that last word on its way.
+ * and lose that last word on its way.  A client that keeps talking is
+ * cut off all the same, after a while.
  */
-static void
-dconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	dconn_free(arg);
-}
-
 static void
 dconn_drain(struct dconn *c)
 {
-	struct timeval tv = { 2, 0 };
-
 	shutdown(c->fd, SHUT_WR);
 	c->draining = 1;
-	/* A deadline of its own: a client that keeps talking is cut off
-	 * all the same. */
-	c->deadline = evtimer_new(master_base(d_master), dconn_deadline_cb, c);
-	evtimer_add(c->deadline, &tv);
+	dconn_idle(c, DCONN_DRAIN_SECS);
 	event_del(c->rev);
 	event_add(c->rev, NULL);
 }
@@ -155,6 +206,14 @@ dconn_refuse(struct dconn *c, uint32_t id, const char *text)
 }
 
 static void
+dconn_in_free(struct dconn *c)
+{
+	free(c->in.data);
+	d_held -= c->in.cap;
+	memset(&c->in, 0, sizeof c->in);
+}
+
+static void
 dconn_free(struct dconn *c)
 {
 	if (c->job != NULL) {
@@ -162,14 +221,14 @@ dconn_free(struct dconn *c)
 		djob_end(c->job, -1, "client gone");
 	}
 	TAILQ_REMOVE(&d_conns, c, entry);
+	d_nconns--;
 	for (int i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	event_free(c->rev);
 	event_free(c->wev);
-	if (c->deadline != NULL)
-		event_free(c->deadline);
+	event_free(c->timer);
 	evbuffer_free(c->out);
-	ctl_buf_free(&c->in);
+	dconn_in_free(c);
 	close(c->fd);
 	free(c);
 }
@@ -201,6 +260,19 @@ djob_own_fd(int fd)
 	return nfd;
 }
 
+/* The command line is with the agent, or not needed any more. */
+static void
+djob_drop_req(struct djob *j)
+{
+	strv_free(j->req.argv);
+	strv_free(j->req.env);
+	free((char *)j->req.cwd);
+	j->req.argv = j->req.env = NULL;
+	j->req.cwd = NULL;
+	d_held -= j->held;
+	j->held = 0;
+}
+
 static void
 djob_free(struct djob *j)
 {
@@ -208,9 +280,7 @@ djob_free(struct djob *j)
 		if (j->fds[i] >= 0)
 			close(j->fds[i]);
 	}
-	strv_free(j->req.argv);
-	strv_free(j->req.env);
-	free((char *)j->req.cwd);
+	djob_drop_req(j);
 	free(j->err);
 	free(j);
 }
@@ -276,6 +346,7 @@ djob_finish_cb(evutil_socket_t fd, short what, void *arg)
 	if (j->c != NULL) {
 		j->c->job = NULL;
 		j->c->closing = 1;
+		dconn_idle(j->c, DCONN_IDLE_SECS);
 	}
 	djob_free(j);
 }
@@ -356,6 +427,7 @@ djob_ready(struct droute *dr, const char *err, void *arg)
 		return;
 	}
 	j->x = exec_start(master_rt(d_master), &j->req, djob_exec_done, j);
+	djob_drop_req(j);
 	dconn_send(j->c, SPN_CTL_STARTED, j->id, NULL);
 }
 
@@ -370,6 +442,11 @@ djob_new(struct dconn *c, const struct ctl_msg *m, struct droute *dr)
 	j->dr = dr;
 	j->fds[0] = j->fds[1] = j->fds[2] = -1;
 	j->req.fd_in = j->req.fd_out = j->req.fd_err = -1;
+	/* A RUN's command line is held until the route takes it. */
+	if (m->type == SPN_CTL_RUN) {
+		j->held = m->len;
+		d_held += j->held;
+	}
 	c->job = j;
 	dr_hold(dr, 1);
 	return j;
@@ -518,9 +595,9 @@ static void
 dconn_status(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 {
 	char *text = xprintf("running, pid %ld, up %llu s, %zu routes "
-	    "(%zu up), %zu clients", (long)getpid(),
+	    "(%zu up), %zu clients (at most %zu)", (long)getpid(),
 	    (unsigned long long)(now_usec() - d_started) / 1000000,
-	    dr_count(0), dr_count(1), dconn_count());
+	    dr_count(0), dr_count(1), dconn_count(), d_maxconns);
 
 	(void)u;
 	dconn_reply(c, SPN_CTL_OK, m->id, text, 0);
@@ -604,6 +681,24 @@ dconn_hello(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	pk_free(&pk);
 }
 
+/*
+ * A RUN, UP or CHECK holds a client slot until it is done: with every
+ * slot held, a newcomer may only ask what is answered at once.
+ */
+static int
+dconn_full(uint32_t type)
+{
+	struct dconn *c;
+	size_t n = 0;
+
+	if (type != SPN_CTL_RUN && type != SPN_CTL_UP &&
+	    type != SPN_CTL_CHECK)
+		return 0;
+	TAILQ_FOREACH(c, &d_conns, entry)
+		n += c->job != NULL;
+	return n >= d_maxconns;
+}
+
 static void
 dconn_dispatch(struct dconn *c, const struct ctl_msg *m)
 {
@@ -630,7 +725,13 @@ dconn_dispatch(struct dconn *c, const struct ctl_msg *m)
 			continue;
 		if (dconn_table[i].needs_idle && c->job != NULL)
 			dconn_refuse(c, m->id, "one request at a time");
-		else
+		else if (dconn_full(m->type)) {
+			text = xprintf("too many clients: %zu commands "
+			    "running, as many as this daemon takes at once; "
+			    "try again later", d_maxconns);
+			dconn_refuse(c, m->id, text);
+			free(text);
+		} else
 			dconn_table[i].fn(c, m, &u);
 		return;
 	}
@@ -639,27 +740,132 @@ dconn_dispatch(struct dconn *c, const struct ctl_msg *m)
 	free(text);
 }
 
+/*
+ * The length a message announces, against what the client may send now:
+ * before HELLO and while its command runs, only small ones.
+ */
+static int
+dconn_len_ok(struct dconn *c, const uint8_t *p)
+{
+	uint32_t n = be32_get(p), max = SPN_CTL_MAX;
+	char *text;
+
+	if (!c->hello || c->job != NULL)
+		max = DCONN_SMALL;
+	if (n >= 8 && n <= max)
+		return 1;
+	if (!c->hello)
+		text = xprintf("expected HELLO first, not a message of %u "
+		    "bytes", n);
+	else if (n < 8)
+		text = xstrdup("malformed message");
+	else
+		text = xprintf("message of %u bytes, over the limit of %u%s",
+		    n, max, c->job != NULL ? " while a command runs" : "");
+	dconn_refuse(c, 0, text);
+	free(text);
+	return 0;
+}
+
+/* Dispatch the whole messages in buf; returns the bytes they took. */
+static size_t
+dconn_parse(struct dconn *c, const uint8_t *buf, size_t len)
+{
+	struct ctl_msg m;
+	size_t off = 0;
+
+	while (!c->closing && len - off >= 4 && dconn_len_ok(c, buf + off) &&
+	    ctl_parse(buf + off, len - off, &m) > 0) {
+		off += SPN_CTL_HDR + m.len;
+		dconn_dispatch(c, &m);
+		if (c->job != NULL)
+			evtimer_del(c->timer);
+	}
+	return off;
+}
+
+/*
+ * Room for more bytes of requests: idle clients with an unfinished one
+ * make it, the one waiting longest first.  0: not enough of them.
+ */
+static int
+dconn_afford(struct dconn *c, size_t more)
+{
+	struct dconn *o, *next;
+
+	for (o = TAILQ_FIRST(&d_conns); o != NULL &&
+	    d_held + more > DCONN_HELD_MAX; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (o != c && o->job == NULL && o->in.cap > 0)
+			dconn_drop(o, "unfinished requests of all clients "
+			    "over 32 MiB: the one waiting longest goes");
+	}
+	return d_held + more <= DCONN_HELD_MAX;
+}
+
+/*
+ * Keep the start of a message (r bytes at p) until the rest comes: once
+ * its length is known, in a buffer that fits the whole of it and no
+ * more.  0: the client was dropped.
+ */
+static int
+dconn_keep(struct dconn *c, const uint8_t *p, size_t r)
+{
+	size_t need = r < 4 ? 4 : 4 + (size_t)be32_get(p);
+	void *buf = NULL;
+
+	if (r == 0) {
+		dconn_in_free(c);
+		return 1;
+	}
+	if (c->in.cap == need)
+		return 1;	/* p is its start already */
+	if (dconn_afford(c, need - c->in.cap))
+		buf = malloc(need);
+	if (buf == NULL) {
+		dconn_drop(c, "unfinished requests of all clients over "
+		    "32 MiB: try again later");
+		return 0;
+	}
+	memcpy(buf, p, r);
+	dconn_in_free(c);
+	c->in.data = buf;
+	c->in.cap = need;
+	c->in.len = r;
+	d_held += need;
+	return 1;
+}
+
 static void
 dconn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dconn *c = arg;
-	struct ctl_msg m;
-	int rc, n = DCONN_MAXFDS - c->nfds, got = 0;
-	char junk[4096];
+	uint8_t *buf = d_scratch;
+	size_t len = 0, room = sizeof d_scratch, off;
+	ssize_t n;
+	int got = 0;
 
 	(void)what;
 	if (c->draining) {
-		n = recv(fd, junk, sizeof junk, 0);
+		n = recv(fd, d_scratch, sizeof d_scratch, 0);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			dconn_free(c);
 		return;
 	}
-	rc = ctl_fill(fd, &c->in, c->fds + c->nfds, &got, n);
-	if (rc < 0 && (errno == EAGAIN || errno == EINTR))
+	/* The rest of an unfinished message goes where its start is. */
+	if (c->in.data != NULL) {
+		buf = c->in.data;
+		len = c->in.len;
+		room = c->in.cap - len;
+	}
+	n = ctl_read(fd, buf + len, room, c->fds + c->nfds, &got,
+	    DCONN_MAXFDS - c->nfds);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (rc <= 0) {
-		if (rc == 0 && c->in.len > c->in.used && !c->closing)
+	if (n <= 0) {
+		if (n == 0 && len > 0 && !c->closing)
 			dconn_refuse(c, 0, "truncated message");
+		dconn_in_free(c);
 		if (c->closing)
 			event_del(c->rev);	/* the reply goes first */
 		else
@@ -667,27 +873,20 @@ dconn_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->nfds += got;
-	while (!c->closing && (rc = ctl_parse(c->in.data + c->in.used,
-	    c->in.len - c->in.used, &m)) > 0) {
-		c->in.used += SPN_CTL_HDR + m.len;
-		dconn_dispatch(c, &m);
-	}
-	if (rc < 0 && !c->closing)
-		dconn_refuse(c, 0, "malformed message");
-	memmove(c->in.data, c->in.data + c->in.used, c->in.len - c->in.used);
-	c->in.len -= c->in.used;
-	c->in.used = 0;
+	len += n;
+	if (buf == c->in.data)
+		c->in.len = len;
+	off = dconn_parse(c, buf, len);
+	if (c->closing)
+		dconn_in_free(c);
+	else
+		dconn_keep(c, buf + off, len - off);
 }
 
 size_t
 dconn_count(void)
 {
-	struct dconn *c;
-	size_t n = 0;
-
-	TAILQ_FOREACH(c, &d_conns, entry)
-		n++;
-	return n;
+	return d_nconns;
 }
 
 static int
@@ -698,6 +897,27 @@ daemon_peer_ok(int fd)
 
 	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
 	    cr.uid == getuid();
+}
+
+/*
+ * Over the cap: the clients idle longest make room for the newcomer.  A
+ * client that is served sends its request at once, so it is never the
+ * one idle longest.  If every other one runs a command, the newcomer
+ * stays, one over the cap, for what is answered at once (STOP above
+ * all): see dconn_full.
+ */
+static void
+dconn_make_room(struct dconn *new)
+{
+	struct dconn *c, *next;
+
+	for (c = TAILQ_FIRST(&d_conns); c != NULL && d_nconns > d_maxconns;
+	    c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c != new && c->job == NULL)
+			dconn_drop(c, "too many clients: the one idle longest "
+			    "goes");
+	}
 }
 
 static void
@@ -734,12 +954,17 @@ daemon_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	    dconn_read_cb, c);
 	c->wev = event_new(master_base(d_master), fd, EV_WRITE,
 	    dconn_write_cb, c);
+	c->timer = evtimer_new(master_base(d_master), dconn_timer_cb, c);
 	TAILQ_INSERT_TAIL(&d_conns, c, entry);
+	d_nconns++;
+	dconn_idle(c, DCONN_IDLE_SECS);
 	if (!daemon_peer_ok(fd)) {
 		dconn_refuse(c, 0, "this spindle daemon serves its own user "
 		    "only");
 		return;
 	}
+	if (d_nconns > d_maxconns)
+		dconn_make_room(c);
 	event_add(c->rev, NULL);
 }
 
@@ -873,11 +1098,14 @@ daemon_serve(int ready_fd)
 	}
 	free(dir);
 	d_started = now_usec();
-	/* Up to three fds per command: as many as we may have. */
+	/* Up to three fds per command: as many as we may have.  A client
+	 * costs up to four; routes need theirs. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 8 < DCONN_MAX)
+		d_maxconns = rl.rlim_cur / 8 > 8 ? rl.rlim_cur / 8 : 8;
 	d_master = master_new(&mo);
 	master_on_signal(d_master, daemon_signal, NULL);
 	dr_init(d_master);
