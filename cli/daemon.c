@@ -674,9 +674,7 @@ dconn_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (rc < 0 && !c->closing)
 		dconn_refuse(c, 0, "malformed message");
-	memmove(c->in.data, c->in.data + c->in.used, c->in.len - c->in.used);
-	c->in.len -= c->in.used;
-	c->in.used = 0;
+	ctl_buf_consume(&c->in);
 }
 
 size_t
@@ -866,6 +864,8 @@ daemon_serve(int ready_fd)
 		return 255;
 	}
 	daemon_detach(dir, ready_fd >= 0 ? ready_fd : 2);
+	/* Clients hand us passwords. */
+	secret_nodump();
 	if ((lfd = daemon_listen(dir, why, sizeof why)) < 0) {
 		fprintf(stderr, "spindle daemon: %s\n", why);
 		free(dir);
