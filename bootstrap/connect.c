@@ -549,8 +549,10 @@ boot_connect(struct rt *rt, const struct boot_req *req, boot_done_fn *done,
 	c->keepalive = req->keepalive;
 	c->timeout = req->timeout > 0 ? req->timeout : 30;
 	c->method = m;
-	if (req->password != NULL && *req->password != '\0')
+	if (req->password != NULL && *req->password != '\0') {
+		secret_nodump();
 		c->password = xstrdup(req->password);
+	}
 	if (c->sp.tty >= 0) {
 		fd_nonblock(c->sp.tty, 1);
 		c->ttybuf = evbuffer_new();

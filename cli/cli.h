@@ -157,6 +157,7 @@ int		 ctl_fill(int, struct ctl_buf *, int *, int *, int);
 ssize_t		 ctl_read(int, void *, size_t, int *, int *, int);
 void		 ctl_take_fds(struct msghdr *, int *, int *, int);
 int		 ctl_pending(const struct ctl_buf *);
+void		 ctl_buf_consume(struct ctl_buf *);
 void		 ctl_buf_free(struct ctl_buf *);
 void		 ctl_spec_init(struct ctl_spec *, const char *,
 		     const struct master_opts *);

@@ -169,11 +169,8 @@ ctl_recv(int fd, struct ctl_buf *b, struct ctl_msg *m, int *fds, int *nfds)
 
 	if (nfds != NULL)
 		*nfds = 0;
-	if (b->used > 0) {
-		memmove(b->data, b->data + b->used, b->len - b->used);
-		b->len -= b->used;
-		b->used = 0;
-	}
+	if (b->used > 0)
+		ctl_buf_consume(b);
 	for (;;) {
 		if ((rc = ctl_parse(b->data, b->len, m)) != 0) {
 			if (rc < 0)
@@ -193,9 +190,10 @@ ctl_fill(int fd, struct ctl_buf *b, int *fds, int *nfds, int max)
 {
 	ssize_t n;
 
+	/* Wiped as it grows: a request may carry a password. */
 	if (b->cap - b->len < 65536) {
+		b->data = xrealloc_wiped(b->data, b->len, b->len + 65536);
 		b->cap = b->len + 65536;
-		b->data = xrealloc(b->data, b->cap);
 	}
 	if ((n = ctl_read(fd, b->data + b->len, b->cap - b->len, fds, nfds,
 	    max)) <= 0)
@@ -254,9 +252,24 @@ ctl_pending(const struct ctl_buf *b)
 	return ctl_parse(b->data + b->used, b->len - b->used, &m) != 0;
 }
 
+/* Drop the messages parsed so far, wiped (a password may be among them). */
+void
+ctl_buf_consume(struct ctl_buf *b)
+{
+	size_t rest = b->len - b->used;
+
+	memmove(b->data, b->data + b->used, rest);
+	if (b->len > rest)
+		explicit_bzero(b->data + rest, b->len - rest);
+	b->len = rest;
+	b->used = 0;
+}
+
 void
 ctl_buf_free(struct ctl_buf *b)
 {
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->len);
 	free(b->data);
 	memset(b, 0, sizeof *b);
 }
@@ -311,7 +324,8 @@ ctl_spec_unpack(struct upk *u, struct ctl_spec *s)
 	s->keepalive = (int32_t)upk_u32(u);
 	s->timeout = (int32_t)upk_u32(u);
 	s->agent = upk_str(u);
-	if (u->err || s->route == NULL || *s->route == '\0') {
+	if (u->err || s->route == NULL || *s->route == '\0' ||
+	    (s->password != NULL && strlen(s->password) > SECRET_MAX)) {
 		ctl_spec_free(s);
 		return -1;
 	}

@@ -208,6 +208,8 @@ dconn_refuse(struct dconn *c, uint32_t id, const char *text)
 static void
 dconn_in_free(struct dconn *c)
 {
+	if (c->in.data != NULL)
+		explicit_bzero(c->in.data, c->in.cap);
 	free(c->in.data);
 	d_held -= c->in.cap;
 	memset(&c->in, 0, sizeof c->in);
@@ -848,6 +850,8 @@ dconn_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->draining) {
 		n = recv(fd, d_scratch, sizeof d_scratch, 0);
+		if (n > 0)
+			explicit_bzero(d_scratch, n);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			dconn_free(c);
 		return;
@@ -881,6 +885,11 @@ dconn_read_cb(evutil_socket_t fd, short what, void *arg)
 		dconn_in_free(c);
 	else
 		dconn_keep(c, buf + off, len - off);
+	/* Requests may carry a password: none stays in the read buffer. */
+	if (buf == d_scratch)
+		explicit_bzero(d_scratch, len);
+	else if (c->in.data == buf)
+		explicit_bzero(buf, off);
 }
 
 size_t
@@ -1091,6 +1100,8 @@ daemon_serve(int ready_fd)
 		return 255;
 	}
 	daemon_detach(dir, ready_fd >= 0 ? ready_fd : 2);
+	/* Clients hand us passwords. */
+	secret_nodump();
 	if ((lfd = daemon_listen(dir, why, sizeof why)) < 0) {
 		fprintf(stderr, "spindle daemon: %s\n", why);
 		free(dir);

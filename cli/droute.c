@@ -32,7 +32,7 @@ struct droute {
 	int			 from_file;
 	char			*text;	/* the route as ls shows it */
 	struct route		 route;
-	struct master_opts	 mo;
+	struct master_opts	 mo;	/* password: secret_keep's */
 	char			*password_file;
 	char			*password_command;
 	char			*file_pw;	/* from them while connecting */
@@ -97,8 +97,9 @@ dr_opts(struct droute *dr, const struct ctl_spec *s,
 		dr->mo.keepalive = s->keepalive;
 	if (s != NULL && s->timeout >= 0)
 		dr->mo.timeout = s->timeout;
+	/* Kept to reconnect with, as long as the route is. */
 	if (s != NULL && s->password != NULL && *s->password != '\0')
-		dr->mo.password = xstrdup(s->password);
+		dr->mo.password = secret_keep(s->password);
 	if (ro != NULL && ro->password_file != NULL)
 		dr->password_file = xstrdup(ro->password_file);
 	if (ro != NULL && ro->password_command != NULL)
@@ -185,7 +186,7 @@ dr_free(struct droute *dr)
 	password_free(dr->file_pw);
 	event_free(dr->idle_ev);
 	route_free(&dr->route);
-	password_free(dr->mo.password);
+	secret_drop(dr->mo.password);
 	free(dr->password_file);
 	free(dr->password_command);
 	free(dr->agent);

@@ -13,7 +13,7 @@
 
 #include "cli.h"
 
-#define PASSWORD_MAX	1024
+#define PASSWORD_MAX	SECRET_MAX
 
 /* One line from fd, without its newline. */
 static char *
@@ -24,6 +24,7 @@ password_read_line(int fd, const char *from)
 	ssize_t n;
 	char c;
 
+	secret_nodump();	/* from now on: we hold a password */
 	while (len < PASSWORD_MAX && (n = read(fd, &c, 1)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;

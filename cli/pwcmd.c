@@ -18,7 +18,8 @@ struct pwcmd {
 	pid_t		 pid;
 	int		 fd;
 	struct event	*ev;
-	struct evbuffer	*out;
+	char		 out[PWCMD_MAX];	/* not an evbuffer: wiped */
+	size_t		 len;
 	int		 eof;
 	int		 exited;
 	int		 status;
@@ -31,14 +32,8 @@ struct pwcmd {
 static void
 pwcmd_free(struct pwcmd *p)
 {
-	size_t len = evbuffer_get_length(p->out);
-	char *junk = xmalloc(len + 1);
-
 	/* What it printed is a password: gone from memory, not just freed. */
-	evbuffer_remove(p->out, junk, len);
-	explicit_bzero(junk, len);
-	free(junk);
-	evbuffer_free(p->out);
+	explicit_bzero(p->out, sizeof p->out);
 	if (p->ev != NULL)
 		event_free(p->ev);
 	if (p->fd >= 0)
@@ -51,17 +46,19 @@ pwcmd_free(struct pwcmd *p)
 static void
 pwcmd_finish(struct pwcmd *p)
 {
-	char *line, *err = NULL, *text;
+	char *line = NULL, *err = NULL, *text, *nl;
 	size_t len;
 
 	if (!p->exited || (!p->eof && !p->cancelled))
 		return;
 	if (!p->cancelled) {
-		line = evbuf_readline(p->out, &len);
-		if (line == NULL && evbuffer_get_length(p->out) > 0) {
-			len = evbuffer_get_length(p->out);
-			line = xmalloc(len + 1);
-			evbuffer_remove(p->out, line, len);
+		/* The first line, without CR LF, else all it printed. */
+		if (p->len > 0) {
+			nl = memchr(p->out, '\n', p->len);
+			len = nl != NULL ? (size_t)(nl - p->out) : p->len;
+			if (len > 0 && p->out[len - 1] == '\r')
+				len--;
+			line = memcpy(xmalloc(len + 1), p->out, len);
 			line[len] = '\0';
 		}
 		if (p->status != 0) {
@@ -107,12 +104,17 @@ pwcmd_read_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(p->ev);
 		return;		/* its exit finishes it, as killed */
 	}
-	n = read(fd, buf, sizeof buf);
+	/* Straight into our buffer; what does not fit is drained. */
+	if (p->len < sizeof p->out)
+		n = read(fd, p->out + p->len, sizeof p->out - p->len);
+	else {
+		n = read(fd, buf, sizeof buf);
+		explicit_bzero(buf, sizeof buf);
+	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n > 0 && evbuffer_get_length(p->out) < PWCMD_MAX) {
-		evbuffer_add(p->out, buf, n);
-		explicit_bzero(buf, sizeof buf);
+	if (n > 0 && p->len < sizeof p->out) {
+		p->len += n;
 		return;
 	}
 	if (n > 0)
@@ -137,7 +139,6 @@ pwcmd_start(struct event_base *base, const char *cmd, int secs,
 	p->cmd = xstrdup(cmd);
 	p->done = done;
 	p->arg = arg;
-	p->out = evbuffer_new();
 	if ((p->pid = fork()) == 0) {
 		null = open("/dev/null", O_RDWR);
 		dup2(null, 0);

@@ -204,7 +204,11 @@ link_write(struct link *l, const struct spn_hdr *h, const void *payload)
 		return;
 	wire_put_hdr(hb, h);
 	evbuffer_add(l->out, hb, sizeof hb);
-	if (h->len != 0)
+	/* A password's copy is wiped once written (or dropped with the
+	 * link), not left in a block libevent frees. */
+	if (h->len != 0 && wire_secret(h))
+		evbuf_add_secret(l->out, payload, h->len);
+	else if (h->len != 0)
 		evbuffer_add(l->out, payload, h->len);
 	link_kick(l);
 }

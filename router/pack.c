@@ -16,7 +16,7 @@ pk_init(struct pk *pk)
 	memset(pk, 0, sizeof *pk);
 }
 
-/* Zeroed: a pk may have carried a password. */
+/* Zeroed, here and when it grows: a pk may carry a password. */
 void
 pk_free(struct pk *pk)
 {
@@ -31,7 +31,7 @@ pk_bytes(struct pk *pk, const void *p, size_t n)
 {
 	if (pk->len + n > pk->cap) {
 		pk->cap = (pk->len + n) * 2 + 64;
-		pk->buf = xrealloc(pk->buf, pk->cap);
+		pk->buf = xrealloc_wiped(pk->buf, pk->len, pk->cap);
 	}
 	if (n != 0)
 		memcpy(pk->buf + pk->len, p, n);

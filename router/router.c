@@ -517,8 +517,8 @@ rt_deliver_data(struct rt *rt, struct rt_msg *m, struct evbuffer *in)
 		evbuffer_drain(in, m->h.len - taken);
 }
 
-void
-rt_link_input(struct rt *rt, struct link *l, struct evbuffer *in,
+static void
+rt_input(struct rt *rt, struct link *l, struct evbuffer *in,
     const struct spn_hdr *h)
 {
 	size_t n = SPN_HDR_LEN + (size_t)h->len;
@@ -577,6 +577,24 @@ rt_link_input(struct rt *rt, struct link *l, struct evbuffer *in,
 		return;
 	}
 	link_write_evbuf(out, in, n);
+}
+
+void
+rt_link_input(struct rt *rt, struct link *l, struct evbuffer *in,
+    const struct spn_hdr *h)
+{
+	struct evbuffer *secret;
+
+	if (!wire_secret(h)) {
+		rt_input(rt, l, in, h);
+		return;
+	}
+	/* A password rides in it: its bytes leave the link's buffer wiped,
+	 * and the block they move to is wiped when delivered or written. */
+	secret = evbuffer_new();
+	evbuf_move_secret(in, secret, SPN_HDR_LEN + (size_t)h->len);
+	rt_input(rt, l, secret, h);
+	evbuffer_free(secret);
 }
 
 void

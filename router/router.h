@@ -35,6 +35,7 @@ void		 wire_put_hdr(uint8_t *, const struct spn_hdr *);
 int		 wire_get_hdr(const uint8_t *, struct spn_hdr *, uint32_t,
 		     char *, size_t);
 const char	*wire_kind_name(uint8_t);
+int		 wire_secret(const struct spn_hdr *);
 const char	*wire_dead_name(uint32_t);
 
 /* pack.c */
@@ -90,6 +91,15 @@ void		 fatal(const char *, ...) SPN_PRINTF(1, 2)
 
 /* mem.c */
 void		 mem_init(void);
+
+/* secret.c: passwords in memory */
+#define SECRET_MAX	1024	/* longest password taken */
+void		 secret_nodump(void);
+void		*xrealloc_wiped(void *, size_t, size_t);
+void		 evbuf_add_secret(struct evbuffer *, const void *, size_t);
+void		 evbuf_move_secret(struct evbuffer *, struct evbuffer *, size_t);
+char		*secret_keep(const char *);
+void		 secret_drop(char *);
 
 /* util.c */
 void		*xmalloc(size_t);

@@ -95,6 +95,14 @@ wire_kind_name(uint8_t kind)
 	return names[kind];
 }
 
+/* A CONNECT call carries the new hop's password: every router keeps its
+ * bytes out of buffers that are freed without being wiped. */
+int
+wire_secret(const struct spn_hdr *h)
+{
+	return h->kind == SPN_K_CALL && h->handle == SPN_H_CONNECT;
+}
+
 const char *
 wire_dead_name(uint32_t reason)
 {

@@ -52,3 +52,5 @@ INTEGRATION_TESTS += tests/integration/fakessh-scp.sh
 EXTRA_DIST += tests/integration/fakessh-scp.sh
 INTEGRATION_TESTS += tests/integration/fakessh-git.sh
 EXTRA_DIST += tests/integration/fakessh-git.sh
+INTEGRATION_TESTS += tests/integration/secrets.sh
+EXTRA_DIST += tests/integration/secrets.sh
