@@ -44,6 +44,11 @@ enum spawn_mode {
 int		 spawn_start(char *const *, struct spawn *, int, char *, size_t);
 
 /* method.c */
+enum boot_status {
+	BOOT_STATUS_AGENT,	/* the process becomes the agent */
+	BOOT_STATUS_SSH,	/* 255: the connection dropped; a signal: its own */
+	BOOT_STATUS_RELAY,	/* passes the agent's status (sudo its signal too) */
+};
 struct boot_method {
 	const char	*name;
 	int		 compress;	/* send the image gzip'd */
@@ -51,6 +56,7 @@ struct boot_method {
 					 * wants a password; NULL: no pty */
 	const char	*what;		/* "sudo" in "sudo: incorrect password" */
 	int		 mode;		/* enum spawn_mode */
+	int		 status;	/* enum boot_status */
 	char		**(*argv)(char *const *, int, char *, size_t);
 };
 const struct boot_method *boot_method_find(const char *);

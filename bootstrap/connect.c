@@ -85,19 +85,77 @@ child_report(struct child *c, const char *err)
 		done(c, err, c->arg);
 }
 
+/* The newest line kept from its stderr (or pty), or NULL. */
+static char *
+child_last_line(struct child *c)
+{
+	for (int i = ERR_LINES - 1; i >= 0; i--) {
+		if (c->errlines[i] != NULL)
+			return c->errlines[i];
+	}
+	return NULL;
+}
+
+/* "ssh killed by signal 9 (Killed)": the status of the process we
+ * started, named when it is not the agent itself. */
+static char *
+child_proc_status(struct child *c)
+{
+	char *status = proc_status_text(c->status), *text;
+
+	if (c->method->what == NULL)
+		return status;
+	text = xprintf("%s %s", c->method->what, status);
+	free(status);
+	return text;
+}
+
+/*
+ * Why a child that was up went away.  The process we started is the
+ * agent itself (local), or passes the agent's status on (sudo, su and
+ * doas; sudo dies of the agent's signal too, so a signal is either's),
+ * or is ssh: ssh dies of a signal only when it is itself killed, and
+ * exits 255 when the connection dropped (also when the agent was killed
+ * on the far end: sshd passes no status for a signal); any other status
+ * of ssh's is the agent's.
+ */
+static char *
+child_exit_text(struct child *c)
+{
+	char *status = proc_status_text(c->status), *text, *last;
+	int sig = WIFSIGNALED(c->status);
+
+	if (c->method->status == BOOT_STATUS_SSH && sig)
+		text = xprintf("ssh %s", status);
+	else if (c->method->status == BOOT_STATUS_SSH &&
+	    WIFEXITED(c->status) && WEXITSTATUS(c->status) == 255) {
+		/* ssh's own word on it ("Connection to H closed by
+		 * remote host."), unless its LogLevel hid it. */
+		if ((last = child_last_line(c)) != NULL)
+			text = xprintf("connection dropped: %s", last);
+		else
+			text = xprintf("connection dropped (ssh %s)", status);
+	} else if (c->method->status == BOOT_STATUS_RELAY && sig)
+		text = xprintf("%s (or the agent under it) %s",
+		    c->method->what, status);
+	else
+		text = xprintf("agent %s", status);
+	free(status);
+	return text;
+}
+
 /* Why a child that never said HELLO went away, in the user's words. */
 static char *
 child_boot_error(struct child *c, const char *why)
 {
-	char *status = NULL, *text, *last = NULL;
+	char *status = NULL, *text, *last;
 
 	if (c->fail != NULL)
 		return xstrdup(c->fail);
 	child_tty_lines(c);
-	for (int i = ERR_LINES - 1; i >= 0 && last == NULL; i--)
-		last = c->errlines[i];
+	last = child_last_line(c);
 	if (c->exited)
-		status = proc_status_text(c->status);
+		status = child_proc_status(c);
 	if (c->exited && WIFEXITED(c->status) &&
 	    WEXITSTATUS(c->status) == 99)
 		text = xprintf("agent image arrived truncated");
@@ -182,10 +240,10 @@ child_eof_timeout(evutil_socket_t fd, short what, void *arg)
 static void
 child_close_exited(struct child *c)
 {
-	char *status = proc_status_text(c->status);
+	char *text = child_exit_text(c);
 
-	link_close(c->link, "agent %s", status);
-	free(status);
+	link_close(c->link, "%s", text);
+	free(text);
 }
 
 /* Input ended: wait briefly for the exit status so the reason is exact. */
@@ -432,6 +490,11 @@ child_hello(struct rt *rt, const struct rt_msg *m, void *arg)
 	c->agent_pid = upk_u32(&u);
 	c->state = CHILD_UP;
 	child_forget_password(c);
+	/* What it said while booting explains nothing from now on. */
+	for (int i = 0; i < ERR_LINES; i++) {
+		free(c->errlines[i]);
+		c->errlines[i] = NULL;
+	}
 	if (c->link != NULL)
 		link_set_keepalive(c->link, c->keepalive);
 	event_del(c->timer);

@@ -151,11 +151,16 @@ method_doas_argv(char *const *args, int pw, char *why, size_t whylen)
 }
 
 static const struct boot_method methods[] = {
-	{ "local", 0, NULL, NULL, SPAWN_PIPES, method_local_argv },
-	{ "ssh", 1, "assword:", "ssh", SPAWN_TTY, method_ssh_argv },
-	{ "sudo", 0, SUDO_PROMPT, "sudo", SPAWN_TTY, method_sudo_argv },
-	{ "su", 0, "assword:", "su", SPAWN_TTY_STDIO, method_su_argv },
-	{ "doas", 0, "assword:", "doas", SPAWN_TTY, method_doas_argv },
+	{ "local", 0, NULL, NULL, SPAWN_PIPES, BOOT_STATUS_AGENT,
+	    method_local_argv },
+	{ "ssh", 1, "assword:", "ssh", SPAWN_TTY, BOOT_STATUS_SSH,
+	    method_ssh_argv },
+	{ "sudo", 0, SUDO_PROMPT, "sudo", SPAWN_TTY, BOOT_STATUS_RELAY,
+	    method_sudo_argv },
+	{ "su", 0, "assword:", "su", SPAWN_TTY_STDIO, BOOT_STATUS_RELAY,
+	    method_su_argv },
+	{ "doas", 0, "assword:", "doas", SPAWN_TTY, BOOT_STATUS_RELAY,
+	    method_doas_argv },
 };
 
 const struct boot_method *

@@ -2,8 +2,11 @@
 # The master SIGKILLed while `sleep 1000` runs through an ssh hop and a
 # sudo hop: its ssh client dies with it, sshd closes the session, the
 # remote agent sees EOF and takes sudo, the sudo'd agent and the sleep
-# down, all within 5 s.  Also: the remote side going away (the session's
-# sshd killed) ends spindle with 255 naming hop 1.
+# down, all within 5 s.  Also: whatever else dies under the route ends
+# spindle with 255 and words that say what it was: the local ssh client
+# killed ("ssh killed by signal 9"), the session's sshd killed or the
+# remote agent killed (the connection dropped, never "the agent exited
+# with status 255"), the local sudo of hop 2 killed.
 . "$(dirname "$0")/lib-sshd.sh"
 
 R=$U_A@127.0.0.1+sudo=$U_W
@@ -43,8 +46,9 @@ wait_gone $REMOTE 5 ||
     fail "remote processes left 5s after the master was SIGKILLed"
 no_world_procs 2 "the master SIGKILLed"
 
-# ends WHAT STATUS [HOP1]: spindle exits within 5 s with STATUS, naming
-# hop 1 if asked, and nothing of the session is left.
+# ends WHAT STATUS [MESSAGE]: spindle exits within 5 s with STATUS, its
+# message starting with MESSAGE if one is given, and nothing of the
+# session is left.
 ends() {
 	_t=50
 	while alive "$MASTER" && [ "$_t" -gt 0 ]; do
@@ -55,24 +59,42 @@ ends() {
 	wait "$BGPID"
 	check_rc "$1 under run $R" "$2" $? "$TMPD/err"
 	if [ -n "${3:-}" ]; then
-		contains "$TMPD/err" "hop 1 ($U_A@127.0.0.1)" ||
-		    fail "$1: message does not name hop 1: $(cat "$TMPD/err")"
+		contains "$TMPD/err" "spindle: $3" ||
+		    fail "$1: wanted '$3...', got: $(cat "$TMPD/err")"
 		log "$1: $(cat "$TMPD/err")"
 	fi
 	wait_gone $REMOTE 5 || fail "remote processes left after $1"
 	no_world_procs 2 "$1"
 }
+HOP1="hop 1 ($U_A@127.0.0.1)"
+HOP2="hop 2 ($R)"
 
 # 2. The session's sshd killed (the connection drops on the remote side):
-# spindle ends with 255, naming hop 1, and leaves nothing.
+# spindle ends with 255, naming hop 1 and what ssh said, and leaves
+# nothing.
 start
 kill -KILL $(sshd_sessions)
-ends "its sshd session was killed" 255 hop1
+ends "its sshd session was killed" 255 "$HOP1: connection dropped"
 
-# 3. The remote agent of hop 1 SIGKILLed: 255 naming hop 1, all gone.
+# 3. The remote agent of hop 1 SIGKILLed: sshd passes no status for a
+# signal, ssh exits 255: the connection dropped, not "agent exited".
 start
 kill -KILL "$A1"
-ends "hop 1's agent was killed" 255 hop1
+ends "hop 1's agent was killed" 255 \
+    "$HOP1: connection dropped (ssh exited with status 255)"
+
+# 3b. The local ssh client SIGKILLed: ssh's own death, not the agent's.
+start
+[ "$(comm_of "$SSHC")" = ssh ] || fail "the master's child is not ssh"
+kill -KILL "$SSHC"
+ends "the local ssh was killed" 255 "$HOP1: ssh killed by signal 9"
+
+# 3c. Hop 2's sudo SIGKILLed: sudo dies of its agent's signals too, so
+# the words leave both open.
+start
+kill -KILL $(echo $SUDO | awk '{ print $NF }')
+ends "hop 2's sudo was killed" 255 \
+    "$HOP2: sudo (or the agent under it) killed by signal 9"
 
 # 4. SIGTERM to spindle reaches the remote command (through ssh and sudo).
 start
