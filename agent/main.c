@@ -98,17 +98,42 @@ agent_boot(struct rt *rt, const struct rt_msg *m, struct upk *u, void *arg)
 	log_debug("up, pid %ld", (long)getpid());
 }
 
+/* Commands first; children see EOF and shut down in turn: wait so that
+ * when we are gone, everything below us is gone too. */
+static void
+agent_shutdown(struct rt *rt)
+{
+	svc_exec_killall();
+	rt_close_children(rt, "parent gone");
+	proc_wait_all(2000);
+}
+
 static void
 agent_parent_lost(struct rt *rt, const char *why, void *arg)
 {
 	(void)arg;
 	(void)why;
-	svc_exec_killall();
-	/* Children see EOF and shut down in turn; wait so that when we are
-	 * gone, everything below us is gone too. */
-	rt_close_children(rt, "parent gone");
-	proc_wait_all(2000);
+	agent_shutdown(rt);
 	_exit(0);
+}
+
+/*
+ * sudo, su and doas pass on to us the hangup of their terminal, which
+ * comes as the hop above goes away, often before our parent link's EOF
+ * does: end in order then, commands first, rather than by the default
+ * action that leaves behind what a command's shell forked (only the
+ * command itself has a parent-death signal).
+ */
+static void
+agent_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	agent_shutdown(agent_rt);
+	/* Then die of it: the parent's message names the signal. */
+	signal(sig, SIG_DFL);
+	raise(sig);
+	_exit(128 + sig);
 }
 
 static const struct rt_hooks agent_hooks = {
@@ -120,6 +145,7 @@ int
 main(int argc, char **argv)
 {
 	struct event_base *base;
+	struct event *sigev[2];
 
 	agent_from_file(argc, argv);
 	mem_init();
@@ -138,6 +164,10 @@ main(int argc, char **argv)
 	svc_exec_init(agent_rt);
 	connect_service_init(agent_rt);
 	link_new(agent_rt, 0, 1, LINK_PARENT, 0, "parent");
+	sigev[0] = evsignal_new(base, SIGHUP, agent_signal, NULL);
+	sigev[1] = evsignal_new(base, SIGTERM, agent_signal, NULL);
+	event_add(sigev[0], NULL);
+	event_add(sigev[1], NULL);
 	event_base_dispatch(base);
 	svc_exec_killall();
 	return 0;

@@ -39,6 +39,29 @@ for n in 2 1 3; do
 	wait_gone $AGENTS "$CMD" 5 || fail "left running after $WHAT"
 done
 
+# (a2) SIGHUP or SIGTERM to an agent (sudo passes on its terminal's
+# hangup when the hop above goes): it dies of it, but in order, taking
+# along what the command's shell forked (which has no parent-death
+# signal of its own).
+for sig in HUP TERM; do
+	spn_bg run local+local -- sh -c 'sleep 1000; :' 2>"$TMPD/err"
+	AGENTS=$(wait_agents "$MASTER" 2) || fail "the 2 agents did not come up"
+	SH=$(children_of "$(echo $AGENTS | awk '{ print $2 }')")
+	t=50
+	until SL=$(children_of "$SH") && [ -n "$SL" ] || [ $t -le 0 ]; do
+		sleep 0.1
+		t=$((t - 1))
+	done
+	check "the sleep under sh" "sleep 1000" "$(args_of "$SL")"
+	kill -"$sig" "$(echo $AGENTS | awk '{ print $2 }')"
+	WHAT="SIG$sig to hop 2"
+	ends_within 5
+	check_rc "$WHAT" 255 "$RC" "$TMPD/err"
+	contains "$TMPD/err" "hop 2 (local+local): agent killed by signal" ||
+	    fail "$WHAT: $(cat "$TMPD/err")"
+	wait_gone $AGENTS "$SH" "$SL" 5 || fail "left running after $WHAT"
+done
+
 # (b) The master SIGKILLed: nothing of the tree survives it for long.
 start3
 kill -KILL "$MASTER"
