@@ -210,6 +210,19 @@ client_connect(int start, int hello, char *why, size_t whylen)
 	return fd;
 }
 
+/* Why the daemon is gone, from ctl_recv's 0 (EOF) or -1 (errno). */
+static char *
+client_lost_text(int rc)
+{
+	char *dir = ctl_dir_path(), *text;
+
+	text = xprintf("lost the daemon (%s: killed or crashed? see "
+	    "%s/daemon.log)", rc == 0 ? "connection closed" : strerror(errno),
+	    dir);
+	free(dir);
+	return text;
+}
+
 /*
  * One request, one reply: returns the reply's status (0 for OK, the
  * daemon's code for ERROR) and its text in *text.
@@ -220,14 +233,14 @@ client_call(int fd, uint32_t type, struct pk *body, char **text)
 	struct ctl_buf b = { 0 };
 	struct ctl_msg m;
 	struct upk u;
-	int rc = 255;
+	int rc = 255, n;
 
 	*text = NULL;
 	if (ctl_send(fd, type, 1, body, NULL, 0) != 0 &&
 	    (*text = client_refusal(fd)) != NULL)
 		return 255;
-	if (ctl_recv(fd, &b, &m, NULL, NULL) != 1) {
-		*text = xstrdup("lost the connection to the daemon");
+	if ((n = ctl_recv(fd, &b, &m, NULL, NULL)) != 1) {
+		*text = client_lost_text(n);
 		ctl_buf_free(&b);
 		return 255;
 	}
@@ -260,7 +273,7 @@ static void
 client_catch(void)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-	    SIGWINCH };
+	    SIGWINCH, SIGUSR1 };
 	struct sigaction sa;
 
 	if (pipe2(client_sigpipe, O_CLOEXEC | O_NONBLOCK) != 0)
@@ -305,6 +318,37 @@ client_drop_stdio(const int *fds, int nfds)
 	}
 	if (null > 2)
 		close(null);
+}
+
+/* The daemon went away under the command (killed, crashed): ssh's 255
+ * for a connection that dropped. */
+static int
+client_lost(int rc)
+{
+	char *text = client_lost_text(rc);
+
+	tty_restore();
+	fprintf(stderr, "spindle: %s\n", text);
+	free(text);
+	return 255;
+}
+
+/*
+ * rsync stops its ssh with SIGUSR1 when a transfer fails, as it does at
+ * once when the daemon dies (its pipes were the daemon's): say why before
+ * dying of it as ssh does, or the user sees only rsync's "Broken pipe".
+ */
+static int
+client_usr1(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP))
+		return client_lost(0);
+	tty_restore();
+	signal(SIGUSR1, SIG_DFL);
+	raise(SIGUSR1);
+	return 128 + SIGUSR1;
 }
 
 static int
@@ -411,6 +455,10 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 			break;
 		}
 		while (pfd[1].revents && read(client_sigpipe[0], &sig, 1) == 1) {
+			if (sig == SIGUSR1) {
+				ctl_buf_free(&b);
+				return client_usr1(fd);
+			}
 			/* As spindle alone: the second one stops us (the
 			 * daemon then kills the command). */
 			if (sig != SIGWINCH && nsig++ > 0) {
@@ -425,9 +473,7 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 		if (!pfd[0].revents)
 			continue;
 		if ((rc = ctl_recv(fd, &b, &m, NULL, NULL)) != 1) {
-			fprintf(stderr, "spindle: lost the connection to the "
-			    "daemon (was it killed?)\n");
-			code = 255;
+			code = client_lost(rc);
 			break;
 		}
 		hello |= m.type == SPN_CTL_HELLO;

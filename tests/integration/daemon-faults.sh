@@ -2,8 +2,10 @@
 # The daemon under attack and failure: another local user is refused
 # (by the directory, and by SO_PEERCRED on the socket itself); random
 # bytes and malformed requests get an error and disturb no other client;
-# a daemon killed with SIGKILL fails its shims at once with a clear
-# message, and the next command starts a fresh daemon.
+# a daemon killed with SIGKILL fails its shims, `spindle run` and rsync at
+# once with a clear message (also when rsync stops its ssh with SIGUSR1
+# before the shim has noticed), and the next command starts a fresh
+# daemon.
 . "$(dirname "$0")/lib-fakessh.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || skip "needs $PY to speak to the socket"
@@ -119,7 +121,7 @@ i=0
 while [ $i -lt 4 ]; do
 	eval "wait \$k$i"
 	check_rc "shim $i after daemon SIGKILL" 255 $? "$TMPD/k$i"
-	contains "$TMPD/k$i" "lost the connection to the daemon" ||
+	contains "$TMPD/k$i" "spindle: lost the daemon (connection closed" ||
 	    fail "shim $i: $(cat "$TMPD/k$i")"
 	i=$((i + 1))
 done
@@ -158,4 +160,93 @@ while s.recv(4096):
     pass
 EOF
 wait_gone "$new" 5 || fail "the daemon did not stop on a raw STOP"
+
+# shim_of PID: the shim started by `fssh ... &` ($! is the subshell).
+shim_of() {
+	for _p in $(descendants "$1"); do
+		[ "$(comm_of "$_p")" = ssh ] && echo "$_p" && return 0
+	done
+	fail "no shim under $1"
+}
+
+# route_up: web up in a (fresh) daemon, so that what follows waits for
+# a command only, not for a route too, on a loaded machine.
+route_up() {
+	fssh web true </dev/null 2>"$TMPD/err" ||
+	    fail "web does not come up: $(cat "$TMPD/err")"
+}
+
+# shim_sleeping: a shim running `sleep 1000` on web, stderr to
+# $TMPD/err; sets BG (to wait for), SHIM and SLEEP.
+shim_sleeping() {
+	route_up
+	fssh web 'sleep 1000' </dev/null >/dev/null 2>"$TMPD/err" &
+	BG=$!
+	SLEEP=$(user_sleep "$U_W")
+	SHIM=$(shim_of "$BG")
+}
+
+# lost WHAT FILE STATUS: a client whose daemon was killed ended with
+# STATUS and said so.
+lost() {
+	check_rc "$1" "$3" "$4" "$2"
+	contains "$2" "spindle: lost the daemon (connection closed" ||
+	    fail "$1: $(cat "$2")"
+}
+
+# `spindle run` loses its daemon.
+route_up
+SPN_STDIN=/dev/null spn_bg run web -- sleep 1000 2>"$TMPD/err"
+user_sleep "$U_W" >/dev/null
+kill -KILL "$(daemon_pid)"
+wait "$BGPID"
+lost "run, daemon killed" "$TMPD/err" 255 $?
+no_world_procs 10 "run, daemon killed"
+
+# rsync sends its ssh SIGUSR1 as soon as a transfer fails, which it does
+# the moment the daemon dies: the shim still says why.  Made certain by
+# stopping the shim while the daemon dies and the signal comes.
+shim_sleeping
+dpid=$(daemon_pid)
+kill -STOP "$SHIM"
+kill -KILL "$dpid"
+wait_gone "$dpid" 5 || fail "the daemon outlived SIGKILL"
+kill -USR1 "$SHIM"
+kill -CONT "$SHIM"
+wait "$BG"
+lost "SIGUSR1 after the daemon died" "$TMPD/err" 255 $?
+no_world_procs 10 "SIGUSR1 after the daemon died"
+
+# With the daemon alive, SIGUSR1 ends the shim as it ends ssh, and the
+# daemon ends the command.
+shim_sleeping
+kill -USR1 "$SHIM"
+wait "$BG"
+check_rc "SIGUSR1, daemon alive" 138 $? "$TMPD/err"
+wait_gone "$SLEEP" 5 || fail "the command outlived its shim's SIGUSR1"
+
+# rsync pushing through the shim when the daemon is killed: rsync's own
+# "Broken pipe" is not all the user sees.
+if command -v rsync >/dev/null 2>&1; then
+	head -c 200000000 /dev/zero >"$TMPD/big"
+	{
+		PATH=$FAKEBIN:$PATH timeout -k 3 60 rsync --bwlimit=10000 \
+		    "$TMPD/big" web:big </dev/null 2>&1
+		echo "rsync status $?"
+	} | cat >"$TMPD/rsync" &
+	bg=$!
+	t=150
+	until ps -o args= -u "$U_W" | grep -q '^rsync --server'; do
+		[ $t -gt 0 ] || fail "no rsync server: $(cat "$TMPD/rsync")"
+		t=$((t - 1))
+		sleep 0.1
+	done
+	kill -KILL "$(daemon_pid)"
+	wait "$bg"	# the pipe ends when rsync and the shim both have
+	grep -q "^rsync status [1-9]" "$TMPD/rsync" ||
+	    fail "rsync did not fail: $(cat "$TMPD/rsync")"
+	contains "$TMPD/rsync" "spindle: lost the daemon (connection closed" ||
+	    fail "rsync, daemon killed: $(cat "$TMPD/rsync")"
+	no_world_procs 10 "rsync, daemon killed"
+fi
 pass
