@@ -145,7 +145,9 @@ struct ctl_spec {
 #define CTL_SPEC_ROUTE	0	/* a name, else an inline route */
 #define CTL_SPEC_SSH	1	/* a name, else ssh to that host (the shim) */
 char		*ctl_dir_path(void);
-char		*ctl_dir(int, char *, size_t);
+#define CTL_DIR_ABSENT		1	/* none, so no daemon */
+#define CTL_DIR_UNUSABLE	(-2)	/* another user's, a link, mode... */
+int		 ctl_dir(int, char **, char *, size_t);
 int		 ctl_sockaddr(const char *, struct sockaddr_un *);
 int		 ctl_send(int, uint32_t, uint32_t, const struct pk *,
 		     const int *, int);

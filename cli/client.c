@@ -174,19 +174,20 @@ client_hello(int fd, char *why, size_t whylen)
 }
 
 /*
- * A connection to the daemon, or -1 with why set.  With start, a daemon
- * is started if none answers; a lock makes racing clients start one.
- * Without hello, the caller sends HELLO with its request (client_run
- * does: one round trip less for every command).
+ * A connection to the daemon, or -1 with why set, or CTL_DIR_UNUSABLE
+ * when no daemon can be had here (why says how to fix it).  With start,
+ * a daemon is started if none answers; a lock makes racing clients start
+ * one.  Without hello, the caller sends HELLO with its request
+ * (client_run does: one round trip less for every command).
  */
 int
 client_connect(int start, int hello, char *why, size_t whylen)
 {
 	char *dir, *lock;
-	int fd, lfd = -1;
+	int fd, lfd = -1, rc;
 
-	if ((dir = ctl_dir(start, why, whylen)) == NULL)
-		return -1;
+	if ((rc = ctl_dir(start, &dir, why, whylen)) != 0)
+		return rc == CTL_DIR_UNUSABLE ? rc : -1;
 	if ((fd = client_try(dir)) < 0 && start) {
 		lock = xprintf("%s/lock", dir);
 		lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -45,7 +45,7 @@ cmd_simple(int start, uint32_t type, struct pk *body, int print)
 	int fd, rc;
 
 	if ((fd = cmd_connect(start)) < 0)
-		return start ? 255 : 1;
+		return start || fd == CTL_DIR_UNUSABLE ? 255 : 1;
 	rc = client_call(fd, type, body, &text);
 	close(fd);
 	if (text != NULL && *text != '\0')
@@ -92,10 +92,15 @@ cmd_daemon(int argc, char **argv)
 int
 daemon_stop_wait(void)
 {
-	char *text;
+	char why[512], *text;
 	int fd, rc;
 
-	if ((fd = client_connect(0, 0, (char[8]){ 0 }, 8)) < 0) {
+	if ((fd = client_connect(0, 0, why, sizeof why)) ==
+	    CTL_DIR_UNUSABLE) {
+		fprintf(stderr, "spindle: %s\n", why);
+		return 255;
+	}
+	if (fd < 0) {
 		printf("no daemon running\n");
 		return 0;
 	}
@@ -292,7 +297,7 @@ fakessh_dir(char *why, size_t whylen)
 	char *dir, *bin, *path, *exe, *text;
 	int rc;
 
-	if ((dir = ctl_dir(1, why, whylen)) == NULL)
+	if (ctl_dir(1, &dir, why, whylen) != 0)
 		return NULL;
 	bin = xprintf("%s/fakessh-bin", dir);
 	free(dir);
@@ -330,7 +335,8 @@ cmd_fakessh_bin(int argc, char **argv)
 {
 	char why[512], *dir;
 
-	static const char usage[] = "usage: spindle fakessh-bin\n";
+	static const char usage[] = "usage: spindle fakessh-bin\n"
+	    "as in: d=$(spindle fakessh-bin) && PATH=$d:$PATH\n";
 
 	if (cmd_help(argc, argv, usage))
 		return 0;

@@ -85,6 +85,10 @@ run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
 	int fd, start = routes_known(name), code;
 
 	if ((fd = client_connect(start, 0, why, sizeof why)) < 0) {
+		/* An inline route needs no daemon, but the user should
+		 * know why the routes it holds are out of reach. */
+		if (!start && fd == CTL_DIR_UNUSABLE)
+			log_warn("%s (running without the daemon)", why);
 		if (!start)
 			return -1;
 		fprintf(stderr, "spindle: %s\n", why);

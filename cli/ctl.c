@@ -30,34 +30,72 @@ ctl_dir_path(void)
 	return xprintf("/tmp/spindle-%u", (unsigned)getuid());
 }
 
-/* Create the directory if asked and need be; refuse one another user
- * could touch. */
-char *
-ctl_dir(int create, char *why, size_t whylen)
+/* What is wrong with a runtime directory, and how to get going again. */
+static void
+ctl_dir_unusable(const char *dir, const struct stat *st, char *why,
+    size_t whylen)
+{
+	static const char elsewhere[] = "set SPINDLE_RUNTIME_DIR to a "
+	    "directory of your own";
+	char *owner;
+
+	if (S_ISLNK(st->st_mode) || !S_ISDIR(st->st_mode)) {
+		snprintf(why, whylen, "runtime directory %s is not a "
+		    "directory but a %s: remove it, or %s", dir,
+		    S_ISLNK(st->st_mode) ? "symbolic link" : "file", elsewhere);
+	} else if (st->st_uid != getuid()) {
+		owner = passwd_name(st->st_uid);
+		snprintf(why, whylen, "runtime directory %s belongs to uid "
+		    "%u (%s), not to you: %s (mode 0700), or have it removed",
+		    dir, (unsigned)st->st_uid, owner != NULL ? owner : "?",
+		    elsewhere);
+		free(owner);
+	} else {
+		snprintf(why, whylen, "runtime directory %s has mode %04o, "
+		    "open to others: chmod 700 it, or %s", dir,
+		    (unsigned)(st->st_mode & 07777), elsewhere);
+	}
+}
+
+/*
+ * The runtime directory in *dirp, created if asked and need be: 0, or
+ * CTL_DIR_ABSENT (not asked to create it, and there is none: so no
+ * daemon either), or CTL_DIR_UNUSABLE with why saying what to do: one
+ * another user could touch is refused, and every command says so.
+ */
+int
+ctl_dir(int create, char **dirp, char *why, size_t whylen)
 {
 	char *dir = ctl_dir_path();
 	struct stat st;
 
+	*dirp = NULL;
 	if (!create && lstat(dir, &st) != 0 && errno == ENOENT) {
 		snprintf(why, whylen, "no daemon is running");
 		free(dir);
-		return NULL;
+		return CTL_DIR_ABSENT;
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(why, whylen, "cannot create %s: %s", dir,
+		snprintf(why, whylen, "cannot create runtime directory %s: "
+		    "%s: set SPINDLE_RUNTIME_DIR to a directory of your own",
+		    dir, strerror(errno));
+		free(dir);
+		return CTL_DIR_UNUSABLE;
+	}
+	if (lstat(dir, &st) != 0) {
+		snprintf(why, whylen, "runtime directory %s: %s", dir,
 		    strerror(errno));
 		free(dir);
-		return NULL;
+		return CTL_DIR_UNUSABLE;
 	}
-	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != getuid() || (st.st_mode & 077) != 0) {
-		snprintf(why, whylen, "%s is not a private directory of "
-		    "uid %u (want mode 0700, not a link)", dir,
-		    (unsigned)getuid());
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 077) != 0) {
+		ctl_dir_unusable(dir, &st, why, whylen);
 		free(dir);
-		return NULL;
+		return CTL_DIR_UNUSABLE;
 	}
-	return dir;
+	*dirp = dir;
+	return 0;
 }
 
 int

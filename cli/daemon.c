@@ -1095,7 +1095,7 @@ daemon_serve(int ready_fd)
 	char why[512], *dir;
 	int lfd;
 
-	if ((dir = ctl_dir(1, why, sizeof why)) == NULL) {
+	if (ctl_dir(1, &dir, why, sizeof why) != 0) {
 		fprintf(stderr, "spindle: %s\n", why);
 		return 255;
 	}

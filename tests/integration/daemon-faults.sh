@@ -21,7 +21,7 @@ chmod 0755 "$TMPD"
 runuser -u "$U_O" -- env SPINDLE_RUNTIME_DIR="$RT" "$SPINDLE" ls \
     >"$TMPD/out" 2>"$TMPD/err"
 check_rc "other user's client" 255 $? "$TMPD/err"
-contains "$TMPD/err" "not a private directory" ||
+contains "$TMPD/err" "$RT belongs to uid 0 (root), not to you" ||
     fail "other user: $(cat "$TMPD/err")"
 # ...and with the directory and socket opened up, the daemon itself.
 chmod 0711 "$RT"
