@@ -30,7 +30,9 @@ struct sshargs {
 	int	  no_command;	/* -N, -oSessionType=none */
 	int	  version;	/* -V: nothing after it was read */
 	char	**command;	/* words after dest, or {RemoteCommand} */
-	char	**ignored;	/* "-A", "-L 8080:x:80", "-o Foo=bar" */
+	char	 *forward;	/* the first forwarding asked for ("-L",
+				 * "-o LocalForward", "-W"), or NULL */
+	char	**ignored;	/* "-A", "-J jump", "-o Foo=bar" */
 };
 int		 sshargs_parse(int, char **, struct sshargs *, char *,
 		     size_t);

@@ -191,12 +191,13 @@ shim_main(int argc, char **argv)
 		    strerror(errno));
 		return 255;
 	}
-	if (sa.no_command && sa.command[0] == NULL) {
-		if (sa.verbose)
-			fprintf(stderr, "spindle fakessh: -N: no command "
-			    "and no forwarding to do\n");
+	/* No tunnels yet: better a clear no than a session without the
+	 * forwarding its caller waits on (or -N's success at once). */
+	if (sa.forward != NULL || sa.no_command) {
+		fprintf(stderr, "spindle: %s is not supported yet\n",
+		    sa.forward != NULL ? sa.forward : "-N");
 		sshargs_free(&sa);
-		return 0;
+		return 255;
 	}
 	shim_spec(&sa, &s);
 	if (sa.verbose)

@@ -26,9 +26,12 @@
  * destination is refused only for a leading '-', blanks and control
  * characters (ssh 9.6+ also refuses ',' and shell metacharacters, but
  * inline routes use ','); "-l -- host -p 2" reads -p (ssh takes the
- * "--" argument for an end of options).  Options that only make sense
- * for a real client (forwardings, -J, -Q, -G, -O ...) are accepted
- * unchecked and listed in `ignored`.
+ * "--" argument for an end of options).  Forwardings (-L -R -D -w and
+ * their -o keywords, which ClearAllForwardings clears as in ssh, and -W,
+ * which it does not) are named in `forward`: the shim refuses them
+ * rather than pretend.  Options that only make sense for a real client
+ * (-A, -X, -J, -Q, -G, -O ...) are accepted unchecked and listed in
+ * `ignored`.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -64,6 +67,9 @@ struct sshargs_state {
 	enum sshargs_session	 session;
 	char			*remote;	/* 1st RemoteCommand */
 	int			 ended;		/* at a "--" */
+	const char		*forward;	/* 1st -L -R -D -w or -o kind */
+	int			 stdio_forward;	/* -W */
+	int			 clear_forwards; /* -1 unset, else 1st value */
 };
 
 static const char sshargs_usage_text[] =
@@ -305,8 +311,9 @@ sshargs_kw_session(struct sshargs_state *st, const char *key,
 	return 0;
 }
 
+/* A yes/no keyword's value: 1 or 0, or -1 with the error set. */
 static int
-sshargs_kw_stdin(struct sshargs_state *st, const char *key,
+sshargs_kw_yesno(struct sshargs_state *st, const char *key,
     const char *value)
 {
 	char *w;
@@ -317,10 +324,70 @@ sshargs_kw_stdin(struct sshargs_state *st, const char *key,
 	if ((on = sshargs_yesno(w)) == -1)
 		return sshargs_unsupported(st, w);
 	free(w);
+	return on;
+}
+
+static int
+sshargs_kw_stdin(struct sshargs_state *st, const char *key,
+    const char *value)
+{
+	int on;
+
+	if ((on = sshargs_kw_yesno(st, key, value)) == -1)
+		return -1;
 	if (!st->stdin_set) {
 		st->sa->no_stdin = on;
 		st->stdin_set = 1;
 	}
+	return 0;
+}
+
+/* LocalForward, RemoteForward, DynamicForward, Tunnel: the first one
+ * is named, as ssh's documentation spells it. */
+static int
+sshargs_kw_forward(struct sshargs_state *st, const char *key,
+    const char *value)
+{
+	static const char *kinds[] = { "LocalForward", "RemoteForward",
+	    "DynamicForward", "Tunnel" };
+
+	(void)value;
+	for (size_t i = 0; st->forward == NULL && i < 4; i++) {
+		if (strcasecmp(key, kinds[i]) == 0)
+			st->forward = kinds[i];
+	}
+	return 0;
+}
+
+static int
+sshargs_kw_tunnel(struct sshargs_state *st, const char *key,
+    const char *value)
+{
+	char *w;
+
+	if ((w = sshargs_word(st, key, value)) == NULL)
+		return -1;
+	if (strcasecmp(w, "no") == 0) {
+		free(w);
+		return 0;
+	}
+	if (strcasecmp(w, "point-to-point") != 0 &&
+	    strcasecmp(w, "ethernet") != 0 && sshargs_yesno(w) != 1)
+		return sshargs_unsupported(st, w);
+	free(w);
+	return sshargs_kw_forward(st, key, value);
+}
+
+static int
+sshargs_kw_clear(struct sshargs_state *st, const char *key,
+    const char *value)
+{
+	int on;
+
+	if ((on = sshargs_kw_yesno(st, key, value)) == -1)
+		return -1;
+	if (st->clear_forwards == -1)
+		st->clear_forwards = on;
 	return 0;
 }
 
@@ -336,6 +403,11 @@ static const struct {
 	{ "RemoteCommand", sshargs_kw_remote },
 	{ "SessionType", sshargs_kw_session },
 	{ "StdinNull", sshargs_kw_stdin },
+	{ "LocalForward", sshargs_kw_forward },
+	{ "RemoteForward", sshargs_kw_forward },
+	{ "DynamicForward", sshargs_kw_forward },
+	{ "Tunnel", sshargs_kw_tunnel },
+	{ "ClearAllForwardings", sshargs_kw_clear },
 };
 
 /*
@@ -478,6 +550,17 @@ sshargs_arg(struct sshargs_state *st, int ch, const char *arg)
 		break;
 	case 'o':
 		return sshargs_option(st, arg);
+	case 'L':
+	case 'R':
+	case 'D':
+	case 'w':
+		if (st->forward == NULL)
+			st->forward = ch == 'L' ? "-L" : ch == 'R' ? "-R" :
+			    ch == 'D' ? "-D" : "-w";
+		break;
+	case 'W':
+		st->stdio_forward = 1;
+		break;
 	default:
 		strv_push(&sa->ignored, &st->nignored,
 		    xprintf("-%c %s", ch, arg));
@@ -682,6 +765,11 @@ sshargs_finish(struct sshargs_state *st, int argc, char **argv, int i)
 	}
 	sa->subsystem = st->session == SESSION_SUBSYSTEM;
 	sa->no_command = st->session == SESSION_NONE;
+	if (st->forward != NULL && st->clear_forwards != 1)
+		sa->forward = xprintf("%s%s", *st->forward == '-' ? "" :
+		    "-o ", st->forward);
+	else if (st->stdio_forward)
+		sa->forward = xstrdup("-W");
 	return 0;
 }
 
@@ -703,6 +791,7 @@ sshargs_parse(int argc, char **argv, struct sshargs *sa, char *err,
 	sa->ignored = xcalloc(1, sizeof *sa->ignored);
 	memset(&st, 0, sizeof st);
 	st.sa = sa;
+	st.clear_forwards = -1;
 	st.err = err;
 	st.errlen = errlen;
 	if (errlen > 0)
@@ -771,6 +860,7 @@ sshargs_free(struct sshargs *sa)
 	strv_free(sa->opts);
 	free(sa->logfile);
 	strv_free(sa->command);
+	free(sa->forward);
 	strv_free(sa->ignored);
 	memset(sa, 0, sizeof *sa);
 }

@@ -78,9 +78,9 @@ out=$(fssh -t web tty </dev/null 2>"$TMPD/err")
 contains "$TMPD/err" "Pseudo-terminal will not be allocated" ||
     fail "-t without a terminal: $(cat "$TMPD/err")"
 check "-t without a terminal: no pty" "not a tty" "$out"
-fssh -v -A -L 8080:x:80 -X web true </dev/null 2>"$TMPD/err" ||
+fssh -v -A -J jump -X web true </dev/null 2>"$TMPD/err" ||
     fail "-v: $(cat "$TMPD/err")"
-for o in "-A" "-L 8080:x:80" "-X"; do
+for o in "-A" "-J jump" "-X"; do
 	contains "$TMPD/err" "ignoring $o" || fail "-v: $o: $(cat "$TMPD/err")"
 done
 # -E: our own messages go to the log, the command's stderr does not.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The ssh shim on local routes (no sshd needed): a login shell on a pty
 # when stdin is a terminal, OpenSSH's usage errors, unsupported
-# subsystems, a remote without sftp-server (a mount namespace hides it),
+# subsystems, forwardings and -N refused, a remote without sftp-server (a mount namespace hides it),
 # and the daemon a shim starts never finding the shim as its ssh.
 . "$(dirname "$0")/lib.sh"
 export SPINDLE_RUNTIME_DIR="$TMPD/rt"
@@ -35,6 +35,26 @@ SPINDLE_SSH_ARGS=-4 timeout 20 "$SSH" -s local+local foo </dev/null \
 check_rc "subsystem foo" 255 $? "$TMPD/err"
 contains "$TMPD/err" "subsystem 'foo' is not supported" ||
     fail "subsystem foo: $(cat "$TMPD/err")"
+
+# Forwardings and -N, until the shim has tunnels: a clear refusal with
+# 255, not a session without them (or -N's 0 at once).
+for f in "-W x:22" "-L 8080:x:80" "-R 5000:y:22" "-D 1080" "-w 0" "-N" \
+    "-fN -L 1:x:2" "-oLocalForward=8080 x:80"; do
+	what=${f%% *}
+	case $f in -fN*) what=-L ;; -oLocal*) what="-o LocalForward" ;; esac
+	# shellcheck disable=SC2086
+	timeout 20 "$SSH" $f local 'echo ran' </dev/null >"$TMPD/out" \
+	    2>"$TMPD/err"
+	check_rc "$f" 255 $? "$TMPD/err"
+	check "$f: stderr" "spindle: $what is not supported yet" \
+	    "$(cat "$TMPD/err")"
+	check "$f: nothing ran" "" "$(cat "$TMPD/out")"
+done
+# scp's -oClearAllForwardings=yes clears them, as in ssh.
+out=$(timeout 20 "$SSH" -oClearAllForwardings=yes -L 1:x:2 local echo ran \
+    </dev/null 2>"$TMPD/err")
+check_rc "cleared forwarding" 0 $? "$TMPD/err"
+check "cleared forwarding: output" ran "$out"
 
 # ssh's pty rules with -n; -E naming a file it cannot open.
 out=$(timeout 20 "$SSH" -tt -n local tty 2>"$TMPD/err" | tr -d '\r')

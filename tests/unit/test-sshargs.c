@@ -98,6 +98,7 @@ test_simple(void **state)
 	assert_strv(sa.identities, NONE);
 	assert_strv(sa.opts, NONE);
 	assert_strv(sa.ignored, NONE);
+	assert_null(sa.forward);
 	assert_strv(sa.command, WORDS("cmd", "args"));
 	assert_int_equal(sa.tty, 0);
 	assert_int_equal(sa.no_stdin, 0);
@@ -552,7 +553,8 @@ test_scp_sftp_mode(void **state)
 	    "ClearAllForwardings=yes", "RemoteCommand=none", "RequestTTY=no",
 	    "ForwardAgent=no"));
 	assert_strv(sa.ignored, WORDS("-x", "-o PermitLocalCommand=no",
-	    "-o ClearAllForwardings=yes", "-o ForwardAgent=no"));
+	    "-o ForwardAgent=no"));
+	assert_null(sa.forward);
 	sshargs_free(&sa);
 
 	/* Legacy scp: the command follows "--" and the host. */
@@ -687,22 +689,96 @@ test_ignored(void **state)
 	struct sshargs sa;
 
 	(void)state;
-	assert_ok(PARSE(&sa, "-A", "-L", "8080:x:80", "-Jjump", "-C",
-	    "-o", "ForwardAgent=no", "-R5000:y:22", "-D", "1080", "-b",
+	assert_ok(PARSE(&sa, "-A", "-Jjump", "-C",
+	    "-o", "ForwardAgent=no", "-b",
 	    "127.0.0.1", "-c", "aes128-ctr", "-e", "none", "-m",
-	    "hmac-sha2-256", "-S", "/tmp/ctl", "-W", "x:22", "-w", "0:1",
+	    "hmac-sha2-256", "-S", "/tmp/ctl",
 	    "-I", "pkcs", "-B", "lo", "-P", "tag", "-O", "check", "-Q",
 	    "cipher", "-G", "-g", "-K", "-k", "-M", "-X", "-Y", "-y", "-a",
 	    "host"));
-	assert_strv(sa.ignored, WORDS("-A", "-L 8080:x:80", "-J jump", "-C",
-	    "-o ForwardAgent=no", "-R 5000:y:22", "-D 1080", "-b 127.0.0.1",
+	assert_strv(sa.ignored, WORDS("-A", "-J jump", "-C",
+	    "-o ForwardAgent=no", "-b 127.0.0.1",
 	    "-c aes128-ctr", "-e none", "-m hmac-sha2-256", "-S /tmp/ctl",
-	    "-W x:22", "-w 0:1", "-I pkcs", "-B lo", "-P tag", "-O check",
+	    "-I pkcs", "-B lo", "-P tag", "-O check",
 	    "-Q cipher", "-G", "-g", "-K", "-k", "-M", "-X", "-Y", "-y",
 	    "-a"));
+	assert_null(sa.forward);
 	assert_string_equal(sa.host, "host");
 	assert_strv(sa.command, NONE);
 	sshargs_free(&sa);
+}
+
+/* parse_forward(WANT, args...): parses, and forward is WANT (or NULL). */
+static void
+parse_forward(const char *want, const char **words)
+{
+	struct sshargs sa;
+
+	assert_ok(parse_v(&sa, words));
+	if (want == NULL && sa.forward != NULL)
+		fail_msg("forward \"%s\", wanted none", sa.forward);
+	if (want != NULL) {
+		assert_non_null(sa.forward);
+		assert_string_equal(sa.forward, want);
+	}
+	/* Read, not ignored: -v lists none of them. */
+	for (char **i = sa.ignored; *i != NULL; i++) {
+		if (strchr("LRDWw", (*i)[1]) != NULL ||
+		    strstr(*i, "LocalForward") != NULL ||
+		    strstr(*i, "RemoteForward") != NULL ||
+		    strstr(*i, "DynamicForward") != NULL ||
+		    strstr(*i, "Tunnel") != NULL ||
+		    strstr(*i, "ClearAllForwardings") != NULL)
+			fail_msg("\"%s\" listed as ignored", *i);
+	}
+	sshargs_free(&sa);
+}
+#define FORWARD(want, ...) \
+	parse_forward((want), (const char *[]){ "ssh", __VA_ARGS__, NULL })
+
+/* Forwardings are read, not ignored: the shim refuses them until it has
+ * tunnels.  The first one is named; ClearAllForwardings (first value
+ * wins) clears -L -R -D -w and their keywords, not -W, as ssh does. */
+static void
+test_forwardings(void **state)
+{
+	(void)state;
+	FORWARD("-L", "-L", "8080:x:80", "h");
+	FORWARD("-R", "-R5000:y:22", "h", "cmd");
+	FORWARD("-D", "-D", "1080", "-N", "h");
+	FORWARD("-W", "-W", "x:22", "h");
+	FORWARD("-w", "-w", "0:1", "h");
+	FORWARD("-L", "h", "-L1:x:2", "-R3:y:4");	/* after the host */
+	FORWARD("-D", "-fND1080", "h");			/* in a bundle */
+	FORWARD("-o LocalForward", "-oLocalForward=8080 x:80", "h");
+	FORWARD("-o RemoteForward", "-o", "remoteforward 5000 y:22", "h");
+	FORWARD("-o DynamicForward", "-oDynamicForward=1080", "h");
+	FORWARD("-o Tunnel", "-oTunnel=point-to-point", "h");
+	FORWARD(NULL, "-oTunnel=no", "h");
+	FORWARD(NULL, "-oClearAllForwardings=yes", "-L1:x:2", "-D3", "h");
+	FORWARD(NULL, "-L1:x:2", "-oClearAllForwardings=yes", "h");
+	FORWARD("-L", "-oClearAllForwardings=no", "-oClearAllForwardings=yes",
+	    "-L1:x:2", "h");
+	FORWARD("-W", "-oClearAllForwardings=yes", "-W", "x:22", "h");
+	FORWARD("-W", "-oClearAllForwardings=yes", "-L1:x:2", "-Wx:22", "h");
+	/* What scp and sftp run: no forwarding, even though they clear. */
+	FORWARD(NULL, "-x", "-oPermitLocalCommand=no",
+	    "-oClearAllForwardings=yes", "-oForwardAgent=no", "-s", "--",
+	    "h", "sftp");
+}
+
+static void
+test_forward_errors(void **state)
+{
+	struct sshargs sa;
+
+	(void)state;
+	assert_fails(&sa, PARSE(&sa, "-oTunnel=sideways", "h"),
+	    "command-line line 0: unsupported option \"sideways\".");
+	assert_fails(&sa, PARSE(&sa, "-oClearAllForwardings=maybe", "h"),
+	    "command-line line 0: unsupported option \"maybe\".");
+	assert_fails(&sa, PARSE(&sa, "-L"),
+	    "option requires an argument -- L");
 }
 
 static void
@@ -777,6 +853,8 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_ignored),
+		cmocka_unit_test(test_forwardings),
+		cmocka_unit_test(test_forward_errors),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_command_join),
 	};
