@@ -9,8 +9,11 @@
  *		| [ user "@" ] host *( "," option "=" value )
  *
  * A host is anything ssh accepts, an ssh_config alias included.  Extra
- * ssh arguments for every ssh hop come from $SPINDLE_SSH_ARGS, after the
- * hop's own options.
+ * ssh arguments that name local files ($SPINDLE_SSH_ARGS, the routes
+ * file's ssh-config and ssh-args) go to the ssh hops this machine starts,
+ * after the hop's own options: up to the first ssh hop, every hop runs
+ * here.  An ssh beyond it runs on another host, as another user, where
+ * a local path means nothing; its own options (`,config=`) set it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -202,7 +205,8 @@ route_parse(const char *text, struct route *r, char *why, size_t whylen)
 	    whylen);
 }
 
-/* As route_parse, with `sshargs` in place of $SPINDLE_SSH_ARGS. */
+/* As route_parse, with `sshargs` in place of $SPINDLE_SSH_ARGS: for the
+ * ssh hops started on this machine. */
 int
 route_parse_ssh(const char *text, const char *sshargs, struct route *r,
     char *why, size_t whylen)
@@ -222,6 +226,9 @@ route_parse_ssh(const char *text, const char *sshargs, struct route *r,
 			free(copy);
 			return -1;
 		}
+		/* What this hop starts runs on another machine. */
+		if (strcmp(r->hops[r->nhops].method, "ssh") == 0)
+			sshargs = NULL;
 		namelen += strlen(word) + (r->nhops > 0);
 		r->hops[r->nhops].name = xstrdup(text);
 		r->hops[r->nhops].name[namelen] = '\0';

@@ -117,6 +117,40 @@ test_sshenv(void **state)
 	free(s);
 }
 
+static int
+has_arg(const struct hop *h, const char *arg)
+{
+	for (char **a = h->args; *a != NULL; a++) {
+		if (strcmp(*a, arg) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Arguments naming local files go to the ssh hops this machine starts:
+ * those up to the first ssh hop, not those started beyond it. */
+static void
+test_local_ssh(void **state)
+{
+	struct route r;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(route_parse_ssh("a+u@b,config=/b+sudo=w", "-F x",
+	    &r, why, sizeof why), 0);
+	assert_int_equal(r.nhops, 3);
+	assert_true(has_arg(&r.hops[0], "x"));
+	assert_string_equal(r.hops[1].args[2], "-F/b");
+	assert_null(r.hops[1].args[3]);
+	route_free(&r);
+	/* local, sudo and su hops stay on this machine. */
+	assert_int_equal(route_parse_ssh("local+sudo=x+su=y+a+b", "-F x",
+	    &r, why, sizeof why), 0);
+	assert_true(has_arg(&r.hops[3], "x"));
+	assert_false(has_arg(&r.hops[4], "x"));
+	route_free(&r);
+}
+
 int
 main(void)
 {
@@ -125,6 +159,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_sshenv),
+		cmocka_unit_test(test_local_ssh),
 	};
 	int fd = mkstemp(path), rc;
 
