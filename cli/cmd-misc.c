@@ -26,7 +26,8 @@ probe_stop(struct probe *p, int code, const char *err)
 	if (err != NULL)
 		fprintf(stderr, "spindle: %s\n", err);
 	p->code = code;
-	event_base_loopbreak(master_base(p->m));
+	/* Not loopbreak: this may come before the loop runs. */
+	event_base_loopexit(master_base(p->m), NULL);
 }
 
 static int
@@ -106,23 +107,22 @@ static int
 probe_run(struct probe *p, const char *text, struct master_opts *mo,
     master_up_fn *up)
 {
-	struct route route;
+	struct route_conf rc;
 	char why[512];
-	int rc;
+	int rv;
 
-	if ((rc = routes_resolve(text, &route, mo, why, sizeof why)) < 0) {
+	rv = resolve_local(text, mo, &rc, why, sizeof why);
+	password_free(mo->password);
+	if (rv != 0) {
 		fprintf(stderr, "spindle: %s\n", why);
-		return 255;
+		return rv;
 	}
-	if (rc == 0 && route_parse(text, &route, why, sizeof why) != 0)
-		usage_error("bad route '%s': %s", text, why);
-	p->nhops = route.nhops;
-	p->m = master_new(mo);
-	master_connect(p->m, &route, up, p);
+	p->nhops = rc.route.nhops;
+	p->m = master_new(&rc.mo);
+	master_connect(p->m, &rc.route, up, p);
 	event_base_dispatch(master_base(p->m));
 	master_teardown(p->m);
-	route_free(&route);
-	password_free(mo->password);
+	resolve_free(&rc);
 	return p->code;
 }
 
@@ -144,7 +144,7 @@ static const char info_usage[] =
 int
 cmd_ping(int argc, char **argv)
 {
-	struct master_opts mo = MASTER_OPTS_DEFAULT;
+	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct probe p = { .count = 10 };
 	char *end;
 	long v;
@@ -237,7 +237,7 @@ info_up(struct master *m, const char *err, void *arg)
 int
 cmd_info(int argc, char **argv)
 {
-	struct master_opts mo = MASTER_OPTS_DEFAULT;
+	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct probe p = { .count = 0 };
 	int ch;
 

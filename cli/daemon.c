@@ -1090,7 +1090,7 @@ daemon_detach(const char *dir, int keep)
 int
 daemon_serve(int ready_fd)
 {
-	struct master_opts mo = MASTER_OPTS_DEFAULT;
+	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct rlimit rl;
 	char why[512], *dir;
 	int lfd;
