@@ -96,7 +96,7 @@ struct event_base *master_base(struct master *);
 void		 master_connect(struct master *, const struct route *,
 		     master_up_fn *, void *);
 uint32_t	 master_ctx(struct master *, size_t);
-const char	*master_label(struct master *, size_t);
+struct chain	*master_chain(struct master *);
 void		 master_on_signal(struct master *, void (*)(int, void *),
 		     void *);
 void		 master_timing(struct master *, const char *, uint64_t);
@@ -173,6 +173,7 @@ extern int	 client_quiet;
 char		*client_self_exe(void);
 int		 client_connect(int, int, char *, size_t);
 int		 client_call(int, uint32_t, struct pk *, char **);
+int		 client_for_route(const char *, int);
 int		 client_run(int, const struct ctl_spec *,
 		     const struct exec_req *);
 
@@ -187,6 +188,7 @@ struct droute	*dr_define(const char *, const struct ctl_spec *, int,
 struct dr_wait	*dr_use(struct droute *, dr_ready_fn *, void *);
 void		 dr_unwait(struct dr_wait *);
 uint32_t	 dr_ctx(struct droute *);
+struct chain	*dr_chain(struct droute *);
 const char	*dr_key(struct droute *);
 void		 dr_hold(struct droute *, int);
 int		 dr_down(const char *, char *, size_t);
@@ -210,6 +212,20 @@ int		 resolve_local(const char *, const struct master_opts *,
 		     struct route_conf *, char *, size_t);
 char		*resolve_direct_name(const struct ctl_spec *);
 void		 resolve_free(struct route_conf *);
+
+/* probe.c */
+struct probe_req {
+	int		 info;		/* else ping */
+	long		 count;
+	size_t		 size;
+};
+#define PROBE_COUNT_MAX	10000000
+#define PROBE_SIZE_MAX	(512 * 1024)
+struct probe;
+typedef void probe_done_fn(const char *, const char *, void *);
+struct probe	*probe_start(struct rt *, struct chain *,
+		     const struct probe_req *, probe_done_fn *, void *);
+void		 probe_cancel(struct probe *);
 
 /* pwcmd.c */
 struct pwcmd;

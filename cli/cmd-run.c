@@ -82,15 +82,10 @@ static int
 run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
 {
 	struct ctl_spec s;
-	char why[512];
-	int fd, start = routes_known(name), code;
+	int fd, code;
 
-	if ((fd = client_connect(start, 0, why, sizeof why)) < 0) {
-		if (!start)
-			return -1;
-		fprintf(stderr, "spindle: %s\n", why);
-		return 255;
-	}
+	if ((fd = client_for_route(name, 0)) < 0)
+		return fd == -1 ? -1 : 255;
 	ctl_spec_init(&s, name, mo);
 	if (req->flags & SPN_EXEC_PTY)
 		tty_setup(&req->rows, &req->cols);

@@ -434,6 +434,12 @@ dr_ctx(struct droute *dr)
 	return chain_last(dr->chain);
 }
 
+struct chain *
+dr_chain(struct droute *dr)
+{
+	return dr->chain;
+}
+
 const char *
 dr_key(struct droute *dr)
 {

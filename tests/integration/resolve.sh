@@ -1,9 +1,10 @@
 #!/bin/sh
 # One way to resolve a route, with the daemon and without (no sshd
 # needed): each option from the command line, else the route's entry in
-# the routes file, else the file's global options, else the default; a
-# password command that hangs fails the route within its time limit on
-# both paths, and is killed.
+# the routes file, else the file's global options, else the default; info
+# and ping reach a name only the daemon knows; a password command that
+# hangs fails the route within its time limit on both paths, and is
+# killed.
 . "$(dirname "$0")/lib.sh"
 command -v ssh >/dev/null || skip "ssh is not installed"
 export SPINDLE_RUNTIME_DIR="$TMPD/rt"
@@ -57,10 +58,30 @@ for how in --no-daemon daemon; do
 	    nowhere
 done
 
+# info and ping of a name only the daemon knows (`up`'s), on the route
+# it holds: the pids ls shows.
+spn up held local+local >/dev/null 2>"$TMPD/err" ||
+    fail "up held: $(cat "$TMPD/err")"
+spn info held >"$TMPD/info" 2>"$TMPD/err"
+check_rc "info held" 0 $? "$TMPD/err"
+check "info held: hops" "hop 1 (local):|hop 2 (local+local):" \
+    "$(awk '{ printf "%s%s %s %s", s, $1, $2, $3; s = "|" }' "$TMPD/info")"
+pids=$(awk '{ printf "%s%s", s, $5; s = "," }' "$TMPD/info")
+spn ls | grep -q "^held  *up .* $pids  *local+local\$" ||
+    fail "info held: pids $pids are not those ls shows: $(spn ls)"
+out=$(spn ping -c 3 -s 100 held 2>"$TMPD/err")
+check_rc "ping held" 0 $? "$TMPD/err"
+case $out in
+"hop 2 (local+local): 3 pings of 100 bytes: min "*) ;;
+*) fail "ping held: $out" ;;
+esac
+spn ping --no-daemon -c 1 local >/dev/null 2>"$TMPD/err" ||
+    fail "ping --no-daemon local: $(cat "$TMPD/err")"
+
 # A password command that hangs, or keeps running once it has closed its
 # output: the route fails once password-timeout is up, on both paths,
 # and the command is killed.
-for how in "run --no-daemon" "info" run; do
+for how in "run --no-daemon" "info --no-daemon" run info; do
 	for r in pwhang pwopen; do
 		set -- $how $r
 		[ "$1" = run ] && set -- "$@" -- true
