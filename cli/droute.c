@@ -684,7 +684,6 @@ dr_list(int json)
 	struct evbuffer *b = evbuffer_new();
 	struct droute *dr;
 	char *out;
-	size_t len;
 	int n = 0, w = 16;
 
 	dr_add_file_routes();
@@ -709,10 +708,7 @@ dr_list(int json)
 	}
 	if (json)
 		evbuffer_add_printf(b, "]\n");
-	len = evbuffer_get_length(b);
-	out = xmalloc(len + 1);
-	evbuffer_remove(b, out, len);
-	out[len] = '\0';
+	out = evbuf_take(b);
 	evbuffer_free(b);
 	return out;
 }

@@ -40,14 +40,8 @@ probe_free(struct probe *p)
 static void
 probe_finish(struct probe *p, const char *err)
 {
-	size_t len = evbuffer_get_length(p->out);
-	char *text = NULL;
+	char *text = err == NULL ? evbuf_take(p->out) : NULL;
 
-	if (err == NULL) {
-		text = xmalloc(len + 1);
-		evbuffer_remove(p->out, text, len);
-		text[len] = '\0';
-	}
 	p->fn(text, err, p->arg);
 	free(text);
 	probe_free(p);
