@@ -28,8 +28,8 @@ spn_ssh_sudo=$(median_ms 15 "$SPINDLE" run "$R+sudo=$U_W" -- true)
 
 raw_pp=$(/usr/bin/python3 bench/pingpong.py 2000 $ssh_cmd "$R" cat)
 raw_pp_sudo=$(/usr/bin/python3 bench/pingpong.py 2000 $ssh_cmd "$R" sudo -u "$U_W" cat)
-spn_ping=$("$SPINDLE" ping -c 2000 "$R" | sed 's/.*median \([0-9.]*\) us.*/\1/')
-spn_ping_sudo=$("$SPINDLE" ping -c 2000 "$R+sudo=$U_W" | sed 's/.*median \([0-9.]*\) us.*/\1/')
+spn_ping=$("$SPINDLE" ping --no-daemon -c 2000 "$R" | sed 's/.*median \([0-9.]*\) us.*/\1/')
+spn_ping_sudo=$("$SPINDLE" ping --no-daemon -c 2000 "$R+sudo=$U_W" | sed 's/.*median \([0-9.]*\) us.*/\1/')
 
 mbps() {	# mbps CMD...: MB/s moving $MB MiB from stdin to the command
 	_t0=$(date +%s%N)

@@ -1,8 +1,12 @@
 /*
  * A chain: the contexts of one route, brought up one hop at a time, each
  * new hop started by the one before it.  The master holds any number of
- * chains (the daemon one per route); each gets fresh context ids.
+ * chains (the daemon one per route); each gets fresh context ids.  A
+ * password the route takes from the routes file (a command's or a
+ * file's) is fetched here, on every path, and dropped once the hops have
+ * used it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +17,9 @@ struct chain {
 	struct master		*m;
 	const struct route	*route;	/* only while connecting */
 	size_t			 nhops;
-	struct master_opts	 opts;
+	struct master_opts	 opts;	/* strings borrowed, but agent */
+	struct pwcmd		*pwc;	/* password command running */
+	char			*pw;	/* what it printed, or the file's */
 	size_t			 next;
 	uint32_t		*ids;
 	char			**labels;
@@ -38,6 +44,9 @@ chain_new(struct master *m, const struct route *r,
 	c->route = r;
 	c->nhops = r->nhops;
 	c->opts = *opts;
+	/* The daemon's next client may bring another while we connect. */
+	if (opts->agent != NULL)
+		c->opts.agent = xstrdup(opts->agent);
 	c->ids = xcalloc(r->nhops, sizeof *c->ids);
 	c->labels = xcalloc(r->nhops + 1, sizeof *c->labels);
 	for (size_t i = 0; i < r->nhops; i++) {
@@ -82,11 +91,24 @@ chain_find(struct chain *c, uint32_t ctx)
 	return -1;
 }
 
+/* The hops have it, each a copy of its own. */
+static void
+chain_pw_drop(struct chain *c)
+{
+	if (c->pw == NULL)
+		return;
+	if (c->opts.password == c->pw)
+		c->opts.password = NULL;
+	password_free(c->pw);
+	c->pw = NULL;
+}
+
 static void
 chain_failed(struct chain *c, const char *err)
 {
 	chain_up_fn *up = c->up;
 
+	chain_pw_drop(c);
 	c->up = NULL;
 	if (up != NULL)
 		up(c, err, c->arg);
@@ -181,6 +203,31 @@ chain_link_bytes(struct chain *c)
 		    (unsigned long long)link_bytes_in(l), c->route->nhops);
 }
 
+/* Hop 1 is spawned right here, with our environment, but for the ssh
+ * agent we were given. */
+static struct child *
+chain_boot(struct chain *c, struct boot_req *req, char *why, size_t whylen)
+{
+	struct child *child;
+	char *saved = NULL;
+	const char *old;
+
+	if (c->opts.agent == NULL)
+		return boot_connect(master_rt(c->m), req, chain_first_done, c,
+		    why, whylen);
+	if ((old = getenv("SSH_AUTH_SOCK")) != NULL)
+		old = saved = xstrdup(old);
+	setenv("SSH_AUTH_SOCK", c->opts.agent, 1);
+	child = boot_connect(master_rt(c->m), req, chain_first_done, c, why,
+	    whylen);
+	if (old != NULL)
+		setenv("SSH_AUTH_SOCK", old, 1);
+	else
+		unsetenv("SSH_AUTH_SOCK");
+	free(saved);
+	return child;
+}
+
 static void
 chain_next_hop(struct chain *c)
 {
@@ -190,6 +237,7 @@ chain_next_hop(struct chain *c)
 	char why[512], *text;
 
 	if (c->next == c->route->nhops) {
+		chain_pw_drop(c);
 		chain_link_bytes(c);
 		if (c->up != NULL)
 			c->up(c, NULL, c->arg);
@@ -199,8 +247,7 @@ chain_next_hop(struct chain *c)
 	chain_req(c, &req);
 	if (c->next == 0) {
 		c->booting = 1;
-		if (boot_connect(rt, &req, chain_first_done, c, why,
-		    sizeof why) == NULL) {
+		if (chain_boot(c, &req, why, sizeof why) == NULL) {
 			c->booting = 0;
 			text = xprintf("%s: %s", c->labels[0], why);
 			chain_failed(c, text);
@@ -215,13 +262,52 @@ chain_next_hop(struct chain *c)
 	pk_free(&pk);
 }
 
-/* Bring the route up; `up` is called once, with NULL or the error. */
+static void
+chain_pw_done(char *pw, const char *err, void *arg)
+{
+	struct chain *c = arg;
+
+	c->pwc = NULL;
+	if (err != NULL) {
+		chain_failed(c, err);
+		return;
+	}
+	c->pw = c->opts.password = pw;
+	chain_next_hop(c);
+}
+
+/*
+ * Bring the route up; `up` is called once, with NULL or the error.  A
+ * password given with the route wins; else its password command runs
+ * first (without stopping the loop, within its time limit), else its
+ * password file is read.
+ */
 void
 chain_connect(struct chain *c, chain_up_fn *up, void *arg)
 {
+	char why[512];
+	int secs = c->opts.password_secs > 0 ? c->opts.password_secs :
+	    PASSWORD_COMMAND_SECS;
+
 	c->up = up;
 	c->arg = arg;
 	c->next = 0;
+	if (c->opts.password == NULL && c->opts.password_command != NULL) {
+		c->pwc = pwcmd_start(master_base(c->m),
+		    c->opts.password_command, secs, chain_pw_done, c);
+		if (c->pwc == NULL) {
+			snprintf(why, sizeof why, "cannot run password "
+			    "command: %s", strerror(errno));
+			chain_failed(c, why);
+		}
+		return;
+	}
+	if (c->opts.password == NULL && c->opts.password_file != NULL &&
+	    (c->pw = c->opts.password = password_from_file(
+	    c->opts.password_file, why, sizeof why)) == NULL) {
+		chain_failed(c, why);
+		return;
+	}
 	chain_next_hop(c);
 }
 
@@ -234,6 +320,8 @@ chain_close(struct chain *c)
 	if (c->closed)
 		return;
 	c->closed = 1;
+	pwcmd_cancel(c->pwc);
+	c->pwc = NULL;
 	if ((l = rt_route_lookup(master_rt(c->m), c->ids[0])) != NULL)
 		link_close(l, "finished");
 }
@@ -255,6 +343,8 @@ chain_free(struct chain *c)
 		c->freed = 1;
 		return;
 	}
+	chain_pw_drop(c);
+	free(c->opts.agent);
 	for (size_t i = 0; i < c->nhops; i++)
 		free(c->labels[i]);
 	free(c->labels);

@@ -19,9 +19,8 @@ struct route {
 	struct hop	*hops;
 	size_t		 nhops;
 };
-int		 route_parse(const char *, struct route *, char *, size_t);
-int		 route_parse_ssh(const char *, const char *, struct route *,
-		     char *, size_t);
+int		 route_parse(const char *, const char *, struct route *, char *,
+		     size_t);
 void		 route_direct(const char *, const char *, char *const *,
 		     const char *, struct route *);
 void		 route_free(struct route *);
@@ -35,6 +34,7 @@ struct route_opts {
 	char		*password_file;
 	char		*password_command;
 	int		 persist;	/* PERSIST_*, or seconds idle */
+	int		 password_timeout;
 };
 struct routes_entry {
 	char		*name;
@@ -57,23 +57,25 @@ const struct routes_entry *routes_file_find(const struct routes_file *,
 		     const char *);
 void		 routes_file_free(struct routes_file *);
 int		 routes_known(const char *);
-char		*routes_sshenv(const struct route_opts *, const char *);
-struct master_opts;
-int		 routes_resolve(const char *, struct route *,
-		     struct master_opts *, char *, size_t);
 void		 route_opts_init(struct route_opts *);
 void		 route_opts_free(struct route_opts *);
 int		 routes_persist(const char *, int *);
 
 /* master.c */
 struct master_opts {
-	int		 keepalive;
+	int		 keepalive;	/* -1: not set (a command line's) */
 	int		 timeout;
 	int		 timings;
-	char		*password;	/* for sudo hops; zeroed after use */
+	char		*password;	/* for prompting hops; zeroed after use */
+	char		*password_file;	/* else from there, when connecting */
+	char		*password_command; /* (wins over the file) */
+	int		 password_secs;	/* the command's time limit */
+	char		*agent;		/* SSH_AUTH_SOCK for hop 1, if not ours */
 };
 #define MASTER_TIMEOUT_DEFAULT	30
-#define MASTER_OPTS_DEFAULT	{ SPN_KEEPALIVE_DEFAULT, MASTER_TIMEOUT_DEFAULT, 0, NULL }
+#define PASSWORD_COMMAND_SECS	60
+/* A command line's: nothing set yet. */
+#define MASTER_OPTS_UNSET	{ -1, -1, 0, NULL, NULL, NULL, -1, NULL }
 
 /* Long options every route-building command takes. */
 #define OPT_ASK_PASS		256
@@ -94,7 +96,7 @@ struct event_base *master_base(struct master *);
 void		 master_connect(struct master *, const struct route *,
 		     master_up_fn *, void *);
 uint32_t	 master_ctx(struct master *, size_t);
-const char	*master_label(struct master *, size_t);
+struct chain	*master_chain(struct master *);
 void		 master_on_signal(struct master *, void (*)(int, void *),
 		     void *);
 void		 master_timing(struct master *, const char *, uint64_t);
@@ -173,6 +175,7 @@ extern int	 client_quiet;
 char		*client_self_exe(void);
 int		 client_connect(int, int, char *, size_t);
 int		 client_call(int, uint32_t, struct pk *, char **);
+int		 client_for_route(const char *, int);
 int		 client_run(int, const struct ctl_spec *,
 		     const struct exec_req *);
 
@@ -187,6 +190,7 @@ struct droute	*dr_define(const char *, const struct ctl_spec *, int,
 struct dr_wait	*dr_use(struct droute *, dr_ready_fn *, void *);
 void		 dr_unwait(struct dr_wait *);
 uint32_t	 dr_ctx(struct droute *);
+struct chain	*dr_chain(struct droute *);
 const char	*dr_key(struct droute *);
 void		 dr_hold(struct droute *, int);
 int		 dr_down(const char *, char *, size_t);
@@ -194,6 +198,36 @@ void		 dr_shutdown(void);
 size_t		 dr_count(int);
 void		 dr_set_rtt(struct droute *, uint64_t);
 char		*dr_list(int);
+
+/* resolve.c */
+struct route_conf {
+	char		*text;		/* the route, as ls shows it */
+	struct route	 route;
+	struct master_opts mo;		/* all its strings ours */
+	int		 persist;	/* the daemon's: secs idle, or never */
+	int		 from_file;	/* a route of the routes file */
+};
+int		 resolve_route(const struct ctl_spec *,
+		     const struct routes_file *, struct route_conf *, char *,
+		     size_t);
+int		 resolve_local(const char *, const struct master_opts *,
+		     struct route_conf *, char *, size_t);
+char		*resolve_direct_name(const struct ctl_spec *);
+void		 resolve_free(struct route_conf *);
+
+/* probe.c */
+struct probe_req {
+	int		 info;		/* else ping */
+	long		 count;
+	size_t		 size;
+};
+#define PROBE_COUNT_MAX	10000000
+#define PROBE_SIZE_MAX	(512 * 1024)
+struct probe;
+typedef void probe_done_fn(const char *, const char *, void *);
+struct probe	*probe_start(struct rt *, struct chain *,
+		     const struct probe_req *, probe_done_fn *, void *);
+void		 probe_cancel(struct probe *);
 
 /* pwcmd.c */
 struct pwcmd;
@@ -230,12 +264,9 @@ void		 tty_setup(uint32_t *, uint32_t *);
 void		 tty_restore(void);
 
 /* password.c */
-char		*password_ask(const char *);
-char		*password_from_fd(int);
-char		*password_from_file(const char *);
-char		*password_from_command(const char *);
-char		*password_from_source(const char *, const char *, char *,
-		     size_t);
+char		*password_ask(const char *, char *, size_t);
+char		*password_from_fd(int, char *, size_t);
+char		*password_from_file(const char *, char *, size_t);
 void		 password_free(char *);
 
 /* spindle.c */

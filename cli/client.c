@@ -225,6 +225,31 @@ client_lost_text(int rc)
 }
 
 /*
+ * The daemon for a command on route: the one that runs, or one started
+ * if route names a route of the routes file.  -1: none, the command
+ * runs alone; -2: none could be started (said why).
+ * With hello, as client_connect.
+ */
+int
+client_for_route(const char *route, int hello)
+{
+	char why[512];
+	int start = routes_known(route), fd;
+
+	if ((fd = client_connect(start, hello, why, sizeof why)) >= 0)
+		return fd;
+	if (!start) {
+		/* An inline route needs no daemon, but the user should
+		 * know why the routes it holds are out of reach. */
+		if (fd == CTL_DIR_UNUSABLE)
+			log_warn("%s (running without the daemon)", why);
+		return -1;
+	}
+	fprintf(stderr, "spindle: %s\n", why);
+	return -2;
+}
+
+/*
  * One request, one reply: returns the reply's status (0 for OK, the
  * daemon's code for ERROR) and its text in *text.
  */

@@ -134,7 +134,7 @@ static const struct option up_longopts[] = {
 int
 cmd_up(int argc, char **argv)
 {
-	struct master_opts mo = MASTER_OPTS_DEFAULT;
+	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct ctl_spec s;
 	struct pk pk;
 	int ch, rc, persist = PERSIST_NEVER;

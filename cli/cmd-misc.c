@@ -1,4 +1,8 @@
-/* spindle ping, info and bootstrap-size. */
+/*
+ * spindle ping, info and bootstrap-size.  ping and info go through the
+ * daemon as run does (on the route it holds, a name of its own
+ * included), else connect the route themselves.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,148 +11,128 @@
 
 #include "cli.h"
 
-struct probe {
-	struct master	*m;
-	size_t		 nhops;
-	size_t		 hop;
-	long		 count;
-	long		 done;
-	size_t		 size;
-	uint64_t	*rtts;
-	uint64_t	 t0;
-	int		 code;
-	int		 quiet;
+/* ping and info without the daemon: connect, ask, tear down. */
+struct alone {
+	struct master		*m;
+	const struct probe_req	*req;
+	int			 code;
 };
 
 static void
-probe_stop(struct probe *p, int code, const char *err)
+alone_done(const char *text, const char *err, void *arg)
 {
+	struct alone *a = arg;
+
+	if (text != NULL)
+		fputs(text, stdout);
 	if (err != NULL)
 		fprintf(stderr, "spindle: %s\n", err);
-	p->code = code;
-	event_base_loopbreak(master_base(p->m));
-}
-
-static int
-probe_dead(struct probe *p, const struct rt_msg *msg)
-{
-	char *text;
-
-	if (msg->h.kind != SPN_K_DEAD)
-		return 0;
-	text = call_dead_text(msg);
-	probe_stop(p, 255, text);
-	free(text);
-	return 1;
-}
-
-static int
-u64cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void	ping_send(struct probe *);
-
-static int
-ping_reply(struct rt *rt, const struct rt_msg *msg, void *arg)
-{
-	struct probe *p = arg;
-
-	(void)rt;
-	if (probe_dead(p, msg))
-		return 0;
-	p->rtts[p->done++] = now_usec() - p->t0;
-	if (p->done < p->count) {
-		ping_send(p);
-		return 0;
-	}
-	qsort(p->rtts, p->count, sizeof *p->rtts, u64cmp);
-	printf("%s: %ld pings of %zu bytes: min %.1f us, median %.1f us, "
-	    "max %.1f us\n", master_label(p->m, p->nhops - 1), p->count,
-	    p->size, p->rtts[0] / 1.0, p->rtts[p->count / 2] / 1.0,
-	    p->rtts[p->count - 1] / 1.0);
-	probe_stop(p, 0, NULL);
-	return 0;
+	a->code = err != NULL ? 255 : 0;
+	event_base_loopexit(master_base(a->m), NULL);
 }
 
 static void
-ping_send(struct probe *p)
+alone_up(struct master *m, const char *err, void *arg)
 {
-	struct pk pk;
-
-	pk_init(&pk);
-	if (p->size > 0) {
-		pk.buf = xcalloc(1, p->size);
-		pk.len = pk.cap = p->size;
-	}
-	p->t0 = now_usec();
-	call_start(master_rt(p->m), master_ctx(p->m, p->nhops - 1),
-	    SPN_H_PING, &pk, ping_reply, p);
-	pk_free(&pk);
-}
-
-static void
-ping_up(struct master *m, const char *err, void *arg)
-{
-	struct probe *p = arg;
-
-	(void)m;
 	if (err != NULL)
-		probe_stop(p, 255, err);
+		alone_done(NULL, err, arg);
 	else
-		ping_send(p);
+		probe_start(master_rt(m), master_chain(m),
+		    ((struct alone *)arg)->req, alone_done, arg);
 }
 
 static int
-probe_run(struct probe *p, const char *text, struct master_opts *mo,
-    master_up_fn *up)
+probe_alone(const char *route, const struct master_opts *mo,
+    const struct probe_req *req)
 {
-	struct route route;
+	struct alone a = { .req = req, .code = 255 };
+	struct route_conf rc;
 	char why[512];
-	int rc;
+	int rv;
 
-	if ((rc = routes_resolve(text, &route, mo, why, sizeof why)) < 0) {
+	if ((rv = resolve_local(route, mo, &rc, why, sizeof why)) != 0) {
 		fprintf(stderr, "spindle: %s\n", why);
-		return 255;
+		return rv;
 	}
-	if (rc == 0 && route_parse(text, &route, why, sizeof why) != 0)
-		usage_error("bad route '%s': %s", text, why);
-	p->nhops = route.nhops;
-	p->m = master_new(mo);
-	master_connect(p->m, &route, up, p);
-	event_base_dispatch(master_base(p->m));
-	master_teardown(p->m);
-	route_free(&route);
+	a.m = master_new(&rc.mo);
+	master_connect(a.m, &rc.route, alone_up, &a);
+	event_base_dispatch(master_base(a.m));
+	master_teardown(a.m);
+	resolve_free(&rc);
+	return a.code;
+}
+
+/* Through the daemon, as run goes: on the route it holds.  -1: alone. */
+static int
+probe_daemon(const char *route, const struct master_opts *mo,
+    const struct probe_req *req)
+{
+	struct ctl_spec s;
+	struct pk pk;
+	char *text;
+	int fd, rc;
+
+	if ((fd = client_for_route(route, 1)) < 0)
+		return fd == -1 ? -1 : 255;
+	ctl_spec_init(&s, route, mo);
+	pk_init(&pk);
+	ctl_spec_pack(&pk, &s);
+	if (!req->info) {
+		pk_u32(&pk, req->count);
+		pk_u32(&pk, req->size);
+	}
+	rc = client_call(fd, req->info ? SPN_CTL_INFO : SPN_CTL_PING, &pk,
+	    &text);
+	pk_free(&pk);
+	close(fd);
+	if (rc == 0 && text != NULL)
+		fputs(text, stdout);
+	else if (rc != 0)
+		fprintf(stderr, "spindle: %s\n", text != NULL ? text :
+		    "failed");
+	free(text);
+	return rc;
+}
+
+static int
+probe_run(const char *route, struct master_opts *mo,
+    const struct probe_req *req, int use_daemon)
+{
+	int rc = -1;
+
+	if (use_daemon && !mo->timings)
+		rc = probe_daemon(route, mo, req);
+	if (rc < 0)
+		rc = probe_alone(route, mo, req);
 	password_free(mo->password);
-	return p->code;
+	return rc;
 }
 
 static const struct option probe_longopts[] = {
 	MASTER_LONGOPTS,
+	{ "no-daemon", no_argument, NULL, 'D' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
 
 static const char ping_usage[] =
-    "usage: spindle ping [-c COUNT] [-s SIZE] [--timings] [--timeout SECS]\n"
-    "                    [--ask-pass | --password-file FILE | "
-    "--password-fd N] ROUTE\n";
+    "usage: spindle ping [-c COUNT] [-s SIZE] [--no-daemon] [--timings]\n"
+    "                    [--timeout SECS] [--ask-pass | --password-file FILE "
+    "|\n"
+    "                    --password-fd N] ROUTE\n";
 static const char info_usage[] =
-    "usage: spindle info [--timings] [--timeout SECS]\n"
+    "usage: spindle info [--no-daemon] [--timings] [--timeout SECS]\n"
     "                    [--ask-pass | --password-file FILE | "
     "--password-fd N] ROUTE\n";
 
 int
 cmd_ping(int argc, char **argv)
 {
-	struct master_opts mo = MASTER_OPTS_DEFAULT;
-	struct probe p = { .count = 10 };
+	struct master_opts mo = MASTER_OPTS_UNSET;
+	struct probe_req req = { .count = 10 };
 	char *end;
 	long v;
-	int ch, rc;
+	int ch, use_daemon = 1;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+c:s:h", probe_longopts,
@@ -157,89 +141,31 @@ cmd_ping(int argc, char **argv)
 			fputs(ping_usage, stdout);
 			return 0;
 		}
-		if (ch == 'c' || ch == 's') {
+		if (ch == 'D')
+			use_daemon = 0;
+		else if (ch == 'c' || ch == 's') {
 			v = strtol(optarg, &end, 10);
 			if (*end != '\0' || v < (ch == 'c') ||
-			    v > (ch == 'c' ? 10000000 : 512 * 1024))
+			    v > (ch == 'c' ? PROBE_COUNT_MAX : PROBE_SIZE_MAX))
 				usage_error("bad -%c value '%s'", ch, optarg);
 			if (ch == 'c')
-				p.count = v;
+				req.count = v;
 			else
-				p.size = v;
+				req.size = v;
 		} else if (cli_parse_master_opt(ch, optarg, &mo) != 0)
 			usage_error("%s", ping_usage);
 	}
 	if (argc - optind != 1)
 		usage_error("%s", ping_usage);
-	p.rtts = xcalloc(p.count, sizeof *p.rtts);
-	rc = probe_run(&p, argv[optind], &mo, ping_up);
-	free(p.rtts);
-	return rc;
-}
-
-static void	info_send(struct probe *);
-
-static int
-info_reply(struct rt *rt, const struct rt_msg *msg, void *arg)
-{
-	struct probe *p = arg;
-	struct upk u;
-	uint32_t pid, uid, ppid;
-	char *user, *host, *arch, *kernel, *name;
-
-	(void)rt;
-	if (probe_dead(p, msg))
-		return 0;
-	upk_init(&u, msg->data, msg->h.len);
-	pid = upk_u32(&u);
-	uid = upk_u32(&u);
-	user = upk_str(&u);
-	host = upk_str(&u);
-	arch = upk_str(&u);
-	kernel = upk_str(&u);
-	name = upk_str(&u);
-	ppid = upk_u32(&u);
-	if (!u.err)
-		printf("%s: pid %u ppid %u uid %u user %s host %s arch %s "
-		    "kernel %s\n", master_label(p->m, p->hop), pid, ppid, uid,
-		    user, host, arch, kernel);
-	free(user);
-	free(host);
-	free(arch);
-	free(kernel);
-	free(name);
-	if (++p->hop < p->nhops)
-		info_send(p);
-	else
-		probe_stop(p, 0, NULL);
-	return 0;
-}
-
-static void
-info_send(struct probe *p)
-{
-	call_start(master_rt(p->m), master_ctx(p->m, p->hop), SPN_H_INFO,
-	    NULL, info_reply, p);
-}
-
-static void
-info_up(struct master *m, const char *err, void *arg)
-{
-	struct probe *p = arg;
-
-	(void)m;
-	if (err != NULL)
-		probe_stop(p, 255, err);
-	else
-		info_send(p);
+	return probe_run(argv[optind], &mo, &req, use_daemon);
 }
 
 int
 cmd_info(int argc, char **argv)
 {
-	struct master_opts mo = MASTER_OPTS_DEFAULT;
-	struct probe p = { .count = 0 };
-	int ch;
+	struct master_opts mo = MASTER_OPTS_UNSET;
+	struct probe_req req = { .info = 1 };
+	int ch, use_daemon = 1;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+h", probe_longopts,
@@ -248,12 +174,14 @@ cmd_info(int argc, char **argv)
 			fputs(info_usage, stdout);
 			return 0;
 		}
-		if (cli_parse_master_opt(ch, optarg, &mo) != 0)
+		if (ch == 'D')
+			use_daemon = 0;
+		else if (cli_parse_master_opt(ch, optarg, &mo) != 0)
 			usage_error("%s", info_usage);
 	}
 	if (argc - optind != 1)
 		usage_error("%s", info_usage);
-	return probe_run(&p, argv[optind], &mo, info_up);
+	return probe_run(argv[optind], &mo, &req, use_daemon);
 }
 
 int

@@ -65,7 +65,8 @@ run_up(struct master *m, const char *err, void *arg)
 		tty_restore();
 		fprintf(stderr, "spindle: %s\n", err);
 		r->code = 255;
-		event_base_loopbreak(master_base(m));
+		/* Not loopbreak: this may come before the loop runs. */
+		event_base_loopexit(master_base(m), NULL);
 		return;
 	}
 	r->t_exec = now_usec();
@@ -81,19 +82,10 @@ static int
 run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
 {
 	struct ctl_spec s;
-	char why[512];
-	int fd, start = routes_known(name), code;
+	int fd, code;
 
-	if ((fd = client_connect(start, 0, why, sizeof why)) < 0) {
-		/* An inline route needs no daemon, but the user should
-		 * know why the routes it holds are out of reach. */
-		if (!start && fd == CTL_DIR_UNUSABLE)
-			log_warn("%s (running without the daemon)", why);
-		if (!start)
-			return -1;
-		fprintf(stderr, "spindle: %s\n", why);
-		return 255;
-	}
+	if ((fd = client_for_route(name, 0)) < 0)
+		return fd == -1 ? -1 : 255;
 	ctl_spec_init(&s, name, mo);
 	if (req->flags & SPN_EXEC_PTY)
 		tty_setup(&req->rows, &req->cols);
@@ -125,9 +117,9 @@ static const struct option run_longopts[] = {
 int
 cmd_run(int argc, char **argv)
 {
-	struct master_opts mo = MASTER_OPTS_DEFAULT;
+	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct run r = { .code = 255 };
-	struct route route;
+	struct route_conf rc;
 	char why[512], **env = xcalloc(1, sizeof *env);
 	const char *spec;
 	size_t nenv = 0;
@@ -202,33 +194,31 @@ cmd_run(int argc, char **argv)
 		password_free(mo.password);
 		return r.code;
 	}
-	if ((ch = routes_resolve(spec, &route, &mo, why, sizeof why)) < 0) {
+	ch = resolve_local(spec, &mo, &rc, why, sizeof why);
+	password_free(mo.password);
+	if (ch != 0) {
 		fprintf(stderr, "spindle: %s\n", why);
 		strv_free(env);
-		password_free(mo.password);
-		return 255;
+		return ch;
 	}
-	if (ch == 0 && route_parse(spec, &route, why, sizeof why) != 0)
-		usage_error("bad route '%s': %s", spec, why);
 	if (r.req.flags & SPN_EXEC_PTY)
 		tty_setup(&r.req.rows, &r.req.cols);
-	r.m = master_new(&mo);
+	r.m = master_new(&rc.mo);
 	if (r.req.flags & SPN_EXEC_PTY) {
 		r.winch = evsignal_new(master_base(r.m), SIGWINCH,
 		    run_winch_cb, &r);
 		event_add(r.winch, NULL);
 	}
 	r.req.ctx = 0;
-	master_connect(r.m, &route, run_up, &r);
-	r.req.ctx = master_ctx(r.m, route.nhops - 1);
+	master_connect(r.m, &rc.route, run_up, &r);
+	r.req.ctx = master_ctx(r.m, rc.route.nhops - 1);
 	event_base_dispatch(master_base(r.m));
 	exec_free(r.x);
 	if (r.winch != NULL)
 		event_free(r.winch);
 	tty_restore();
 	master_teardown(r.m);
-	route_free(&route);
+	resolve_free(&rc);
 	strv_free(env);
-	password_free(mo.password);
 	return r.code;
 }

@@ -314,8 +314,9 @@ ctl_buf_free(struct ctl_buf *b)
 
 /*
  * A client's spec for route: its environment's ssh arguments, and the
- * options of its command line that differ from the defaults (mo may be
- * NULL).  Every field is borrowed: not for ctl_spec_free.
+ * options its command line set (mo may be NULL; -1: not set, for the
+ * route's own or the default).  Every field is borrowed: not for
+ * ctl_spec_free.
  */
 void
 ctl_spec_init(struct ctl_spec *s, const char *route,
@@ -328,10 +329,8 @@ ctl_spec_init(struct ctl_spec *s, const char *route,
 	if (mo == NULL)
 		return;
 	s->password = mo->password;
-	if (mo->keepalive != SPN_KEEPALIVE_DEFAULT)
-		s->keepalive = mo->keepalive;
-	if (mo->timeout != MASTER_TIMEOUT_DEFAULT)
-		s->timeout = mo->timeout;
+	s->keepalive = mo->keepalive;
+	s->timeout = mo->timeout;
 }
 
 void

@@ -53,10 +53,12 @@ struct dconn {
 struct djob {
 	struct dconn		*c;
 	uint32_t		 id;
-	uint32_t		 type;		/* SPN_CTL_RUN, _UP or _CHECK */
+	uint32_t		 type;	/* SPN_CTL_RUN, _UP, _CHECK, _INFO, _PING */
 	struct droute		*dr;
 	struct dr_wait		*wait;
 	struct xcl		*x;
+	struct probe_req	 probe_req;	/* INFO, PING */
+	struct probe		*probe;
 	struct exec_req		 req;
 	int			 fds[3];
 	uint32_t		 ping;		/* CHECK's call */
@@ -368,6 +370,8 @@ djob_end(struct djob *j, int code, const char *err)
 	j->wait = NULL;
 	if (j->ping != 0)
 		call_cancel(master_rt(d_master), j->ping);
+	probe_cancel(j->probe);
+	j->probe = NULL;
 	dr_hold(j->dr, -1);
 	j->dr = NULL;
 	j->code = code;
@@ -408,6 +412,15 @@ djob_ping_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 }
 
 static void
+djob_probe_done(const char *text, const char *err, void *arg)
+{
+	struct djob *j = arg;
+
+	j->probe = NULL;
+	djob_end(j, err != NULL ? -1 : 0, err != NULL ? err : text);
+}
+
+static void
 djob_ready(struct droute *dr, const char *err, void *arg)
 {
 	struct djob *j = arg;
@@ -426,6 +439,11 @@ djob_ready(struct droute *dr, const char *err, void *arg)
 		j->t0 = now_usec();
 		j->ping = call_start(master_rt(d_master), j->req.ctx,
 		    SPN_H_PING, NULL, djob_ping_reply, j);
+		return;
+	}
+	if (j->type == SPN_CTL_INFO || j->type == SPN_CTL_PING) {
+		j->probe = probe_start(master_rt(d_master), dr_chain(dr),
+		    &j->probe_req, djob_probe_done, j);
 		return;
 	}
 	j->x = exec_start(master_rt(d_master), &j->req, djob_exec_done, j);
@@ -571,6 +589,34 @@ dconn_check(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	ctl_spec_free(&s);
 }
 
+/* info and ping of spindle alone, on a route of ours. */
+static void
+dconn_probe(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	struct probe_req req = { .info = m->type == SPN_CTL_INFO };
+	struct ctl_spec s;
+	struct droute *dr;
+	struct djob *j;
+
+	if (ctl_spec_unpack(u, &s) != 0) {
+		dconn_refuse(c, m->id, "malformed route");
+		return;
+	}
+	if (!req.info) {
+		req.count = upk_u32(u);
+		req.size = upk_u32(u);
+	}
+	if (u->err || (!req.info && (req.count < 1 ||
+	    req.count > PROBE_COUNT_MAX || req.size > PROBE_SIZE_MAX)))
+		dconn_refuse(c, m->id, "malformed ping request");
+	else if ((dr = dconn_resolve(c, m, &s)) != NULL) {
+		j = djob_new(c, m, dr);
+		j->probe_req = req;
+		djob_start(j);
+	}
+	ctl_spec_free(&s);
+}
+
 static void
 dconn_down(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 {
@@ -648,6 +694,8 @@ static const struct {
 	{ SPN_CTL_RUN, 1, dconn_run },
 	{ SPN_CTL_UP, 1, dconn_up },
 	{ SPN_CTL_CHECK, 1, dconn_check },
+	{ SPN_CTL_INFO, 1, dconn_probe },
+	{ SPN_CTL_PING, 1, dconn_probe },
 	{ SPN_CTL_DOWN, 1, dconn_down },
 	{ SPN_CTL_LS, 1, dconn_ls },
 	{ SPN_CTL_STATUS, 1, dconn_status },
@@ -1090,7 +1138,7 @@ daemon_detach(const char *dir, int keep)
 int
 daemon_serve(int ready_fd)
 {
-	struct master_opts mo = MASTER_OPTS_DEFAULT;
+	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct rlimit rl;
 	char why[512], *dir;
 	int lfd;

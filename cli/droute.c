@@ -3,7 +3,8 @@
  * and the inline and direct-ssh ones clients name on the fly, each with
  * its chain when connected.  A route connects on first use, and again on
  * the next use after a hop died, and closes when it has been idle for its
- * persist time (as ssh's ControlPersist).
+ * persist time (as ssh's ControlPersist).  What a request's route is, and
+ * with which options, is resolve.c's, as for spindle alone.
  */
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -28,16 +29,9 @@ struct dr_wait {
 struct droute {
 	uint32_t		 serial;	/* replies find us by it */
 	char			*key;	/* name, or the spec as given */
-	int			 named;
-	int			 from_file;
-	char			*text;	/* the route as ls shows it */
-	struct route		 route;
-	struct master_opts	 mo;	/* password: secret_keep's */
-	char			*password_file;
-	char			*password_command;
-	char			*file_pw;	/* from them while connecting */
+	int			 defined;	/* by up */
+	struct route_conf	 conf;	/* route, options, password sources */
 	char			*agent;		/* SSH_AUTH_SOCK of its last user */
-	struct pwcmd		*pwc;		/* password command running */
 	enum dr_state		 state;
 	char			*error;	/* why it last went down */
 	struct chain		*chain;
@@ -53,8 +47,6 @@ struct droute {
 	TAILQ_HEAD(, dr_wait)	 waits;
 	TAILQ_ENTRY(droute)	 entry;
 };
-
-#define DR_PWCMD_SECS	60
 
 static TAILQ_HEAD(, droute) dr_all = TAILQ_HEAD_INITIALIZER(dr_all);
 static uint32_t		 dr_serial;
@@ -80,32 +72,6 @@ dr_lookup(const char *key)
 			return dr;
 	}
 	return NULL;
-}
-
-static void
-dr_opts(struct droute *dr, const struct ctl_spec *s,
-    const struct route_opts *ro)
-{
-	struct master_opts def = MASTER_OPTS_DEFAULT;
-
-	dr->mo = def;
-	if (ro != NULL && ro->keepalive >= 0)
-		dr->mo.keepalive = ro->keepalive;
-	if (ro != NULL && ro->timeout >= 0)
-		dr->mo.timeout = ro->timeout;
-	if (s != NULL && s->keepalive >= 0)
-		dr->mo.keepalive = s->keepalive;
-	if (s != NULL && s->timeout >= 0)
-		dr->mo.timeout = s->timeout;
-	/* Kept to reconnect with, as long as the route is. */
-	if (s != NULL && s->password != NULL && *s->password != '\0')
-		dr->mo.password = secret_keep(s->password);
-	if (ro != NULL && ro->password_file != NULL)
-		dr->password_file = xstrdup(ro->password_file);
-	if (ro != NULL && ro->password_command != NULL)
-		dr->password_command = xstrdup(ro->password_command);
-	dr->persist = ro != NULL && ro->persist != PERSIST_UNSET ?
-	    ro->persist : PERSIST_DEFAULT;
 }
 
 /* Something to close, or a failure to show: an idle clock runs. */
@@ -146,29 +112,21 @@ dr_idle(struct droute *dr)
 	evtimer_add(dr->idle_ev, &tv);
 }
 
+/* A new route, as resolve.c has it from the request and the routes file. */
 static struct droute *
-dr_make(const char *key, const char *text, const struct ctl_spec *s,
-    const struct route_opts *ro, int direct, char *why, size_t whylen)
+dr_make(const char *key, const struct ctl_spec *s,
+    const struct routes_file *rf, char *why, size_t whylen)
 {
 	struct droute *dr = xcalloc(1, sizeof *dr);
-	char *env = routes_sshenv(ro, s->sshenv != NULL ? s->sshenv :
-	    getenv("SPINDLE_SSH_ARGS"));
-	int rc = 0;
 
-	if (direct)
-		route_direct(s->route, s->user, s->sshargs, env, &dr->route);
-	else
-		rc = route_parse_ssh(text, env, &dr->route, why, whylen);
-	free(env);
-	if (rc != 0) {
+	if (resolve_route(s, rf, &dr->conf, why, whylen) != 0) {
 		free(dr);
 		return NULL;
 	}
 	dr->serial = ++dr_serial;
 	dr->idle_ev = evtimer_new(master_base(dr_master), dr_expire_cb, dr);
 	dr->key = xstrdup(key);
-	dr->text = xstrdup(text);
-	dr_opts(dr, s, ro);
+	dr->persist = dr->conf.persist;
 	TAILQ_INIT(&dr->waits);
 	TAILQ_INSERT_TAIL(&dr_all, dr, entry);
 	return dr;
@@ -182,34 +140,13 @@ dr_free(struct droute *dr)
 	TAILQ_REMOVE(&dr_all, dr, entry);
 	dr->chain = NULL;
 	chain_free(c);
-	pwcmd_cancel(dr->pwc);
-	password_free(dr->file_pw);
 	event_free(dr->idle_ev);
-	route_free(&dr->route);
-	secret_drop(dr->mo.password);
-	free(dr->password_file);
-	free(dr->password_command);
+	resolve_free(&dr->conf);
 	free(dr->agent);
 	free(dr->key);
-	free(dr->text);
 	free(dr->error);
 	free(dr->pids);
 	free(dr);
-}
-
-/* "alice@web -p 2222 -F x": how a direct-ssh route is known and shown. */
-static char *
-dr_direct_key(const struct ctl_spec *s)
-{
-	char *key = s->user != NULL && *s->user != '\0' ?
-	    xprintf("%s@%s", s->user, s->route) : xstrdup(s->route), *t;
-
-	for (char **a = s->sshargs; a != NULL && *a != NULL; a++) {
-		t = xprintf("%s %s", key, *a);
-		free(key);
-		key = t;
-	}
-	return key;
 }
 
 /* The ssh agent of whoever used the route last: a daemon started from a
@@ -265,54 +202,37 @@ dr_routes(char *why, size_t whylen)
 	return &rf;
 }
 
-/* A route nobody named: the routes file's global persist, or 10 min. */
-static int
-dr_persist_implicit(void)
-{
-	const struct routes_file *rf;
-	char why[256];
-
-	if ((rf = dr_routes(why, sizeof why)) != NULL &&
-	    rf->global.persist != PERSIST_UNSET)
-		return rf->global.persist;
-	return PERSIST_DEFAULT;
-}
-
-static struct droute *
-dr_named(const struct ctl_spec *s, char *why, size_t whylen)
-{
-	const struct routes_file *rf;
-	const struct routes_entry *e;
-	struct droute *dr = dr_lookup(s->route);
-
-	if (dr != NULL)
-		return dr->named ? dr : NULL;
-	if ((rf = dr_routes(why, whylen)) != NULL &&
-	    (e = routes_file_find(rf, s->route)) != NULL &&
-	    (dr = dr_make(s->route, e->route, s, &e->opts, 0, why, whylen)) !=
-	    NULL)
-		dr->named = dr->from_file = 1;
-	return dr;
-}
-
 /*
- * The route a request names: a route defined by `up`, one of the routes
- * file, or else the spec itself as an inline (or direct-ssh) route, made
- * on first use and kept for the next ones.
+ * The route a request names: one defined by `up`, else one of the routes
+ * file, else the spec itself as an inline (or direct-ssh) route, made on
+ * first use and kept for the next ones.  One the daemon made itself is
+ * made again when it is down and unused: a route connects with the
+ * options of the request that connects it, and the file as it is then.
  */
 struct droute *
 dr_resolve(const struct ctl_spec *s, char *why, size_t whylen)
 {
-	struct droute *dr;
+	const struct routes_file *rf;
+	struct droute *dr = dr_lookup(s->route);
 	char *key;
 
 	*why = '\0';
-	if ((dr = dr_named(s, why, whylen)) == NULL && *why == '\0') {
-		key = s->direct ? dr_direct_key(s) : xstrdup(s->route);
-		if ((dr = dr_lookup(key)) == NULL &&
-		    (dr = dr_make(key, s->direct ? key : s->route, s, NULL,
-		    s->direct, why, whylen)) != NULL)
-			dr->persist = dr_persist_implicit();
+	if (dr == NULL || !dr->defined) {
+		if ((rf = dr_routes(why, whylen)) == NULL)
+			return NULL;
+		if (routes_file_find(rf, s->route) == NULL &&
+		    s->direct == CTL_SPEC_SSH)
+			key = resolve_direct_name(s);
+		else
+			key = xstrdup(s->route);
+		dr = dr_lookup(key);
+		if (dr != NULL && !dr->defined && dr->state == DR_DOWN &&
+		    dr->uses == 0) {
+			dr_free(dr);
+			dr = NULL;
+		}
+		if (dr == NULL)
+			dr = dr_make(key, s, rf, why, whylen);
 		free(key);
 	}
 	dr_set_agent(dr, s);
@@ -326,9 +246,10 @@ dr_define(const char *name, const struct ctl_spec *s, int persist,
     char *why, size_t whylen)
 {
 	struct droute *dr = dr_lookup(name);
+	const struct routes_file *rf;
 
 	if (dr != NULL && dr->state != DR_DOWN &&
-	    strcmp(dr->text, s->route) == 0) {
+	    strcmp(dr->conf.text, s->route) == 0) {
 		dr->persist = persist;
 		return dr;
 	}
@@ -337,10 +258,12 @@ dr_define(const char *name, const struct ctl_spec *s, int persist,
 		    "take it down first", name, dr->uses);
 		return NULL;
 	}
+	if ((rf = dr_routes(why, whylen)) == NULL)
+		return NULL;
 	if (dr != NULL)
 		dr_free(dr);
-	if ((dr = dr_make(name, s->route, s, NULL, 0, why, whylen)) != NULL) {
-		dr->named = 1;
+	if ((dr = dr_make(name, s, rf, why, whylen)) != NULL) {
+		dr->defined = 1;
 		dr->persist = persist;
 	}
 	dr_set_agent(dr, s);
@@ -363,8 +286,6 @@ static void
 dr_set_down(struct droute *dr, const char *why)
 {
 	dr->state = DR_DOWN;
-	password_free(dr->file_pw);
-	dr->file_pw = NULL;
 	free(dr->error);
 	dr->error = why != NULL ? xstrdup(why) : NULL;
 	free(dr->pids);
@@ -440,9 +361,6 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 	struct droute *dr = arg;
 
 	(void)c;
-	/* The chain has used it by now (each hop copies what it needs). */
-	password_free(dr->file_pw);
-	dr->file_pw = NULL;
 	if (err != NULL) {
 		log_warn("route %s: %s", dr->key, err);
 		dr_set_down(dr, err);
@@ -461,71 +379,17 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 	dr_wake(dr, err);
 }
 
-static void
-dr_chain_start(struct droute *dr)
-{
-	struct master_opts mo = dr->mo;
-	char *saved = NULL;
-	const char *old;
-
-	if (mo.password == NULL)
-		mo.password = dr->file_pw;
-	dr->chain = chain_new(dr_master, &dr->route, &mo);
-	/* The first hop is spawned right here, with our environment. */
-	if ((old = getenv("SSH_AUTH_SOCK")) != NULL)
-		old = saved = xstrdup(old);
-	if (dr->agent != NULL)
-		setenv("SSH_AUTH_SOCK", dr->agent, 1);
-	chain_connect(dr->chain, dr_chain_up, dr);
-	if (old != NULL)
-		setenv("SSH_AUTH_SOCK", old, 1);
-	else
-		unsetenv("SSH_AUTH_SOCK");
-	free(saved);
-}
-
-static void
-dr_pw_done(char *pw, const char *err, void *arg)
-{
-	struct droute *dr = arg;
-
-	dr->pwc = NULL;
-	if (err != NULL) {
-		dr_set_down(dr, err);
-		dr_wake(dr, err);
-		return;
-	}
-	dr->file_pw = pw;
-	dr_chain_start(dr);
-}
-
-/* A password given with up or run wins over the routes file's; a
- * password command runs first, without stopping the daemon. */
+/* The first hop is spawned with our environment, but the ssh agent of
+ * the route's last user. */
 static void
 dr_connect(struct droute *dr)
 {
-	char why[512];
+	struct master_opts mo = dr->conf.mo;
 
 	dr->state = DR_CONNECTING;
-	if (dr->mo.password == NULL && dr->password_command != NULL) {
-		dr->pwc = pwcmd_start(master_base(dr_master),
-		    dr->password_command, DR_PWCMD_SECS, dr_pw_done, dr);
-		if (dr->pwc == NULL) {
-			snprintf(why, sizeof why, "cannot run password "
-			    "command: %s", strerror(errno));
-			dr_set_down(dr, why);
-			dr_wake(dr, why);
-		}
-		return;
-	}
-	if (dr->mo.password == NULL && dr->password_file != NULL &&
-	    (dr->file_pw = password_from_source(dr->password_file, NULL, why,
-	    sizeof why)) == NULL) {
-		dr_set_down(dr, why);
-		dr_wake(dr, why);
-		return;
-	}
-	dr_chain_start(dr);
+	mo.agent = dr->agent;
+	dr->chain = chain_new(dr_master, &dr->conf.route, &mo);
+	chain_connect(dr->chain, dr_chain_up, dr);
 }
 
 /*
@@ -568,6 +432,12 @@ uint32_t
 dr_ctx(struct droute *dr)
 {
 	return chain_last(dr->chain);
+}
+
+struct chain *
+dr_chain(struct droute *dr)
+{
+	return dr->chain;
 }
 
 const char *
@@ -619,15 +489,13 @@ dr_down(const char *key, char *why, size_t whylen)
 	}
 	c = dr->chain;
 	dr->chain = NULL;
-	pwcmd_cancel(dr->pwc);
-	dr->pwc = NULL;
 	if (dr->state == DR_CONNECTING)
 		dr_wake(dr, "route taken down");
 	dr_set_down(dr, NULL);
 	chain_free(c);
-	if (!dr->from_file && dr->uses == 0)
+	if ((dr->defined || !dr->conf.from_file) && dr->uses == 0)
 		dr_free(dr);
-	else if (!dr->from_file)
+	else if (dr->defined || !dr->conf.from_file)
 		dr->forget = 1;	/* when its last command is done */
 	return 0;
 }
@@ -739,10 +607,10 @@ dr_json_one(struct evbuffer *b, struct droute *dr)
 	evbuffer_add_printf(b, "{\"name\":");
 	dr_json_str(b, dr->key);
 	evbuffer_add_printf(b, ",\"route\":");
-	dr_json_str(b, dr->text);
+	dr_json_str(b, dr->conf.text);
 	evbuffer_add_printf(b, ",\"state\":\"%s\",\"named\":%s,"
 	    "\"pids\":[", dr_state_names[dr->state],
-	    dr->named ? "true" : "false");
+	    dr->defined || dr->conf.from_file ? "true" : "false");
 	for (int i = 0; i < dr->npids; i++)
 		evbuffer_add_printf(b, "%s%u", i ? "," : "", dr->pids[i]);
 	evbuffer_add_printf(b, "],\"uptime\":%lld,\"bytes\":%llu",
@@ -783,7 +651,7 @@ dr_text_one(struct evbuffer *b, struct droute *dr, int w)
 		snprintf(rtt, sizeof rtt, "%.2fms", dr->rtt / 1000.0);
 	evbuffer_add_printf(b, "%-*s %-10s %9s %9s %9s %9s %10llu %3d %-18s "
 	    "%s\n", w, dr->key, dr_state_names[dr->state], up, idle, closes,
-	    rtt, (unsigned long long)dr_bytes(dr), dr->uses, pids, dr->text);
+	    rtt, (unsigned long long)dr_bytes(dr), dr->uses, pids, dr->conf.text);
 	if (dr->state == DR_DOWN && dr->error != NULL)
 		evbuffer_add_printf(b, "  last error: %s\n", dr->error);
 }
@@ -793,9 +661,8 @@ static void
 dr_add_file_routes(void)
 {
 	const struct routes_file *rf;
-	struct ctl_spec s = { .keepalive = -1, .timeout = -1 };
+	struct ctl_spec s;
 	char why[256];
-	struct droute *dr;
 
 	if ((rf = dr_routes(why, sizeof why)) == NULL) {
 		log_warn("%s", why);
@@ -804,11 +671,10 @@ dr_add_file_routes(void)
 	for (size_t i = 0; i < rf->n; i++) {
 		if (dr_lookup(rf->v[i].name) != NULL)
 			continue;
-		s.route = rf->v[i].route;
-		dr = dr_make(rf->v[i].name, rf->v[i].route, &s,
-		    &rf->v[i].opts, 0, why, sizeof why);
-		if (dr != NULL)
-			dr->named = dr->from_file = 1;
+		/* Made again by its first use (see dr_resolve). */
+		ctl_spec_init(&s, rf->v[i].name, NULL);
+		s.sshenv = NULL;
+		dr_make(rf->v[i].name, &s, rf, why, sizeof why);
 	}
 }
 
@@ -818,7 +684,6 @@ dr_list(int json)
 	struct evbuffer *b = evbuffer_new();
 	struct droute *dr;
 	char *out;
-	size_t len;
 	int n = 0, w = 16;
 
 	dr_add_file_routes();
@@ -843,10 +708,7 @@ dr_list(int json)
 	}
 	if (json)
 		evbuffer_add_printf(b, "]\n");
-	len = evbuffer_get_length(b);
-	out = xmalloc(len + 1);
-	evbuffer_remove(b, out, len);
-	out[len] = '\0';
+	out = evbuf_take(b);
 	evbuffer_free(b);
 	return out;
 }

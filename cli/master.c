@@ -108,10 +108,10 @@ master_ctx(struct master *m, size_t hop)
 	return chain_ctx(m->chain, hop);
 }
 
-const char *
-master_label(struct master *m, size_t hop)
+struct chain *
+master_chain(struct master *m)
 {
-	return chain_label(m->chain, hop);
+	return m->chain;
 }
 
 void

@@ -1,7 +1,7 @@
 /*
  * Passwords for prompting hops: asked once per route, read from a file or
- * an fd for scripts, never taken from argv or the environment, and zeroed
- * when done.
+ * an fd for scripts (a command's: pwcmd.c), never taken from argv or the
+ * environment, and zeroed when done.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 
 /* One line from fd, without its newline. */
 static char *
-password_read_line(int fd, const char *from)
+password_read_line(int fd, const char *from, char *why, size_t whylen)
 {
 	char *buf = xcalloc(1, PASSWORD_MAX + 1);
 	size_t len = 0;
@@ -29,8 +29,8 @@ password_read_line(int fd, const char *from)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, "spindle: cannot read the password "
-			    "from %s: %s\n", from, strerror(errno));
+			snprintf(why, whylen, "cannot read the password from "
+			    "%s: %s", from, strerror(errno));
 			password_free(buf);
 			return NULL;
 		}
@@ -44,88 +44,40 @@ password_read_line(int fd, const char *from)
 }
 
 char *
-password_from_fd(int fd)
+password_from_fd(int fd, char *why, size_t whylen)
 {
 	char from[32];
 
 	snprintf(from, sizeof from, "fd %d", fd);
-	return password_read_line(fd, from);
+	return password_read_line(fd, from, why, whylen);
 }
 
 char *
-password_from_file(const char *path)
+password_from_file(const char *path, char *why, size_t whylen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char *pw;
 
 	if (fd < 0) {
-		fprintf(stderr, "spindle: %s: %s\n", path, strerror(errno));
+		snprintf(why, whylen, "cannot read password file %s: %s",
+		    path, strerror(errno));
 		return NULL;
 	}
-	pw = password_read_line(fd, path);
+	pw = password_read_line(fd, path, why, whylen);
 	close(fd);
-	return pw;
-}
-
-/* The first line a command prints (a password manager's, say). */
-char *
-password_from_command(const char *cmd)
-{
-	FILE *f = popen(cmd, "re");
-	char *pw, *text;
-	int status;
-
-	if (f == NULL) {
-		fprintf(stderr, "spindle: cannot run '%s': %s\n", cmd,
-		    strerror(errno));
-		return NULL;
-	}
-	pw = password_read_line(fileno(f), cmd);
-	/* Let it finish writing, whatever it prints after the line. */
-	while (pw != NULL && fgetc(f) != EOF)
-		;
-	status = pclose(f);
-	if (pw != NULL && status != 0) {
-		text = proc_status_text(status);
-		fprintf(stderr, "spindle: password command '%s' %s\n", cmd,
-		    text);
-		free(text);
-		password_free(pw);
-		pw = NULL;
-	}
-	return pw;
-}
-
-/*
- * A route's password from the routes file: its password-command, else
- * its password-file; NULL with why empty when it has neither.
- */
-char *
-password_from_source(const char *file, const char *cmd, char *why,
-    size_t whylen)
-{
-	char *pw = NULL;
-
-	*why = '\0';
-	if (cmd != NULL && (pw = password_from_command(cmd)) == NULL)
-		snprintf(why, whylen, "cannot get the password from command "
-		    "'%s'", cmd);
-	else if (cmd == NULL && file != NULL &&
-	    (pw = password_from_file(file)) == NULL)
-		snprintf(why, whylen, "cannot read password file %s", file);
 	return pw;
 }
 
 /* Prompt on the terminal with echo off. */
 char *
-password_ask(const char *prompt)
+password_ask(const char *prompt, char *why, size_t whylen)
 {
 	struct termios old, raw;
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC), ok;
 	char *pw;
 
 	if (fd < 0) {
-		fprintf(stderr, "spindle: --ask-pass needs a terminal: %s\n",
+		snprintf(why, whylen, "--ask-pass needs a terminal: %s",
 		    strerror(errno));
 		return NULL;
 	}
@@ -136,7 +88,7 @@ password_ask(const char *prompt)
 		tcsetattr(fd, TCSANOW, &raw);
 	if (write(fd, prompt, strlen(prompt)) < 0)
 		ok = 0;
-	pw = password_read_line(fd, "the terminal");
+	pw = password_read_line(fd, "the terminal", why, whylen);
 	if (write(fd, "\n", 1) < 0)
 		ok = 0;
 	tcsetattr(fd, TCSANOW, &old);

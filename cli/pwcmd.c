@@ -1,7 +1,9 @@
 /*
- * A password command (routes file: password-command) run from the
- * daemon's loop: the daemon keeps serving while it runs, and one that
- * hangs (waiting on a pinentry nobody sees) is killed after a while.
+ * A password command (routes file: password-command) run from the event
+ * loop, by spindle alone and by the daemon alike: the daemon keeps
+ * serving while it runs, and one that hangs (waiting on a pinentry
+ * nobody sees, or keeping its output open) is killed once its time is
+ * up, however much or little it prints.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +20,15 @@ struct pwcmd {
 	pid_t		 pid;
 	int		 fd;
 	struct event	*ev;
+	struct event	*timer;
 	char		 out[PWCMD_MAX];	/* not an evbuffer: wiped */
 	size_t		 len;
 	int		 eof;
 	int		 exited;
 	int		 status;
 	int		 cancelled;
+	int		 secs;
+	int		 timedout;
 	char		*cmd;
 	pwcmd_done_fn	*done;
 	void		*arg;
@@ -36,6 +41,8 @@ pwcmd_free(struct pwcmd *p)
 	explicit_bzero(p->out, sizeof p->out);
 	if (p->ev != NULL)
 		event_free(p->ev);
+	if (p->timer != NULL)
+		event_free(p->timer);
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->cmd);
@@ -61,7 +68,10 @@ pwcmd_finish(struct pwcmd *p)
 			line = memcpy(xmalloc(len + 1), p->out, len);
 			line[len] = '\0';
 		}
-		if (p->status != 0) {
+		if (p->timedout)
+			err = xprintf("password command '%s' gave no password "
+			    "within %d s (password-timeout)", p->cmd, p->secs);
+		else if (p->status != 0) {
 			text = proc_status_text(p->status);
 			err = xprintf("password command '%s' %s", p->cmd,
 			    text);
@@ -91,6 +101,22 @@ pwcmd_exit(pid_t pid, int status, void *arg)
 	pwcmd_finish(p);
 }
 
+/* Its time is up: killed, with whatever of its group holds its output
+ * open; its exit finishes it (at once if it has exited). */
+static void
+pwcmd_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pwcmd *p = arg;
+
+	(void)fd;
+	(void)what;
+	p->timedout = 1;
+	kill(-p->pid, SIGKILL);	/* it leads its own group */
+	p->eof = 1;
+	event_del(p->ev);
+	pwcmd_finish(p);	/* if it had exited already */
+}
+
 static void
 pwcmd_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -98,12 +124,7 @@ pwcmd_read_cb(evutil_socket_t fd, short what, void *arg)
 	char buf[256];
 	ssize_t n;
 
-	if (what & EV_TIMEOUT) {
-		kill(-p->pid, SIGKILL);	/* it leads its own group */
-		p->eof = 1;
-		event_del(p->ev);
-		return;		/* its exit finishes it, as killed */
-	}
+	(void)what;
 	/* Straight into our buffer; what does not fit is drained. */
 	if (p->len < sizeof p->out)
 		n = read(fd, p->out + p->len, sizeof p->out - p->len);
@@ -133,10 +154,12 @@ pwcmd_start(struct event_base *base, const char *cmd, int secs,
 	struct pwcmd *p;
 	int fds[2], null;
 
+	secret_nodump();	/* spindle alone too: we are to hold one */
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return NULL;
 	p = xcalloc(1, sizeof *p);
 	p->cmd = xstrdup(cmd);
+	p->secs = secs;
 	p->done = done;
 	p->arg = arg;
 	if ((p->pid = fork()) == 0) {
@@ -156,7 +179,9 @@ pwcmd_start(struct event_base *base, const char *cmd, int secs,
 	fd_nonblock(p->fd, 1);
 	proc_watch(p->pid, pwcmd_exit, p);
 	p->ev = event_new(base, p->fd, EV_READ | EV_PERSIST, pwcmd_read_cb, p);
-	event_add(p->ev, &tv);
+	event_add(p->ev, NULL);
+	p->timer = evtimer_new(base, pwcmd_timeout_cb, p);
+	evtimer_add(p->timer, &tv);
 	return p;
 }
 
@@ -169,4 +194,5 @@ pwcmd_cancel(struct pwcmd *p)
 	p->cancelled = 1;
 	kill(-p->pid, SIGKILL);	/* it leads its own group */
 	event_del(p->ev);
+	evtimer_del(p->timer);
 }

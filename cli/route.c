@@ -9,8 +9,11 @@
  *		| [ user "@" ] host *( "," option "=" value )
  *
  * A host is anything ssh accepts, an ssh_config alias included.  Extra
- * ssh arguments for every ssh hop come from $SPINDLE_SSH_ARGS, after the
- * hop's own options.
+ * ssh arguments that name local files ($SPINDLE_SSH_ARGS, the routes
+ * file's ssh-config and ssh-args) go to the ssh hops this machine starts,
+ * after the hop's own options: up to the first ssh hop, every hop runs
+ * here.  An ssh beyond it runs on another host, as another user, where
+ * a local path means nothing; its own options (`,config=`) set it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -31,15 +34,15 @@ route_name_ok(const char *s)
 	return 1;
 }
 
-/* $SPINDLE_SSH_ARGS, split on blanks (no quoting: keep it simple). */
+/* Local ssh arguments, split on blanks (no quoting: keep it simple). */
 static void
-route_ssh_env(char ***argsp, size_t *np, const char *env)
+route_ssh_local(char ***argsp, size_t *np, const char *local)
 {
 	char *copy, *word, *save = NULL;
 
-	if (env == NULL)
+	if (local == NULL)
 		return;
-	copy = xstrdup(env);
+	copy = xstrdup(local);
 	for (word = strtok_r(copy, " \t\n", &save); word != NULL;
 	    word = strtok_r(NULL, " \t\n", &save))
 		strv_push(argsp, np, xstrdup(word));
@@ -77,7 +80,7 @@ route_ssh_opt(const char *opt, char ***argsp, size_t *np, char *why,
 }
 
 static int
-route_ssh_hop(const char *word, const char *env, struct hop *h, char *why,
+route_ssh_hop(const char *word, const char *local, struct hop *h, char *why,
     size_t whylen)
 {
 	char *copy = xstrdup(word), *opts = strchr(copy, ','), *at, *opt;
@@ -112,7 +115,7 @@ route_ssh_hop(const char *word, const char *env, struct hop *h, char *why,
 			return -1;
 		}
 	}
-	route_ssh_env(&h->args, &n, env);
+	route_ssh_local(&h->args, &n, local);
 	free(copy);
 	return 0;
 }
@@ -166,7 +169,7 @@ route_sudo_hop(const char *word, struct hop *h, char *why, size_t whylen)
 }
 
 static int
-route_hop(const char *word, const char *env, struct hop *h, char *why,
+route_hop(const char *word, const char *local, struct hop *h, char *why,
     size_t whylen)
 {
 	if (*word == '\0') {
@@ -192,20 +195,13 @@ route_hop(const char *word, const char *env, struct hop *h, char *why,
 		h->args[0] = xstrdup(user);
 		return 0;
 	}
-	return route_ssh_hop(word, env, h, why, whylen);
+	return route_ssh_hop(word, local, h, why, whylen);
 }
 
+/* `local`: the ssh arguments for the ssh hops started on this machine. */
 int
-route_parse(const char *text, struct route *r, char *why, size_t whylen)
-{
-	return route_parse_ssh(text, getenv("SPINDLE_SSH_ARGS"), r, why,
-	    whylen);
-}
-
-/* As route_parse, with `sshargs` in place of $SPINDLE_SSH_ARGS. */
-int
-route_parse_ssh(const char *text, const char *sshargs, struct route *r,
-    char *why, size_t whylen)
+route_parse(const char *text, const char *local, struct route *r, char *why,
+    size_t whylen)
 {
 	char *copy = xstrdup(text), *word, *next;
 	size_t namelen = 0;
@@ -216,12 +212,15 @@ route_parse_ssh(const char *text, const char *sshargs, struct route *r,
 			*next++ = '\0';
 		r->hops = xrealloc(r->hops, (r->nhops + 1) * sizeof *r->hops);
 		memset(&r->hops[r->nhops], 0, sizeof *r->hops);
-		if (route_hop(word, sshargs, &r->hops[r->nhops], why,
+		if (route_hop(word, local, &r->hops[r->nhops], why,
 		    whylen) != 0) {
 			route_free(r);
 			free(copy);
 			return -1;
 		}
+		/* What this hop starts runs on another machine. */
+		if (strcmp(r->hops[r->nhops].method, "ssh") == 0)
+			local = NULL;
 		namelen += strlen(word) + (r->nhops > 0);
 		r->hops[r->nhops].name = xstrdup(text);
 		r->hops[r->nhops].name[namelen] = '\0';
@@ -233,11 +232,11 @@ route_parse_ssh(const char *text, const char *sshargs, struct route *r,
 
 /*
  * One ssh hop built from an ssh command line (the shim's): any host name
- * ssh takes, and its options as they are, then `sshargs` as above.
+ * ssh takes, and its options as they are, then the local ones.
  */
 void
 route_direct(const char *host, const char *user, char *const *args,
-    const char *sshargs, struct route *r)
+    const char *local, struct route *r)
 {
 	struct hop *h;
 	size_t n = 2;
@@ -251,7 +250,7 @@ route_direct(const char *host, const char *user, char *const *args,
 	h->args[1] = xstrdup(user != NULL ? user : "");
 	for (; args != NULL && *args != NULL; args++)
 		strv_push(&h->args, &n, xstrdup(*args));
-	route_ssh_env(&h->args, &n, sshargs);
+	route_ssh_local(&h->args, &n, local);
 	h->name = user != NULL && *user != '\0' ?
 	    xprintf("%s@%s", user, host) : xstrdup(host);
 }

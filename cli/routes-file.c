@@ -9,8 +9,9 @@
  *	    password-file ~/.config/spindle/web.pw
  *
  * Options: keepalive, timeout, persist, ssh-config, ssh-args,
- * password-file and password-command (the first line it prints; it wins
- * over a file).
+ * password-file, password-command (the first line it prints; it wins
+ * over a file) and password-timeout (how long that command may take).
+ * How they combine with a command line's is resolve.c's.
  */
 #include <sys/stat.h>
 
@@ -93,6 +94,8 @@ routes_option(struct route_opts *o, const char *key, const char *arg)
 		return routes_secs(arg, &o->timeout);
 	if (strcmp(key, "persist") == 0)
 		return routes_persist(arg, &o->persist);
+	if (strcmp(key, "password-timeout") == 0)
+		return routes_secs(arg, &o->password_timeout);
 	if (strcmp(key, "ssh-config") == 0)
 		routes_opts_set(&o->ssh_config, routes_path_arg(arg));
 	else if (strcmp(key, "ssh-args") == 0)
@@ -112,6 +115,7 @@ routes_opts_copy(struct route_opts *to, const struct route_opts *from)
 	to->keepalive = from->keepalive;
 	to->timeout = from->timeout;
 	to->persist = from->persist;
+	to->password_timeout = from->password_timeout;
 	to->ssh_config = from->ssh_config ? xstrdup(from->ssh_config) : NULL;
 	to->ssh_args = from->ssh_args ? xstrdup(from->ssh_args) : NULL;
 	to->password_file = from->password_file ?
@@ -134,7 +138,7 @@ void
 route_opts_init(struct route_opts *o)
 {
 	memset(o, 0, sizeof *o);
-	o->keepalive = o->timeout = -1;
+	o->keepalive = o->timeout = o->password_timeout = -1;
 	o->persist = PERSIST_UNSET;
 }
 
@@ -149,7 +153,7 @@ routes_add(struct routes_file *rf, const char *name, const char *text,
 		snprintf(why, whylen, "route '%s' defined twice", name);
 		return -1;
 	}
-	if (route_parse(text, &r, why, whylen) != 0)
+	if (route_parse(text, NULL, &r, why, whylen) != 0)
 		return -1;
 	route_free(&r);
 	rf->v = xrealloc(rf->v, (rf->n + 1) * sizeof *rf->v);
@@ -200,8 +204,8 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 	}
 	if ((rc = routes_option(o, key, arg)) == -2)
 		snprintf(why, whylen, "unknown option '%s' (want keepalive, "
-		    "timeout, persist, ssh-config, ssh-args, password-file or "
-		    "password-command)", key);
+		    "timeout, persist, ssh-config, ssh-args, password-file, "
+		    "password-command or password-timeout)", key);
 	else if (rc != 0 && strcmp(key, "persist") == 0)
 		snprintf(why, whylen, "bad persist '%s' (want seconds or "
 		    "'no')", arg);
@@ -302,65 +306,4 @@ routes_known(const char *name)
 	}
 	free(path);
 	return found;
-}
-
-/* The ssh arguments of a route: -F and ssh-args of the file, then env
- * (the client's $SPINDLE_SSH_ARGS). */
-char *
-routes_sshenv(const struct route_opts *ro, const char *env)
-{
-	const char *parts[3] = { NULL, NULL, env };
-	char *out = xstrdup(""), *t, *f = NULL;
-
-	if (ro != NULL && ro->ssh_config != NULL)
-		parts[0] = f = xprintf("-F %s", ro->ssh_config);
-	if (ro != NULL)
-		parts[1] = ro->ssh_args;
-	for (int i = 0; i < 3; i++) {
-		if (parts[i] == NULL || *parts[i] == '\0')
-			continue;
-		t = xprintf("%s%s%s", out, *out ? " " : "", parts[i]);
-		free(out);
-		out = t;
-	}
-	free(f);
-	return out;
-}
-
-/*
- * For the one-shot commands: NAME of the routes file as a route, with its
- * options applied to mo.  1 found, 0 not a name there, -1 error (why).
- */
-int
-routes_resolve(const char *name, struct route *r, struct master_opts *mo,
-    char *why, size_t whylen)
-{
-	struct routes_file rf;
-	const struct routes_entry *e;
-	char *path = routes_file_path(), *env;
-	int rc;
-
-	rc = routes_file_load(path, &rf, why, whylen);
-	free(path);
-	if (rc != 0)
-		return -1;
-	if ((e = routes_file_find(&rf, name)) == NULL) {
-		routes_file_free(&rf);
-		return 0;
-	}
-	env = routes_sshenv(&e->opts, getenv("SPINDLE_SSH_ARGS"));
-	rc = route_parse_ssh(e->route, env, r, why, whylen) == 0 ? 1 : -1;
-	free(env);
-	if (e->opts.keepalive >= 0)
-		mo->keepalive = e->opts.keepalive;
-	if (e->opts.timeout >= 0)
-		mo->timeout = e->opts.timeout;
-	if (rc == 1 && mo->password == NULL &&
-	    (mo->password = password_from_source(e->opts.password_file,
-	    e->opts.password_command, why, whylen)) == NULL && *why != '\0') {
-		route_free(r);
-		rc = -1;
-	}
-	routes_file_free(&rf);
-	return rc;
 }

@@ -71,15 +71,20 @@ usage(FILE *f)
 	    "                         ssh, sudo, su and doas hops\n"
 	    "  --password-file FILE   ... or read it from FILE's first line\n"
 	    "  --password-fd N        ... or from file descriptor N\n\n"
-	    "  --no-daemon            (run) never go through the daemon\n"
+	    "  --no-daemon            (run, ping, info) never go through the "
+	    "daemon\n"
 	    "  --persist SECS|no      (up) close the route after SECS idle "
 	    "[no]\n\n"
-	    "spindle run goes through the per-user daemon when one is running\n"
-	    "(or ROUTE names a route of the routes file): its routes stay\n"
-	    "up between commands, and close after 10 minutes idle (routes\n"
-	    "file: persist SECS|no) unless defined with spindle up.\n\n"
+	    "run, ping and info go through the per-user daemon when one is\n"
+	    "running (or ROUTE names a route of the routes file): its routes\n"
+	    "stay up between commands, and close after 10 minutes idle (routes\n"
+	    "file: persist SECS|no) unless defined with spindle up.  An option\n"
+	    "is the command line's, else the route's in the routes file, else\n"
+	    "the file's global one, else the default shown.\n\n"
 	    "Environment:\n"
-	    "  SPINDLE_SSH_ARGS       extra arguments for every ssh hop, "
+	    "  SPINDLE_SSH_ARGS       extra arguments for the ssh hops started "
+	    "here\n"
+	    "                         (not those behind another ssh hop), "
 	    "e.g. \"-F FILE\"\n"
 	    "  SPINDLE_ROUTES         the routes file "
 	    "[~/.config/spindle/routes]\n"
@@ -109,7 +114,7 @@ usage_error(const char *fmt, ...)
 int
 cli_parse_master_opt(int ch, const char *arg, struct master_opts *mo)
 {
-	char *end;
+	char *end, why[512];
 	long v;
 
 	switch (ch) {
@@ -122,17 +127,21 @@ cli_parse_master_opt(int ch, const char *arg, struct master_opts *mo)
 		if (mo->password != NULL)
 			usage_error("give the password only once");
 		if (ch == OPT_ASK_PASS)
-			mo->password = password_ask("spindle: password: ");
+			mo->password = password_ask("spindle: password: ", why,
+			    sizeof why);
 		else if (ch == OPT_PASSWORD_FILE)
-			mo->password = password_from_file(arg);
+			mo->password = password_from_file(arg, why,
+			    sizeof why);
 		else {
 			v = strtol(arg, &end, 10);
 			if (*end != '\0' || v < 0 || v > 65535)
 				usage_error("bad file descriptor '%s'", arg);
-			mo->password = password_from_fd(v);
+			mo->password = password_from_fd(v, why, sizeof why);
 		}
-		if (mo->password == NULL)
+		if (mo->password == NULL) {
+			fprintf(stderr, "spindle: %s\n", why);
 			exit(255);
+		}
 		return 0;
 	case 'W':
 	case 'K':

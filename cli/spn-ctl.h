@@ -55,6 +55,12 @@ enum {
 	SPN_CTL_STATUS = 13,
 	/* Daemon, during RUN: the route is up and the command started. */
 	SPN_CTL_STARTED = 14,
+	/* Client: route spec.  Reply OK with spindle info's lines, or
+	 * ERROR. */
+	SPN_CTL_INFO = 15,
+	/* Client: route spec, u32 count, u32 size.  Reply OK with spindle
+	 * ping's line, or ERROR. */
+	SPN_CTL_PING = 16,
 };
 
 #endif

@@ -116,6 +116,7 @@ char		*passwd_name(uid_t);
 char		*passwd_shell(uid_t);
 char		*passwd_home(uid_t);
 char		*evbuf_readline(struct evbuffer *, size_t *);
+char		*evbuf_take(struct evbuffer *);
 char		*str_clean(char *);
 
 /* link.c */

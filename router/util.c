@@ -207,6 +207,18 @@ evbuf_readline(struct evbuffer *b, size_t *len)
 	return line;
 }
 
+/* All of an evbuffer, as a string in our own memory. */
+char *
+evbuf_take(struct evbuffer *b)
+{
+	size_t len = evbuffer_get_length(b);
+	char *s = xmalloc(len + 1);
+
+	evbuffer_remove(b, s, len);
+	s[len] = '\0';
+	return s;
+}
+
 /*
  * Text from a far end (its log records, its reasons, a remote program's
  * stderr) reaches terminals and log files: control characters become

@@ -225,6 +225,17 @@ check_rc "ssh key from the client's agent" 0 $? "$TMPD/err"
 check "agent route: user" "$U_B" "$out"
 tr '\0' '\n' <"/proc/$dpid/environ" | grep -q '^SSH_AUTH_SOCK=' &&
     fail "the daemon itself has an agent: the check proves nothing"
+# So does the one of a route whose password command runs first (hop 1
+# is started once it is done).
+cat >>"$SPINDLE_ROUTES" <<EOF
+route agentpw $U_B@127.0.0.1
+    ssh-config $TMPD/agent_cfg
+    password-command echo unused
+EOF
+out=$(SPINDLE_SSH_ARGS= spn run agentpw -- id -un 2>"$TMPD/err")
+check_rc "ssh key from the client's agent, after a password command" 0 $? \
+    "$TMPD/err"
+check "agentpw: user" "$U_B" "$out"
 kill "$agent_pid"
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 
@@ -232,6 +243,9 @@ unset SSH_AUTH_SOCK SSH_AGENT_PID
 out=$(spn run --no-daemon web -- id -un 2>"$TMPD/err")
 check_rc "run --no-daemon web" 0 $? "$TMPD/err"
 check "run --no-daemon web: user" "$U_W" "$out"
+out=$(spn run --no-daemon webcmd -- id -un 2>"$TMPD/err")
+check_rc "run --no-daemon webcmd (password-command)" 0 $? "$TMPD/err"
+check "run --no-daemon webcmd: user" "$U_W" "$out"
 spn ping -c 3 web >"$TMPD/out" 2>"$TMPD/err" || fail "ping web: $(cat "$TMPD/err")"
 
 # A bad routes file: the error names file and line.

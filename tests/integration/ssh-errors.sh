@@ -88,9 +88,12 @@ SPINDLE_SSH_ARGS="-F $SSH_CFG -p $port"
 case_ "local+$U_A@127.0.0.1" "hop 2 (local+$U_A@127.0.0.1)" \
     "connection refused at hop 2" "Connection refused"
 SPINDLE_SSH_ARGS="-F $SSH_CFG"
-case_ "$U_A@127.0.0.1+$U_W@127.0.0.1" "hop 2 ($U_A@127.0.0.1+$U_W@127.0.0.1)" \
+C=",config=$SSH_CFG"	# hop 2's ssh runs on hop 1: its own config
+case_ "$U_A@127.0.0.1+$U_W@127.0.0.1$C" \
+    "hop 2 ($U_A@127.0.0.1+$U_W@127.0.0.1$C)" \
     "key refused at hop 2" "Permission denied"
-case_ "$U_A@127.0.0.1+$U_N@127.0.0.1" "hop 2 ($U_A@127.0.0.1+$U_N@127.0.0.1)" \
+case_ "$U_A@127.0.0.1+$U_N@127.0.0.1$C" \
+    "hop 2 ($U_A@127.0.0.1+$U_N@127.0.0.1$C)" \
     "nologin shell at hop 2" "This account is currently not available"
 
 [ -z "$FAILED" ] || fail "these cases failed (see above):$FAILED"

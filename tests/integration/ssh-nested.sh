@@ -1,12 +1,14 @@
 #!/bin/sh
 # ssh inside ssh: the second ssh hop runs the system ssh client *in the
-# first remote context*, as that remote user (with the -F config of
-# $SPINDLE_SSH_ARGS and that user's own copy of the key), then a sudo hop
-# behind it.  Output, status and bytes pass all three hops; every hop's
-# agent runs from memory; nothing is left running.
+# first remote context*, as that remote user (with the -F config of its
+# own hop option, config=: $SPINDLE_SSH_ARGS is for the ssh this machine
+# starts, and that user's own copy of the key), then a sudo hop behind
+# it.  Output, status and bytes pass all three hops; every hop's agent
+# runs from memory; nothing is left running.
 . "$(dirname "$0")/lib-sshd.sh"
 
-R2=$U_A@127.0.0.1+$U_B@127.0.0.1
+C=",config=$SSH_CFG"
+R2=$U_A@127.0.0.1+$U_B@127.0.0.1$C
 R3=$R2+sudo=$U_W
 
 out=$(spn run "$R2" -- id -un 2>"$TMPD/err")
@@ -82,7 +84,7 @@ no_world_procs 5 "the nested sessions above"
 # Each hop sends its own image on: bringing up 3 ssh hops costs the first
 # link about one (gzip'd) image, not three.
 gz=$("$SPINDLE" bootstrap-size | awk '/^agent image/ { print $3 }')
-R3="$U_A@127.0.0.1+$U_B@127.0.0.1+$U_B@127.0.0.1"
+R3="$U_A@127.0.0.1+$U_B@127.0.0.1$C+$U_B@127.0.0.1$C"
 spn run --timings "$R3" -- true 2>"$TMPD/err"
 check_rc "run $R3" 0 $? "$TMPD/err"
 out=$(sed -n 's/^spindle: first link carried \([0-9]*\) bytes out.*/\1/p' "$TMPD/err")
@@ -90,7 +92,8 @@ out=$(sed -n 's/^spindle: first link carried \([0-9]*\) bytes out.*/\1/p' "$TMPD
 [ "$out" -lt $((gz * 3 / 2)) ] ||
     fail "first link carried $out bytes for 3 ssh hops (image: $gz bytes)"
 
-# Any mix, 10 hops deep.
+# Any mix, 10 hops deep (the ssh at hop 4 is started on this machine, as
+# $U_A: $SPINDLE_SSH_ARGS is for it).
 R10="local+sudo=$U_A+local+$U_B@127.0.0.1+sudo=$U_W+local+local+local+local+local"
 out=$(spn run "$R10" -- id -un 2>"$TMPD/err")
 check_rc "run $R10" 0 $? "$TMPD/err"

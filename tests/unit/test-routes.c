@@ -1,4 +1,5 @@
-/* The routes file: global and per-route options, errors with lines. */
+/* The routes file: global and per-route options, errors with lines; how
+ * resolve.c combines them with a command line's. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -101,20 +102,171 @@ test_missing(void **state)
 	routes_file_free(&rf);
 }
 
-static void
-test_sshenv(void **state)
+/* A spec as a client's command line makes it (-1: not set). */
+static struct ctl_spec
+spec(const char *route, int keepalive, int timeout, const char *env)
 {
-	struct route_opts o = { .keepalive = -1, .timeout = -1,
-	    .ssh_config = "/c", .ssh_args = "-oA=b -v" };
-	char *s;
+	struct ctl_spec s;
+
+	ctl_spec_init(&s, route, NULL);
+	s.keepalive = keepalive;
+	s.timeout = timeout;
+	s.sshenv = (char *)env;
+	return s;
+}
+
+/* Command line, then the route's entry, then global, then default. */
+static void
+test_precedence(void **state)
+{
+	struct routes_file rf;
+	struct route_conf rc;
+	struct ctl_spec s;
+	char why[256];
 
 	(void)state;
-	s = routes_sshenv(&o, "-F x");
-	assert_string_equal(s, "-F /c -oA=b -v -F x");
-	free(s);
-	s = routes_sshenv(NULL, NULL);
-	assert_string_equal(s, "");
-	free(s);
+	assert_int_equal(load("timeout 3\npassword-timeout 7\npersist 90\n"
+	    "route own local\n  timeout 2\n  keepalive 4\n  persist no\n"
+	    "route bare local\n", &rf, why, sizeof why), 0);
+	s = spec("own", -1, 6, NULL);
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_int_equal(rc.mo.timeout, 6);
+	assert_int_equal(rc.mo.keepalive, 4);
+	assert_int_equal(rc.mo.password_secs, 7);
+	assert_int_equal(rc.persist, PERSIST_NEVER);
+	assert_true(rc.from_file);
+	assert_string_equal(rc.text, "local");
+	resolve_free(&rc);
+	/* The default's value given on the command line still wins. */
+	s = spec("own", SPN_KEEPALIVE_DEFAULT, MASTER_TIMEOUT_DEFAULT, NULL);
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_int_equal(rc.mo.timeout, MASTER_TIMEOUT_DEFAULT);
+	assert_int_equal(rc.mo.keepalive, SPN_KEEPALIVE_DEFAULT);
+	resolve_free(&rc);
+	s = spec("own", -1, -1, NULL);
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_int_equal(rc.mo.timeout, 2);
+	resolve_free(&rc);
+	s = spec("bare", -1, -1, NULL);
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_int_equal(rc.mo.timeout, 3);
+	assert_int_equal(rc.mo.keepalive, SPN_KEEPALIVE_DEFAULT);
+	resolve_free(&rc);
+	/* An inline route takes the global options too. */
+	s = spec("local+local", -1, -1, NULL);
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_int_equal(rc.mo.timeout, 3);
+	assert_int_equal(rc.persist, 90);
+	assert_false(rc.from_file);
+	assert_int_equal(rc.route.nhops, 2);
+	resolve_free(&rc);
+	/* No routes file: the defaults. */
+	s = spec("local", -1, -1, NULL);
+	assert_int_equal(resolve_route(&s, NULL, &rc, why, sizeof why), 0);
+	assert_int_equal(rc.mo.timeout, MASTER_TIMEOUT_DEFAULT);
+	assert_int_equal(rc.mo.password_secs, PASSWORD_COMMAND_SECS);
+	assert_int_equal(rc.persist, PERSIST_DEFAULT);
+	resolve_free(&rc);
+	routes_file_free(&rf);
+}
+
+static void
+test_password_sources(void **state)
+{
+	struct routes_file rf;
+	struct route_conf rc;
+	struct ctl_spec s;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(load("password-command global-cmd\n"
+	    "route f local\n  password-file /pw\n", &rf, why, sizeof why),
+	    0);
+	s = spec("f", -1, -1, NULL);
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_string_equal(rc.mo.password_file, "/pw");
+	assert_string_equal(rc.mo.password_command, "global-cmd");
+	assert_null(rc.mo.password);
+	resolve_free(&rc);
+	/* One given with the request wins: the file's are not even noted. */
+	s.password = "given";
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_string_equal(rc.mo.password, "given");
+	assert_null(rc.mo.password_file);
+	assert_null(rc.mo.password_command);
+	resolve_free(&rc);
+	routes_file_free(&rf);
+}
+
+static int
+has_arg(const struct hop *h, const char *arg)
+{
+	for (char **a = h->args; *a != NULL; a++) {
+		if (strcmp(*a, arg) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Arguments naming local files go to the ssh hops this machine starts:
+ * those up to the first ssh hop, not those started beyond it. */
+static void
+test_local_ssh(void **state)
+{
+	struct routes_file rf;
+	struct route_conf rc;
+	struct ctl_spec s;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(load("ssh-config /c\nssh-args -oA=b -v\n",
+	    &rf, why, sizeof why), 0);
+	s = spec("a+u@b,config=/b+sudo=w", -1, -1, "-F x");
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_int_equal(rc.route.nhops, 3);
+	assert_true(has_arg(&rc.route.hops[0], "-oA=b"));
+	assert_true(has_arg(&rc.route.hops[0], "/c"));
+	assert_true(has_arg(&rc.route.hops[0], "x"));
+	/* In order: the file's -F, its ssh-args, then the environment. */
+	assert_string_equal(rc.route.hops[0].args[2], "-F");
+	assert_string_equal(rc.route.hops[0].args[6], "-F");
+	assert_string_equal(rc.route.hops[0].args[7], "x");
+	assert_null(rc.route.hops[0].args[8]);
+	/* Hop 2's ssh runs on a: only its own options. */
+	assert_string_equal(rc.route.hops[1].args[2], "-F/b");
+	assert_null(rc.route.hops[1].args[3]);
+	resolve_free(&rc);
+	/* local, sudo and su hops stay on this machine. */
+	s = spec("local+sudo=x+su=y+a+b", -1, -1, "-F x");
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_true(has_arg(&rc.route.hops[3], "x"));
+	assert_false(has_arg(&rc.route.hops[4], "x"));
+	assert_false(has_arg(&rc.route.hops[4], "/c"));
+	resolve_free(&rc);
+	/* The shim's direct route: one hop, started here. */
+	s = spec("h", -1, -1, "-F x");
+	s.direct = CTL_SPEC_SSH;
+	s.user = "u";
+	s.sshargs = (char *[]){ "-p2", NULL };
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_string_equal(rc.text, "u@h -p2");
+	assert_string_equal(rc.route.hops[0].args[2], "-p2");
+	assert_true(has_arg(&rc.route.hops[0], "x"));
+	resolve_free(&rc);
+	routes_file_free(&rf);
+}
+
+static void
+test_bad_route(void **state)
+{
+	struct route_conf rc;
+	struct ctl_spec s = spec("a++b", -1, -1, NULL);
+	char why[256];
+
+	(void)state;
+	assert_int_equal(resolve_route(&s, NULL, &rc, why, sizeof why), -1);
+	assert_string_equal(why, "bad route 'a++b': empty hop (two '+' in a "
+	    "row?)");
 }
 
 int
@@ -124,7 +276,10 @@ main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing),
-		cmocka_unit_test(test_sshenv),
+		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_password_sources),
+		cmocka_unit_test(test_local_ssh),
+		cmocka_unit_test(test_bad_route),
 	};
 	int fd = mkstemp(path), rc;
 
