@@ -218,6 +218,8 @@ route_parse_ssh(const char *text, const char *sshargs, struct route *r,
 		memset(&r->hops[r->nhops], 0, sizeof *r->hops);
 		if (route_hop(word, sshargs, &r->hops[r->nhops], why,
 		    whylen) != 0) {
+			/* What the failed hop had parsed goes too. */
+			r->nhops++;
 			route_free(r);
 			free(copy);
 			return -1;
