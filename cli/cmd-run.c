@@ -158,6 +158,8 @@ cmd_run(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
+			strv_free(env);
+			password_free(mo.password);
 			return 0;
 		default:
 			if (cli_parse_master_opt(ch, optarg, &mo) != 0)

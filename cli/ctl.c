@@ -287,6 +287,9 @@ ctl_pending(const struct ctl_buf *b)
 {
 	struct ctl_msg m;
 
+	/* Nothing yet: data may be NULL, and NULL + 0 is undefined. */
+	if (b->used == b->len)
+		return 0;
 	return ctl_parse(b->data + b->used, b->len - b->used, &m) != 0;
 }
 

@@ -214,6 +214,8 @@ route_parse(const char *text, const char *local, struct route *r, char *why,
 		memset(&r->hops[r->nhops], 0, sizeof *r->hops);
 		if (route_hop(word, local, &r->hops[r->nhops], why,
 		    whylen) != 0) {
+			/* What the failed hop had parsed goes too. */
+			r->nhops++;
 			route_free(r);
 			free(copy);
 			return -1;

@@ -189,6 +189,7 @@ shim_main(int argc, char **argv)
 	if (sa.logfile != NULL && freopen(sa.logfile, "a", stderr) == NULL) {
 		dprintf(errfd, "Couldn't open logfile %s: %s\n", sa.logfile,
 		    strerror(errno));
+		sshargs_free(&sa);
 		return 255;
 	}
 	/* No tunnels yet: better a clear no than a session without the

@@ -330,3 +330,11 @@ check_rc() {
 contains() {
 	grep -qF -- "$2" "$1"
 }
+
+# sanitized: $SPINDLE is a sanitizer build (tools/sanitize runs the test).
+# Its allocator pads every block and keeps freed ones in a quarantine of
+# up to 256 MiB, so a process's RSS says nothing there: memory bounds are
+# checked by the ordinary run.
+sanitized() {
+	[ -n "${ASAN_OPTIONS:-}" ]
+}
