@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #define DCONN_DRAIN_SECS 2
 #define DCONN_SMALL	4096	/* a message before HELLO or during a job */
 #define DCONN_HELD_MAX	(32 * 1024 * 1024)	/* requests, all clients */
+#define DCONN_TRIM_MIN	(128 * 1024)	/* freeing this much trims the heap */
 
 struct djob;
 
@@ -210,9 +212,16 @@ dconn_refuse(struct dconn *c, uint32_t id, const char *text)
 static void
 dconn_in_free(struct dconn *c)
 {
+	int big = c->in.cap >= DCONN_TRIM_MIN;
+
 	if (c->in.data != NULL)
 		explicit_bzero(c->in.data, c->in.cap);
 	free(c->in.data);
+	/* glibc keeps large freed blocks in its heap once its mmap
+	 * threshold has risen: give the pages back, or a burst of big
+	 * unfinished requests pins them for good. */
+	if (big)
+		malloc_trim(0);
 	d_held -= c->in.cap;
 	memset(&c->in, 0, sizeof c->in);
 }
