@@ -1159,6 +1159,10 @@ daemon_serve(int ready_fd)
 	daemon_detach(dir, ready_fd >= 0 ? ready_fd : 2);
 	/* Clients hand us passwords. */
 	secret_nodump();
+	/* A daemon runs for weeks: big request bodies (long command lines)
+	 * get pages of their own that go back when freed, rather than the
+	 * heap that glibc's rising mmap threshold would leave them in. */
+	mallopt(M_MMAP_THRESHOLD, DCONN_TRIM_MIN);
 	if ((lfd = daemon_listen(dir, why, sizeof why)) < 0) {
 		fprintf(stderr, "spindle daemon: %s\n", why);
 		free(dir);
