@@ -34,6 +34,7 @@ struct exec_req {
 	int		 fd_err;
 	uint32_t	 rows;		/* with SPN_EXEC_PTY */
 	uint32_t	 cols;
+	const char	*term;		/* TERM for the pty, or NULL */
 };
 struct xcl;
 /* code: exit status as a shell reports it (128+N for signal N), or -1

@@ -187,6 +187,7 @@ exec_start(struct rt *rt, const struct exec_req *r, exec_done_fn *done,
 	if (flags & SPN_EXEC_PTY) {
 		pk_u32(&pk, r->rows);
 		pk_u32(&pk, r->cols);
+		pk_str(&pk, r->term);
 	}
 	x->call = call_start(rt, r->ctx, SPN_H_EXEC, &pk, xcl_reply, x);
 	pk_free(&pk);

@@ -2,8 +2,9 @@
  * EXEC: run a process with its stdio carried as streams on the bus.  The
  * process leads its own session, so cancelling signals the whole group.
  * Request: u32 flags, strv argv, strv env, str cwd, u32 stdout handle,
- * u32 stderr handle (0 = /dev/null).  Replies: STARTED, then EXITED once
- * the process is reaped and both output streams have ended.
+ * u32 stderr handle (0 = /dev/null), and for a pty u32 rows, u32 cols,
+ * str TERM.  Replies: STARTED, then EXITED once the process is reaped and
+ * both output streams have ended (or FAILED when it never ran).
  */
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -43,6 +44,19 @@ struct exec_args {
 	uint32_t	 err_handle;
 	uint32_t	 rows;
 	uint32_t	 cols;
+	char		*term;
+};
+
+/* What failed before the command ran: the child tells the agent. */
+enum exec_stage {
+	EXEC_STAGE_RUN,		/* exec itself: 126 or 127 */
+	EXEC_STAGE_CWD,		/* the directory asked for */
+	EXEC_STAGE_SETUP,	/* fds, pty, fork: ours */
+};
+
+struct exec_fail {
+	int		 stage;
+	int		 err;
 };
 
 static struct map	*procs;
@@ -139,11 +153,10 @@ proc_ctl(struct rt *rt, const struct rt_msg *m, void *arg)
 
 /*
  * What sshd does before the user's shell: HOME, USER, LOGNAME and SHELL
- * of the user we are, and the home directory as cwd unless one was asked
- * for (rsync's and scp's relative paths count on it).
+ * of the user we are.
  */
 static void
-exec_as_sshd(struct exec_args *a)
+exec_as_sshd(void)
 {
 	char *home = passwd_home(getuid()), *user = passwd_name(getuid());
 	char *sh = passwd_shell(getuid());
@@ -154,16 +167,54 @@ exec_as_sshd(struct exec_args *a)
 		setenv("USER", user, 1);
 		setenv("LOGNAME", user, 1);
 	}
-	if ((a->cwd == NULL || *a->cwd == '\0') && chdir(home) != 0 &&
-	    chdir("/") != 0)
-		return;
+}
+
+/*
+ * Where the command starts.  Sessions as sshd runs them (and `spindle
+ * run`) start in the home directory of the user the agent runs as, a
+ * relative cwd is taken from there; a home that cannot be entered leaves
+ * them in / with sshd's message (rsync's and scp's relative paths count
+ * on all this).  -1: the cwd asked for cannot be entered.
+ */
+static int
+exec_cwd(struct exec_args *a)
+{
+	int asked = a->cwd != NULL && *a->cwd != '\0';
+	char *home;
+
+	if (!(a->flags & (SPN_EXEC_HOME | SPN_EXEC_USERSHELL |
+	    SPN_EXEC_LOGIN)) || (asked && *a->cwd == '/'))
+		return asked ? chdir(a->cwd) : 0;
+	home = passwd_home(geteuid());
+	if (chdir(home) != 0) {
+		if (!asked)
+			dprintf(STDERR_FILENO, "Could not chdir to home "
+			    "directory %s: %s\n", home, strerror(errno));
+		if (chdir("/") != 0)
+			return asked ? -1 : 0;
+	}
+	return asked ? chdir(a->cwd) : 0;
+}
+
+/* The environment: TERM of the pty first, so that an explicit one wins. */
+static void
+exec_env(struct exec_args *a)
+{
+	if (a->flags & SPN_EXEC_CLEARENV)
+		clearenv();
+	if ((a->flags & SPN_EXEC_PTY) && a->term != NULL && *a->term != '\0')
+		setenv("TERM", a->term, 1);
+	for (size_t i = 0; a->env != NULL && a->env[i] != NULL; i++)
+		putenv(a->env[i]);
+	if (a->flags & (SPN_EXEC_USERSHELL | SPN_EXEC_LOGIN))
+		exec_as_sshd();
 }
 
 static void
 exec_child(struct exec_args *a, int fds[3], int rep)
 {
+	struct exec_fail f = { EXEC_STAGE_SETUP, 0 };
 	char *sh, *login;
-	int e;
 
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
@@ -176,14 +227,11 @@ exec_child(struct exec_args *a, int fds[3], int rep)
 	}
 	if ((a->flags & SPN_EXEC_PTY) && ioctl(0, TIOCSCTTY, 0) != 0)
 		goto fail;
-	if (a->flags & SPN_EXEC_CLEARENV)
-		clearenv();
-	for (size_t i = 0; a->env != NULL && a->env[i] != NULL; i++)
-		putenv(a->env[i]);
-	if (a->cwd != NULL && *a->cwd != '\0' && chdir(a->cwd) != 0)
+	exec_env(a);
+	f.stage = EXEC_STAGE_CWD;
+	if (exec_cwd(a) != 0)
 		goto fail;
-	if (a->flags & (SPN_EXEC_USERSHELL | SPN_EXEC_LOGIN))
-		exec_as_sshd(a);
+	f.stage = EXEC_STAGE_RUN;
 	if (a->flags & SPN_EXEC_USERSHELL) {
 		sh = passwd_shell(getuid());
 		execl(sh, sh, "-c", a->argv[0], (char *)NULL);
@@ -197,8 +245,8 @@ exec_child(struct exec_args *a, int fds[3], int rep)
 	} else
 		execvp(a->argv[0], a->argv);
 fail:
-	e = errno;
-	if (write(rep, &e, sizeof e) < 0)
+	f.err = errno;
+	if (write(rep, &f, sizeof f) < 0)
 		_exit(127);
 	_exit(127);
 }
@@ -256,18 +304,18 @@ exec_pipes(struct exec_args *a, int child[3], int mine[3])
 	return 0;
 }
 
-/* Fork and exec; returns the pid, or -1 with errno from the child. */
+/* Fork and exec; returns the pid, or -1 with what failed and why. */
 static pid_t
-exec_spawn(struct exec_args *a, int mine[3], int *err)
+exec_spawn(struct exec_args *a, int mine[3], struct exec_fail *f)
 {
-	int child[3] = { -1, -1, -1 }, rep[2], e;
+	int child[3] = { -1, -1, -1 }, rep[2];
 	pid_t pid = -1;
-	ssize_t n;
 
-	*err = 0;
+	f->stage = EXEC_STAGE_SETUP;
+	f->err = 0;
 	mine[0] = mine[1] = mine[2] = -1;
 	if (exec_pipes(a, child, mine) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
-		*err = errno;
+		f->err = errno;
 		goto out;
 	}
 	pid = fork();
@@ -275,9 +323,8 @@ exec_spawn(struct exec_args *a, int mine[3], int *err)
 		exec_child(a, child, rep[1]);
 	close(rep[1]);
 	if (pid < 0)
-		*err = errno;
-	else if ((n = read(rep[0], &e, sizeof e)) == sizeof e) {
-		*err = e;
+		f->err = errno;
+	else if (read(rep[0], f, sizeof *f) == sizeof *f) {
 		waitpid(pid, NULL, 0);
 		pid = -1;
 	}
@@ -307,8 +354,10 @@ exec_parse(const struct rt_msg *m, struct exec_args *a)
 	if (a->flags & SPN_EXEC_PTY) {
 		a->rows = upk_u32(&u);
 		a->cols = upk_u32(&u);
+		a->term = upk_str(&u);
 	}
-	if (u.err || a->argv == NULL || a->argv[0] == NULL)
+	if (u.err || a->argv == NULL || a->argv[0] == NULL ||
+	    (a->term != NULL && strlen(a->term) > SPN_EXEC_TERM_MAX))
 		return -1;
 	return 0;
 }
@@ -319,23 +368,31 @@ exec_args_free(struct exec_args *a)
 	strv_free(a->argv);
 	strv_free(a->env);
 	free(a->cwd);
+	free(a->term);
 }
 
+/* The status as a shell or env(1) gives it, and this side's errno text. */
 static void
 exec_failed(struct rt *rt, const struct rt_msg *m, struct exec_args *a,
-    int err)
+    const struct exec_fail *f)
 {
 	struct pk pk;
+	uint32_t code = SPN_EXEC_CANNOT;
 	char *text;
 
-	if (a->cwd != NULL && *a->cwd != '\0' && err == ENOENT &&
-	    access(a->cwd, X_OK) != 0)
-		text = xprintf("%s: %s", a->cwd, strerror(err));
-	else
-		text = xprintf("%s: %s", a->argv[0], strerror(err));
+	if (f->stage == EXEC_STAGE_CWD)
+		text = xprintf("cannot change to %s: %s", a->cwd,
+		    strerror(f->err));
+	else if (f->stage == EXEC_STAGE_SETUP)
+		text = xprintf("cannot start %s: %s", a->argv[0],
+		    strerror(f->err));
+	else {
+		text = xprintf("%s: %s", a->argv[0], strerror(f->err));
+		code = f->err == ENOENT ? 127 : 126;
+	}
 	pk_init(&pk);
 	pk_u32(&pk, SPN_EXEC_FAILED);
-	pk_u32(&pk, err == ENOENT ? 127 : 126);
+	pk_u32(&pk, code);
 	pk_str(&pk, text);
 	rt_send_pk(rt, SPN_K_REPLY, m->h.src, m->h.reply_to, 0, &pk);
 	pk_free(&pk);
@@ -346,8 +403,9 @@ static void
 exec_msg(struct rt *rt, const struct rt_msg *m, void *arg)
 {
 	struct exec_args a;
+	struct exec_fail f;
 	struct proc *p;
-	int mine[3], err;
+	int mine[3];
 	pid_t pid;
 
 	(void)arg;
@@ -357,8 +415,8 @@ exec_msg(struct rt *rt, const struct rt_msg *m, void *arg)
 		exec_args_free(&a);
 		return;
 	}
-	if ((pid = exec_spawn(&a, mine, &err)) < 0) {
-		exec_failed(rt, m, &a, err);
+	if ((pid = exec_spawn(&a, mine, &f)) < 0) {
+		exec_failed(rt, m, &a, &f);
 		exec_args_free(&a);
 		return;
 	}

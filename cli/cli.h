@@ -260,7 +260,7 @@ int		 cmd_bootstrap_size(int, char **);
 int		 shim_main(int, char **);
 
 /* tty.c */
-void		 tty_setup(uint32_t *, uint32_t *);
+void		 tty_setup(struct exec_req *);
 void		 tty_restore(void);
 
 /* password.c */

@@ -448,6 +448,7 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 	pk_u32(&pk, r->rows);
 	pk_u32(&pk, r->cols);
 	pk_u32(&pk, mask);
+	pk_str(&pk, r->term);
 	rc = client_send_hello(fd);
 	if (rc == 0)
 		rc = ctl_send(fd, SPN_CTL_RUN, 1, &pk, fds, nfds);

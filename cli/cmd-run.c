@@ -88,7 +88,7 @@ run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
 		return fd == -1 ? -1 : 255;
 	ctl_spec_init(&s, name, mo);
 	if (req->flags & SPN_EXEC_PTY)
-		tty_setup(&req->rows, &req->cols);
+		tty_setup(req);
 	code = client_run(fd, &s, req);
 	close(fd);
 	return code;
@@ -181,6 +181,8 @@ cmd_run(int argc, char **argv)
 		usage_error("run: no command given\n%s", run_usage);
 	if ((r.req.flags & (SPN_EXEC_SHELL | SPN_EXEC_USERSHELL)) && argc != 1)
 		usage_error("run -c and -s take the command as one argument");
+	/* As sshd: the home directory of the last hop's user. */
+	r.req.flags |= SPN_EXEC_HOME;
 	r.req.argv = argv;
 	r.req.env = env;
 	r.req.fd_in = noin ? -1 : STDIN_FILENO;
@@ -204,7 +206,7 @@ cmd_run(int argc, char **argv)
 		return ch;
 	}
 	if (r.req.flags & SPN_EXEC_PTY)
-		tty_setup(&r.req.rows, &r.req.cols);
+		tty_setup(&r.req);
 	r.m = master_new(&rc.mo);
 	if (r.req.flags & SPN_EXEC_PTY) {
 		r.winch = evsignal_new(master_base(r.m), SIGWINCH,

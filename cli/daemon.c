@@ -280,8 +280,9 @@ djob_drop_req(struct djob *j)
 	strv_free(j->req.argv);
 	strv_free(j->req.env);
 	free((char *)j->req.cwd);
+	free((char *)j->req.term);
 	j->req.argv = j->req.env = NULL;
-	j->req.cwd = NULL;
+	j->req.cwd = j->req.term = NULL;
 	d_held -= j->held;
 	j->held = 0;
 }
@@ -536,7 +537,10 @@ dconn_run(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	req.rows = upk_u32(u);
 	req.cols = upk_u32(u);
 	mask = upk_u32(u);
+	/* Appended later: a client of an older build sends none. */
+	req.term = u->left > 0 ? upk_str(u) : NULL;
 	if (u->err || req.argv == NULL || req.argv[0] == NULL ||
+	    (req.term != NULL && strlen(req.term) > SPN_EXEC_TERM_MAX) ||
 	    mask > (7 | SPN_CTL_SAY) ||
 	    __builtin_popcount(mask & 7) > c->nfds) {
 		dconn_refuse(c, m->id, "malformed run request");
@@ -553,6 +557,7 @@ dconn_run(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 		strv_free(req.argv);
 		strv_free(req.env);
 		free((char *)req.cwd);
+		free((char *)req.term);
 	}
 }
 

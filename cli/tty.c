@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 
 #include <stdlib.h>
+#include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -21,18 +22,24 @@ tty_restore(void)
 	tty_is_raw = 0;
 }
 
-/* The window size for the remote pty, and raw mode if stdin is a tty. */
+/*
+ * The remote pty's window size and TERM (as ssh's pty request carries
+ * them), and raw mode if stdin is a tty.
+ */
 void
-tty_setup(uint32_t *rows, uint32_t *cols)
+tty_setup(struct exec_req *r)
 {
 	static int registered;
 	struct winsize ws;
 	struct termios raw;
+	const char *term = getenv("TERM");
 
 	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
-		*rows = ws.ws_row;
-		*cols = ws.ws_col;
+		r->rows = ws.ws_row;
+		r->cols = ws.ws_col;
 	}
+	if (term != NULL && strlen(term) <= SPN_EXEC_TERM_MAX)
+		r->term = term;
 	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &tty_saved) != 0)
 		return;
 	raw = tty_saved;

@@ -148,7 +148,7 @@ shim_pty(const struct sshargs *sa, struct exec_req *r)
 		return;
 	r->flags |= SPN_EXEC_PTY;
 	r->fd_err = -1;
-	tty_setup(&r->rows, &r->cols);
+	tty_setup(r);
 }
 
 static void

@@ -79,16 +79,25 @@ enum spn_level {
 #define SPN_EXEC_NOSTDIN	0x4	/* stdin is /dev/null */
 #define SPN_EXEC_USERSHELL	0x10	/* argv[0] is a string for the user's
 					 * login shell, as sshd runs commands */
-#define SPN_EXEC_PTY		0x8	/* stdio on a new pty; u32 rows, u32 cols
-					 * follow the request's other fields */
+#define SPN_EXEC_PTY		0x8	/* stdio on a new pty; u32 rows, u32 cols,
+					 * str TERM follow the request's other
+					 * fields */
 #define SPN_EXEC_LOGIN		0x20	/* as sshd does: HOME, USER, LOGNAME,
 					 * SHELL set, cwd the home directory;
 					 * alone, the user's login shell runs
 					 * (argv unused: ssh with no command) */
+#define SPN_EXEC_HOME		0x40	/* start in the home directory (a
+					 * relative cwd from there), as sshd */
 
 /* EXEC reply tags (first u32 of a REPLY on the exec reply handle). */
 #define SPN_EXEC_STARTED	1	/* u32 pid, u32 stdin, u32 control */
 #define SPN_EXEC_EXITED		2	/* u32 exit status, u32 signal */
 #define SPN_EXEC_FAILED		3	/* u32 exit status, str message */
+
+/* FAILED's status when the command never started for a reason of ours
+ * (cwd, pty, fds), as env(1) does: not 126 or 127, which are the
+ * command's. */
+#define SPN_EXEC_CANNOT		125
+#define SPN_EXEC_TERM_MAX	255	/* longest TERM a pty request carries */
 
 #endif

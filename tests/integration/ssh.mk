@@ -54,3 +54,7 @@ INTEGRATION_TESTS += tests/integration/fakessh-git.sh
 EXTRA_DIST += tests/integration/fakessh-git.sh
 INTEGRATION_TESTS += tests/integration/secrets.sh
 EXTRA_DIST += tests/integration/secrets.sh
+INTEGRATION_TESTS += tests/integration/ssh-places.sh
+EXTRA_DIST += tests/integration/ssh-places.sh
+INTEGRATION_TESTS += tests/integration/ssh-term.sh
+EXTRA_DIST += tests/integration/ssh-term.sh
