@@ -33,6 +33,8 @@ struct sshargs {
 	char	 *forward;	/* the first forwarding asked for ("-L",
 				 * "-o LocalForward", "-W"), or NULL */
 	char	**ignored;	/* "-A", "-J jump", "-o Foo=bar" */
+	char	**sendenv;	/* SendEnv patterns in force */
+	char	**setenv;	/* the first SetEnv's NAME=VALUE words */
 };
 int		 sshargs_parse(int, char **, struct sshargs *, char *,
 		     size_t);

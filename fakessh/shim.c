@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,74 @@ shim_spec(const struct sshargs *sa, struct ctl_spec *s)
 	}
 }
 
+/* Bounds on what SendEnv and SetEnv carry (sshd's own is 1000 names). */
+#define SHIM_ENV_MAX	64
+#define SHIM_ENV_LEN	4096	/* NAME=VALUE */
+
+extern char **environ;
+
+static int
+shim_env_add(const struct sshargs *sa, struct exec_req *r, size_t *n,
+    const char *var)
+{
+	size_t len = strlen(var);
+
+	if (*n >= SHIM_ENV_MAX || len > SHIM_ENV_LEN || *var == '=') {
+		if (sa->verbose)
+			fprintf(stderr, "spindle fakessh: not sending %.*s "
+			    "(at most %d variables of %d bytes)\n",
+			    (int)strcspn(var, "="), var, SHIM_ENV_MAX,
+			    SHIM_ENV_LEN);
+		return -1;
+	}
+	if (sa->verbose)
+		fprintf(stderr, "spindle fakessh: sending %.*s\n",
+		    (int)strcspn(var, "="), var);
+	strv_push(&r->env, n, xstrdup(var));
+	return 0;
+}
+
+/* Of what SendEnv names, only these are taken: Debian's sshd AcceptEnv. */
+static int
+shim_env_accepted(const char *var)
+{
+	return strncmp(var, "LANG=", 5) == 0 || strncmp(var, "LC_", 3) == 0;
+}
+
+/*
+ * SendEnv's variables of our environment that the far side takes, then
+ * every SetEnv one (asked for by name and value, as run -e is): later
+ * ones win there, as they do in sshd.
+ */
+static void
+shim_env(const struct sshargs *sa, struct exec_req *r)
+{
+	size_t n = 0, len;
+	char *name;
+
+	r->env = xcalloc(1, sizeof *r->env);
+	for (char **e = environ; *e != NULL && sa->sendenv[0] != NULL; e++) {
+		len = strcspn(*e, "=");
+		if ((*e)[len] != '=' || len == 0)
+			continue;
+		name = xstrndup(*e, len);
+		for (char **p = sa->sendenv; *p != NULL; p++) {
+			if (fnmatch(*p, name, 0) != 0)
+				continue;
+			if (shim_env_accepted(*e))
+				shim_env_add(sa, r, &n, *e);
+			else if (sa->verbose)
+				fprintf(stderr, "spindle fakessh: not sending "
+				    "%s (SendEnv carries LANG and LC_* "
+				    "only)\n", name);
+			break;
+		}
+		free(name);
+	}
+	for (char **v = sa->setenv; *v != NULL; v++)
+		shim_env_add(sa, r, &n, *v);
+}
+
 /* What to run and how, as sshd would run it. */
 static int
 shim_req(const struct sshargs *sa, struct exec_req *r)
@@ -130,6 +199,7 @@ shim_req(const struct sshargs *sa, struct exec_req *r)
 	r->fd_in = sa->no_stdin ? -1 : STDIN_FILENO;
 	r->fd_out = STDOUT_FILENO;
 	r->fd_err = STDERR_FILENO;
+	shim_env(sa, r);
 	return 0;
 }
 
@@ -222,6 +292,7 @@ shim_main(int argc, char **argv)
 		close(fd);
 	}
 	strv_free(r.argv);
+	strv_free(r.env);
 	ctl_spec_free(&s);
 	sshargs_free(&sa);
 	return code;

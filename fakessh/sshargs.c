@@ -31,9 +31,12 @@
  * which it does not) are named in `forward`: the shim refuses them
  * rather than pretend.  Options that only make sense for a real client
  * (-A, -X, -J, -Q, -G, -O ...) are accepted unchecked and listed in
- * `ignored`.
+ * `ignored`.  SendEnv and SetEnv are kept as ssh_config keeps them
+ * (patterns add up, "-PATTERN" drops those it matches; the first SetEnv
+ * wins, and in it the first of a name).
  */
 #include <ctype.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +65,8 @@ struct sshargs_state {
 	size_t			 nopts;
 	size_t			 ncommand;
 	size_t			 nignored;
+	size_t			 nsendenv;
+	int			 setenv_set;
 	int			 tty_set;
 	int			 stdin_set;
 	enum sshargs_session	 session;
@@ -391,11 +396,90 @@ sshargs_kw_clear(struct sshargs_state *st, const char *key,
 	return 0;
 }
 
+static int
+sshargs_kw_sendenv(struct sshargs_state *st, const char *key,
+    const char *value)
+{
+	struct sshargs *sa = st->sa;
+	char **v;
+	size_t i, j;
+
+	(void)key;
+	if (sshargs_words(value, &v) != 0)
+		return sshargs_error(st, "command-line line 0: invalid quotes");
+	for (i = 0; v[i] != NULL; i++) {
+		if (*v[i] == '\0' || strchr(v[i], '=') != NULL) {
+			strv_free(v);
+			return sshargs_error(st, "command-line line 0: "
+			    "Invalid environment name.");
+		}
+	}
+	for (i = 0; v[i] != NULL; i++) {
+		if (*v[i] != '-') {
+			strv_push(&sa->sendenv, &st->nsendenv, v[i]);
+			continue;
+		}
+		for (j = 0; j < st->nsendenv; ) {
+			if (fnmatch(v[i] + 1, sa->sendenv[j], 0) != 0) {
+				j++;
+				continue;
+			}
+			free(sa->sendenv[j]);
+			memmove(sa->sendenv + j, sa->sendenv + j + 1,
+			    (st->nsendenv - j) * sizeof *sa->sendenv);
+			st->nsendenv--;
+		}
+		free(v[i]);
+	}
+	free(v);
+	return 0;
+}
+
+/* The first SetEnv's words are checked and taken, later ones checked. */
+static int
+sshargs_kw_setenv(struct sshargs_state *st, const char *key,
+    const char *value)
+{
+	struct sshargs *sa = st->sa;
+	size_t i, j, n = 0, len;
+	char **v;
+
+	(void)key;
+	if (sshargs_words(value, &v) != 0)
+		return sshargs_error(st, "command-line line 0: invalid quotes");
+	for (i = 0; v[i] != NULL; i++) {
+		if (strchr(v[i], '=') == NULL) {
+			strv_free(v);
+			return sshargs_error(st, "command-line line 0: "
+			    "Invalid SetEnv.");
+		}
+	}
+	if (st->setenv_set++) {
+		strv_free(v);
+		return 0;
+	}
+	for (i = 0; v[i] != NULL; i++) {
+		len = strcspn(v[i], "=") + 1;
+		for (j = 0; j < n; j++) {
+			if (strncmp(sa->setenv[j], v[i], len) == 0)
+				break;
+		}
+		if (j == n)
+			strv_push(&sa->setenv, &n, v[i]);
+		else
+			free(v[i]);
+	}
+	free(v);
+	return 0;
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(struct sshargs_state *, const char *,
 			    const char *);
 } sshargs_keywords[] = {
+	{ "SendEnv", sshargs_kw_sendenv },
+	{ "SetEnv", sshargs_kw_setenv },
 	{ "User", sshargs_kw_user },
 	{ "Port", sshargs_kw_port },
 	{ "IdentityFile", sshargs_kw_identity },
@@ -789,6 +873,8 @@ sshargs_parse(int argc, char **argv, struct sshargs *sa, char *err,
 	sa->opts = xcalloc(1, sizeof *sa->opts);
 	sa->command = xcalloc(1, sizeof *sa->command);
 	sa->ignored = xcalloc(1, sizeof *sa->ignored);
+	sa->sendenv = xcalloc(1, sizeof *sa->sendenv);
+	sa->setenv = xcalloc(1, sizeof *sa->setenv);
 	memset(&st, 0, sizeof st);
 	st.sa = sa;
 	st.clear_forwards = -1;
@@ -862,5 +948,7 @@ sshargs_free(struct sshargs *sa)
 	strv_free(sa->command);
 	free(sa->forward);
 	strv_free(sa->ignored);
+	strv_free(sa->sendenv);
+	strv_free(sa->setenv);
 	memset(sa, 0, sizeof *sa);
 }

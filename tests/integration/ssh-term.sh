@@ -2,7 +2,8 @@
 # A pty carries TERM, as ssh's pty request does: through an ssh hop (whose
 # sshd, with no pty of its own, gives the agent none) and a sudo hop
 # behind it, tput and vi work in the command's pty, for run -t and for
-# the shim's ssh -t, in a terminal tmux drives.
+# the shim's ssh -t, in a terminal tmux drives.  The shim's -o SetEnv
+# sets variables, -o SendEnv passes on LANG and LC_* only.
 . "$(dirname "$0")/lib-sshd.sh"
 command -v tmux >/dev/null || skip "tmux is not installed"
 command -v tput >/dev/null || skip "tput (ncurses) is not installed"
@@ -103,4 +104,21 @@ vi_check() {
 vi_check vi-run "\"$SPINDLE\" run -t -c $RS" "$U_W"
 vi_check vi-shim "ssh -t $RS" "$U_W"
 
+# SetEnv and SendEnv through the shim (no pty needed).
+out=$(LANG=C.UTF-8 LC_TIME=C.UTF-8 SPN_SECRET=x timeout 20 \
+    "$FAKEBIN/ssh" -o 'SendEnv=LANG LC_* SPN_*' \
+    -o 'SetEnv=SPN_A=1 "SPN_B=two words" SPN_A=2' -o SetEnv=SPN_C=3 "$R" \
+    'env | grep -E "^(LANG|LC_|SPN_)" | sort' 2>"$TMPD/err")
+check_rc "ssh -o SendEnv -o SetEnv" 0 $? "$TMPD/err"
+check "ssh -o SendEnv -o SetEnv: the far side's variables" "LANG=C.UTF-8
+LC_TIME=C.UTF-8
+SPN_A=1
+SPN_B=two words" "$out"
+out=$(LANG=C.UTF-8 timeout 20 "$FAKEBIN/ssh" -o 'SendEnv=LANG' \
+    -o 'SendEnv=-LA*' "$R" 'echo "L=${LANG-unset}"' 2>"$TMPD/err")
+check "ssh -o SendEnv=-LA*: LANG no longer sent" L=unset "$out"
+timeout 20 "$FAKEBIN/ssh" -o SetEnv=NOVALUE "$R" true 2>"$TMPD/err"
+check_rc "ssh -o SetEnv=NOVALUE" 255 $? "$TMPD/err"
+check "ssh -o SetEnv=NOVALUE says" "command-line line 0: Invalid SetEnv." \
+    "$(cat "$TMPD/err")"
 pass

@@ -248,7 +248,8 @@ test_option_forms(void **state)
 	assert_strv(sa.ignored, WORDS("-o BatchMode=yes",
 	    "-o ConnectTimeout=5", "-o ServerAliveInterval=15",
 	    "-o Compression=no", "-o LogLevel=ERROR",
-	    "-o ProxyCommand=ssh -W %h:%p j", "-o SetEnv=A=1"));
+	    "-o ProxyCommand=ssh -W %h:%p j"));
+	assert_strv(sa.setenv, WORDS("A=1"));
 	sshargs_free(&sa);
 
 	/* As sftp passes it. */
@@ -592,6 +593,28 @@ test_git(void **state)
 	sshargs_free(&sa);
 }
 
+/* SendEnv adds up and "-PAT" drops; the first SetEnv wins, as in
+ * ssh_config, and in it the first of a name. */
+static void
+test_env(void **state)
+{
+	struct sshargs sa;
+
+	(void)state;
+	assert_ok(PARSE(&sa, "-o", "SendEnv=LANG LC_*", "-oSendEnv XY",
+	    "-o", "SendEnv=-L*", "-o", "SetEnv=A=1 \"B=two words\" A=3",
+	    "-o", "SetEnv=C=4", "h"));
+	assert_strv(sa.sendenv, WORDS("XY"));
+	assert_strv(sa.setenv, WORDS("A=1", "B=two words"));
+	assert_strv(sa.ignored, NONE);
+	sshargs_free(&sa);
+
+	assert_fails(&sa, PARSE(&sa, "-o", "SetEnv=A", "h"),
+	    "command-line line 0: Invalid SetEnv.");
+	assert_fails(&sa, PARSE(&sa, "-o", "SendEnv=A=1", "h"),
+	    "command-line line 0: Invalid environment name.");
+}
+
 static void
 test_remote_command(void **state)
 {
@@ -849,6 +872,7 @@ main(void)
 		cmocka_unit_test(test_rsync),
 		cmocka_unit_test(test_scp_sftp_mode),
 		cmocka_unit_test(test_git),
+		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_remote_command),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_version),
