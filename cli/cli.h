@@ -250,11 +250,14 @@ int		 cmd_ls(int, char **);
 int		 cmd_check(int, char **);
 int		 cmd_fakessh_bin(int, char **);
 int		 cmd_exec(int, char **);
-char		*fakessh_dir(char *, size_t);
 int		 daemon_stop_wait(void);
 int		 cmd_ping(int, char **);
 int		 cmd_info(int, char **);
 int		 cmd_bootstrap_size(int, char **);
+
+/* shimdir.c */
+#define SHIMDIR_PREFIX	"fakessh-bin"
+char		*fakessh_dir(char *, size_t);
 
 /* fakessh/shim.c */
 int		 shim_main(int, char **);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "cli.h"
 
 /*
@@ -651,11 +652,16 @@ dconn_ls(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 static void
 dconn_status(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 {
-	char *text = xprintf("running, pid %ld, up %llu s, %zu routes "
-	    "(%zu up), %zu clients (at most %zu)", (long)getpid(),
-	    (unsigned long long)(now_usec() - d_started) / 1000000,
-	    dr_count(0), dr_count(1), dconn_count(), d_maxconns);
+	char *exe = client_self_exe(), *text;
 
+	/* Which binary: after an upgrade, exe ends in " (deleted)". */
+	text = xprintf("running, pid %ld, up %llu s, %zu routes "
+	    "(%zu up), %zu clients (at most %zu), spindle %s (%s)",
+	    (long)getpid(),
+	    (unsigned long long)(now_usec() - d_started) / 1000000,
+	    dr_count(0), dr_count(1), dconn_count(), d_maxconns,
+	    PACKAGE_VERSION, exe != NULL ? exe : "?");
+	free(exe);
 	(void)u;
 	dconn_reply(c, SPN_CTL_OK, m->id, text, 0);
 	free(text);
@@ -736,6 +742,8 @@ dconn_hello(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	pk_init(&pk);
 	pk_u32(&pk, SPN_CTL_VERSION);
 	pk_u32(&pk, getpid());
+	/* Which build we are: a client of another says so. */
+	pk_str(&pk, PACKAGE_VERSION);
 	dconn_send(c, SPN_CTL_HELLO, m->id, &pk);
 	pk_free(&pk);
 }
