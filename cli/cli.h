@@ -192,6 +192,7 @@ void		 dr_unwait(struct dr_wait *);
 uint32_t	 dr_ctx(struct droute *);
 struct chain	*dr_chain(struct droute *);
 const char	*dr_key(struct droute *);
+const char	*dr_key_of(uint32_t);
 void		 dr_hold(struct droute *, int);
 int		 dr_down(const char *, char *, size_t);
 void		 dr_shutdown(void);
@@ -235,6 +236,17 @@ typedef void pwcmd_done_fn(char *, const char *, void *);
 struct pwcmd	*pwcmd_start(struct event_base *, const char *, int,
 		     pwcmd_done_fn *, void *);
 void		 pwcmd_cancel(struct pwcmd *);
+
+/* dlog.c */
+struct dlog_mark {
+	int		 fd;	/* the log as it was, or -1 */
+};
+void		 dlog_open(const char *);
+const char	*dlog_path(void);
+const char	*dlog_route(const char *);
+int		 dlog_print(int);
+void		 dlog_mark(struct dlog_mark *);
+void		 dlog_replay(struct dlog_mark *, const char *, const char *);
 
 /* daemon.c */
 int		 daemon_serve(int);

@@ -81,8 +81,9 @@ client_spawn(char *why, size_t whylen)
 			snprintf(fdarg, sizeof fdarg, "%d", p[1]);
 			/* Warnings (routes lost) go to its log. */
 			if (cli_verbose)
-				execl(exe, "spindle", "-v", "daemon", "serve",
-				    "--ready-fd", fdarg, (char *)NULL);
+				execl(exe, "spindle", cli_verbose > 1 ? "-vv" :
+				    "-v", "daemon", "serve", "--ready-fd", fdarg,
+				    (char *)NULL);
 			execl(exe, "spindle", "daemon", "serve",
 			    "--ready-fd", fdarg, (char *)NULL);
 			_exit(127);
@@ -467,8 +468,8 @@ client_exit_msg(const struct ctl_msg *m, int *code)
  * Run a command through the daemon; our stdio goes to it with the
  * request.  Returns the exit status to leave with.
  */
-int
-client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
+static int
+client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
 {
 	int fds[3], nfds = 0, code = 255, rc, nsig = 0, hello = 0, e;
 	uint32_t mask = 0;
@@ -558,5 +559,22 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 			break;
 	}
 	ctl_buf_free(&b);
+	return code;
+}
+
+/* As client_run_req; with -v, then what the daemon logged about the
+ * route meanwhile (it connected it: what its hops said is there). */
+int
+client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
+{
+	struct dlog_mark mk;
+	char *direct;
+	int code;
+
+	dlog_mark(&mk);
+	code = client_run_req(fd, s, r);
+	direct = s->direct == CTL_SPEC_SSH ? resolve_direct_name(s) : NULL;
+	dlog_replay(&mk, s->route, direct);
+	free(direct);
 	return code;
 }

@@ -1,5 +1,5 @@
 /*
- * The daemon's commands: daemon start|stop|status, up, down, ls, check;
+ * The daemon's commands: daemon start|stop|status|log, up, down, ls, check;
  * and the shim's: fakessh-bin, exec.
  */
 #include <sys/stat.h>
@@ -57,7 +57,7 @@ cmd_simple(int start, uint32_t type, struct pk *body, int print)
 }
 
 static const char daemon_usage[] =
-    "usage: spindle daemon start | stop | status\n";
+    "usage: spindle daemon start | stop | status | log [-f]\n";
 
 int
 cmd_daemon(int argc, char **argv)
@@ -69,6 +69,11 @@ cmd_daemon(int argc, char **argv)
 		return daemon_serve(atoi(argv[3]));
 	if (argc == 2 && strcmp(argv[1], "serve") == 0)
 		return daemon_serve(-1);
+	if (argc >= 2 && argc <= 3 && strcmp(argv[1], "log") == 0) {
+		if (argc == 3 && strcmp(argv[2], "-f") != 0)
+			usage_error("%s", daemon_usage);
+		return dlog_print(argc == 3);
+	}
 	if (argc != 2)
 		usage_error("%s", daemon_usage);
 	if (strcmp(argv[1], "start") == 0) {
@@ -135,6 +140,7 @@ int
 cmd_up(int argc, char **argv)
 {
 	struct master_opts mo = MASTER_OPTS_UNSET;
+	struct dlog_mark mk;
 	struct ctl_spec s;
 	struct pk pk;
 	int ch, rc, persist = PERSIST_NEVER;
@@ -159,7 +165,9 @@ cmd_up(int argc, char **argv)
 	pk_str(&pk, argv[optind]);
 	ctl_spec_pack(&pk, &s);
 	pk_u32(&pk, (uint32_t)persist);
+	dlog_mark(&mk);
 	rc = cmd_simple(1, SPN_CTL_UP, &pk, 0);
+	dlog_replay(&mk, argv[optind], NULL);
 	pk_free(&pk);
 	password_free(mo.password);
 	return rc;
@@ -207,6 +215,7 @@ cmd_ls(int argc, char **argv)
 int
 cmd_check(int argc, char **argv)
 {
+	struct dlog_mark mk;
 	struct ctl_spec s;
 	struct pk pk;
 	char *text;
@@ -223,7 +232,9 @@ cmd_check(int argc, char **argv)
 		return 255;
 	pk_init(&pk);
 	ctl_spec_pack(&pk, &s);
+	dlog_mark(&mk);
 	rc = client_call(fd, SPN_CTL_CHECK, &pk, &text);
+	dlog_replay(&mk, argv[1], NULL);
 	pk_free(&pk);
 	close(fd);
 	if (rc == 0)
