@@ -243,7 +243,8 @@ struct dlog_mark {
 };
 void		 dlog_open(const char *);
 const char	*dlog_path(void);
-const char	*dlog_route(const char *);
+char		*dlog_route(const char *);
+void		 dlog_route_end(char *);
 int		 dlog_print(int);
 void		 dlog_mark(struct dlog_mark *);
 void		 dlog_replay(struct dlog_mark *, const char *, const char *);

@@ -391,10 +391,10 @@ djob_what(const struct djob *j)
 static void
 djob_log(struct djob *j, const char *what)
 {
-	const char *old = dlog_route(dr_key(j->dr));
+	char *old = dlog_route(dr_key(j->dr));
 
 	log_debug("%s for client %ld: %s", djob_what(j), (long)j->pid, what);
-	dlog_route(old);
+	dlog_route_end(old);
 }
 
 static void

@@ -26,7 +26,7 @@
 
 static char		*dlog_file;
 static off_t		 dlog_size;
-static const char	*dlog_cur;	/* the route being worked on */
+static char		*dlog_cur;	/* the route being worked on */
 
 static char *
 dlog_name(const char *dir)
@@ -40,15 +40,25 @@ dlog_path(void)
 	return dlog_file != NULL ? dlog_file : "";
 }
 
-/* Records about `key`'s route from here on, until the next call; the
- * previous one is returned to be put back. */
-const char *
+/*
+ * Records are about `key`'s route until dlog_route_end(what this
+ * returns) puts the previous one back.  A copy: what runs meanwhile may
+ * free the route.
+ */
+char *
 dlog_route(const char *key)
 {
-	const char *old = dlog_cur;
+	char *old = dlog_cur;
 
-	dlog_cur = key;
+	dlog_cur = key != NULL ? xstrdup(key) : NULL;
 	return old;
+}
+
+void
+dlog_route_end(char *old)
+{
+	free(dlog_cur);
+	dlog_cur = old;
 }
 
 /* The log at our stdout and stderr (children that write there too go to

@@ -71,13 +71,13 @@ static void	dr_free(struct droute *);
 static void
 dr_log(struct droute *dr, int level, const char *fmt, ...)
 {
-	const char *old = dlog_route(dr->key);
+	char *old = dlog_route(dr->key);
 	va_list ap;
 
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
-	dlog_route(old);
+	dlog_route_end(old);
 }
 
 void
@@ -422,7 +422,7 @@ dr_connect(struct droute *dr)
 {
 	struct master_opts mo = dr->conf.mo;
 
-	const char *old = dlog_route(dr->key);
+	char *old = dlog_route(dr->key);
 
 	dr_log(dr, SPN_LOG_INFO, "connecting: %s", dr->conf.text);
 	dr->state = DR_CONNECTING;
@@ -430,7 +430,7 @@ dr_connect(struct droute *dr)
 	dr->chain = chain_new(dr_master, &dr->conf.route, &mo);
 	dr_keep_ids(dr);
 	chain_connect(dr->chain, dr_chain_up, dr);
-	dlog_route(old);
+	dlog_route_end(old);
 }
 
 /*
