@@ -19,15 +19,7 @@ exit 255
 EOF
 chmod +x "$TMPD/bin/ssh"
 export PATH="$TMPD/bin:$PATH"
-cleanup() {
-	timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-}
-trap '_t=$?; cleanup; (exit $_t); _lib_cleanup' EXIT
-
-dpid() {
-	"$SPINDLE" daemon status 2>/dev/null |
-	    sed -n 's/^running, pid \([0-9]*\),.*/\1/p'
-}
+daemon_stop_on_exit
 
 # wait_for FILE TEXT: until FILE contains TEXT (20 s at most).
 wait_for() {
@@ -51,7 +43,7 @@ track "$FOLLOW"
 
 spn up web local+local 2>"$TMPD/err" || fail "up: $(cat "$TMPD/err")"
 spn run web -- true || fail "run web"
-p=$(dpid)
+p=$(daemon_pid)
 [ -n "$p" ] || fail "no daemon"
 track "$p"
 contains "$LOG" "route web: info: up" || fail "no route name: $(cat "$LOG")"
@@ -104,7 +96,7 @@ cat "$LOG.1" "$LOG" | cmp -s - "$TMPD/out" || fail "daemon log differs from the 
 # A new daemon writes on in the same log; the follower saw it all.
 spn daemon stop >/dev/null || fail "daemon stop"
 spn up web3 local || fail "up web3"
-p3=$(dpid)
+p3=$(daemon_pid)
 track "$p3"
 [ "$p3" != "$p" ] || fail "the same daemon after stop"
 wait_for "$TMPD/follow" "spindle[$p3]: route web3: info: up" ||

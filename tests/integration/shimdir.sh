@@ -13,16 +13,7 @@ mkdir "$TMPD/a" "$TMPD/b" || fail "mkdir"
 A=$TMPD/a/spindle
 B=$TMPD/b/spindle
 cp "$SPINDLE" "$A" && cp "$SPINDLE" "$B" || fail "cp"
-cleanup() {
-	timeout 10 "$A" daemon stop >/dev/null 2>&1
-}
-trap '_t=$?; cleanup; (exit $_t); _lib_cleanup' EXIT
-
-# dpid: the pid of the daemon of $RT.
-dpid() {
-	"$A" daemon status 2>/dev/null |
-	    sed -n 's/^running, pid \([0-9]*\),.*/\1/p'
-}
+daemon_stop_on_exit "$A"
 
 # Twenty at once, ten of each copy, into a runtime directory just made.
 i=0
@@ -58,7 +49,7 @@ check "b's ssh after a ran again" "$B" "$(readlink "$DB/ssh")"
 # Each shim runs its own binary: the daemon b's shim starts is b.
 timeout 20 "$DB/ssh" local+local true 2>"$TMPD/err"
 check_rc "b's shim" 0 $? "$TMPD/err"
-p=$(dpid)
+p=$(daemon_pid "$A")
 [ -n "$p" ] || fail "no daemon after b's shim"
 track "$p"
 check "binary of the daemon b's shim started" "$B" "$(readlink "/proc/$p/exe")"
@@ -83,7 +74,7 @@ timeout 10 "$B" daemon stop >/dev/null || fail "daemon stop"
 timeout 20 "$B" run local -- true 2>"$TMPD/err"
 check_rc "b after the restart" 0 $? "$TMPD/err"
 [ -s "$TMPD/err" ] && fail "b after the restart: $(cat "$TMPD/err")"
-p=$(dpid)
+p=$(daemon_pid "$A")
 track "$p"
 timeout 10 "$B" daemon stop >/dev/null
 
