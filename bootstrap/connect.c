@@ -195,7 +195,7 @@ child_text(struct link *l, const char *line, void *arg)
 	struct child *c = arg;
 
 	(void)l;
-	log_info("%s: %s", c->label, line);
+	log_about(c->id, SPN_LOG_INFO, "%s: %s", c->label, line);
 	if (*line != '\0')
 		child_keep_line(c, xstrdup(line));
 }
@@ -288,7 +288,7 @@ child_closed(struct link *l, const char *why, void *arg)
 		free(text);
 	} else {
 		c->state = CHILD_DOWN;
-		log_info("%s: %s", c->label, why);
+		log_about(c->id, SPN_LOG_INFO, "%s: %s", c->label, why);
 	}
 	child_tty_close(c);
 	/* A stuck process (ssh under SIGSTOP, say) is killed after a grace. */
@@ -334,7 +334,8 @@ child_err_cb(evutil_socket_t fd, short what, void *arg)
 			free(line);
 			continue;
 		}
-		log_info("%s: stderr: %s", c->label, line);
+		log_about(c->id, SPN_LOG_INFO, "%s: stderr: %s", c->label,
+		    line);
 		child_keep_line(c, line);
 	}
 	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -428,8 +429,8 @@ child_tty_text(struct child *c)
 	}
 	if (write(c->sp.tty, c->password, strlen(c->password)) < 0 ||
 	    write(c->sp.tty, "\n", 1) < 0)
-		log_warn("%s: cannot answer the prompt: %s", c->label,
-		    strerror(errno));
+		log_about(c->id, SPN_LOG_WARN, "%s: cannot answer the "
+		    "prompt: %s", c->label, strerror(errno));
 	c->prompted = 1;
 	evbuffer_drain(c->ttybuf, len);
 }

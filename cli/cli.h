@@ -192,6 +192,7 @@ void		 dr_unwait(struct dr_wait *);
 uint32_t	 dr_ctx(struct droute *);
 struct chain	*dr_chain(struct droute *);
 const char	*dr_key(struct droute *);
+const char	*dr_key_of(uint32_t);
 void		 dr_hold(struct droute *, int);
 int		 dr_down(const char *, char *, size_t);
 void		 dr_shutdown(void);
@@ -236,6 +237,18 @@ struct pwcmd	*pwcmd_start(struct event_base *, const char *, int,
 		     pwcmd_done_fn *, void *);
 void		 pwcmd_cancel(struct pwcmd *);
 
+/* dlog.c */
+struct dlog_mark {
+	int		 fd;	/* the log as it was, or -1 */
+};
+void		 dlog_open(const char *);
+const char	*dlog_path(void);
+char		*dlog_route(const char *);
+void		 dlog_route_end(char *);
+int		 dlog_print(int);
+void		 dlog_mark(struct dlog_mark *);
+void		 dlog_replay(struct dlog_mark *, const char *, const char *);
+
 /* daemon.c */
 int		 daemon_serve(int);
 void		 daemon_stop(void);
@@ -250,11 +263,14 @@ int		 cmd_ls(int, char **);
 int		 cmd_check(int, char **);
 int		 cmd_fakessh_bin(int, char **);
 int		 cmd_exec(int, char **);
-char		*fakessh_dir(char *, size_t);
 int		 daemon_stop_wait(void);
 int		 cmd_ping(int, char **);
 int		 cmd_info(int, char **);
 int		 cmd_bootstrap_size(int, char **);
+
+/* shimdir.c */
+#define SHIMDIR_PREFIX	"fakessh-bin"
+char		*fakessh_dir(char *, size_t);
 
 /* fakessh/shim.c */
 int		 shim_main(int, char **);

@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "cli.h"
 
 #define CLIENT_START_WAIT_MS	10000
@@ -79,8 +81,9 @@ client_spawn(char *why, size_t whylen)
 			snprintf(fdarg, sizeof fdarg, "%d", p[1]);
 			/* Warnings (routes lost) go to its log. */
 			if (cli_verbose)
-				execl(exe, "spindle", "-v", "daemon", "serve",
-				    "--ready-fd", fdarg, (char *)NULL);
+				execl(exe, "spindle", cli_verbose > 1 ? "-vv" :
+				    "-v", "daemon", "serve", "--ready-fd", fdarg,
+				    (char *)NULL);
 			execl(exe, "spindle", "daemon", "serve",
 			    "--ready-fd", fdarg, (char *)NULL);
 			_exit(127);
@@ -139,6 +142,53 @@ client_refusal(int fd)
 	}
 	ctl_buf_free(&b);
 	return text;
+}
+
+/*
+ * The daemon's HELLO: is it this binary?  Another build serves us as
+ * long as it speaks our protocol, but a daemon left running by the
+ * spindle an upgrade replaced, or by another version, is worth telling
+ * (it runs its own agent, with its own bugs); another copy of the same
+ * version is only worth -v.
+ */
+static void
+client_daemon_check(const struct ctl_msg *m)
+{
+	struct stat self, st;
+	struct upk u;
+	char *ver, *exe, path[64], buf[PATH_MAX];
+	ssize_t n;
+	pid_t pid;
+
+	upk_init(&u, m->body, m->len);
+	(void)upk_u32(&u);
+	pid = upk_u32(&u);
+	ver = upk_str(&u);	/* NULL: a daemon older than this check */
+	snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
+	if (u.err || pid <= 0 || stat("/proc/self/exe", &self) != 0 ||
+	    stat(path, &st) != 0 || (st.st_dev == self.st_dev &&
+	    st.st_ino == self.st_ino)) {
+		free(ver);
+		return;
+	}
+	if ((n = readlink(path, buf, sizeof buf - 1)) < 0)
+		n = 0;
+	buf[n] = '\0';
+	exe = client_self_exe();
+	if (n > 10 && strcmp(buf + n - 10, " (deleted)") == 0)
+		log_warn("the daemon (pid %ld) runs %s, since replaced or "
+		    "removed; 'spindle daemon stop' makes the next command "
+		    "start this one (%s)", (long)pid, buf, exe ? exe : "?");
+	else if (ver == NULL || strcmp(ver, PACKAGE_VERSION) != 0)
+		log_warn("the daemon (pid %ld) is spindle %s (%s), this is "
+		    "%s (%s); 'spindle daemon stop' makes the next command "
+		    "start this one", (long)pid, ver ? ver : "older", buf,
+		    PACKAGE_VERSION, exe ? exe : "?");
+	else
+		log_info("the daemon (pid %ld) runs %s, not this binary (%s)",
+		    (long)pid, buf, exe ? exe : "?");
+	free(exe);
+	free(ver);
 }
 
 static int
@@ -418,8 +468,8 @@ client_exit_msg(const struct ctl_msg *m, int *code)
  * Run a command through the daemon; our stdio goes to it with the
  * request.  Returns the exit status to leave with.
  */
-int
-client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
+static int
+client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
 {
 	int fds[3], nfds = 0, code = 255, rc, nsig = 0, hello = 0, e;
 	uint32_t mask = 0;
@@ -503,10 +553,29 @@ client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
 			code = client_lost(rc);
 			break;
 		}
+		if (m.type == SPN_CTL_HELLO && !hello)
+			client_daemon_check(&m);
 		hello |= m.type == SPN_CTL_HELLO;
 		if (client_exit_msg(&m, &code))
 			break;
 	}
 	ctl_buf_free(&b);
+	return code;
+}
+
+/* As client_run_req; with -v, then what the daemon logged about the
+ * route meanwhile (it connected it: what its hops said is there). */
+int
+client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
+{
+	struct dlog_mark mk;
+	char *direct;
+	int code;
+
+	dlog_mark(&mk);
+	code = client_run_req(fd, s, r);
+	direct = s->direct == CTL_SPEC_SSH ? resolve_direct_name(s) : NULL;
+	dlog_replay(&mk, s->route, direct);
+	free(direct);
 	return code;
 }

@@ -1,5 +1,5 @@
 /*
- * The daemon's commands: daemon start|stop|status, up, down, ls, check;
+ * The daemon's commands: daemon start|stop|status|log, up, down, ls, check;
  * and the shim's: fakessh-bin, exec.
  */
 #include <sys/stat.h>
@@ -57,7 +57,7 @@ cmd_simple(int start, uint32_t type, struct pk *body, int print)
 }
 
 static const char daemon_usage[] =
-    "usage: spindle daemon start | stop | status\n";
+    "usage: spindle daemon start | stop | status | log [-f]\n";
 
 int
 cmd_daemon(int argc, char **argv)
@@ -69,6 +69,11 @@ cmd_daemon(int argc, char **argv)
 		return daemon_serve(atoi(argv[3]));
 	if (argc == 2 && strcmp(argv[1], "serve") == 0)
 		return daemon_serve(-1);
+	if (argc >= 2 && argc <= 3 && strcmp(argv[1], "log") == 0) {
+		if (argc == 3 && strcmp(argv[2], "-f") != 0)
+			usage_error("%s", daemon_usage);
+		return dlog_print(argc == 3);
+	}
 	if (argc != 2)
 		usage_error("%s", daemon_usage);
 	if (strcmp(argv[1], "start") == 0) {
@@ -135,6 +140,7 @@ int
 cmd_up(int argc, char **argv)
 {
 	struct master_opts mo = MASTER_OPTS_UNSET;
+	struct dlog_mark mk;
 	struct ctl_spec s;
 	struct pk pk;
 	int ch, rc, persist = PERSIST_NEVER;
@@ -159,7 +165,9 @@ cmd_up(int argc, char **argv)
 	pk_str(&pk, argv[optind]);
 	ctl_spec_pack(&pk, &s);
 	pk_u32(&pk, (uint32_t)persist);
+	dlog_mark(&mk);
 	rc = cmd_simple(1, SPN_CTL_UP, &pk, 0);
+	dlog_replay(&mk, argv[optind], NULL);
 	pk_free(&pk);
 	password_free(mo.password);
 	return rc;
@@ -207,6 +215,7 @@ cmd_ls(int argc, char **argv)
 int
 cmd_check(int argc, char **argv)
 {
+	struct dlog_mark mk;
 	struct ctl_spec s;
 	struct pk pk;
 	char *text;
@@ -223,7 +232,9 @@ cmd_check(int argc, char **argv)
 		return 255;
 	pk_init(&pk);
 	ctl_spec_pack(&pk, &s);
+	dlog_mark(&mk);
 	rc = client_call(fd, SPN_CTL_CHECK, &pk, &text);
+	dlog_replay(&mk, argv[1], NULL);
 	pk_free(&pk);
 	close(fd);
 	if (rc == 0)
@@ -234,100 +245,6 @@ cmd_check(int argc, char **argv)
 		    text != NULL ? text : "failed");
 	free(text);
 	return rc;
-}
-
-/*
- * scp and sftp run /usr/bin/ssh whatever PATH says: the directory has
- * wrappers of them that pass -S with the shim next to them (and find the
- * real ones in PATH, past this directory).
- */
-static const char fakessh_wrapper[] =
-    "#!/bin/sh\n"
-    "# spindle fakessh: %s through the ssh shim next to this file\n"
-    "d=$(cd \"$(dirname \"$0\")\" && pwd)\n"
-    "IFS=:\n"
-    "for p in $PATH; do\n"
-    "\t[ \"$p\" != \"$d\" ] && [ -x \"$p/%s\" ] &&\n"
-    "\t    exec \"$p/%s\" -S \"$d/ssh\" \"$@\"\n"
-    "done\n"
-    "echo \"spindle: no %s in PATH\" >&2\n"
-    "exit 127\n";
-
-/* Put `text` at `path` unless it is there: a temporary file, renamed. */
-static int
-fakessh_put(const char *path, const char *text, const char *link)
-{
-	char *tmp = xprintf("%s.%ld", path, (long)getpid()), cur[4096];
-	ssize_t n;
-	FILE *f;
-	int rc = 0;
-
-	if (link != NULL) {
-		n = readlink(path, cur, sizeof cur - 1);
-		if (n > 0 && (cur[n] = '\0', strcmp(cur, link) == 0))
-			goto out;
-		rc = symlink(link, tmp);
-	} else {
-		if ((f = fopen(path, "r")) != NULL) {
-			n = fread(cur, 1, sizeof cur - 1, f);
-			fclose(f);
-			if (n >= 0 && (cur[n] = '\0', strcmp(cur, text) == 0))
-				goto out;
-		}
-		if ((f = fopen(tmp, "w")) == NULL || fputs(text, f) < 0 ||
-		    fchmod(fileno(f), 0755) != 0)
-			rc = -1;
-		if (f != NULL && fclose(f) != 0)
-			rc = -1;
-	}
-	if (rc == 0)
-		rc = rename(tmp, path);
-	if (rc != 0)
-		unlink(tmp);
-out:
-	free(tmp);
-	return rc;
-}
-
-/* The directory whose `ssh` is us (and scp, sftp: see above). */
-char *
-fakessh_dir(char *why, size_t whylen)
-{
-	static const char *tools[] = { "scp", "sftp" };
-	char *dir, *bin, *path, *exe, *text;
-	int rc;
-
-	if (ctl_dir(1, &dir, why, whylen) != 0)
-		return NULL;
-	bin = xprintf("%s/fakessh-bin", dir);
-	free(dir);
-	if ((exe = client_self_exe()) == NULL ||
-	    (mkdir(bin, 0700) != 0 && errno != EEXIST)) {
-		snprintf(why, whylen, "cannot make %s: %s", bin,
-		    strerror(errno));
-		free(exe);
-		free(bin);
-		return NULL;
-	}
-	path = xprintf("%s/ssh", bin);
-	rc = fakessh_put(path, NULL, exe);
-	for (size_t i = 0; rc == 0 && i < 2; i++) {
-		free(path);
-		path = xprintf("%s/%s", bin, tools[i]);
-		text = xprintf(fakessh_wrapper, tools[i], tools[i], tools[i],
-		    tools[i]);
-		rc = fakessh_put(path, text, NULL);
-		free(text);
-	}
-	if (rc != 0) {
-		snprintf(why, whylen, "cannot make %s: %s", path,
-		    strerror(errno));
-		free(bin);
-		bin = NULL;
-	}
-	free(path);
-	free(exe);
-	return bin;
 }
 
 int

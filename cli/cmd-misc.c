@@ -67,6 +67,7 @@ static int
 probe_daemon(const char *route, const struct master_opts *mo,
     const struct probe_req *req)
 {
+	struct dlog_mark mk;
 	struct ctl_spec s;
 	struct pk pk;
 	char *text;
@@ -81,8 +82,10 @@ probe_daemon(const char *route, const struct master_opts *mo,
 		pk_u32(&pk, req->count);
 		pk_u32(&pk, req->size);
 	}
+	dlog_mark(&mk);
 	rc = client_call(fd, req->info ? SPN_CTL_INFO : SPN_CTL_PING, &pk,
 	    &text);
+	dlog_replay(&mk, route, NULL);
 	pk_free(&pk);
 	close(fd);
 	if (rc == 0 && text != NULL)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "cli.h"
 
 /*
@@ -45,6 +46,7 @@ struct dconn {
 	struct evbuffer		*out;
 	int			 fds[DCONN_MAXFDS];	/* received, unclaimed */
 	int			 nfds;
+	pid_t			 pid;		/* the client's, for the log */
 	int			 hello;
 	int			 closing;	/* once the output is out */
 	int			 draining;	/* output out, awaiting EOF */
@@ -69,6 +71,7 @@ struct djob {
 	int			 sig;		/* that killed the command */
 	int			 say;		/* we tell a failure on fds[2] */
 	int			 said;
+	pid_t			 pid;		/* the client's */
 	char			*err;
 	size_t			 held;		/* request bytes, in d_held */
 };
@@ -99,7 +102,7 @@ static void	djob_end(struct djob *, int, const char *);
 static void
 dconn_drop(struct dconn *c, const char *text)
 {
-	log_info("client dropped: %s", text);
+	log_info("client %ld dropped: %s", (long)c->pid, text);
 	if (!c->closing)
 		dconn_reply(c, SPN_CTL_ERROR, 0, text, 255);
 	evbuffer_write(c->out, c->fd);
@@ -204,7 +207,7 @@ dconn_reply(struct dconn *c, uint32_t type, uint32_t id, const char *text,
 static void
 dconn_refuse(struct dconn *c, uint32_t id, const char *text)
 {
-	log_info("client refused: %s", text);
+	log_info("client %ld refused: %s", (long)c->pid, text);
 	dconn_reply(c, SPN_CTL_ERROR, id, text, 255);
 	c->closing = 1;
 }
@@ -369,13 +372,47 @@ djob_finish_cb(evutil_socket_t fd, short what, void *arg)
  * The job is over (or its client gone): everything is undone from the
  * loop, never from inside the exec or router callback that told us.
  */
+static const char *
+djob_what(const struct djob *j)
+{
+	switch (j->type) {
+	case SPN_CTL_RUN:
+		return "run";
+	case SPN_CTL_UP:
+		return "up";
+	case SPN_CTL_CHECK:
+		return "check";
+	case SPN_CTL_INFO:
+		return "info";
+	}
+	return "ping";
+}
+
+/* A line about the job in the log, on its route's. */
+static void
+djob_log(struct djob *j, const char *what)
+{
+	char *old = dlog_route(dr_key(j->dr));
+
+	log_debug("%s for client %ld: %s", djob_what(j), (long)j->pid, what);
+	dlog_route_end(old);
+}
+
 static void
 djob_end(struct djob *j, int code, const char *err)
 {
 	struct timeval tv = { 0, 0 };
+	char *text;
 
 	if (j->dr == NULL)
 		return;		/* ending already */
+	if (code >= 0 && j->type == SPN_CTL_RUN)
+		text = xprintf("exit %d", code);
+	else
+		text = xstrdup(code >= 0 ? "done" : err != NULL ? err :
+		    "failed");
+	djob_log(j, text);
+	free(text);
 	dr_unwait(j->wait);
 	j->wait = NULL;
 	if (j->ping != 0)
@@ -467,6 +504,7 @@ djob_new(struct dconn *c, const struct ctl_msg *m, struct droute *dr)
 	struct djob *j = xcalloc(1, sizeof *j);
 
 	j->c = c;
+	j->pid = c->pid;
 	j->id = m->id;
 	j->type = m->type;
 	j->dr = dr;
@@ -485,6 +523,7 @@ djob_new(struct dconn *c, const struct ctl_msg *m, struct droute *dr)
 static void
 djob_start(struct djob *j)
 {
+	djob_log(j, "asked");
 	j->wait = dr_use(j->dr, djob_ready, j);
 }
 
@@ -656,11 +695,16 @@ dconn_ls(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 static void
 dconn_status(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 {
-	char *text = xprintf("running, pid %ld, up %llu s, %zu routes "
-	    "(%zu up), %zu clients (at most %zu)", (long)getpid(),
-	    (unsigned long long)(now_usec() - d_started) / 1000000,
-	    dr_count(0), dr_count(1), dconn_count(), d_maxconns);
+	char *exe = client_self_exe(), *text;
 
+	/* Which binary: after an upgrade, exe ends in " (deleted)". */
+	text = xprintf("running, pid %ld, up %llu s, %zu routes "
+	    "(%zu up), %zu clients (at most %zu), spindle %s (%s), log %s",
+	    (long)getpid(),
+	    (unsigned long long)(now_usec() - d_started) / 1000000,
+	    dr_count(0), dr_count(1), dconn_count(), d_maxconns,
+	    PACKAGE_VERSION, exe != NULL ? exe : "?", dlog_path());
+	free(exe);
 	(void)u;
 	dconn_reply(c, SPN_CTL_OK, m->id, text, 0);
 	free(text);
@@ -741,6 +785,8 @@ dconn_hello(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	pk_init(&pk);
 	pk_u32(&pk, SPN_CTL_VERSION);
 	pk_u32(&pk, getpid());
+	/* Which build we are: a client of another says so. */
+	pk_str(&pk, PACKAGE_VERSION);
 	dconn_send(c, SPN_CTL_HELLO, m->id, &pk);
 	pk_free(&pk);
 }
@@ -961,13 +1007,15 @@ dconn_count(void)
 }
 
 static int
-daemon_peer_ok(int fd)
+daemon_peer_ok(struct dconn *c)
 {
 	struct ucred cr;
 	socklen_t len = sizeof cr;
 
-	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
-	    cr.uid == getuid();
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+		return 0;
+	c->pid = cr.pid;
+	return cr.uid == getuid();
 }
 
 /*
@@ -1029,7 +1077,7 @@ daemon_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	TAILQ_INSERT_TAIL(&d_conns, c, entry);
 	d_nconns++;
 	dconn_idle(c, DCONN_IDLE_SECS);
-	if (!daemon_peer_ok(fd)) {
+	if (!daemon_peer_ok(c)) {
 		dconn_refuse(c, 0, "this spindle daemon serves its own user "
 		    "only");
 		return;
@@ -1123,20 +1171,13 @@ daemon_signal(int sig, void *arg)
 static void
 daemon_detach(const char *dir, int keep)
 {
-	char *log = xprintf("%s/daemon.log", dir);
 	int fd;
 
 	if ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd != 0) {
 		dup2(fd, 0);
 		close(fd);
 	}
-	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0600)) >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-		close(fd);
-	}
-	free(log);
+	dlog_open(dir);
 	if (keep > 3)
 		close_range(3, keep - 1, 0);
 	close_range(keep + 1, ~0U, 0);
@@ -1162,6 +1203,10 @@ daemon_serve(int ready_fd)
 		return 255;
 	}
 	daemon_detach(dir, ready_fd >= 0 ? ready_fd : 2);
+	/* Its log is read after the fact: routes coming and going, and
+	 * what their hops said, at least. */
+	if (log_get_level() < SPN_LOG_INFO)
+		log_set_level(SPN_LOG_INFO);
 	/* Clients hand us passwords. */
 	secret_nodump();
 	/* A daemon runs for weeks: big request bodies (long command lines)
@@ -1169,7 +1214,7 @@ daemon_serve(int ready_fd)
 	 * heap that glibc's rising mmap threshold would leave them in. */
 	mallopt(M_MMAP_THRESHOLD, DCONN_TRIM_MIN);
 	if ((lfd = daemon_listen(dir, why, sizeof why)) < 0) {
-		fprintf(stderr, "spindle daemon: %s\n", why);
+		log_error("%s", why);
 		free(dir);
 		return 255;
 	}

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,33 @@ struct droute {
 static TAILQ_HEAD(, droute) dr_all = TAILQ_HEAD_INITIALIZER(dr_all);
 static uint32_t		 dr_serial;
 static struct master	*dr_master;
+/*
+ * The context ids of the last chains made, with their route's name: a
+ * hop's last words (its stderr, "finished") come after its chain is gone,
+ * and the log still names the route.  Ids are never reused.
+ */
+#define DR_CHAINS_KEPT	64
+static struct {
+	uint32_t		 lo, hi;
+	char			*key;
+} dr_ids[DR_CHAINS_KEPT];
+static size_t		 dr_ids_next;
 
 static void	dr_lost(uint32_t, const char *, void *);
 static void	dr_free(struct droute *);
+
+/* A record about the route: the daemon's log names it on the line. */
+static void
+dr_log(struct droute *dr, int level, const char *fmt, ...)
+{
+	char *old = dlog_route(dr->key);
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+	dlog_route_end(old);
+}
 
 void
 dr_init(struct master *m)
@@ -88,7 +113,7 @@ dr_expire_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("route %s: idle for %d s, closed", dr->key, dr->persist);
+	dr_log(dr, SPN_LOG_INFO, "idle for %d s, closed", dr->persist);
 	dr_free(dr);	/* nobody holds it, nobody waits for it */
 }
 
@@ -362,12 +387,12 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 
 	(void)c;
 	if (err != NULL) {
-		log_warn("route %s: %s", dr->key, err);
+		dr_log(dr, SPN_LOG_WARN, "%s", err);
 		dr_set_down(dr, err);
 		dr_dispose(dr->chain);
 		dr->chain = NULL;
 	} else {
-		log_info("route %s: up", dr->key);
+		dr_log(dr, SPN_LOG_INFO, "up");
 		dr->state = DR_UP;
 		dr->t_up = now_usec();
 		dr->rtt = 0;
@@ -379,6 +404,17 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 	dr_wake(dr, err);
 }
 
+static void
+dr_keep_ids(struct droute *dr)
+{
+	size_t i = dr_ids_next++ % DR_CHAINS_KEPT;
+
+	free(dr_ids[i].key);
+	dr_ids[i].lo = chain_ctx(dr->chain, 0);
+	dr_ids[i].hi = chain_last(dr->chain);
+	dr_ids[i].key = xstrdup(dr->key);
+}
+
 /* The first hop is spawned with our environment, but the ssh agent of
  * the route's last user. */
 static void
@@ -386,10 +422,15 @@ dr_connect(struct droute *dr)
 {
 	struct master_opts mo = dr->conf.mo;
 
+	char *old = dlog_route(dr->key);
+
+	dr_log(dr, SPN_LOG_INFO, "connecting: %s", dr->conf.text);
 	dr->state = DR_CONNECTING;
 	mo.agent = dr->agent;
 	dr->chain = chain_new(dr_master, &dr->conf.route, &mo);
+	dr_keep_ids(dr);
 	chain_connect(dr->chain, dr_chain_up, dr);
+	dlog_route_end(old);
 }
 
 /*
@@ -446,6 +487,26 @@ dr_key(struct droute *dr)
 	return dr->key;
 }
 
+/* The route a context is of, or NULL. */
+const char *
+dr_key_of(uint32_t ctx)
+{
+	struct droute *dr;
+
+	if (ctx == 0)
+		return NULL;
+	TAILQ_FOREACH(dr, &dr_all, entry) {
+		if (dr->chain != NULL && chain_find(dr->chain, ctx) >= 0)
+			return dr->key;
+	}
+	for (size_t i = 0; i < DR_CHAINS_KEPT; i++) {
+		if (dr_ids[i].key != NULL && ctx >= dr_ids[i].lo &&
+		    ctx <= dr_ids[i].hi)
+			return dr_ids[i].key;
+	}
+	return NULL;
+}
+
 void
 dr_hold(struct droute *dr, int delta)
 {
@@ -469,7 +530,7 @@ dr_lost(uint32_t ctx, const char *why, void *arg)
 	TAILQ_FOREACH(dr, &dr_all, entry) {
 		if (dr->state != DR_UP || chain_find(dr->chain, ctx) < 0)
 			continue;
-		log_warn("route %s: %s", dr->key, why);
+		dr_log(dr, SPN_LOG_WARN, "%s", why);
 		dr_set_down(dr, why);
 		dr_dispose(dr->chain);
 		dr->chain = NULL;
@@ -487,6 +548,7 @@ dr_down(const char *key, char *why, size_t whylen)
 		snprintf(why, whylen, "no route %s", key);
 		return -1;
 	}
+	dr_log(dr, SPN_LOG_INFO, "taken down");
 	c = dr->chain;
 	dr->chain = NULL;
 	if (dr->state == DR_CONNECTING)

@@ -32,7 +32,8 @@ static const struct cmd cmds[] = {
 	{ "down", cmd_down, "close a route the daemon holds" },
 	{ "ls", cmd_ls, "list the daemon's routes [--json]" },
 	{ "check", cmd_check, "connect if need be, and time a round trip" },
-	{ "daemon", cmd_daemon, "start, stop or show the per-user daemon" },
+	{ "daemon", cmd_daemon,
+	    "start, stop or show the per-user daemon, or its log" },
 	{ "fakessh-bin", cmd_fakessh_bin,
 	    "print a directory whose ssh rides spindle routes" },
 	{ "exec", cmd_exec, "run a local command with that ssh first in PATH" },
@@ -168,16 +169,35 @@ ensure_stdio(void)
 	}
 }
 
+/* A shim directory: its ssh is us, or it is one another spindle made (a
+ * link named ssh in a directory named as ours are). */
+static int
+path_is_shim(const char *dir, const struct stat *self)
+{
+	const char *base = strrchr(dir, '/') != NULL ? strrchr(dir, '/') + 1 :
+	    dir;
+	char *ssh = xprintf("%s/ssh", *dir != '\0' ? dir : ".");
+	struct stat st;
+	int shim;
+
+	shim = stat(ssh, &st) == 0 && st.st_ino == self->st_ino &&
+	    st.st_dev == self->st_dev;
+	if (!shim && strncmp(base, SHIMDIR_PREFIX, strlen(SHIMDIR_PREFIX)) == 0)
+		shim = lstat(ssh, &st) == 0 && S_ISLNK(st.st_mode);
+	free(ssh);
+	return shim;
+}
+
 /*
- * Directories whose ssh is us (the shim) leave PATH: the ssh hops the
- * daemon starts must find the real ssh, never recurse into the shim.
+ * Shim directories leave PATH: the ssh hops the daemon starts must find
+ * the real ssh, never recurse into a shim (ours, or another spindle's).
  */
 static void
 path_drop_shim(void)
 {
 	const char *path = getenv("PATH");
-	char *copy, *dir, *save = NULL, *out, *ssh;
-	struct stat self, st;
+	char *copy, *dir, *save = NULL, *out;
+	struct stat self;
 	size_t len = 0;
 
 	if (path == NULL || stat("/proc/self/exe", &self) != 0)
@@ -186,11 +206,8 @@ path_drop_shim(void)
 	out = xcalloc(1, strlen(path) + 1);
 	for (dir = strtok_r(copy, ":", &save); dir != NULL;
 	    dir = strtok_r(NULL, ":", &save)) {
-		ssh = xprintf("%s/ssh", *dir != '\0' ? dir : ".");
-		if (stat(ssh, &st) != 0 || st.st_ino != self.st_ino ||
-		    st.st_dev != self.st_dev)
+		if (!path_is_shim(dir, &self))
 			len += sprintf(out + len, "%s%s", len ? ":" : "", dir);
-		free(ssh);
 	}
 	setenv("PATH", out, 1);
 	free(out);

@@ -273,6 +273,8 @@ shim_main(int argc, char **argv)
 	shim_spec(&sa, &s);
 	if (sa.verbose)
 		shim_verbose(&sa, &s);
+	/* -v shows what the daemon logged about the route meanwhile. */
+	cli_verbose = sa.verbose;
 	if (shim_req(&sa, &r) != 0) {
 		sshargs_free(&sa);
 		ctl_spec_free(&s);

@@ -1,6 +1,9 @@
 /*
  * Logging.  Records go to a sink: the master prints them, an agent
- * forwards them to the master tagged with its context name.
+ * forwards them to the master tagged with its context name.  A record
+ * may say which context it is about (the one a hop starts, the one that
+ * forwarded it): a program with an output of its own (the daemon's log)
+ * can tell the route from it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,8 @@
 static int		 log_level = SPN_LOG_WARN;
 static log_sink_fn	*log_sink;
 static void		*log_sink_arg;
+static log_output_fn	*log_output;
+static void		*log_output_arg;
 
 void
 log_set_level(int level)
@@ -32,7 +37,15 @@ log_set_sink(log_sink_fn *fn, void *arg)
 	log_sink_arg = arg;
 }
 
-static const char *
+/* Printed records go to fn rather than stderr. */
+void
+log_set_output(log_output_fn *fn, void *arg)
+{
+	log_output = fn;
+	log_output_arg = arg;
+}
+
+const char *
 log_level_name(int level)
 {
 	switch (level) {
@@ -48,13 +61,17 @@ log_level_name(int level)
 
 /* Print one record on stderr in one write, so lines never interleave. */
 void
-log_emit(int level, const char *ctx, const char *text)
+log_emit_about(int level, uint32_t about, const char *ctx, const char *text)
 {
 	char line[4096];
 	int n;
 
 	if (level > log_level)
 		return;
+	if (log_output != NULL) {
+		log_output(level, about, ctx, text, log_output_arg);
+		return;
+	}
 	n = snprintf(line, sizeof line, "spindle%s%s%s: %s: %s\n",
 	    ctx != NULL ? " [" : "", ctx != NULL ? ctx : "",
 	    ctx != NULL ? "]" : "", log_level_name(level), text);
@@ -68,7 +85,13 @@ log_emit(int level, const char *ctx, const char *text)
 }
 
 void
-log_vmsg(int level, const char *fmt, va_list ap)
+log_emit(int level, const char *ctx, const char *text)
+{
+	log_emit_about(level, 0, ctx, text);
+}
+
+static void
+log_vmsg_about(int level, uint32_t about, const char *fmt, va_list ap)
 {
 	char text[2048];
 
@@ -78,7 +101,24 @@ log_vmsg(int level, const char *fmt, va_list ap)
 	if (log_sink != NULL)
 		log_sink(level, NULL, text, log_sink_arg);
 	else
-		log_emit(level, NULL, text);
+		log_emit_about(level, about, NULL, text);
+}
+
+void
+log_vmsg(int level, const char *fmt, va_list ap)
+{
+	log_vmsg_about(level, 0, fmt, ap);
+}
+
+/* A record about context `about` (0: none in particular). */
+void
+log_about(uint32_t about, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg_about(level, about, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -874,8 +874,9 @@ rt_log_print(struct rt *rt, const struct rt_msg *m, void *arg)
 	level = upk_u32(&u);
 	ctx = upk_str(&u);
 	text = upk_str(&u);
+	/* Its source tells the master's output which route it is of. */
 	if (!u.err)
-		log_emit(level, ctx, text);
+		log_emit_about(level, m->h.src, ctx, text);
 	free(ctx);
 	free(text);
 }

@@ -76,12 +76,18 @@ void		 map_each(struct map *, void (*)(uint32_t, void *, void *),
 
 /* log.c */
 typedef void log_sink_fn(int, const char *, const char *, void *);
+typedef void log_output_fn(int, uint32_t, const char *, const char *,
+		     void *);
 void		 log_set_level(int);
 int		 log_get_level(void);
 void		 log_set_sink(log_sink_fn *, void *);
+void		 log_set_output(log_output_fn *, void *);
+const char	*log_level_name(int);
 void		 log_msg(int, const char *, ...) SPN_PRINTF(2, 3);
 void		 log_vmsg(int, const char *, va_list);
+void		 log_about(uint32_t, int, const char *, ...) SPN_PRINTF(3, 4);
 void		 log_emit(int, const char *, const char *);
+void		 log_emit_about(int, uint32_t, const char *, const char *);
 #define log_error(...)	log_msg(SPN_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(SPN_LOG_WARN, __VA_ARGS__)
 #define log_info(...)	log_msg(SPN_LOG_INFO, __VA_ARGS__)

@@ -35,12 +35,6 @@ route webcmd $U_A@127.0.0.1+sudo=$U_W    # the same, another password source
     password-command cat '$PWFILE'; echo more output
 EOF
 
-# daemon_pid: the pid of this test's daemon, or nothing.
-daemon_pid() {
-	"$SPINDLE" daemon status 2>/dev/null |
-	    sed -n 's/^running, pid \([0-9]*\),.*/\1/p'
-}
-
 _fakessh_cleanup() {
 	_src=$?
 	_dp=$(daemon_pid)

@@ -338,3 +338,17 @@ contains() {
 sanitized() {
 	[ -n "${ASAN_OPTIONS:-}" ]
 }
+
+# daemon_pid [SPINDLE]: the pid of the daemon of $SPINDLE_RUNTIME_DIR, or
+# nothing.
+daemon_pid() {
+	"${1:-$SPINDLE}" daemon status 2>/dev/null |
+	    sed -n 's/^running, pid \([0-9]*\),.*/\1/p'
+}
+
+# daemon_stop_on_exit [SPINDLE]: the test's daemon stops when it exits.
+daemon_stop_on_exit() {
+	_dsoe=${1:-$SPINDLE}
+	trap '_t=$?; timeout 10 "$_dsoe" daemon stop >/dev/null 2>&1
+	    (exit $_t); _lib_cleanup' EXIT
+}

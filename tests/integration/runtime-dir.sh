@@ -118,6 +118,7 @@ done
 # The way out works: a directory of the user's own.
 as_u SPINDLE_RUNTIME_DIR="$W/own/rt" -- fakessh-bin
 check_rc "fakessh-bin, SPINDLE_RUNTIME_DIR set" 0 $? "$TMPD/err"
-check "fakessh-bin's directory" "$W/own/rt/fakessh-bin" "$(cat "$TMPD/out")"
-[ -x "$W/own/rt/fakessh-bin/ssh" ] || fail "no shim in $W/own/rt/fakessh-bin"
+d=$(cat "$TMPD/out")
+case $d in "$W/own/rt/fakessh-bin."*) ;; *) fail "fakessh-bin's directory: $d" ;; esac
+[ -x "$d/ssh" ] || fail "no shim in $d"
 pass
