@@ -6,6 +6,8 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include <stdio.h>
+
 #include "../agent/agent.h"
 #include "spn-ctl.h"
 
@@ -77,17 +79,31 @@ struct master_opts {
 /* A command line's: nothing set yet. */
 #define MASTER_OPTS_UNSET	{ -1, -1, 0, NULL, NULL, NULL, -1, NULL }
 
-/* Long options every route-building command takes. */
+/* The options of route-building commands (cmd.c's table entries). */
 #define OPT_ASK_PASS		256
 #define OPT_PASSWORD_FILE	257
 #define OPT_PASSWORD_FD		258
-#define MASTER_LONGOPTS \
-	{ "timings", no_argument, NULL, 'T' }, \
-	{ "timeout", required_argument, NULL, 'W' }, \
-	{ "keepalive", required_argument, NULL, 'K' }, \
-	{ "ask-pass", no_argument, NULL, OPT_ASK_PASS }, \
-	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE }, \
-	{ "password-fd", required_argument, NULL, OPT_PASSWORD_FD }
+#define OPT_TIMEOUT		259
+#define OPT_KEEPALIVE		260
+#define OPT_TIMINGS		261
+#define OPT_NO_DAEMON		262
+#define CMD_OPTS_ROUTE \
+	{ OPT_TIMEOUT, "timeout", "SECS", \
+	    "give up on a hop that has not answered in SECS [30]" }, \
+	{ OPT_KEEPALIVE, "keepalive", "SECS", \
+	    "declare a link dead after SECS silent [15]; 0: off" }, \
+	{ OPT_ASK_PASS, "ask-pass", NULL, \
+	    "ask once, on the terminal, for the password of\n" \
+	    "ssh, sudo, su and doas hops" }, \
+	{ OPT_PASSWORD_FILE, "password-file", "FILE", \
+	    "... or read it from FILE's first line" }, \
+	{ OPT_PASSWORD_FD, "password-fd", "N", \
+	    "... or from file descriptor N" }
+#define CMD_OPT_TIMINGS \
+	{ OPT_TIMINGS, "timings", NULL, \
+	    "time each step (then never through the daemon)" }
+#define CMD_OPT_NO_DAEMON \
+	{ OPT_NO_DAEMON, "no-daemon", NULL, "never go through the daemon" }
 struct master;
 typedef void master_up_fn(struct master *, const char *, void *);
 struct master	*master_new(const struct master_opts *);
@@ -254,19 +270,68 @@ int		 daemon_serve(int);
 void		 daemon_stop(void);
 size_t		 dconn_count(void);
 
+/* cmd.c: one entry per command, as tmux has them. */
+struct cmd_opt {
+	int		 ch;		/* a short option's letter, or >= 256 */
+	const char	*name;		/* the long option, or NULL */
+	const char	*arg;		/* its argument, or NULL: none */
+	const char	*help;		/* NULL: internal, not shown */
+};
+struct cmd_args;
+struct cmd_entry {
+	const char	*name;
+	const char	*usage;		/* after "spindle NAME " */
+	const char	*summary;
+	const struct cmd_opt *opts;	/* up to a zero ch */
+	const char	*words;		/* the positional words, named */
+	int		 lower;		/* how many it wants */
+	int		 upper;
+	int		 flags;
+#define CMD_COMMAND	0x1	/* then COMMAND [ARG...] */
+#define CMD_NOCOMMAND	0x2	/* ... or none at all */
+	int		(*exec)(struct cmd_args *);
+};
+struct cmd_optval {
+	int		 ch;
+	char		*arg;
+};
+struct cmd_args {
+	const struct cmd_entry *entry;
+	struct cmd_optval *opts;	/* in command line order */
+	size_t		 nopts;
+	char		**pos;		/* the positional words */
+	int		 npos;
+	char		**argv;		/* CMD_COMMAND: the command, or NULL */
+	int		 argc;
+	int		 help;		/* -h or --help was given */
+};
+extern int	 cli_verbose;
+extern int	 cli_log_level;
+void		 cmd_parse(const struct cmd_entry *, int, char **,
+		     struct cmd_args *);
+void		 cmd_args_free(struct cmd_args *);
+void		 cmd_print_usage(FILE *, const char *,
+		     const struct cmd_entry *);
+void		 cmd_print_options(FILE *, const struct cmd_entry *);
+void		 cmd_help(FILE *, const struct cmd_entry *);
+void		 usage_error(const char *, ...) SPN_PRINTF(1, 2)
+		     __attribute__((noreturn));
+void		 cmd_usage_error(const char *, ...) SPN_PRINTF(1, 2)
+		     __attribute__((noreturn));
+
 /* cmd-*.c */
-int		 cmd_run(int, char **);
-int		 cmd_daemon(int, char **);
-int		 cmd_up(int, char **);
-int		 cmd_down(int, char **);
-int		 cmd_ls(int, char **);
-int		 cmd_check(int, char **);
-int		 cmd_fakessh_bin(int, char **);
-int		 cmd_exec(int, char **);
+extern const struct cmd_entry cmd_run_entry;
+extern const struct cmd_entry cmd_ping_entry;
+extern const struct cmd_entry cmd_info_entry;
+extern const struct cmd_entry cmd_bootstrap_size_entry;
+extern const struct cmd_entry cmd_up_entry;
+extern const struct cmd_entry cmd_down_entry;
+extern const struct cmd_entry cmd_ls_entry;
+extern const struct cmd_entry cmd_check_entry;
+extern const struct cmd_entry cmd_daemon_entry;
+extern const struct cmd_entry cmd_fakessh_bin_entry;
+extern const struct cmd_entry cmd_exec_entry;
 int		 daemon_stop_wait(void);
-int		 cmd_ping(int, char **);
-int		 cmd_info(int, char **);
-int		 cmd_bootstrap_size(int, char **);
 
 /* shimdir.c */
 #define SHIMDIR_PREFIX	"fakessh-bin"
@@ -286,9 +351,6 @@ char		*password_from_file(const char *, char *, size_t);
 void		 password_free(char *);
 
 /* spindle.c */
-extern int	 cli_verbose;
 int		 cli_parse_master_opt(int, const char *, struct master_opts *);
-void		 usage_error(const char *, ...) SPN_PRINTF(1, 2)
-		     __attribute__((noreturn));
 
 #endif

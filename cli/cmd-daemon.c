@@ -5,25 +5,12 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-
-/* --help or -h as the only argument: the usage, on stdout. */
-static int
-cmd_help(int argc, char **argv, const char *usage)
-{
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		fputs(usage, stdout);
-		return 1;
-	}
-	return 0;
-}
 
 /* Connect (starting the daemon if asked) or say why not. */
 static int
@@ -56,41 +43,58 @@ cmd_simple(int start, uint32_t type, struct pk *body, int print)
 	return rc;
 }
 
-static const char daemon_usage[] =
-    "usage: spindle daemon start | stop | status | log [-f]\n";
+#define OPT_READY_FD	512
 
-int
-cmd_daemon(int argc, char **argv)
+static const struct cmd_opt daemon_opts[] = {
+	{ 'f', NULL, NULL, "(log) follow the log as it grows" },
+	{ OPT_READY_FD, "ready-fd", "FD", NULL },	/* serve's, ours */
+	{ 0, NULL, NULL, NULL }
+};
+
+static int	cmd_daemon_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_daemon_entry = {
+	.name = "daemon",
+	.usage = "start | stop | status | log [-f]",
+	.summary = "start, stop or show the per-user daemon, or its log",
+	.opts = daemon_opts,
+	.words = "start|stop|status|log",
+	.lower = 1,
+	.upper = 1,
+	.exec = cmd_daemon_exec
+};
+
+static int
+cmd_daemon_exec(struct cmd_args *a)
 {
-	int fd;
+	const char *sub = a->pos[0];
+	int fd, ready = -1, follow = 0;
 
-	if (argc == 4 && strcmp(argv[1], "serve") == 0 &&
-	    strcmp(argv[2], "--ready-fd") == 0)
-		return daemon_serve(atoi(argv[3]));
-	if (argc == 2 && strcmp(argv[1], "serve") == 0)
-		return daemon_serve(-1);
-	if (argc >= 2 && argc <= 3 && strcmp(argv[1], "log") == 0) {
-		if (argc == 3 && strcmp(argv[2], "-f") != 0)
-			usage_error("%s", daemon_usage);
-		return dlog_print(argc == 3);
+	for (size_t i = 0; i < a->nopts; i++) {
+		if (a->opts[i].ch == 'f')
+			follow = 1;
+		else	/* what a client starts: daemon serve --ready-fd N */
+			ready = atoi(a->opts[i].arg);
 	}
-	if (argc != 2)
-		usage_error("%s", daemon_usage);
-	if (strcmp(argv[1], "start") == 0) {
+	if (ready != -1 && strcmp(sub, "serve") != 0)
+		usage_error("--ready-fd is for serve");
+	if (follow && strcmp(sub, "log") != 0)
+		usage_error("-f is for log");
+	if (strcmp(sub, "serve") == 0)
+		return daemon_serve(ready);
+	if (strcmp(sub, "log") == 0)
+		return dlog_print(follow);
+	if (strcmp(sub, "start") == 0) {
 		if ((fd = cmd_connect(1)) < 0)
 			return 255;
 		close(fd);
 		return cmd_simple(0, SPN_CTL_STATUS, NULL, 0);
 	}
-	if (strcmp(argv[1], "status") == 0)
+	if (strcmp(sub, "status") == 0)
 		return cmd_simple(0, SPN_CTL_STATUS, NULL, 0);
-	if (strcmp(argv[1], "stop") == 0)
+	if (strcmp(sub, "stop") == 0)
 		return daemon_stop_wait();
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(daemon_usage, stdout);
-		return 0;
-	}
-	usage_error("%s", daemon_usage);
+	cmd_usage_error("unknown daemon command '%s'", sub);
 }
 
 /* Stop it and wait until it has let go of its socket and routes. */
@@ -122,143 +126,173 @@ daemon_stop_wait(void)
 	return rc;
 }
 
-static const char up_usage[] =
-    "usage: spindle up [--timeout SECS] [--keepalive SECS] [--persist SECS|no]"
-    "\n                  [--ask-pass | --password-file FILE | --password-fd N]"
-    "\n                  NAME ROUTE\n";
-
 #define OPT_PERSIST	512
 
-static const struct option up_longopts[] = {
-	MASTER_LONGOPTS,
-	{ "persist", required_argument, NULL, OPT_PERSIST },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_opt up_opts[] = {
+	CMD_OPTS_ROUTE,
+	{ OPT_PERSIST, "persist", "SECS|no",
+	    "close the route after SECS idle [no: at down]" },
+	{ 0, NULL, NULL, NULL }
 };
 
-int
-cmd_up(int argc, char **argv)
+static int	cmd_up_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_up_entry = {
+	.name = "up",
+	.usage = "[--timeout SECS] [--keepalive SECS] [--persist SECS|no] "
+	    "[--ask-pass | --password-file FILE | --password-fd N] NAME ROUTE",
+	.summary = "connect a named route now (via the daemon)",
+	.opts = up_opts,
+	.words = "NAME ROUTE",
+	.lower = 2,
+	.upper = 2,
+	.exec = cmd_up_exec
+};
+
+static int
+cmd_up_exec(struct cmd_args *a)
 {
 	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct dlog_mark mk;
 	struct ctl_spec s;
 	struct pk pk;
-	int ch, rc, persist = PERSIST_NEVER;
+	const char *arg;
+	int rc, persist = PERSIST_NEVER;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+h", up_longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(up_usage, stdout);
-			return 0;
-		}
-		if (ch == OPT_PERSIST && routes_persist(optarg, &persist) != 0)
+	for (size_t i = 0; i < a->nopts; i++) {
+		arg = a->opts[i].arg;
+		if (a->opts[i].ch != OPT_PERSIST)
+			cli_parse_master_opt(a->opts[i].ch, arg, &mo);
+		else if (routes_persist(arg, &persist) != 0)
 			usage_error("bad persist '%s' (want seconds or 'no')",
-			    optarg);
-		else if (ch != OPT_PERSIST &&
-		    cli_parse_master_opt(ch, optarg, &mo) != 0)
-			usage_error("%s", up_usage);
+			    arg);
 	}
-	if (argc - optind != 2)
-		usage_error("%s", up_usage);
-	ctl_spec_init(&s, argv[optind + 1], &mo);
+	ctl_spec_init(&s, a->pos[1], &mo);
 	pk_init(&pk);
-	pk_str(&pk, argv[optind]);
+	pk_str(&pk, a->pos[0]);
 	ctl_spec_pack(&pk, &s);
 	pk_u32(&pk, (uint32_t)persist);
 	dlog_mark(&mk);
 	rc = cmd_simple(1, SPN_CTL_UP, &pk, 0);
-	dlog_replay(&mk, argv[optind], NULL);
+	dlog_replay(&mk, a->pos[0], NULL);
 	pk_free(&pk);
 	password_free(mo.password);
 	return rc;
 }
 
-int
-cmd_down(int argc, char **argv)
+static int	cmd_down_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_down_entry = {
+	.name = "down",
+	.usage = "NAME",
+	.summary = "close a route the daemon holds",
+	.words = "NAME",
+	.lower = 1,
+	.upper = 1,
+	.exec = cmd_down_exec
+};
+
+static int
+cmd_down_exec(struct cmd_args *a)
 {
 	struct pk pk;
 	int rc;
 
-	static const char usage[] = "usage: spindle down NAME\n";
-
-	if (cmd_help(argc, argv, usage))
-		return 0;
-	if (argc != 2 || *argv[1] == '-')
-		usage_error("%s", usage);
 	pk_init(&pk);
-	pk_str(&pk, argv[1]);
+	pk_str(&pk, a->pos[0]);
 	rc = cmd_simple(0, SPN_CTL_DOWN, &pk, 0);
 	pk_free(&pk);
 	return rc;
 }
 
-int
-cmd_ls(int argc, char **argv)
+#define OPT_JSON	512
+
+static const struct cmd_opt ls_opts[] = {
+	{ OPT_JSON, "json", NULL, "as a JSON array" },
+	{ 0, NULL, NULL, NULL }
+};
+
+static int	cmd_ls_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_ls_entry = {
+	.name = "ls",
+	.usage = "[--json]",
+	.summary = "list the daemon's routes",
+	.opts = ls_opts,
+	.exec = cmd_ls_exec
+};
+
+static int
+cmd_ls_exec(struct cmd_args *a)
 {
 	struct pk pk;
-	int json = argc == 2 && strcmp(argv[1], "--json") == 0, rc;
+	int rc;
 
-	static const char usage[] = "usage: spindle ls [--json]\n";
-
-	if (cmd_help(argc, argv, usage))
-		return 0;
-	if (argc > 2 || (argc == 2 && !json))
-		usage_error("%s", usage);
 	pk_init(&pk);
-	pk_u32(&pk, json);
+	pk_u32(&pk, a->nopts > 0);	/* --json */
 	/* No daemon: the routes file's routes, all down. */
 	rc = cmd_simple(1, SPN_CTL_LS, &pk, 1);
 	pk_free(&pk);
 	return rc;
 }
 
-int
-cmd_check(int argc, char **argv)
+static int	cmd_check_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_check_entry = {
+	.name = "check",
+	.usage = "NAME|ROUTE",
+	.summary = "connect if need be, and time a round trip",
+	.words = "NAME|ROUTE",
+	.lower = 1,
+	.upper = 1,
+	.exec = cmd_check_exec
+};
+
+static int
+cmd_check_exec(struct cmd_args *a)
 {
+	const char *name = a->pos[0];
 	struct dlog_mark mk;
 	struct ctl_spec s;
 	struct pk pk;
 	char *text;
 	int fd, rc;
 
-	static const char usage[] = "usage: spindle check NAME|ROUTE\n";
-
-	if (cmd_help(argc, argv, usage))
-		return 0;
-	if (argc != 2 || *argv[1] == '-')
-		usage_error("%s", usage);
-	ctl_spec_init(&s, argv[1], NULL);
+	ctl_spec_init(&s, name, NULL);
 	if ((fd = cmd_connect(1)) < 0)
 		return 255;
 	pk_init(&pk);
 	ctl_spec_pack(&pk, &s);
 	dlog_mark(&mk);
 	rc = client_call(fd, SPN_CTL_CHECK, &pk, &text);
-	dlog_replay(&mk, argv[1], NULL);
+	dlog_replay(&mk, name, NULL);
 	pk_free(&pk);
 	close(fd);
 	if (rc == 0)
-		printf("%s: up, round trip %.3f ms\n", argv[1],
+		printf("%s: up, round trip %.3f ms\n", name,
 		    strtoull(text, NULL, 10) / 1000.0);
 	else
-		fprintf(stderr, "spindle: %s: %s\n", argv[1],
+		fprintf(stderr, "spindle: %s: %s\n", name,
 		    text != NULL ? text : "failed");
 	free(text);
 	return rc;
 }
 
-int
-cmd_fakessh_bin(int argc, char **argv)
+static int	cmd_fakessh_bin_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_fakessh_bin_entry = {
+	.name = "fakessh-bin",
+	.usage = "",
+	.summary = "print a directory whose ssh rides spindle routes",
+	.exec = cmd_fakessh_bin_exec
+};
+
+static int
+cmd_fakessh_bin_exec(struct cmd_args *a)
 {
 	char why[512], *dir;
 
-	static const char usage[] = "usage: spindle fakessh-bin\n"
-	    "as in: d=$(spindle fakessh-bin) && PATH=$d:$PATH\n";
-
-	if (cmd_help(argc, argv, usage))
-		return 0;
-	if (argc != 1)
-		usage_error("%s", usage);
+	(void)a;
 	if ((dir = fakessh_dir(why, sizeof why)) == NULL) {
 		fprintf(stderr, "spindle: %s\n", why);
 		return 255;
@@ -268,30 +302,30 @@ cmd_fakessh_bin(int argc, char **argv)
 	return 0;
 }
 
-static const char exec_usage[] =
-    "usage: spindle exec [-r ROUTE] [--] COMMAND [ARG...]\n";
+static const struct cmd_opt exec_opts[] = {
+	{ 'r', NULL, "ROUTE", "every ssh the command runs goes to ROUTE" },
+	{ 0, NULL, NULL, NULL }
+};
 
-int
-cmd_exec(int argc, char **argv)
+static int	cmd_exec_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_exec_entry = {
+	.name = "exec",
+	.usage = "[-r ROUTE] [--] COMMAND [ARG...]",
+	.summary = "run a local command with that ssh first in PATH",
+	.opts = exec_opts,
+	.flags = CMD_COMMAND,
+	.exec = cmd_exec_exec
+};
+
+static int
+cmd_exec_exec(struct cmd_args *a)
 {
 	char why[512], *dir, *path;
 	const char *old = getenv("PATH");
-	int ch;
 
-	if (cmd_help(argc, argv, exec_usage))
-		return 0;
-	optind = 1;
-	while ((ch = getopt(argc, argv, "+r:h")) != -1) {
-		if (ch == 'r')
-			setenv("SPINDLE_FAKESSH_ROUTE", optarg, 1);
-		else if (ch == 'h') {
-			fputs(exec_usage, stdout);
-			return 0;
-		} else
-			usage_error("%s", exec_usage);
-	}
-	if (optind >= argc)
-		usage_error("%s", exec_usage);
+	for (size_t i = 0; i < a->nopts; i++)	/* -r */
+		setenv("SPINDLE_FAKESSH_ROUTE", a->opts[i].arg, 1);
 	if ((dir = fakessh_dir(why, sizeof why)) == NULL) {
 		fprintf(stderr, "spindle: %s\n", why);
 		return 255;
@@ -299,7 +333,7 @@ cmd_exec(int argc, char **argv)
 	path = xprintf("%s%s%s", dir, old != NULL ? ":" : "",
 	    old != NULL ? old : "");
 	setenv("PATH", path, 1);
-	execvp(argv[optind], argv + optind);
-	fprintf(stderr, "spindle: %s: %s\n", argv[optind], strerror(errno));
+	execvp(a->argv[0], a->argv);
+	fprintf(stderr, "spindle: %s: %s\n", a->argv[0], strerror(errno));
 	return errno == ENOENT ? 127 : 126;
 }

@@ -3,7 +3,6 @@
  * daemon as run does (on the route it holds, a name of its own
  * included), else connect the route themselves.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,96 +110,115 @@ probe_run(const char *route, struct master_opts *mo,
 	return rc;
 }
 
-static const struct option probe_longopts[] = {
-	MASTER_LONGOPTS,
-	{ "no-daemon", no_argument, NULL, 'D' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_opt ping_opts[] = {
+	{ 'c', NULL, "COUNT", "this many round trips [10]" },
+	{ 's', NULL, "SIZE", "of SIZE bytes of payload each [0]" },
+	CMD_OPT_NO_DAEMON,
+	CMD_OPT_TIMINGS,
+	CMD_OPTS_ROUTE,
+	{ 0, NULL, NULL, NULL }
 };
 
-static const char ping_usage[] =
-    "usage: spindle ping [-c COUNT] [-s SIZE] [--no-daemon] [--timings]\n"
-    "                    [--timeout SECS] [--ask-pass | --password-file FILE "
-    "|\n"
-    "                    --password-fd N] ROUTE\n";
-static const char info_usage[] =
-    "usage: spindle info [--no-daemon] [--timings] [--timeout SECS]\n"
-    "                    [--ask-pass | --password-file FILE | "
-    "--password-fd N] ROUTE\n";
+static int	cmd_ping_exec(struct cmd_args *);
 
-int
-cmd_ping(int argc, char **argv)
+const struct cmd_entry cmd_ping_entry = {
+	.name = "ping",
+	.usage = "[-c COUNT] [-s SIZE] [--no-daemon] [--timings] "
+	    "[--timeout SECS] [--keepalive SECS] "
+	    "[--ask-pass | --password-file FILE | --password-fd N] ROUTE",
+	.summary = "measure round trips to the end of a route",
+	.opts = ping_opts,
+	.words = "ROUTE",
+	.lower = 1,
+	.upper = 1,
+	.exec = cmd_ping_exec
+};
+
+static int
+cmd_ping_exec(struct cmd_args *a)
 {
 	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct probe_req req = { .count = 10 };
+	const char *arg;
 	char *end;
 	long v;
 	int ch, use_daemon = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+c:s:h", probe_longopts,
-	    NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(ping_usage, stdout);
-			return 0;
-		}
-		if (ch == 'D')
+	for (size_t i = 0; i < a->nopts; i++) {
+		arg = a->opts[i].arg;
+		if ((ch = a->opts[i].ch) == OPT_NO_DAEMON)
 			use_daemon = 0;
 		else if (ch == 'c' || ch == 's') {
-			v = strtol(optarg, &end, 10);
+			v = strtol(arg, &end, 10);
 			if (*end != '\0' || v < (ch == 'c') ||
 			    v > (ch == 'c' ? PROBE_COUNT_MAX : PROBE_SIZE_MAX))
-				usage_error("bad -%c value '%s'", ch, optarg);
+				usage_error("bad -%c value '%s'", ch, arg);
 			if (ch == 'c')
 				req.count = v;
 			else
 				req.size = v;
-		} else if (cli_parse_master_opt(ch, optarg, &mo) != 0)
-			usage_error("%s", ping_usage);
+		} else
+			cli_parse_master_opt(ch, arg, &mo);
 	}
-	if (argc - optind != 1)
-		usage_error("%s", ping_usage);
-	return probe_run(argv[optind], &mo, &req, use_daemon);
+	return probe_run(a->pos[0], &mo, &req, use_daemon);
 }
 
-int
-cmd_info(int argc, char **argv)
+static const struct cmd_opt info_opts[] = {
+	CMD_OPT_NO_DAEMON,
+	CMD_OPT_TIMINGS,
+	CMD_OPTS_ROUTE,
+	{ 0, NULL, NULL, NULL }
+};
+
+static int	cmd_info_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_info_entry = {
+	.name = "info",
+	.usage = "[--no-daemon] [--timings] [--timeout SECS] "
+	    "[--keepalive SECS] "
+	    "[--ask-pass | --password-file FILE | --password-fd N] ROUTE",
+	.summary = "show pid, user, host and kernel of every hop",
+	.opts = info_opts,
+	.words = "ROUTE",
+	.lower = 1,
+	.upper = 1,
+	.exec = cmd_info_exec
+};
+
+static int
+cmd_info_exec(struct cmd_args *a)
 {
 	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct probe_req req = { .info = 1 };
-	int ch, use_daemon = 1;
+	int use_daemon = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+h", probe_longopts,
-	    NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(info_usage, stdout);
-			return 0;
-		}
-		if (ch == 'D')
+	for (size_t i = 0; i < a->nopts; i++) {
+		if (a->opts[i].ch == OPT_NO_DAEMON)
 			use_daemon = 0;
-		else if (cli_parse_master_opt(ch, optarg, &mo) != 0)
-			usage_error("%s", info_usage);
+		else
+			cli_parse_master_opt(a->opts[i].ch, a->opts[i].arg,
+			    &mo);
 	}
-	if (argc - optind != 1)
-		usage_error("%s", info_usage);
-	return probe_run(argv[optind], &mo, &req, use_daemon);
+	return probe_run(a->pos[0], &mo, &req, use_daemon);
 }
 
-int
-cmd_bootstrap_size(int argc, char **argv)
+static int	cmd_bootstrap_size_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_bootstrap_size_entry = {
+	.name = "bootstrap-size",
+	.usage = "",
+	.summary = "print the bytes sent to start an agent",
+	.exec = cmd_bootstrap_size_exec
+};
+
+static int
+cmd_bootstrap_size_exec(struct cmd_args *a)
 {
 	const uint8_t *img;
 	size_t gz, raw;
 	char *line;
 
-	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		puts("usage: spindle bootstrap-size");
-		return 0;
-	}
-	if (argc != 1)
-		usage_error("usage: spindle bootstrap-size");
+	(void)a;
 	if (boot_image(0, &img, &raw) != 0 || boot_image(1, &img, &gz) != 0)
 		fatal("cannot read the embedded agent image");
 	line = boot_stage0(gz, 1, "spindle:user@host:12345");

@@ -1,7 +1,6 @@
 /* spindle run: bring a route up, run one command at its end, tear down. */
 #include <sys/ioctl.h>
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,41 +93,58 @@ run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
 	return code;
 }
 
-static const char run_usage[] =
-    "usage: spindle run [-cnst] [-C DIR] [-e NAME=VALUE]... [--clear-env]\n"
-    "                   [--no-daemon] [--timings] [--timeout SECS] "
-    "[--keepalive SECS]\n"
-    "                   [--ask-pass | --password-file FILE | "
-    "--password-fd N]\n"
-    "                   ROUTE [--] COMMAND [ARG...]\n";
+#define OPT_CLEAR_ENV	512
 
-static const struct option run_longopts[] = {
-	{ "cwd", required_argument, NULL, 'C' },
-	{ "env", required_argument, NULL, 'e' },
-	{ "shell", no_argument, NULL, 'c' },
-	{ "user-shell", no_argument, NULL, 's' },
-	{ "clear-env", no_argument, NULL, 'E' },
-	{ "no-daemon", no_argument, NULL, 'D' },
-	MASTER_LONGOPTS,
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
+static const struct cmd_opt run_opts[] = {
+	{ 'c', "shell", NULL, "COMMAND is one string for /bin/sh -c" },
+	{ 's', "user-shell", NULL,
+	    "COMMAND is one string for the login shell of\n"
+	    "the last hop's user, as sshd runs it" },
+	{ 'n', NULL, NULL, "the command's standard input is /dev/null" },
+	{ 't', NULL, NULL, "give the command a pty (as ssh -t)" },
+	{ 'C', "cwd", "DIR", "run the command in DIR, not in the home of\n"
+	    "the last hop's user (where a relative DIR starts)" },
+	{ 'e', "env", "NAME=VALUE",
+	    "set a variable for the command (repeatable)" },
+	{ OPT_CLEAR_ENV, "clear-env", NULL,
+	    "start the command from an empty environment" },
+	CMD_OPT_NO_DAEMON,
+	CMD_OPT_TIMINGS,
+	CMD_OPTS_ROUTE,
+	{ 0, NULL, NULL, NULL }
 };
 
-int
-cmd_run(int argc, char **argv)
+static int	cmd_run_exec(struct cmd_args *);
+
+const struct cmd_entry cmd_run_entry = {
+	.name = "run",
+	.usage = "[-cnst] [-C DIR] [-e NAME=VALUE]... [--clear-env] "
+	    "[--no-daemon] [--timings] [--timeout SECS] [--keepalive SECS] "
+	    "[--ask-pass | --password-file FILE | --password-fd N] "
+	    "ROUTE [--] COMMAND [ARG...]",
+	.summary = "run a command at the end of a route",
+	.opts = run_opts,
+	.words = "ROUTE",
+	.lower = 1,
+	.upper = 1,
+	.flags = CMD_COMMAND,
+	.exec = cmd_run_exec
+};
+
+static int
+cmd_run_exec(struct cmd_args *a)
 {
 	struct master_opts mo = MASTER_OPTS_UNSET;
 	struct run r = { .code = 255 };
 	struct route_conf rc;
 	char why[512], **env = xcalloc(1, sizeof *env);
-	const char *spec;
+	const char *spec = a->pos[0], *arg;
 	size_t nenv = 0;
 	int ch, noin = 0, use_daemon = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+cnstC:e:h", run_longopts,
-	    NULL)) != -1) {
-		switch (ch) {
+	for (size_t i = 0; i < a->nopts; i++) {
+		arg = a->opts[i].arg;
+		switch (ch = a->opts[i].ch) {
 		case 's':
 			r.req.flags |= SPN_EXEC_USERSHELL;
 			break;
@@ -142,48 +158,29 @@ cmd_run(int argc, char **argv)
 			noin = 1;
 			break;
 		case 'C':
-			r.req.cwd = optarg;
+			r.req.cwd = arg;
 			break;
 		case 'e':
-			if (strchr(optarg, '=') == NULL)
-				usage_error("-e wants NAME=VALUE, not '%s'",
-				    optarg);
-			strv_push(&env, &nenv, xstrdup(optarg));
+			if (strchr(arg, '=') == NULL)
+				usage_error("-e wants NAME=VALUE, not '%s'", arg);
+			strv_push(&env, &nenv, xstrdup(arg));
 			break;
-		case 'E':
+		case OPT_CLEAR_ENV:
 			r.req.flags |= SPN_EXEC_CLEARENV;
 			break;
-		case 'D':
+		case OPT_NO_DAEMON:
 			use_daemon = 0;
 			break;
-		case 'h':
-			fputs(run_usage, stdout);
-			strv_free(env);
-			password_free(mo.password);
-			return 0;
 		default:
-			if (cli_parse_master_opt(ch, optarg, &mo) != 0)
-				usage_error("%s", run_usage);
+			cli_parse_master_opt(ch, arg, &mo);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1)
-		usage_error("run: no route given\n%s", run_usage);
-	spec = argv[0];
-	argc--;
-	argv++;
-	if (argc > 0 && strcmp(argv[0], "--") == 0) {
-		argc--;
-		argv++;
-	}
-	if (argc < 1)
-		usage_error("run: no command given\n%s", run_usage);
-	if ((r.req.flags & (SPN_EXEC_SHELL | SPN_EXEC_USERSHELL)) && argc != 1)
-		usage_error("run -c and -s take the command as one argument");
+	if ((r.req.flags & (SPN_EXEC_SHELL | SPN_EXEC_USERSHELL)) &&
+	    a->argc != 1)
+		usage_error("-c and -s take the command as one argument");
 	/* As sshd: the home directory of the last hop's user. */
 	r.req.flags |= SPN_EXEC_HOME;
-	r.req.argv = argv;
+	r.req.argv = a->argv;
 	r.req.env = env;
 	r.req.fd_in = noin ? -1 : STDIN_FILENO;
 	r.req.fd_out = STDOUT_FILENO;

@@ -3,9 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,42 +12,49 @@
 #include "config.h"
 #include "cli.h"
 
-int	cli_verbose;
-
-struct cmd {
-	const char	*name;
-	int		(*fn)(int, char **);
-	const char	*summary;
+/* The commands, in the order --help shows them. */
+static const struct cmd_entry *cmds[] = {
+	&cmd_run_entry,
+	&cmd_ping_entry,
+	&cmd_info_entry,
+	&cmd_bootstrap_size_entry,
+	&cmd_up_entry,
+	&cmd_down_entry,
+	&cmd_ls_entry,
+	&cmd_check_entry,
+	&cmd_daemon_entry,
+	&cmd_fakessh_bin_entry,
+	&cmd_exec_entry,
 };
 
-static const struct cmd cmds[] = {
-	{ "run", cmd_run, "run a command at the end of a route" },
-	{ "ping", cmd_ping, "measure round trips to the end of a route" },
-	{ "info", cmd_info, "show pid, user, host and kernel of every hop" },
-	{ "bootstrap-size", cmd_bootstrap_size,
-	    "print the bytes sent to start an agent" },
-	{ "up", cmd_up, "connect a named route now (via the daemon)" },
-	{ "down", cmd_down, "close a route the daemon holds" },
-	{ "ls", cmd_ls, "list the daemon's routes [--json]" },
-	{ "check", cmd_check, "connect if need be, and time a round trip" },
-	{ "daemon", cmd_daemon,
-	    "start, stop or show the per-user daemon, or its log" },
-	{ "fakessh-bin", cmd_fakessh_bin,
-	    "print a directory whose ssh rides spindle routes" },
-	{ "exec", cmd_exec, "run a local command with that ssh first in PATH" },
+#define OPT_VERSION	512
+
+/* spindle's own: what comes before the command. */
+static const struct cmd_opt spindle_opts[] = {
+	{ OPT_VERSION, "version", NULL, "print spindle's version" },
+	{ 0, NULL, NULL, NULL }
+};
+static const struct cmd_entry spindle_entry = {
+	.name = NULL,
+	.usage = "[-qv] COMMAND [ARG...]",
+	.opts = spindle_opts,
+	.flags = CMD_COMMAND | CMD_NOCOMMAND,	/* --version */
 };
 
 static void
 usage(FILE *f)
 {
+	cmd_print_usage(f, "usage: ", &spindle_entry);
 	fprintf(f,
-	    "usage: spindle [-qv] COMMAND [ARGS...]\n"
-	    "       spindle --version | --help\n\n"
+	    "       spindle --version | --help\n"
+	    "       spindle COMMAND --help\n\n"
 	    "Run commands through chains of contexts (ssh, sudo, ... hops)\n"
 	    "set up once, with nothing installed on the remote machines.\n\n"
-	    "Commands:\n");
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		fprintf(f, "  %-16s %s\n", cmds[i].name, cmds[i].summary);
+	    "Commands (spindle COMMAND --help: what its options do):\n");
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		cmd_print_usage(f, "  ", cmds[i]);
+		fprintf(f, "      %s\n", cmds[i]->summary);
+	}
 	fprintf(f,
 	    "\nROUTE is hops joined by '+', each started from the one before:\n"
 	    "  local                  a new context on the same machine\n"
@@ -59,23 +64,11 @@ usage(FILE *f)
 	    "                         OPT: group=G login preserve-env nohome\n"
 	    "  su=USER, doas=USER     su or doas to USER\n"
 	    "  e.g. bastion+web+sudo=webapp, local+local+local\n\n"
-	    "Options:\n"
-	    "  -v, --verbose          more messages (twice: debug)\n"
-	    "  -q, --quiet            errors only\n"
-	    "  --timings              (run, ping, info) time each step\n"
-	    "  --timeout SECS         (run, ping, info) per-hop connect "
-	    "timeout [30]\n"
-	    "  --keepalive SECS       (run, ping, info) declare a silent hop "
-	    "dead after SECS [15]\n"
-	    "  --ask-pass             (run, ping, info) ask once for the "
-	    "password of\n"
-	    "                         ssh, sudo, su and doas hops\n"
-	    "  --password-file FILE   ... or read it from FILE's first line\n"
-	    "  --password-fd N        ... or from file descriptor N\n\n"
-	    "  --no-daemon            (run, ping, info) never go through the "
-	    "daemon\n"
-	    "  --persist SECS|no      (up) close the route after SECS idle "
-	    "[no]\n\n"
+	    "Options, here or among a command's own:\n");
+	cmd_print_options(f, &spindle_entry);
+	fprintf(f,
+	    "\nA command's options go anywhere before \"--\" and before the\n"
+	    "COMMAND it runs: in spindle run web ls -l, -l is ls's.\n\n"
 	    "run, ping and info go through the per-user daemon when one is\n"
 	    "running (or ROUTE names a route of the routes file): its routes\n"
 	    "stay up between commands, and close after 10 minutes idle (routes\n"
@@ -97,20 +90,6 @@ usage(FILE *f)
 	    "See spindle(1).\n");
 }
 
-void
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("spindle: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (fmt[strlen(fmt) - 1] != '\n')
-		fputc('\n', stderr);
-	exit(2);
-}
-
 /* Options every route-building command takes. */
 int
 cli_parse_master_opt(int ch, const char *arg, struct master_opts *mo)
@@ -119,7 +98,7 @@ cli_parse_master_opt(int ch, const char *arg, struct master_opts *mo)
 	long v;
 
 	switch (ch) {
-	case 'T':
+	case OPT_TIMINGS:
 		mo->timings = 1;
 		return 0;
 	case OPT_ASK_PASS:
@@ -144,12 +123,12 @@ cli_parse_master_opt(int ch, const char *arg, struct master_opts *mo)
 			exit(255);
 		}
 		return 0;
-	case 'W':
-	case 'K':
+	case OPT_TIMEOUT:
+	case OPT_KEEPALIVE:
 		v = strtol(arg, &end, 10);
 		if (*end != '\0' || v < 0 || v > 86400)
 			usage_error("bad number of seconds '%s'", arg);
-		if (ch == 'W')
+		if (ch == OPT_TIMEOUT)
 			mo->timeout = v;
 		else
 			mo->keepalive = v;
@@ -214,18 +193,25 @@ path_drop_shim(void)
 	free(copy);
 }
 
+static const struct cmd_entry *
+cmd_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		if (strcmp(name, cmds[i]->name) == 0)
+			return cmds[i];
+	}
+	fprintf(stderr, "spindle: unknown command '%s' (try spindle --help)\n",
+	    name);
+	exit(2);
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch, level = SPN_LOG_WARN;
+	const struct cmd_entry *e;
+	struct cmd_args a, ca;
 	const char *base;
+	int rc;
 
 	ensure_stdio();
 	mem_init();
@@ -236,37 +222,26 @@ main(int argc, char **argv)
 		signal(SIGPIPE, SIG_IGN);
 		return shim_main(argc, argv);
 	}
-	while ((ch = getopt_long(argc, argv, "+qvh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'v':
-			level = level < SPN_LOG_INFO ? SPN_LOG_INFO :
-			    SPN_LOG_DEBUG;
-			cli_verbose++;
-			break;
-		case 'q':
-			level = SPN_LOG_ERROR;
-			break;
-		case 'V':
-			printf("spindle %s\n", PACKAGE_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+	cmd_parse(&spindle_entry, argc, argv, &a);
+	if (a.help) {
+		usage(stdout);
+		return 0;
 	}
-	log_set_level(level);
-	if (optind >= argc) {
-		usage(stderr);
-		return 2;
+	if (a.nopts > 0) {	/* --version */
+		printf("spindle %s\n", PACKAGE_VERSION);
+		return 0;
 	}
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-		if (strcmp(argv[optind], cmds[i].name) == 0)
-			return cmds[i].fn(argc - optind, argv + optind);
-	}
-	fprintf(stderr, "spindle: unknown command '%s' (try spindle --help)\n",
-	    argv[optind]);
-	return 2;
+	if (a.argc == 0)
+		cmd_usage_error("no COMMAND given");
+	e = cmd_find(a.argv[0]);
+	cmd_parse(e, a.argc, a.argv, &ca);
+	log_set_level(cli_log_level);
+	if (ca.help) {
+		cmd_help(stdout, e);
+		rc = 0;
+	} else
+		rc = e->exec(&ca);
+	cmd_args_free(&ca);
+	cmd_args_free(&a);
+	return rc;
 }
