@@ -64,11 +64,12 @@ usage(FILE *f)
 	    "                         OPT: group=G login preserve-env nohome\n"
 	    "  su=USER, doas=USER     su or doas to USER\n"
 	    "  e.g. bastion+web+sudo=webapp, local+local+local\n\n"
-	    "Options, here or among a command's own:\n");
+	    "Options:\n");
 	cmd_print_options(f, &spindle_entry);
 	fprintf(f,
-	    "\nA command's options go anywhere before \"--\" and before the\n"
-	    "COMMAND it runs: in spindle run web ls -l, -l is ls's.\n\n"
+	    "\n-v, -q and -h go among a command's options too.  Those go\n"
+	    "anywhere before \"--\" and the COMMAND that run or exec runs:\n"
+	    "in spindle run web ls -l, -l is ls's.\n\n"
 	    "run, ping and info go through the per-user daemon when one is\n"
 	    "running (or ROUTE names a route of the routes file): its routes\n"
 	    "stay up between commands, and close after 10 minutes idle (routes\n"
