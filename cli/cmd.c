@@ -81,16 +81,16 @@ cmd_usage_error(const char *fmt, ...)
 	cmd_vusage_error(cmd_current, fmt, ap);
 }
 
-/* "no ROUTE given": the first word of e->words missing. */
+/* "no ROUTE given": word n of e->words is missing. */
 static void __attribute__((noreturn))
 cmd_missing(const struct cmd_entry *e, int n)
 {
 	const char *w = e->words != NULL ? e->words : "";
 	size_t len;
 
-	for (; n > 0 && *w != '\0'; n--)
-		w += strcspn(w, " ") + (w[strcspn(w, " ")] == ' ');
-	if ((len = strcspn(w, " ")) == 0)
+	while ((len = strcspn(w, " ")) > 0 && n-- > 0)
+		w += len + (w[len] == ' ');
+	if (len == 0)
 		cmd_parse_error(e, "too few arguments");
 	cmd_parse_error(e, "no %.*s given", (int)len, w);
 }

@@ -208,6 +208,15 @@ case $out in *"hop 1 (local): pid"*) ;; *) fail "info local: $out" ;; esac
 echo pw >"$TMPD/pw"
 spn up t1 local --persist 300 --password-file "$TMPD/pw" 2>"$TMPD/err"
 check_rc "up t1 local --persist 300" 0 $? "$TMPD/err"
+if command -v setsid >/dev/null; then
+	# As the README has it: --ask-pass is taken after NAME ROUTE (and,
+	# with no terminal to ask on, refused as such).
+	setsid "$SPINDLE" up t2 local --ask-pass >"$TMPD/out" 2>"$TMPD/err" \
+	    </dev/null
+	check_rc "up t2 local --ask-pass (no terminal)" 255 $? "$TMPD/err"
+	contains "$TMPD/err" "--ask-pass needs a terminal" ||
+	    fail "up t2 local --ask-pass: $(cat "$TMPD/err")"
+fi
 spn ls --json -q >"$TMPD/out" 2>"$TMPD/err"
 check_rc "ls --json -q" 0 $? "$TMPD/err"
 contains "$TMPD/out" '"name":"t1"' || fail "ls --json: no t1: $(cat "$TMPD/out")"
