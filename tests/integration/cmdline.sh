@@ -10,14 +10,7 @@ MAN=$(cd "$(dirname "$0")/../../docs" && pwd)/spindle.1
 export SPINDLE_RUNTIME_DIR="$TMPD/rt"
 export SPINDLE_ROUTES="$TMPD/routes"
 : >"$SPINDLE_ROUTES"
-
-_cmdline_cleanup() {
-	_src=$?
-	timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-	(exit "$_src")
-	_lib_cleanup
-}
-trap _cmdline_cleanup EXIT
+daemon_stop_on_exit
 
 LETTERS="a b c d e f g h i j k l m n o p q r s t u v w x y z
 A B C D E F G H I J K L M N O P Q R S T U V W X Y Z"
