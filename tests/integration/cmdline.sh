@@ -237,6 +237,12 @@ contains "$TMPD/err" "spindle daemon: unknown daemon command 'frobnicate'" ||
     fail "daemon frobnicate: $(cat "$TMPD/err")"
 contains "$TMPD/err" "usage: spindle daemon" ||
     fail "daemon frobnicate: no usage: $(cat "$TMPD/err")"
+spn -q daemon log >"$TMPD/out" 2>"$TMPD/err"
+check_rc "daemon log" 0 $? "$TMPD/err"
+parse daemon -f status
+check_rc "daemon -f status" 2 $? "$TMPD/err"
+contains "$TMPD/err" "spindle daemon: -f is for log" ||
+    fail "daemon -f status: $(cat "$TMPD/err")"
 dir=$(spn fakessh-bin -q 2>"$TMPD/err")
 check_rc "fakessh-bin -q" 0 $? "$TMPD/err"
 [ -x "$dir/ssh" ] || fail "fakessh-bin -q printed '$dir'"
