@@ -38,8 +38,11 @@ strv_len(char *const *v)
  * ssh: args are HOST, USER ("" for ssh's default), then extra ssh
  * arguments.  The system ssh client keeps ~/.ssh/config, agents,
  * known_hosts and ProxyJump working.  It runs on a pty of ours: with a
- * password we answer its prompt there; without one, BatchMode keeps it
- * from prompting at all.
+ * password (only a hop marked for password login gets one) we answer its
+ * prompt there; without one, BatchMode keeps it from prompting at all
+ * and password login is off, so that no sshd on the way ever sees a
+ * password attempt, whatever the configs say (ssh keeps the first value
+ * of an option: ours come first).
  */
 static char **
 method_ssh_argv(char *const *args, int pw, char *why, size_t whylen)
@@ -51,15 +54,18 @@ method_ssh_argv(char *const *args, int pw, char *why, size_t whylen)
 		snprintf(why, whylen, "ssh hop needs a host name");
 		return NULL;
 	}
-	argv = xcalloc(n + 10, sizeof *argv);
+	argv = xcalloc(n + 12, sizeof *argv);
 	argv[i++] = xstrdup("ssh");
 	argv[i++] = xstrdup("-T");
 	if (pw) {
 		/* ssh prompts on its terminal, our pty; one try only. */
 		argv[i++] = xstrdup("-oBatchMode=no");
 		argv[i++] = xstrdup("-oNumberOfPasswordPrompts=1");
-	} else
+	} else {
 		argv[i++] = xstrdup("-oBatchMode=yes");
+		argv[i++] = xstrdup("-oPasswordAuthentication=no");
+		argv[i++] = xstrdup("-oKbdInteractiveAuthentication=no");
+	}
 	if (*args[1] != '\0') {
 		argv[i++] = xstrdup("-l");
 		argv[i++] = xstrdup(args[1]);

@@ -1,10 +1,16 @@
 /*
  * A chain: the contexts of one route, brought up one hop at a time, each
  * new hop started by the one before it.  The master holds any number of
- * chains (the daemon one per route); each gets fresh context ids.  A
- * password the route takes from the routes file (a command's or a
- * file's) is fetched here, on every path, and dropped once the hops have
- * used it.
+ * chains (the daemon one per route); each gets fresh context ids.
+ *
+ * A password goes to the hop it is for, and to no other: a hop that does
+ * not prompt (an ssh hop not marked ,password, local) gets none.  A
+ * prompting hop takes its own source (password-file=, the routes file's
+ * `hop N`), else the one the command line gave for it (--ask-pass) or for
+ * the route, else the route's source in the routes file.  Sources (a
+ * command's or a file's) are read here, on every path: the route's as it
+ * starts connecting, a hop's just before that hop; each is dropped once
+ * what it was for is up.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,8 +24,16 @@ struct chain {
 	const struct route	*route;	/* only while connecting */
 	size_t			 nhops;
 	struct master_opts	 opts;	/* strings borrowed, but agent */
+	char			*held;	/* the request's, for the route */
+	char			**held_hop; /* ... for each hop ("": none) */
 	struct pwcmd		*pwc;	/* password command running */
-	char			*pw;	/* what it printed, or the file's */
+	int			 pwc_hop; /* ... the hop's own, or the route's */
+	char			*src_route; /* what it printed, or the file's */
+	char			*src_hop;   /* hop src_hop_for - 1's own */
+	size_t			 src_hop_for;
+	const char		*cur_pw; /* the hop connecting gets this */
+	int			 cur_from; /* CHAIN_PW_* */
+	int			 fail_from; /* that of the hop that failed */
 	size_t			 next;
 	uint32_t		*ids;
 	char			**labels;
@@ -47,6 +61,18 @@ chain_new(struct master *m, const struct route *r,
 	/* The daemon's next client may bring another while we connect. */
 	if (opts->agent != NULL)
 		c->opts.agent = xstrdup(opts->agent);
+	/* ... or replace the passwords it holds. */
+	if (opts->password != NULL && *opts->password != '\0')
+		c->held = xstrdup(opts->password);
+	for (size_t i = 0; opts->hop_passwords != NULL &&
+	    opts->hop_passwords[i] != NULL; i++) {
+		if (c->held_hop == NULL)
+			c->held_hop = xcalloc(r->nhops + 1, sizeof *c->held_hop);
+		if (i < r->nhops)
+			c->held_hop[i] = xstrdup(opts->hop_passwords[i]);
+	}
+	c->opts.password = NULL;
+	c->opts.hop_passwords = NULL;
 	c->ids = xcalloc(r->nhops, sizeof *c->ids);
 	c->labels = xcalloc(r->nhops + 1, sizeof *c->labels);
 	for (size_t i = 0; i < r->nhops; i++) {
@@ -91,16 +117,36 @@ chain_find(struct chain *c, uint32_t ctx)
 	return -1;
 }
 
-/* The hops have it, each a copy of its own. */
+/* The hop it was for has it, a copy of its own. */
+static void
+chain_src_hop_drop(struct chain *c)
+{
+	password_free(c->src_hop);
+	c->src_hop = NULL;
+	c->src_hop_for = 0;
+}
+
+/* The route is up, or failed: no password stays. */
 static void
 chain_pw_drop(struct chain *c)
 {
-	if (c->pw == NULL)
-		return;
-	if (c->opts.password == c->pw)
-		c->opts.password = NULL;
-	password_free(c->pw);
-	c->pw = NULL;
+	chain_src_hop_drop(c);
+	password_free(c->src_route);
+	c->src_route = NULL;
+	password_free(c->held);
+	c->held = NULL;
+	password_strv_free(c->held_hop);
+	c->held_hop = NULL;
+	c->cur_pw = NULL;
+}
+
+/* Where the password of the hop that failed came from (CHAIN_PW_*), and
+ * which hop that was: what failed is to be forgotten. */
+int
+chain_failed_pw(struct chain *c, size_t *hop)
+{
+	*hop = c->next;
+	return c->fail_from;
 }
 
 static void
@@ -108,6 +154,7 @@ chain_failed(struct chain *c, const char *err)
 {
 	chain_up_fn *up = c->up;
 
+	c->fail_from = c->cur_from;
 	chain_pw_drop(c);
 	c->up = NULL;
 	if (up != NULL)
@@ -121,6 +168,7 @@ chain_hop_up(struct chain *c)
 
 	master_timing(c->m, what, now_usec() - c->t_hop);
 	free(what);
+	chain_src_hop_drop(c);
 	c->next++;
 	chain_next_hop(c);
 }
@@ -162,8 +210,10 @@ chain_connect_reply(struct rt *rt, const struct rt_msg *msg, void *arg)
 		text = call_dead_text(msg);
 		if (upk_u32(&u) == SPN_D_FAILED)
 			err = xprintf("%s: %s", c->labels[c->next], text);
-		else
+		else {
 			err = xstrdup(text);
+			c->cur_from = CHAIN_PW_NONE;	/* not its fault */
+		}
 		chain_failed(c, err);
 		free(err);
 		free(text);
@@ -186,7 +236,7 @@ chain_req(struct chain *c, struct boot_req *req)
 	req->keepalive = c->opts.keepalive;
 	req->timeout = c->opts.timeout;
 	req->level = log_get_level();
-	req->password = c->opts.password;
+	req->password = (char *)c->cur_pw;
 }
 
 /* What crossed the first link to bring the whole route up: each hop
@@ -228,6 +278,87 @@ chain_boot(struct chain *c, struct boot_req *req, char *why, size_t whylen)
 	return child;
 }
 
+static void	chain_pw_done(char *, const char *, void *);
+
+static void
+chain_pw_store(struct chain *c, int hop, char *pw)
+{
+	if (hop) {
+		c->src_hop = pw;
+		c->src_hop_for = c->next + 1;
+	} else {
+		c->src_route = pw;
+	}
+}
+
+/* A hop's own source failed it; the route's, the route. */
+static void
+chain_pw_failed(struct chain *c, int hop, const char *why)
+{
+	char *text = hop ? xprintf("%s: %s", c->labels[c->next], why) :
+	    xstrdup(why);
+
+	chain_failed(c, text);
+	free(text);
+}
+
+/* Read a source: 0 done, 1 its command runs (chain_pw_done resumes), -1
+ * failed (and said so). */
+static int
+chain_fetch(struct chain *c, int hop, const char *cmd, const char *file)
+{
+	char why[512], *pw;
+	int secs = c->opts.password_secs > 0 ? c->opts.password_secs :
+	    PASSWORD_COMMAND_SECS;
+
+	if (cmd != NULL) {
+		c->pwc_hop = hop;
+		c->pwc = pwcmd_start(master_base(c->m), cmd, secs,
+		    chain_pw_done, c);
+		if (c->pwc != NULL)
+			return 1;
+		snprintf(why, sizeof why, "cannot run password command: %s",
+		    strerror(errno));
+	} else if ((pw = password_from_file(file, why, sizeof why)) != NULL) {
+		chain_pw_store(c, hop, pw);
+		return 0;
+	}
+	chain_pw_failed(c, hop, why);
+	return -1;
+}
+
+/* The password of the hop to connect next, in cur_pw (NULL: none): 0,
+ * or 1 while a command runs for it, or -1 when its source failed. */
+static int
+chain_hop_pw(struct chain *c)
+{
+	const struct hop *h = &c->route->hops[c->next];
+	int rv;
+
+	c->cur_pw = NULL;
+	c->cur_from = CHAIN_PW_NONE;
+	if (!h->prompts)
+		return 0;
+	if (h->password_command != NULL || h->password_file != NULL) {
+		if (c->src_hop_for != c->next + 1 && (rv = chain_fetch(c, 1,
+		    h->password_command, h->password_file)) != 0)
+			return rv;
+		c->cur_pw = c->src_hop;
+		c->cur_from = CHAIN_PW_SOURCE;
+	} else if (c->held_hop != NULL && c->held_hop[c->next] != NULL &&
+	    *c->held_hop[c->next] != '\0') {
+		c->cur_pw = c->held_hop[c->next];
+		c->cur_from = CHAIN_PW_HOP;
+	} else if (c->held != NULL) {
+		c->cur_pw = c->held;
+		c->cur_from = CHAIN_PW_ROUTE;
+	} else if (c->src_route != NULL) {
+		c->cur_pw = c->src_route;
+		c->cur_from = CHAIN_PW_SOURCE;
+	}
+	return 0;
+}
+
 static void
 chain_next_hop(struct chain *c)
 {
@@ -243,6 +374,8 @@ chain_next_hop(struct chain *c)
 			c->up(c, NULL, c->arg);
 		return;
 	}
+	if (chain_hop_pw(c) != 0)
+		return;
 	c->t_hop = now_usec();
 	chain_req(c, &req);
 	if (c->next == 0) {
@@ -262,6 +395,8 @@ chain_next_hop(struct chain *c)
 	pk_free(&pk);
 }
 
+/* A password command is done (it runs without stopping the loop,
+ * within its time limit): on with the hop it was for. */
 static void
 chain_pw_done(char *pw, const char *err, void *arg)
 {
@@ -269,45 +404,28 @@ chain_pw_done(char *pw, const char *err, void *arg)
 
 	c->pwc = NULL;
 	if (err != NULL) {
-		chain_failed(c, err);
+		chain_pw_failed(c, c->pwc_hop, err);
 		return;
 	}
-	c->pw = c->opts.password = pw;
+	chain_pw_store(c, c->pwc_hop, pw);
 	chain_next_hop(c);
 }
 
 /*
- * Bring the route up; `up` is called once, with NULL or the error.  A
- * password given with the route wins; else its password command runs
- * first (without stopping the loop, within its time limit), else its
- * password file is read.
+ * Bring the route up; `up` is called once, with NULL or the error.  The
+ * route's own source is read first, unless the request gave a password
+ * for the route.
  */
 void
 chain_connect(struct chain *c, chain_up_fn *up, void *arg)
 {
-	char why[512];
-	int secs = c->opts.password_secs > 0 ? c->opts.password_secs :
-	    PASSWORD_COMMAND_SECS;
-
 	c->up = up;
 	c->arg = arg;
 	c->next = 0;
-	if (c->opts.password == NULL && c->opts.password_command != NULL) {
-		c->pwc = pwcmd_start(master_base(c->m),
-		    c->opts.password_command, secs, chain_pw_done, c);
-		if (c->pwc == NULL) {
-			snprintf(why, sizeof why, "cannot run password "
-			    "command: %s", strerror(errno));
-			chain_failed(c, why);
-		}
+	if (c->held == NULL && (c->opts.password_command != NULL ||
+	    c->opts.password_file != NULL) && chain_fetch(c, 0,
+	    c->opts.password_command, c->opts.password_file) != 0)
 		return;
-	}
-	if (c->opts.password == NULL && c->opts.password_file != NULL &&
-	    (c->pw = c->opts.password = password_from_file(
-	    c->opts.password_file, why, sizeof why)) == NULL) {
-		chain_failed(c, why);
-		return;
-	}
 	chain_next_hop(c);
 }
 

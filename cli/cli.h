@@ -16,6 +16,10 @@ struct hop {
 	char		*method;
 	char		**args;
 	char		*name;		/* route up to and including this hop */
+	int		 prompts;	/* takes a password: sudo, su, doas, and
+					 * an ssh hop marked ,password */
+	char		*password_file;	/* its own source, else the route's */
+	char		*password_command;
 };
 struct route {
 	struct hop	*hops;
@@ -26,6 +30,7 @@ int		 route_parse(const char *, const char *, struct route *, char *,
 void		 route_direct(const char *, const char *, char *const *,
 		     const char *, struct route *);
 void		 route_free(struct route *);
+int		 route_hop_source(struct hop *, const char *, const char *);
 
 /* routes-file.c */
 struct route_opts {
@@ -38,10 +43,16 @@ struct route_opts {
 	int		 persist;	/* PERSIST_*, or seconds idle */
 	int		 password_timeout;
 };
+struct routes_hop {
+	char		*password_file;	/* hop N password-file FILE */
+	char		*password_command;
+};
 struct routes_entry {
 	char		*name;
 	char		*route;
 	struct route_opts opts;		/* the global ones, then its own */
+	size_t		 nhops;
+	struct routes_hop *hops;	/* its hops' own password sources */
 };
 struct routes_file {
 	struct route_opts global;
@@ -53,6 +64,7 @@ struct routes_file {
 #define PERSIST_DEFAULT	600	/* routes nobody `up`'d */
 #define PERSIST_MAX	(366 * 86400)
 char		*routes_file_path(void);
+char		*routes_path_arg(const char *);
 int		 routes_file_load(const char *, struct routes_file *, char *,
 		     size_t);
 const struct routes_entry *routes_file_find(const struct routes_file *,
@@ -73,11 +85,13 @@ struct master_opts {
 	char		*password_command; /* (wins over the file) */
 	int		 password_secs;	/* the command's time limit */
 	char		*agent;		/* SSH_AUTH_SOCK for hop 1, if not ours */
+	int		 ask_pass;	/* --ask-pass: ask per prompting hop */
+	char		**hop_passwords; /* what it got, one a hop ("": none) */
 };
 #define MASTER_TIMEOUT_DEFAULT	30
 #define PASSWORD_COMMAND_SECS	60
 /* A command line's: nothing set yet. */
-#define MASTER_OPTS_UNSET	{ -1, -1, 0, NULL, NULL, NULL, -1, NULL }
+#define MASTER_OPTS_UNSET	{ -1, -1, 0, NULL, NULL, NULL, -1, NULL, 0, NULL }
 
 /* The options of route-building commands (cmd.c's table entries). */
 #define OPT_ASK_PASS		256
@@ -93,10 +107,10 @@ struct master_opts {
 	{ OPT_KEEPALIVE, "keepalive", "SECS", \
 	    "declare a link dead after SECS silent [15]; 0: off" }, \
 	{ OPT_ASK_PASS, "ask-pass", NULL, \
-	    "ask once, on the terminal, for the password of\n" \
-	    "ssh, sudo, su and doas hops" }, \
+	    "ask, on the terminal, for the password of each hop\n" \
+	    "that takes one (sudo, su, doas, ssh,password)" }, \
 	{ OPT_PASSWORD_FILE, "password-file", "FILE", \
-	    "... or read it from FILE's first line" }, \
+	    "... or read one for them from FILE's first line" }, \
 	{ OPT_PASSWORD_FD, "password-fd", "N", \
 	    "... or from file descriptor N" }
 #define CMD_OPT_TIMINGS \
@@ -132,6 +146,11 @@ uint32_t	 chain_last(struct chain *);
 size_t		 chain_hops(struct chain *);
 const char	*chain_label(struct chain *, size_t);
 int		 chain_find(struct chain *, uint32_t);
+#define CHAIN_PW_NONE	0	/* the hop that failed had no password */
+#define CHAIN_PW_SOURCE	1	/* ... one of a file or command */
+#define CHAIN_PW_HOP	2	/* ... the one given for it */
+#define CHAIN_PW_ROUTE	3	/* ... the one given for the route */
+int		 chain_failed_pw(struct chain *, size_t *);
 void		 chain_close(struct chain *);
 void		 chain_free(struct chain *);
 
@@ -159,6 +178,7 @@ struct ctl_spec {
 	int		 keepalive;	/* -1: the route's or default */
 	int		 timeout;
 	char		*agent;		/* the client's $SSH_AUTH_SOCK (daemon) */
+	char		**hop_passwords; /* --ask-pass's, one a hop ("": none) */
 };
 #define CTL_SPEC_ROUTE	0	/* a name, else an inline route */
 #define CTL_SPEC_SSH	1	/* a name, else ssh to that host (the shim) */
@@ -231,6 +251,8 @@ int		 resolve_local(const char *, const struct master_opts *,
 		     struct route_conf *, char *, size_t);
 char		*resolve_direct_name(const struct ctl_spec *);
 void		 resolve_free(struct route_conf *);
+char		**resolve_hop_passwords(const struct ctl_spec *, size_t);
+void		 resolve_hop_passwords_free(char **);
 
 /* probe.c */
 struct probe_req {
@@ -349,6 +371,9 @@ char		*password_ask(const char *, char *, size_t);
 char		*password_from_fd(int, char *, size_t);
 char		*password_from_file(const char *, char *, size_t);
 void		 password_free(char *);
+void		 password_strv_free(char **);
+int		 password_ask_route(const char *, struct master_opts *);
+void		 password_opts_free(struct master_opts *);
 
 /* spindle.c */
 int		 cli_parse_master_opt(int, const char *, struct master_opts *);

@@ -167,6 +167,8 @@ cmd_up_exec(struct cmd_args *a)
 			usage_error("bad persist '%s' (want seconds or 'no')",
 			    arg);
 	}
+	if ((rc = password_ask_route(a->pos[1], &mo)) != 0)
+		return rc;
 	ctl_spec_init(&s, a->pos[1], &mo);
 	pk_init(&pk);
 	pk_str(&pk, a->pos[0]);
@@ -176,7 +178,7 @@ cmd_up_exec(struct cmd_args *a)
 	rc = cmd_simple(1, SPN_CTL_UP, &pk, 0);
 	dlog_replay(&mk, a->pos[0], NULL);
 	pk_free(&pk);
-	password_free(mo.password);
+	password_opts_free(&mo);
 	return rc;
 }
 

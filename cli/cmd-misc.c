@@ -100,13 +100,16 @@ static int
 probe_run(const char *route, struct master_opts *mo,
     const struct probe_req *req, int use_daemon)
 {
-	int rc = -1;
+	int rc = password_ask_route(route, mo);
 
+	if (rc != 0)
+		return rc;
+	rc = -1;
 	if (use_daemon && !mo->timings)
 		rc = probe_daemon(route, mo, req);
 	if (rc < 0)
 		rc = probe_alone(route, mo, req);
-	password_free(mo->password);
+	password_opts_free(mo);
 	return rc;
 }
 

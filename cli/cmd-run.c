@@ -180,6 +180,10 @@ cmd_run_exec(struct cmd_args *a)
 		usage_error("-c and -s take the command as one argument");
 	/* As sshd: the home directory of the last hop's user. */
 	r.req.flags |= SPN_EXEC_HOME;
+	if ((ch = password_ask_route(spec, &mo)) != 0) {
+		strv_free(env);
+		return ch;
+	}
 	r.req.argv = a->argv;
 	r.req.env = env;
 	r.req.fd_in = noin ? -1 : STDIN_FILENO;
@@ -192,11 +196,11 @@ cmd_run_exec(struct cmd_args *a)
 	if (use_daemon && !mo.timings &&
 	    (r.code = run_daemon(spec, &mo, &r.req)) >= 0) {
 		strv_free(env);
-		password_free(mo.password);
+		password_opts_free(&mo);
 		return r.code;
 	}
 	ch = resolve_local(spec, &mo, &rc, why, sizeof why);
-	password_free(mo.password);
+	password_opts_free(&mo);
 	if (ch != 0) {
 		fprintf(stderr, "spindle: %s\n", why);
 		strv_free(env);

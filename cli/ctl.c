@@ -332,6 +332,7 @@ ctl_spec_init(struct ctl_spec *s, const char *route,
 	if (mo == NULL)
 		return;
 	s->password = mo->password;
+	s->hop_passwords = mo->hop_passwords;
 	s->keepalive = mo->keepalive;
 	s->timeout = mo->timeout;
 }
@@ -349,6 +350,30 @@ ctl_spec_pack(struct pk *pk, const struct ctl_spec *s)
 	pk_u32(pk, (uint32_t)s->timeout);
 	/* The client's ssh agent, for the ssh hops the daemon starts. */
 	pk_str(pk, getenv("SSH_AUTH_SOCK"));
+	pk_strv(pk, s->hop_passwords);
+}
+
+/* One password a hop, each wiped if the rest does not arrive. */
+static char **
+ctl_hop_passwords(struct upk *u)
+{
+	uint32_t n = upk_u32(u);
+	char **v;
+
+	if (u->err || n > SPN_CTL_HOPS_MAX) {
+		u->err = 1;
+		return NULL;
+	}
+	v = xcalloc((size_t)n + 1, sizeof *v);
+	for (uint32_t i = 0; i < n; i++) {
+		if ((v[i] = upk_str(u)) == NULL ||
+		    strlen(v[i]) > SECRET_MAX) {
+			u->err = 1;
+			password_strv_free(v);
+			return NULL;
+		}
+	}
+	return v;
 }
 
 int
@@ -364,6 +389,7 @@ ctl_spec_unpack(struct upk *u, struct ctl_spec *s)
 	s->keepalive = (int32_t)upk_u32(u);
 	s->timeout = (int32_t)upk_u32(u);
 	s->agent = upk_str(u);
+	s->hop_passwords = ctl_hop_passwords(u);
 	if (u->err || s->route == NULL || *s->route == '\0' ||
 	    (s->password != NULL && strlen(s->password) > SECRET_MAX)) {
 		ctl_spec_free(s);
@@ -381,5 +407,6 @@ ctl_spec_free(struct ctl_spec *s)
 	free(s->sshenv);
 	free(s->agent);
 	password_free(s->password);
+	password_strv_free(s->hop_passwords);
 	memset(s, 0, sizeof *s);
 }

@@ -4,7 +4,15 @@
  * its chain when connected.  A route connects on first use, and again on
  * the next use after a hop died, and closes when it has been idle for its
  * persist time (as ssh's ControlPersist).  What a request's route is, and
- * with which options, is resolve.c's, as for spindle alone.
+ * with which options, is resolve.c's, as for spindle alone: asked again
+ * at every connect, so that an edited routes file (and the password
+ * sources it names) counts from the next connect on.
+ *
+ * Nothing of a password sticks: the daemon holds only what a command
+ * line gave (for the route, or one a hop), the newest request's replacing
+ * it; a hop that fails with a held password makes the daemon forget that
+ * password, so that a wrong one is never tried again (a user can lock
+ * their account); down forgets all.
  */
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -31,7 +39,10 @@ struct droute {
 	uint32_t		 serial;	/* replies find us by it */
 	char			*key;	/* name, or the spec as given */
 	int			 defined;	/* by up */
+	struct ctl_spec		 spec;	/* as asked for, without passwords */
 	struct route_conf	 conf;	/* route, options, password sources */
+	char			*pw;	/* held for the route (secret_keep) */
+	char			**hop_pw; /* ... for each hop ("": none) */
 	char			*agent;		/* SSH_AUTH_SOCK of its last user */
 	enum dr_state		 state;
 	char			*error;	/* why it last went down */
@@ -137,6 +148,61 @@ dr_idle(struct droute *dr)
 	evtimer_add(dr->idle_ev, &tv);
 }
 
+static char *
+dr_dup(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* The request's route and options, kept to resolve it again. */
+static void
+dr_spec_copy(struct ctl_spec *to, const struct ctl_spec *s)
+{
+	size_t n = 0;
+
+	memset(to, 0, sizeof *to);
+	to->route = xstrdup(s->route);
+	to->direct = s->direct;
+	to->user = dr_dup(s->user);
+	to->sshenv = dr_dup(s->sshenv);
+	to->keepalive = s->keepalive;
+	to->timeout = s->timeout;
+	to->sshargs = xcalloc(1, sizeof *to->sshargs);
+	for (char **a = s->sshargs; a != NULL && *a != NULL; a++)
+		strv_push(&to->sshargs, &n, xstrdup(*a));
+}
+
+static void
+dr_pw_forget(struct droute *dr)
+{
+	secret_drop(dr->pw);
+	dr->pw = NULL;
+	resolve_hop_passwords_free(dr->hop_pw);
+	dr->hop_pw = NULL;
+}
+
+/* A password a request brings replaces all the route held: a command
+ * line's is used for the connect it asks for (both kept copies). */
+static void
+dr_pw_set(struct droute *dr, char *pw, char **hop_pw)
+{
+	if (pw == NULL && hop_pw == NULL)
+		return;
+	dr_pw_forget(dr);
+	dr->pw = pw;
+	dr->hop_pw = hop_pw;
+}
+
+/* The passwords of a request for an existing route, one a hop as many
+ * as the route has. */
+static void
+dr_pw_request(struct droute *dr, const struct ctl_spec *s)
+{
+	dr_pw_set(dr, s->password != NULL && *s->password != '\0' ?
+	    secret_keep(s->password) : NULL,
+	    resolve_hop_passwords(s, dr->conf.route.nhops));
+}
+
 /* A new route, as resolve.c has it from the request and the routes file. */
 static struct droute *
 dr_make(const char *key, const struct ctl_spec *s,
@@ -148,6 +214,11 @@ dr_make(const char *key, const struct ctl_spec *s,
 		free(dr);
 		return NULL;
 	}
+	dr_spec_copy(&dr->spec, s);
+	/* What the daemon holds is the route's, not its conf's. */
+	dr_pw_set(dr, dr->conf.mo.password, dr->conf.mo.hop_passwords);
+	dr->conf.mo.password = NULL;
+	dr->conf.mo.hop_passwords = NULL;
 	dr->serial = ++dr_serial;
 	dr->idle_ev = evtimer_new(master_base(dr_master), dr_expire_cb, dr);
 	dr->key = xstrdup(key);
@@ -167,6 +238,8 @@ dr_free(struct droute *dr)
 	chain_free(c);
 	event_free(dr->idle_ev);
 	resolve_free(&dr->conf);
+	ctl_spec_free(&dr->spec);
+	dr_pw_forget(dr);
 	free(dr->agent);
 	free(dr->key);
 	free(dr->error);
@@ -258,8 +331,11 @@ dr_resolve(const struct ctl_spec *s, char *why, size_t whylen)
 		}
 		if (dr == NULL)
 			dr = dr_make(key, s, rf, why, whylen);
+		else
+			dr_pw_request(dr, s);
 		free(key);
-	}
+	} else
+		dr_pw_request(dr, s);
 	dr_set_agent(dr, s);
 	return dr;
 }
@@ -274,8 +350,9 @@ dr_define(const char *name, const struct ctl_spec *s, int persist,
 	const struct routes_file *rf;
 
 	if (dr != NULL && dr->state != DR_DOWN &&
-	    strcmp(dr->conf.text, s->route) == 0) {
+	    strcmp(dr->spec.route, s->route) == 0) {
 		dr->persist = persist;
+		dr_pw_request(dr, s);
 		return dr;
 	}
 	if (dr != NULL && dr->uses > 0) {
@@ -380,13 +457,34 @@ dr_dispose(struct chain *c)
 	    c, &tv);
 }
 
+/* A hop failed with a password the route held: forget it, lest the
+ * next use try it again. */
+static void
+dr_pw_failed(struct droute *dr, struct chain *c)
+{
+	size_t hop;
+	int from = chain_failed_pw(c, &hop);
+
+	if (from == CHAIN_PW_ROUTE) {
+		secret_drop(dr->pw);
+		dr->pw = NULL;
+	} else if (from == CHAIN_PW_HOP && dr->hop_pw != NULL &&
+	    hop < dr->conf.route.nhops) {
+		secret_drop(dr->hop_pw[hop]);
+		dr->hop_pw[hop] = secret_keep("");
+	} else
+		return;
+	dr_log(dr, SPN_LOG_INFO, "hop %zu failed: the password it was given "
+	    "is forgotten", hop + 1);
+}
+
 static void
 dr_chain_up(struct chain *c, const char *err, void *arg)
 {
 	struct droute *dr = arg;
 
-	(void)c;
 	if (err != NULL) {
+		dr_pw_failed(dr, c);
 		dr_log(dr, SPN_LOG_WARN, "%s", err);
 		dr_set_down(dr, err);
 		dr_dispose(dr->chain);
@@ -415,18 +513,49 @@ dr_keep_ids(struct droute *dr)
 	dr_ids[i].key = xstrdup(dr->key);
 }
 
+/* The route as the routes file has it now: 0, or -1 with why set. */
+static int
+dr_reconf(struct droute *dr, char *why, size_t whylen)
+{
+	const struct routes_file *rf;
+	struct route_conf rc;
+
+	if ((rf = dr_routes(why, whylen)) == NULL ||
+	    resolve_route(&dr->spec, rf, &rc, why, whylen) != 0)
+		return -1;
+	/* Held passwords, one a hop, are for the route it was. */
+	if (rc.route.nhops != dr->conf.route.nhops) {
+		resolve_hop_passwords_free(dr->hop_pw);
+		dr->hop_pw = NULL;
+	}
+	resolve_free(&dr->conf);
+	dr->conf = rc;
+	if (!dr->defined)
+		dr->persist = rc.persist;
+	return 0;
+}
+
 /* The first hop is spawned with our environment, but the ssh agent of
  * the route's last user. */
 static void
 dr_connect(struct droute *dr)
 {
-	struct master_opts mo = dr->conf.mo;
+	struct master_opts mo;
+	char why[512], *old;
 
-	char *old = dlog_route(dr->key);
-
+	if (dr_reconf(dr, why, sizeof why) != 0) {
+		dr_log(dr, SPN_LOG_WARN, "%s", why);
+		dr_set_down(dr, why);
+		dr_wake(dr, why);
+		return;
+	}
+	old = dlog_route(dr->key);
 	dr_log(dr, SPN_LOG_INFO, "connecting: %s", dr->conf.text);
+	mo = dr->conf.mo;
 	dr->state = DR_CONNECTING;
 	mo.agent = dr->agent;
+	mo.password = dr->pw;
+	mo.hop_passwords = dr->hop_pw;
 	dr->chain = chain_new(dr_master, &dr->conf.route, &mo);
 	dr_keep_ids(dr);
 	chain_connect(dr->chain, dr_chain_up, dr);
@@ -537,7 +666,8 @@ dr_lost(uint32_t ctx, const char *why, void *arg)
 	}
 }
 
-/* spindle down: close it; forget it unless the routes file names it. */
+/* spindle down: close it and forget all of it, passwords included (a
+ * route of the routes file is listed again, down). */
 int
 dr_down(const char *key, char *why, size_t whylen)
 {
@@ -555,9 +685,10 @@ dr_down(const char *key, char *why, size_t whylen)
 		dr_wake(dr, "route taken down");
 	dr_set_down(dr, NULL);
 	chain_free(c);
-	if ((dr->defined || !dr->conf.from_file) && dr->uses == 0)
+	dr_pw_forget(dr);
+	if (dr->uses == 0)
 		dr_free(dr);
-	else if (dr->defined || !dr->conf.from_file)
+	else
 		dr->forget = 1;	/* when its last command is done */
 	return 0;
 }

@@ -66,10 +66,52 @@ resolve_dup(const char *s)
 	return s != NULL ? xstrdup(s) : NULL;
 }
 
+/* The routes file's `hop N` sources, over those of the route's text. */
+static void
+resolve_hop_sources(const struct routes_entry *e, struct route *r)
+{
+	for (size_t i = 0; e != NULL && i < e->nhops && i < r->nhops; i++) {
+		if (e->hops[i].password_file != NULL)
+			route_hop_source(&r->hops[i], "password-file",
+			    e->hops[i].password_file);
+		if (e->hops[i].password_command != NULL)
+			route_hop_source(&r->hops[i], "password-command",
+			    e->hops[i].password_command);
+	}
+}
+
+/* --ask-pass's, one a hop, kept ("" for none); NULL: none given. */
+char **
+resolve_hop_passwords(const struct ctl_spec *s, size_t nhops)
+{
+	char **v;
+	size_t have = 0;
+
+	int any = 0;
+
+	while (s->hop_passwords != NULL && s->hop_passwords[have] != NULL)
+		any |= *s->hop_passwords[have++] != '\0';
+	if (!any)
+		return NULL;
+	v = xcalloc(nhops + 1, sizeof *v);
+	for (size_t i = 0; i < nhops; i++)
+		v[i] = secret_keep(i < have ? s->hop_passwords[i] : "");
+	return v;
+}
+
+void
+resolve_hop_passwords_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		secret_drop(v[i]);
+	free(v);
+}
+
 /*
  * rf may be NULL (no routes file).  A password given with the request
- * wins over the file's sources, which are only noted here: they are read
- * when the route connects (chain.c).
+ * (one for the route, or one a hop) wins over the file's route-wide
+ * sources, which are only noted here: they are read when the route
+ * connects (chain.c); a hop's own source wins over both.
  */
 int
 resolve_route(const struct ctl_spec *s, const struct routes_file *rf,
@@ -90,6 +132,8 @@ resolve_route(const struct ctl_spec *s, const struct routes_file *rf,
 		rc->text = xstrdup(e->route);
 		rc->from_file = 1;
 		rv = route_parse(e->route, local, &rc->route, err, sizeof err);
+		if (rv == 0)
+			resolve_hop_sources(e, &rc->route);
 	} else if (s->direct == CTL_SPEC_SSH) {
 		rc->text = resolve_direct_name(s);
 		route_direct(s->route, s->user, s->sshargs, local, &rc->route);
@@ -114,6 +158,7 @@ resolve_route(const struct ctl_spec *s, const struct routes_file *rf,
 	rc->persist = ro != NULL && ro->persist != PERSIST_UNSET ?
 	    ro->persist : PERSIST_DEFAULT;
 	/* Kept for reconnecting (the daemon's), as long as the route is. */
+	rc->mo.hop_passwords = resolve_hop_passwords(s, rc->route.nhops);
 	if (s->password != NULL && *s->password != '\0')
 		rc->mo.password = secret_keep(s->password);
 	else if (ro != NULL) {
@@ -156,6 +201,7 @@ resolve_free(struct route_conf *rc)
 	route_free(&rc->route);
 	free(rc->text);
 	secret_drop(rc->mo.password);
+	resolve_hop_passwords_free(rc->mo.hop_passwords);
 	free(rc->mo.password_file);
 	free(rc->mo.password_command);
 	memset(rc, 0, sizeof *rc);

@@ -5,8 +5,15 @@
  *
  *	route	= hop *( "+" hop )
  *	hop	= "local" | "sudo" [ "=" user ] *( "," sudo-option )
- *		| "su=" user | "doas=" user
- *		| [ user "@" ] host *( "," option "=" value )
+ *		| "su=" user [ pw ] | "doas=" user [ pw ]
+ *		| [ user "@" ] host *( "," option "=" value | ",password" )
+ *	pw	= ",password-file=" file
+ *
+ * A password is for the hop it is given to: sudo, su and doas hops take
+ * the route's (or their own, password-file=); an ssh hop logs in with one
+ * only when marked so (,password or its own password-file=), and runs
+ * with password login off otherwise, so that a password meant for a sudo
+ * further on is never typed into an sshd on the way.
  *
  * A host is anything ssh accepts, an ssh_config alias included.  Extra
  * ssh arguments that name local files ($SPINDLE_SSH_ARGS, the routes
@@ -49,13 +56,42 @@ route_ssh_local(char ***argsp, size_t *np, const char *local)
 	free(copy);
 }
 
+/* A password source of the hop's own; it then takes a password. */
+int
+route_hop_source(struct hop *h, const char *key, const char *value)
+{
+	char **field;
+
+	if (strcmp(key, "password-file") == 0)
+		field = &h->password_file;
+	else if (strcmp(key, "password-command") == 0)
+		field = &h->password_command;
+	else
+		return -1;
+	free(*field);
+	*field = strcmp(key, "password-file") == 0 ? routes_path_arg(value) :
+	    xstrdup(value);
+	h->prompts = 1;
+	return 0;
+}
+
+/* ,password-file=FILE, the option every prompting hop takes; 1: not it. */
+static int
+route_pw_opt(struct hop *h, const char *opt)
+{
+	if (strncmp(opt, "password-file=", 14) != 0 || opt[14] == '\0')
+		return 1;
+	return route_hop_source(h, "password-file", opt + 14);
+}
+
 /*
  * Per-hop ssh options, after the host: ,port=N ,identity=FILE
  * ,config=FILE ,timeout=SECS ,hostkey=yes|no|accept-new|ask ,o=KEY=VALUE
+ * ,password ,password-file=FILE
  */
 static int
-route_ssh_opt(const char *opt, char ***argsp, size_t *np, char *why,
-    size_t whylen)
+route_ssh_opt(struct hop *h, const char *opt, char ***argsp, size_t *np,
+    char *why, size_t whylen)
 {
 	static const struct {
 		const char	*name;
@@ -67,6 +103,12 @@ route_ssh_opt(const char *opt, char ***argsp, size_t *np, char *why,
 	};
 	const char *eq = strchr(opt, '=');
 
+	if (strcmp(opt, "password") == 0) {
+		h->prompts = 1;
+		return 0;
+	}
+	if (route_pw_opt(h, opt) == 0)
+		return 0;
 	for (size_t i = 0; eq != NULL && i < sizeof opts / sizeof *opts; i++) {
 		if (strlen(opts[i].name) == (size_t)(eq - opt) &&
 		    strncmp(opt, opts[i].name, eq - opt) == 0 && eq[1] != '\0') {
@@ -75,7 +117,8 @@ route_ssh_opt(const char *opt, char ***argsp, size_t *np, char *why,
 		}
 	}
 	snprintf(why, whylen, "unknown ssh hop option '%s' (want port=, "
-	    "identity=, config=, timeout=, hostkey= or o=KEY=VALUE)", opt);
+	    "identity=, config=, timeout=, hostkey=, o=KEY=VALUE, password "
+	    "or password-file=)", opt);
 	return -1;
 }
 
@@ -110,7 +153,7 @@ route_ssh_hop(const char *word, const char *local, struct hop *h, char *why,
 	/* The hop's own options first: for -o, ssh keeps the first value. */
 	for (opt = strtok_r(opts, ",", &save); opt != NULL;
 	    opt = strtok_r(NULL, ",", &save)) {
-		if (route_ssh_opt(opt, &h->args, &n, why, whylen) != 0) {
+		if (route_ssh_opt(h, opt, &h->args, &n, why, whylen) != 0) {
 			free(copy);
 			return -1;
 		}
@@ -121,8 +164,8 @@ route_ssh_hop(const char *word, const char *local, struct hop *h, char *why,
 }
 
 /*
- * sudo[=USER][,group=G][,login][,preserve-env][,nohome]: sudo's -g, -i
- * and -E; -H (HOME of the target) unless nohome.
+ * sudo[=USER][,group=G][,login][,preserve-env][,nohome][,password-file=F]:
+ * sudo's -g, -i and -E; -H (HOME of the target) unless nohome.
  */
 static int
 route_sudo_hop(const char *word, struct hop *h, char *why, size_t whylen)
@@ -137,6 +180,7 @@ route_sudo_hop(const char *word, struct hop *h, char *why, size_t whylen)
 	else
 		opts = copy + strlen(copy);	/* strtok_r wants a string */
 	h->method = xstrdup("sudo");
+	h->prompts = 1;
 	h->args = xcalloc(2, sizeof *h->args);
 	h->args[0] = xstrdup(user);
 	for (opt = strtok_r(opts, ",", &save); opt != NULL;
@@ -150,9 +194,10 @@ route_sudo_hop(const char *word, struct hop *h, char *why, size_t whylen)
 			strv_push(&h->args, &n, xstrdup("-E"));
 		else if (strcmp(opt, "nohome") == 0)
 			home = 0;
-		else {
+		else if (route_pw_opt(h, opt) != 0) {
 			snprintf(why, whylen, "unknown sudo hop option '%s' (want "
-			    "group=G, login, preserve-env or nohome)", opt);
+			    "group=G, login, preserve-env, nohome or "
+			    "password-file=F)", opt);
 			free(copy);
 			return -1;
 		}
@@ -166,6 +211,36 @@ route_sudo_hop(const char *word, struct hop *h, char *why, size_t whylen)
 	}
 	free(copy);
 	return 0;
+}
+
+/* su=USER and doas=USER, with ,password-file=F. */
+static int
+route_su_hop(const char *word, struct hop *h, char *why, size_t whylen)
+{
+	char *copy = xstrdup(word), *user = strchr(copy, '=') + 1, *opt;
+	char *save = NULL;
+	int rv = 0;
+
+	if ((opt = strchr(user, ',')) != NULL)
+		*opt++ = '\0';
+	h->method = xstrndup(copy, user - 1 - copy);
+	h->prompts = 1;
+	h->args = xcalloc(2, sizeof *h->args);
+	h->args[0] = xstrdup(user);
+	if (!route_name_ok(user)) {
+		snprintf(why, whylen, "bad user in hop '%s'", word);
+		rv = -1;
+	}
+	for (opt = opt != NULL ? strtok_r(opt, ",", &save) : NULL;
+	    rv == 0 && opt != NULL; opt = strtok_r(NULL, ",", &save)) {
+		if (route_pw_opt(h, opt) != 0) {
+			snprintf(why, whylen, "unknown %s hop option '%s' "
+			    "(want password-file=F)", h->method, opt);
+			rv = -1;
+		}
+	}
+	free(copy);
+	return rv;
 }
 
 static int
@@ -183,18 +258,8 @@ route_hop(const char *word, const char *local, struct hop *h, char *why,
 	}
 	if (strncmp(word, "sudo", 4) == 0 && strchr("=,", word[4]) != NULL)
 		return route_sudo_hop(word, h, why, whylen);
-	if (strncmp(word, "su=", 3) == 0 || strncmp(word, "doas=", 5) == 0) {
-		const char *user = strchr(word, '=') + 1;
-
-		if (!route_name_ok(user)) {
-			snprintf(why, whylen, "bad user in hop '%s'", word);
-			return -1;
-		}
-		h->method = xstrndup(word, user - 1 - word);
-		h->args = xcalloc(2, sizeof *h->args);
-		h->args[0] = xstrdup(user);
-		return 0;
-	}
+	if (strncmp(word, "su=", 3) == 0 || strncmp(word, "doas=", 5) == 0)
+		return route_su_hop(word, h, why, whylen);
 	return route_ssh_hop(word, local, h, why, whylen);
 }
 
@@ -264,6 +329,8 @@ route_free(struct route *r)
 		free(r->hops[i].method);
 		strv_free(r->hops[i].args);
 		free(r->hops[i].name);
+		free(r->hops[i].password_file);
+		free(r->hops[i].password_command);
 	}
 	free(r->hops);
 	memset(r, 0, sizeof *r);

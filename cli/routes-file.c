@@ -7,11 +7,14 @@
  *	ssh-config /etc/spindle/ssh_config
  *	route web alice@web1,port=2222+sudo=webapp
  *	    password-file ~/.config/spindle/web.pw
+ *	    hop 2 password-command pass show web/alice
  *
  * Options: keepalive, timeout, persist, ssh-config, ssh-args,
  * password-file, password-command (the first line it prints; it wins
  * over a file) and password-timeout (how long that command may take).
- * How they combine with a command line's is resolve.c's.
+ * `hop N password-file|password-command ARG` gives hop N of the route a
+ * source of its own (an ssh hop then logs in with a password).  How they
+ * combine with a command line's is resolve.c's.
  */
 #include <sys/stat.h>
 
@@ -38,7 +41,7 @@ routes_file_path(void)
 }
 
 /* "~/x" is relative to $HOME, as in ssh_config. */
-static char *
+char *
 routes_path_arg(const char *arg)
 {
 	const char *home = getenv("HOME");
@@ -155,12 +158,53 @@ routes_add(struct routes_file *rf, const char *name, const char *text,
 	}
 	if (route_parse(text, NULL, &r, why, whylen) != 0)
 		return -1;
-	route_free(&r);
 	rf->v = xrealloc(rf->v, (rf->n + 1) * sizeof *rf->v);
 	e = &rf->v[rf->n++];
 	e->name = xstrdup(name);
 	e->route = xstrdup(text);
 	routes_opts_copy(&e->opts, &rf->global);
+	e->nhops = r.nhops;
+	e->hops = xcalloc(r.nhops, sizeof *e->hops);
+	route_free(&r);
+	return 0;
+}
+
+/* hop N password-file|password-command ARG, in a route. */
+static int
+routes_hop_line(struct routes_entry *e, char *arg, char *why, size_t whylen)
+{
+	char *n = arg, *key, *end, **field;
+	long hop;
+
+	arg += strcspn(arg, " \t");
+	if (*arg != '\0')
+		*arg++ = '\0';
+	key = arg + strspn(arg, " \t");
+	arg = key + strcspn(key, " \t");
+	if (*arg != '\0')
+		*arg++ = '\0';
+	arg += strspn(arg, " \t");
+	hop = strtol(n, &end, 10);
+	if (*n == '\0' || *end != '\0' || hop < 1 || (size_t)hop > e->nhops) {
+		snprintf(why, whylen, "bad hop '%s' (route %s has hops 1 to "
+		    "%zu)", n, e->name, e->nhops);
+		return -1;
+	}
+	if (strcmp(key, "password-file") == 0)
+		field = &e->hops[hop - 1].password_file;
+	else if (strcmp(key, "password-command") == 0)
+		field = &e->hops[hop - 1].password_command;
+	else {
+		snprintf(why, whylen, "want 'hop N password-file FILE' or "
+		    "'hop N password-command COMMAND'");
+		return -1;
+	}
+	if (*arg == '\0') {
+		snprintf(why, whylen, "'hop %ld %s' wants a value", hop, key);
+		return -1;
+	}
+	routes_opts_set(field, strcmp(key, "password-file") == 0 ?
+	    routes_path_arg(arg) : xstrdup(arg));
 	return 0;
 }
 
@@ -192,6 +236,8 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 		snprintf(why, whylen, "indented option before any route");
 		return -1;
 	}
+	if (indented && strcmp(key, "hop") == 0)
+		return routes_hop_line(&rf->v[rf->n - 1], arg, why, whylen);
 	o = indented ? &rf->v[rf->n - 1].opts : &rf->global;
 	if (!indented && rf->n > 0) {
 		snprintf(why, whylen, "global option '%s' after a route "
@@ -205,7 +251,8 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 	if ((rc = routes_option(o, key, arg)) == -2)
 		snprintf(why, whylen, "unknown option '%s' (want keepalive, "
 		    "timeout, persist, ssh-config, ssh-args, password-file, "
-		    "password-command or password-timeout)", key);
+		    "password-command, password-timeout or, in a route, "
+		    "hop)", key);
 	else if (rc != 0 && strcmp(key, "persist") == 0)
 		snprintf(why, whylen, "bad persist '%s' (want seconds or "
 		    "'no')", arg);
@@ -285,6 +332,11 @@ routes_file_free(struct routes_file *rf)
 		free(rf->v[i].name);
 		free(rf->v[i].route);
 		route_opts_free(&rf->v[i].opts);
+		for (size_t k = 0; k < rf->v[i].nhops; k++) {
+			free(rf->v[i].hops[k].password_file);
+			free(rf->v[i].hops[k].password_command);
+		}
+		free(rf->v[i].hops);
 	}
 	free(rf->v);
 	route_opts_free(&rf->global);

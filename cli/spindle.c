@@ -60,9 +60,11 @@ usage(FILE *f)
 	    "  local                  a new context on the same machine\n"
 	    "  [USER@]HOST[,OPT=VAL]  ssh to HOST (an ssh_config alias works);\n"
 	    "                         OPT: port identity config timeout hostkey o\n"
+	    "                         password (log in with one) password-file\n"
 	    "  sudo[=USER][,OPT]      sudo to USER (default root);\n"
 	    "                         OPT: group=G login preserve-env nohome\n"
-	    "  su=USER, doas=USER     su or doas to USER\n"
+	    "                         password-file=FILE (this hop's)\n"
+	    "  su=USER, doas=USER     su or doas to USER [,password-file=FILE]\n"
 	    "  e.g. bastion+web+sudo=webapp, local+local+local\n\n"
 	    "Options:\n");
 	cmd_print_options(f, &spindle_entry);
@@ -105,12 +107,14 @@ cli_parse_master_opt(int ch, const char *arg, struct master_opts *mo)
 	case OPT_ASK_PASS:
 	case OPT_PASSWORD_FILE:
 	case OPT_PASSWORD_FD:
-		if (mo->password != NULL)
+		if (mo->password != NULL || mo->ask_pass)
 			usage_error("give the password only once");
-		if (ch == OPT_ASK_PASS)
-			mo->password = password_ask("spindle: password: ", why,
-			    sizeof why);
-		else if (ch == OPT_PASSWORD_FILE)
+		/* Asked per hop once the route is known (password.c). */
+		if (ch == OPT_ASK_PASS) {
+			mo->ask_pass = 1;
+			return 0;
+		}
+		if (ch == OPT_PASSWORD_FILE)
 			mo->password = password_from_file(arg, why,
 			    sizeof why);
 		else {

@@ -15,10 +15,11 @@
 #ifndef SPN_CTL_H
 #define SPN_CTL_H
 
-#define SPN_CTL_VERSION		1
+#define SPN_CTL_VERSION		2
 #define SPN_CTL_MAX		(1024 * 1024)
 #define SPN_CTL_HDR		12
 #define SPN_CTL_SAY		8	/* RUN fd mask: tell failures yourself */
+#define SPN_CTL_HOPS_MAX	256	/* hop passwords a spec may carry */
 
 enum {
 	/* Both ways, first: u32 version; the daemon adds u32 pid. */

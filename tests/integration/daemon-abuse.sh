@@ -40,11 +40,11 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 def s32(v): return struct.pack(">I", v)
 def sstr(t): return s32(len(t)) + t
 def msg(t, body): return s32(8 + len(body)) + s32(t) + s32(1) + body
-HELLO = msg(1, s32(1))
+HELLO = msg(1, s32(2))
 def run(route, argv, env):
     return (sstr(route) + s32(0) + sstr(b"") + s32(0) + sstr(b"") +
             sstr(b"") + s32(0xffffffff) + s32(0xffffffff) + sstr(b"") +
-            s32(0) + s32(len(argv)) + b"".join(sstr(a) for a in argv) +
+            s32(0) + s32(0) + s32(len(argv)) + b"".join(sstr(a) for a in argv) +
             s32(len(env)) + b"".join(sstr(e) for e in env) +
             sstr(b"") + s32(0) + s32(0) + s32(0))
 RUN = msg(4, run(b"local", [b"sleep", b"1207"], []))

@@ -96,7 +96,7 @@ check_rc "--password-file missing" 255 $? "$TMPD/err"
 contains "$TMPD/err" "$TMPD/none: No such file or directory" ||
     fail "--password-file missing: $(cat "$TMPD/err")"
 if command -v setsid >/dev/null; then
-	setsid "$SPINDLE" run --ask-pass local -- echo RAN >"$TMPD/out" \
+	setsid "$SPINDLE" run --ask-pass 127.0.0.1,password -- echo RAN >"$TMPD/out" \
 	    2>"$TMPD/err" </dev/null
 	check_rc "--ask-pass without a terminal" 255 $? "$TMPD/err"
 	contains "$TMPD/err" "--ask-pass needs a terminal" ||

@@ -20,14 +20,15 @@ pw="spn-secret-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 echo "$U_A:$pw" | chpasswd || fail "chpasswd $U_A"
 printf '%s\n' "$pw" >"$PWFILE"
 
-# An ssh config without keys: the ssh hop needs the password too.
+# An ssh config without keys: the ssh hop (marked for password login)
+# needs the password too.
 sed '/PasswordAuthentication/d' "$SSH_CFG" >"$TMPD/nokey"
 printf '\tPubkeyAuthentication no\n' >>"$TMPD/nokey"
 chmod 644 "$TMPD/nokey"
 cat >>"$SPINDLE_ROUTES" <<EOF
-route both $U_A@127.0.0.1+sudo=$U_W
+route both $U_A@127.0.0.1,password+sudo=$U_W
     password-file $PWFILE
-route deep local+$U_A@127.0.0.1+sudo=$U_W
+route deep local+$U_A@127.0.0.1,password+sudo=$U_W
     password-file $PWFILE
 EOF
 
@@ -82,11 +83,12 @@ residue() {
 # as soon as each route is up (later traffic would overwrite what is
 # left in freed memory, and hide it).
 for r in web webcmd both deep; do
-	SPINDLE_SSH_ARGS="-F $TMPD/nokey" spn check $r >"$TMPD/out" 2>&1 ||
+	case $r in both | deep) cfg=$TMPD/nokey ;; *) cfg=$SSH_CFG ;; esac
+	SPINDLE_SSH_ARGS="-F $cfg" spn check $r >"$TMPD/out" 2>&1 ||
 	    fail "check $r: $(cat "$TMPD/out")"
 	residue "route $r of the routes file" "$(daemon_pid)"
 done
-out=$(spn run both -- id -un 2>"$TMPD/err")
+out=$(SPINDLE_SSH_ARGS="-F $TMPD/nokey" spn run both -- id -un 2>"$TMPD/err")
 check_rc "run both (ssh and sudo passwords)" 0 $? "$TMPD/err"
 check "run both: user" "$U_W" "$out"
 dpid=$(daemon_pid)

@@ -198,6 +198,73 @@ test_password_sources(void **state)
 	routes_file_free(&rf);
 }
 
+static int	has_arg(const struct hop *, const char *);
+
+/* A password is for the hops that take one: sudo, su, doas, and ssh
+ * hops marked for it; each may have a source of its own. */
+static void
+test_hop_passwords(void **state)
+{
+	struct routes_file rf;
+	struct route_conf rc;
+	struct ctl_spec s;
+	char why[256];
+
+	(void)state;
+	setenv("HOME", "/home/u", 1);
+	assert_int_equal(load("route r a+b,password+sudo=w+su=x+doas=y+local\n"
+	    "  password-file /all\n  hop 3 password-command cmd 3\n"
+	    "  hop 2 password-file ~/b\n", &rf, why, sizeof why), 0);
+	s = spec("r", -1, -1, NULL);
+	assert_int_equal(resolve_route(&s, &rf, &rc, why, sizeof why), 0);
+	assert_int_equal(rc.route.nhops, 6);
+	assert_false(rc.route.hops[0].prompts);
+	assert_true(rc.route.hops[1].prompts);
+	assert_string_equal(rc.route.hops[1].password_file, "/home/u/b");
+	assert_true(rc.route.hops[2].prompts);
+	assert_string_equal(rc.route.hops[2].password_command, "cmd 3");
+	assert_true(rc.route.hops[3].prompts);
+	assert_null(rc.route.hops[3].password_file);
+	assert_true(rc.route.hops[4].prompts);
+	assert_false(rc.route.hops[5].prompts);
+	assert_string_equal(rc.mo.password_file, "/all");
+	resolve_free(&rc);
+	routes_file_free(&rf);
+	/* In the route itself; a source makes an ssh hop take one. */
+	s = spec("a,password-file=/a+sudo=w,login,password-file=~/w+"
+	    "su=x,password-file=/x+doas=y", -1, -1, NULL);
+	assert_int_equal(resolve_route(&s, NULL, &rc, why, sizeof why), 0);
+	assert_true(rc.route.hops[0].prompts);
+	assert_string_equal(rc.route.hops[0].password_file, "/a");
+	assert_string_equal(rc.route.hops[1].password_file, "/home/u/w");
+	assert_true(has_arg(&rc.route.hops[1], "-i"));
+	assert_string_equal(rc.route.hops[2].password_file, "/x");
+	assert_string_equal(rc.route.hops[2].args[0], "x");
+	assert_null(rc.route.hops[3].password_file);
+	resolve_free(&rc);
+	/* --ask-pass's, one a hop, kept as given ("" for none). */
+	s = spec("sudo=a+sudo=b", -1, -1, NULL);
+	s.hop_passwords = (char *[]){ "", "pb", NULL };
+	assert_int_equal(resolve_route(&s, NULL, &rc, why, sizeof why), 0);
+	assert_string_equal(rc.mo.hop_passwords[0], "");
+	assert_string_equal(rc.mo.hop_passwords[1], "pb");
+	resolve_free(&rc);
+	s.hop_passwords = (char *[]){ "", "", NULL };
+	assert_int_equal(resolve_route(&s, NULL, &rc, why, sizeof why), 0);
+	assert_null(rc.mo.hop_passwords);
+	resolve_free(&rc);
+	/* Errors: options of su, a hop the route lacks. */
+	s = spec("su=x,frob", -1, -1, NULL);
+	assert_int_equal(resolve_route(&s, NULL, &rc, why, sizeof why), -1);
+	assert_non_null(strstr(why, "unknown su hop option 'frob'"));
+	assert_int_equal(load("route r local\n  hop 2 password-file /x\n",
+	    &rf, why, sizeof why), -1);
+	assert_non_null(strstr(why, ":2: bad hop '2' (route r has hops 1 to 1)"));
+	assert_int_equal(load("route r local\n  hop 1 frob /x\n",
+	    &rf, why, sizeof why), -1);
+	assert_non_null(strstr(why, ":2: want 'hop N password-file FILE'"));
+}
+
 static int
 has_arg(const struct hop *h, const char *arg)
 {
@@ -278,6 +345,7 @@ main(void)
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_password_sources),
+		cmocka_unit_test(test_hop_passwords),
 		cmocka_unit_test(test_local_ssh),
 		cmocka_unit_test(test_bad_route),
 	};
