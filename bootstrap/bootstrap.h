@@ -49,6 +49,12 @@ enum boot_status {
 	BOOT_STATUS_SSH,	/* 255: the connection dropped; a signal: its own */
 	BOOT_STATUS_RELAY,	/* passes the agent's status (sudo its signal too) */
 };
+enum boot_verdict {
+	BOOT_VERDICT_FIRST,	/* its first line gives the reason (sudo, su) */
+	BOOT_VERDICT_LAST,	/* its last line does (ssh: the far end and
+				 * banners speak first) */
+	BOOT_VERDICT_ALL,	/* no tool in between: every line may */
+};
 struct boot_method {
 	const char	*name;
 	int		 compress;	/* send the image gzip'd */
@@ -58,8 +64,13 @@ struct boot_method {
 	int		 mode;		/* enum spawn_mode */
 	int		 status;	/* enum boot_status */
 	char		**(*argv)(char *const *, int, char *, size_t);
+	int		 verdict;	/* enum boot_verdict */
+	const char *const *chatter;	/* fnmatch patterns of lines that never
+					 * give the reason, or NULL */
 };
 const struct boot_method *boot_method_find(const char *);
+int		 boot_method_chatter(const struct boot_method *,
+		     const char *);
 
 /* connect.c */
 struct boot_req {

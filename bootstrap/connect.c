@@ -14,7 +14,10 @@
 
 #include "bootstrap.h"
 
-#define ERR_LINES	4
+#define ERR_FIRST	4	/* the first lines a hop printed, kept ... */
+#define ERR_LINES	8	/* ... and its newest ones, this many in all */
+#define ERR_LINE_MAX	300	/* longer lines are cut */
+#define ERR_BUF_MAX	8192	/* a longer one is cut before its end */
 #define EXIT_WAIT_MS	300
 #define KILL_WAIT_S	2
 
@@ -30,6 +33,7 @@ struct child {
 	struct event		*errev;
 	struct evbuffer		*errbuf;
 	char			*errlines[ERR_LINES];
+	int			 errskipped;	/* lines between first and newest */
 	struct event		*timer;
 	uint32_t		 hello;
 	char			*arch;
@@ -144,49 +148,121 @@ child_exit_text(struct child *c)
 	return text;
 }
 
+/* Every line kept, "; "-joined, with "..." where some were dropped. */
+static char *
+child_all_lines(struct child *c)
+{
+	char *text = NULL, *next;
+
+	for (int i = 0; i < ERR_LINES && c->errlines[i] != NULL; i++) {
+		if (text == NULL)
+			next = xstrdup(c->errlines[i]);
+		else
+			next = xprintf("%s; %s%s", text, i == ERR_FIRST &&
+			    c->errskipped > 0 ? "...; " : "", c->errlines[i]);
+		free(text);
+		text = next;
+	}
+	return text;
+}
+
+/*
+ * What the tool said that explains its failure: its first line that is
+ * no mere warning (sudo: "unknown user", then "error initializing audit
+ * plugin"; su: PAM's "Your account has expired", then "Authentication
+ * failure"), or with ssh its last one.  When none is known to be the
+ * reason (no tool in between, or only chatter), all of them.
+ */
+static char *
+child_reason(struct child *c)
+{
+	const struct boot_method *m = c->method;
+	const char *pick = NULL;
+
+	for (int i = 0; i < ERR_LINES && c->errlines[i] != NULL; i++) {
+		if (boot_method_chatter(m, c->errlines[i]))
+			continue;
+		pick = c->errlines[i];
+		if (m->verdict == BOOT_VERDICT_FIRST)
+			break;
+	}
+	if (pick == NULL || m->verdict == BOOT_VERDICT_ALL)
+		return child_all_lines(c);
+	return xstrdup(pick);
+}
+
+/* Some line it printed contains s. */
+static int
+child_said(struct child *c, const char *s)
+{
+	for (int i = 0; i < ERR_LINES && c->errlines[i] != NULL; i++) {
+		if (strstr(c->errlines[i], s) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
 /* Why a child that never said HELLO went away, in the user's words. */
 static char *
 child_boot_error(struct child *c, const char *why)
 {
-	char *status = NULL, *text, *last;
+	char *status = NULL, *text, *reason;
 
 	if (c->fail != NULL)
 		return xstrdup(c->fail);
 	child_tty_lines(c);
-	last = child_last_line(c);
+	reason = child_reason(c);
 	if (c->exited)
 		status = child_proc_status(c);
 	if (c->exited && WIFEXITED(c->status) &&
 	    WEXITSTATUS(c->status) == 99)
 		text = xprintf("agent image arrived truncated");
-	else if (last != NULL && strstr(last, "/bin/sh") != NULL &&
+	else if (reason != NULL && child_said(c, "/bin/sh") &&
 	    c->exited && WIFEXITED(c->status) &&
 	    (WEXITSTATUS(c->status) == 126 || WEXITSTATUS(c->status) == 127))
-		text = xprintf("no usable /bin/sh there (%s)", last);
-	else if (last != NULL && c->method->prompt != NULL &&
-	    strstr(last, "password is required") != NULL)
+		text = xprintf("no usable /bin/sh there (%s)", reason);
+	else if (reason != NULL && c->method->prompt != NULL &&
+	    strstr(reason, "password is required") != NULL)
 		text = xprintf("%s (give it with --ask-pass, --password-file or "
-		    "--password-fd)", last);
-	else if (last != NULL)
-		text = xprintf("bootstrap failed: %s", last);
+		    "--password-fd)", reason);
+	else if (reason != NULL)
+		text = xstrdup(reason);
 	else if (status != NULL)
 		text = xprintf("bootstrap failed: %s", status);
 	else
 		text = xstrdup(why);
+	free(reason);
 	free(status);
 	return text;
 }
 
-/* Keep the last lines of stderr and of text before stage 0 (nologin
- * and friends speak on stdout): the last one explains a failure. */
+/* Keep the first lines of stderr and of text before stage 0 (nologin
+ * and friends speak on stdout), and the newest: the reason for a
+ * failure is among them.  Far-end text: cleaned, and cut. */
 static void
 child_keep_line(struct child *c, char *line)
 {
+	size_t n;
+	int i = 0;
+
 	str_clean(line);
-	free(c->errlines[0]);
-	memmove(c->errlines, c->errlines + 1,
-	    (ERR_LINES - 1) * sizeof *c->errlines);
-	c->errlines[ERR_LINES - 1] = line;
+	if ((n = strlen(line)) > ERR_LINE_MAX) {
+		/* Not in the middle of a UTF-8 character. */
+		n = ERR_LINE_MAX - 3;
+		while (n > 0 && ((unsigned char)line[n] & 0xc0) == 0x80)
+			n--;
+		memcpy(line + n, "...", 4);
+	}
+	while (i < ERR_LINES && c->errlines[i] != NULL)
+		i++;
+	if (i == ERR_LINES) {
+		free(c->errlines[ERR_FIRST]);
+		memmove(c->errlines + ERR_FIRST, c->errlines + ERR_FIRST + 1,
+		    (ERR_LINES - ERR_FIRST - 1) * sizeof *c->errlines);
+		c->errskipped++;
+		i = ERR_LINES - 1;
+	}
+	c->errlines[i] = line;
 }
 
 static void
@@ -319,24 +395,38 @@ child_exit(pid_t pid, int status, void *arg)
 }
 
 static void
-child_err_cb(evutil_socket_t fd, short what, void *arg)
+child_err_lines(struct child *c)
 {
-	struct child *c = arg;
 	char *line;
 	size_t n;
-	int r;
 
-	(void)what;
-	while ((r = evbuffer_read(c->errbuf, fd, 65536)) > 0)
-		;
-	while ((line = evbuf_readline(c->errbuf, &n)) != NULL) {
-		if (n == 0) {
+	while ((line = evbuf_readline(c->errbuf, &n)) != NULL ||
+	    evbuffer_get_length(c->errbuf) > ERR_BUF_MAX) {
+		/* A line with no end in sight is taken as it is. */
+		if (line == NULL)
+			line = evbuf_take(c->errbuf);
+		if (*line == '\0') {
 			free(line);
 			continue;
 		}
+		child_keep_line(c, line);
 		log_about(c->id, SPN_LOG_INFO, "%s: stderr: %s", c->label,
 		    line);
-		child_keep_line(c, line);
+	}
+}
+
+static void
+child_err_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	int r, reads = 0;
+
+	(void)what;
+	/* A flood of it waits for the next pass of the loop. */
+	while ((r = evbuffer_read(c->errbuf, fd, 65536)) > 0) {
+		child_err_lines(c);
+		if (++reads == 16)
+			return;
 	}
 	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
 		event_free(c->errev);
@@ -496,6 +586,7 @@ child_hello(struct rt *rt, const struct rt_msg *m, void *arg)
 		free(c->errlines[i]);
 		c->errlines[i] = NULL;
 	}
+	c->errskipped = 0;
 	if (c->link != NULL)
 		link_set_keepalive(c->link, c->keepalive);
 	event_del(c->timer);

@@ -2,6 +2,7 @@
  * Connection methods: each turns its arguments into the argv of a process
  * whose stdin/stdout lead to a /bin/sh that reads stage 0.
  */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,18 +157,55 @@ method_doas_argv(char *const *args, int pw, char *why, size_t whylen)
 	return argv;
 }
 
+/*
+ * Lines a tool prints that never say why it failed: warnings before the
+ * reason (sudo in a container or a netns, su's missing home), and with
+ * ssh, whose verdict is its last line, what follows it ("Host key
+ * verification failed." after "Host key for H has changed ...").
+ */
+static const char *const sudo_chatter[] = {
+	"sudo: unable to resolve host *",
+	"sudo: setrlimit(*",
+	"sudo: unable to send audit message*",
+	"sudo: error initializing audit plugin *",
+	"sudo: unable to restore terminal settings*",
+	NULL
+};
+static const char *const su_chatter[] = {
+	"su: warning: *",
+	NULL
+};
+static const char *const ssh_chatter[] = {
+	"Warning: Permanently added *",
+	"Host key verification failed.",
+	"Connection closed by *",
+	"Connection to * closed*",
+	"Disconnected from *",
+	NULL
+};
+
 static const struct boot_method methods[] = {
 	{ "local", 0, NULL, NULL, SPAWN_PIPES, BOOT_STATUS_AGENT,
-	    method_local_argv },
+	    method_local_argv, BOOT_VERDICT_ALL, NULL },
 	{ "ssh", 1, "assword:", "ssh", SPAWN_TTY, BOOT_STATUS_SSH,
-	    method_ssh_argv },
+	    method_ssh_argv, BOOT_VERDICT_LAST, ssh_chatter },
 	{ "sudo", 0, SUDO_PROMPT, "sudo", SPAWN_TTY, BOOT_STATUS_RELAY,
-	    method_sudo_argv },
+	    method_sudo_argv, BOOT_VERDICT_FIRST, sudo_chatter },
 	{ "su", 0, "assword:", "su", SPAWN_TTY_STDIO, BOOT_STATUS_RELAY,
-	    method_su_argv },
+	    method_su_argv, BOOT_VERDICT_FIRST, su_chatter },
 	{ "doas", 0, "assword:", "doas", SPAWN_TTY, BOOT_STATUS_RELAY,
-	    method_doas_argv },
+	    method_doas_argv, BOOT_VERDICT_FIRST, NULL },
 };
+
+int
+boot_method_chatter(const struct boot_method *m, const char *line)
+{
+	for (size_t i = 0; m->chatter != NULL && m->chatter[i] != NULL; i++) {
+		if (fnmatch(m->chatter[i], line, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
 
 const struct boot_method *
 boot_method_find(const char *name)

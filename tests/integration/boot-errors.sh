@@ -34,4 +34,26 @@ check "connect timeout: message" \
 [ $((t1 - t0)) -le 5 ] || fail "connect timeout took $((t1 - t0)) s"
 sleep 0.5
 pgrep -f "^sleep 321" >/dev/null && fail "the ProxyCommand was left behind"
+
+# What ssh passes on from the far end is bounded: a megabyte on one line
+# and a flood of others cost a few lines' memory, and the message is
+# ssh's last word (its verdict), not the far end's first.
+cat >"$TMPD/flood" <<'EOF2'
+echo "Banner: you have been denied" >&2
+head -c 1000000 /dev/zero | tr '\0' x >&2
+echo >&2
+i=0
+while [ $i -lt 2000 ]; do echo "chatter $i" >&2; i=$((i + 1)); done
+exit 1
+EOF2
+cat >"$TMPD/ssh_config" <<EOF2
+Host flood
+  ProxyCommand sh $TMPD/flood
+EOF2
+SPINDLE_SSH_ARGS="-F $TMPD/ssh_config" spn run flood -- echo RAN \
+    >"$TMPD/out" 2>"$TMPD/err"
+check_rc "stderr flood" 255 $? "$TMPD/err"
+check "stderr flood: message" \
+    "spindle: hop 1 (flood): kex_exchange_identification: Connection closed by remote host" \
+    "$(cat "$TMPD/err")"
 pass

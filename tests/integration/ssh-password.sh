@@ -39,6 +39,10 @@ check_rc "wrong password" 255 $? "$TMPD/err"
 [ -s "$TMPD/out" ] && fail "wrong password: the command ran"
 contains "$TMPD/err" "hop 1 ($R): " && contains "$TMPD/err" "Permission denied" ||
     fail "wrong password: message: $(cat "$TMPD/err")"
+# ssh's last word, not the banner's first line, which mimics a refusal.
+check "wrong password: message" \
+    "spindle: hop 1 ($R): $U_A@127.0.0.1: Permission denied (publickey,password)." \
+    "$(cat "$TMPD/err")"
 
 spn run "$R" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
 check_rc "no password" 255 $? "$TMPD/err"

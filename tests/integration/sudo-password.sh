@@ -9,16 +9,21 @@
 command -v sudo >/dev/null || skip "sudo is not installed"
 
 u="spnp$(printf '%04x' $$)"
+v="spnq$(printf '%04x' $$)"	# in no sudoers rule
 pw="pw-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 sudoers=/etc/sudoers.d/spn-$u
 cleanup_user() {
 	pkill -KILL -u "$u" 2>/dev/null
+	pkill -KILL -u "$v" 2>/dev/null
 	userdel -r "$u" >/dev/null 2>&1
+	userdel -r "$v" >/dev/null 2>&1
 	rm -f "$sudoers"
 }
 trap '_t=$?; cleanup_user; (exit $_t); _lib_cleanup' EXIT
-useradd -m -s /bin/sh "$u" || fail "useradd $u"
-echo "$u:$pw" | chpasswd || fail "chpasswd"
+for x in "$u" "$v"; do
+	useradd -m -s /bin/sh "$x" || fail "useradd $x"
+	echo "$x:$pw" | chpasswd || fail "chpasswd $x"
+done
 printf 'Lecture: your password, Permission denied, Password:\n' \
     >"$TMPD/lecture"
 chmod 644 "$TMPD/lecture"
@@ -59,6 +64,36 @@ spn run "$r" -- id -un >"$TMPD/out" 2>"$TMPD/err"
 check_rc "no password" 255 $? "$TMPD/err"
 contains "$TMPD/err" "hop 2 ($r): sudo: a password is required (give it with --ask-pass" ||
     fail "no password: message is: $(cat "$TMPD/err")"
+
+# says WHAT ROUTE HOP LINE [OPTIONS...]: the route fails, and all spindle
+# says is the hop and LINE: sudo's first line, not what follows it.
+says() {
+	_w=$1 _r=$2 _h=$3 _l=$4
+	shift 4
+	spn run "$@" "$_r" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
+	check_rc "$_w" 255 $? "$TMPD/err"
+	[ -s "$TMPD/out" ] && fail "$_w: the command ran"
+	check "$_w: message" "spindle: hop $_h ($_r): $_l" "$(cat "$TMPD/err")"
+}
+P="--password-file $TMPD/pw"
+# A typo in the user: sudo says so, then that its audit plugin failed.
+says "unknown user" "sudo=x$u" 1 "sudo: unknown user x$u"
+says "unknown user, with a password" "sudo=$u+sudo=x$u" 2 \
+    "sudo: unknown user x$u" $P
+host=$(hostname)
+says "not allowed" "sudo=$u+sudo=root" 2 \
+    "Sorry, user $u is not allowed to execute '/bin/sh -c read -r L;eval \"\${L}\"' as root on ${host%%.*}." $P
+says "not in sudoers" "sudo=$v+sudo=nobody" 2 \
+    "$v is not in the sudoers file." $P
+# An expired account: PAM's account check, then "a password is required".
+chage -E 0 "$u" || fail "chage -E 0 $u"
+says "expired account" "$r" 2 \
+    "sudo: account validation failure, is your account locked?" $P
+chage -E -1 "$u" || fail "chage -E -1 $u"
+# A locked one ('!' before the hash): no password is right.
+usermod -L "$u" || fail "usermod -L $u"
+says "locked account" "$r" 2 "sudo: incorrect password for $u" $P
+usermod -U "$u" || fail "usermod -U $u"
 
 # Never logged, never in argv or the environment of any process.
 spn -vv run --password-file "$TMPD/pw" "$r" -- \
