@@ -427,6 +427,26 @@ client_usr1(int fd)
 	return 128 + SIGUSR1;
 }
 
+/*
+ * A signal stopped us (a second Ctrl-C, or one before the command ran):
+ * say so once, as a shell's 128+N; the shim, as ssh, quietly with 255.
+ */
+static int
+client_stopped(int sig)
+{
+	char *text;
+
+	tty_restore();
+	if (client_ssh_status)
+		return 255;
+	/* Our stderr may be a pipe to a reader the same Ctrl-C ended. */
+	signal(SIGPIPE, SIG_IGN);
+	text = proc_stop_text(sig);
+	fprintf(stderr, "spindle: %s\n", text);
+	free(text);
+	return 128 + sig;
+}
+
 static int
 client_exit_msg(const struct ctl_msg *m, int *code)
 {
@@ -472,6 +492,7 @@ static int
 client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
 {
 	int fds[3], nfds = 0, code = 255, rc, nsig = 0, hello = 0, e;
+	int started = 0, lastsig = 0;
 	uint32_t mask = 0;
 	struct ctl_buf b = { 0 };
 	struct ctl_msg m;
@@ -539,12 +560,11 @@ client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
 			/* As spindle alone: the second one stops us (the
 			 * daemon then kills the command). */
 			if (sig != SIGWINCH && nsig++ > 0) {
-				tty_restore();
-				fprintf(stderr, "spindle: stopped by signal "
-				    "%d\n", sig);
 				ctl_buf_free(&b);
-				return 128 + sig;
+				return client_stopped(sig);
 			}
+			if (sig != SIGWINCH)
+				lastsig = sig;
 			client_relay(fd, sig, r->fd_in >= 0 ? r->fd_in : 0);
 		}
 		if (!pfd[0].revents)
@@ -556,8 +576,13 @@ client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
 		if (m.type == SPN_CTL_HELLO && !hello)
 			client_daemon_check(&m);
 		hello |= m.type == SPN_CTL_HELLO;
-		if (client_exit_msg(&m, &code))
+		started |= m.type == SPN_CTL_STARTED;
+		if (client_exit_msg(&m, &code)) {
+			/* The daemon gave up connecting on our signal. */
+			if (!started && lastsig != 0 && code == 128 + lastsig)
+				code = client_stopped(lastsig);
 			break;
+		}
 	}
 	ctl_buf_free(&b);
 	return code;

@@ -232,9 +232,12 @@ dconn_in_free(struct dconn *c)
 static void
 dconn_free(struct dconn *c)
 {
+	/* Its client is gone (a second Ctrl-C, mostly), and has said so
+	 * itself if anything was to be said: nothing goes on its stderr. */
 	if (c->job != NULL) {
 		c->job->c = NULL;
-		djob_end(c->job, -1, "client gone");
+		c->job->say = 0;
+		djob_end(c->job, -1, "its client went away");
 	}
 	TAILQ_REMOVE(&d_conns, c, entry);
 	d_nconns--;

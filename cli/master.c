@@ -32,6 +32,7 @@ static void
 master_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct master *m = arg;
+	char *text;
 
 	(void)what;
 	/* The first signal goes to the command; a second one, or one before
@@ -40,7 +41,11 @@ master_signal_cb(evutil_socket_t sig, short what, void *arg)
 		m->sigfn(sig, m->sigarg);
 		return;
 	}
-	log_warn("stopped by signal %d", (int)sig);
+	/* That is all we say: a hop still booting is not failing. */
+	m->up = NULL;
+	text = proc_stop_text(sig);
+	fprintf(stderr, "spindle: %s\n", text);
+	free(text);
 	master_teardown(m);
 	exit(128 + sig);	/* atexit restores a raw terminal (run -t) */
 }

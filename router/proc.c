@@ -80,6 +80,21 @@ proc_status_text(int status)
 	return xprintf("ended with wait status 0x%x", status);
 }
 
+/* What a signal that stops us did, in a shell's words: "interrupted". */
+char *
+proc_stop_text(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return xstrdup("interrupted");
+	case SIGTERM:
+		return xstrdup("terminated");
+	case SIGHUP:
+		return xstrdup("hung up");
+	}
+	return xprintf("stopped by signal %d (%s)", sig, strsignal(sig));
+}
+
 static void
 proc_kill(uint32_t pid, void *v, void *arg)
 {

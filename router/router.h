@@ -252,6 +252,7 @@ void		 proc_init(struct event_base *);
 void		 proc_watch(pid_t, proc_exit_fn *, void *);
 void		 proc_reap(void);
 char		*proc_status_text(int);
+char		*proc_stop_text(int);
 void		 proc_wait_all(int);
 
 /* broker.c: the router on its own thread, fed from other threads */
