@@ -234,7 +234,8 @@ int		 dr_down(const char *, char *, size_t);
 void		 dr_shutdown(void);
 size_t		 dr_count(int);
 void		 dr_set_rtt(struct droute *, uint64_t);
-char		*dr_list(int);
+char		*dr_list(int, char *, size_t);
+int		 dr_refused_code(void);
 
 /* resolve.c */
 struct route_conf {

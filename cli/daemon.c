@@ -555,7 +555,7 @@ dconn_resolve(struct dconn *c, const struct ctl_msg *m,
 	char why[512];
 
 	if ((dr = dr_resolve(s, why, sizeof why)) == NULL)
-		dconn_reply(c, SPN_CTL_ERROR, m->id, why, 2);
+		dconn_reply(c, SPN_CTL_ERROR, m->id, why, dr_refused_code());
 	return dr;
 }
 
@@ -624,7 +624,7 @@ dconn_up(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	ctl_spec_free(&s);
 	free(name);
 	if (dr == NULL) {
-		dconn_reply(c, SPN_CTL_ERROR, m->id, why, 2);
+		dconn_reply(c, SPN_CTL_ERROR, m->id, why, dr_refused_code());
 		return;
 	}
 	djob_start(djob_new(c, m, dr));
@@ -689,9 +689,13 @@ dconn_down(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 static void
 dconn_ls(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 {
-	char *text = dr_list(upk_u32(u) != 0);
+	char why[512], *text = dr_list(upk_u32(u) != 0, why, sizeof why);
 
-	dconn_reply(c, SPN_CTL_OK, m->id, text, 0);
+	/* Not an empty table, as if there were no routes. */
+	if (text == NULL)
+		dconn_reply(c, SPN_CTL_ERROR, m->id, why, 255);
+	else
+		dconn_reply(c, SPN_CTL_OK, m->id, text, 0);
 	free(text);
 }
 

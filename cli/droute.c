@@ -340,6 +340,17 @@ dr_resolve(const struct ctl_spec *s, char *why, size_t whylen)
 	return dr;
 }
 
+/* The exit status of a request dr_resolve or dr_define refused: 255 when
+ * the routes file is broken (as spindle alone has it, and ssh of a bad
+ * ssh_config), 2 for the route itself. */
+int
+dr_refused_code(void)
+{
+	char why[512];
+
+	return dr_routes(why, sizeof why) == NULL ? 255 : 2;
+}
+
 /* spindle up NAME ROUTE: (re)define a named route; it stays until down
  * unless given a persist time. */
 struct droute *
@@ -849,37 +860,39 @@ dr_text_one(struct evbuffer *b, struct droute *dr, int w)
 		evbuffer_add_printf(b, "  last error: %s\n", dr->error);
 }
 
-/* Routes of the file not used yet show as down. */
-static void
-dr_add_file_routes(void)
+/* Routes of the file not used yet show as down.  -1: it is broken. */
+static int
+dr_add_file_routes(char *why, size_t whylen)
 {
 	const struct routes_file *rf;
 	struct ctl_spec s;
-	char why[256];
 
-	if ((rf = dr_routes(why, sizeof why)) == NULL) {
-		log_warn("%s", why);
-		return;
-	}
+	if ((rf = dr_routes(why, whylen)) == NULL)
+		return -1;
 	for (size_t i = 0; i < rf->n; i++) {
 		if (dr_lookup(rf->v[i].name) != NULL)
 			continue;
 		/* Made again by its first use (see dr_resolve). */
 		ctl_spec_init(&s, rf->v[i].name, NULL);
 		s.sshenv = NULL;
-		dr_make(rf->v[i].name, &s, rf, why, sizeof why);
+		dr_make(rf->v[i].name, &s, rf, why, whylen);
 	}
+	return 0;
 }
 
+/* The table of `spindle ls`, or NULL (why set) if the routes file is
+ * broken: an empty table would say there are no routes. */
 char *
-dr_list(int json)
+dr_list(int json, char *why, size_t whylen)
 {
-	struct evbuffer *b = evbuffer_new();
+	struct evbuffer *b;
 	struct droute *dr;
 	char *out;
 	int n = 0, w = 16;
 
-	dr_add_file_routes();
+	if (dr_add_file_routes(why, whylen) != 0)
+		return NULL;
+	b = evbuffer_new();
 	/* Names as wide as the widest (a direct route's is long). */
 	TAILQ_FOREACH(dr, &dr_all, entry) {
 		if ((int)strlen(dr->key) > w)

@@ -97,4 +97,33 @@ done
 sleep 0.3
 pgrep -f 'sleep 97\.[56]' >/dev/null &&
     fail "password command left running: $(pgrep -af 'sleep 97\.[56]')"
+
+# A broken routes file: every command that reads it says so, naming file
+# and line, and exits 255 (as ssh of a bad ssh_config), alone and
+# through the daemon; ls too, not an empty table as if there were no
+# routes.
+cp "$SPINDLE_ROUTES" "$TMPD/routes.good"
+printf '    bogus 1\n' >>"$SPINDLE_ROUTES"
+E="$SPINDLE_ROUTES:$(wc -l <"$SPINDLE_ROUTES"): unknown option 'bogus'"
+for args in "ls" "ls --json" "run e1 -- true" "run --no-daemon e1 -- true" \
+    "run local -- true" "up x local" "check e1" "info e1" \
+    "info --no-daemon e1" "ping -c 1 e1"; do
+	# shellcheck disable=SC2086
+	spn $args >"$TMPD/out" 2>"$TMPD/err" </dev/null
+	check_rc "broken routes file: $args" 255 $? "$TMPD/err"
+	[ -s "$TMPD/out" ] &&
+	    fail "broken routes file: $args printed $(cat "$TMPD/out")"
+	contains "$TMPD/err" "$E" ||
+	    fail "broken routes file: $args says $(cat "$TMPD/err")"
+done
+out=$(spn ls 2>&1)
+case $out in
+"spindle: $E ("*")") [ "$(echo "$out" | wc -l)" = 1 ] ;;
+*) false ;;
+esac || fail "ls: says more than the file's error: $out"
+# Mended, it lists the file's routes again.
+cp "$TMPD/routes.good" "$SPINDLE_ROUTES"
+spn ls >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ls, mended file" 0 $? "$TMPD/err"
+grep -q '^e1 ' "$TMPD/out" || fail "ls, mended file: $(cat "$TMPD/out")"
 pass
