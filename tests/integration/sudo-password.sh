@@ -85,6 +85,18 @@ says "not allowed" "sudo=$u+sudo=root" 2 \
     "Sorry, user $u is not allowed to execute '/bin/sh -c read -r L;eval \"\${L}\"' as root on ${host%%.*}." $P
 says "not in sudoers" "sudo=$v+sudo=nobody" 2 \
     "$v is not in the sudoers file." $P
+# Without CAP_AUDIT_WRITE (in a container, say) sudo first warns that it
+# cannot send its audit message: the reason is the line after.
+if command -v setpriv >/dev/null; then
+	printf '#!/bin/sh\nexec setpriv --bounding-set -audit_write %s "$@"\n' \
+	    "$SPINDLE" >"$TMPD/noaudit"
+	chmod 755 "$TMPD/noaudit"
+	"$TMPD/noaudit" -v run --no-daemon "sudo=$u" -- true 2>"$TMPD/err"
+	contains "$TMPD/err" "sudo: unable to send audit message" ||
+	    log "(this sudo does not warn without CAP_AUDIT_WRITE)"
+	SPINDLE=$TMPD/noaudit says "not in sudoers, no audit" \
+	    "sudo=$v+sudo=nobody" 2 "$v is not in the sudoers file." $P
+fi
 # An expired account: PAM's account check, then "a password is required".
 chage -E 0 "$u" || fail "chage -E 0 $u"
 says "expired account" "$r" 2 \
