@@ -71,6 +71,7 @@ struct djob {
 	int			 sig;		/* that killed the command */
 	int			 say;		/* we tell a failure on fds[2] */
 	int			 said;
+	int			 relayed;	/* a signal its client passed on */
 	pid_t			 pid;		/* the client's */
 	char			*err;
 	size_t			 held;		/* request bytes, in d_held */
@@ -237,7 +238,8 @@ dconn_free(struct dconn *c)
 	if (c->job != NULL) {
 		c->job->c = NULL;
 		c->job->say = 0;
-		djob_end(c->job, -1, "its client went away");
+		djob_end(c->job, -1, c->job->relayed ? "interrupted (its "
+		    "client went away after a signal)" : "its client went away");
 	}
 	TAILQ_REMOVE(&d_conns, c, entry);
 	d_nconns--;
@@ -726,6 +728,7 @@ dconn_signal(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	(void)m;
 	if (j == NULL || sig == 0 || sig >= NSIG)
 		return;
+	j->relayed = sig;
 	if (j->x != NULL)
 		exec_signal(j->x, sig);
 	else if (j->wait != NULL)
