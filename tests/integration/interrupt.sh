@@ -17,15 +17,8 @@ export SPINDLE_SSH_ARGS="-F $TMPD/ssh_config"
 # Each case's command sleeps, or its hop hangs, for a time of its own:
 # its processes are found by it.
 BASE=$((4000000 + $$ % 10000 * 100))
-SESSIONS=""
-cleanup() {
-	for _s in $SESSIONS; do
-		tmux -L "$_s" kill-server 2>/dev/null
-	done
-	timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-	pkill -KILL -f "^sleep $BASE[0-9]*\$" 2>/dev/null
-}
-trap '_t=$?; cleanup; (exit $_t); _lib_cleanup' EXIT
+trap '_t=$?; timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
+    pkill -KILL -f "^sleep $BASE[0-9]*\$"; (exit $_t); _lib_cleanup' EXIT
 FAKEBIN=$("$SPINDLE" fakessh-bin) || fail "fakessh-bin"
 
 n=0
@@ -96,9 +89,7 @@ in_tmux() {
 	echo \$? >$TMPD/rc$n
 	sleep 60
 	EOF
-	tmux -L "$S" new-session -d -s "$S" -x 150 -y 20 \
-	    "sh $TMPD/session$n"
-	SESSIONS="$SESSIONS $S"
+	tmux_start "$S" "sh $TMPD/session$n" 150x20
 	sleeping "$_w"
 	while [ "$_n" -gt 0 ]; do
 		tmux -L "$S" send-keys -t "$S" C-c

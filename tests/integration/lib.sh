@@ -101,6 +101,11 @@ _lib_cleanup() {
 		    awk -v s=" $(echo $_sids) " 'index(s, " " $2 " ") {
 			print $1 }')"
 	fi
+	if [ -s "$TMPD/tmux" ]; then
+		while read -r _s; do
+			tmux -L "$_s" kill-server 2>/dev/null
+		done <"$TMPD/tmux"
+	fi
 	{
 		for _p in $_kill; do
 			kill -KILL "$_p"
@@ -351,4 +356,51 @@ daemon_stop_on_exit() {
 	_dsoe=${1:-$SPINDLE}
 	trap '_t=$?; timeout 10 "$_dsoe" daemon stop >/dev/null 2>&1
 	    (exit $_t); _lib_cleanup' EXIT
+}
+
+# tmux_start NAME CMD [COLSxROWS]: a tmux server of the test's own (-L
+# NAME) with one session, NAME, running the shell line CMD in a terminal
+# of that size (100x30); the server is killed on exit.
+tmux_start() {
+	echo "$1" >>"$TMPD/tmux"
+	_ts=${3:-100x30}
+	tmux -L "$1" new-session -d -s "$1" -x "${_ts%x*}" -y "${_ts#*x}" "$2"
+}
+
+# hop_fails WHAT ROUTE [OPTIONS...]: `run OPTIONS ROUTE -- echo RAN` exits
+# 255 and runs nothing; what it said is in $TMPD/err.
+hop_fails() {
+	_hw=$1 _hr=$2
+	shift 2
+	spn run "$@" "$_hr" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
+	check_rc "$_hw" 255 $? "$TMPD/err"
+	[ -s "$TMPD/out" ] && fail "$_hw: the command ran"
+	return 0
+}
+
+# hop_says WHAT ROUTE HOP LINE [OPTIONS...]: the same, and all it says is
+# hop HOP named and LINE, the tool's own line that tells why.
+hop_says() {
+	_hw=$1 _hr=$2 _hh=$3 _hl=$4
+	shift 4
+	hop_fails "$_hw" "$_hr" "$@"
+	check "$_hw: message" "spindle: hop $_hh ($_hr): $_hl" \
+	    "$(cat "$TMPD/err")"
+}
+
+# account_says expired|locked USER HOP_SAYS-ARGS...: hop_says while USER's
+# account is expired (chage -E 0) or locked (usermod -L: '!' before the
+# hash), as it was again afterwards.
+account_says() {
+	_as=$1 _au=$2
+	shift 2
+	case $_as in
+	expired) chage -E 0 "$_au" ;;
+	*) usermod -L "$_au" ;;
+	esac || fail "cannot make $_au's account $_as"
+	hop_says "$@"
+	case $_as in
+	expired) chage -E -1 "$_au" ;;
+	*) usermod -U "$_au" ;;
+	esac || fail "cannot undo $_au's $_as account"
 }

@@ -21,11 +21,7 @@ in_script() {
 	wait "$_q" 2>/dev/null
 	return "$_rc"
 }
-SESSIONS=""
 cleanup() {
-	for _s in $SESSIONS; do
-		tmux -L "$_s" kill-server 2>/dev/null
-	done
 	[ -n "${SPINDLE_RUNTIME_DIR:-}" ] &&
 	    timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
 }
@@ -53,8 +49,7 @@ pty_checks() {
 	echo \$? >"$TMPD/rc$1"
 	stty -g >"$TMPD/after$1"
 	EOF
-	tmux -L "$S" new-session -d -s "$S" -x 100 -y 30 "sh $TMPD/session$1; sleep 30"
-	SESSIONS="$SESSIONS $S"
+	tmux_start "$S" "sh $TMPD/session$1; sleep 30"
 	i=0
 	while [ "$i" -lt 50 ] && [ ! -s "$TMPD/sizes$1" ]; do sleep 0.1; i=$((i + 1)); done
 	tmux -L "$S" resize-window -t "$S" -x 120 -y 40

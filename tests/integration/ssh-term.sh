@@ -13,14 +13,8 @@ infocmp screen-256color >/dev/null 2>&1 ||
 
 export SPINDLE_RUNTIME_DIR="$TMPD/rt"
 FAKEBIN=$("$SPINDLE" fakessh-bin) || fail "spindle fakessh-bin failed"
-SESSIONS=""
-cleanup() {
-	for _s in $SESSIONS; do
-		tmux -L "$_s" kill-server 2>/dev/null
-	done
-	timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-}
-trap '_t=$?; cleanup; (exit $_t); _sshd_cleanup' EXIT
+trap '_t=$?; timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
+    (exit $_t); _sshd_cleanup' EXIT
 
 # in_tmux NAME COMMAND: run COMMAND (a shell line) in a 100x30 terminal
 # whose TERM is screen-256color, its output in $TMPD/NAME.out and status
@@ -33,9 +27,7 @@ in_tmux() {
 	$2 >"$TMPD/$1.out" 2>"$TMPD/$1.err"
 	echo \$? >"$TMPD/$1.rc"
 	EOF
-	tmux -L "$_s" new-session -d -s "$_s" -x 100 -y 30 \
-	    "sh $TMPD/$1.sh; sleep 30"
-	SESSIONS="$SESSIONS $_s"
+	tmux_start "$_s" "sh $TMPD/$1.sh; sleep 30"
 }
 
 # wait_file FILE: until it has something, up to 20 s.

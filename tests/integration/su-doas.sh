@@ -41,59 +41,43 @@ runs() {
 refused() {
 	_w=$1 _r=$2 _h=$3 _t=$4
 	shift 4
-	spn run "$@" "$_r" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
-	check_rc "$_w" 255 $? "$TMPD/err"
-	[ -s "$TMPD/out" ] && fail "$_w: the command ran"
+	hop_fails "$_w" "$_r" "$@"
 	contains "$TMPD/err" "hop $_h ($_r): " ||
 	    fail "$_w: hop not named: $(cat "$TMPD/err")"
 	contains "$TMPD/err" "$_t" ||
 	    fail "$_w: expected '$_t' in: $(cat "$TMPD/err")"
 }
 
-# says WHAT ROUTE HOP LINE [OPTIONS...]: the route fails, and all spindle
-# says is the hop and LINE, the first line the tool (or PAM) printed.
-says() {
-	_w=$1 _r=$2 _h=$3 _l=$4
-	shift 4
-	spn run "$@" "$_r" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
-	check_rc "$_w" 255 $? "$TMPD/err"
-	[ -s "$TMPD/out" ] && fail "$_w: the command ran"
-	check "$_w: message" "spindle: hop $_h ($_r): $_l" "$(cat "$TMPD/err")"
-}
+# (hop_says: all spindle says is the hop and the first line the tool,
+# or PAM, printed.)
 P="--password-file $TMPD/pw"
 
 runs "su as root" "$u" "su=$u"
 runs "su with the target's password" "$v" "su=$u+su=$v" \
     --password-file "$TMPD/pw"
-says "su, wrong password" "su=$u+su=$v" 2 "su: Authentication failure" \
+hop_says "su, wrong password" "su=$u+su=$v" 2 "su: Authentication failure" \
     --password-file "$TMPD/bad"
-says "su, unknown user" "su=x$u" 1 \
+hop_says "su, unknown user" "su=x$u" 1 \
     "su: user x$u does not exist or the user entry does not contain all the required fields"
 # PAM's reason comes first, su's "Authentication failure" after it.
-chage -E 0 "$v" || fail "chage -E 0 $v"
-says "su, expired account" "su=$v" 1 \
+account_says expired "$v" "su, expired account" "su=$v" 1 \
     "Your account has expired; please contact your system administrator."
-chage -E -1 "$v" || fail "chage -E -1 $v"
-usermod -L "$v" || fail "usermod -L $v"
-says "su, locked account" "su=$u+su=$v" 2 "su: Authentication failure" $P
-usermod -U "$v" || fail "usermod -U $v"
+account_says locked "$v" "su, locked account" "su=$u+su=$v" 2 \
+    "su: Authentication failure" $P
 refused "su, no password" "su=$u+su=$v" 2 \
     "su asked for a password and none was given"
 
 runs "doas nopass" "$u" "doas=$u"
 runs "doas with a password" "$v" "doas=$u+doas=$v" --password-file "$TMPD/pw"
-says "doas, wrong password" "doas=$u+doas=$v" 2 \
+hop_says "doas, wrong password" "doas=$u+doas=$v" 2 \
     "doas: Authentication failed" --password-file "$TMPD/bad"
-says "doas, unknown user" "doas=x$u" 1 "doas: unknown user"
-chage -E 0 "$u" || fail "chage -E 0 $u"
-says "doas, expired account" "doas=$u+doas=$v" 2 \
+hop_says "doas, unknown user" "doas=x$u" 1 "doas: unknown user"
+account_says expired "$u" "doas, expired account" "doas=$u+doas=$v" 2 \
     "Your account has expired; please contact your system administrator." $P
-chage -E -1 "$u" || fail "chage -E -1 $u"
-usermod -L "$u" || fail "usermod -L $u"
-says "doas, locked account" "doas=$u+doas=$v" 2 "doas: Authentication failed" $P
-usermod -U "$u" || fail "usermod -U $u"
+account_says locked "$u" "doas, locked account" "doas=$u+doas=$v" 2 \
+    "doas: Authentication failed" $P
 refused "doas, no password" "doas=$u+doas=$v" 2 \
     "doas: Authentication required"
-says "doas, not permitted" "doas=$v" 1 "doas: Operation not permitted" $P
+hop_says "doas, not permitted" "doas=$v" 1 "doas: Operation not permitted" $P
 runs "mixed" "$v" "local+su=$u+doas=$v+local" --password-file "$TMPD/pw"
 pass

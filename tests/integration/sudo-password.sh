@@ -65,25 +65,17 @@ check_rc "no password" 255 $? "$TMPD/err"
 contains "$TMPD/err" "hop 2 ($r): sudo: a password is required (give it with --ask-pass" ||
     fail "no password: message is: $(cat "$TMPD/err")"
 
-# says WHAT ROUTE HOP LINE [OPTIONS...]: the route fails, and all spindle
-# says is the hop and LINE: sudo's first line, not what follows it.
-says() {
-	_w=$1 _r=$2 _h=$3 _l=$4
-	shift 4
-	spn run "$@" "$_r" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
-	check_rc "$_w" 255 $? "$TMPD/err"
-	[ -s "$TMPD/out" ] && fail "$_w: the command ran"
-	check "$_w: message" "spindle: hop $_h ($_r): $_l" "$(cat "$TMPD/err")"
-}
+# Refusals: all spindle says is the hop and sudo's first line, not what
+# follows it.
 P="--password-file $TMPD/pw"
 # A typo in the user: sudo says so, then that its audit plugin failed.
-says "unknown user" "sudo=x$u" 1 "sudo: unknown user x$u"
-says "unknown user, with a password" "sudo=$u+sudo=x$u" 2 \
+hop_says "unknown user" "sudo=x$u" 1 "sudo: unknown user x$u"
+hop_says "unknown user, with a password" "sudo=$u+sudo=x$u" 2 \
     "sudo: unknown user x$u" $P
 host=$(hostname)
-says "not allowed" "sudo=$u+sudo=root" 2 \
+hop_says "not allowed" "sudo=$u+sudo=root" 2 \
     "Sorry, user $u is not allowed to execute '/bin/sh -c read -r L;eval \"\${L}\"' as root on ${host%%.*}." $P
-says "not in sudoers" "sudo=$v+sudo=nobody" 2 \
+hop_says "not in sudoers" "sudo=$v+sudo=nobody" 2 \
     "$v is not in the sudoers file." $P
 # Without CAP_AUDIT_WRITE (in a container, say) sudo first warns that it
 # cannot send its audit message: the reason is the line after.
@@ -94,18 +86,15 @@ if command -v setpriv >/dev/null; then
 	"$TMPD/noaudit" -v run --no-daemon "sudo=$u" -- true 2>"$TMPD/err"
 	contains "$TMPD/err" "sudo: unable to send audit message" ||
 	    log "(this sudo does not warn without CAP_AUDIT_WRITE)"
-	SPINDLE=$TMPD/noaudit says "not in sudoers, no audit" \
+	SPINDLE=$TMPD/noaudit hop_says "not in sudoers, no audit" \
 	    "sudo=$v+sudo=nobody" 2 "$v is not in the sudoers file." $P
 fi
 # An expired account: PAM's account check, then "a password is required".
-chage -E 0 "$u" || fail "chage -E 0 $u"
-says "expired account" "$r" 2 \
+account_says expired "$u" "expired account" "$r" 2 \
     "sudo: account validation failure, is your account locked?" $P
-chage -E -1 "$u" || fail "chage -E -1 $u"
-# A locked one ('!' before the hash): no password is right.
-usermod -L "$u" || fail "usermod -L $u"
-says "locked account" "$r" 2 "sudo: incorrect password for $u" $P
-usermod -U "$u" || fail "usermod -U $u"
+# A locked one: no password is right.
+account_says locked "$u" "locked account" "$r" 2 \
+    "sudo: incorrect password for $u" $P
 
 # Never logged, never in argv or the environment of any process.
 spn -vv run --password-file "$TMPD/pw" "$r" -- \
