@@ -88,8 +88,11 @@ usage(FILE *f)
 	    "  SPINDLE_RUNTIME_DIR    the daemon's directory "
 	    "[$XDG_RUNTIME_DIR/spindle\n"
 	    "                         or /tmp/spindle-UID]\n\n"
-	    "Exit status: that of the command (128+N if killed by signal N),\n"
-	    "or 255 when a hop fails; the message names the hop.\n"
+	    "Exit status: that of the command (128+N if killed by signal N);\n"
+	    "127 command not found, 126 cannot run it, 125 cannot set it up\n"
+	    "(e.g. -C DIR cannot be entered), 130 interrupted, 2 usage error,\n"
+	    "255 a hop failed (the message names it) or the routes file is\n"
+	    "broken (the message names its line).\n"
 	    "See spindle(1).\n");
 }
 
