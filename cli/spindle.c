@@ -231,12 +231,12 @@ main(int argc, char **argv)
 		return shim_main(argc, argv);
 	}
 	cmd_parse(&spindle_entry, argc, argv, &a);
-	if (a.help) {
-		usage(stdout);
-		return 0;
-	}
-	if (a.nopts > 0) {	/* --version */
-		printf("spindle %s\n", PACKAGE_VERSION);
+	if (a.help || a.nopts > 0) {	/* --help, --version */
+		if (a.help)
+			usage(stdout);
+		else
+			printf("spindle %s\n", PACKAGE_VERSION);
+		cmd_args_free(&a);
 		return 0;
 	}
 	if (a.argc == 0)
