@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "bootstrap.h"
@@ -47,11 +48,16 @@ spawn_child(char *const *argv, int in[2], int out[2], int err[2], int rep,
 	_exit(127);
 }
 
-/* A pty whose slave we keep open, so reading the master never sees EIO
- * before the child has opened it. */
+/*
+ * A pty whose slave we keep open, so reading the master never sees EIO
+ * before the child has opened it.  It never echoes: PAM (su's) prints its
+ * prompt before it turns echo off, and a password we type in between
+ * would come back as the tool's first line, into errors and logs.
+ */
 static int
 spawn_pty(struct spawn *sp, char *why, size_t whylen)
 {
+	struct termios t;
 	char *name;
 
 	sp->tty = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -64,7 +70,15 @@ spawn_pty(struct spawn *sp, char *why, size_t whylen)
 			close(sp->tty);
 		return -1;
 	}
-	return 0;
+	if (tcgetattr(sp->slave, &t) == 0) {
+		t.c_lflag &= ~(ECHO | ECHONL);
+		if (tcsetattr(sp->slave, TCSANOW, &t) == 0)
+			return 0;
+	}
+	snprintf(why, whylen, "cannot set up a pty: %s", strerror(errno));
+	close(sp->slave);
+	close(sp->tty);
+	return -1;
 }
 
 int

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Bootstrap failures that need no server: a remote of another
-# architecture, and a hop that never answers (connect timeout).  Each
+# architecture, a prompting tool that would echo the password, and a hop
+# that never answers (connect timeout).  Each
 # names the hop, exits 255 and leaves nothing behind.
 . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +15,31 @@ check_rc "arch mismatch" 255 $? "$TMPD/err"
 [ -s "$TMPD/out" ] && fail "arch mismatch: the command ran"
 check "arch mismatch: message" \
     "spindle: hop 1 (local): remote is aarch64, this spindle carries $(uname -m) only" \
+    "$(cat "$TMPD/err")"
+
+# A prompting tool that prints its prompt before it turns echo off, as
+# PAM's misc_conv (su's) does: the password we type meanwhile must not
+# come back as its first line, into the error (and the daemon's log).
+cat >"$TMPD/bin/su" <<'EOF2'
+#!/bin/sh
+printf 'Password: '
+sleep 1
+stty -echo
+read -r x
+stty echo
+echo
+echo "su: Authentication failure"
+exit 1
+EOF2
+chmod +x "$TMPD/bin/su"
+secret="echoed-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+printf '%s\n' "$secret" >"$TMPD/pw"
+PATH="$TMPD/bin:$PATH" spn run --timeout 5 --password-file "$TMPD/pw" \
+    su=nobody -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
+check_rc "su echo" 255 $? "$TMPD/err"
+contains "$TMPD/err" "$secret" &&
+    fail "su echo: the password is in the error: $(cat "$TMPD/err")"
+check "su echo: message" "spindle: hop 1 (su=nobody): su: Authentication failure" \
     "$(cat "$TMPD/err")"
 
 # An ssh hop whose connection hangs (a ProxyCommand that never speaks):
