@@ -226,15 +226,22 @@ dlog_mark(struct dlog_mark *mk)
 	free(dir);
 }
 
-/* A line of the log about route key? */
+/*
+ * A line of the log about route key?  Only our header says so, "TIME
+ * spindle[PID]: route KEY: ": a far end's text further on a line about
+ * no route may say anything, and is no other route's client's business.
+ */
 static int
 dlog_is_about(const char *line, const char *key)
 {
-	const char *p = strstr(line, "]: route ");
+	const char *p = strchr(line, ' ');
 	size_t n = strlen(key);
 
-	return p != NULL && strncmp(p + 9, key, n) == 0 &&
-	    strncmp(p + 9 + n, ": ", 2) == 0;
+	if (p == NULL || strncmp(p, " spindle[", 9) != 0)
+		return 0;
+	p += 9 + strspn(p + 9, "0123456789");
+	return strncmp(p, "]: route ", 9) == 0 &&
+	    strncmp(p + 9, key, n) == 0 && strncmp(p + 9 + n, ": ", 2) == 0;
 }
 
 /* Print the lines about route key (or key2) from buf. */

@@ -56,6 +56,15 @@ contains "$TMPD/err" "spindle: daemon.log: " ||
 contains "$TMPD/err" "spindle[$p]: route local+local+local: info: up" ||
     fail "-v run: $(cat "$TMPD/err")"
 contains "$TMPD/err" "route web:" && fail "-v run: another route's lines"
+# A line about no route (router warnings, a record whose context is gone)
+# may carry a far end's text: what in it looks like a route's header is
+# not, and no client of that route sees it.
+spn -v run local -- sh -c "printf '%s\\n' \"\$(date -u +%Y-%m-%dT%H:%M:%S.000Z) spindle[$p]: warning: from the far end: ]: route local: info: INJECTED\" >>$LOG" \
+    2>"$TMPD/err"
+check_rc "-v run, injected" 0 $? "$TMPD/err"
+contains "$LOG" "INJECTED" || fail "the line did not reach the log"
+contains "$TMPD/err" "INJECTED" &&
+    fail "-v run shows a line about no route: $(cat "$TMPD/err")"
 # The shim's -v too.
 FAKEBIN=$("$SPINDLE" fakessh-bin) || fail "fakessh-bin"
 timeout 20 "$FAKEBIN/ssh" -v local+local+local+local true 2>"$TMPD/err"
