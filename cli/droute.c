@@ -12,7 +12,8 @@
  * line gave (for the route, or one a hop), the newest request's replacing
  * it; a hop that fails with a held password makes the daemon forget that
  * password, so that a wrong one is never tried again (a user can lock
- * their account); down forgets all.
+ * their account); an edit of the route in the routes file, or down,
+ * forgets all.
  */
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -534,10 +535,13 @@ dr_reconf(struct droute *dr, char *why, size_t whylen)
 	if ((rf = dr_routes(why, whylen)) == NULL ||
 	    resolve_route(&dr->spec, rf, &rc, why, whylen) != 0)
 		return -1;
-	/* Held passwords, one a hop, are for the route it was. */
-	if (rc.route.nhops != dr->conf.route.nhops) {
-		resolve_hop_passwords_free(dr->hop_pw);
-		dr->hop_pw = NULL;
+	/* Held passwords were given for the route as it was: edited, its
+	 * prompting hops may be other users on other hosts. */
+	if (strcmp(rc.text, dr->conf.text) != 0 &&
+	    (dr->pw != NULL || dr->hop_pw != NULL)) {
+		dr_pw_forget(dr);
+		dr_log(dr, SPN_LOG_INFO, "route changed to %s: the passwords "
+		    "it held are forgotten", rc.text);
 	}
 	resolve_free(&dr->conf);
 	dr->conf = rc;

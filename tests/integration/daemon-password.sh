@@ -174,6 +174,23 @@ spn down two >/dev/null
 r3="sudo=$u+sudo=$u2,password-file=$TMPD/good+sudo=nobody,password-file=$TMPD/bad"
 refused "hop 3's password wrong" "hop 3 ($r3): sudo: incorrect password for $u2" 5 "$r3"
 
+# A password held for a route is for the route as it was: once the
+# routes file sends it to another user's sudo, it is forgotten, never
+# typed there.  (A hop killed: the route reconnects at the next use.)
+echo "route moved $r" >>"$SPINDLE_ROUTES"
+spn up --password-fd 3 upm moved 3<"$TMPD/good" >/dev/null 2>"$TMPD/err"
+check_rc "up, a route of the file" 0 $? "$TMPD/err"
+pkill -KILL -u "$u"
+sleep 1
+works "held, after a hop died" upm
+sed "s|^route moved .*|route moved sudo=$u2+sudo=nobody|" "$SPINDLE_ROUTES" \
+    >"$TMPD/routes.new"
+mv "$TMPD/routes.new" "$SPINDLE_ROUTES"
+pkill -KILL -u "$u"
+sleep 1
+refused "route edited to another user's sudo" "$need" 5 upm
+spn down upm >/dev/null 2>&1
+
 # --ask-pass asks for each hop that prompts, naming it.
 if command -v script >/dev/null; then
 	printf '%s\n%s\n' "$pw" "$pw2" |
