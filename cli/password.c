@@ -34,7 +34,9 @@ password_read_line(int fd, const char *from, char *why, size_t whylen)
 			password_free(buf);
 			return NULL;
 		}
-		if (c == '\n')
+		/* A NUL ends it too: what followed would outlive
+		 * password_free, which wipes up to the first. */
+		if (c == '\n' || c == '\0')
 			break;
 		buf[len++] = c;
 	}
@@ -205,6 +207,7 @@ password_ask_route(const char *route, struct master_opts *mo)
 		if (mo->hop_passwords[i] == NULL) {
 			fprintf(stderr, "spindle: %s\n", why);
 			resolve_free(&rc);
+			password_opts_free(mo);	/* those asked already */
 			return 255;
 		}
 		asked++;

@@ -63,6 +63,8 @@ pwcmd_finish(struct pwcmd *p)
 		if (p->len > 0) {
 			nl = memchr(p->out, '\n', p->len);
 			len = nl != NULL ? (size_t)(nl - p->out) : p->len;
+			/* Up to a NUL: password_free wipes no further. */
+			len = strnlen(p->out, len);
 			if (len > 0 && p->out[len - 1] == '\r')
 				len--;
 			line = memcpy(xmalloc(len + 1), p->out, len);
