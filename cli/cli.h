@@ -31,6 +31,7 @@ void		 route_direct(const char *, const char *, char *const *,
 		     const char *, struct route *);
 void		 route_free(struct route *);
 int		 route_hop_source(struct hop *, const char *, const char *);
+int		 route_dest_ok(const char *, char *, size_t);
 
 /* routes-file.c */
 struct route_opts {
@@ -182,6 +183,8 @@ struct ctl_spec {
 };
 #define CTL_SPEC_ROUTE	0	/* a name, else an inline route */
 #define CTL_SPEC_SSH	1	/* a name, else ssh to that host (the shim) */
+#define CTL_SPEC_DEST	2	/* an inline route the shim was given as its
+				 * destination: another program's words */
 char		*ctl_dir_path(void);
 #define CTL_DIR_ABSENT		1	/* none, so no daemon */
 #define CTL_DIR_UNUSABLE	(-2)	/* another user's, a link, mode... */

@@ -139,7 +139,11 @@ resolve_route(const struct ctl_spec *s, const struct routes_file *rf,
 		route_direct(s->route, s->user, s->sshargs, local, &rc->route);
 	} else {
 		rc->text = xstrdup(s->route);
-		rv = route_parse(s->route, local, &rc->route, err, sizeof err);
+		if (s->direct == CTL_SPEC_DEST)
+			rv = route_dest_ok(s->route, err, sizeof err);
+		if (rv == 0)
+			rv = route_parse(s->route, local, &rc->route, err,
+			    sizeof err);
 	}
 	free(local);
 	if (rv != 0) {
@@ -161,7 +165,8 @@ resolve_route(const struct ctl_spec *s, const struct routes_file *rf,
 	rc->mo.hop_passwords = resolve_hop_passwords(s, rc->route.nhops);
 	if (s->password != NULL && *s->password != '\0')
 		rc->mo.password = secret_keep(s->password);
-	else if (ro != NULL) {
+	else if (ro != NULL && (e != NULL || s->direct != CTL_SPEC_DEST)) {
+		/* Not for a host a URL named: its sudo would get it. */
 		rc->mo.password_command = resolve_dup(ro->password_command);
 		rc->mo.password_file = resolve_dup(ro->password_file);
 	}

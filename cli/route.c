@@ -298,6 +298,47 @@ route_parse(const char *text, const char *local, struct route *r, char *why,
 }
 
 /*
+ * An inline route another program named, as the shim's destination (a
+ * git URL, an rsync target): words of whoever wrote that URL.  No hop
+ * option that runs or reads something here (o=ProxyCommand=..., identity=,
+ * config=) or that sends a password (password, password-file=): those
+ * are for routes of the routes file.  Split as route_parse splits.
+ */
+int
+route_dest_ok(const char *text, char *why, size_t whylen)
+{
+	static const char *const banned[] = { "o", "identity", "config",
+	    "password", "password-file", NULL };
+	char *copy = xstrdup(text), *word, *next, *opt, *save;
+	size_t len;
+	int rv = 0;
+
+	for (word = copy; rv == 0 && word != NULL; word = next) {
+		if ((next = strchr(word, '+')) != NULL)
+			*next++ = '\0';
+		if ((opt = strchr(word, ',')) == NULL)
+			continue;
+		save = NULL;
+		for (opt = strtok_r(opt + 1, ",", &save); rv == 0 &&
+		    opt != NULL; opt = strtok_r(NULL, ",", &save)) {
+			len = strcspn(opt, "=");
+			for (size_t k = 0; banned[k] != NULL; k++) {
+				if (strlen(banned[k]) != len ||
+				    strncmp(opt, banned[k], len) != 0)
+					continue;
+				snprintf(why, whylen, "hop option '%s' is not "
+				    "taken from an ssh destination (it would "
+				    "run, read or send something of yours): "
+				    "name a route of the routes file", opt);
+				rv = -1;
+			}
+		}
+	}
+	free(copy);
+	return rv;
+}
+
+/*
  * One ssh hop built from an ssh command line (the shim's): any host name
  * ssh takes, and its options as they are, then the local ones.
  */

@@ -93,7 +93,7 @@ shim_spec(const struct sshargs *sa, struct ctl_spec *s)
 	} else if (strpbrk(sa->dest, "+,=") != NULL ||
 	    strcmp(sa->dest, "local") == 0) {
 		s->route = xstrdup(sa->dest);
-		s->direct = CTL_SPEC_ROUTE;
+		s->direct = CTL_SPEC_DEST;
 	} else {
 		s->route = xstrdup(sa->host);
 		s->user = sa->user != NULL ? xstrdup(sa->user) : NULL;

@@ -1,12 +1,14 @@
 #!/bin/sh
 # The ssh shim on local routes (no sshd needed): a login shell on a pty
 # when stdin is a terminal, OpenSSH's usage errors, unsupported
-# subsystems, forwardings and -N refused, a remote without sftp-server (a mount namespace hides it),
-# and the daemon a shim starts never finding the shim as its ssh.
+# subsystems, forwardings and -N refused, a destination's hop options
+# that would run, read or send something of ours refused, a remote
+# without sftp-server (a mount namespace hides it), and the daemon a shim
+# starts never finding the shim as its ssh.
 . "$(dirname "$0")/lib.sh"
 export SPINDLE_RUNTIME_DIR="$TMPD/rt"
 cleanup() {
-	for _d in "$TMPD/rt" "$TMPD/rt-ns" "$TMPD/rt-bad"; do
+	for _d in "$TMPD/rt" "$TMPD/rt-ns" "$TMPD/rt-bad" "$TMPD/rt-dest"; do
 		SPINDLE_RUNTIME_DIR=$_d timeout 10 "$SPINDLE" daemon stop \
 		    >/dev/null 2>&1
 	done
@@ -35,6 +37,47 @@ SPINDLE_SSH_ARGS=-4 timeout 20 "$SSH" -s local+local foo </dev/null \
 check_rc "subsystem foo" 255 $? "$TMPD/err"
 contains "$TMPD/err" "subsystem 'foo' is not supported" ||
     fail "subsystem foo: $(cat "$TMPD/err")"
+
+# A destination is another program's words (a git URL, an rsync target):
+# no hop option that would run, read or send something of ours, and no
+# password of the routes file for its hops (a su that records what it is
+# given stands for the sudo of a host the URL named).
+mkdir "$TMPD/bin" || fail "mkdir"
+cat >"$TMPD/bin/su" <<'EOF'
+#!/bin/sh
+printf 'Password: '
+read -r x
+printf '%s\n' "$x" >>"${0%/bin/su}/su-got"
+exit 1
+EOF
+chmod +x "$TMPD/bin/su"
+echo "dest-secret-$$" >"$TMPD/pw"
+printf 'password-file %s\n' "$TMPD/pw" >"$TMPD/routes"
+dest() {
+	SPINDLE_RUNTIME_DIR="$TMPD/rt-dest" SPINDLE_ROUTES="$TMPD/routes" \
+	    PATH="$TMPD/bin:$PATH" timeout 20 "$@"
+}
+dest "$SSH" 'x,o=ProxyCommand=touch${IFS}'"$TMPD/ran" true 2>"$TMPD/err"
+check_rc "destination with o=ProxyCommand" 255 $? "$TMPD/err"
+[ -e "$TMPD/ran" ] && fail "a destination's ProxyCommand ran"
+contains "$TMPD/err" "is not taken from an ssh destination" ||
+    fail "o= in a destination: $(cat "$TMPD/err")"
+for o in "password-file=$TMPD/pw" password identity=/x config=/x; do
+	dest "$SSH" "x,$o" true 2>"$TMPD/err"
+	check_rc "destination with $o" 255 $? "$TMPD/err"
+	contains "$TMPD/err" "hop option '$o' is not taken" ||
+	    fail "$o in a destination: $(cat "$TMPD/err")"
+done
+dest "$SSH" su=nobody true 2>"$TMPD/err"
+check_rc "destination's su" 255 $? "$TMPD/err"
+[ -e "$TMPD/su-got" ] &&
+    fail "the routes file's password went to a destination's su"
+contains "$TMPD/err" "su asked for a password and none was given" ||
+    fail "destination's su: $(cat "$TMPD/err")"
+# (the same route of the user's own command line takes it)
+dest "$SPINDLE" run su=nobody -- true 2>"$TMPD/err"
+check_rc "run's su" 255 $? "$TMPD/err"
+check "run's su got" "dest-secret-$$" "$(cat "$TMPD/su-got" 2>/dev/null)"
 
 # Forwardings and -N, until the shim has tunnels: a clear refusal with
 # 255, not a session without them (or -N's 0 at once).
