@@ -336,6 +336,25 @@ test_bad_route(void **state)
 	    "row?)");
 }
 
+/* The shim's destination: another program's words (a git URL). */
+static void
+test_dest(void **state)
+{
+	static const char *refused[] = { "x,o=ProxyCommand=id",
+	    "a+x,port=22,identity=/k", "x,config=/c", "x,password",
+	    "x,password-file=/f", "su=u,password-file=/f", "a,,o=X=y+b", NULL };
+	static const char *taken[] = { "a+b,port=2222+sudo=u,login",
+	    "u@h,hostkey=no,timeout=5", "local+su=u", "x,opt=1", NULL };
+	char why[256];
+
+	(void)state;
+	for (size_t i = 0; refused[i] != NULL; i++)
+		assert_int_equal(route_dest_ok(refused[i], why, sizeof why), -1);
+	assert_non_null(strstr(why, "not taken from an ssh destination"));
+	for (size_t i = 0; taken[i] != NULL; i++)
+		assert_int_equal(route_dest_ok(taken[i], why, sizeof why), 0);
+}
+
 int
 main(void)
 {
@@ -348,6 +367,7 @@ main(void)
 		cmocka_unit_test(test_hop_passwords),
 		cmocka_unit_test(test_local_ssh),
 		cmocka_unit_test(test_bad_route),
+		cmocka_unit_test(test_dest),
 	};
 	int fd = mkstemp(path), rc;
 
