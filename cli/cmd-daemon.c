@@ -325,6 +325,7 @@ cmd_exec_exec(struct cmd_args *a)
 {
 	char why[512], *dir, *path;
 	const char *old = getenv("PATH");
+	int e;
 
 	for (size_t i = 0; i < a->nopts; i++)	/* -r */
 		setenv("SPINDLE_FAKESSH_ROUTE", a->opts[i].arg, 1);
@@ -336,6 +337,9 @@ cmd_exec_exec(struct cmd_args *a)
 	    old != NULL ? old : "");
 	setenv("PATH", path, 1);
 	execvp(a->argv[0], a->argv);
-	fprintf(stderr, "spindle: %s: %s\n", a->argv[0], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	e = errno;
+	fprintf(stderr, "spindle: %s: %s\n", a->argv[0], strerror(e));
+	free(path);
+	free(dir);
+	return e == ENOENT ? 127 : 126;
 }
