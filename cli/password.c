@@ -227,6 +227,8 @@ password_ask_route(const char *route, struct master_opts *mo)
 		fprintf(stderr, "spindle: --ask-pass: no hop of %s takes a "
 		    "password (an ssh hop logs in with one only when marked "
 		    "so: HOST,password)\n", route);
+	if (rv != 0)
+		password_opts_free(mo);
 	resolve_free(&rc);
 	return rv;
 }
