@@ -156,26 +156,38 @@ client_daemon_check(const struct ctl_msg *m)
 {
 	struct stat self, st;
 	struct upk u;
-	char *ver, *exe, path[64], buf[PATH_MAX];
+	char *ver, *dexe, *did, *exe, path[64], buf[PATH_MAX], id[64];
 	ssize_t n;
+	size_t len;
 	pid_t pid;
 
 	upk_init(&u, m->body, m->len);
 	(void)upk_u32(&u);
 	pid = upk_u32(&u);
 	ver = upk_str(&u);	/* NULL: a daemon older than this check */
-	snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
-	if (u.err || pid <= 0 || stat("/proc/self/exe", &self) != 0 ||
-	    stat(path, &st) != 0 || (st.st_dev == self.st_dev &&
-	    st.st_ino == self.st_ino)) {
-		free(ver);
-		return;
+	dexe = upk_str(&u);	/* its binary, as it sees it ... */
+	did = upk_str(&u);	/* ... and that binary's DEV:INO */
+	if (stat("/proc/self/exe", &self) != 0 || pid <= 0)
+		goto out;
+	snprintf(id, sizeof id, "%llx:%llx", (unsigned long long)self.st_dev,
+	    (unsigned long long)self.st_ino);
+	if (did != NULL && dexe != NULL && *dexe != '\0') {
+		/* The daemon is not dumpable: only root may read its exe. */
+		if (strcmp(did, id) == 0 || strcmp(did, "0:0") == 0)
+			goto out;
+		snprintf(buf, sizeof buf, "%s", dexe);
+	} else {
+		snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
+		if (stat(path, &st) != 0 || (st.st_dev == self.st_dev &&
+		    st.st_ino == self.st_ino))
+			goto out;
+		if ((n = readlink(path, buf, sizeof buf - 1)) < 0)
+			n = 0;
+		buf[n] = '\0';
 	}
-	if ((n = readlink(path, buf, sizeof buf - 1)) < 0)
-		n = 0;
-	buf[n] = '\0';
+	len = strlen(buf);
 	exe = client_self_exe();
-	if (n > 10 && strcmp(buf + n - 10, " (deleted)") == 0)
+	if (len > 10 && strcmp(buf + len - 10, " (deleted)") == 0)
 		log_warn("the daemon (pid %ld) runs %s, since replaced or "
 		    "removed; 'spindle daemon stop' makes the next command "
 		    "start this one (%s)", (long)pid, buf, exe ? exe : "?");
@@ -188,7 +200,10 @@ client_daemon_check(const struct ctl_msg *m)
 		log_info("the daemon (pid %ld) runs %s, not this binary (%s)",
 		    (long)pid, buf, exe ? exe : "?");
 	free(exe);
+out:
 	free(ver);
+	free(dexe);
+	free(did);
 }
 
 static int

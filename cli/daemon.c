@@ -777,7 +777,8 @@ dconn_hello(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 {
 	uint32_t version = upk_u32(u);
 	struct pk pk;
-	char *text;
+	struct stat st;
+	char *text, *exe, *id;
 
 	if (m->type != SPN_CTL_HELLO || u->err) {
 		dconn_refuse(c, m->id, "expected HELLO first");
@@ -797,6 +798,19 @@ dconn_hello(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	pk_u32(&pk, getpid());
 	/* Which build we are: a client of another says so. */
 	pk_str(&pk, PACKAGE_VERSION);
+	/*
+	 * And which binary, as we see it: we are not dumpable, so a client
+	 * that is not root cannot read our /proc/PID/exe.
+	 */
+	exe = client_self_exe();
+	if (stat("/proc/self/exe", &st) != 0)
+		memset(&st, 0, sizeof st);
+	pk_str(&pk, exe != NULL ? exe : "");
+	id = xprintf("%llx:%llx", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	pk_str(&pk, id);
+	free(id);
+	free(exe);
 	dconn_send(c, SPN_CTL_HELLO, m->id, &pk);
 	pk_free(&pk);
 }

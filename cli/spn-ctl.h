@@ -22,7 +22,9 @@
 #define SPN_CTL_HOPS_MAX	256	/* hop passwords a spec may carry */
 
 enum {
-	/* Both ways, first: u32 version; the daemon adds u32 pid. */
+	/* Both ways, first: u32 version; the daemon adds u32 pid, str
+	 * version of spindle, str its binary (readlink /proc/self/exe)
+	 * and str that binary's "DEV:INO" in hex. */
 	SPN_CTL_HELLO = 1,
 	/* Daemon: str message, u32 exit status the client should use. */
 	SPN_CTL_ERROR = 2,

@@ -112,4 +112,39 @@ rm "$DA"
 # daemon's ssh hops would run it (and come back to the daemon).
 out=$(PATH="$DB:$DM:/usr/bin:/bin" "$A" exec sh -c 'echo "$PATH"')
 check "PATH under a's exec" "$DA:/usr/bin:/bin" "$out"
+
+# The same for a user who is not root, who cannot read the /proc/PID/exe
+# of a daemon (it is not dumpable): the daemon says which binary it is.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+    nob=$(id -u nobody 2>/dev/null); then
+	U=$TMPD/u
+	mkdir -p "$U/a" "$U/b" "$U/rt" && chmod 711 "$TMPD" &&
+	    cp "$SPINDLE" "$U/a/spindle" && cp "$SPINDLE" "$U/b/spindle" &&
+	    chown -R "$nob" "$U" && chmod 700 "$U/rt" || fail "nobody's copies"
+	asnobody() {
+		HOME=$U SPINDLE_RUNTIME_DIR=$U/rt timeout 20 setpriv --reuid="$nob" \
+		    --regid="$(id -g nobody)" --clear-groups "$@"
+	}
+	trap '_t=$?; asnobody "$U/a/spindle" daemon stop >/dev/null 2>&1
+	    timeout 10 "$A" daemon stop >/dev/null 2>&1
+	    (exit $_t); _lib_cleanup' EXIT
+	asnobody "$U/b/spindle" daemon start >/dev/null || fail "nobody's daemon start"
+	p=$(asnobody "$U/a/spindle" daemon status |
+	    sed -n 's/^running, pid \([0-9]*\),.*/\1/p')
+	[ -n "$p" ] || fail "nobody's daemon: no pid"
+	track "$p"
+	asnobody "$U/a/spindle" -v run local -- true 2>"$TMPD/err"
+	check_rc "nobody's a through b's daemon" 0 $? "$TMPD/err"
+	contains "$TMPD/err" "the daemon (pid $p) runs $U/b/spindle, not this binary ($U/a/spindle)" ||
+	    fail "nobody's a -v: $(cat "$TMPD/err")"
+	asnobody "$U/b/spindle" -v run local -- true 2>"$TMPD/err"
+	contains "$TMPD/err" "not this binary" &&
+	    fail "nobody's b -v: $(cat "$TMPD/err")"
+	cp "$SPINDLE" "$U/b/new" && mv "$U/b/new" "$U/b/spindle" ||
+	    fail "upgrade nobody's b"
+	asnobody "$U/a/spindle" run local -- true 2>"$TMPD/err"
+	check_rc "nobody's a after b's upgrade" 0 $? "$TMPD/err"
+	contains "$TMPD/err" "the daemon (pid $p) runs $U/b/spindle (deleted), since replaced or removed" ||
+	    fail "nobody's a after b's upgrade: $(cat "$TMPD/err")"
+fi
 pass
