@@ -147,12 +147,12 @@ if command -v script >/dev/null; then
 	grep -q '^nobody' "$TMPD/out" || fail "--ask-pass: $(cat "$TMPD/out")"
 	contains "$TMPD/out" "password for root" &&
 	    fail "--ask-pass asked for root's password: $(cat "$TMPD/out")"
-	# A name only the daemon knows (up, failed for want of one): one
-	# password for the route.
+	# A name only the daemon knows (up, failed for want of one): the
+	# daemon says what route it is, and the prompt names the hop too.
 	printf '%s\n' "$pw" | SPN_CMD="$SPINDLE run --ask-pass upn -- id -un" \
 	    timeout 30 script -qec 'sh -c "$SPN_CMD"' /dev/null \
 	    >"$TMPD/out" 2>&1
-	contains "$TMPD/out" "spindle: password for upn: " ||
+	contains "$TMPD/out" "spindle: password for $u@$(hostname) (sudo to nobody): " ||
 	    fail "--ask-pass, up'd route: prompt: $(cat "$TMPD/out")"
 	grep -q '^nobody' "$TMPD/out" ||
 	    fail "--ask-pass, up'd route: $(cat "$TMPD/out")"
