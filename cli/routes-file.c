@@ -208,6 +208,21 @@ routes_hop_line(struct routes_entry *e, char *arg, char *why, size_t whylen)
 	return 0;
 }
 
+/* KEY is an option of the file or of a route (hop aside). */
+static int
+routes_key_known(const char *key)
+{
+	static const char *const keys[] = { "keepalive", "timeout",
+	    "persist", "ssh-config", "ssh-args", "password-file",
+	    "password-command", "password-timeout" };
+
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		if (strcmp(key, keys[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* One line, comments and blanks already gone: KEY ARG... */
 static int
 routes_line(struct routes_file *rf, char *line, int indented, char *why,
@@ -238,6 +253,15 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 	}
 	if (indented && strcmp(key, "hop") == 0)
 		return routes_hop_line(&rf->v[rf->n - 1], arg, why, whylen);
+	/* A typo is a typo wherever it is, not a misplaced option. */
+	if (!routes_key_known(key) &&
+	    (strcmp(key, "hop") != 0 || rf->n == 0)) {
+		snprintf(why, whylen, "unknown option '%s' (want keepalive, "
+		    "timeout, persist, ssh-config, ssh-args, password-file, "
+		    "password-command, password-timeout or, in a route, "
+		    "hop)", key);
+		return -1;
+	}
 	o = indented ? &rf->v[rf->n - 1].opts : &rf->global;
 	if (!indented && rf->n > 0) {
 		snprintf(why, whylen, "global option '%s' after a route "
@@ -248,12 +272,8 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 		snprintf(why, whylen, "'%s' wants a value", key);
 		return -1;
 	}
-	if ((rc = routes_option(o, key, arg)) == -2)
-		snprintf(why, whylen, "unknown option '%s' (want keepalive, "
-		    "timeout, persist, ssh-config, ssh-args, password-file, "
-		    "password-command, password-timeout or, in a route, "
-		    "hop)", key);
-	else if (rc != 0 && strcmp(key, "persist") == 0)
+	if ((rc = routes_option(o, key, arg)) != 0 &&
+	    strcmp(key, "persist") == 0)
 		snprintf(why, whylen, "bad persist '%s' (want seconds or "
 		    "'no')", arg);
 	else if (rc != 0)
