@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,14 @@
 #include "cli.h"
 
 #define PASSWORD_MAX	SECRET_MAX
+
+static volatile sig_atomic_t password_sig;	/* one that stops a prompt */
+
+static void
+password_catch(int sig)
+{
+	password_sig = sig;
+}
 
 /* One line from fd, without its newline. */
 static char *
@@ -26,7 +35,7 @@ password_read_line(int fd, const char *from, char *why, size_t whylen)
 
 	secret_nodump();	/* from now on: we hold a password */
 	while (len < PASSWORD_MAX && (n = read(fd, &c, 1)) != 0) {
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && !password_sig)
 			continue;
 		if (n < 0) {
 			snprintf(why, whylen, "cannot read the password from "
@@ -70,13 +79,19 @@ password_from_file(const char *path, char *why, size_t whylen)
 	return pw;
 }
 
-/* Prompt on the terminal with echo off. */
+/*
+ * Prompt on the terminal with echo off.  A Ctrl-C there (or SIGTERM,
+ * SIGHUP) gives the terminal its echo back before it stops us, as it
+ * stops spindle anywhere before the command runs.
+ */
 char *
 password_ask(const char *prompt, char *why, size_t whylen)
 {
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa, was[3];
 	struct termios old, raw;
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC), ok;
-	char *pw;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC), ok, sig;
+	char *pw, *text;
 
 	if (fd < 0) {
 		snprintf(why, whylen, "--ask-pass needs a terminal: %s",
@@ -86,6 +101,15 @@ password_ask(const char *prompt, char *why, size_t whylen)
 	ok = tcgetattr(fd, &old) == 0;
 	raw = old;
 	raw.c_lflag &= ~(ECHO | ECHONL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = password_catch;	/* no SA_RESTART: read returns */
+	sigemptyset(&sa.sa_mask);
+	password_sig = 0;
+	for (size_t i = 0; i < 3; i++) {
+		sigaction(sigs[i], NULL, &was[i]);
+		if (was[i].sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	}
 	if (ok)
 		tcsetattr(fd, TCSANOW, &raw);
 	if (write(fd, prompt, strlen(prompt)) < 0)
@@ -95,6 +119,17 @@ password_ask(const char *prompt, char *why, size_t whylen)
 		ok = 0;
 	tcsetattr(fd, TCSANOW, &old);
 	close(fd);
+	for (size_t i = 0; i < 3; i++)
+		sigaction(sigs[i], &was[i], NULL);
+	if ((sig = password_sig) != 0) {
+		password_free(pw);
+		text = proc_stop_text(sig);
+		fprintf(stderr, "spindle: %s\n", text);
+		free(text);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		_exit(128 + sig);
+	}
 	return pw;
 }
 

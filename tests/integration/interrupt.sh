@@ -52,6 +52,17 @@ slept() {
 	done
 }
 
+# written FILE WHAT: FILE, where the session writes once spindle is
+# done, is there within 15 s of the ^C.
+written() {
+	_t=150
+	while [ ! -s "$1" ]; do
+		_t=$((_t - 1))
+		[ "$_t" -gt 0 ] || fail "$2: still running 15 s after ^C"
+		sleep 0.1
+	done
+}
+
 # piped WHAT N RC TEXT CMD: CMD, its stdio on files, gets N SIGINTs (a
 # second apart, once its sleep runs), exits RC, and TEXT (or nothing) is
 # all it says.  CMD is eval'd: it may use the case's $SLEEP and $DEAF.
@@ -96,12 +107,7 @@ in_tmux() {
 		_n=$((_n - 1))
 		[ "$_n" -gt 0 ] && sleep 1
 	done
-	_t=150
-	while [ ! -s "$TMPD/rc$n" ]; do
-		_t=$((_t - 1))
-		[ "$_t" -gt 0 ] || fail "$_w: still running 15 s after ^C"
-		sleep 0.1
-	done
+	written "$TMPD/rc$n" "$_w"
 	check "$_w: status" "$_rc" "$(cat "$TMPD/rc$n")"
 	slept "$_w"
 	sleep 0.5
@@ -135,4 +141,32 @@ for how in piped in_tmux; do
 	$how "$how: shim, connecting" 1 255 "" \
 	    '"$FAKEBIN/ssh" hang$SLEEP true'
 done
+
+# ^C at --ask-pass's prompt (echo off): the terminal gets its echo back,
+# and we say so once, as anywhere before the command runs.
+next_case
+S=spnint$$p
+cat >"$TMPD/sessionp" <<-EOF
+trap : INT
+'$SPINDLE' run --no-daemon --ask-pass hang$SLEEP,password -- true
+echo \$? >$TMPD/rcp
+stty -a | grep -o ' -*echo ' >$TMPD/echop
+sleep 60
+EOF
+tmux_start "$S" "sh $TMPD/sessionp" 150x20
+_t=150
+while ! tmux -L "$S" capture-pane -p -t "$S" | grep -q 'password for'; do
+	_t=$((_t - 1))
+	[ "$_t" -gt 0 ] || fail "--ask-pass: no prompt after 15 s"
+	sleep 0.1
+done
+tmux -L "$S" send-keys -t "$S" C-c
+written "$TMPD/echop" "--ask-pass"
+check "--ask-pass, ^C: status" 130 "$(cat "$TMPD/rcp")"
+check "--ask-pass, ^C: the terminal's echo" " echo " "$(cat "$TMPD/echop")"
+check "--ask-pass, ^C: the terminal shows" \
+    "spindle: password for $(id -un)@hang$SLEEP (ssh login):
+$I" "$(tmux -L "$S" capture-pane -p -t "$S" | sed 's/\^C//g; s/ *$//' |
+    grep -v '^ *$')"
+tmux -L "$S" kill-server 2>/dev/null
 pass
