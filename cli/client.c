@@ -154,6 +154,7 @@ client_refusal(int fd)
 static void
 client_daemon_check(const struct ctl_msg *m)
 {
+	static int said;	/* once, however many connections we make */
 	struct stat self, st;
 	struct upk u;
 	char *ver, *dexe, *did, *exe, path[64], buf[PATH_MAX], id[64];
@@ -161,6 +162,8 @@ client_daemon_check(const struct ctl_msg *m)
 	size_t len;
 	pid_t pid;
 
+	if (said++)
+		return;
 	upk_init(&u, m->body, m->len);
 	(void)upk_u32(&u);
 	pid = upk_u32(&u);
