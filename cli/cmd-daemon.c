@@ -240,10 +240,18 @@ cmd_ls_exec(struct cmd_args *a)
 
 static int	cmd_check_exec(struct cmd_args *);
 
+/* As up's: a route that wants a password says to give it here. */
+static const struct cmd_opt check_opts[] = {
+	CMD_OPTS_ROUTE,
+	{ 0, NULL, NULL, NULL }
+};
+
 const struct cmd_entry cmd_check_entry = {
 	.name = "check",
-	.usage = "NAME|ROUTE",
+	.usage = "[--timeout SECS] [--keepalive SECS] "
+	    "[--ask-pass | --password-file FILE | --password-fd N] NAME|ROUTE",
 	.summary = "connect if need be, and time a round trip",
+	.opts = check_opts,
 	.words = "NAME|ROUTE",
 	.lower = 1,
 	.upper = 1,
@@ -253,6 +261,7 @@ const struct cmd_entry cmd_check_entry = {
 static int
 cmd_check_exec(struct cmd_args *a)
 {
+	struct master_opts mo = MASTER_OPTS_UNSET;
 	const char *name = a->pos[0];
 	struct dlog_mark mk;
 	struct ctl_spec s;
@@ -260,15 +269,22 @@ cmd_check_exec(struct cmd_args *a)
 	char *text;
 	int fd, rc;
 
-	ctl_spec_init(&s, name, NULL);
-	if ((fd = cmd_connect(1)) < 0)
+	for (size_t i = 0; i < a->nopts; i++)
+		cli_parse_master_opt(a->opts[i].ch, a->opts[i].arg, &mo);
+	if ((rc = password_ask_route(name, &mo)) != 0)
+		return rc;
+	ctl_spec_init(&s, name, &mo);
+	if ((fd = cmd_connect(1)) < 0) {
+		password_opts_free(&mo);
 		return 255;
+	}
 	pk_init(&pk);
 	ctl_spec_pack(&pk, &s);
 	dlog_mark(&mk);
 	rc = client_call(fd, SPN_CTL_CHECK, &pk, &text);
 	dlog_replay(&mk, name, NULL);
 	pk_free(&pk);
+	password_opts_free(&mo);
 	close(fd);
 	if (rc == 0)
 		printf("%s: up, round trip %.3f ms\n", name,

@@ -104,6 +104,15 @@ spn down web >/dev/null 2>&1
 refused "no password" "$need" 3 bare
 works "no password, then --password-fd" --password-fd 3 bare 3<"$TMPD/good"
 spn down bare >/dev/null 2>&1
+# check gives the same hint, and takes the password it asks for.
+spn check bare >"$TMPD/out" 2>"$TMPD/err"
+check_rc "check, no password" 255 $? "$TMPD/err"
+contains "$TMPD/err" "$need" || fail "check: message is: $(cat "$TMPD/err")"
+spn check --password-fd 3 bare 3<"$TMPD/good" >"$TMPD/out" 2>"$TMPD/err"
+check_rc "check --password-fd" 0 $? "$TMPD/err"
+contains "$TMPD/out" "bare: up, round trip" ||
+    fail "check --password-fd: $(cat "$TMPD/out")"
+spn down bare >/dev/null 2>&1
 
 # A route up'd with a wrong password: it is not tried again, and one
 # given with the next command replaces it.
