@@ -689,8 +689,14 @@ dr_down(const char *key, char *why, size_t whylen)
 	struct droute *dr = dr_lookup(key);
 	struct chain *c;
 
+	char ferr[256];
+
 	if (dr == NULL) {
-		snprintf(why, whylen, "no route %s", key);
+		/* A broken file may be why the name means nothing. */
+		if (dr_routes(ferr, sizeof ferr) == NULL)
+			snprintf(why, whylen, "no route %s (%s)", key, ferr);
+		else
+			snprintf(why, whylen, "no route %s", key);
 		return -1;
 	}
 	dr_log(dr, SPN_LOG_INFO, "taken down");

@@ -116,6 +116,11 @@ for args in "ls" "ls --json" "run e1 -- true" "run --no-daemon e1 -- true" \
 	contains "$TMPD/err" "$E" ||
 	    fail "broken routes file: $args says $(cat "$TMPD/err")"
 done
+# down of a name the daemon does not hold: the broken file may be why.
+spn down nosuch >"$TMPD/out" 2>"$TMPD/err"
+check_rc "broken routes file: down nosuch" 1 $? "$TMPD/err"
+contains "$TMPD/err" "no route nosuch ($E" ||
+    fail "broken routes file: down nosuch says $(cat "$TMPD/err")"
 out=$(spn ls 2>&1)
 case $out in
 "spindle: $E ("*")") [ "$(echo "$out" | wc -l)" = 1 ] ;;
