@@ -114,6 +114,12 @@ struct master_opts {
 	    "... or read one for them from FILE's first line" }, \
 	{ OPT_PASSWORD_FD, "password-fd", "N", \
 	    "... or from file descriptor N" }
+/* CMD_OPTS_ROUTE as a usage line shows them (in two parts: up puts
+ * --persist between). */
+#define CMD_USAGE_ROUTE_TIMES	"[--timeout SECS] [--keepalive SECS] "
+#define CMD_USAGE_ROUTE_PASS \
+	"[--ask-pass | --password-file FILE | --password-fd N] "
+#define CMD_USAGE_ROUTE		CMD_USAGE_ROUTE_TIMES CMD_USAGE_ROUTE_PASS
 #define CMD_OPT_TIMINGS \
 	{ OPT_TIMINGS, "timings", NULL, \
 	    "time each step (then never through the daemon)" }

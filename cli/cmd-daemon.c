@@ -139,8 +139,8 @@ static int	cmd_up_exec(struct cmd_args *);
 
 const struct cmd_entry cmd_up_entry = {
 	.name = "up",
-	.usage = "[--timeout SECS] [--keepalive SECS] [--persist SECS|no] "
-	    "[--ask-pass | --password-file FILE | --password-fd N] NAME ROUTE",
+	.usage = CMD_USAGE_ROUTE_TIMES "[--persist SECS|no] "
+	    CMD_USAGE_ROUTE_PASS "NAME ROUTE",
 	.summary = "connect a named route now (via the daemon)",
 	.opts = up_opts,
 	.words = "NAME ROUTE",
@@ -248,8 +248,7 @@ static const struct cmd_opt check_opts[] = {
 
 const struct cmd_entry cmd_check_entry = {
 	.name = "check",
-	.usage = "[--timeout SECS] [--keepalive SECS] "
-	    "[--ask-pass | --password-file FILE | --password-fd N] NAME|ROUTE",
+	.usage = CMD_USAGE_ROUTE "NAME|ROUTE",
 	.summary = "connect if need be, and time a round trip",
 	.opts = check_opts,
 	.words = "NAME|ROUTE",

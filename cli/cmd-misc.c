@@ -127,8 +127,7 @@ static int	cmd_ping_exec(struct cmd_args *);
 const struct cmd_entry cmd_ping_entry = {
 	.name = "ping",
 	.usage = "[-c COUNT] [-s SIZE] [--no-daemon] [--timings] "
-	    "[--timeout SECS] [--keepalive SECS] "
-	    "[--ask-pass | --password-file FILE | --password-fd N] ROUTE",
+	    CMD_USAGE_ROUTE "ROUTE",
 	.summary = "measure round trips to the end of a route",
 	.opts = ping_opts,
 	.words = "ROUTE",
@@ -177,9 +176,7 @@ static int	cmd_info_exec(struct cmd_args *);
 
 const struct cmd_entry cmd_info_entry = {
 	.name = "info",
-	.usage = "[--no-daemon] [--timings] [--timeout SECS] "
-	    "[--keepalive SECS] "
-	    "[--ask-pass | --password-file FILE | --password-fd N] ROUTE",
+	.usage = "[--no-daemon] [--timings] " CMD_USAGE_ROUTE "ROUTE",
 	.summary = "show pid, user, host and kernel of every hop",
 	.opts = info_opts,
 	.words = "ROUTE",

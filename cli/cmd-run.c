@@ -119,8 +119,7 @@ static int	cmd_run_exec(struct cmd_args *);
 const struct cmd_entry cmd_run_entry = {
 	.name = "run",
 	.usage = "[-cnst] [-C DIR] [-e NAME=VALUE]... [--clear-env] "
-	    "[--no-daemon] [--timings] [--timeout SECS] [--keepalive SECS] "
-	    "[--ask-pass | --password-file FILE | --password-fd N] "
+	    "[--no-daemon] [--timings] " CMD_USAGE_ROUTE
 	    "ROUTE [--] COMMAND [ARG...]",
 	.summary = "run a command at the end of a route",
 	.opts = run_opts,
