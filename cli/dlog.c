@@ -217,10 +217,14 @@ dlog_print(int follow)
 void
 dlog_mark(struct dlog_mark *mk)
 {
-	char *dir = ctl_dir_path(), *path = dlog_name(dir);
+	char *dir, *path;
 
 	mk->fd = -1;
-	if (cli_verbose && (mk->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+	if (!cli_verbose)	/* (every run passes here) */
+		return;
+	dir = ctl_dir_path();
+	path = dlog_name(dir);
+	if ((mk->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
 		lseek(mk->fd, 0, SEEK_END);
 	free(path);
 	free(dir);
