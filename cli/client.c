@@ -155,10 +155,9 @@ static void
 client_daemon_check(const struct ctl_msg *m)
 {
 	static int said;	/* once, however many connections we make */
-	struct stat self, st;
+	struct stat self;
 	struct upk u;
-	char *ver, *dexe, *did, *exe, path[64], buf[PATH_MAX], id[64];
-	ssize_t n;
+	char *ver, *dexe, *did, *exe, id[64];
 	size_t len;
 	pid_t pid;
 
@@ -167,41 +166,31 @@ client_daemon_check(const struct ctl_msg *m)
 	upk_init(&u, m->body, m->len);
 	(void)upk_u32(&u);
 	pid = upk_u32(&u);
-	ver = upk_str(&u);	/* NULL: a daemon older than this check */
+	ver = upk_str(&u);
 	dexe = upk_str(&u);	/* its binary, as it sees it ... */
 	did = upk_str(&u);	/* ... and that binary's DEV:INO */
-	if (stat("/proc/self/exe", &self) != 0 || pid <= 0)
+	/* (A daemon that said HELLO speaks our version: it sends all.) */
+	if (u.err || stat("/proc/self/exe", &self) != 0 || pid <= 0)
 		goto out;
 	snprintf(id, sizeof id, "%llx:%llx", (unsigned long long)self.st_dev,
 	    (unsigned long long)self.st_ino);
-	if (did != NULL && dexe != NULL && *dexe != '\0') {
-		/* The daemon is not dumpable: only root may read its exe. */
-		if (strcmp(did, id) == 0 || strcmp(did, "0:0") == 0)
-			goto out;
-		snprintf(buf, sizeof buf, "%s", dexe);
-	} else {
-		snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
-		if (stat(path, &st) != 0 || (st.st_dev == self.st_dev &&
-		    st.st_ino == self.st_ino))
-			goto out;
-		if ((n = readlink(path, buf, sizeof buf - 1)) < 0)
-			n = 0;
-		buf[n] = '\0';
-	}
-	len = strlen(buf);
+	/* The daemon is not dumpable: only root may read its exe. */
+	if (strcmp(did, id) == 0 || strcmp(did, "0:0") == 0 || *dexe == '\0')
+		goto out;
+	len = strlen(dexe);
 	exe = client_self_exe();
-	if (len > 10 && strcmp(buf + len - 10, " (deleted)") == 0)
+	if (len > 10 && strcmp(dexe + len - 10, " (deleted)") == 0)
 		log_warn("the daemon (pid %ld) runs %s, since replaced or "
 		    "removed; 'spindle daemon stop' makes the next command "
-		    "start this one (%s)", (long)pid, buf, exe ? exe : "?");
-	else if (ver == NULL || strcmp(ver, PACKAGE_VERSION) != 0)
+		    "start this one (%s)", (long)pid, dexe, exe ? exe : "?");
+	else if (strcmp(ver, PACKAGE_VERSION) != 0)
 		log_warn("the daemon (pid %ld) is spindle %s (%s), this is "
 		    "%s (%s); 'spindle daemon stop' makes the next command "
-		    "start this one", (long)pid, ver ? ver : "older", buf,
-		    PACKAGE_VERSION, exe ? exe : "?");
+		    "start this one", (long)pid, ver, dexe, PACKAGE_VERSION,
+		    exe ? exe : "?");
 	else
 		log_info("the daemon (pid %ld) runs %s, not this binary (%s)",
-		    (long)pid, buf, exe ? exe : "?");
+		    (long)pid, dexe, exe ? exe : "?");
 	free(exe);
 out:
 	free(ver);
