@@ -21,17 +21,11 @@ SPINDLE_ROUTES=$TMPD/routes
 export SPINDLE_RUNTIME_DIR SPINDLE_ROUTES
 cleanup_user() {
 	timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-	pkill -KILL -u "$u" 2>/dev/null
-	pkill -KILL -u "$u2" 2>/dev/null
-	userdel -r "$u" >/dev/null 2>&1
-	userdel -r "$u2" >/dev/null 2>&1
 	rm -f "$sudoers"
 }
 trap '_t=$?; cleanup_user; (exit $_t); _lib_cleanup' EXIT
-useradd -m -s /bin/sh "$u" || fail "useradd $u"
-useradd -m -s /bin/sh "$u2" || fail "useradd $u2"
-echo "$u:$pw" | chpasswd || fail "chpasswd"
-echo "$u2:$pw2" | chpasswd || fail "chpasswd"
+user_add "$u" "$pw"
+user_add "$u2" "$pw2"
 chmod 755 "$TMPD"
 : >"$TMPD/sudo.log"
 cat >"$TMPD/sudoers" <<EOS

@@ -106,6 +106,12 @@ _lib_cleanup() {
 			tmux -L "$_s" kill-server 2>/dev/null
 		done <"$TMPD/tmux"
 	fi
+	if [ -s "$TMPD/users" ]; then
+		while read -r _u; do
+			pkill -KILL -u "$_u" 2>/dev/null
+			userdel -r "$_u" >/dev/null 2>&1
+		done <"$TMPD/users"
+	fi
 	{
 		for _p in $_kill; do
 			kill -KILL "$_p"
@@ -365,6 +371,14 @@ tmux_start() {
 	echo "$1" >>"$TMPD/tmux"
 	_ts=${3:-100x30}
 	tmux -L "$1" new-session -d -s "$1" -x "${_ts%x*}" -y "${_ts#*x}" "$2"
+}
+
+# user_add NAME [PASSWORD]: a test user with a home and /bin/sh (and
+# that password); its processes are killed and it is removed on exit.
+user_add() {
+	echo "$1" >>"$TMPD/users"
+	useradd -m -s /bin/sh "$1" || fail "useradd $1"
+	[ -z "${2:-}" ] || echo "$1:$2" | chpasswd || fail "chpasswd $1"
 }
 
 # hop_fails WHAT ROUTE [OPTIONS...]: `run OPTIONS ROUTE -- echo RAN` exits

@@ -12,18 +12,9 @@ u="spnp$(printf '%04x' $$)"
 v="spnq$(printf '%04x' $$)"	# in no sudoers rule
 pw="pw-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 sudoers=/etc/sudoers.d/spn-$u
-cleanup_user() {
-	pkill -KILL -u "$u" 2>/dev/null
-	pkill -KILL -u "$v" 2>/dev/null
-	userdel -r "$u" >/dev/null 2>&1
-	userdel -r "$v" >/dev/null 2>&1
-	rm -f "$sudoers"
-}
-trap '_t=$?; cleanup_user; (exit $_t); _lib_cleanup' EXIT
-for x in "$u" "$v"; do
-	useradd -m -s /bin/sh "$x" || fail "useradd $x"
-	echo "$x:$pw" | chpasswd || fail "chpasswd $x"
-done
+trap '_t=$?; rm -f "$sudoers"; (exit $_t); _lib_cleanup' EXIT
+user_add "$u" "$pw"
+user_add "$v" "$pw"
 printf 'Lecture: your password, Permission denied, Password:\n' \
     >"$TMPD/lecture"
 chmod 644 "$TMPD/lecture"
