@@ -52,6 +52,7 @@ enum spn_handle {
 	SPN_H_EXEC = 3,		/* run a process with stdio streams */
 	SPN_H_CONNECT = 4,	/* start a child context from here */
 	SPN_H_LOG = 5,		/* log sink (in the master) */
+	SPN_H_CALL = 6,		/* libspindle: run an export (MessagePack) */
 };
 #define SPN_H_DYNAMIC		1024
 
@@ -65,13 +66,11 @@ enum spn_dead {
 	SPN_D_FAILED = 6,	/* the service ran and failed; text says why */
 };
 
-/* Log levels. */
-enum spn_level {
-	SPN_LOG_ERROR = 1,
-	SPN_LOG_WARN = 2,
-	SPN_LOG_INFO = 3,
-	SPN_LOG_DEBUG = 4,
-};
+/* Log levels (macros, as include/spindle.h has the same ones). */
+#define SPN_LOG_ERROR		1
+#define SPN_LOG_WARN		2
+#define SPN_LOG_INFO		3
+#define SPN_LOG_DEBUG		4
 
 /* EXEC call flags. */
 #define SPN_EXEC_SHELL		0x1	/* argv[0] is a shell command string */

@@ -1,0 +1,239 @@
+/*
+ * spindle.h: libspindle, a library for writing distributed
+ * self-replicating programs.
+ *
+ * A program links libspindle (statically, with musl: spindle-cc), calls
+ * spn_init() first thing in main(), connects to routes such as
+ * "admin@bastion+web+sudo=webapp" and calls its own exported functions
+ * there.  The copy of the program that runs in each remote context is the
+ * program's own static image, sent over the route and run from memory; in
+ * that copy spn_init() becomes the context's agent and never returns.
+ *
+ * Every function returns an int status: SPN_OK (0) or an SPN_E* code,
+ * with the details in a struct spn_error where the function takes one.
+ * man 3 spindle documents each function, its errors and thread rules.
+ *
+ * Threads: every spn_* function may be called from any thread.  Blocking
+ * functions called on the library's own loop thread return SPN_EDEADLK
+ * at once instead of hanging.  Contexts are reference counted and
+ * immutable; received values are immutable and may be read from any
+ * thread until their message is freed; a struct spn_vbuf belongs to one
+ * thread.
+ */
+#ifndef SPINDLE_H
+#define SPINDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SPN_API_VERSION		1
+
+#if defined(__GNUC__)
+#define SPN_FMT(a, b)	__attribute__((format(printf, a, b)))
+#else
+#define SPN_FMT(a, b)
+#endif
+
+/* Status codes.  Numbers are part of the API: never renumbered. */
+enum spn_status {
+	SPN_OK = 0,
+	SPN_ECALL = 1,		/* the remote function failed: see the error */
+	SPN_ETIMEDOUT = 2,	/* no answer in time; the context may live on */
+	SPN_ECANCELLED = 3,	/* spn_recv_cancel() */
+	SPN_ELOST = 4,		/* the context (or a hop below it) went away */
+	SPN_ENOROUTE = 5,	/* no route to the context */
+	SPN_EREFUSED = 6,	/* the context refused: policy */
+	SPN_ENOFUNC = 7,	/* no such export, or the stock agent runs there */
+	SPN_ESIG = 8,		/* arguments do not match the export's signature */
+	SPN_ETOOLARGE = 9,	/* a message over the route's frame limit */
+	SPN_EPROTO = 10,	/* a malformed value or message */
+	SPN_ECONNECT = 11,	/* a hop could not be started */
+	SPN_EAUTH = 12,		/* a hop refused the password */
+	SPN_EARCH = 13,		/* the remote machine's architecture differs */
+	SPN_ENOTSTATIC = 14,	/* this program is not a static image */
+	SPN_ESHUTDOWN = 15,	/* spn_shutdown() was called */
+	SPN_ECLOSED = 16,	/* the receiver was closed */
+	SPN_ECRASH = 17,	/* the remote function crashed (isolated) */
+	SPN_EDEADLK = 18,	/* a blocking call on the loop thread */
+	SPN_EBUSY = 19,		/* spn_init() twice */
+	SPN_EINVAL = 20,	/* a bad argument */
+	SPN_ENOMEM = 21,
+	SPN_ESYS = 22,		/* a local system call failed: sys_errno */
+};
+
+struct spn_error {
+	int		 code;		/* enum spn_status */
+	int		 sys_errno;	/* the far side's errno, or 0 */
+	char		 context[64];	/* "web", "hop 2 (bastion+web)" */
+	char		 where[128];	/* "install-app.c:42 install_app" */
+	char		 message[512];
+};
+const char	*spn_strerror(int);
+/* "context web: install-app.c:42 install_app: no /srv (No such file or
+ * directory)"; returns what snprintf would. */
+int		 spn_error_format(const struct spn_error *, char *, size_t);
+/* The same, as one line on stderr, prefixed with the program's name. */
+void		 spn_error_print(const struct spn_error *);
+
+/* Lifecycle. */
+struct spn;
+struct spn_opts {
+	int		 log_level;	/* 0: warnings and errors (SPN_LOG_*) */
+	int		 workers;	/* per context, for exports; 0: 4 */
+};
+#define SPN_LOG_ERROR	1
+#define SPN_LOG_WARN	2
+#define SPN_LOG_INFO	3
+#define SPN_LOG_DEBUG	4
+/*
+ * First thing in main().  In a copy started by spindle this becomes that
+ * context's agent and never returns.  Otherwise it starts the library's
+ * loop thread and returns SPN_OK, SPN_EBUSY (called twice) or SPN_ESYS.
+ */
+int		 spn_init(int *, char ***, const struct spn_opts *,
+		     struct spn **);
+/* Wakes every waiter with SPN_ESHUTDOWN, ends every context below within
+ * 5 s, frees everything.  Later calls return SPN_ESHUTDOWN. */
+void		 spn_shutdown(struct spn *);
+#define SPN_MAIN(fn)							\
+int main(int argc, char **argv)						\
+{									\
+	struct spn *spn_main_;						\
+	int spn_rc_;							\
+	if (spn_init(&argc, &argv, NULL, &spn_main_) != SPN_OK)		\
+		return 1;						\
+	spn_rc_ = (fn)(spn_main_, argc, argv);				\
+	spn_shutdown(spn_main_);					\
+	return spn_rc_;							\
+}
+
+/* Contexts. */
+struct spn_ctx;
+struct spn_connect_opts {
+	int		 timeout;	/* seconds per hop; 0: 30 */
+	int		 keepalive;	/* seconds; 0: 15, -1: off */
+	const char	*password;	/* for hops that take one; copied */
+	const char	*password_file;	/* ... or its first line */
+};
+/* route: the spindle command's grammar, e.g. "a@bastion+web+sudo=app",
+ * "local", "local+sudo=www-data".  Blocks until every hop is up. */
+int		 spn_connect(struct spn *, const char *,
+		     const struct spn_connect_opts *, struct spn_ctx **,
+		     struct spn_error *);
+/* The context that started this one (agent mode), or NULL. */
+struct spn_ctx	*spn_parent(struct spn *);
+const char	*spn_ctx_name(const struct spn_ctx *);
+uint32_t	 spn_ctx_id(const struct spn_ctx *);
+struct spn_ctx	*spn_ctx_ref(struct spn_ctx *);
+void		 spn_ctx_unref(struct spn_ctx *);
+/* Ends the context (and what is below it); calls in flight get
+ * SPN_ELOST.  grace_ms: how long its functions may run on. */
+int		 spn_ctx_shutdown(struct spn_ctx *, int);
+
+/* Values.  Type letters of signatures:
+ *   b bool  i int64_t  u uint64_t  d double  s string (const char *)
+ *   y bytes (const void *, size_t)  n nil  v any (const struct spn_value *)
+ * An export's signature is "ARGS->RESULTS", e.g. "s,i->u" or "s->";
+ * commas are optional.  A call's signature is its ARGS part. */
+enum spn_type {
+	SPN_T_NIL = 0,
+	SPN_T_BOOL,
+	SPN_T_INT,
+	SPN_T_UINT,
+	SPN_T_DOUBLE,
+	SPN_T_STR,
+	SPN_T_BYTES,
+	SPN_T_ARRAY,
+	SPN_T_MAP,
+};
+struct spn_value;
+struct spn_msg;
+struct spn_vbuf;
+/* A message's value: the array of a call's results. */
+const struct spn_value *spn_msg_value(const struct spn_msg *);
+void		 spn_msg_free(struct spn_msg *);
+int		 spn_value_type(const struct spn_value *);
+int		 spn_value_bool(const struct spn_value *, int *);
+int		 spn_value_int(const struct spn_value *, int64_t *);
+int		 spn_value_uint(const struct spn_value *, uint64_t *);
+int		 spn_value_double(const struct spn_value *, double *);
+/* NUL-terminated (a string may hold NULs: len says); NULL if not one. */
+const char	*spn_value_str(const struct spn_value *, size_t *);
+const void	*spn_value_bytes(const struct spn_value *, size_t *);
+/* Elements of an array or pairs of a map. */
+size_t		 spn_value_len(const struct spn_value *);
+const struct spn_value *spn_value_at(const struct spn_value *, size_t);
+const struct spn_value *spn_value_key(const struct spn_value *, size_t);
+const struct spn_value *spn_value_get(const struct spn_value *,
+		     const char *);
+/* Shorthands on an array (arguments, results): 0 or NULL when absent or
+ * of another type. */
+const char	*spn_arg_str(const struct spn_value *, size_t);
+int64_t		 spn_arg_int(const struct spn_value *, size_t);
+uint64_t	 spn_arg_uint(const struct spn_value *, size_t);
+int		 spn_arg_bool(const struct spn_value *, size_t);
+double		 spn_arg_double(const struct spn_value *, size_t);
+const void	*spn_arg_bytes(const struct spn_value *, size_t, size_t *);
+/* Append values, one per letter of the signature. */
+int		 spn_vbuf_put(struct spn_vbuf *, const char *, ...);
+
+/* Exports: the functions a context offers, by name and signature.
+ * Return SPN_OK with the results in the vbuf, or spn_fail()'s value. */
+struct spn_call;
+typedef int spn_fn(struct spn_call *, const struct spn_value *,
+		     struct spn_vbuf *);
+struct spn_export {
+	const char	*name;
+	const char	*sig;
+	spn_fn		*fn;
+	unsigned	 flags;
+};
+#define SPN_ALLOW_ANY	0x1	/* any context may call it, not only
+				 * ancestors (a child calling its parent) */
+#define SPN_EXPORT_FLAGS(f, s, fl)					\
+	static const struct spn_export spn_export_##f			\
+	__attribute__((used, retain, section("spn_exports"),		\
+	    aligned(sizeof(void *)))) = { #f, s, f, fl }
+#define SPN_EXPORT(f, s)	SPN_EXPORT_FLAGS(f, s, 0)
+
+/* Calls.  timeout_ms: -1 forever, else milliseconds. */
+struct spn_recv;
+int		 spn_call(struct spn_ctx *, const char *, int,
+		     struct spn_msg **, struct spn_error *, const char *, ...);
+int		 spn_call_async(struct spn_ctx *, const char *,
+		     struct spn_recv **, struct spn_error *, const char *,
+		     ...);
+/* The answer, once.  SPN_ETIMEDOUT leaves the call running: wait again,
+ * cancel or close. */
+int		 spn_recv_get(struct spn_recv *, int, struct spn_msg **,
+		     struct spn_error *);
+/* The waiter gets SPN_ECANCELLED at once; the remote function sees
+ * spn_cancelled(). */
+int		 spn_recv_cancel(struct spn_recv *);
+/* Frees it; a waiter on another thread gets SPN_ECLOSED. */
+void		 spn_recv_close(struct spn_recv *);
+
+/* In an export. */
+int		 spn_cancelled(const struct spn_call *);
+struct spn	*spn_call_spn(const struct spn_call *);
+/* The calling context's name (ancestor "master" when called from above). */
+const char	*spn_call_caller(const struct spn_call *);
+int		 spn_fail_at(struct spn_call *, const char *, int,
+		     const char *, int, const char *, ...) SPN_FMT(6, 7);
+#define spn_fail(call, errnum, ...)					\
+	spn_fail_at((call), __FILE__, __LINE__, __func__, (errnum),	\
+	    __VA_ARGS__)
+
+/* Run a command in a context (the EXEC service: what `spindle run`
+ * does).  fds: -1 for /dev/null.  status: as a shell reports it. */
+int		 spn_exec(struct spn_ctx *, const char *const *, int, int,
+		     int, int *, struct spn_error *);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
