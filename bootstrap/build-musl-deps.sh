@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # build-musl-deps.sh OUTDIR
 #
-# Builds static libevent_core and zlib for musl (musl-gcc) from Debian 12
-# (bookworm) source packages, so a fully static musl agent can link them.
+# Builds static libevent_core (with thread support and libevent_pthreads),
+# zlib and msgpack-c for musl (musl-gcc) from Debian 12 (bookworm) source
+# packages, so a fully static musl agent, and libspindle programs, can
+# link them.
 #
 # Result:
-#   OUTDIR/include/{event2/*.h, event.h, evutil.h, ..., zlib.h, zconf.h}
-#   OUTDIR/lib/{libevent_core.a, libz.a}
+#   OUTDIR/include/{event2/*.h, event.h, evutil.h, ..., zlib.h, zconf.h,
+#                   msgpack.h, msgpack/*.h}
+#   OUTDIR/lib/{libevent_core.a, libevent_pthreads.a, libz.a, libmsgpackc.a}
 #   OUTDIR/.stamp   (written last; if present the script exits 0 at once)
 #
 # Sources: the Debian orig tarballs, fetched with apt-get source through a
 # private apt configuration under OUTDIR/src/apt (the system apt config is
 # never touched). If SPINDLE_DEPS_SRC names a directory holding
-# libevent_*.orig.tar.* and zlib_*.orig.tar.*, those are used instead.
+# libevent_*, zlib_* and msgpack-c_*.orig.tar.*, those are used instead.
 # Debian's patches are not applied (not needed for this static build).
+#
+# DEPS_VERSION below names what the script builds: a cache from another
+# version is rebuilt, not trusted.
 #
 # Environment:
 #   SPINDLE_DEPS_SRC  directory with the orig tarballs (optional)
@@ -40,7 +46,9 @@ DEBIAN_MIRROR=http://deb.debian.org/debian
 mkdir -p "$1"
 OUTDIR=$(cd "$1" && pwd -P)
 STAMP=$OUTDIR/.stamp
-[ -e "$STAMP" ] && exit 0
+DEPS_VERSION=2	# 2: libevent threads, libevent_pthreads, msgpack-c
+stamp_ok() { [ -e "$STAMP" ] && grep -qx "deps=$DEPS_VERSION" "$STAMP"; }
+stamp_ok && exit 0
 
 SRC=$OUTDIR/src
 LOG=$SRC/build.log
@@ -50,7 +58,7 @@ mkdir -p "$SRC"
 if command -v flock >/dev/null 2>&1; then
     exec 9>"$SRC/.lock"
     flock 9
-    [ -e "$STAMP" ] && exit 0
+    stamp_ok && exit 0
 fi
 
 : >"$LOG"
@@ -93,13 +101,15 @@ STEP=fetch-sources
 DL=""
 if [ -n "${SPINDLE_DEPS_SRC:-}" ] && [ -d "$SPINDLE_DEPS_SRC" ] &&
    [ -n "$(find_orig "$SPINDLE_DEPS_SRC" libevent)" ] &&
-   [ -n "$(find_orig "$SPINDLE_DEPS_SRC" zlib)" ]; then
+   [ -n "$(find_orig "$SPINDLE_DEPS_SRC" zlib)" ] &&
+   [ -n "$(find_orig "$SPINDLE_DEPS_SRC" msgpack-c)" ]; then
     DL=$(cd "$SPINDLE_DEPS_SRC" && pwd -P)
     echo "using tarballs from SPINDLE_DEPS_SRC=$DL" >>"$LOG"
 else
     DL=$SRC/dl
     mkdir -p "$DL"
-    if [ -z "$(find_orig "$DL" libevent)" ] || [ -z "$(find_orig "$DL" zlib)" ]; then
+    if [ -z "$(find_orig "$DL" libevent)" ] || [ -z "$(find_orig "$DL" zlib)" ] ||
+       [ -z "$(find_orig "$DL" msgpack-c)" ]; then
         APTDIR=$SRC/apt
         mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial"
         echo "deb-src $DEBIAN_MIRROR $DEBIAN_SUITE main" >"$APTDIR/sources.list"
@@ -112,17 +122,20 @@ else
             -q
         run apt-update apt-get "$@" update
         STEP=apt-source
-        (cd "$DL" && apt-get "$@" source --download-only libevent zlib) >>"$LOG" 2>&1 ||
-            fail "apt-get source --download-only libevent zlib"
+        (cd "$DL" && apt-get "$@" source --download-only libevent zlib msgpack-c) >>"$LOG" 2>&1 ||
+            fail "apt-get source --download-only libevent zlib msgpack-c"
     fi
 fi
 STEP=fetch-sources
 LIBEVENT_TAR=$(find_orig "$DL" libevent)
 ZLIB_TAR=$(find_orig "$DL" zlib)
+MSGPACK_TAR=$(find_orig "$DL" msgpack-c)
 [ -n "$LIBEVENT_TAR" ] || fail "no libevent_*.orig.tar.* in $DL"
 [ -n "$ZLIB_TAR" ] || fail "no zlib_*.orig.tar.* in $DL"
+[ -n "$MSGPACK_TAR" ] || fail "no msgpack-c_*.orig.tar.* in $DL"
 echo "libevent: $LIBEVENT_TAR" >>"$LOG"
 echo "zlib:     $ZLIB_TAR" >>"$LOG"
+echo "msgpack:  $MSGPACK_TAR" >>"$LOG"
 
 mkdir -p "$OUTDIR/include" "$OUTDIR/lib"
 
@@ -152,14 +165,16 @@ run libevent-configure ./configure \
     --prefix="$OUTDIR" \
     --disable-shared --enable-static \
     --disable-openssl --disable-samples --disable-libevent-regress \
-    --disable-debug-mode --disable-thread-support \
+    --disable-debug-mode --enable-thread-support \
     --disable-dependency-tracking --disable-silent-rules
 # event-config.h is a BUILT_SOURCE, which explicit targets don't trigger.
 run libevent-build make include/event2/event-config.h
-run libevent-build make -j"$JOBS" libevent_core.la
+run libevent-build make -j"$JOBS" libevent_core.la libevent_pthreads.la
 run libevent-install make install-include_event2HEADERS \
     install-nodist_include_event2HEADERS install-includeHEADERS
 run libevent-install cp .libs/libevent_core.a "$OUTDIR/lib/libevent_core.a"
+run libevent-install cp .libs/libevent_pthreads.a \
+    "$OUTDIR/lib/libevent_pthreads.a"
 cd "$SRC"
 
 # ---------------------------------------------------------------- zlib
@@ -177,15 +192,46 @@ run zlib-install cp libz.a "$OUTDIR/lib/libz.a"
 run zlib-install cp zlib.h zconf.h "$OUTDIR/include/"
 cd "$SRC"
 
+# ---------------------------------------------------------------- msgpack-c
+# Its build is CMake; five C files and two generated headers do not need
+# it (the C part has no configuration but the byte order).
+MP=$SRC/msgpack-c
+rm -rf "$MP"
+mkdir -p "$MP"
+run msgpack-unpack tar -xf "$MSGPACK_TAR" -C "$MP" --strip-components=1
+cd "$MP"
+STEP=msgpack-headers
+big=0; little=1
+[ "$(printf '\1\0' | od -An -tu2 | tr -d ' ')" = 1 ] || { big=1; little=0; }
+for h in sysdep.h pack_template.h; do
+    sed -e "s/@MSGPACK_ENDIAN_BIG_BYTE@/$big/" \
+        -e "s/@MSGPACK_ENDIAN_LITTLE_BYTE@/$little/" \
+        "cmake/$h.in" >"include/msgpack/$h"
+done
+for c in src/*.c; do
+    run msgpack-build "$CC_MUSL" $CFLAGS_MUSL -Iinclude -c "$c" \
+        -o "${c%.c}.o"
+done
+run msgpack-build ar cr libmsgpackc.a src/*.o
+run msgpack-install cp libmsgpackc.a "$OUTDIR/lib/libmsgpackc.a"
+mkdir -p "$OUTDIR/include/msgpack"
+run msgpack-install cp include/msgpack.h "$OUTDIR/include/"
+run msgpack-install cp include/msgpack/*.h "$OUTDIR/include/msgpack/"
+cd "$SRC"
+
 # ---------------------------------------------------------------- check
 STEP=verify
-for f in lib/libevent_core.a lib/libz.a include/event2/event.h \
-         include/event2/event-config.h include/zlib.h include/zconf.h; do
+for f in lib/libevent_core.a lib/libevent_pthreads.a lib/libz.a \
+         lib/libmsgpackc.a include/event2/event.h include/event2/thread.h \
+         include/event2/event-config.h include/zlib.h include/zconf.h \
+         include/msgpack.h; do
     [ -s "$OUTDIR/$f" ] || fail "missing $OUTDIR/$f"
 done
 
 {
+    echo "deps=$DEPS_VERSION"
     echo "libevent=$(basename "$LIBEVENT_TAR")"
+    echo "msgpack=$(basename "$MSGPACK_TAR")"
     echo "zlib=$(basename "$ZLIB_TAR")"
     echo "cc=$CC_MUSL"
     echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
