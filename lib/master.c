@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "lib.h"
 
 struct master {
 	struct event_base	*base;
