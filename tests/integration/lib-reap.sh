@@ -17,6 +17,6 @@ for side in master remote; do
 	check_rc "reap $side local 1000" 0 "$rc" "$TMPD/err"
 	grep -q "^$side: 1000/1000 returned 3 " "$TMPD/out" ||
 	    fail "reap $side: $(cat "$TMPD/out")"
-	left_behind "reap $side"
+	procs_left "reap $side"
 done
 pass

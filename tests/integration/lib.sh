@@ -307,9 +307,9 @@ lib_prog() {
 	exit 99
 }
 
-# left_behind WHAT: fail if the latest master left processes running
+# procs_left WHAT: fail if the latest master left processes running
 # 5 s after it ended.
-left_behind() {
+procs_left() {
 	_lb=$(tree_of "$(last_master)" orphans)
 	[ -z "$_lb" ] || wait_gone $_lb 5 || fail "$1: processes left behind"
 }
