@@ -231,7 +231,13 @@ void		 password_opts_free(struct master_opts *);
 #define VALUE_DEPTH_MAX	32
 struct spn_vbuf	*vbuf_new(void);
 void		 vbuf_free(struct spn_vbuf *);
+void		 vbuf_reset(struct spn_vbuf *);
 const uint8_t	*vbuf_data(const struct spn_vbuf *, size_t *);
+/* How many complete values it holds, and how deep they nest; -1 while an
+ * array or map still awaits elements. */
+int		 vbuf_values(const struct spn_vbuf *, size_t *, int *);
+/* Append another vbuf's values; SPN_OK or an SPN_E* code. */
+int		 vbuf_cat(struct spn_vbuf *, const struct spn_vbuf *);
 /* Append the values va_list holds, one per letter of sig; -1 with why
  * on a bad signature. */
 int		 vbuf_putv(struct spn_vbuf *, const char *, va_list *, char *,
@@ -240,6 +246,8 @@ int		 vbuf_putv(struct spn_vbuf *, const char *, va_list *, char *,
  * -1 with why.  The message owns a copy of the bytes. */
 int		 value_decode(const void *, size_t, struct spn_msg **, char *,
 		     size_t);
+/* What spn_msg_value() returns from now on (a value inside m). */
+void		 value_msg_root(struct spn_msg *, const struct spn_value *);
 /* Does the value (an array) match a signature's letters?  -1 with why. */
 int		 value_sig_match(const struct spn_value *, const char *, char *,
 		     size_t);
