@@ -103,6 +103,9 @@ struct master_opts {
 struct master;
 typedef void master_up_fn(struct master *, const char *, void *);
 struct master	*master_new(const struct master_opts *);
+struct master	*master_attach(struct event_base *,
+		     const struct master_opts *);
+void		 master_free(struct master *);
 struct rt	*master_rt(struct master *);
 struct event_base *master_base(struct master *);
 void		 master_connect(struct master *, const struct route *,
