@@ -278,6 +278,17 @@ int		 reply_unpack(const void *, size_t, struct spn_msg **,
 const struct spn_export *export_find(const char *);
 /* Does a call's argument signature fit the export's?  SPN_OK, SPN_ESIG. */
 int		 export_sig_check(const struct spn_export *, const char *);
+/* agent_ops.run: one CALL, on a worker thread. */
+void		 export_run(struct agent_call *, struct agent_reply *);
+/* The export running on this thread, or NULL (crash reports). */
+const char	*export_running(void);
+/* What spn_call_spn() gives a function (agent mode). */
+void		 export_set_spn(struct spn *);
+
+/* agentmode.c */
+/* In a copy started by spindle: become the context's agent (never
+ * returns).  Else 0. */
+int		 agent_mode_main(int *, char ***, const struct spn_opts *);
 
 /* error.c */
 void		 error_set(struct spn_error *, int, const char *, const char *,

@@ -82,6 +82,7 @@ void		 log_set_level(int);
 int		 log_get_level(void);
 void		 log_set_sink(log_sink_fn *, void *);
 void		 log_set_output(log_output_fn *, void *);
+void		 log_set_fd(int);
 const char	*log_level_name(int);
 void		 log_msg(int, const char *, ...) SPN_PRINTF(2, 3);
 void		 log_vmsg(int, const char *, va_list);
