@@ -81,6 +81,9 @@ void		 api_list_add(struct api_node *, struct api_node *);
 void		 api_list_del(struct api_node *);
 int		 api_submit(broker_fn *, void *);
 
+/* error.c */
+int		 error_is_auth(const char *);
+
 /* ctx.c */
 struct spn_ctx	*ctx_new(struct spn *, uint32_t, const char *, struct conn *);
 void		 ctx_close_all(struct spn *);
