@@ -90,7 +90,7 @@ void		 ctx_close_all(struct spn *);
 void		 ctx_free_all(struct spn *);
 
 /* call.c */
-void		 api_call_service(struct spn *);
+void		 api_call_service(struct spn *, int);
 void		 call_free_all(struct spn *);
 
 #endif

@@ -4,7 +4,8 @@
 # context usable, cancel, spn_shutdown waking a waiter, 100,000 calls
 # within 256 KiB of master RSS, nothing left behind when main returns
 # without spn_shutdown or the program is killed, spn_exec, and a dynamic
-# (glibc) program whose calls say ENOTSTATIC while exec works.
+# (glibc) program whose calls say ENOTSTATIC while exec works, and a
+# context calling its parent (SPN_ALLOW_ANY exports only).
 . "$(dirname "$0")/lib.sh"
 
 lib_prog tests/lib/core
@@ -29,6 +30,7 @@ run "async" 60 async local
 run "timeout" 60 timeout local
 run "cancel" 60 cancel local
 run "shutdown" 60 shutdown local+local
+run "parent" 60 parent local
 run "exec" 60 exec local
 grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"
 
