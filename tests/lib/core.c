@@ -13,6 +13,8 @@
  *   core hold ROUTE          prints the context's pid, then sleeps (the
  *                            test kills us)
  *   core exec ROUTE          spn_exec's status and output
+ *   core ctxdown ROUTE       spn_ctx_shutdown: the call in flight says
+ *                            ELOST, later ones fail at once
  *   core parent ROUTE        the context calls us back: an SPN_ALLOW_ANY
  *                            export answers, another is refused
  *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
@@ -433,6 +435,36 @@ case_leave(struct spn_ctx *ctx)
 }
 
 static int
+case_ctxdown(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	struct spn_recv *r;
+	struct spn_msg *m;
+	uint64_t t0;
+	int64_t pid;
+	int rc;
+
+	if ((rc = spn_call_async(ctx, "nap", &r, &err, "i",
+	    (int64_t)60000)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+		return fail("getpid_fn", rc, &err);
+	t0 = now_us();
+	if ((rc = spn_ctx_shutdown(ctx, 0)) != SPN_OK)
+		return fail("spn_ctx_shutdown", rc, NULL);
+	if ((rc = spn_recv_get(r, 10000, &m, &err)) != SPN_ELOST)
+		return fail("nap in flight (want ELOST)", rc, &err);
+	if (now_us() - t0 > 5000000)
+		return fail("ELOST took over 5 s", rc, &err);
+	spn_recv_close(r);
+	rc = call_pid(ctx, &pid, &err);
+	if (rc != SPN_ENOROUTE && rc != SPN_ELOST)
+		return fail("call after spn_ctx_shutdown", rc, &err);
+	printf("down: %s\n", err.message);
+	return 0;
+}
+
+static int
 case_hold(struct spn_ctx *ctx)
 {
 	struct spn_error err;
@@ -517,6 +549,8 @@ main(int argc, char **argv)
 		return case_hold(ctx);
 	else if (strcmp(what, "exec") == 0)
 		rc = case_exec(ctx);
+	else if (strcmp(what, "ctxdown") == 0)
+		rc = case_ctxdown(ctx);
 	else if (strcmp(what, "parent") == 0)
 		rc = case_parent(ctx);
 	else if (strcmp(what, "notstatic") == 0)
