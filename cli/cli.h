@@ -150,6 +150,10 @@ extern const struct cmd_entry cmd_fakessh_bin_entry;
 extern const struct cmd_entry cmd_exec_entry;
 int		 daemon_stop_wait(void);
 
+/* sig.c */
+struct master	*sig_master_new(const struct master_opts *);
+void		 sig_on_signal(void (*)(int, void *), void *);
+
 /* shimdir.c */
 #define SHIMDIR_PREFIX	"fakessh-bin"
 char		*fakessh_dir(char *, size_t);

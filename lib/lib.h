@@ -102,15 +102,14 @@ struct master_opts {
 
 struct master;
 typedef void master_up_fn(struct master *, const char *, void *);
-struct master	*master_new(const struct master_opts *);
+struct master	*master_new(struct event_base *,
+		     const struct master_opts *);
 struct rt	*master_rt(struct master *);
 struct event_base *master_base(struct master *);
 void		 master_connect(struct master *, const struct route *,
 		     master_up_fn *, void *);
 uint32_t	 master_ctx(struct master *, size_t);
 struct chain	*master_chain(struct master *);
-void		 master_on_signal(struct master *, void (*)(int, void *),
-		     void *);
 void		 master_timing(struct master *, const char *, uint64_t);
 void		 master_teardown(struct master *);
 uint32_t	 master_new_id(struct master *);
