@@ -158,6 +158,10 @@ void		 sig_on_signal(void (*)(int, void *), void *);
 #define SHIMDIR_PREFIX	"fakessh-bin"
 char		*fakessh_dir(char *, size_t);
 
+/* askpass.c */
+char		*password_ask(const char *, char *, size_t);
+int		 password_ask_route(const char *, struct master_opts *);
+
 /* spindle.c */
 int		 cli_parse_master_opt(int, const char *, struct master_opts *);
 

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include <signal.h>
 #include <stdarg.h>
 
 #include "../agent/agent.h"
@@ -218,12 +219,12 @@ void		 tty_setup(struct exec_req *);
 void		 tty_restore(void);
 
 /* password.c */
-char		*password_ask(const char *, char *, size_t);
+char		*password_read_line(int, const char *,
+		     const volatile sig_atomic_t *, char *, size_t);
 char		*password_from_fd(int, char *, size_t);
 char		*password_from_file(const char *, char *, size_t);
 void		 password_free(char *);
 void		 password_strv_free(char **);
-int		 password_ask_route(const char *, struct master_opts *);
 void		 password_opts_free(struct master_opts *);
 
 /* client.c: the daemon's clients, the command and the shim */
