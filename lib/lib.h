@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include <signal.h>
 #include <stdarg.h>
 
 #include "../agent/agent.h"
@@ -102,8 +103,7 @@ struct master_opts {
 
 struct master;
 typedef void master_up_fn(struct master *, const char *, void *);
-struct master	*master_new(const struct master_opts *);
-struct master	*master_attach(struct event_base *,
+struct master	*master_new(struct event_base *,
 		     const struct master_opts *);
 void		 master_free(struct master *);
 struct rt	*master_rt(struct master *);
@@ -112,8 +112,6 @@ void		 master_connect(struct master *, const struct route *,
 		     master_up_fn *, void *);
 uint32_t	 master_ctx(struct master *, size_t);
 struct chain	*master_chain(struct master *);
-void		 master_on_signal(struct master *, void (*)(int, void *),
-		     void *);
 void		 master_timing(struct master *, const char *, uint64_t);
 void		 master_teardown(struct master *);
 uint32_t	 master_new_id(struct master *);
@@ -222,13 +220,37 @@ void		 tty_setup(struct exec_req *);
 void		 tty_restore(void);
 
 /* password.c */
-char		*password_ask(const char *, char *, size_t);
+char		*password_read_line(int, const char *,
+		     const volatile sig_atomic_t *, char *, size_t);
 char		*password_from_fd(int, char *, size_t);
 char		*password_from_file(const char *, char *, size_t);
 void		 password_free(char *);
 void		 password_strv_free(char **);
-int		 password_ask_route(const char *, struct master_opts *);
 void		 password_opts_free(struct master_opts *);
+
+/* client.c: the daemon's clients, the command and the shim */
+struct client_mode {
+	int		 quiet;		/* the shim's -q or -E: the daemon says
+					 * nothing */
+	int		 ssh_status;	/* the shim's: 255 for a killed command
+					 * or none run, as ssh */
+	int		 verbose;	/* -v: what the daemon logged about the
+					 * route, after */
+};
+char		*client_self_exe(void);
+int		 client_connect(int, int, int, char *, size_t);
+int		 client_call(int, uint32_t, struct pk *, char **);
+int		 client_for_route(const char *, int, int);
+int		 client_run(int, const struct ctl_spec *,
+		     const struct exec_req *, const struct client_mode *);
+
+/* dlog-read.c: the daemon's log, read back for a client's -v */
+struct dlog_mark {
+	int		 fd;	/* the log as it was, or -1 */
+};
+char		*dlog_name(const char *);
+void		 dlog_mark(struct dlog_mark *, int);
+void		 dlog_replay(struct dlog_mark *, const char *, const char *);
 
 /* value.c: MessagePack values (msgpack-c), never trusting a count */
 #define VALUE_DEPTH_MAX	32
