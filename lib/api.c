@@ -235,10 +235,8 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 	int level, e;
 
 	/* A copy started by spindle becomes that context's agent here and
-	 * never comes back.  XXX agent_mode_main(argc, argv, opts) once the
-	 * agent branch has it. */
-	(void)argc;
-	(void)argv;
+	 * never comes back. */
+	agent_mode_main(argc, argv, opts);
 
 	if (out != NULL)
 		*out = NULL;
