@@ -123,15 +123,16 @@ struct spn_connect_opts {
 };
 /* route: the spindle command's grammar, e.g. "a@bastion+web+sudo=app",
  * "local", "local+sudo=www-data".  Blocks until every hop is up.
- * *ctx: one reference, the caller's (spn_ctx_unref drops it; only
- * spn_ctx_shutdown or spn_shutdown end the context itself). */
+ * *ctx: one reference, the caller's; dropping the last one
+ * (spn_ctx_unref) closes the route, as spn_ctx_shutdown does. */
 int		 spn_connect(struct spn *, const char *,
 		     const struct spn_connect_opts *, struct spn_ctx **,
 		     struct spn_error *);
 /* The context that started this one (agent mode), or NULL; no new
  * reference: it lives as long as the copy. */
 struct spn_ctx	*spn_parent(struct spn *);
-/* Valid while a reference to the context is held. */
+/* The route up to the context's hop, "a@bastion+web"; valid while a
+ * reference is held. */
 const char	*spn_ctx_name(const struct spn_ctx *);
 uint32_t	 spn_ctx_id(const struct spn_ctx *);
 struct spn_ctx	*spn_ctx_ref(struct spn_ctx *);
@@ -244,7 +245,7 @@ void		 spn_recv_close(struct spn_recv *);
 /* In an export. */
 int		 spn_cancelled(const struct spn_call *);
 struct spn	*spn_call_spn(const struct spn_call *);
-/* The calling context's name (ancestor "master" when called from above). */
+/* Who called: "master", else "context ID". */
 const char	*spn_call_caller(const struct spn_call *);
 /* Fills the call's error and returns SPN_ECALL, for the export to
  * return.  errnum: an errno value, or 0. */
