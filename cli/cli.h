@@ -5,16 +5,7 @@
 #include <stdio.h>
 
 #include "../lib/lib.h"
-
-/* client.c */
-extern int	 client_ssh_status;
-extern int	 client_quiet;
-char		*client_self_exe(void);
-int		 client_connect(int, int, char *, size_t);
-int		 client_call(int, uint32_t, struct pk *, char **);
-int		 client_for_route(const char *, int);
-int		 client_run(int, const struct ctl_spec *,
-		     const struct exec_req *);
+#include "../fakessh/fakessh.h"
 
 /* droute.c */
 struct droute;
@@ -53,16 +44,11 @@ struct probe	*probe_start(struct rt *, struct chain *,
 void		 probe_cancel(struct probe *);
 
 /* dlog.c */
-struct dlog_mark {
-	int		 fd;	/* the log as it was, or -1 */
-};
 void		 dlog_open(const char *);
 const char	*dlog_path(void);
 char		*dlog_route(const char *);
 void		 dlog_route_end(char *);
 int		 dlog_print(int);
-void		 dlog_mark(struct dlog_mark *);
-void		 dlog_replay(struct dlog_mark *, const char *, const char *);
 
 /* daemon.c */
 int		 daemon_serve(int);
@@ -167,9 +153,6 @@ int		 daemon_stop_wait(void);
 /* shimdir.c */
 #define SHIMDIR_PREFIX	"fakessh-bin"
 char		*fakessh_dir(char *, size_t);
-
-/* fakessh/shim.c */
-int		 shim_main(int, char **);
 
 /* spindle.c */
 int		 cli_parse_master_opt(int, const char *, struct master_opts *);

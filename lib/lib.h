@@ -230,6 +230,30 @@ void		 password_strv_free(char **);
 int		 password_ask_route(const char *, struct master_opts *);
 void		 password_opts_free(struct master_opts *);
 
+/* client.c: the daemon's clients, the command and the shim */
+struct client_mode {
+	int		 quiet;		/* the shim's -q or -E: the daemon says
+					 * nothing */
+	int		 ssh_status;	/* the shim's: 255 for a killed command
+					 * or none run, as ssh */
+	int		 verbose;	/* -v: what the daemon logged about the
+					 * route, after */
+};
+char		*client_self_exe(void);
+int		 client_connect(int, int, int, char *, size_t);
+int		 client_call(int, uint32_t, struct pk *, char **);
+int		 client_for_route(const char *, int, int);
+int		 client_run(int, const struct ctl_spec *,
+		     const struct exec_req *, const struct client_mode *);
+
+/* dlog-read.c: the daemon's log, read back for a client's -v */
+struct dlog_mark {
+	int		 fd;	/* the log as it was, or -1 */
+};
+char		*dlog_name(const char *);
+void		 dlog_mark(struct dlog_mark *, int);
+void		 dlog_replay(struct dlog_mark *, const char *, const char *);
+
 /* value.c: MessagePack values (msgpack-c), never trusting a count */
 #define VALUE_DEPTH_MAX	32
 struct spn_vbuf	*vbuf_new(void);

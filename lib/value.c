@@ -96,6 +96,40 @@ vbuf_grow(struct spn_vbuf *vb, size_t add)
 	return 0;
 }
 
+/*
+ * Most copies are a few bytes (headers, small strings), where musl's
+ * memcpy (rep movs) costs more than the rest of the encoding: fixed sizes
+ * become plain moves.
+ */
+static void
+value_copy(void *dst, const void *src, size_t len)
+{
+	switch (len) {
+	case 0:
+		break;
+	case 1:
+		*(uint8_t *)dst = *(const uint8_t *)src;
+		break;
+	case 2:
+		__builtin_memcpy(dst, src, 2);
+		break;
+	case 3:
+		__builtin_memcpy(dst, src, 3);
+		break;
+	case 4:
+		__builtin_memcpy(dst, src, 4);
+		break;
+	case 5:
+		__builtin_memcpy(dst, src, 5);
+		break;
+	case 9:
+		__builtin_memcpy(dst, src, 9);
+		break;
+	default:
+		memcpy(dst, src, len);
+	}
+}
+
 static int
 vbuf_write(void *arg, const char *buf, size_t len)
 {
@@ -103,7 +137,7 @@ vbuf_write(void *arg, const char *buf, size_t len)
 
 	if (len > vb->cap - vb->len && vbuf_grow(vb, len) != 0)
 		return -1;
-	memcpy(vb->data + vb->len, buf, len);
+	value_copy(vb->data + vb->len, buf, len);
 	vb->len += len;
 	return 0;
 }
@@ -426,7 +460,8 @@ vbuf_putv(struct spn_vbuf *vb, const char *sig, va_list *ap, char *why,
 	int		 depth = vb->depth, maxdepth = vb->maxdepth, rc = 0;
 	uint32_t	 left[VALUE_DEPTH_MAX];
 
-	memcpy(left, vb->left, depth * sizeof left[0]);
+	if (depth > 0)
+		memcpy(left, vb->left, depth * sizeof left[0]);
 	for (sig = sig_skip(sig); *sig != '\0'; sig = sig_skip(sig)) {
 		if ((rc = put_one(vb, &sig, ap, why, whylen)) != 0)
 			break;
@@ -438,7 +473,8 @@ vbuf_putv(struct spn_vbuf *vb, const char *sig, va_list *ap, char *why,
 	vb->n = n;
 	vb->depth = depth;
 	vb->maxdepth = maxdepth;
-	memcpy(vb->left, left, depth * sizeof left[0]);
+	if (depth > 0)
+		memcpy(vb->left, left, depth * sizeof left[0]);
 	return rc;
 }
 
@@ -539,7 +575,7 @@ walk_text(struct walk *w, struct spn_value *out, int type, uint32_t n)
 	}
 	out->type = type;
 	out->n = n;
-	memcpy(w->arena, p, n);
+	value_copy(w->arena, p, n);
 	w->arena[n] = '\0';
 	out->v.s = w->arena;
 	w->arena += (size_t)n + 1;
