@@ -114,6 +114,8 @@ int
 api_enter(struct spn_error *err)
 {
 	pthread_mutex_lock(&api_lock);
+	if (api_spn.state == API_NONE)
+		api_agent_bind(&api_spn);
 	if (api_spn.state != API_UP) {
 		pthread_mutex_unlock(&api_lock);
 		error_set(err, SPN_ESHUTDOWN, NULL, "%s",
@@ -133,6 +135,42 @@ api_leave(void)
 	if (--api_spn.active == 0 && api_spn.state == API_DOWN)
 		pthread_cond_broadcast(&api_spn.idle);
 	pthread_mutex_unlock(&api_lock);
+}
+
+/*
+ * In agent mode the loop, router and broker are agent_run()'s (the loop
+ * on the main thread); a function calling out (its parent, with
+ * SPN_ALLOW_ANY there) goes through them.  Bound on first use, by a
+ * worker: BOOT came before any call, and nothing writes what is read
+ * here after it.  Under api_lock.
+ */
+void
+api_agent_bind(struct spn *spn)
+{
+	struct rt *rt = agent_router();
+	struct link *parent;
+
+	if (rt == NULL || agent_broker() == NULL ||
+	    (parent = rt_parent(rt)) == NULL)
+		return;
+	api_list_init(&spn->ctxs);
+	api_list_init(&spn->recvs);
+	api_list_init(&spn->conns);
+	api_list_init(&spn->waits);
+	api_cond_init(&spn->idle);
+	spn->agent = 1;
+	spn->is_static = 1;
+	spn->rt = rt;
+	spn->base = rt_base(rt);
+	spn->broker = agent_broker();
+	spn->max_frame = rt_max_frame(rt);
+	spn->parent = xcalloc(1, sizeof *spn->parent);
+	spn->parent->spn = spn;
+	spn->parent->refs = 1;
+	spn->parent->id = link_peer(parent);
+	spn->parent->name = xstrdup("parent");
+	api_list_add(&spn->ctxs, &spn->parent->node);
+	spn->state = API_UP;
 }
 
 /* -1 once the loop is gone. */
@@ -235,10 +273,9 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 	int level, e;
 
 	/* A copy started by spindle becomes that context's agent here and
-	 * never comes back.  XXX agent_mode_main(argc, argv, opts) once the
-	 * agent branch has it. */
-	(void)argc;
-	(void)argv;
+	 * never comes back; its functions find this struct spn. */
+	export_set_spn(spn);
+	agent_mode_main(argc, argv, opts);
 
 	if (out != NULL)
 		*out = NULL;

@@ -68,6 +68,7 @@ extern pthread_mutex_t	 api_lock;
 
 /* api.c */
 int		 api_enter(struct spn_error *);
+void		 api_agent_bind(struct spn *);
 void		 api_leave(void);
 int		 api_on_loop(void);
 void		 api_cond_init(pthread_cond_t *);

@@ -228,9 +228,15 @@ spn_connect(struct spn *spn, const char *route,
 struct spn_ctx *
 spn_parent(struct spn *spn)
 {
+	struct spn_ctx *parent;
+
 	if (spn == NULL)
 		spn = &api_spn;
-	return spn->parent;
+	if (api_enter(NULL) != SPN_OK)
+		return NULL;
+	parent = spn->parent;
+	api_leave();
+	return parent;
 }
 
 const char *
