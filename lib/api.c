@@ -113,15 +113,17 @@ api_on_loop(void)
 int
 api_enter(struct spn_error *err)
 {
+	int rv;
+
 	pthread_mutex_lock(&api_lock);
 	if (api_spn.state == API_NONE)
 		api_agent_bind(&api_spn);
 	if (api_spn.state != API_UP) {
+		rv = api_spn.state == API_NONE ? SPN_EINVAL : SPN_ESHUTDOWN;
 		pthread_mutex_unlock(&api_lock);
-		error_set(err, SPN_ESHUTDOWN, NULL, "%s",
-		    api_spn.state == API_NONE ? "spn_init() was not called" :
-		    "spn_shutdown() was called");
-		return api_spn.state == API_NONE ? SPN_EINVAL : SPN_ESHUTDOWN;
+		error_set(err, rv, NULL, "%s", rv == SPN_EINVAL ?
+		    "spn_init() was not called" : "spn_shutdown() was called");
+		return rv;
 	}
 	api_spn.active++;
 	pthread_mutex_unlock(&api_lock);
