@@ -297,21 +297,33 @@ waiter_run(void *arg)
 	return NULL;
 }
 
+/* A nap of ms in flight, and a thread waiting for it a while already. */
+static int
+nap_waiting(struct spn_ctx *ctx, int64_t ms, struct waiter *w, pthread_t *t)
+{
+	struct spn_error err;
+	int rc;
+
+	w->rc = -1;
+	if ((rc = spn_call_async(ctx, "nap", &w->r, &err, "i", ms)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	pthread_create(t, NULL, waiter_run, w);
+	usleep(300000);
+	return 0;
+}
+
 static int
 case_cancel(struct spn_ctx *ctx)
 {
 	struct spn_error err;
-	struct waiter w = { .rc = -1 };
+	struct waiter w;
 	struct spn_msg *m;
 	pthread_t t;
 	uint64_t t0;
 	int rc;
 
-	if ((rc = spn_call_async(ctx, "nap", &w.r, &err, "i",
-	    (int64_t)20000)) != SPN_OK)
-		return fail("async nap", rc, &err);
-	pthread_create(&t, NULL, waiter_run, &w);
-	usleep(300000);
+	if (nap_waiting(ctx, 20000, &w, &t) != 0)
+		return 1;
 	t0 = now_us();
 	spn_recv_cancel(w.r);
 	pthread_join(t, NULL);
@@ -336,17 +348,14 @@ static int
 case_shutdown(struct spn *spn, struct spn_ctx *ctx)
 {
 	struct spn_error err;
-	struct waiter w = { .rc = -1 };
+	struct waiter w;
 	struct spn_msg *m;
 	pthread_t t;
 	uint64_t t0, dt;
 	int rc;
 
-	if ((rc = spn_call_async(ctx, "nap", &w.r, &err, "i",
-	    (int64_t)60000)) != SPN_OK)
-		return fail("async nap", rc, &err);
-	pthread_create(&t, NULL, waiter_run, &w);
-	usleep(300000);
+	if (nap_waiting(ctx, 60000, &w, &t) != 0)
+		return 1;
 	t0 = now_us();
 	spn_shutdown(spn);
 	dt = now_us() - t0;
