@@ -79,12 +79,15 @@ proc_reply(struct proc *p, uint32_t tag, uint32_t a, uint32_t b)
 static void
 proc_maybe_done(struct proc *p)
 {
-	int st = p->status;
+	int st = p->status, code;
 
 	if (!p->exited || p->streams != 0)
 		return;
-	proc_reply(p, SPN_EXEC_EXITED, WIFEXITED(st) ? WEXITSTATUS(st) : 0,
-	    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+	/* A status some other waiter took is unknown: not a success. */
+	if (st == PROC_STATUS_LOST)
+		code = 255;
+	proc_reply(p, SPN_EXEC_EXITED, code, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	map_del(procs, p->pid);
 	rt_handle_del(p->rt, p->ctl);
 	sink_free(p->in);

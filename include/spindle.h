@@ -178,8 +178,16 @@ uint64_t	 spn_arg_uint(const struct spn_value *, size_t);
 int		 spn_arg_bool(const struct spn_value *, size_t);
 double		 spn_arg_double(const struct spn_value *, size_t);
 const void	*spn_arg_bytes(const struct spn_value *, size_t, size_t *);
-/* Append values, one per letter of the signature. */
+/* Append values, one per letter of the signature; a group in brackets,
+ * "[si]" or "{sisi}" (key, value, ...), is one array or map of what it
+ * holds.  All or nothing: SPN_OK, SPN_EINVAL (a bad signature, a NULL
+ * string), SPN_ETOOLARGE (over 16 MiB), SPN_ENOMEM. */
 int		 spn_vbuf_put(struct spn_vbuf *, const char *, ...);
+/* Start an array of n elements, or a map of n pairs: the next n (2n:
+ * key, value, ...) values appended are its contents.  Nesting stops at
+ * 32 levels (SPN_EINVAL), less what a call's own layout takes (2). */
+int		 spn_vbuf_array(struct spn_vbuf *, size_t);
+int		 spn_vbuf_map(struct spn_vbuf *, size_t);
 
 /* Exports: the functions a context offers, by name and signature.
  * Return SPN_OK with the results in the vbuf, or spn_fail()'s value. */

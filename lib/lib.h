@@ -105,6 +105,7 @@ struct master;
 typedef void master_up_fn(struct master *, const char *, void *);
 struct master	*master_new(struct event_base *,
 		     const struct master_opts *);
+void		 master_free(struct master *);
 struct rt	*master_rt(struct master *);
 struct event_base *master_base(struct master *);
 void		 master_connect(struct master *, const struct route *,
@@ -255,7 +256,13 @@ void		 dlog_replay(struct dlog_mark *, const char *, const char *);
 #define VALUE_DEPTH_MAX	32
 struct spn_vbuf	*vbuf_new(void);
 void		 vbuf_free(struct spn_vbuf *);
+void		 vbuf_reset(struct spn_vbuf *);
 const uint8_t	*vbuf_data(const struct spn_vbuf *, size_t *);
+/* How many complete values it holds, and how deep they nest; -1 while an
+ * array or map still awaits elements. */
+int		 vbuf_values(const struct spn_vbuf *, size_t *, int *);
+/* Append another vbuf's values; SPN_OK or an SPN_E* code. */
+int		 vbuf_cat(struct spn_vbuf *, const struct spn_vbuf *);
 /* Append the values va_list holds, one per letter of sig; -1 with why
  * on a bad signature. */
 int		 vbuf_putv(struct spn_vbuf *, const char *, va_list *, char *,
@@ -264,6 +271,8 @@ int		 vbuf_putv(struct spn_vbuf *, const char *, va_list *, char *,
  * -1 with why.  The message owns a copy of the bytes. */
 int		 value_decode(const void *, size_t, struct spn_msg **, char *,
 		     size_t);
+/* What spn_msg_value() returns from now on (a value inside m). */
+void		 value_msg_root(struct spn_msg *, const struct spn_value *);
 /* Does the value (an array) match a signature's letters?  -1 with why. */
 int		 value_sig_match(const struct spn_value *, const char *, char *,
 		     size_t);
@@ -291,6 +300,17 @@ int		 reply_unpack(const void *, size_t, struct spn_msg **,
 const struct spn_export *export_find(const char *);
 /* Does a call's argument signature fit the export's?  SPN_OK, SPN_ESIG. */
 int		 export_sig_check(const struct spn_export *, const char *);
+/* agent_ops.run: one CALL, on a worker thread. */
+void		 export_run(struct agent_call *, struct agent_reply *);
+/* The export running on this thread, or NULL (crash reports). */
+const char	*export_running(void);
+/* What spn_call_spn() gives a function (agent mode). */
+void		 export_set_spn(struct spn *);
+
+/* agentmode.c */
+/* In a copy started by spindle: become the context's agent (never
+ * returns).  Else 0. */
+int		 agent_mode_main(int *, char ***, const struct spn_opts *);
 
 /* error.c */
 void		 error_set(struct spn_error *, int, const char *, const char *,

@@ -17,6 +17,7 @@ static log_sink_fn	*log_sink;
 static void		*log_sink_arg;
 static log_output_fn	*log_output;
 static void		*log_output_arg;
+static int		 log_fd = STDERR_FILENO;
 
 void
 log_set_level(int level)
@@ -35,6 +36,14 @@ log_set_sink(log_sink_fn *fn, void *arg)
 {
 	log_sink = fn;
 	log_sink_arg = arg;
+}
+
+/* Printed records go to fd rather than stderr (an agent's stderr is a
+ * pipe it forwards; its parent reads the one it started with). */
+void
+log_set_fd(int fd)
+{
+	log_fd = fd;
 }
 
 /* Printed records go to fn rather than stderr. */
@@ -80,7 +89,7 @@ log_emit_about(int level, uint32_t about, const char *ctx, const char *text)
 	line[n - 1] = '\0';
 	str_clean(line);
 	line[n - 1] = '\n';
-	if (write(STDERR_FILENO, line, n) < 0)
+	if (write(log_fd, line, n) < 0)
 		return;
 }
 

@@ -82,6 +82,7 @@ void		 log_set_level(int);
 int		 log_get_level(void);
 void		 log_set_sink(log_sink_fn *, void *);
 void		 log_set_output(log_output_fn *, void *);
+void		 log_set_fd(int);
 const char	*log_level_name(int);
 void		 log_msg(int, const char *, ...) SPN_PRINTF(2, 3);
 void		 log_vmsg(int, const char *, va_list);
@@ -246,11 +247,11 @@ uint32_t	 sink_handle(struct sink *);
 void		 sink_free(struct sink *);
 uint64_t	 sink_bytes(struct sink *);
 
-/* proc.c: child process reaping */
+/* proc.c: child process reaping, per pid (loop thread only) */
+#define PROC_STATUS_LOST	(-1)	/* another waiter took the status */
 typedef void proc_exit_fn(pid_t, int, void *);
 void		 proc_init(struct event_base *);
 void		 proc_watch(pid_t, proc_exit_fn *, void *);
-void		 proc_reap(void);
 char		*proc_status_text(int);
 char		*proc_stop_text(int);
 void		 proc_wait_all(int);
