@@ -8,6 +8,46 @@
 #include "../router/router.h"
 #include "../bootstrap/bootstrap.h"
 
+/* run.c: the agent, for the stock binary and libspindle's agent mode */
+struct agent_call;
+struct agent_reply;
+struct agent_ops {
+	/* Once, on the main thread, before the loop starts (stdio moved,
+	 * signals reset). */
+	void	(*start)(void);
+	/* On a worker thread, before its first call (a sigaltstack). */
+	void	(*worker_start)(void);
+	/* On a worker thread: answer one CALL payload (svc-call.c). */
+	void	(*run)(struct agent_call *, struct agent_reply *);
+	int	 workers;		/* at most this many; 0: 4 */
+};
+void		 agent_run(int, char **, const struct agent_ops *)
+		     __attribute__((noreturn));
+/* The fd of the stderr the agent was started with (its parent reads
+ * it): for a line that must reach the parent when all else failed. */
+int		 agent_stderr(void);
+struct rt	*agent_router(void);
+struct broker	*agent_broker(void);
+
+/* svc-call.c: CALL (handle SPN_H_CALL), transport only */
+struct agent_call {
+	const uint8_t	*data;		/* the CALL payload */
+	size_t		 len;
+	uint32_t	 caller;	/* context id */
+	int		 ancestor;	/* the caller is one of ours */
+	uint64_t	 arrived;	/* now_usec() when it came */
+	int		 cancelled;	/* read with agent_call_cancelled() */
+};
+struct agent_reply {
+	uint8_t		*data;		/* REPLY payload (malloc'd), or */
+	size_t		 len;
+	uint32_t	 dead;		/* SPN_D_* for a DEAD instead */
+	char		*text;		/* (malloc'd) */
+};
+void		 svc_call_init(struct rt *, struct broker *,
+		     const struct agent_ops *);
+int		 agent_call_cancelled(const struct agent_call *);
+
 /* svc-basic.c */
 void		 svc_basic_init(struct rt *);
 

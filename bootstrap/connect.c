@@ -121,12 +121,15 @@ child_proc_status(struct child *c)
  * or is ssh: ssh dies of a signal only when it is itself killed, and
  * exits 255 when the connection dropped (also when the agent was killed
  * on the far end: sshd passes no status for a signal); any other status
- * of ssh's is the agent's.
+ * of ssh's is the agent's.  The agent's last line on stderr since HELLO
+ * follows (a program's agent names the function that crashed there:
+ * "spindle: crash in fn: SIGSEGV ...").
  */
 static char *
 child_exit_text(struct child *c)
 {
-	char *status = proc_status_text(c->status), *text, *last;
+	char *status = proc_status_text(c->status), *text;
+	const char *last = child_last_line(c);
 	int sig = WIFSIGNALED(c->status);
 
 	if (c->method->status == BOOT_STATUS_SSH && sig)
@@ -135,15 +138,17 @@ child_exit_text(struct child *c)
 	    WIFEXITED(c->status) && WEXITSTATUS(c->status) == 255) {
 		/* ssh's own word on it ("Connection to H closed by
 		 * remote host."), unless its LogLevel hid it. */
-		if ((last = child_last_line(c)) != NULL)
+		if (last != NULL)
 			text = xprintf("connection dropped: %s", last);
 		else
 			text = xprintf("connection dropped (ssh %s)", status);
 	} else if (c->method->status == BOOT_STATUS_RELAY && sig)
-		text = xprintf("%s (or the agent under it) %s",
-		    c->method->what, status);
+		text = xprintf("%s (or the agent under it) %s%s%s",
+		    c->method->what, status, last != NULL ? ": " : "",
+		    last != NULL ? last : "");
 	else
-		text = xprintf("agent %s", status);
+		text = xprintf("agent %s%s%s", status, last != NULL ? ": " : "",
+		    last != NULL ? last : "");
 	free(status);
 	return text;
 }

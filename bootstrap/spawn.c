@@ -104,7 +104,10 @@ spawn_start(char *const *argv, struct spawn *sp, int mode, char *why,
 	sigprocmask(SIG_BLOCK, &all, &old);
 	sp->pid = fork();
 	if (sp->pid == 0) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		/* Not the forking thread's mask: libspindle's loop thread
+		 * blocks every signal, which ssh or sudo must not inherit. */
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
 		spawn_child(argv, in, out, err, rep[1], sp->slave, mode);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -64,7 +64,7 @@ password_daemon_route(const char *name)
 	int fd;
 
 	if (strpbrk(name, "\"\\") != NULL ||
-	    (fd = client_connect(0, 1, why, sizeof why)) < 0)
+	    (fd = client_connect(0, 1, cli_verbose, why, sizeof why)) < 0)
 		return NULL;
 	pk_init(&pk);
 	pk_u32(&pk, 1);

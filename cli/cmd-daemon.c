@@ -19,7 +19,7 @@ cmd_connect(int start)
 	char why[512];
 	int fd;
 
-	if ((fd = client_connect(start, 1, why, sizeof why)) < 0)
+	if ((fd = client_connect(start, 1, cli_verbose, why, sizeof why)) < 0)
 		fprintf(stderr, "spindle: %s\n", why);
 	return fd;
 }
@@ -104,7 +104,7 @@ daemon_stop_wait(void)
 	char why[512], *text;
 	int fd, rc;
 
-	if ((fd = client_connect(0, 0, why, sizeof why)) ==
+	if ((fd = client_connect(0, 0, cli_verbose, why, sizeof why)) ==
 	    CTL_DIR_UNUSABLE) {
 		fprintf(stderr, "spindle: %s\n", why);
 		return 255;
@@ -174,7 +174,7 @@ cmd_up_exec(struct cmd_args *a)
 	pk_str(&pk, a->pos[0]);
 	ctl_spec_pack(&pk, &s);
 	pk_u32(&pk, (uint32_t)persist);
-	dlog_mark(&mk);
+	dlog_mark(&mk, cli_verbose);
 	rc = cmd_simple(1, SPN_CTL_UP, &pk, 0);
 	dlog_replay(&mk, a->pos[0], NULL);
 	pk_free(&pk);
@@ -279,7 +279,7 @@ cmd_check_exec(struct cmd_args *a)
 	}
 	pk_init(&pk);
 	ctl_spec_pack(&pk, &s);
-	dlog_mark(&mk);
+	dlog_mark(&mk, cli_verbose);
 	rc = client_call(fd, SPN_CTL_CHECK, &pk, &text);
 	dlog_replay(&mk, name, NULL);
 	pk_free(&pk);

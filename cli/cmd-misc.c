@@ -72,7 +72,7 @@ probe_daemon(const char *route, const struct master_opts *mo,
 	char *text;
 	int fd, rc;
 
-	if ((fd = client_for_route(route, 1)) < 0)
+	if ((fd = client_for_route(route, 1, cli_verbose)) < 0)
 		return fd == -1 ? -1 : 255;
 	ctl_spec_init(&s, route, mo);
 	pk_init(&pk);
@@ -81,7 +81,7 @@ probe_daemon(const char *route, const struct master_opts *mo,
 		pk_u32(&pk, req->count);
 		pk_u32(&pk, req->size);
 	}
-	dlog_mark(&mk);
+	dlog_mark(&mk, cli_verbose);
 	rc = client_call(fd, req->info ? SPN_CTL_INFO : SPN_CTL_PING, &pk,
 	    &text);
 	dlog_replay(&mk, route, NULL);

@@ -80,15 +80,16 @@ run_up(struct master *m, const char *err, void *arg)
 static int
 run_daemon(const char *name, struct master_opts *mo, struct exec_req *req)
 {
+	struct client_mode mode = { .verbose = cli_verbose };
 	struct ctl_spec s;
 	int fd, code;
 
-	if ((fd = client_for_route(name, 0)) < 0)
+	if ((fd = client_for_route(name, 0, cli_verbose)) < 0)
 		return fd == -1 ? -1 : 255;
 	ctl_spec_init(&s, name, mo);
 	if (req->flags & SPN_EXEC_PTY)
 		tty_setup(req);
-	code = client_run(fd, &s, req);
+	code = client_run(fd, &s, req, &mode);
 	close(fd);
 	return code;
 }

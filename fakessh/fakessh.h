@@ -5,7 +5,7 @@
 #ifndef SPN_FAKESSH_H
 #define SPN_FAKESSH_H
 
-#include "../router/router.h"
+#include "../lib/lib.h"
 
 /*
  * sshargs.c: OpenSSH 9.x command-line grammar.  Vectors are
@@ -41,5 +41,8 @@ int		 sshargs_parse(int, char **, struct sshargs *, char *,
 char		*sshargs_command(const struct sshargs *);
 const char	*sshargs_usage(void);
 void		 sshargs_free(struct sshargs *);
+
+/* shim.c */
+int		 shim_main(int, char **);
 
 #endif

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "../cli/cli.h"
 #include "fakessh.h"
 
 /* Where distributions put sftp-server; the first that runs wins. */
@@ -238,6 +237,7 @@ shim_main(int argc, char **argv)
 	struct sshargs sa;
 	struct ctl_spec s;
 	struct exec_req r;
+	struct client_mode mode = { .ssh_status = 1 };
 	char err[4096];
 	int fd, code, errfd;
 
@@ -274,7 +274,7 @@ shim_main(int argc, char **argv)
 	if (sa.verbose)
 		shim_verbose(&sa, &s);
 	/* -v shows what the daemon logged about the route meanwhile. */
-	cli_verbose = sa.verbose;
+	mode.verbose = sa.verbose;
 	if (shim_req(&sa, &r) != 0) {
 		sshargs_free(&sa);
 		ctl_spec_free(&s);
@@ -282,15 +282,14 @@ shim_main(int argc, char **argv)
 	}
 	if (r.fd_err >= 0)
 		r.fd_err = errfd;
-	client_quiet = sa.logfile != NULL;	/* -E or -q */
+	mode.quiet = sa.logfile != NULL;	/* -E or -q */
 	shim_pty(&sa, &r);
-	client_ssh_status = 1;
-	if ((fd = client_connect(1, 0, err, sizeof err)) < 0) {
+	if ((fd = client_connect(1, 0, mode.verbose, err, sizeof err)) < 0) {
 		tty_restore();
 		fprintf(stderr, "spindle: %s\n", err);
 		code = 255;
 	} else {
-		code = client_run(fd, &s, &r);
+		code = client_run(fd, &s, &r, &mode);
 		close(fd);
 	}
 	strv_free(r.argv);

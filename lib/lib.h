@@ -7,16 +7,264 @@
 #ifndef SPN_LIB_H
 #define SPN_LIB_H
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
 #include <stdarg.h>
 
 #include "../agent/agent.h"
 #include "../include/spindle.h"
+#include "spn-ctl.h"
+
+/* route.c */
+struct hop {
+	char		*method;
+	char		**args;
+	char		*name;		/* route up to and including this hop */
+	int		 prompts;	/* takes a password: sudo, su, doas, and
+					 * an ssh hop marked ,password */
+	char		*password_file;	/* its own source, else the route's */
+	char		*password_command;
+};
+struct route {
+	struct hop	*hops;
+	size_t		 nhops;
+};
+int		 route_parse(const char *, const char *, struct route *, char *,
+		     size_t);
+void		 route_direct(const char *, const char *, char *const *,
+		     const char *, struct route *);
+void		 route_free(struct route *);
+int		 route_hop_source(struct hop *, const char *, const char *);
+int		 route_dest_ok(const char *, char *, size_t);
+
+/* routes-file.c */
+struct route_opts {
+	int		 keepalive;	/* -1: not set */
+	int		 timeout;
+	char		*ssh_config;
+	char		*ssh_args;
+	char		*password_file;
+	char		*password_command;
+	int		 persist;	/* PERSIST_*, or seconds idle */
+	int		 password_timeout;
+};
+struct routes_hop {
+	char		*password_file;	/* hop N password-file FILE */
+	char		*password_command;
+};
+struct routes_entry {
+	char		*name;
+	char		*route;
+	struct route_opts opts;		/* the global ones, then its own */
+	size_t		 nhops;
+	struct routes_hop *hops;	/* its hops' own password sources */
+};
+struct routes_file {
+	struct route_opts global;
+	struct routes_entry *v;
+	size_t		 n;
+};
+#define PERSIST_UNSET	(-2)
+#define PERSIST_NEVER	(-1)	/* open until down */
+#define PERSIST_DEFAULT	600	/* routes nobody `up`'d */
+#define PERSIST_MAX	(366 * 86400)
+char		*routes_file_path(void);
+char		*routes_path_arg(const char *);
+int		 routes_file_load(const char *, struct routes_file *, char *,
+		     size_t);
+const struct routes_entry *routes_file_find(const struct routes_file *,
+		     const char *);
+void		 routes_file_free(struct routes_file *);
+int		 routes_known(const char *);
+void		 route_opts_init(struct route_opts *);
+void		 route_opts_free(struct route_opts *);
+int		 routes_persist(const char *, int *);
+
+/* master.c */
+struct master_opts {
+	int		 keepalive;	/* -1: not set (a command line's) */
+	int		 timeout;
+	int		 timings;
+	char		*password;	/* for prompting hops; zeroed after use */
+	char		*password_file;	/* else from there, when connecting */
+	char		*password_command; /* (wins over the file) */
+	int		 password_secs;	/* the command's time limit */
+	char		*agent;		/* SSH_AUTH_SOCK for hop 1, if not ours */
+	int		 ask_pass;	/* --ask-pass: ask per prompting hop */
+	char		**hop_passwords; /* what it got, one a hop ("": none) */
+};
+#define MASTER_TIMEOUT_DEFAULT	30
+#define PASSWORD_COMMAND_SECS	60
+/* A command line's: nothing set yet. */
+#define MASTER_OPTS_UNSET	{ -1, -1, 0, NULL, NULL, NULL, -1, NULL, 0, NULL }
+
+struct master;
+typedef void master_up_fn(struct master *, const char *, void *);
+struct master	*master_new(const struct master_opts *);
+struct master	*master_attach(struct event_base *,
+		     const struct master_opts *);
+void		 master_free(struct master *);
+struct rt	*master_rt(struct master *);
+struct event_base *master_base(struct master *);
+void		 master_connect(struct master *, const struct route *,
+		     master_up_fn *, void *);
+uint32_t	 master_ctx(struct master *, size_t);
+struct chain	*master_chain(struct master *);
+void		 master_on_signal(struct master *, void (*)(int, void *),
+		     void *);
+void		 master_timing(struct master *, const char *, uint64_t);
+void		 master_teardown(struct master *);
+uint32_t	 master_new_id(struct master *);
+void		 master_on_lost(struct master *,
+		     void (*)(uint32_t, const char *, void *), void *);
+
+/* chain.c */
+struct chain;
+typedef void chain_up_fn(struct chain *, const char *, void *);
+struct chain	*chain_new(struct master *, const struct route *,
+		     const struct master_opts *);
+void		 chain_connect(struct chain *, chain_up_fn *, void *);
+uint32_t	 chain_ctx(struct chain *, size_t);
+uint32_t	 chain_last(struct chain *);
+size_t		 chain_hops(struct chain *);
+const char	*chain_label(struct chain *, size_t);
+int		 chain_find(struct chain *, uint32_t);
+#define CHAIN_PW_NONE	0	/* the hop that failed had no password */
+#define CHAIN_PW_SOURCE	1	/* ... one of a file or command */
+#define CHAIN_PW_HOP	2	/* ... the one given for it */
+#define CHAIN_PW_ROUTE	3	/* ... the one given for the route */
+int		 chain_failed_pw(struct chain *, size_t *);
+void		 chain_close(struct chain *);
+void		 chain_free(struct chain *);
+
+/* ctl.c */
+struct ctl_msg {
+	uint32_t	 type;
+	uint32_t	 id;
+	const uint8_t	*body;
+	size_t		 len;
+};
+struct ctl_buf {
+	uint8_t		*data;
+	size_t		 len;
+	size_t		 cap;
+	size_t		 used;	/* by messages already parsed */
+};
+/* The route a request names. */
+struct ctl_spec {
+	char		*route;		/* name, inline route, or host */
+	int		 direct;	/* CTL_SPEC_* */
+	char		*user;		/* direct: ssh's -l */
+	char		**sshargs;	/* direct: ssh's other options */
+	char		*sshenv;	/* the client's $SPINDLE_SSH_ARGS */
+	char		*password;
+	int		 keepalive;	/* -1: the route's or default */
+	int		 timeout;
+	char		*agent;		/* the client's $SSH_AUTH_SOCK (daemon) */
+	char		**hop_passwords; /* --ask-pass's, one a hop ("": none) */
+};
+#define CTL_SPEC_ROUTE	0	/* a name, else an inline route */
+#define CTL_SPEC_SSH	1	/* a name, else ssh to that host (the shim) */
+#define CTL_SPEC_DEST	2	/* an inline route the shim was given as its
+				 * destination: another program's words */
+char		*ctl_dir_path(void);
+#define CTL_DIR_ABSENT		1	/* none, so no daemon */
+#define CTL_DIR_UNUSABLE	(-2)	/* another user's, a link, mode... */
+int		 ctl_dir(int, char **, char *, size_t);
+int		 ctl_sockaddr(const char *, struct sockaddr_un *);
+int		 ctl_send(int, uint32_t, uint32_t, const struct pk *,
+		     const int *, int);
+int		 ctl_write_rest(int, struct iovec *, size_t);
+int		 ctl_parse(const uint8_t *, size_t, struct ctl_msg *);
+int		 ctl_recv(int, struct ctl_buf *, struct ctl_msg *, int *,
+		     int *);
+int		 ctl_fill(int, struct ctl_buf *, int *, int *, int);
+ssize_t		 ctl_read(int, void *, size_t, int *, int *, int);
+void		 ctl_take_fds(struct msghdr *, int *, int *, int);
+int		 ctl_pending(const struct ctl_buf *);
+void		 ctl_buf_consume(struct ctl_buf *);
+void		 ctl_buf_free(struct ctl_buf *);
+void		 ctl_spec_init(struct ctl_spec *, const char *,
+		     const struct master_opts *);
+void		 ctl_spec_pack(struct pk *, const struct ctl_spec *);
+int		 ctl_spec_unpack(struct upk *, struct ctl_spec *);
+void		 ctl_spec_free(struct ctl_spec *);
+
+/* resolve.c */
+struct route_conf {
+	char		*text;		/* the route, as ls shows it */
+	struct route	 route;
+	struct master_opts mo;		/* all its strings ours */
+	int		 persist;	/* the daemon's: secs idle, or never */
+	int		 from_file;	/* a route of the routes file */
+};
+int		 resolve_route(const struct ctl_spec *,
+		     const struct routes_file *, struct route_conf *, char *,
+		     size_t);
+int		 resolve_local(const char *, const struct master_opts *,
+		     struct route_conf *, char *, size_t);
+char		*resolve_direct_name(const struct ctl_spec *);
+void		 resolve_free(struct route_conf *);
+char		**resolve_hop_passwords(const struct ctl_spec *, size_t);
+void		 resolve_hop_passwords_free(char **);
+
+/* pwcmd.c */
+struct pwcmd;
+typedef void pwcmd_done_fn(char *, const char *, void *);
+struct pwcmd	*pwcmd_start(struct event_base *, const char *, int,
+		     pwcmd_done_fn *, void *);
+void		 pwcmd_cancel(struct pwcmd *);
+
+/* tty.c */
+void		 tty_setup(struct exec_req *);
+void		 tty_restore(void);
+
+/* password.c */
+char		*password_ask(const char *, char *, size_t);
+char		*password_from_fd(int, char *, size_t);
+char		*password_from_file(const char *, char *, size_t);
+void		 password_free(char *);
+void		 password_strv_free(char **);
+int		 password_ask_route(const char *, struct master_opts *);
+void		 password_opts_free(struct master_opts *);
+
+/* client.c: the daemon's clients, the command and the shim */
+struct client_mode {
+	int		 quiet;		/* the shim's -q or -E: the daemon says
+					 * nothing */
+	int		 ssh_status;	/* the shim's: 255 for a killed command
+					 * or none run, as ssh */
+	int		 verbose;	/* -v: what the daemon logged about the
+					 * route, after */
+};
+char		*client_self_exe(void);
+int		 client_connect(int, int, int, char *, size_t);
+int		 client_call(int, uint32_t, struct pk *, char **);
+int		 client_for_route(const char *, int, int);
+int		 client_run(int, const struct ctl_spec *,
+		     const struct exec_req *, const struct client_mode *);
+
+/* dlog-read.c: the daemon's log, read back for a client's -v */
+struct dlog_mark {
+	int		 fd;	/* the log as it was, or -1 */
+};
+char		*dlog_name(const char *);
+void		 dlog_mark(struct dlog_mark *, int);
+void		 dlog_replay(struct dlog_mark *, const char *, const char *);
 
 /* value.c: MessagePack values (msgpack-c), never trusting a count */
 #define VALUE_DEPTH_MAX	32
 struct spn_vbuf	*vbuf_new(void);
 void		 vbuf_free(struct spn_vbuf *);
+void		 vbuf_reset(struct spn_vbuf *);
 const uint8_t	*vbuf_data(const struct spn_vbuf *, size_t *);
+/* How many complete values it holds, and how deep they nest; -1 while an
+ * array or map still awaits elements. */
+int		 vbuf_values(const struct spn_vbuf *, size_t *, int *);
+/* Append another vbuf's values; SPN_OK or an SPN_E* code. */
+int		 vbuf_cat(struct spn_vbuf *, const struct spn_vbuf *);
 /* Append the values va_list holds, one per letter of sig; -1 with why
  * on a bad signature. */
 int		 vbuf_putv(struct spn_vbuf *, const char *, va_list *, char *,
@@ -25,6 +273,8 @@ int		 vbuf_putv(struct spn_vbuf *, const char *, va_list *, char *,
  * -1 with why.  The message owns a copy of the bytes. */
 int		 value_decode(const void *, size_t, struct spn_msg **, char *,
 		     size_t);
+/* What spn_msg_value() returns from now on (a value inside m). */
+void		 value_msg_root(struct spn_msg *, const struct spn_value *);
 /* Does the value (an array) match a signature's letters?  -1 with why. */
 int		 value_sig_match(const struct spn_value *, const char *, char *,
 		     size_t);
@@ -52,6 +302,17 @@ int		 reply_unpack(const void *, size_t, struct spn_msg **,
 const struct spn_export *export_find(const char *);
 /* Does a call's argument signature fit the export's?  SPN_OK, SPN_ESIG. */
 int		 export_sig_check(const struct spn_export *, const char *);
+/* agent_ops.run: one CALL, on a worker thread. */
+void		 export_run(struct agent_call *, struct agent_reply *);
+/* The export running on this thread, or NULL (crash reports). */
+const char	*export_running(void);
+/* What spn_call_spn() gives a function (agent mode). */
+void		 export_set_spn(struct spn *);
+
+/* agentmode.c */
+/* In a copy started by spindle: become the context's agent (never
+ * returns).  Else 0. */
+int		 agent_mode_main(int *, char ***, const struct spn_opts *);
 
 /* error.c */
 void		 error_set(struct spn_error *, int, const char *, const char *,

@@ -29,6 +29,7 @@ static log_post_fn	*log_post;
 static void		*log_post_arg;
 static log_output_fn	*log_output;
 static void		*log_output_arg;
+static int		 log_fd = STDERR_FILENO;
 static __thread int	 log_printing;	/* the output hook logs too */
 
 void
@@ -52,6 +53,14 @@ log_set_sink(log_sink_fn *fn, void *arg)
 	log_sink_arg = arg;
 	log_sink_thread = pthread_self();
 	pthread_mutex_unlock(&log_lock);
+}
+
+/* Printed records go to fd rather than stderr (an agent's stderr is a
+ * pipe it forwards; its parent reads the one it started with). */
+void
+log_set_fd(int fd)
+{
+	log_fd = fd;
 }
 
 /* Records other threads log while there is a sink go to fn, which must
@@ -105,7 +114,7 @@ log_print(int level, const char *ctx, const char *text)
 	line[n - 1] = '\0';
 	str_clean(line);
 	line[n - 1] = '\n';
-	if (write(STDERR_FILENO, line, n) < 0)
+	if (write(log_fd, line, n) < 0)
 		return;
 }
 

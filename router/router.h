@@ -85,6 +85,7 @@ int		 log_get_level(void);
 void		 log_set_sink(log_sink_fn *, void *);
 void		 log_set_post(log_post_fn *, void *);
 void		 log_set_output(log_output_fn *, void *);
+void		 log_set_fd(int);
 void		 log_deliver(int, uint32_t, const char *);
 const char	*log_level_name(int);
 void		 log_msg(int, const char *, ...) SPN_PRINTF(2, 3);

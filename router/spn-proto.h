@@ -56,6 +56,13 @@ enum spn_handle {
 };
 #define SPN_H_DYNAMIC		1024
 
+/* MessagePack extension types in libspindle values (docs/protocol.md,
+ * "Calls").  Reserved; decoders reject every extension for now. */
+#define SPN_EXT_ERROR		1
+#define SPN_EXT_CONTEXT		2	/* u32 id, str name */
+#define SPN_EXT_SENDER		3	/* u32 context, u32 handle */
+#define SPN_EXT_SECRET		4	/* bytes masked in logs */
+
 /* Dead-letter reasons (first u32 of a DEAD payload). */
 enum spn_dead {
 	SPN_D_NO_ROUTE = 1,

@@ -15,7 +15,7 @@
 set -u
 
 TEST=$(basename "$0" .sh)
-case $TEST in lib | lib-*)
+case $TEST in lib | lib-sshd | lib-fakessh)
 	echo "$TEST.sh is sourced by the tests, not a test itself" >&2
 	exit 77
 esac
@@ -278,6 +278,40 @@ spn_bg() {
 		_i=$((_i + 1))
 	done
 	fail "spindle did not start"
+}
+
+# spn_prog SECS PROG ARGS...: run a libspindle program (a master of its
+# own) in the foreground, killed after SECS; its pid is recorded as a
+# master's, so that whatever it leaves behind is found (tree_of) and
+# killed on exit.  Returns its exit status (124: timed out).
+spn_prog() {
+	_sps=$1
+	shift
+	timeout -k 3 "$_sps" sh -c "$_wrap" "$TMPD/procs" "$@"
+	_rc=$?
+	[ "$_rc" = 124 ] && log "$* timed out after ${_sps}s"
+	return "$_rc"
+}
+
+# lib_prog NAME: PROG is the path of a libspindle program the build made
+# (examples/remote-fn, tests/lib/errors, ...); the test is skipped if the
+# build has no spindle-cc (no musl compiler: it builds static musl images
+# only), and is a hard error if spindle-cc is there but NAME is not.
+lib_prog() {
+	_lb=${BUILDDIR:-$(dirname "$SPINDLE")}
+	PROG=$_lb/$1
+	[ -x "$PROG" ] && return 0
+	[ -x "$_lb/tools/spindle-cc" ] ||
+	    skip "$1 is not built (no spindle-cc: no musl compiler?)"
+	echo "$TEST: $PROG is not built" >&2
+	exit 99
+}
+
+# procs_left WHAT: fail if the latest master left processes running
+# 5 s after it ended.
+procs_left() {
+	_lb=$(tree_of "$(last_master)" orphans)
+	[ -z "$_lb" ] || wait_gone $_lb 5 || fail "$1: processes left behind"
 }
 
 # last_master: the pid of the latest spindle started.

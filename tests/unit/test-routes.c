@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../cli/cli.h"
+#include "../../lib/lib.h"
 
 static char path[] = "/tmp/spn-test-routes.XXXXXX";
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "lib.h"
 
 /* $SPINDLE_RUNTIME_DIR, $XDG_RUNTIME_DIR/spindle or /tmp/spindle-UID. */
 char *

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "lib.h"
 
 struct master {
 	struct event_base	*base;
@@ -60,30 +60,55 @@ master_route_lost(struct rt *rt, uint32_t ctx, const char *why, void *arg)
 		m->lostfn(ctx, why, m->lostarg);
 }
 
+/*
+ * The master on a loop that is not its own (libspindle's thread): no
+ * signal is caught, nothing process-wide changes.
+ */
 struct master *
-master_new(const struct master_opts *opts)
+master_attach(struct event_base *base, const struct master_opts *opts)
 {
-	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
 	struct master *m = xcalloc(1, sizeof *m);
 	struct rt_hooks hooks = { .route_lost = master_route_lost, .arg = m };
 
-	signal(SIGPIPE, SIG_IGN);
 	m->opts = *opts;
 	m->next_id = SPN_CTX_MASTER + 1;
-	if ((m->base = event_base_new()) == NULL)
-		fatal("cannot create an event loop");
+	m->base = base;
 	proc_init(m->base);
 	m->rt = rt_new(m->base, SPN_CTX_MASTER, "master");
 	rt_set_hooks(m->rt, &hooks);
 	rt_handle_add(m->rt, SPN_H_LOG, RT_ALLOW_DESCENDANTS, 0, rt_log_print,
 	    NULL);
 	svc_basic_init(m->rt);
+	return m;
+}
+
+struct master *
+master_new(const struct master_opts *opts)
+{
+	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+	struct event_base *base;
+	struct master *m;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((base = event_base_new()) == NULL)
+		fatal("cannot create an event loop");
+	m = master_attach(base, opts);
 	for (int i = 0; i < 3; i++) {
 		m->sigev[i] = evsignal_new(m->base, sigs[i], master_signal_cb,
 		    m);
 		event_add(m->sigev[i], NULL);
 	}
 	return m;
+}
+
+/* master_attach's: the base stays its owner's. */
+void
+master_free(struct master *m)
+{
+	if (m == NULL)
+		return;
+	rt_free(m->rt);
+	free(m);
 }
 
 struct rt *

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "lib.h"
 
 static int
 route_name_ok(const char *s)

@@ -12,7 +12,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "lib.h"
 
 #define PASSWORD_MAX	SECRET_MAX
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "cli.h"
+#include "lib.h"
 
 #define CLIENT_START_WAIT_MS	10000
 #define CLIENT_HELLO_WAIT_MS	30000	/* a daemon that is alive answers */
@@ -62,7 +62,7 @@ client_self_exe(void)
 /* Fork the daemon (grandchild, so nobody has to reap it) and wait for
  * its ready byte. */
 static int
-client_spawn(char *why, size_t whylen)
+client_spawn(int verbose, char *why, size_t whylen)
 {
 	char *exe = client_self_exe(), fdarg[16], c;
 	struct pollfd pfd;
@@ -80,8 +80,8 @@ client_spawn(char *why, size_t whylen)
 		if (fork() == 0) {
 			snprintf(fdarg, sizeof fdarg, "%d", p[1]);
 			/* Warnings (routes lost) go to its log. */
-			if (cli_verbose)
-				execl(exe, "spindle", cli_verbose > 1 ? "-vv" :
+			if (verbose)
+				execl(exe, "spindle", verbose > 1 ? "-vv" :
 				    "-v", "daemon", "serve", "--ready-fd", fdarg,
 				    (char *)NULL);
 			execl(exe, "spindle", "daemon", "serve",
@@ -238,7 +238,7 @@ client_hello(int fd, char *why, size_t whylen)
  * (client_run does: one round trip less for every command).
  */
 int
-client_connect(int start, int hello, char *why, size_t whylen)
+client_connect(int start, int hello, int verbose, char *why, size_t whylen)
 {
 	char *dir, *lock;
 	int fd, lfd = -1, rc;
@@ -252,7 +252,7 @@ client_connect(int start, int hello, char *why, size_t whylen)
 		if (lfd >= 0)
 			flock(lfd, LOCK_EX);
 		if ((fd = client_try(dir)) < 0 &&
-		    client_spawn(why, whylen) == 0 &&
+		    client_spawn(verbose, why, whylen) == 0 &&
 		    (fd = client_try(dir)) < 0)
 			snprintf(why, whylen, "cannot connect to the daemon: "
 			    "%s", strerror(errno));
@@ -288,12 +288,12 @@ client_lost_text(int rc)
  * With hello, as client_connect.
  */
 int
-client_for_route(const char *route, int hello)
+client_for_route(const char *route, int hello, int verbose)
 {
 	char why[512];
 	int start = routes_known(route), fd;
 
-	if ((fd = client_connect(start, hello, why, sizeof why)) >= 0)
+	if ((fd = client_connect(start, hello, verbose, why, sizeof why)) >= 0)
 		return fd;
 	if (!start) {
 		/* An inline route needs no daemon, but the user should
@@ -338,8 +338,6 @@ client_call(int fd, uint32_t type, struct pk *body, char **text)
 }
 
 static int client_sigpipe[2] = { -1, -1 };
-int	client_ssh_status;	/* the shim's: 255 for a killed command */
-int	client_quiet;		/* the shim's -q or -E: the daemon says nothing */
 
 static void
 client_sig(int sig)
@@ -439,12 +437,12 @@ client_usr1(int fd)
  * say so once, as a shell's 128+N; the shim, as ssh, quietly with 255.
  */
 static int
-client_stopped(int sig)
+client_stopped(int sig, const struct client_mode *mode)
 {
 	char *text;
 
 	tty_restore();
-	if (client_ssh_status)
+	if (mode->ssh_status)
 		return 255;
 	/* Our stderr may be a pipe to a reader the same Ctrl-C ended. */
 	signal(SIGPIPE, SIG_IGN);
@@ -455,7 +453,8 @@ client_stopped(int sig)
 }
 
 static int
-client_exit_msg(const struct ctl_msg *m, int *code)
+client_exit_msg(const struct ctl_msg *m, const struct client_mode *mode,
+    int *code)
 {
 	struct upk u;
 	char *err;
@@ -474,7 +473,7 @@ client_exit_msg(const struct ctl_msg *m, int *code)
 		*code = upk_u32(&u);
 		err = upk_str(&u);
 		/* As OpenSSH: no exit status from a killed command. */
-		if (upk_u32(&u) != 0 && client_ssh_status)
+		if (upk_u32(&u) != 0 && mode->ssh_status)
 			*code = 255;
 		if (upk_u32(&u) == 1 && err != NULL)
 			*err = '\0';	/* the daemon has said it */
@@ -482,7 +481,7 @@ client_exit_msg(const struct ctl_msg *m, int *code)
 		err = upk_str(&u);
 		*code = upk_u32(&u);
 		/* ssh's callers take 255 for "no command ran". */
-		if (client_ssh_status)
+		if (mode->ssh_status)
 			*code = 255;
 	}
 	if (err != NULL && *err != '\0')
@@ -496,7 +495,8 @@ client_exit_msg(const struct ctl_msg *m, int *code)
  * request.  Returns the exit status to leave with.
  */
 static int
-client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
+client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r,
+    const struct client_mode *mode)
 {
 	int fds[3], nfds = 0, code = 255, rc, nsig = 0, hello = 0, e;
 	int started = 0, lastsig = 0;
@@ -514,7 +514,7 @@ client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
 		mask |= 2, fds[nfds++] = r->fd_out;
 	if (r->fd_err >= 0)
 		mask |= 4, fds[nfds++] = r->fd_err;
-	if (r->fd_err == STDERR_FILENO && !client_quiet)
+	if (r->fd_err == STDERR_FILENO && !mode->quiet)
 		mask |= SPN_CTL_SAY;
 	client_catch();
 	pk_init(&pk);
@@ -568,7 +568,7 @@ client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
 			 * daemon then kills the command). */
 			if (sig != SIGWINCH && nsig++ > 0) {
 				ctl_buf_free(&b);
-				return client_stopped(sig);
+				return client_stopped(sig, mode);
 			}
 			if (sig != SIGWINCH)
 				lastsig = sig;
@@ -584,10 +584,10 @@ client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
 			client_daemon_check(&m);
 		hello |= m.type == SPN_CTL_HELLO;
 		started |= m.type == SPN_CTL_STARTED;
-		if (client_exit_msg(&m, &code)) {
+		if (client_exit_msg(&m, mode, &code)) {
 			/* The daemon gave up connecting on our signal. */
 			if (!started && lastsig != 0 && code == 128 + lastsig)
-				code = client_stopped(lastsig);
+				code = client_stopped(lastsig, mode);
 			break;
 		}
 	}
@@ -598,14 +598,15 @@ client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r)
 /* As client_run_req; with -v, then what the daemon logged about the
  * route meanwhile (it connected it: what its hops said is there). */
 int
-client_run(int fd, const struct ctl_spec *s, const struct exec_req *r)
+client_run(int fd, const struct ctl_spec *s, const struct exec_req *r,
+    const struct client_mode *mode)
 {
 	struct dlog_mark mk;
 	char *direct;
 	int code;
 
-	dlog_mark(&mk);
-	code = client_run_req(fd, s, r);
+	dlog_mark(&mk, mode->verbose);
+	code = client_run_req(fd, s, r, mode);
 	direct = s->direct == CTL_SPEC_SSH ? resolve_direct_name(s) : NULL;
 	dlog_replay(&mk, s->route, direct);
 	free(direct);

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "lib.h"
 
 #define PWCMD_MAX	1024
 

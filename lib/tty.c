@@ -9,7 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "lib.h"
 
 static struct termios	tty_saved;
 static int		tty_is_raw;

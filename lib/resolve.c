@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "lib.h"
 
 /* The ssh arguments that name local files: ssh-config and ssh-args of
  * the file, then the client's $SPINDLE_SSH_ARGS. */

@@ -1,0 +1,299 @@
+/*
+ * The CALL service (handle SPN_H_CALL): libspindle's exports, as far as
+ * transport goes.  The loop queues each CALL's payload; worker threads,
+ * started as calls come, hand it to the ops' run and the answer goes
+ * back through the broker, so a function that hangs stops neither
+ * routing nor keepalives nor the next call.  What a payload means is
+ * lib/'s business: this room knows no MessagePack.  The stock agent has
+ * no ops and answers every CALL with a dead letter.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+#define CALL_PENDING_MAX	1024		/* per calling context */
+#define CALL_BYTES_MAX		(32 * 1024 * 1024)	/* queued payloads */
+#define CALL_WORKERS		4
+#define CALL_STACK		(2 * 1024 * 1024)
+
+struct job {
+	struct job		*prev;
+	struct job		*next;
+	struct agent_call	 ac;
+	uint8_t			*data;
+	uint32_t		 src;
+	uint32_t		 reply_to;
+	struct agent_reply	 reply;
+};
+struct jobs {
+	struct job		*head;
+	struct job		*tail;
+};
+
+static struct {
+	struct rt		*rt;
+	struct broker		*broker;
+	const struct agent_ops	*ops;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 work;
+	struct jobs		 queue;		/* waiting for a worker */
+	struct jobs		 running;
+	size_t			 queued_bytes;
+	int			 threads;
+	int			 idle;
+	int			 max;
+	struct map		*pending;	/* ctx -> calls unanswered */
+} sc = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.work = PTHREAD_COND_INITIALIZER,
+};
+
+/* (musl has no sys/queue.h) */
+static void
+jobs_append(struct jobs *q, struct job *j)
+{
+	j->next = NULL;
+	j->prev = q->tail;
+	if (q->tail != NULL)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+}
+
+static void
+jobs_remove(struct jobs *q, struct job *j)
+{
+	if (j->prev != NULL)
+		j->prev->next = j->next;
+	else
+		q->head = j->next;
+	if (j->next != NULL)
+		j->next->prev = j->prev;
+	else
+		q->tail = j->prev;
+}
+
+int
+agent_call_cancelled(const struct agent_call *ac)
+{
+	return __atomic_load_n(&ac->cancelled, __ATOMIC_RELAXED);
+}
+
+static size_t
+call_pending(uint32_t ctx)
+{
+	return (size_t)(uintptr_t)map_get(sc.pending, ctx);
+}
+
+static void
+call_pending_add(uint32_t ctx, int n)
+{
+	size_t v = call_pending(ctx) + n;
+
+	if (v == 0)
+		map_del(sc.pending, ctx);
+	else
+		map_put(sc.pending, ctx, (void *)(uintptr_t)v);
+}
+
+static void
+call_dead(uint32_t src, uint32_t reply_to, uint32_t reason, const char *text)
+{
+	struct rt_msg m = { .h = { .kind = SPN_K_CALL, .src = src,
+	    .dst = rt_id(sc.rt), .handle = SPN_H_CALL,
+	    .reply_to = reply_to } };
+
+	rt_dead(sc.rt, &m, reason, "%s", text);
+}
+
+static void
+job_free(struct job *j)
+{
+	free(j->data);
+	free(j->reply.data);
+	free(j->reply.text);
+	free(j);
+}
+
+/* On the loop: the worker is done with it. */
+static void
+call_done(void *arg)
+{
+	struct job *j = arg;
+	char text[128];
+
+	pthread_mutex_lock(&sc.lock);
+	jobs_remove(&sc.running, j);
+	pthread_mutex_unlock(&sc.lock);
+	call_pending_add(j->src, -1);
+	if (j->reply.dead != 0)
+		call_dead(j->src, j->reply_to, j->reply.dead,
+		    j->reply.text != NULL ? j->reply.text : "");
+	else if (j->reply.len > rt_max_frame(sc.rt)) {
+		snprintf(text, sizeof text, "its answer of %zu bytes exceeds "
+		    "the %u-byte frame limit", j->reply.len,
+		    rt_max_frame(sc.rt));
+		call_dead(j->src, j->reply_to, SPN_D_TOO_LARGE, text);
+	} else
+		rt_send(sc.rt, SPN_K_REPLY, j->src, j->reply_to, 0,
+		    j->reply.data, j->reply.len);
+	job_free(j);
+}
+
+static void *
+call_worker(void *arg)
+{
+	struct job *j;
+
+	(void)arg;
+	if (sc.ops->worker_start != NULL)
+		sc.ops->worker_start();
+	for (;;) {
+		pthread_mutex_lock(&sc.lock);
+		sc.idle++;
+		while ((j = sc.queue.head) == NULL)
+			pthread_cond_wait(&sc.work, &sc.lock);
+		sc.idle--;
+		jobs_remove(&sc.queue, j);
+		sc.queued_bytes -= j->ac.len;
+		jobs_append(&sc.running, j);
+		pthread_mutex_unlock(&sc.lock);
+
+		sc.ops->run(&j->ac, &j->reply);
+		/* Only closed at exit, when nobody waits for the answer. */
+		if (broker_submit(sc.broker, call_done, j) != 0)
+			return NULL;
+	}
+}
+
+/* One more worker, if a call waits and none is free; the loop's own
+ * signals stay on the loop thread. */
+static void
+call_spawn(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+
+	if (sc.idle > 0 || sc.threads >= sc.max)
+		return;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, CALL_STACK);
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGABRT);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (pthread_create(&t, &attr, call_worker, NULL) == 0)
+		sc.threads++;
+	else
+		log_warn("cannot start a worker thread");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+}
+
+static void
+call_queue(const struct rt_msg *m)
+{
+	struct job *j;
+
+	if (call_pending(m->h.src) >= CALL_PENDING_MAX ||
+	    sc.queued_bytes + m->h.len > CALL_BYTES_MAX) {
+		rt_dead(sc.rt, m, SPN_D_REFUSED, "busy");
+		return;
+	}
+	j = xcalloc(1, sizeof *j);
+	j->data = xmalloc(m->h.len > 0 ? m->h.len : 1);
+	memcpy(j->data, m->data, m->h.len);
+	j->src = m->h.src;
+	j->reply_to = m->h.reply_to;
+	j->ac.data = j->data;
+	j->ac.len = m->h.len;
+	j->ac.caller = m->h.src;
+	j->ac.ancestor = rt_is_ancestor(sc.rt, m->h.src);
+	j->ac.arrived = now_usec();
+	call_pending_add(j->src, 1);
+	pthread_mutex_lock(&sc.lock);
+	jobs_append(&sc.queue, j);
+	sc.queued_bytes += j->ac.len;
+	call_spawn();
+	pthread_cond_signal(&sc.work);
+	pthread_mutex_unlock(&sc.lock);
+}
+
+static struct job *
+call_find(struct jobs *q, uint32_t src, uint32_t reply_to)
+{
+	struct job *j;
+
+	for (j = q->head; j != NULL; j = j->next) {
+		if (j->src == src && j->reply_to == reply_to)
+			return j;
+	}
+	return NULL;
+}
+
+/* CANCEL, u32 the call's reply_to: its caller gave up.  A queued call
+ * never starts; a running one sees the flag (spn_cancelled). */
+static void
+call_cancel_msg(const struct rt_msg *m)
+{
+	struct upk u;
+	uint32_t reply_to;
+	struct job *j;
+	int queued = 0;
+
+	upk_init(&u, m->data, m->h.len);
+	reply_to = upk_u32(&u);
+	if (u.err)
+		return;
+	pthread_mutex_lock(&sc.lock);
+	if ((j = call_find(&sc.queue, m->h.src, reply_to)) != NULL) {
+		jobs_remove(&sc.queue, j);
+		sc.queued_bytes -= j->ac.len;
+		queued = 1;
+	} else if ((j = call_find(&sc.running, m->h.src, reply_to)) != NULL)
+		__atomic_store_n(&j->ac.cancelled, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sc.lock);
+	if (queued) {
+		call_pending_add(j->src, -1);
+		job_free(j);
+	}
+}
+
+static void
+svc_call(struct rt *rt, const struct rt_msg *m, void *arg)
+{
+	(void)arg;
+	if (m->h.kind == SPN_K_CANCEL) {
+		call_cancel_msg(m);
+		return;
+	}
+	if (m->h.kind != SPN_K_CALL)
+		return;
+	if (sc.ops == NULL) {
+		rt_dead(rt, m, SPN_D_NO_HANDLE, "context %s runs the stock "
+		    "spindle agent", rt_name(rt));
+		return;
+	}
+	call_queue(m);
+}
+
+/* Any context may call: which export allows whom is the ops' to say. */
+void
+svc_call_init(struct rt *rt, struct broker *b, const struct agent_ops *ops)
+{
+	sc.rt = rt;
+	sc.broker = b;
+	sc.ops = ops != NULL && ops->run != NULL ? ops : NULL;
+	sc.max = ops != NULL && ops->workers > 0 ? ops->workers : CALL_WORKERS;
+	sc.pending = map_new();
+	rt_handle_add(rt, SPN_H_CALL, RT_ALLOW_ANY, 0, svc_call, NULL);
+}

@@ -1,0 +1,463 @@
+/*
+ * Contexts: spn_connect() brings a route up as a chain of its own (the
+ * loop thread runs it; the caller waits), and the context it returns is
+ * the route's last hop.  Dropping the last reference closes the chain's
+ * first hop, and with it every context of the route.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+/* One spn_connect(): its route and chain, owned by the loop thread. */
+struct conn {
+	struct api_node	 node;		/* api_spn.conns */
+	struct route	 route;
+	struct master_opts mo;
+	struct chain	*chain;
+	pthread_cond_t	 cond;
+	int		 done;		/* the chain said up or failed */
+	int		 abandoned;	/* its caller left (shutdown) */
+	char		*err;		/* why it failed */
+};
+
+/* A connect error's code, from the chain's words (bootstrap/connect.c). */
+static int
+ctx_connect_code(const char *text)
+{
+	if (strstr(text, ": incorrect password") != NULL)
+		return SPN_EAUTH;
+	if (strstr(text, "remote is ") != NULL && strstr(text, " only") != NULL)
+		return SPN_EARCH;
+	if (strstr(text, "(connect timeout)") != NULL)
+		return SPN_ETIMEDOUT;
+	return SPN_ECONNECT;
+}
+
+/* "hop 2 (bastion+web): sudo: incorrect password": the hop goes to the
+ * error's context, the rest to its message. */
+static void
+ctx_connect_error(struct spn_error *err, const char *text)
+{
+	const char *end;
+	int code = ctx_connect_code(text);
+
+	if (strncmp(text, "hop ", 4) == 0 &&
+	    (end = strstr(text, "): ")) != NULL &&
+	    (size_t)(end + 1 - text) < sizeof err->context) {
+		error_set(err, code, NULL, "%s", end + 3);
+		memcpy(err->context, text, end + 1 - text);
+		err->context[end + 1 - text] = '\0';
+	} else
+		error_set(err, code, NULL, "%s", text);
+}
+
+/* On the loop, freeing the chain closes it (and its hop 1). */
+static void
+conn_free(struct conn *c)
+{
+	chain_free(c->chain);
+	route_free(&c->route);
+	free(c->err);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+}
+
+static void
+conn_free_job(void *arg)
+{
+	struct conn *c = arg;
+
+	pthread_mutex_lock(&api_lock);
+	api_list_del(&c->node);
+	pthread_mutex_unlock(&api_lock);
+	conn_free(c);
+}
+
+static void
+conn_up(struct chain *chain, const char *err, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)chain;
+	pthread_mutex_lock(&api_lock);
+	c->done = 1;
+	if (err != NULL)
+		c->err = xstrdup(err);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&api_lock);
+}
+
+static void
+conn_start_job(void *arg)
+{
+	struct conn *c = arg;
+
+	c->chain = chain_new(api_spn.master, &c->route, &c->mo);
+	chain_connect(c->chain, conn_up, c);
+}
+
+struct spn_ctx *
+ctx_new(struct spn *spn, uint32_t id, const char *name, struct conn *conn)
+{
+	struct spn_ctx *ctx = xcalloc(1, sizeof *ctx);
+
+	ctx->spn = spn;
+	ctx->refs = 1;
+	ctx->id = id;
+	ctx->name = xstrdup(name);
+	ctx->conn = conn;
+	pthread_mutex_lock(&api_lock);
+	api_list_add(&spn->ctxs, &ctx->node);
+	pthread_mutex_unlock(&api_lock);
+	return ctx;
+}
+
+static int
+ctx_opts(struct conn *c, const struct spn_connect_opts *o,
+    struct spn_error *err)
+{
+	c->mo.keepalive = -1;
+	c->mo.timeout = MASTER_TIMEOUT_DEFAULT;
+	c->mo.password_secs = -1;
+	if (o == NULL)
+		return SPN_OK;
+	if (o->timeout < 0 || o->keepalive < -1) {
+		error_set(err, SPN_EINVAL, NULL, "negative timeout or "
+		    "keepalive");
+		return SPN_EINVAL;
+	}
+	if (o->timeout > 0)
+		c->mo.timeout = o->timeout;
+	if (o->keepalive > 0)
+		c->mo.keepalive = o->keepalive;
+	else if (o->keepalive == -1)
+		c->mo.keepalive = 0;	/* off */
+	/* The chain copies it, and wipes its copy once the route is up. */
+	c->mo.password = (char *)o->password;
+	c->mo.password_file = (char *)o->password_file;
+	return SPN_OK;
+}
+
+static int
+ctx_connect(struct spn *spn, const char *text,
+    const struct spn_connect_opts *o, struct spn_ctx **out,
+    struct spn_error *err)
+{
+	struct conn *c;
+	char why[512];
+	int rv;
+
+	c = xcalloc(1, sizeof *c);
+	api_cond_init(&c->cond);
+	if ((rv = ctx_opts(c, o, err)) != SPN_OK) {
+		conn_free(c);
+		return rv;
+	}
+	if (route_parse(text, NULL, &c->route, why, sizeof why) != 0) {
+		error_set(err, SPN_EINVAL, NULL, "%s", why);
+		conn_free(c);
+		return SPN_EINVAL;
+	}
+	pthread_mutex_lock(&api_lock);
+	api_list_add(&spn->conns, &c->node);
+	pthread_mutex_unlock(&api_lock);
+	if (api_submit(conn_start_job, c) != 0) {
+		pthread_mutex_lock(&api_lock);
+		api_list_del(&c->node);
+		pthread_mutex_unlock(&api_lock);
+		conn_free(c);
+		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
+		return SPN_ESHUTDOWN;
+	}
+
+	pthread_mutex_lock(&api_lock);
+	while (!c->done && spn->state == API_UP)
+		api_wait(&c->cond, 0);
+	if (!c->done) {
+		/* Shutdown frees it with the other chains. */
+		c->abandoned = 1;
+		pthread_mutex_unlock(&api_lock);
+		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
+		return SPN_ESHUTDOWN;
+	}
+	pthread_mutex_unlock(&api_lock);
+	/* Done: the loop no longer writes c (the password is wiped). */
+	c->mo.password = c->mo.password_file = NULL;
+	if (c->err != NULL) {
+		ctx_connect_error(err, c->err);
+		rv = err != NULL ? err->code : ctx_connect_code(c->err);
+		if (api_submit(conn_free_job, c) != 0)
+			c->abandoned = 1;
+		return rv;
+	}
+	*out = ctx_new(spn, chain_last(c->chain),
+	    c->route.hops[c->route.nhops - 1].name, c);
+	return SPN_OK;
+}
+
+int
+spn_connect(struct spn *spn, const char *route,
+    const struct spn_connect_opts *o, struct spn_ctx **out,
+    struct spn_error *err)
+{
+	int rv;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((rv = api_enter(err)) != SPN_OK)
+		return rv;
+	if (spn == NULL)
+		spn = &api_spn;
+	if (api_on_loop())
+		error_set(err, rv = SPN_EDEADLK, NULL, "spn_connect() on the "
+		    "library's loop thread");
+	else if (route == NULL || *route == '\0' || out == NULL)
+		error_set(err, rv = SPN_EINVAL, NULL, "no route");
+	else if (spn->agent)
+		error_set(err, rv = SPN_EINVAL, NULL, "spn_connect() in a "
+		    "context: not yet (only the master connects)");
+	else
+		rv = ctx_connect(spn, route, o, out, err);
+	api_leave();
+	return rv;
+}
+
+struct spn_ctx *
+spn_parent(struct spn *spn)
+{
+	struct spn_ctx *parent;
+
+	if (spn == NULL)
+		spn = &api_spn;
+	if (api_enter(NULL) != SPN_OK)
+		return NULL;
+	parent = spn->parent;
+	api_leave();
+	return parent;
+}
+
+const char *
+spn_ctx_name(const struct spn_ctx *ctx)
+{
+	return ctx != NULL ? ctx->name : NULL;
+}
+
+uint32_t
+spn_ctx_id(const struct spn_ctx *ctx)
+{
+	return ctx != NULL ? ctx->id : SPN_CTX_NONE;
+}
+
+struct spn_ctx *
+spn_ctx_ref(struct spn_ctx *ctx)
+{
+	if (ctx == NULL || api_enter(NULL) != SPN_OK)
+		return ctx;
+	pthread_mutex_lock(&api_lock);
+	ctx->refs++;
+	pthread_mutex_unlock(&api_lock);
+	api_leave();
+	return ctx;
+}
+
+/* The last reference gone: its chain closes on the loop. */
+void
+spn_ctx_unref(struct spn_ctx *ctx)
+{
+	struct conn *conn;
+
+	if (ctx == NULL || ctx == api_spn.parent || api_enter(NULL) != SPN_OK)
+		return;
+	pthread_mutex_lock(&api_lock);
+	if (--ctx->refs != 0) {
+		pthread_mutex_unlock(&api_lock);
+		api_leave();
+		return;
+	}
+	api_list_del(&ctx->node);
+	pthread_mutex_unlock(&api_lock);
+	conn = ctx->conn;
+	free(ctx->name);
+	free(ctx);
+	if (conn != NULL && api_submit(conn_free_job, conn) != 0)
+		conn->abandoned = 1;
+	api_leave();
+}
+
+static void
+ctx_shutdown_job(void *arg)
+{
+	struct conn *c = arg;
+
+	chain_close(c->chain);
+}
+
+int
+spn_ctx_shutdown(struct spn_ctx *ctx, int grace_ms)
+{
+	int rv;
+
+	(void)grace_ms;
+	if (ctx == NULL)
+		return SPN_EINVAL;
+	if ((rv = api_enter(NULL)) != SPN_OK)
+		return rv;
+	if (ctx->conn == NULL)
+		rv = SPN_EINVAL;	/* the parent is not ours to end */
+	else if (api_submit(ctx_shutdown_job, ctx->conn) != 0)
+		rv = SPN_ESHUTDOWN;
+	api_leave();
+	return rv;
+}
+
+/* On the loop, at shutdown: every chain closes. */
+void
+ctx_close_all(struct spn *spn)
+{
+	struct api_node *n;
+
+	pthread_mutex_lock(&api_lock);
+	for (n = spn->conns.next; n != &spn->conns; n = n->next) {
+		struct conn *c = (struct conn *)n;
+
+		if (c->chain != NULL)
+			chain_close(c->chain);
+	}
+	pthread_mutex_unlock(&api_lock);
+}
+
+/* The loop has stopped: nothing else touches these. */
+void
+ctx_free_all(struct spn *spn)
+{
+	struct api_node *n;
+
+	while ((n = spn->conns.next) != &spn->conns) {
+		api_list_del(n);
+		conn_free((struct conn *)n);
+	}
+	while ((n = spn->ctxs.next) != &spn->ctxs) {
+		struct spn_ctx *ctx = (struct spn_ctx *)n;
+
+		api_list_del(n);
+		free(ctx->name);
+		free(ctx);
+	}
+	spn->parent = NULL;
+}
+
+/* spn_exec(): the EXEC service, as `spindle run` uses it. */
+struct exec_wait {
+	pthread_cond_t	 cond;
+	struct exec_req	 req;
+	struct xcl	*x;
+	int		 done;
+	int		 code;
+	char		*err;
+	int		 abandoned;
+};
+
+static void
+exec_wait_free(struct exec_wait *w)
+{
+	strv_free(w->req.argv);
+	free(w->err);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
+static void
+ctx_exec_done(struct xcl *x, int code, const char *err, void *arg)
+{
+	struct exec_wait *w = arg;
+
+	exec_free(x);
+	pthread_mutex_lock(&api_lock);
+	w->x = NULL;
+	if (w->abandoned) {
+		pthread_mutex_unlock(&api_lock);
+		exec_wait_free(w);
+		return;
+	}
+	w->done = 1;
+	w->code = code;
+	w->err = err != NULL ? xstrdup(err) : NULL;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&api_lock);
+}
+
+static void
+ctx_exec_job(void *arg)
+{
+	struct exec_wait *w = arg;
+	struct xcl *x;
+
+	x = exec_start(api_spn.rt, &w->req, ctx_exec_done, w);
+	pthread_mutex_lock(&api_lock);
+	if (!w->done)
+		w->x = x;
+	pthread_mutex_unlock(&api_lock);
+}
+
+int
+spn_exec(struct spn_ctx *ctx, const char *const *argv, int fd_in,
+    int fd_out, int fd_err, int *status, struct spn_error *err)
+{
+	struct exec_wait *w;
+	size_t n = 0;
+	int rv;
+
+
+	if ((rv = api_enter(err)) != SPN_OK)
+		return rv;
+	if (api_on_loop()) {
+		error_set(err, SPN_EDEADLK, NULL, "spn_exec() on the library's "
+		    "loop thread");
+		api_leave();
+		return SPN_EDEADLK;
+	}
+	if (ctx == NULL || argv == NULL || argv[0] == NULL) {
+		error_set(err, SPN_EINVAL, NULL, "no context or no command");
+		api_leave();
+		return SPN_EINVAL;
+	}
+	w = xcalloc(1, sizeof *w);
+	api_cond_init(&w->cond);
+	for (size_t i = 0; argv[i] != NULL; i++)
+		strv_push(&w->req.argv, &n, xstrdup(argv[i]));
+	w->req.ctx = ctx->id;
+	w->req.flags = SPN_EXEC_HOME;
+	w->req.fd_in = fd_in;
+	w->req.fd_out = fd_out;
+	w->req.fd_err = fd_err;
+	if (api_submit(ctx_exec_job, w) != 0) {
+		exec_wait_free(w);
+		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
+		api_leave();
+		return SPN_ESHUTDOWN;
+	}
+	pthread_mutex_lock(&api_lock);
+	while (!w->done && api_spn.state == API_UP)
+		api_wait(&w->cond, 0);
+	if (!w->done) {
+		/* The loop frees it when the exec ends (shutdown ends it). */
+		w->abandoned = 1;
+		pthread_mutex_unlock(&api_lock);
+		error_set(err, SPN_ESHUTDOWN, ctx->name, "spn_shutdown() was "
+		    "called");
+		api_leave();
+		return SPN_ESHUTDOWN;
+	}
+	pthread_mutex_unlock(&api_lock);
+	if (w->code == -1) {
+		error_set(err, rv = SPN_ELOST, ctx->name, "%s",
+		    w->err != NULL ? w->err : "context lost");
+	} else if (status != NULL)
+		*status = w->code;
+	exec_wait_free(w);
+	api_leave();
+	return rv;
+}

@@ -1,0 +1,231 @@
+/*
+ * The program's exports and the library's side of a CALL.  The table is
+ * the linker section SPN_EXPORT() fills; a call names an export and the
+ * letters of its arguments, never an address.  export_run() is what the
+ * agent's workers (agent/svc-call.c) run for each CALL in agent mode:
+ * decode, look up, check, run the function, encode its answer.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib.h"
+
+/* Weak: a program without exports has no such section. */
+extern const struct spn_export __start_spn_exports[] __attribute__((weak));
+extern const struct spn_export __stop_spn_exports[] __attribute__((weak));
+
+struct spn_call {
+	struct agent_call		*ac;
+	const struct spn_export		*ex;
+	char				 caller[32];
+	struct spn_error		 err;
+};
+
+static __thread const char	*export_current;
+static struct spn		*export_spn;
+
+const struct spn_export *
+export_find(const char *name)
+{
+	const struct spn_export *e;
+
+	if (name == NULL || __start_spn_exports == NULL)
+		return NULL;
+	for (e = __start_spn_exports; e < __stop_spn_exports; e++) {
+		if (e->name != NULL && strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* The next type letter of a signature (commas and blanks skipped), or
+ * NUL at its end or at "->". */
+static char
+export_sig_next(const char **sp)
+{
+	const char *s = *sp;
+
+	while (*s == ',' || *s == ' ')
+		s++;
+	if (*s == '\0' || (s[0] == '-' && s[1] == '>')) {
+		*sp = s;
+		return '\0';
+	}
+	*sp = s + 1;
+	return *s;
+}
+
+/*
+ * The call's letters against the ARGS part of the export's "ARGS->RESULTS".
+ * 'v' (any value) fits anything either way: the called context checks
+ * the values themselves.
+ */
+int
+export_sig_check(const struct spn_export *e, const char *call)
+{
+	const char *want = e->sig != NULL ? e->sig : "", *have;
+	char w, h;
+
+	have = call != NULL ? call : "";
+	do {
+		w = export_sig_next(&want);
+		h = export_sig_next(&have);
+		if (w != h && w != 'v' && h != 'v')
+			return SPN_ESIG;
+	} while (w != '\0' && h != '\0');
+	return w == h ? SPN_OK : SPN_ESIG;
+}
+
+const char *
+export_running(void)
+{
+	return export_current;
+}
+
+void
+export_set_spn(struct spn *spn)
+{
+	export_spn = spn;
+}
+
+int
+spn_cancelled(const struct spn_call *call)
+{
+	return call != NULL && agent_call_cancelled(call->ac);
+}
+
+struct spn *
+spn_call_spn(const struct spn_call *call)
+{
+	(void)call;
+	return export_spn;
+}
+
+const char *
+spn_call_caller(const struct spn_call *call)
+{
+	return call->caller;
+}
+
+int
+spn_fail_at(struct spn_call *call, const char *file, int line,
+    const char *func, int errnum, const char *fmt, ...)
+{
+	struct spn_error *err = &call->err;
+	const char *base = strrchr(file, '/');
+	va_list ap;
+
+	memset(err, 0, sizeof *err);
+	err->code = SPN_ECALL;
+	err->sys_errno = errnum;
+	snprintf(err->context, sizeof err->context, "%s",
+	    rt_name(agent_router()));
+	snprintf(err->where, sizeof err->where, "%s:%d %s",
+	    base != NULL ? base + 1 : file, line, func);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+	return SPN_ECALL;
+}
+
+/* A failure of ours (not the function's): code and text. */
+static void
+export_error(struct spn_call *call, int code, const char *fmt, ...)
+    SPN_PRINTF(3, 4);
+static void
+export_error(struct spn_call *call, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(&call->err, 0, sizeof call->err);
+	call->err.code = code;
+	snprintf(call->err.context, sizeof call->err.context, "%s",
+	    rt_name(agent_router()));
+	va_start(ap, fmt);
+	vsnprintf(call->err.message, sizeof call->err.message, fmt, ap);
+	va_end(ap);
+}
+
+/* Run it, unless something says no: SPN_OK with the results in res, or
+ * the error in call->err. */
+static int
+export_call(struct spn_call *call, const struct callmsg *c,
+    struct spn_vbuf *res)
+{
+	char why[256];
+	int rc;
+
+	if ((call->ex = export_find(c->fn)) == NULL) {
+		export_error(call, SPN_ENOFUNC, "no export %s", c->fn);
+		return SPN_ENOFUNC;
+	}
+	if (!call->ac->ancestor && !(call->ex->flags & SPN_ALLOW_ANY)) {
+		export_error(call, SPN_EREFUSED, "%s may be called by "
+		    "ancestors only, not by %s", c->fn, call->caller);
+		return SPN_EREFUSED;
+	}
+	if (export_sig_check(call->ex, c->sig) != SPN_OK ||
+	    value_sig_match(c->args, call->ex->sig, why, sizeof why) != 0) {
+		export_error(call, SPN_ESIG, "%s takes \"%s\": %s", c->fn,
+		    call->ex->sig, export_sig_check(call->ex, c->sig) ==
+		    SPN_OK ? why : "the call's signature differs");
+		return SPN_ESIG;
+	}
+	/* Its caller gave up already: do not start what nobody waits for. */
+	if (agent_call_cancelled(call->ac) || (c->deadline_ms != 0 &&
+	    now_usec() - call->ac->arrived >= c->deadline_ms * 1000ULL)) {
+		export_error(call, SPN_ETIMEDOUT, "%s not started: its caller "
+		    "gave up", c->fn);
+		return SPN_ETIMEDOUT;
+	}
+	export_current = call->ex->name;
+	rc = call->ex->fn(call, c->args, res);
+	export_current = NULL;
+	if (rc != SPN_OK && call->err.code == SPN_OK)
+		export_error(call, rc, "%s returned %d (%s)", c->fn, rc,
+		    spn_strerror(rc));
+	return rc;
+}
+
+void
+export_run(struct agent_call *ac, struct agent_reply *reply)
+{
+	struct spn_call call = { .ac = ac };
+	struct spn_vbuf *res, *out;
+	struct spn_msg *m;
+	struct callmsg c;
+	const uint8_t *data;
+	char why[256];
+	int rc;
+
+	if (ac->caller == SPN_CTX_MASTER)
+		snprintf(call.caller, sizeof call.caller, "master");
+	else
+		snprintf(call.caller, sizeof call.caller, "context %u",
+		    ac->caller);
+	if (callmsg_unpack(ac->data, ac->len, &m, &c, why, sizeof why) != 0) {
+		reply->dead = SPN_D_FAILED;
+		reply->text = xprintf("malformed call: %s", why);
+		return;
+	}
+	res = vbuf_new();
+	out = vbuf_new();
+	rc = export_call(&call, &c, res);
+	if (rc == SPN_OK)
+		rc = reply_pack_ok(out, res);
+	else
+		rc = reply_pack_err(out, &call.err);
+	if (rc != 0) {
+		reply->dead = SPN_D_FAILED;
+		reply->text = xprintf("%s: cannot encode its answer", c.fn);
+	} else {
+		data = vbuf_data(out, &reply->len);
+		reply->data = xmalloc(reply->len > 0 ? reply->len : 1);
+		memcpy(reply->data, data, reply->len);
+	}
+	vbuf_free(out);
+	vbuf_free(res);
+	spn_msg_free(m);
+}

@@ -1,0 +1,92 @@
+#!/bin/sh
+# libspindle's errors come back whole (issue 9 point 7, LIBRARY.md §9 B5):
+# each case of the table, run by tests/lib/errors over local routes, gives
+# its code and text within a time bound, and leaves nothing running.
+#
+#   fail      spn_fail(ENOENT): SPN_ECALL, sys_errno, context, file:line fn
+#   nofunc    an unknown function: SPN_ENOFUNC, no round trip
+#   sig       "si" to an "s->" export: SPN_ESIG before sending
+#   kill      kill -9 of the agent mid-call: SPN_ELOST, "killed by signal 9"
+#   killhop   kill -9 of hop 1 while calling hop 3: SPN_ELOST naming hop 1
+#   timeout   200 ms on a 10 s function: SPN_ETIMEDOUT, the context answers
+#   cancel    spn_recv_cancel: SPN_ECANCELLED at once, the function returns
+#   crash     a NULL dereference: SPN_ELOST, "Segmentation fault", "crash in"
+#   exit      exit(3) in a function: SPN_ELOST "exited with status 3"
+#   toolarge  a 2 MiB argument: SPN_ETOOLARGE, nothing sent
+#   shutdown  a waiter and a later call: SPN_ESHUTDOWN
+#   arch      a remote whose uname -m says aarch64: SPN_EARCH
+#   auth      a wrong sudo password (root only): SPN_EAUTH, hop 2, sudo's words
+#
+# The table's "blocking call from an SPN_INLINE export -> SPN_EDEADLK"
+# cannot be written against spindle.h: it has no SPN_INLINE exports and no
+# callback, so no user code ever runs on the library's loop thread.
+. "$(dirname "$0")/lib.sh"
+
+lib_prog tests/lib/errors
+ERRORS=$PROG
+failed=""
+
+# case NAME ROUTE [ARG]: run one case (60 s at most); its verdict line is
+# logged, a failure remembered; whatever it started must be gone 5 s later.
+case_() {
+	_c=$1
+	spn_prog 60 "$ERRORS" "$@" >"$TMPD/out" 2>"$TMPD/err"
+	_rc=$?
+	sed 's/^/  /' "$TMPD/out" >&2
+	if [ "$_rc" != 0 ] || ! grep -q "^ok $_c: " "$TMPD/out"; then
+		sed 's/^/  stderr: /' "$TMPD/err" >&2
+		log "case $_c failed (exit status $_rc)"
+		failed="$failed $_c"
+	fi
+	_left=$(tree_of "$(last_master)" orphans)
+	if [ -n "$_left" ] && ! wait_gone $_left 5; then
+		log "case $_c left processes behind"
+		failed="$failed $_c(left)"
+	fi
+}
+
+case_ fail local
+case_ nofunc local
+case_ sig local
+case_ kill local
+case_ killhop local+local+local
+case_ timeout local
+case_ cancel local "$TMPD/cancelled"
+case_ crash local
+case_ exit local
+case_ toolarge local "$TMPD/big-ran"
+case_ shutdown local
+
+# A "remote" whose uname -m says another architecture: stage 0 refuses.
+other=aarch64
+[ "$(uname -m)" = aarch64 ] && other=x86_64
+mkdir "$TMPD/bin"
+printf '#!/bin/sh\necho %s\n' "$other" >"$TMPD/bin/uname"
+chmod +x "$TMPD/bin/uname"
+opath=$PATH
+PATH=$TMPD/bin:$PATH
+case_ arch local "$other"
+PATH=$opath
+
+# A sudo that wants a password, under requiretty, given a wrong one.
+if [ "$(id -u)" = 0 ] && command -v sudo >/dev/null; then
+	u="spne$(printf '%04x' $$)"
+	sudoers=/etc/sudoers.d/spn-$u
+	trap '_t=$?; rm -f "$sudoers"; (exit $_t); _lib_cleanup' EXIT
+	user_add "$u" "pw-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+	printf 'Defaults:%s requiretty\nDefaults:%s passwd_tries=1\n%s ALL=(nobody) ALL\n' \
+	    "$u" "$u" "$u" >"$TMPD/sudoers"
+	visudo -cqf "$TMPD/sudoers" || fail "bad sudoers rules"
+	install -m 440 "$TMPD/sudoers" "$sudoers"
+	printf 'wrong\n' >"$TMPD/bad"
+	chmod 600 "$TMPD/bad"
+	case_ auth "sudo=$u+sudo=nobody" "$TMPD/bad"
+	# The hop named as `spindle run` names it (sudo-password.sh).
+	grep -qF "hop 2 (sudo=$u+sudo=nobody): sudo: incorrect password" \
+	    "$TMPD/out" || failed="$failed auth(hop)"
+else
+	log "case auth not run: needs root and sudo"
+fi
+
+[ -z "$failed" ] || fail "cases failed:$failed"
+pass

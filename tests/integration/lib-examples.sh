@@ -1,0 +1,116 @@
+#!/bin/sh
+# The examples of examples/ (issue 9 point 10) over local routes: each
+# copy of remote-fn runs from memory as spindle:..., df gives a figure
+# close to the local one and a remote failure whole, install-app unpacks a
+# tarball in a directory and returns tar's status and output.  Nothing is
+# left running.  lib-examples-ssh.sh runs them over ssh + sudo.
+. "$(dirname "$0")/lib.sh"
+
+lib_prog examples/remote-fn
+REMOTE_FN=$PROG
+lib_prog examples/df
+DF=$PROG
+lib_prog examples/install-app
+INSTALL_APP=$PROG
+
+# ex WHAT PROG ARGS...: run an example (60 s at most), out and err in
+# $TMPD; returns its status.
+ex() {
+	_w=$1
+	shift
+	spn_prog 60 "$@" >"$TMPD/out" 2>"$TMPD/err"
+	_rc=$?
+	sed "s/^/  $_w: /" "$TMPD/out" >&2
+	return "$_rc"
+}
+
+# remote-fn: one line a hop, each a copy from memory with our user and
+# host and another pid.
+me=$(id -un)
+# With perl or python3 there, stage 0 runs the image from a memfd.
+mem='/memfd:spindle'
+command -v perl >/dev/null || command -v python3 >/dev/null || mem='/.*'
+host=$(uname -n | sed 's/[.+]/\\&/g')
+for r in local local+local local+local+local; do
+	ex remote-fn "$REMOTE_FN" "$r"
+	check_rc "remote-fn $r" 0 $? "$TMPD/err"
+	n=$(echo "$r" | tr + '\n' | wc -l)
+	check "remote-fn $r: lines" "$n" "$(wc -l <"$TMPD/out")"
+	i=1
+	while [ "$i" -le "$n" ]; do
+		hr=$(echo "$r" | cut -d+ -f1-$i | sed 's/+/\\+/g')
+		grep -Eq "^hop $i \($hr\): pid [0-9]+ user $me host $host argv0 spindle:[^ ]+ exe $mem \(deleted\)$" \
+		    "$TMPD/out" || fail "remote-fn $r: hop $i: $(cat "$TMPD/out")"
+		i=$((i + 1))
+	done
+	grep -q " pid $(last_master) " "$TMPD/out" &&
+	    fail "remote-fn $r: a function ran in the master"
+	procs_left "remote-fn $r"
+done
+
+# Without perl and python3 (no memfd from stage 0), each copy runs from a
+# file in $XDG_RUNTIME_DIR that is unlinked before it runs, and none is
+# left there (LIBRARY.md §9 B6).
+bin=$TMPD/bin
+xdg=$TMPD/xdg
+mkdir "$bin" && mkdir -m 700 "$xdg" || fail "mkdir"
+IFS=:
+for d in $PATH; do
+	[ -d "$d" ] || continue
+	for f in "$d"/*; do
+		n=${f##*/}
+		case $n in perl*|python*) continue ;; esac
+		[ -f "$f" ] && [ -x "$f" ] && [ ! -e "$bin/$n" ] &&
+		    ln -s "$f" "$bin/$n"
+	done
+done
+unset IFS
+ex remote-fn env PATH="$bin" XDG_RUNTIME_DIR="$xdg" "$REMOTE_FN" local+local
+check_rc "remote-fn local+local, no perl or python3" 0 $? "$TMPD/err"
+check "remote-fn local+local, no perl or python3: from $xdg" 2 \
+    "$(grep -Ec " exe $xdg/\.spindle\.[0-9]+ \(deleted\)$" "$TMPD/out")"
+check "files left in $xdg" "" "$(ls -A "$xdg")"
+procs_left "remote-fn, no perl or python3"
+
+# df on two routes: about what statvfs says here (others write too).
+ex df "$DF" -d "$TMPD" local local+local
+check_rc "df local local+local" 0 $? "$TMPD/err"
+check "df: lines" 2 "$(wc -l <"$TMPD/out")"
+here=$(stat -f -c '%a %S' "$TMPD" | awk '{ printf "%.0f", $1 * $2 }')
+for r in local local+local; do
+	got=$(sed -n "s|^$r: \([0-9]*\) bytes free in $TMPD\$|\1|p" "$TMPD/out")
+	[ -n "$got" ] || fail "df: no line for $r: $(cat "$TMPD/out")"
+	awk -v a="$got" -v b="$here" 'BEGIN { d = a - b; if (d < 0) d = -d
+	    exit !(d <= 268435456 || d <= b / 20) }' ||
+	    fail "df $r: $got bytes free, statvfs here says $here"
+done
+procs_left "df"
+# A failure there comes back whole: errno, file:line function, message.
+ex df "$DF" -d "$TMPD/none" local
+check_rc "df -d $TMPD/none local" 1 $? "$TMPD/err"
+grep -Eq "df\.c:[0-9]+ disk_free: statvfs $TMPD/none.*No such file or directory" \
+    "$TMPD/err" || fail "df -d $TMPD/none: it said: $(cat "$TMPD/err")"
+procs_left "df (failing)"
+
+# install-app: a tarball made here, unpacked there.
+mkdir -p "$TMPD/app/bin" "$TMPD/dest"
+echo 'echo hello' >"$TMPD/app/bin/hello"
+chmod 755 "$TMPD/app/bin/hello"
+head -c 100000 /dev/urandom >"$TMPD/app/data"
+ex install-app "$INSTALL_APP" local+local "$TMPD/app" "$TMPD/dest"
+check_rc "install-app local+local" 0 $? "$TMPD/err"
+grep -q 'bin/hello$' "$TMPD/out" ||
+    fail "install-app: tar's output lacks bin/hello: $(cat "$TMPD/out")"
+cmp "$TMPD/app/data" "$TMPD/dest/data" || fail "install-app: data differs"
+check "install-app: bin/hello" hello "$(sh "$TMPD/dest/bin/hello")"
+[ -x "$TMPD/dest/bin/hello" ] || fail "install-app: bin/hello lost its mode"
+procs_left "install-app"
+# tar fails there: its status and words come back.
+ex install-app "$INSTALL_APP" local "$TMPD/app" "$TMPD/none"
+check_rc "install-app into $TMPD/none" 1 $? "$TMPD/err"
+contains "$TMPD/err" "install-app: tar exited with 2" ||
+    fail "install-app into $TMPD/none: it said: $(cat "$TMPD/err")"
+contains "$TMPD/out" "$TMPD/none" ||
+    fail "install-app into $TMPD/none: tar's words: $(cat "$TMPD/out")"
+procs_left "install-app (failing)"
+pass

@@ -1,0 +1,467 @@
+/*
+ * The core of libspindle, one case a run (lib-core.sh):
+ *
+ *   core call ROUTE          a call and its result; pid differs from ours
+ *   core async ROUTE         two calls in flight, answers in any order
+ *   core timeout ROUTE       ETIMEDOUT, then the context answers again
+ *   core cancel ROUTE        ECANCELLED at once; the function saw it
+ *   core shutdown ROUTE      spn_shutdown wakes a waiter with ESHUTDOWN
+ *   core soak ROUTE N        N calls: master RSS growth (KiB) on stdout
+ *   core rtt ROUTE N         median call round trip (usec) on stdout
+ *   core leave ROUTE         returns from main with a call in flight and
+ *                            no spn_shutdown; prints the context's pid
+ *   core hold ROUTE          prints the context's pid, then sleeps (the
+ *                            test kills us)
+ *   core exec ROUTE          spn_exec's status and output
+ *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
+ *                            works
+ *
+ * Exit 0 when the case holds, 1 with the reason on stderr.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <spindle.h>
+
+static int
+getpid_fn(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	(void)call;
+	(void)args;
+	return spn_vbuf_put(res, "i", (int64_t)getpid());
+}
+SPN_EXPORT(getpid_fn, "->i");
+
+static int
+add(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	(void)call;
+	return spn_vbuf_put(res, "is", spn_arg_int(args, 0) +
+	    spn_arg_int(args, 1), spn_arg_str(args, 2));
+}
+SPN_EXPORT(add, "i,i,s->i,s");
+
+/* Sleeps up to N ms, in steps, unless cancelled: 1 if it was. */
+static int
+nap(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	int64_t ms = spn_arg_int(args, 0);
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	for (int64_t t = 0; t < ms; t += 10) {
+		if (spn_cancelled(call))
+			return spn_vbuf_put(res, "b", 1);
+		nanosleep(&ts, NULL);
+	}
+	return spn_vbuf_put(res, "b", 0);
+}
+SPN_EXPORT(nap, "i->b");
+
+static const char *prog;
+
+static int
+fail(const char *what, int rc, const struct spn_error *err)
+{
+	char buf[1024] = "";
+
+	if (err != NULL)
+		spn_error_format(err, buf, sizeof buf);
+	fprintf(stderr, "%s: %s: %s (%d): %s\n", prog, what, spn_strerror(rc),
+	    rc, buf);
+	return 1;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long
+rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	}
+	if (f != NULL)
+		fclose(f);
+	return kib;
+}
+
+static int
+call_pid(struct spn_ctx *ctx, int64_t *pid, struct spn_error *err)
+{
+	struct spn_msg *m;
+	int rc;
+
+	if ((rc = spn_call(ctx, "getpid_fn", 10000, &m, err, "")) != SPN_OK)
+		return rc;
+	*pid = spn_arg_int(spn_msg_value(m), 0);
+	spn_msg_free(m);
+	return SPN_OK;
+}
+
+static int	case_exec(struct spn_ctx *);
+
+static int
+case_call(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	struct spn_msg *m;
+	int64_t pid;
+	const char *s;
+	int rc;
+
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+		return fail("getpid_fn", rc, &err);
+	if (pid <= 0 || pid == getpid()) {
+		fprintf(stderr, "%s: remote pid %lld\n", prog, (long long)pid);
+		return 1;
+	}
+	if ((rc = spn_call(ctx, "add", 10000, &m, &err, "iis", (int64_t)40,
+	    (int64_t)2, "forty-two")) != SPN_OK)
+		return fail("add", rc, &err);
+	s = spn_arg_str(spn_msg_value(m), 1);
+	if (spn_arg_int(spn_msg_value(m), 0) != 42 || s == NULL ||
+	    strcmp(s, "forty-two") != 0) {
+		fprintf(stderr, "%s: add gave %lld %s\n", prog,
+		    (long long)spn_arg_int(spn_msg_value(m), 0), s);
+		return 1;
+	}
+	spn_msg_free(m);
+	printf("pid %lld\n", (long long)pid);
+	return 0;
+}
+
+static int
+case_async(struct spn_ctx *ctx)
+{
+	struct spn_recv *slow, *fast;
+	struct spn_error err;
+	struct spn_msg *m;
+	int rc;
+
+	if ((rc = spn_call_async(ctx, "nap", &slow, &err, "i",
+	    (int64_t)1000)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	if ((rc = spn_call_async(ctx, "add", &fast, &err, "iis", (int64_t)1,
+	    (int64_t)2, "x")) != SPN_OK)
+		return fail("async add", rc, &err);
+	/* The quick one answers while the slow one still runs. */
+	if ((rc = spn_recv_get(fast, 900, &m, &err)) != SPN_OK)
+		return fail("get add", rc, &err);
+	if (spn_arg_int(spn_msg_value(m), 0) != 3)
+		return fail("add's result", SPN_EPROTO, NULL);
+	spn_msg_free(m);
+	if ((rc = spn_recv_get(slow, 0, &m, &err)) != SPN_ETIMEDOUT)
+		return fail("poll nap (want ETIMEDOUT)", rc, &err);
+	if ((rc = spn_recv_get(slow, 10000, &m, &err)) != SPN_OK)
+		return fail("get nap", rc, &err);
+	spn_msg_free(m);
+	spn_recv_close(slow);
+	spn_recv_close(fast);
+	return 0;
+}
+
+static int
+case_timeout(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	struct spn_recv *r;
+	struct spn_msg *m;
+	uint64_t t0 = now_us(), dt;
+	int64_t pid;
+	int rc;
+
+	rc = spn_call(ctx, "nap", 200, &m, &err, "i", (int64_t)10000);
+	dt = now_us() - t0;
+	if (rc != SPN_ETIMEDOUT)
+		return fail("nap 10 s with 200 ms (want ETIMEDOUT)", rc, &err);
+	if (dt < 190000 || dt > 5000000) {
+		fprintf(stderr, "%s: timed out after %llu us\n", prog,
+		    (unsigned long long)dt);
+		return 1;
+	}
+	/* Still there, and answering. */
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+		return fail("getpid_fn after the timeout", rc, &err);
+	/* A receiver that timed out may be waited on again. */
+	if ((rc = spn_call_async(ctx, "nap", &r, &err, "i",
+	    (int64_t)500)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	if ((rc = spn_recv_get(r, 50, &m, &err)) != SPN_ETIMEDOUT)
+		return fail("first wait (want ETIMEDOUT)", rc, &err);
+	if ((rc = spn_recv_get(r, 10000, &m, &err)) != SPN_OK)
+		return fail("second wait", rc, &err);
+	spn_msg_free(m);
+	spn_recv_close(r);
+	printf("timeout after %llu ms\n", (unsigned long long)dt / 1000);
+	return 0;
+}
+
+struct waiter {
+	struct spn_recv	*r;
+	int		 rc;
+	uint64_t	 t;
+};
+
+static void *
+waiter_run(void *arg)
+{
+	struct waiter *w = arg;
+	struct spn_error err;
+	struct spn_msg *m;
+
+	w->rc = spn_recv_get(w->r, 30000, &m, &err);
+	w->t = now_us();
+	return NULL;
+}
+
+static int
+case_cancel(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	struct waiter w = { .rc = -1 };
+	struct spn_msg *m;
+	pthread_t t;
+	uint64_t t0;
+	int rc;
+
+	if ((rc = spn_call_async(ctx, "nap", &w.r, &err, "i",
+	    (int64_t)20000)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	pthread_create(&t, NULL, waiter_run, &w);
+	usleep(300000);
+	t0 = now_us();
+	spn_recv_cancel(w.r);
+	pthread_join(t, NULL);
+	if (w.rc != SPN_ECANCELLED)
+		return fail("waiter (want ECANCELLED)", w.rc, NULL);
+	if (w.t - t0 > 1000000)
+		return fail("cancel took over 1 s", w.rc, NULL);
+	if ((rc = spn_recv_get(w.r, 0, &m, &err)) != SPN_ECANCELLED)
+		return fail("get after cancel", rc, &err);
+	spn_recv_close(w.r);
+	/* The function saw it and returned: the one worker this takes is
+	 * free again, and the context answers. */
+	if ((rc = spn_call(ctx, "nap", 10000, &m, &err, "i",
+	    (int64_t)1)) != SPN_OK)
+		return fail("nap after cancel", rc, &err);
+	spn_msg_free(m);
+	printf("cancelled in %llu us\n", (unsigned long long)(w.t - t0));
+	return 0;
+}
+
+static int
+case_shutdown(struct spn *spn, struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	struct waiter w = { .rc = -1 };
+	struct spn_msg *m;
+	pthread_t t;
+	uint64_t t0, dt;
+	int rc;
+
+	if ((rc = spn_call_async(ctx, "nap", &w.r, &err, "i",
+	    (int64_t)60000)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	pthread_create(&t, NULL, waiter_run, &w);
+	usleep(300000);
+	t0 = now_us();
+	spn_shutdown(spn);
+	dt = now_us() - t0;
+	pthread_join(t, NULL);
+	if (w.rc != SPN_ESHUTDOWN)
+		return fail("waiter (want ESHUTDOWN)", w.rc, NULL);
+	if (dt > 6000000)
+		return fail("spn_shutdown took over 6 s", SPN_OK, NULL);
+	/* Later calls: at once. */
+	t0 = now_us();
+	rc = spn_call(ctx, "getpid_fn", 10000, &m, &err, "");
+	if (rc != SPN_ESHUTDOWN || now_us() - t0 > 100000)
+		return fail("call after shutdown (want ESHUTDOWN)", rc, &err);
+	if ((rc = spn_connect(spn, "local", NULL, &ctx, &err)) !=
+	    SPN_ESHUTDOWN)
+		return fail("connect after shutdown", rc, &err);
+	printf("shutdown in %llu ms\n", (unsigned long long)dt / 1000);
+	return 0;
+}
+
+static int
+case_soak(struct spn_ctx *ctx, long n)
+{
+	struct spn_error err;
+	int64_t pid;
+	long base = 0;
+	int rc;
+
+	for (long i = 0; i < n; i++) {
+		/* Warm up first: allocator caches, the first worker. */
+		if (i == n / 10)
+			base = rss_kib();
+		if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+			return fail("getpid_fn", rc, &err);
+	}
+	printf("%ld\n", rss_kib() - base);
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+case_rtt(struct spn_ctx *ctx, long n)
+{
+	struct spn_error err;
+	uint64_t *t = calloc(n, sizeof *t), t0;
+	int64_t pid;
+	int rc;
+
+	for (long i = 0; i < n + 100; i++) {
+		t0 = now_us();
+		if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+			return fail("getpid_fn", rc, &err);
+		if (i >= 100)
+			t[i - 100] = now_us() - t0;
+	}
+	qsort(t, n, sizeof *t, cmp_u64);
+	printf("%llu\n", (unsigned long long)t[n / 2]);
+	free(t);
+	return 0;
+}
+
+static int
+case_leave(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	struct spn_recv *r;
+	int64_t pid;
+	int rc;
+
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+		return fail("getpid_fn", rc, &err);
+	printf("%lld\n", (long long)pid);
+	fflush(stdout);
+	/* A call in flight, and out of main without spn_shutdown. */
+	if ((rc = spn_call_async(ctx, "nap", &r, &err, "i",
+	    (int64_t)60000)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	return 0;
+}
+
+static int
+case_hold(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	int64_t pid;
+	int rc;
+
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+		return fail("getpid_fn", rc, &err);
+	printf("%lld\n", (long long)pid);
+	fflush(stdout);
+	sleep(60);
+	return 1;
+}
+
+static int
+case_notstatic(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	int64_t pid;
+	int rc;
+
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_ENOTSTATIC)
+		return fail("call (want ENOTSTATIC)", rc, &err);
+	spn_error_print(&err);
+	return case_exec(ctx);
+}
+
+static int
+case_exec(struct spn_ctx *ctx)
+{
+	const char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 7",
+	    NULL };
+	struct spn_error err;
+	int rc, status = -1;
+
+	if ((rc = spn_exec(ctx, argv, -1, 1, 2, &status, &err)) != SPN_OK)
+		return fail("exec", rc, &err);
+	printf("status %d\n", status);
+	return status == 7 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct spn *spn;
+	struct spn_ctx *ctx;
+	struct spn_error err;
+	const char *what;
+	long n;
+	int rc;
+
+	if ((rc = spn_init(&argc, &argv, NULL, &spn)) != SPN_OK)
+		return fail("spn_init", rc, NULL);
+	prog = argv[0];
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s CASE ROUTE [N]\n", prog);
+		return 2;
+	}
+	if ((rc = spn_init(&argc, &argv, NULL, &spn)) != SPN_EBUSY)
+		return fail("second spn_init (want EBUSY)", rc, NULL);
+	what = argv[1];
+	n = argc > 3 ? atol(argv[3]) : 1000;
+	if ((rc = spn_connect(spn, argv[2], NULL, &ctx, &err)) != SPN_OK)
+		return fail(argv[2], rc, &err);
+	if (strcmp(what, "call") == 0)
+		rc = case_call(ctx);
+	else if (strcmp(what, "async") == 0)
+		rc = case_async(ctx);
+	else if (strcmp(what, "timeout") == 0)
+		rc = case_timeout(ctx);
+	else if (strcmp(what, "cancel") == 0)
+		rc = case_cancel(ctx);
+	else if (strcmp(what, "shutdown") == 0)
+		return case_shutdown(spn, ctx);
+	else if (strcmp(what, "soak") == 0)
+		rc = case_soak(ctx, n);
+	else if (strcmp(what, "rtt") == 0)
+		rc = case_rtt(ctx, n);
+	else if (strcmp(what, "leave") == 0)
+		return case_leave(ctx);
+	else if (strcmp(what, "hold") == 0)
+		return case_hold(ctx);
+	else if (strcmp(what, "exec") == 0)
+		rc = case_exec(ctx);
+	else if (strcmp(what, "notstatic") == 0)
+		rc = case_notstatic(ctx);
+	else {
+		fprintf(stderr, "%s: unknown case %s\n", prog, what);
+		return 2;
+	}
+	spn_ctx_unref(ctx);
+	spn_shutdown(spn);
+	return rc;
+}
