@@ -7,7 +7,8 @@
  *	stdio	the function's fd 0 is /dev/null, fds 1 and 2 pipes, the
  *		link elsewhere; what it prints to stdout and stderr reaches
  *		the master as log lines (the script checks them)
- *	flood	100,000 printf lines, then more calls: the link is intact
+ *	flood	100,000 printf lines, then more calls: the link is intact,
+ *		the agent's peak memory under 8 MiB
  *	hung	a function that sleeps stops neither a second call nor the
  *		context's pings (workers); cancelled, it returns
  *
@@ -80,6 +81,26 @@ nap(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 }
 SPN_EXPORT(nap, "i->b");
 
+/* The agent's peak resident memory, KiB. */
+static int
+hwm(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f;
+
+	(void)a;
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return spn_fail(call, errno, "/proc/self/status");
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	}
+	fclose(f);
+	return spn_vbuf_put(r, "i", (int64_t)kib);
+}
+SPN_EXPORT(hwm, "->i");
+
 static const char *cname;
 
 static void
@@ -150,15 +171,25 @@ static void
 case_flood(struct spn_ctx *ctx)
 {
 	struct spn_error err;
+	struct spn_msg *m;
 	uint64_t t0 = ms_now();
+	int64_t kib;
 
 	if (spn_call(ctx, "say", 120000, NULL, &err, "si", "flood",
 	    (int64_t)100000) != SPN_OK)
 		fail("say 100000", &err);
 	for (int i = 0; i < 20; i++)
 		check_stdio(ctx);
-	printf("ok %s: 100000 lines in %llu ms, the link intact\n", cname,
-	    (unsigned long long)(ms_now() - t0));
+	if (spn_call(ctx, "hwm", 10000, &m, &err, "") != SPN_OK)
+		fail("hwm", &err);
+	kib = spn_arg_int(spn_msg_value(m), 0);
+	spn_msg_free(m);
+	/* LIBRARY.md B8: the lines wait in the pipe, not in the agent. */
+	if (kib > 8192)
+		fail("the agent's VmHWM is over 8 MiB", NULL);
+	printf("ok %s: 100000 lines in %llu ms, the link intact, agent "
+	    "VmHWM %lld KiB\n", cname, (unsigned long long)(ms_now() - t0),
+	    (long long)kib);
 }
 
 static void
