@@ -301,11 +301,11 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 	if (evthread_use_pthreads() != 0 ||
 	    (spn->base = event_base_new()) == NULL)
 		return SPN_ESYS;
-	spn->master = master_attach(spn->base, &mo);
+	spn->master = master_new(spn->base, &mo);
 	spn->rt = master_rt(spn->master);
 	spn->max_frame = rt_max_frame(spn->rt);
 	spn->broker = broker_new(spn->base, API_BROKER_RING);
-	api_call_service(spn);
+	api_call_service(spn, opts != NULL ? opts->workers : 0);
 	if ((e = api_start_loop(spn)) != 0) {
 		api_free_state(spn);
 		errno = e;
