@@ -1,14 +1,81 @@
 /*
  * --ask-pass: which hops of a route take a password, and whose, asked for
- * by name before connecting (for a name up gave the daemon, the daemon
- * tells the route).
+ * by name on the terminal before connecting (for a name up gave the
+ * daemon, the daemon tells the route).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+static volatile sig_atomic_t password_sig;	/* one that stops a prompt */
+
+static void
+password_catch(int sig)
+{
+	password_sig = sig;
+}
+
+/*
+ * Prompt on the terminal with echo off.  A Ctrl-C there (or SIGTERM,
+ * SIGHUP) gives the terminal its echo back before it stops us, as it
+ * stops spindle anywhere before the command runs.
+ */
+char *
+password_ask(const char *prompt, char *why, size_t whylen)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa, was[3];
+	struct termios old, raw;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC), ok, sig;
+	char *pw, *text;
+
+	if (fd < 0) {
+		snprintf(why, whylen, "--ask-pass needs a terminal: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	ok = tcgetattr(fd, &old) == 0;
+	raw = old;
+	raw.c_lflag &= ~(ECHO | ECHONL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = password_catch;	/* no SA_RESTART: read returns */
+	sigemptyset(&sa.sa_mask);
+	password_sig = 0;
+	for (size_t i = 0; i < 3; i++) {
+		sigaction(sigs[i], NULL, &was[i]);
+		if (was[i].sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	}
+	if (ok)
+		tcsetattr(fd, TCSANOW, &raw);
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		ok = 0;
+	pw = password_read_line(fd, "the terminal", &password_sig, why,
+	    whylen);
+	if (write(fd, "\n", 1) < 0)
+		ok = 0;
+	tcsetattr(fd, TCSANOW, &old);
+	close(fd);
+	for (size_t i = 0; i < 3; i++)
+		sigaction(sigs[i], &was[i], NULL);
+	if ((sig = password_sig) != 0) {
+		password_free(pw);
+		text = proc_stop_text(sig);
+		fprintf(stderr, "spindle: %s\n", text);
+		free(text);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		_exit(128 + sig);
+	}
+	return pw;
+}
 
 /*
  * Whose password hop i wants, and what for: "hops@inner (sudo to

@@ -150,9 +150,17 @@ extern const struct cmd_entry cmd_fakessh_bin_entry;
 extern const struct cmd_entry cmd_exec_entry;
 int		 daemon_stop_wait(void);
 
+/* sig.c */
+struct master	*sig_master_new(const struct master_opts *);
+void		 sig_on_signal(void (*)(int, void *), void *);
+
 /* shimdir.c */
 #define SHIMDIR_PREFIX	"fakessh-bin"
 char		*fakessh_dir(char *, size_t);
+
+/* askpass.c */
+char		*password_ask(const char *, char *, size_t);
+int		 password_ask_route(const char *, struct master_opts *);
 
 /* spindle.c */
 int		 cli_parse_master_opt(int, const char *, struct master_opts *);

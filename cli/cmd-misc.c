@@ -53,7 +53,7 @@ probe_alone(const char *route, const struct master_opts *mo,
 		fprintf(stderr, "spindle: %s\n", why);
 		return rv;
 	}
-	a.m = master_new(&rc.mo);
+	a.m = sig_master_new(&rc.mo);
 	master_connect(a.m, &rc.route, alone_up, &a);
 	event_base_dispatch(master_base(a.m));
 	master_teardown(a.m);

@@ -70,7 +70,7 @@ run_up(struct master *m, const char *err, void *arg)
 	}
 	r->t_exec = now_usec();
 	r->x = exec_start(master_rt(m), &r->req, run_done, r);
-	master_on_signal(m, run_signal, r);
+	sig_on_signal(run_signal, r);
 }
 
 /*
@@ -208,7 +208,7 @@ cmd_run_exec(struct cmd_args *a)
 	}
 	if (r.req.flags & SPN_EXEC_PTY)
 		tty_setup(&r.req);
-	r.m = master_new(&rc.mo);
+	r.m = sig_master_new(&rc.mo);
 	if (r.req.flags & SPN_EXEC_PTY) {
 		r.winch = evsignal_new(master_base(r.m), SIGWINCH,
 		    run_winch_cb, &r);

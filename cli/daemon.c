@@ -1252,8 +1252,8 @@ daemon_serve(int ready_fd)
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 8 < DCONN_MAX)
 		d_maxconns = rl.rlim_cur / 8 > 8 ? rl.rlim_cur / 8 : 8;
-	d_master = master_new(&mo);
-	master_on_signal(d_master, daemon_signal, NULL);
+	d_master = sig_master_new(&mo);
+	sig_on_signal(daemon_signal, NULL);
 	dr_init(d_master);
 	d_listen_ev = event_new(master_base(d_master), lfd,
 	    EV_READ | EV_PERSIST, daemon_accept_cb, NULL);

@@ -301,7 +301,7 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 	if (evthread_use_pthreads() != 0 ||
 	    (spn->base = event_base_new()) == NULL)
 		return SPN_ESYS;
-	spn->master = master_attach(spn->base, &mo);
+	spn->master = master_new(spn->base, &mo);
 	spn->rt = master_rt(spn->master);
 	spn->max_frame = rt_max_frame(spn->rt);
 	spn->broker = broker_new(spn->base, API_BROKER_RING);

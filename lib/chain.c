@@ -422,6 +422,11 @@ chain_connect(struct chain *c, chain_up_fn *up, void *arg)
 	c->up = up;
 	c->arg = arg;
 	c->next = 0;
+	/* Ids come in order: when the last is none, the master had no more. */
+	if (c->nhops > 0 && c->ids[c->nhops - 1] == SPN_CTX_NONE) {
+		chain_failed(c, "out of context ids");
+		return;
+	}
 	if (c->held == NULL && (c->opts.password_command != NULL ||
 	    c->opts.password_file != NULL) && chain_fetch(c, 0,
 	    c->opts.password_command, c->opts.password_file) != 0)

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include <signal.h>
 #include <stdarg.h>
 
 #include "../agent/agent.h"
@@ -102,8 +103,7 @@ struct master_opts {
 
 struct master;
 typedef void master_up_fn(struct master *, const char *, void *);
-struct master	*master_new(const struct master_opts *);
-struct master	*master_attach(struct event_base *,
+struct master	*master_new(struct event_base *,
 		     const struct master_opts *);
 void		 master_free(struct master *);
 struct rt	*master_rt(struct master *);
@@ -112,8 +112,6 @@ void		 master_connect(struct master *, const struct route *,
 		     master_up_fn *, void *);
 uint32_t	 master_ctx(struct master *, size_t);
 struct chain	*master_chain(struct master *);
-void		 master_on_signal(struct master *, void (*)(int, void *),
-		     void *);
 void		 master_timing(struct master *, const char *, uint64_t);
 void		 master_teardown(struct master *);
 uint32_t	 master_new_id(struct master *);
@@ -222,12 +220,12 @@ void		 tty_setup(struct exec_req *);
 void		 tty_restore(void);
 
 /* password.c */
-char		*password_ask(const char *, char *, size_t);
+char		*password_read_line(int, const char *,
+		     const volatile sig_atomic_t *, char *, size_t);
 char		*password_from_fd(int, char *, size_t);
 char		*password_from_file(const char *, char *, size_t);
 void		 password_free(char *);
 void		 password_strv_free(char **);
-int		 password_ask_route(const char *, struct master_opts *);
 void		 password_opts_free(struct master_opts *);
 
 /* client.c: the daemon's clients, the command and the shim */

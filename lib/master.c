@@ -1,14 +1,12 @@
 /*
- * The master context: context 1, the root of the tree.  It owns the event
- * loop and the router, hands out context ids to chains, and catches the
- * signals meant for the command.
+ * The master context: context 1, the root of the tree.  It runs on its
+ * caller's event loop (the command's, the daemon's, libspindle's loop
+ * thread), owns the router and hands out context ids to chains.  What a
+ * process does with its signals is its program's business (cli/sig.c).
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "lib.h"
 
@@ -20,35 +18,9 @@ struct master {
 	struct chain		*chain;	/* master_connect's */
 	master_up_fn		*up;
 	void			*arg;
-	struct event		*sigev[3];
-	void			(*sigfn)(int, void *);
-	int			 nsignals;
-	void			*sigarg;
 	void			(*lostfn)(uint32_t, const char *, void *);
 	void			*lostarg;
 };
-
-static void
-master_signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct master *m = arg;
-	char *text;
-
-	(void)what;
-	/* The first signal goes to the command; a second one, or one before
-	 * anything runs, stops spindle itself. */
-	if (m->sigfn != NULL && m->nsignals++ == 0) {
-		m->sigfn(sig, m->sigarg);
-		return;
-	}
-	/* That is all we say: a hop still booting is not failing. */
-	m->up = NULL;
-	text = proc_stop_text(sig);
-	fprintf(stderr, "spindle: %s\n", text);
-	free(text);
-	master_teardown(m);
-	exit(128 + sig);	/* atexit restores a raw terminal (run -t) */
-}
 
 static void
 master_route_lost(struct rt *rt, uint32_t ctx, const char *why, void *arg)
@@ -61,11 +33,12 @@ master_route_lost(struct rt *rt, uint32_t ctx, const char *why, void *arg)
 }
 
 /*
- * The master on a loop that is not its own (libspindle's thread): no
- * signal is caught, nothing process-wide changes.
+ * On base, which stays the caller's (libspindle's loop thread, made with
+ * threads on; the command's own): no signal is caught, nothing
+ * process-wide changes.
  */
 struct master *
-master_attach(struct event_base *base, const struct master_opts *opts)
+master_new(struct event_base *base, const struct master_opts *opts)
 {
 	struct master *m = xcalloc(1, sizeof *m);
 	struct rt_hooks hooks = { .route_lost = master_route_lost, .arg = m };
@@ -82,26 +55,7 @@ master_attach(struct event_base *base, const struct master_opts *opts)
 	return m;
 }
 
-struct master *
-master_new(const struct master_opts *opts)
-{
-	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
-	struct event_base *base;
-	struct master *m;
-
-	signal(SIGPIPE, SIG_IGN);
-	if ((base = event_base_new()) == NULL)
-		fatal("cannot create an event loop");
-	m = master_attach(base, opts);
-	for (int i = 0; i < 3; i++) {
-		m->sigev[i] = evsignal_new(m->base, sigs[i], master_signal_cb,
-		    m);
-		event_add(m->sigev[i], NULL);
-	}
-	return m;
-}
-
-/* master_attach's: the base stays its owner's. */
+/* The base stays its owner's. */
 void
 master_free(struct master *m)
 {
@@ -123,12 +77,13 @@ master_base(struct master *m)
 	return m->base;
 }
 
-/* Ids are never reused: a late frame for a dead context finds nobody. */
+/* Ids are never reused: a late frame for a dead context finds nobody.
+ * SPN_CTX_NONE once they are all used. */
 uint32_t
 master_new_id(struct master *m)
 {
 	if (m->next_id == UINT32_MAX)
-		fatal("out of context ids");
+		return SPN_CTX_NONE;
 	return m->next_id++;
 }
 
@@ -142,14 +97,6 @@ struct chain *
 master_chain(struct master *m)
 {
 	return m->chain;
-}
-
-void
-master_on_signal(struct master *m, void (*fn)(int, void *), void *arg)
-{
-	m->sigfn = fn;
-	m->sigarg = arg;
-	m->nsignals = 0;
 }
 
 void
@@ -191,11 +138,14 @@ master_connect(struct master *m, const struct route *r, master_up_fn *up,
 
 /*
  * Close the first hop and wait for it: each agent waits for its own
- * children before exiting, so when it is gone the whole tree is.
+ * children before exiting, so when it is gone the whole tree is.  Nobody
+ * is told of a route torn down, even one still coming up: a hop still
+ * booting is not failing.
  */
 void
 master_teardown(struct master *m)
 {
+	m->up = NULL;
 	if (m->chain != NULL)
 		chain_close(m->chain);
 	proc_wait_all(3000);
