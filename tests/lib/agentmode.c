@@ -7,9 +7,11 @@
  *	stdio	the function's fd 0 is /dev/null, fds 1 and 2 pipes, the
  *		link elsewhere; what it prints to stdout and stderr reaches
  *		the master as log lines (the script checks them)
- *	flood	100,000 printf lines, then more calls: the link is intact
+ *	flood	100,000 printf lines, then more calls: the link is intact,
+ *		the agent's peak memory under 8 MiB
  *	hung	a function that sleeps stops neither a second call nor the
  *		context's pings (workers); cancelled, it returns
+ *	crash	a NULL dereference: SPN_ELOST with the signal and function
  *
  * Run with no arguments it says "master": spn_init() returned (the
  * script runs it as "spindle:x" with SPN_G set, but with no link on
@@ -79,6 +81,37 @@ nap(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 	return spn_vbuf_put(r, "b", spn_cancelled(call));
 }
 SPN_EXPORT(nap, "i->b");
+
+/* The agent's peak resident memory, KiB. */
+static int
+hwm(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f;
+
+	(void)a;
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return spn_fail(call, errno, "/proc/self/status");
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	}
+	fclose(f);
+	return spn_vbuf_put(r, "i", (int64_t)kib);
+}
+SPN_EXPORT(hwm, "->i");
+
+static int
+boom(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
+{
+	volatile int *p = NULL;
+
+	(void)call, (void)a, (void)r;
+	*p = 1;
+	return SPN_OK;
+}
+SPN_EXPORT(boom, "->");
 
 static const char *cname;
 
@@ -150,15 +183,25 @@ static void
 case_flood(struct spn_ctx *ctx)
 {
 	struct spn_error err;
+	struct spn_msg *m;
 	uint64_t t0 = ms_now();
+	int64_t kib;
 
 	if (spn_call(ctx, "say", 120000, NULL, &err, "si", "flood",
 	    (int64_t)100000) != SPN_OK)
 		fail("say 100000", &err);
 	for (int i = 0; i < 20; i++)
 		check_stdio(ctx);
-	printf("ok %s: 100000 lines in %llu ms, the link intact\n", cname,
-	    (unsigned long long)(ms_now() - t0));
+	if (spn_call(ctx, "hwm", 10000, &m, &err, "") != SPN_OK)
+		fail("hwm", &err);
+	kib = spn_arg_int(spn_msg_value(m), 0);
+	spn_msg_free(m);
+	/* LIBRARY.md B8: the lines wait in the pipe, not in the agent. */
+	if (kib > 8192)
+		fail("the agent's VmHWM is over 8 MiB", NULL);
+	printf("ok %s: 100000 lines in %llu ms, the link intact, agent "
+	    "VmHWM %lld KiB\n", cname, (unsigned long long)(ms_now() - t0),
+	    (long long)kib);
 }
 
 static void
@@ -201,6 +244,28 @@ case_hung(struct spn_ctx *ctx)
 	    (unsigned long long)(ms_now() - t0));
 }
 
+/* At the route's last hop: the hop above names the signal and the
+ * function, from the line the crash wrote on its stderr. */
+static void
+case_crash(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	char b[1024];
+	int rc;
+
+	rc = spn_call(ctx, "boom", 30000, NULL, &err, "");
+	spn_error_format(&err, b, sizeof b);
+	printf("  %s\n", b);
+	if (rc != SPN_ELOST)
+		fail("boom did not lose the context", rc == SPN_OK ? NULL :
+		    &err);
+	if (strstr(err.message, "killed by signal 11 (Segmentation fault): "
+	    "spindle: crash in boom: SIGSEGV (Segmentation fault) at 0x0") ==
+	    NULL)
+		fail("no crash line", &err);
+	ok("SPN_ELOST names the signal and the function");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -216,7 +281,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: agentmode stdio|flood|hung ROUTE\n");
+		fprintf(stderr, "usage: agentmode stdio|flood|hung|crash ROUTE\n");
 		return 2;
 	}
 	cname = argv[1];
@@ -228,6 +293,8 @@ main(int argc, char **argv)
 		case_flood(ctx);
 	else if (strcmp(cname, "hung") == 0)
 		case_hung(ctx);
+	else if (strcmp(cname, "crash") == 0)
+		case_crash(ctx);
 	else
 		fail("unknown case", NULL);
 	spn_ctx_unref(ctx);
