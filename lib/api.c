@@ -113,15 +113,17 @@ api_on_loop(void)
 int
 api_enter(struct spn_error *err)
 {
+	int rv;
+
 	pthread_mutex_lock(&api_lock);
 	if (api_spn.state == API_NONE)
 		api_agent_bind(&api_spn);
 	if (api_spn.state != API_UP) {
+		rv = api_spn.state == API_NONE ? SPN_EINVAL : SPN_ESHUTDOWN;
 		pthread_mutex_unlock(&api_lock);
-		error_set(err, SPN_ESHUTDOWN, NULL, "%s",
-		    api_spn.state == API_NONE ? "spn_init() was not called" :
-		    "spn_shutdown() was called");
-		return api_spn.state == API_NONE ? SPN_EINVAL : SPN_ESHUTDOWN;
+		error_set(err, rv, NULL, "%s", rv == SPN_EINVAL ?
+		    "spn_init() was not called" : "spn_shutdown() was called");
+		return rv;
 	}
 	api_spn.active++;
 	pthread_mutex_unlock(&api_lock);
@@ -230,6 +232,27 @@ api_atexit(void)
 		spn_shutdown(&api_spn);
 }
 
+/*
+ * musl's allocator hands a size class's group back to the kernel as soon
+ * as its last block is freed.  A call allocates and frees a handful of
+ * small blocks on several threads, with none of their classes alive in
+ * between, so each call paid mmap, munmap and the TLB shootdown munmap
+ * costs in a process with threads.  One block kept in each small class
+ * keeps its group.
+ */
+static void
+api_malloc_keep(void)
+{
+#ifndef __GLIBC__
+	static void *keep[64];
+
+	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+		if (keep[i] == NULL)
+			keep[i] = malloc((i + 1) * 16);
+	}
+#endif
+}
+
 static int
 api_start_loop(struct spn *spn)
 {
@@ -274,6 +297,7 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 
 	/* A copy started by spindle becomes that context's agent here and
 	 * never comes back; its functions find this struct spn. */
+	api_malloc_keep();
 	export_set_spn(spn);
 	agent_mode_main(argc, argv, opts);
 
