@@ -32,7 +32,11 @@ master_route_lost(struct rt *rt, uint32_t ctx, const char *why, void *arg)
 		m->lostfn(ctx, why, m->lostarg);
 }
 
-/* On base, which stays the caller's (made with threads on, for one). */
+/*
+ * On base, which stays the caller's (libspindle's loop thread, made with
+ * threads on; the command's own): no signal is caught, nothing
+ * process-wide changes.
+ */
 struct master *
 master_new(struct event_base *base, const struct master_opts *opts)
 {

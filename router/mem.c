@@ -119,9 +119,22 @@ mem_realloc(void *p, size_t n)
 	return q;
 }
 
-/* Call before any libevent object exists (libevent's rule), once. */
+/* libevent's internal errors exit() unless told otherwise: not ours to do
+ * in a program that links us. */
+static void
+mem_event_fatal(int err)
+{
+	fatal("libevent: fatal error %d", err);
+}
+
+/*
+ * libevent's process-wide setup: its big blocks from the cache above,
+ * its fatal errors ending in abort.  Call before any libevent object
+ * exists (libevent's rule), once.
+ */
 void
 mem_init(void)
 {
 	event_set_mem_functions(mem_malloc, mem_realloc, mem_free);
+	event_set_fatal_callback(mem_event_fatal);
 }

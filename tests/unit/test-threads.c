@@ -5,7 +5,8 @@
  * (a free list without a lock hands one block to two threads); threads
  * log while another changes the level, and the output hook is never
  * entered twice at once; records logged off the loop thread reach the
- * sink through the broker, on the loop thread only.
+ * sink through the broker, on the loop thread only; kept secrets taken
+ * and given back by threads at once each stay their own.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -82,6 +83,49 @@ test_mem(void **state)
 		pthread_join(th[t], NULL);
 	pthread_barrier_destroy(&go);
 	assert_int_equal(atomic_load(&mem_bad), 0);
+}
+
+static atomic_int	 secret_bad;
+
+static void *
+secret_worker(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+	char want[64], *kept[8];
+
+	pthread_barrier_wait(&go);
+	for (int i = 0; i < MEM_ROUNDS; i++) {
+		for (int j = 0; j < 8; j++) {
+			snprintf(want, sizeof want, "thread %d round %d #%d", t,
+			    i, j);
+			kept[j] = secret_keep(want);
+		}
+		sched_yield();
+		for (int j = 0; j < 8; j++) {
+			snprintf(want, sizeof want, "thread %d round %d #%d", t,
+			    i, j);
+			if (strcmp(kept[j], want) != 0)
+				atomic_fetch_add(&secret_bad, 1);
+			secret_drop(kept[j]);
+		}
+	}
+	return NULL;
+}
+
+static void
+test_secret(void **state)
+{
+	pthread_t th[NTHREADS];
+
+	(void)state;
+	pthread_barrier_init(&go, NULL, NTHREADS);
+	for (int t = 0; t < NTHREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, secret_worker,
+		    (void *)(intptr_t)t), 0);
+	for (int t = 0; t < NTHREADS; t++)
+		pthread_join(th[t], NULL);
+	pthread_barrier_destroy(&go);
+	assert_int_equal(atomic_load(&secret_bad), 0);
 }
 
 static atomic_int	 out_inside;	/* output hook calls in progress */
@@ -205,6 +249,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mem),
+		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_log_output),
 		cmocka_unit_test(test_log_sink),
 	};
