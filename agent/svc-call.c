@@ -46,9 +46,13 @@ static struct {
 	int			 idle;
 	int			 max;
 	struct map		*pending;	/* ctx -> calls unanswered */
+	int			 stop;		/* svc_call_stop(): no more */
+	int			 submitting;	/* workers in broker_submit */
+	pthread_cond_t		 quiet;		/* ... fell to 0 */
 } sc = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.work = PTHREAD_COND_INITIALIZER,
+	.quiet = PTHREAD_COND_INITIALIZER,
 };
 
 /* (musl has no sys/queue.h) */
@@ -144,6 +148,35 @@ call_done(void *arg)
 	job_free(j);
 }
 
+/*
+ * The answer to the loop, unless the service stopped (libspindle's
+ * master shut down while a function ran): then nobody waits for it and
+ * the broker is gone.  -1: the worker ends.
+ */
+static int
+call_answer(struct job *j)
+{
+	struct broker *b;
+	int rv;
+
+	pthread_mutex_lock(&sc.lock);
+	if ((b = sc.stop ? NULL : sc.broker) == NULL) {
+		jobs_remove(&sc.running, j);
+		sc.threads--;
+		pthread_mutex_unlock(&sc.lock);
+		job_free(j);
+		return -1;
+	}
+	sc.submitting++;
+	pthread_mutex_unlock(&sc.lock);
+	rv = broker_submit(b, call_done, j);
+	pthread_mutex_lock(&sc.lock);
+	if (--sc.submitting == 0)
+		pthread_cond_broadcast(&sc.quiet);
+	pthread_mutex_unlock(&sc.lock);
+	return rv;
+}
+
 static void *
 call_worker(void *arg)
 {
@@ -155,17 +188,21 @@ call_worker(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&sc.lock);
 		sc.idle++;
-		while ((j = sc.queue.head) == NULL)
+		while ((j = sc.queue.head) == NULL && !sc.stop)
 			pthread_cond_wait(&sc.work, &sc.lock);
 		sc.idle--;
+		if (sc.stop) {
+			sc.threads--;
+			pthread_mutex_unlock(&sc.lock);
+			return NULL;
+		}
 		jobs_remove(&sc.queue, j);
 		sc.queued_bytes -= j->ac.len;
 		jobs_append(&sc.running, j);
 		pthread_mutex_unlock(&sc.lock);
 
 		sc.ops->run(&j->ac, &j->reply);
-		/* Only closed at exit, when nobody waits for the answer. */
-		if (broker_submit(sc.broker, call_done, j) != 0)
+		if (call_answer(j) != 0)
 			return NULL;
 	}
 }
@@ -296,4 +333,26 @@ svc_call_init(struct rt *rt, struct broker *b, const struct agent_ops *ops)
 	sc.max = ops != NULL && ops->workers > 0 ? ops->workers : CALL_WORKERS;
 	sc.pending = map_new();
 	rt_handle_add(rt, SPN_H_CALL, RT_ALLOW_ANY, 0, svc_call, NULL);
+}
+
+/*
+ * No more calls (libspindle's spn_shutdown, its loop stopped): idle
+ * workers end, a running function's answer is dropped when it returns,
+ * and once this returns no worker touches the broker, which may go.
+ */
+void
+svc_call_stop(void)
+{
+	struct job *j;
+
+	pthread_mutex_lock(&sc.lock);
+	sc.stop = 1;
+	pthread_cond_broadcast(&sc.work);
+	while (sc.submitting > 0)
+		pthread_cond_wait(&sc.quiet, &sc.lock);
+	while ((j = sc.queue.head) != NULL) {
+		jobs_remove(&sc.queue, j);
+		job_free(j);
+	}
+	pthread_mutex_unlock(&sc.lock);
 }

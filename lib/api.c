@@ -380,6 +380,7 @@ spn_shutdown(struct spn *spn)
 		return;	/* the loop is not ours to stop from here */
 	if (api_submit(api_shutdown_job, spn) == 0)
 		pthread_join(spn->loop, NULL);
+	svc_call_stop();
 	spn->loop_started = 0;
 	call_free_all(spn);
 	ctx_free_all(spn);

@@ -33,6 +33,7 @@ run "cancel" 60 cancel local
 run "shutdown" 60 shutdown local+local
 run "ctx shutdown" 60 ctxdown local+local
 run "parent" 60 parent local
+run "parent down" 60 parentdown local
 # The last references (a closed receiver's, on the loop) close the route.
 run "drop" 60 drop local+local
 run "exec" 60 exec local

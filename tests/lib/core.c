@@ -18,6 +18,8 @@
  *   core drop ROUTE          a receiver closed and the context let go
  *                            before the answer: the route closes; a new
  *                            one answers
+ *   core parentdown ROUTE    spn_shutdown while the context's call to us
+ *                            runs here neither hangs nor crashes
  *   core parent ROUTE        the context calls us back: an SPN_ALLOW_ANY
  *                            export answers, another is refused
  *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
@@ -83,6 +85,32 @@ parent_pid(struct spn_call *call, const struct spn_value *args,
 	    spn_call_caller(call));
 }
 SPN_EXPORT_FLAGS(parent_pid, "->i,s", SPN_ALLOW_ANY);
+
+/* Called by a child: sleeps 1 s. */
+static int
+parent_nap(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	(void)call;
+	(void)args;
+	(void)res;
+	sleep(1);
+	return SPN_OK;
+}
+SPN_EXPORT_FLAGS(parent_nap, "->", SPN_ALLOW_ANY);
+
+static int
+ask_parent_nap(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	struct spn_error err;
+
+	(void)args;
+	(void)res;
+	return spn_call(spn_parent(spn_call_spn(call)), "parent_nap", 10000,
+	    NULL, &err, "");
+}
+SPN_EXPORT(ask_parent_nap, "->");
 
 /* In the context: call the parent twice, once allowed and once not
  * (getpid_fn is for ancestors only); their pid and the second code. */
@@ -507,6 +535,24 @@ show_pid(struct spn_ctx *ctx)
 }
 
 static int
+case_parentdown(struct spn *spn, struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	struct spn_recv *r;
+	int rc;
+
+	if ((rc = spn_call_async(ctx, "ask_parent_nap", &r, &err, "")) !=
+	    SPN_OK)
+		return fail("ask_parent_nap", rc, &err);
+	usleep(400000);
+	spn_shutdown(spn);
+	/* parent_nap returns meanwhile, to a service that stopped. */
+	sleep(2);
+	printf("survived\n");
+	return 0;
+}
+
+static int
 case_hold(struct spn_ctx *ctx)
 {
 	if (show_pid(ctx) != 0)
@@ -607,7 +653,9 @@ main(int argc, char **argv)
 		rc = case_drop(spn, ctx, argv[2]);
 		spn_shutdown(spn);
 		return rc;
-	} else if (strcmp(what, "parent") == 0)
+	} else if (strcmp(what, "parentdown") == 0)
+		return case_parentdown(spn, ctx);
+	else if (strcmp(what, "parent") == 0)
 		rc = case_parent(ctx);
 	else if (strcmp(what, "notstatic") == 0)
 		rc = case_notstatic(ctx);
