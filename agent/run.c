@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +43,6 @@ struct agent_out {
 
 static struct rt	*agent_rt;
 static struct broker	*agent_brk;
-static pthread_t	 agent_loop;
 static int		 agent_err = STDERR_FILENO;
 static struct agent_out	 agent_outs[2];
 
@@ -255,43 +253,15 @@ agent_out_start(struct event_base *base)
 	}
 }
 
-struct agent_logjob {
-	int	 level;
-	char	*text;
-};
-
-static void
-agent_log_job(void *arg)
-{
-	struct agent_logjob *lj = arg;
-
-	if (rt_parent(agent_rt) != NULL)
-		rt_log_forward(agent_rt, lj->level, lj->text);
-	free(lj->text);
-	free(lj);
-}
-
-/* Records of other threads (workers) reach the loop through the broker:
- * router state is the loop's alone. */
 static void
 agent_log_sink(int level, const char *ctx, const char *text, void *arg)
 {
 	struct rt *rt = arg;
-	struct agent_logjob *lj;
 
 	if (rt_id(rt) == 0 || rt_parent(rt) == NULL)
 		log_emit(level, ctx != NULL ? ctx : rt_name(rt), text);
-	else if (pthread_equal(pthread_self(), agent_loop))
+	else
 		rt_log_forward(rt, level, text);
-	else {
-		lj = xmalloc(sizeof *lj);
-		lj->level = level;
-		lj->text = xstrdup(text);
-		if (broker_submit(agent_brk, agent_log_job, lj) != 0) {
-			free(lj->text);
-			free(lj);
-		}
-	}
 }
 
 static void
@@ -304,7 +274,10 @@ agent_boot(struct rt *rt, const struct rt_msg *m, struct upk *u, void *arg)
 	level = upk_u32(u);
 	if (!u->err)
 		log_set_level(level);
+	/* Workers' records reach the loop through the broker: router
+	 * state is the loop's alone. */
 	log_set_sink(agent_log_sink, rt);
+	log_set_post(broker_log_post, agent_brk);
 	pk_init(&pk);
 	pk_u32(&pk, getpid());
 	pk_str(&pk, boot_arch());
@@ -375,7 +348,6 @@ agent_run(int argc, char **argv, const struct agent_ops *ops)
 	prctl(PR_SET_NAME, "spindle");
 	if (ops != NULL && ops->start != NULL)
 		ops->start();
-	agent_loop = pthread_self();
 	if (evthread_use_pthreads() != 0)
 		fatal("cannot set up threads for the event loop");
 	if ((base = event_base_new()) == NULL)

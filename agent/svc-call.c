@@ -45,7 +45,7 @@ static struct {
 	int			 threads;
 	int			 idle;
 	int			 max;
-	struct map		*pending;	/* ctx -> calls not yet answered */
+	struct map		*pending;	/* ctx -> calls unanswered */
 } sc = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.work = PTHREAD_COND_INITIALIZER,

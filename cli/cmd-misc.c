@@ -219,8 +219,10 @@ cmd_bootstrap_size_exec(struct cmd_args *a)
 	char *line;
 
 	(void)a;
-	if (boot_image(0, &img, &raw) != 0 || boot_image(1, &img, &gz) != 0)
-		fatal("cannot read the embedded agent image");
+	if (boot_image(0, &img, &raw) != 0 || boot_image(1, &img, &gz) != 0) {
+		log_error("cannot read the embedded agent image");
+		exit(255);
+	}
 	line = boot_stage0(gz, 1, "spindle:user@host:12345");
 	printf("remote command  %6zu bytes  %s\n", strlen(boot_remote_cmd()),
 	    boot_remote_cmd());

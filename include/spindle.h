@@ -11,6 +11,8 @@
  *
  * Every function returns an int status: SPN_OK (0) or an SPN_E* code,
  * with the details in a struct spn_error where the function takes one.
+ * Output pointers (a context, message or receiver) are set only on
+ * SPN_OK; what they point to is the caller's to release.
  * man 3 spindle documents each function, its errors and thread rules.
  *
  * Threads: every spn_* function may be called from any thread.  Blocking
@@ -120,12 +122,17 @@ struct spn_connect_opts {
 	const char	*password_file;	/* ... or its first line */
 };
 /* route: the spindle command's grammar, e.g. "a@bastion+web+sudo=app",
- * "local", "local+sudo=www-data".  Blocks until every hop is up. */
+ * "local", "local+sudo=www-data".  Blocks until every hop is up.
+ * *ctx: one reference, the caller's; dropping the last one
+ * (spn_ctx_unref) closes the route, as spn_ctx_shutdown does. */
 int		 spn_connect(struct spn *, const char *,
 		     const struct spn_connect_opts *, struct spn_ctx **,
 		     struct spn_error *);
-/* The context that started this one (agent mode), or NULL. */
+/* The context that started this one (agent mode), or NULL; no new
+ * reference: it lives as long as the copy. */
 struct spn_ctx	*spn_parent(struct spn *);
+/* The route up to the context's hop, "a@bastion+web"; valid while a
+ * reference is held. */
 const char	*spn_ctx_name(const struct spn_ctx *);
 uint32_t	 spn_ctx_id(const struct spn_ctx *);
 struct spn_ctx	*spn_ctx_ref(struct spn_ctx *);
@@ -138,7 +145,11 @@ int		 spn_ctx_shutdown(struct spn_ctx *, int);
  *   b bool  i int64_t  u uint64_t  d double  s string (const char *)
  *   y bytes (const void *, size_t)  n nil  v any (const struct spn_value *)
  * An export's signature is "ARGS->RESULTS", e.g. "s,i->u" or "s->";
- * commas are optional.  A call's signature is its ARGS part. */
+ * commas are optional.  A call's signature is its ARGS part.
+ * The variable arguments of spn_call and spn_vbuf_put are read as:
+ *   b int  i int64_t  u uint64_t  d double  s const char *
+ *   y const void *, size_t (two)  n none  v const struct spn_value *
+ * so an integer constant needs a cast: "i", (int64_t)5. */
 enum spn_type {
 	SPN_T_NIL = 0,
 	SPN_T_BOOL,
@@ -153,10 +164,13 @@ enum spn_type {
 struct spn_value;
 struct spn_msg;
 struct spn_vbuf;
-/* A message's value: the array of a call's results. */
+/* A message's value: the array of a call's results, one per result
+ * letter (read them with spn_arg_*).  Values, strings and bytes taken
+ * from a message are views into it, valid until spn_msg_free. */
 const struct spn_value *spn_msg_value(const struct spn_msg *);
 void		 spn_msg_free(struct spn_msg *);
 int		 spn_value_type(const struct spn_value *);
+/* SPN_OK, or SPN_EINVAL when the value is of another type. */
 int		 spn_value_bool(const struct spn_value *, int *);
 int		 spn_value_int(const struct spn_value *, int64_t *);
 int		 spn_value_uint(const struct spn_value *, uint64_t *);
@@ -208,7 +222,9 @@ struct spn_export {
 	    aligned(sizeof(void *)))) = { #f, s, f, fl }
 #define SPN_EXPORT(f, s)	SPN_EXPORT_FLAGS(f, s, 0)
 
-/* Calls.  timeout_ms: -1 forever, else milliseconds. */
+/* Calls: (ctx, fn, timeout_ms, &msg, &err, sig, args...).  timeout_ms:
+ * -1 forever, else milliseconds.  msg may be NULL (results dropped);
+ * else free *msg with spn_msg_free. */
 struct spn_recv;
 int		 spn_call(struct spn_ctx *, const char *, int,
 		     struct spn_msg **, struct spn_error *, const char *, ...);
@@ -216,7 +232,8 @@ int		 spn_call_async(struct spn_ctx *, const char *,
 		     struct spn_recv **, struct spn_error *, const char *,
 		     ...);
 /* The answer, once.  SPN_ETIMEDOUT leaves the call running: wait again,
- * cancel or close. */
+ * cancel or close.  Every receiver is closed with spn_recv_close,
+ * answered or not. */
 int		 spn_recv_get(struct spn_recv *, int, struct spn_msg **,
 		     struct spn_error *);
 /* The waiter gets SPN_ECANCELLED at once; the remote function sees
@@ -228,8 +245,10 @@ void		 spn_recv_close(struct spn_recv *);
 /* In an export. */
 int		 spn_cancelled(const struct spn_call *);
 struct spn	*spn_call_spn(const struct spn_call *);
-/* The calling context's name (ancestor "master" when called from above). */
+/* Who called: "master", else "context ID". */
 const char	*spn_call_caller(const struct spn_call *);
+/* Fills the call's error and returns SPN_ECALL, for the export to
+ * return.  errnum: an errno value, or 0. */
 int		 spn_fail_at(struct spn_call *, const char *, int,
 		     const char *, int, const char *, ...) SPN_FMT(6, 7);
 #define spn_fail(call, errnum, ...)					\
@@ -237,7 +256,8 @@ int		 spn_fail_at(struct spn_call *, const char *, int,
 	    __VA_ARGS__)
 
 /* Run a command in a context (the EXEC service: what `spindle run`
- * does).  fds: -1 for /dev/null.  status: as a shell reports it. */
+ * does): (ctx, argv, fd_in, fd_out, fd_err, &status, &err).  fds: -1
+ * for /dev/null.  status: as a shell reports it. */
 int		 spn_exec(struct spn_ctx *, const char *const *, int, int,
 		     int, int *, struct spn_error *);
 

@@ -162,8 +162,8 @@ export_call(struct spn_call *call, const struct callmsg *c,
 		return SPN_ENOFUNC;
 	}
 	if (!call->ac->ancestor && !(call->ex->flags & SPN_ALLOW_ANY)) {
-		export_error(call, SPN_EREFUSED, "%s may be called by ancestors "
-		    "only, not by %s", c->fn, call->caller);
+		export_error(call, SPN_EREFUSED, "%s may be called by "
+		    "ancestors only, not by %s", c->fn, call->caller);
 		return SPN_EREFUSED;
 	}
 	if (export_sig_check(call->ex, c->sig) != SPN_OK ||

@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "router.h"
 
@@ -112,4 +113,41 @@ broker_free(struct broker *b)
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->space);
 	free(b);
+}
+
+struct broker_log {
+	int		 level;
+	uint32_t	 about;
+	char		 text[];
+};
+
+static void
+broker_log_job(void *arg)
+{
+	struct broker_log *l = arg;
+
+	log_deliver(l->level, l->about, l->text);
+	free(l);
+}
+
+/*
+ * Another thread's record, to the sink on the loop thread (which sends
+ * frames).  The logging thread waits while the queue is full, as it would
+ * on a full pipe.
+ */
+int
+broker_log_post(int level, uint32_t about, const char *text, void *arg)
+{
+	struct broker *b = arg;
+	size_t n = strlen(text) + 1;
+	struct broker_log *l = xmalloc(sizeof *l + n);
+
+	l->level = level;
+	l->about = about;
+	memcpy(l->text, text, n);
+	if (broker_submit(b, broker_log_job, l) != 0) {
+		free(l);
+		return -1;
+	}
+	return 0;
 }

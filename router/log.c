@@ -4,7 +4,15 @@
  * may say which context it is about (the one a hop starts, the one that
  * forwarded it): a program with an output of its own (the daemon's log)
  * can tell the route from it.
+ *
+ * Any thread may log.  The level is read without a lock; records are
+ * printed (or handed to the output hook) one at a time under a lock.  A
+ * sink sends frames, which only the loop thread may do: it is called on
+ * the thread that installed it, and records from other threads go to the
+ * post hook (broker_log_post queues them to the loop), or, with none, are
+ * printed here as if there were no sink.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,29 +21,38 @@
 #include "router.h"
 
 static int		 log_level = SPN_LOG_WARN;
+static pthread_mutex_t	 log_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_sink_fn	*log_sink;
 static void		*log_sink_arg;
+static pthread_t	 log_sink_thread;
+static log_post_fn	*log_post;
+static void		*log_post_arg;
 static log_output_fn	*log_output;
 static void		*log_output_arg;
 static int		 log_fd = STDERR_FILENO;
+static __thread int	 log_printing;	/* the output hook logs too */
 
 void
 log_set_level(int level)
 {
-	log_level = level;
+	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
 }
 
 int
 log_get_level(void)
 {
-	return log_level;
+	return __atomic_load_n(&log_level, __ATOMIC_RELAXED);
 }
 
+/* Call it on the loop thread: fn runs there only. */
 void
 log_set_sink(log_sink_fn *fn, void *arg)
 {
+	pthread_mutex_lock(&log_lock);
 	log_sink = fn;
 	log_sink_arg = arg;
+	log_sink_thread = pthread_self();
+	pthread_mutex_unlock(&log_lock);
 }
 
 /* Printed records go to fd rather than stderr (an agent's stderr is a
@@ -46,12 +63,26 @@ log_set_fd(int fd)
 	log_fd = fd;
 }
 
-/* Printed records go to fn rather than stderr. */
+/* Records other threads log while there is a sink go to fn, which must
+ * copy the text and get it to the sink's thread. */
+void
+log_set_post(log_post_fn *fn, void *arg)
+{
+	pthread_mutex_lock(&log_lock);
+	log_post = fn;
+	log_post_arg = arg;
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Printed records go to fn rather than stderr; fn is called under the
+ * lock, one record at a time. */
 void
 log_set_output(log_output_fn *fn, void *arg)
 {
+	pthread_mutex_lock(&log_lock);
 	log_output = fn;
 	log_output_arg = arg;
+	pthread_mutex_unlock(&log_lock);
 }
 
 const char *
@@ -68,19 +99,13 @@ log_level_name(int level)
 	return "debug";
 }
 
-/* Print one record on stderr in one write, so lines never interleave. */
-void
-log_emit_about(int level, uint32_t about, const char *ctx, const char *text)
+/* One record on stderr in one write, so lines never interleave. */
+static void
+log_print(int level, const char *ctx, const char *text)
 {
 	char line[4096];
 	int n;
 
-	if (level > log_level)
-		return;
-	if (log_output != NULL) {
-		log_output(level, about, ctx, text, log_output_arg);
-		return;
-	}
 	n = snprintf(line, sizeof line, "spindle%s%s%s: %s: %s\n",
 	    ctx != NULL ? " [" : "", ctx != NULL ? ctx : "",
 	    ctx != NULL ? "]" : "", log_level_name(level), text);
@@ -93,10 +118,59 @@ log_emit_about(int level, uint32_t about, const char *ctx, const char *text)
 		return;
 }
 
+/* Print a record here, whatever the sink: on stderr or to the output. */
+void
+log_emit_about(int level, uint32_t about, const char *ctx, const char *text)
+{
+	if (level > log_get_level())
+		return;
+	/* A record the output hook logs goes out in the same turn. */
+	if (log_printing++ == 0)
+		pthread_mutex_lock(&log_lock);
+	if (log_output != NULL)
+		log_output(level, about, ctx, text, log_output_arg);
+	else
+		log_print(level, ctx, text);
+	if (--log_printing == 0)
+		pthread_mutex_unlock(&log_lock);
+}
+
 void
 log_emit(int level, const char *ctx, const char *text)
 {
 	log_emit_about(level, 0, ctx, text);
+}
+
+/*
+ * To the sink if this is its thread; from another, to the post hook if
+ * post_ok; else printed here.
+ */
+static void
+log_route(int level, uint32_t about, const char *text, int post_ok)
+{
+	log_sink_fn *sink;
+	log_post_fn *post;
+	void *sink_arg, *post_arg;
+	int mine;
+
+	pthread_mutex_lock(&log_lock);
+	sink = log_sink;
+	sink_arg = log_sink_arg;
+	mine = sink != NULL && pthread_equal(log_sink_thread, pthread_self());
+	post = post_ok && sink != NULL ? log_post : NULL;
+	post_arg = log_post_arg;
+	pthread_mutex_unlock(&log_lock);
+	if (mine)
+		sink(level, NULL, text, sink_arg);
+	else if (post == NULL || post(level, about, text, post_arg) != 0)
+		log_emit_about(level, about, NULL, text);
+}
+
+/* A record another thread posted, on the loop: never posted again. */
+void
+log_deliver(int level, uint32_t about, const char *text)
+{
+	log_route(level, about, text, 0);
 }
 
 static void
@@ -104,13 +178,10 @@ log_vmsg_about(int level, uint32_t about, const char *fmt, va_list ap)
 {
 	char text[2048];
 
-	if (level > log_level)
+	if (level > log_get_level())
 		return;
 	vsnprintf(text, sizeof text, fmt, ap);
-	if (log_sink != NULL)
-		log_sink(level, NULL, text, log_sink_arg);
-	else
-		log_emit_about(level, about, NULL, text);
+	log_route(level, about, text, 1);
 }
 
 void
@@ -140,6 +211,11 @@ log_msg(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Out of memory, or a broken invariant: say so and abort.  Never exit():
+ * the program that links us has its own atexit handlers and threads, and
+ * abort leaves a core to look at.  Errors a caller can meet are returned.
+ */
 void
 fatal(const char *fmt, ...)
 {
@@ -150,5 +226,5 @@ fatal(const char *fmt, ...)
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	log_emit(SPN_LOG_ERROR, NULL, text);
-	_exit(255);
+	abort();
 }

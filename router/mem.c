@@ -3,7 +3,12 @@
  * and give them back on free, so a stream that allocates and frees a
  * 256 KiB buffer chain per read pays an mmap, page faults and a munmap
  * every time.  Keep a few freed big blocks per size class instead.
+ *
+ * libevent calls these from every thread that touches a buffer (the
+ * library's callers encode and free on their own threads): the lists
+ * have a lock, held for a few loads and stores, never across malloc.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +28,7 @@ struct mem_hdr {
 static struct mem_hdr	*mem_free_list[MEM_MAX_CLASS + 1];
 static int		 mem_free_count[MEM_MAX_CLASS + 1];
 static size_t		 mem_kept;
+static pthread_mutex_t	 mem_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 mem_class(size_t n)
@@ -47,12 +53,15 @@ mem_malloc(size_t n)
 		h->cls = 0;
 		return h + 1;
 	}
+	pthread_mutex_lock(&mem_lock);
 	if ((h = mem_free_list[c]) != NULL) {
 		mem_free_list[c] = h->next;
 		mem_free_count[c]--;
 		mem_kept -= h->size;
-		return h + 1;
 	}
+	pthread_mutex_unlock(&mem_lock);
+	if (h != NULL)
+		return h + 1;
 	if ((h = malloc(sizeof *h + ((size_t)1 << c))) == NULL)
 		return NULL;
 	h->size = (size_t)1 << c;
@@ -73,15 +82,17 @@ mem_free(void *p)
 		free(h);
 		return;
 	}
-	if (mem_free_count[c] >= MEM_KEEP ||
-	    mem_kept + h->size > MEM_KEEP_BYTES) {
-		free(h);
-		return;
+	pthread_mutex_lock(&mem_lock);
+	if (mem_free_count[c] < MEM_KEEP &&
+	    mem_kept + h->size <= MEM_KEEP_BYTES) {
+		h->next = mem_free_list[c];
+		mem_free_list[c] = h;
+		mem_free_count[c]++;
+		mem_kept += h->size;
+		h = NULL;
 	}
-	h->next = mem_free_list[c];
-	mem_free_list[c] = h;
-	mem_free_count[c]++;
-	mem_kept += h->size;
+	pthread_mutex_unlock(&mem_lock);
+	free(h);
 }
 
 static void *
@@ -108,9 +119,22 @@ mem_realloc(void *p, size_t n)
 	return q;
 }
 
-/* Call before any libevent object exists; single-threaded use only. */
+/* libevent's internal errors exit() unless told otherwise: not ours to do
+ * in a program that links us. */
+static void
+mem_event_fatal(int err)
+{
+	fatal("libevent: fatal error %d", err);
+}
+
+/*
+ * libevent's process-wide setup: its big blocks from the cache above,
+ * its fatal errors ending in abort.  Call before any libevent object
+ * exists (libevent's rule), once.
+ */
 void
 mem_init(void)
 {
 	event_set_mem_functions(mem_malloc, mem_realloc, mem_free);
+	event_set_fatal_callback(mem_event_fatal);
 }

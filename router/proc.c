@@ -30,6 +30,8 @@
 /* Polling backs off from the first to the last while nothing exits. */
 #define PROC_POLL_MIN_MS	1
 #define PROC_POLL_MAX_MS	50
+/* How long proc_wait_all waits for what it killed to be reaped. */
+#define PROC_KILL_WAIT_MS	500
 
 struct watch {
 	pid_t		 pid;
@@ -268,9 +270,27 @@ proc_drop_reaped(uint32_t pid, void *v, void *arg)
 		*(*pp)++ = pid;
 }
 
+/* Reap what of the watched children has exited, until none is left or
+ * the time is up; how many are left. */
+static int
+proc_reap_until(uint64_t end)
+{
+	struct timespec ts = { 0, 1000000 };
+	int left;
+
+	for (;;) {
+		left = 0;
+		map_each(proc_watches, proc_reap_one, &left);
+		if (left == 0 || now_usec() > end)
+			return left;
+		nanosleep(&ts, NULL);
+	}
+}
+
 /*
  * Wait up to ms milliseconds for every watched child to exit, then kill
- * what is left, and the groups they lead.  Used on the way out, so a
+ * what is left, and the groups they lead, and reap it (SIGKILL is quick:
+ * a long-lived program keeps no zombie).  Used on the way out, so a
  * finished tree leaves no process behind.  Children we did not start
  * (the program's own) are neither waited for nor reaped.  Watchers of
  * the children reaped here are not called: this is the end.
@@ -278,25 +298,13 @@ proc_drop_reaped(uint32_t pid, void *v, void *arg)
 void
 proc_wait_all(int ms)
 {
-	struct timespec ts = { 0, 1000000 };
-	uint64_t end = now_usec() + (uint64_t)ms * 1000;
 	pid_t *pids, *p, *last;
-	int left;
 
 	if (proc_watches == NULL)
 		return;
-	for (;;) {
-		left = 0;
-		map_each(proc_watches, proc_reap_one, &left);
-		if (left == 0 || now_usec() > end)
-			break;
-		nanosleep(&ts, NULL);
-	}
+	proc_reap_until(now_usec() + (uint64_t)ms * 1000);
 	map_each(proc_watches, proc_kill, NULL);
-	if (left != 0) {
-		nanosleep(&ts, NULL);
-		map_each(proc_watches, proc_reap_one, &left);
-	}
+	proc_reap_until(now_usec() + PROC_KILL_WAIT_MS * 1000);
 	pids = p = xcalloc(map_count(proc_watches) + 1, sizeof *pids);
 	map_each(proc_watches, proc_drop_reaped, &p);
 	last = p;

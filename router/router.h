@@ -78,11 +78,15 @@ void		 map_each(struct map *, void (*)(uint32_t, void *, void *),
 typedef void log_sink_fn(int, const char *, const char *, void *);
 typedef void log_output_fn(int, uint32_t, const char *, const char *,
 		     void *);
+/* 0: taken (the text copied); else the record is printed here. */
+typedef int log_post_fn(int, uint32_t, const char *, void *);
 void		 log_set_level(int);
 int		 log_get_level(void);
 void		 log_set_sink(log_sink_fn *, void *);
+void		 log_set_post(log_post_fn *, void *);
 void		 log_set_output(log_output_fn *, void *);
 void		 log_set_fd(int);
+void		 log_deliver(int, uint32_t, const char *);
 const char	*log_level_name(int);
 void		 log_msg(int, const char *, ...) SPN_PRINTF(2, 3);
 void		 log_vmsg(int, const char *, va_list);
@@ -93,6 +97,7 @@ void		 log_emit_about(int, uint32_t, const char *, const char *);
 #define log_warn(...)	log_msg(SPN_LOG_WARN, __VA_ARGS__)
 #define log_info(...)	log_msg(SPN_LOG_INFO, __VA_ARGS__)
 #define log_debug(...)	log_msg(SPN_LOG_DEBUG, __VA_ARGS__)
+/* Out of memory or a broken invariant: the message, then abort(). */
 void		 fatal(const char *, ...) SPN_PRINTF(1, 2)
 		     __attribute__((noreturn));
 
@@ -262,5 +267,8 @@ typedef void broker_fn(void *);
 struct broker	*broker_new(struct event_base *, size_t);
 int		 broker_submit(struct broker *, broker_fn *, void *);
 void		 broker_free(struct broker *);
+/* A log_post_fn, arg the broker: other threads' records to the sink on
+ * the loop.  Unset it (log_set_post) before broker_free. */
+int		 broker_log_post(int, uint32_t, const char *, void *);
 
 #endif

@@ -4,12 +4,14 @@
  * Every buffer a password passes through is wiped before it is freed or
  * reused; a copy kept for later (a daemon route's, for reconnecting)
  * lives in pages of their own, locked, left out of core dumps and wiped
- * in children, never in the heap.
+ * in children, never in the heap.  Kept copies may be taken and given
+ * back from any thread: the areas have a lock.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@ struct secret_area {
 };
 
 static struct secret_area	*secret_areas;
+static pthread_mutex_t		 secret_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* From now on: no core dumps, no reading of our memory by our user. */
 void
@@ -164,6 +167,7 @@ secret_keep(const char *s)
 
 	if (n > SECRET_MAX + 1)
 		return NULL;
+	pthread_mutex_lock(&secret_lock);
 	for (a = secret_areas; a != NULL; a = a->next) {
 		if ((first = secret_area_find(a, k)) >= 0)
 			break;
@@ -173,6 +177,7 @@ secret_keep(const char *s)
 		first = 0;
 	}
 	secret_area_mark(a, first, k, 1);
+	pthread_mutex_unlock(&secret_lock);
 	return memcpy(a->base + first * SECRET_UNIT, s, n);
 }
 
@@ -186,6 +191,7 @@ secret_drop(char *s)
 
 	if (s == NULL)
 		return;
+	pthread_mutex_lock(&secret_lock);
 	for (ap = &secret_areas; (a = *ap) != NULL; ap = &a->next) {
 		if ((uint8_t *)s >= a->base &&
 		    (uint8_t *)s < a->base + SECRET_AREA)
@@ -203,4 +209,5 @@ secret_drop(char *s)
 		munmap(a->base, a->maplen);
 		free(a);
 	}
+	pthread_mutex_unlock(&secret_lock);
 }

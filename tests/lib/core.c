@@ -10,7 +10,11 @@
  *   core rtt ROUTE N         median call round trip (usec) on stdout
  *   core leave ROUTE         returns from main with a call in flight and
  *                            no spn_shutdown; prints the context's pid
+ *   core hold ROUTE          prints the context's pid, then sleeps (the
+ *                            test kills us)
  *   core exec ROUTE          spn_exec's status and output
+ *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
+ *                            works
  *
  * Exit 0 when the case holds, 1 with the reason on stderr.
  */
@@ -112,6 +116,8 @@ call_pid(struct spn_ctx *ctx, int64_t *pid, struct spn_error *err)
 	spn_msg_free(m);
 	return SPN_OK;
 }
+
+static int	case_exec(struct spn_ctx *);
 
 static int
 case_call(struct spn_ctx *ctx)
@@ -365,6 +371,34 @@ case_leave(struct spn_ctx *ctx)
 }
 
 static int
+case_hold(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	int64_t pid;
+	int rc;
+
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+		return fail("getpid_fn", rc, &err);
+	printf("%lld\n", (long long)pid);
+	fflush(stdout);
+	sleep(60);
+	return 1;
+}
+
+static int
+case_notstatic(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	int64_t pid;
+	int rc;
+
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_ENOTSTATIC)
+		return fail("call (want ENOTSTATIC)", rc, &err);
+	spn_error_print(&err);
+	return case_exec(ctx);
+}
+
+static int
 case_exec(struct spn_ctx *ctx)
 {
 	const char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 7",
@@ -417,8 +451,12 @@ main(int argc, char **argv)
 		rc = case_rtt(ctx, n);
 	else if (strcmp(what, "leave") == 0)
 		return case_leave(ctx);
+	else if (strcmp(what, "hold") == 0)
+		return case_hold(ctx);
 	else if (strcmp(what, "exec") == 0)
 		rc = case_exec(ctx);
+	else if (strcmp(what, "notstatic") == 0)
+		rc = case_notstatic(ctx);
 	else {
 		fprintf(stderr, "%s: unknown case %s\n", prog, what);
 		return 2;

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Agent mode (issue 9 point 3): in a copy of a libspindle program started
+# by spindle, the link is off fds 0 and 1 before any export runs (fd 0
+# /dev/null, fds 1 and 2 pipes), what the functions print reaches the
+# master as log lines tagged with the context and the stream, a printf
+# flood neither corrupts the link nor is lost silently, a hung function
+# stops neither other calls nor pings, and a program is an agent only
+# when spindle started it (tests/lib/agentmode does the calls).
+. "$(dirname "$0")/lib.sh"
+
+lib_prog tests/lib/agentmode
+AM=$PROG
+
+# case NAME ROUTE: one run; its "ok" line logged, a failure fatal.
+case_() {
+	spn_prog 240 "$AM" "$1" "$2" >"$TMPD/out" 2>"$TMPD/err"
+	_rc=$?
+	sed 's/^/  /' "$TMPD/out" >&2
+	check_rc "agentmode $1 $2" 0 "$_rc" "$TMPD/err"
+	grep -q "^ok $1: " "$TMPD/out" || fail "$1: $(cat "$TMPD/out")"
+	procs_left "$1"
+}
+
+case_ stdio local
+for i in 0 1 2; do
+	grep -qx "spindle \[local\]: warning: stdout: hello $i" "$TMPD/err" ||
+	    fail "stdio: line $i of stdout not logged: $(cat "$TMPD/err")"
+done
+grep -qx "spindle \[local\]: warning: stderr: hello on stderr" "$TMPD/err" ||
+    fail "stdio: the stderr line not logged: $(cat "$TMPD/err")"
+
+case_ stdio local+local
+grep -qx "spindle \[local+local\]: warning: stdout: hello 2" "$TMPD/err" ||
+    fail "stdio at hop 2: not logged: $(cat "$TMPD/err")"
+
+# The master's log takes a burst, then drops and says so: no frame of
+# the flood may reach the link itself (the calls after it would fail).
+case_ flood local
+grep -q "stdout: flood 0$" "$TMPD/err" || fail "flood: no line logged"
+grep -q "log records dropped\|dropping them" "$TMPD/err" ||
+    fail "flood: no word of the dropped lines"
+
+case_ hung local
+
+# Not an agent by accident: named spindle:..., SPN_G set, but fd 0 is
+# not a pipe; or fd 0 a pipe but no SPN_G.  spn_init() returns.
+command -v perl >/dev/null || skip "no perl to exec under another argv[0]"
+out=$(SPN_G=x perl -e 'exec { $ARGV[0] } "spindle:x"' "$AM" </dev/null 2>&1)
+[ "$out" = master ] || fail "spindle:x with SPN_G and stdin /dev/null: $out"
+out=$(echo | env -u SPN_G perl -e 'exec { $ARGV[0] } "spindle:x"' "$AM" 2>&1)
+[ "$out" = master ] || fail "spindle:x on a pipe without SPN_G: $out"
+out=$(echo | SPN_G=x perl -e 'exec { $ARGV[0] } "spindle:x", "y"' "$AM" \
+    2>&1)
+[ "$out" != "" ] || fail "spindle:x with an argument hung or said nothing"
+pass
