@@ -30,8 +30,8 @@
 
 #include "lib.h"
 
-#define SPN_STR_(x)	#x
-#define SPN_STR(x)	SPN_STR_(x)
+#define VALUE_STR_(x)	#x
+#define VALUE_STR(x)	VALUE_STR_(x)
 /* Nothing larger ever fits in a frame. */
 #define VALUE_LEN_MAX	SPN_MAX_FRAME_HARD
 /* A small result needs no second allocation. */
@@ -236,13 +236,13 @@ vbuf_open(struct spn_vbuf *vb, size_t n, int map)
 int
 spn_vbuf_array(struct spn_vbuf *vb, size_t n)
 {
-	return vbuf_open(vb, n, 0);
+	return vb != NULL ? vbuf_open(vb, n, 0) : SPN_EINVAL;
 }
 
 int
 spn_vbuf_map(struct spn_vbuf *vb, size_t npairs)
 {
-	return vbuf_open(vb, npairs, 1);
+	return vb != NULL ? vbuf_open(vb, npairs, 1) : SPN_EINVAL;
 }
 
 int
@@ -319,7 +319,7 @@ vbuf_errstr(int rc)
 	case SPN_ENOMEM:
 		return "out of memory";
 	}
-	return "values nested deeper than " SPN_STR(VALUE_DEPTH_MAX);
+	return "values nested deeper than " VALUE_STR(VALUE_DEPTH_MAX);
 }
 
 static const char *
