@@ -1,14 +1,8 @@
 /*
- * install-app: unpack an application into a directory of a remote
- * context, as its user.
- *
- *	spindle-cc -o install-app install-app.c
- *	./install-app [-P password-file] admin@web+sudo=webapp ./my_app /srv/app
- *
- * The master packs SRC with tar and sends the archive's bytes as an
- * argument; install_app() runs `tar -xzvf` there in DEST, from a memfd
- * (nothing but the application is written), and returns tar's exit status
- * and output.
+ * install-app: ./install-app [-P pwfile] admin@web+sudo=webapp ./my_app /srv/app
+ * packs ./my_app with tar here and sends the archive as an argument of
+ * install_app(), which unpacks it in /srv/app there, as webapp, with tar
+ * reading a memfd, and returns tar's exit status and output.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE		/* memfd_create, pipe2 */
@@ -65,8 +59,8 @@ run(char *const *argv, int in, int merge, char **out, size_t *len)
 	}
 	close(fd[0]);
 	/* Our own child, by its pid: the library reaps only its own. */
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -122,11 +116,9 @@ main(int argc, char **argv)
 	}
 	if (argc - optind != 3)
 		goto usage;
-	st = run((char *[]){ "tar", "-czf", "-", "-C", argv[optind + 1], ".",
-	    NULL }, 0, 0, &tgz, &len);
-	if (st != 0) {
-		fprintf(stderr, "install-app: tar -c %s failed\n",
-		    argv[optind + 1]);
+	if (run((char *[]){ "tar", "-czf", "-", "-C", argv[optind + 1], ".",
+	    NULL }, 0, 0, &tgz, &len) != 0) {
+		fprintf(stderr, "install-app: cannot pack %s\n", argv[optind + 1]);
 		return 1;
 	}
 	if (spn_connect(spn, argv[optind], &o, &web, &err) != SPN_OK ||

@@ -1,16 +1,10 @@
 /*
- * remote-fn: call this program's own function in each context along a
- * route, and show that each copy runs from memory.
- *
- *	spindle-cc -o remote-fn remote-fn.c
- *	./remote-fn [-P password-file] admin@bastion+web+sudo=webapp
- *
- * For a route of N hops it connects to its first hop, its first two, ...,
- * and calls whoami() in each context it reaches.  Each copy of the
- * program there is the program's own static image, sent over the route
- * and run from a memfd: /proc/self/exe is "/memfd:spindle (deleted)"
- * (or, on a host without perl and python3, a file already unlinked) and
- * argv[0] is "spindle:USER@HOST:PID" of its parent.
+ * remote-fn: ./remote-fn [-P pwfile] admin@bastion+web+sudo=webapp
+ * connects to the route's first hop, its first two, ..., and calls its
+ * own whoami() in each.  Each copy there is this program's static image,
+ * run from memory: /proc/self/exe is "/memfd:spindle (deleted)" (without
+ * perl and python3 there, a file unlinked before it ran) and argv[0]
+ * "spindle:USER@HOST:PID" of its parent.
  */
 #include <sys/utsname.h>
 

@@ -113,15 +113,17 @@ api_on_loop(void)
 int
 api_enter(struct spn_error *err)
 {
+	int rv;
+
 	pthread_mutex_lock(&api_lock);
 	if (api_spn.state == API_NONE)
 		api_agent_bind(&api_spn);
 	if (api_spn.state != API_UP) {
+		rv = api_spn.state == API_NONE ? SPN_EINVAL : SPN_ESHUTDOWN;
 		pthread_mutex_unlock(&api_lock);
-		error_set(err, SPN_ESHUTDOWN, NULL, "%s",
-		    api_spn.state == API_NONE ? "spn_init() was not called" :
-		    "spn_shutdown() was called");
-		return api_spn.state == API_NONE ? SPN_EINVAL : SPN_ESHUTDOWN;
+		error_set(err, rv, NULL, "%s", rv == SPN_EINVAL ?
+		    "spn_init() was not called" : "spn_shutdown() was called");
+		return rv;
 	}
 	api_spn.active++;
 	pthread_mutex_unlock(&api_lock);
@@ -305,7 +307,7 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 	spn->rt = master_rt(spn->master);
 	spn->max_frame = rt_max_frame(spn->rt);
 	spn->broker = broker_new(spn->base, API_BROKER_RING);
-	api_call_service(spn);
+	api_call_service(spn, opts != NULL ? opts->workers : 0);
 	if ((e = api_start_loop(spn)) != 0) {
 		api_free_state(spn);
 		errno = e;

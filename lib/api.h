@@ -81,13 +81,16 @@ void		 api_list_add(struct api_node *, struct api_node *);
 void		 api_list_del(struct api_node *);
 int		 api_submit(broker_fn *, void *);
 
+/* error.c */
+int		 error_is_auth(const char *);
+
 /* ctx.c */
 struct spn_ctx	*ctx_new(struct spn *, uint32_t, const char *, struct conn *);
 void		 ctx_close_all(struct spn *);
 void		 ctx_free_all(struct spn *);
 
 /* call.c */
-void		 api_call_service(struct spn *);
+void		 api_call_service(struct spn *, int);
 void		 call_free_all(struct spn *);
 
 #endif

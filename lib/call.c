@@ -470,11 +470,15 @@ call_free_all(struct spn *spn)
 }
 
 /*
- * The CALL service of the master, for children calling their parent
- * (exports with SPN_ALLOW_ANY).  XXX agent/svc-call.c's, once merged.
+ * The CALL service of the master: a child calls its parent's exports
+ * (those with SPN_ALLOW_ANY) as the parent calls its own, on worker
+ * threads (agent/svc-call.c, lib/export.c).
  */
+static struct agent_ops call_master_ops = { .run = export_run };
+
 void
-api_call_service(struct spn *spn)
+api_call_service(struct spn *spn, int workers)
 {
-	(void)spn;
+	call_master_ops.workers = workers;
+	svc_call_init(spn->rt, spn->broker, &call_master_ops);
 }

@@ -27,7 +27,7 @@ struct conn {
 static int
 ctx_connect_code(const char *text)
 {
-	if (strstr(text, ": incorrect password") != NULL)
+	if (error_is_auth(text))
 		return SPN_EAUTH;
 	if (strstr(text, "remote is ") != NULL && strstr(text, " only") != NULL)
 		return SPN_EARCH;

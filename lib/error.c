@@ -62,8 +62,10 @@ spn_error_format(const struct spn_error *err, char *buf, size_t len)
 		    strerror(err->sys_errno));
 	/* Each part is counted even when the buffer is full, as snprintf
 	 * counts: the caller may size a second try. */
+	/* A hop's label ("hop 2 (bastion+web)") says what it is. */
 	if (*err->context != '\0') {
-		rv = snprintf(buf, len, "context %s: ", err->context);
+		rv = snprintf(buf, len, "%s%s: ", strncmp(err->context, "hop ",
+		    4) == 0 ? "" : "context ", err->context);
 		n += rv;
 	}
 	if (*err->where != '\0') {
@@ -105,11 +107,12 @@ error_set(struct spn_error *err, int code, const char *ctx, const char *fmt,
 }
 
 /* A password prompt answered wrong, as bootstrap/connect.c words it
- * ("sudo: incorrect password for alice", "ssh: incorrect password"). */
-static int
+ * ("sudo: incorrect password for alice", "ssh: incorrect password") or
+ * the tool itself does ("sudo: 1 incorrect password attempt"). */
+int
 error_is_auth(const char *text)
 {
-	return strstr(text, ": incorrect password") != NULL;
+	return strstr(text, "incorrect password") != NULL;
 }
 
 /*

@@ -109,6 +109,14 @@ spn_call_caller(const struct spn_call *call)
 	return call->caller;
 }
 
+/* Our context's name: an agent's route, or the master (whose CALL
+ * service runs exports for its children, lib/api.c). */
+static const char *
+export_self(void)
+{
+	return agent_router() != NULL ? rt_name(agent_router()) : "master";
+}
+
 int
 spn_fail_at(struct spn_call *call, const char *file, int line,
     const char *func, int errnum, const char *fmt, ...)
@@ -120,8 +128,7 @@ spn_fail_at(struct spn_call *call, const char *file, int line,
 	memset(err, 0, sizeof *err);
 	err->code = SPN_ECALL;
 	err->sys_errno = errnum;
-	snprintf(err->context, sizeof err->context, "%s",
-	    rt_name(agent_router()));
+	snprintf(err->context, sizeof err->context, "%s", export_self());
 	snprintf(err->where, sizeof err->where, "%s:%d %s",
 	    base != NULL ? base + 1 : file, line, func);
 	va_start(ap, fmt);
@@ -142,7 +149,7 @@ export_error(struct spn_call *call, int code, const char *fmt, ...)
 	memset(&call->err, 0, sizeof call->err);
 	call->err.code = code;
 	snprintf(call->err.context, sizeof call->err.context, "%s",
-	    rt_name(agent_router()));
+	    export_self());
 	va_start(ap, fmt);
 	vsnprintf(call->err.message, sizeof call->err.message, fmt, ap);
 	va_end(ap);

@@ -4,7 +4,8 @@
 # /dev/null, fds 1 and 2 pipes), what the functions print reaches the
 # master as log lines tagged with the context and the stream, a printf
 # flood neither corrupts the link nor is lost silently, a hung function
-# stops neither other calls nor pings, and a program is an agent only
+# stops neither other calls nor pings, a crash at hop 2 comes back with
+# the signal and the function, and a program is an agent only
 # when spindle started it (tests/lib/agentmode does the calls).
 . "$(dirname "$0")/lib.sh"
 
@@ -41,6 +42,9 @@ grep -q "log records dropped\|dropping them" "$TMPD/err" ||
     fail "flood: no word of the dropped lines"
 
 case_ hung local
+case_ crash local+local
+grep -q "hop 2 (local+local): agent killed by signal 11" "$TMPD/out" ||
+    fail "crash at hop 2: $(cat "$TMPD/out")"
 
 # Not an agent by accident: named spindle:..., SPN_G set, but fd 0 is
 # not a pipe; or fd 0 a pipe but no SPN_G.  spn_init() returns.

@@ -1,10 +1,12 @@
 #!/bin/sh
 # The core of libspindle (issue 9 points 6 to 8, LIBRARY.md §4): calls
 # over local and local+local, async receivers, a timeout that leaves the
-# context usable, cancel, spn_shutdown waking a waiter, 100,000 calls
+# context usable, cancel, spn_shutdown waking a waiter, spn_ctx_shutdown
+# failing the call in flight, 100,000 calls
 # within 256 KiB of master RSS, nothing left behind when main returns
 # without spn_shutdown or the program is killed, spn_exec, and a dynamic
-# (glibc) program whose calls say ENOTSTATIC while exec works.
+# (glibc) program whose calls say ENOTSTATIC while exec works, and a
+# context calling its parent (SPN_ALLOW_ANY exports only).
 . "$(dirname "$0")/lib.sh"
 
 lib_prog tests/lib/core
@@ -29,6 +31,8 @@ run "async" 60 async local
 run "timeout" 60 timeout local
 run "cancel" 60 cancel local
 run "shutdown" 60 shutdown local+local
+run "ctx shutdown" 60 ctxdown local+local
+run "parent" 60 parent local
 run "exec" 60 exec local
 grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"
 

@@ -68,22 +68,29 @@ PATH=$TMPD/bin:$PATH
 case_ arch local "$other"
 PATH=$opath
 
-# A sudo that wants a password, under requiretty, given a wrong one.
+# A sudo that wants a password, under requiretty, given a wrong one:
+# sudo lets it try again (spindle stops at sudo's "incorrect password"),
+# or, with passwd_tries=1, gives up at once ("1 incorrect password
+# attempt").
 if [ "$(id -u)" = 0 ] && command -v sudo >/dev/null; then
 	u="spne$(printf '%04x' $$)"
 	sudoers=/etc/sudoers.d/spn-$u
 	trap '_t=$?; rm -f "$sudoers"; (exit $_t); _lib_cleanup' EXIT
 	user_add "$u" "pw-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
-	printf 'Defaults:%s requiretty\nDefaults:%s passwd_tries=1\n%s ALL=(nobody) ALL\n' \
-	    "$u" "$u" "$u" >"$TMPD/sudoers"
-	visudo -cqf "$TMPD/sudoers" || fail "bad sudoers rules"
-	install -m 440 "$TMPD/sudoers" "$sudoers"
 	printf 'wrong\n' >"$TMPD/bad"
 	chmod 600 "$TMPD/bad"
-	case_ auth "sudo=$u+sudo=nobody" "$TMPD/bad"
-	# The hop named as `spindle run` names it (sudo-password.sh).
-	grep -qF "hop 2 (sudo=$u+sudo=nobody): sudo: incorrect password" \
-	    "$TMPD/out" || failed="$failed auth(hop)"
+	for tries in 3 1; do
+		printf 'Defaults:%s requiretty\nDefaults:%s passwd_tries=%s\n%s ALL=(nobody) ALL\n' \
+		    "$u" "$u" "$tries" "$u" >"$TMPD/sudoers"
+		visudo -cqf "$TMPD/sudoers" || fail "bad sudoers rules"
+		install -m 440 "$TMPD/sudoers" "$sudoers"
+		case_ auth "sudo=$u+sudo=nobody" "$TMPD/bad"
+		# The hop and sudo's words, as `spindle run` says them.
+		want="sudo: incorrect password for $u"
+		[ "$tries" = 1 ] && want="sudo: 1 incorrect password attempt"
+		grep -qF "hop 2 (sudo=$u+sudo=nobody): $want" "$TMPD/out" ||
+		    failed="$failed auth(passwd_tries=$tries:text)"
+	done
 else
 	log "case auth not run: needs root and sudo"
 fi

@@ -25,7 +25,9 @@ install -m 0440 "$TMPD/sudoers-pw" "$SUDOERS_PW"
 PWFILE=$TMPD/pw
 printf '%s\n' "$U_A_PW" >"$PWFILE"
 chmod 0600 "$PWFILE"
-H1=$U_A@127.0.0.1
+# The library takes no $SPINDLE_SSH_ARGS (that is the spindle command's):
+# the route names the test's ssh config itself.
+H1=$U_A@127.0.0.1,config=$SSH_CFG
 R=$H1+sudo=$U_W
 WEBHOME=$SSHW/home/$U_W
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # make install (into a DESTDIR) puts libspindle in place: spindle.h, the
 # glibc libspindle.a with spindle.pc, the musl libspindle.a with its
-# dependencies, spindle-cc.  Both libraries export only spn_/SPN_ symbols;
+# dependencies, spindle-cc, man 3 spindle.  Both libraries export only spn_/SPN_ symbols;
 # spindle-cc from the staged tree builds a static program with an export
 # from one .c and prints its size; a glibc program links the library with
 # `pkg-config --static spindle`.  Both programs then run over route
@@ -31,6 +31,13 @@ glibc=$(find_one libspindle.a '*/lib/libspindle.a')
 musl=$(find_one libspindle.a '*/musl/libspindle.a')
 pc=$(find_one spindle.pc '*/pkgconfig/*')
 cc=$(find_one spindle-cc '*/bin/*')
+man3=$(find_one spindle.3 '*/man3/*')
+# man 3 spindle renders without a warning (groff -ww: all of them).
+if command -v groff >/dev/null 2>&1; then
+	groff -t -man -Tutf8 -ww -z "$man3" >"$TMPD/groff" 2>&1 ||
+	    fail "groff failed on $man3"
+	[ -s "$TMPD/groff" ] && fail "$man3: $(head -5 "$TMPD/groff")"
+fi
 mdir=$(dirname "$musl")
 for l in libevent_core libevent_pthreads libmsgpackc libz; do
 	[ -f "$mdir/$l.a" ] || fail "$l.a is not installed beside $musl"

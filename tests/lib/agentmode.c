@@ -11,6 +11,7 @@
  *		the agent's peak memory under 8 MiB
  *	hung	a function that sleeps stops neither a second call nor the
  *		context's pings (workers); cancelled, it returns
+ *	crash	a NULL dereference: SPN_ELOST with the signal and function
  *
  * Run with no arguments it says "master": spn_init() returned (the
  * script runs it as "spindle:x" with SPN_G set, but with no link on
@@ -100,6 +101,17 @@ hwm(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 	return spn_vbuf_put(r, "i", (int64_t)kib);
 }
 SPN_EXPORT(hwm, "->i");
+
+static int
+boom(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
+{
+	volatile int *p = NULL;
+
+	(void)call, (void)a, (void)r;
+	*p = 1;
+	return SPN_OK;
+}
+SPN_EXPORT(boom, "->");
 
 static const char *cname;
 
@@ -232,6 +244,28 @@ case_hung(struct spn_ctx *ctx)
 	    (unsigned long long)(ms_now() - t0));
 }
 
+/* At the route's last hop: the hop above names the signal and the
+ * function, from the line the crash wrote on its stderr. */
+static void
+case_crash(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	char b[1024];
+	int rc;
+
+	rc = spn_call(ctx, "boom", 30000, NULL, &err, "");
+	spn_error_format(&err, b, sizeof b);
+	printf("  %s\n", b);
+	if (rc != SPN_ELOST)
+		fail("boom did not lose the context", rc == SPN_OK ? NULL :
+		    &err);
+	if (strstr(err.message, "killed by signal 11 (Segmentation fault): "
+	    "spindle: crash in boom: SIGSEGV (Segmentation fault) at 0x0") ==
+	    NULL)
+		fail("no crash line", &err);
+	ok("SPN_ELOST names the signal and the function");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -247,7 +281,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: agentmode stdio|flood|hung ROUTE\n");
+		fprintf(stderr, "usage: agentmode stdio|flood|hung|crash ROUTE\n");
 		return 2;
 	}
 	cname = argv[1];
@@ -259,6 +293,8 @@ main(int argc, char **argv)
 		case_flood(ctx);
 	else if (strcmp(cname, "hung") == 0)
 		case_hung(ctx);
+	else if (strcmp(cname, "crash") == 0)
+		case_crash(ctx);
 	else
 		fail("unknown case", NULL);
 	spn_ctx_unref(ctx);

@@ -13,6 +13,10 @@
  *   core hold ROUTE          prints the context's pid, then sleeps (the
  *                            test kills us)
  *   core exec ROUTE          spn_exec's status and output
+ *   core ctxdown ROUTE       spn_ctx_shutdown: the call in flight says
+ *                            ELOST, later ones fail at once
+ *   core parent ROUTE        the context calls us back: an SPN_ALLOW_ANY
+ *                            export answers, another is refused
  *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
  *                            works
  *
@@ -64,6 +68,43 @@ nap(struct spn_call *call, const struct spn_value *args,
 	return spn_vbuf_put(res, "b", 0);
 }
 SPN_EXPORT(nap, "i->b");
+
+/* Called by a child: any context may. */
+static int
+parent_pid(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	(void)args;
+	return spn_vbuf_put(res, "is", (int64_t)getpid(),
+	    spn_call_caller(call));
+}
+SPN_EXPORT_FLAGS(parent_pid, "->i,s", SPN_ALLOW_ANY);
+
+/* In the context: call the parent twice, once allowed and once not
+ * (getpid_fn is for ancestors only); their pid and the second code. */
+static int
+ask_parent(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	struct spn_ctx *parent = spn_parent(spn_call_spn(call));
+	struct spn_error err;
+	struct spn_msg *m;
+	int64_t pid;
+	int rc;
+
+	(void)args;
+	if (parent == NULL)
+		return spn_fail(call, 0, "no parent");
+	if ((rc = spn_call(parent, "parent_pid", 10000, &m, &err, "")) !=
+	    SPN_OK)
+		return spn_fail(call, 0, "parent_pid: %s: %s",
+		    spn_strerror(rc), err.message);
+	pid = spn_arg_int(spn_msg_value(m), 0);
+	spn_msg_free(m);
+	rc = spn_call(parent, "getpid_fn", 10000, &m, &err, "");
+	return spn_vbuf_put(res, "ii", pid, (int64_t)rc);
+}
+SPN_EXPORT(ask_parent, "->i,i");
 
 static const char *prog;
 
@@ -118,6 +159,29 @@ call_pid(struct spn_ctx *ctx, int64_t *pid, struct spn_error *err)
 }
 
 static int	case_exec(struct spn_ctx *);
+
+static int
+case_parent(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	struct spn_msg *m;
+	int64_t pid, rc2;
+	int rc;
+
+	if ((rc = spn_call(ctx, "ask_parent", 20000, &m, &err, "")) != SPN_OK)
+		return fail("ask_parent", rc, &err);
+	pid = spn_arg_int(spn_msg_value(m), 0);
+	rc2 = spn_arg_int(spn_msg_value(m), 1);
+	spn_msg_free(m);
+	if (pid != getpid() || rc2 != SPN_EREFUSED) {
+		fprintf(stderr, "%s: parent's pid %lld (ours %ld), getpid_fn "
+		    "from the child gave %lld\n", prog, (long long)pid,
+		    (long)getpid(), (long long)rc2);
+		return 1;
+	}
+	printf("parent %lld\n", (long long)pid);
+	return 0;
+}
 
 static int
 case_call(struct spn_ctx *ctx)
@@ -371,6 +435,36 @@ case_leave(struct spn_ctx *ctx)
 }
 
 static int
+case_ctxdown(struct spn_ctx *ctx)
+{
+	struct spn_error err;
+	struct spn_recv *r;
+	struct spn_msg *m;
+	uint64_t t0;
+	int64_t pid;
+	int rc;
+
+	if ((rc = spn_call_async(ctx, "nap", &r, &err, "i",
+	    (int64_t)60000)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+		return fail("getpid_fn", rc, &err);
+	t0 = now_us();
+	if ((rc = spn_ctx_shutdown(ctx, 0)) != SPN_OK)
+		return fail("spn_ctx_shutdown", rc, NULL);
+	if ((rc = spn_recv_get(r, 10000, &m, &err)) != SPN_ELOST)
+		return fail("nap in flight (want ELOST)", rc, &err);
+	if (now_us() - t0 > 5000000)
+		return fail("ELOST took over 5 s", rc, &err);
+	spn_recv_close(r);
+	rc = call_pid(ctx, &pid, &err);
+	if (rc != SPN_ENOROUTE && rc != SPN_ELOST)
+		return fail("call after spn_ctx_shutdown", rc, &err);
+	printf("down: %s\n", err.message);
+	return 0;
+}
+
+static int
 case_hold(struct spn_ctx *ctx)
 {
 	struct spn_error err;
@@ -455,6 +549,10 @@ main(int argc, char **argv)
 		return case_hold(ctx);
 	else if (strcmp(what, "exec") == 0)
 		rc = case_exec(ctx);
+	else if (strcmp(what, "ctxdown") == 0)
+		rc = case_ctxdown(ctx);
+	else if (strcmp(what, "parent") == 0)
+		rc = case_parent(ctx);
 	else if (strcmp(what, "notstatic") == 0)
 		rc = case_notstatic(ctx);
 	else {

@@ -538,7 +538,7 @@ main(int argc, char **argv)
 		case_connect(spn, route, NULL, SPN_EARCH, TEXTS(arch));
 	} else if (strcmp(cname, "auth") == 0)
 		case_connect(spn, route, arg, SPN_EAUTH,
-		    TEXTS("hop 2 (", "sudo: incorrect password"));
+		    TEXTS("hop 2 (", "incorrect password"));
 	else {
 		fprintf(stderr, "errors: no case %s\n", cname);
 		return 2;
