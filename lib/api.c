@@ -232,6 +232,27 @@ api_atexit(void)
 		spn_shutdown(&api_spn);
 }
 
+/*
+ * musl's allocator hands a size class's group back to the kernel as soon
+ * as its last block is freed.  A call allocates and frees a handful of
+ * small blocks on several threads, with none of their classes alive in
+ * between, so each call paid mmap, munmap and the TLB shootdown munmap
+ * costs in a process with threads.  One block kept in each small class
+ * keeps its group.
+ */
+static void
+api_malloc_keep(void)
+{
+#ifndef __GLIBC__
+	static void *keep[64];
+
+	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+		if (keep[i] == NULL)
+			keep[i] = malloc((i + 1) * 16);
+	}
+#endif
+}
+
 static int
 api_start_loop(struct spn *spn)
 {
@@ -276,6 +297,7 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 
 	/* A copy started by spindle becomes that context's agent here and
 	 * never comes back; its functions find this struct spn. */
+	api_malloc_keep();
 	export_set_spn(spn);
 	agent_mode_main(argc, argv, opts);
 

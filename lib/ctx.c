@@ -19,7 +19,6 @@ struct conn {
 	struct chain	*chain;
 	pthread_cond_t	 cond;
 	int		 done;		/* the chain said up or failed */
-	int		 abandoned;	/* its caller left (shutdown) */
 	char		*err;		/* why it failed */
 };
 
@@ -178,7 +177,6 @@ ctx_connect(struct spn *spn, const char *text,
 		api_wait(&c->cond, 0);
 	if (!c->done) {
 		/* Shutdown frees it with the other chains. */
-		c->abandoned = 1;
 		pthread_mutex_unlock(&api_lock);
 		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
 		return SPN_ESHUTDOWN;
@@ -189,8 +187,8 @@ ctx_connect(struct spn *spn, const char *text,
 	if (c->err != NULL) {
 		ctx_connect_error(err, c->err);
 		rv = err != NULL ? err->code : ctx_connect_code(c->err);
-		if (api_submit(conn_free_job, c) != 0)
-			c->abandoned = 1;
+		/* Shut down meanwhile: freed with the other chains. */
+		(void)api_submit(conn_free_job, c);
 		return rv;
 	}
 	*out = ctx_new(spn, chain_last(c->chain),
@@ -282,8 +280,12 @@ spn_ctx_unref(struct spn_ctx *ctx)
 	conn = ctx->conn;
 	free(ctx->name);
 	free(ctx);
-	if (conn != NULL && api_submit(conn_free_job, conn) != 0)
-		conn->abandoned = 1;
+	/* The loop drops a receiver's reference when its answer comes
+	 * after the program let go of both: it frees the chain itself. */
+	if (conn != NULL && api_on_loop())
+		conn_free_job(conn);
+	else if (conn != NULL)
+		(void)api_submit(conn_free_job, conn);
 	api_leave();
 }
 

@@ -33,6 +33,8 @@ run "cancel" 60 cancel local
 run "shutdown" 60 shutdown local+local
 run "ctx shutdown" 60 ctxdown local+local
 run "parent" 60 parent local
+# The last references (a closed receiver's, on the loop) close the route.
+run "drop" 60 drop local+local
 run "exec" 60 exec local
 grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"
 

@@ -5,54 +5,22 @@
 # on the remote (LIBRARY.md §9 B6: the files of both users, as ssh-basic.sh
 # counts them, are the same after the run); df and install-app work there;
 # nothing of the test's world is left running.
-SSHD_PASSWORD_AUTH=yes
-. "$(dirname "$0")/lib-sshd.sh"
+# lib-fakessh.sh's world: sudo to $U_W takes $U_A's password ($PWFILE),
+# under requiretty (no daemon or shim is used here).
+. "$(dirname "$0")/lib-fakessh.sh"
 
 lib_prog examples/remote-fn
-REMOTE_FN=$PROG
 lib_prog examples/df
-DF=$PROG
 lib_prog examples/install-app
-INSTALL_APP=$PROG
-
-# sudo to $U_W takes $U_A's password, on a terminal.
-SUDOERS_PW=/etc/sudoers.d/spn-$SFX-pw
-trap '_t=$?; rm -f "$SUDOERS_PW"; (exit $_t); _sshd_cleanup' EXIT
-printf 'Defaults:%s requiretty\nDefaults:%s passwd_tries=1\n%s ALL=(%s) ALL\n' \
-    "$U_A" "$U_A" "$U_A" "$U_W" >"$TMPD/sudoers-pw"
-visudo -qcf "$TMPD/sudoers-pw" >/dev/null || fail "visudo rejects our rule"
-install -m 0440 "$TMPD/sudoers-pw" "$SUDOERS_PW"
-PWFILE=$TMPD/pw
-printf '%s\n' "$U_A_PW" >"$PWFILE"
-chmod 0600 "$PWFILE"
+EX=${PROG%/*}
 # The library takes no $SPINDLE_SSH_ARGS (that is the spindle command's):
 # the route names the test's ssh config itself.
 H1=$U_A@127.0.0.1,config=$SSH_CFG
 R=$H1+sudo=$U_W
-WEBHOME=$SSHW/home/$U_W
 
-ex() {
-	_w=$1
-	shift
-	spn_prog 90 "$@" >"$TMPD/out" 2>"$TMPD/err"
-	_rc=$?
-	sed "s/^/  $_w: /" "$TMPD/out" >&2
-	return "$_rc"
-}
+remote_files "$U_A" "$U_W" >"$TMPD/files"
 
-# What the users of the route have on disk (ssh-basic.sh's remote_files).
-remote_files() {
-	for _u in "$U_A" "$U_W"; do
-		find /tmp /var/tmp /dev/shm /run/user -xdev -path "$SSHW" \
-		    -prune -o -user "$_u" -print 2>/dev/null | LC_ALL=C sort
-		echo "--- home of $_u"
-		(cd "$SSHW/home/$_u" && find . -xdev -printf '%p %s %T@\n') |
-		    LC_ALL=C sort
-	done
-}
-remote_files >"$TMPD/files.before"
-
-ex remote-fn "$REMOTE_FN" -P "$PWFILE" "$R"
+prog_run remote-fn "$EX/remote-fn" -P "$PWFILE" "$R"
 check_rc "remote-fn $R" 0 $? "$TMPD/err"
 check "remote-fn: lines" 2 "$(wc -l <"$TMPD/out")"
 re_H1=$(echo "$H1" | sed 's/[.+]/\\&/g')
@@ -63,7 +31,7 @@ grep -Eq "^hop 2 \($re_R\): pid [0-9]+ user $U_W host [^ ]+ argv0 spindle:[^ ]+ 
     "$TMPD/out" || fail "remote-fn: hop 2: $(cat "$TMPD/out")"
 contains "$TMPD/err" "$U_A_PW" && fail "remote-fn: the password is in its output"
 
-ex df "$DF" -P "$PWFILE" "$H1" "$R"
+prog_run df "$EX/df" -P "$PWFILE" "$H1" "$R"
 check_rc "df $H1 $R" 0 $? "$TMPD/err"
 for r in "$H1" "$R"; do
 	grep -q "^$r: [0-9][0-9]* bytes free in /\$" "$TMPD/out" ||
@@ -71,25 +39,21 @@ for r in "$H1" "$R"; do
 done
 no_world_procs 5 "remote-fn and df"
 
-remote_files >"$TMPD/files.after"
-if ! cmp -s "$TMPD/files.before" "$TMPD/files.after"; then
-	diff "$TMPD/files.before" "$TMPD/files.after" | sed 's/^/  /' >&2
-	fail "remote-fn and df left files on the remote (above)"
-fi
+remote_files_kept "$TMPD/files" "remote-fn and df" "$U_A" "$U_W"
 
 # install-app: unpacked as $U_W in its home.
 mkdir -p "$TMPD/app/bin"
 echo 'echo hello' >"$TMPD/app/bin/hello"
 chmod 755 "$TMPD/app/bin/hello"
 mkdir "$WEBHOME/app" && chown "$U_W:" "$WEBHOME/app" || fail "mkdir app"
-ex install-app "$INSTALL_APP" -P "$PWFILE" "$R" "$TMPD/app" "$WEBHOME/app"
+prog_run install-app "$EX/install-app" -P "$PWFILE" "$R" "$TMPD/app" "$WEBHOME/app"
 check_rc "install-app $R" 0 $? "$TMPD/err"
 grep -q 'bin/hello$' "$TMPD/out" ||
     fail "install-app: tar's output lacks bin/hello: $(cat "$TMPD/out")"
 check "install-app: owner" "$U_W" "$(stat -c %U "$WEBHOME/app/bin/hello")"
 check "install-app: bin/hello" hello "$(sh "$WEBHOME/app/bin/hello")"
 # $U_W may not write in $U_A's home: tar says so, its status comes back.
-ex install-app "$INSTALL_APP" -P "$PWFILE" "$R" "$TMPD/app" \
+prog_run install-app "$EX/install-app" -P "$PWFILE" "$R" "$TMPD/app" \
     "$SSHW/home/$U_A"
 check_rc "install-app into $U_A's home" 1 $? "$TMPD/err"
 contains "$TMPD/err" "install-app: tar exited with 2" ||

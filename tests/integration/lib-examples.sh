@@ -7,22 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 
 lib_prog examples/remote-fn
-REMOTE_FN=$PROG
 lib_prog examples/df
-DF=$PROG
 lib_prog examples/install-app
-INSTALL_APP=$PROG
-
-# ex WHAT PROG ARGS...: run an example (60 s at most), out and err in
-# $TMPD; returns its status.
-ex() {
-	_w=$1
-	shift
-	spn_prog 60 "$@" >"$TMPD/out" 2>"$TMPD/err"
-	_rc=$?
-	sed "s/^/  $_w: /" "$TMPD/out" >&2
-	return "$_rc"
-}
+EX=${PROG%/*}
 
 # remote-fn: one line a hop, each a copy from memory with our user and
 # host and another pid.
@@ -32,7 +19,7 @@ mem='/memfd:spindle'
 command -v perl >/dev/null || command -v python3 >/dev/null || mem='/.*'
 host=$(uname -n | sed 's/[.+]/\\&/g')
 for r in local local+local local+local+local; do
-	ex remote-fn "$REMOTE_FN" "$r"
+	prog_run remote-fn "$EX/remote-fn" "$r"
 	check_rc "remote-fn $r" 0 $? "$TMPD/err"
 	n=$(echo "$r" | tr + '\n' | wc -l)
 	check "remote-fn $r: lines" "$n" "$(wc -l <"$TMPD/out")"
@@ -59,7 +46,7 @@ for c in sh uname dd gzip chmod rm cat; do
 	p=$(command -v "$c") || skip "stage 0 needs $c, not found in PATH"
 	ln -s "$p" "$bin/$c"
 done
-ex remote-fn env PATH="$bin" XDG_RUNTIME_DIR="$xdg" "$REMOTE_FN" local+local
+prog_run remote-fn env PATH="$bin" XDG_RUNTIME_DIR="$xdg" "$EX/remote-fn" local+local
 check_rc "remote-fn local+local, no perl or python3" 0 $? "$TMPD/err"
 check "remote-fn local+local, no perl or python3: from $xdg" 2 \
     "$(grep -Ec " exe $xdg/\.spindle\.[0-9]+ \(deleted\)$" "$TMPD/out")"
@@ -67,7 +54,7 @@ check "files left in $xdg" "" "$(ls -A "$xdg")"
 procs_left "remote-fn, no perl or python3"
 
 # df on two routes: about what statvfs says here (others write too).
-ex df "$DF" -d "$TMPD" local local+local
+prog_run df "$EX/df" -d "$TMPD" local local+local
 check_rc "df local local+local" 0 $? "$TMPD/err"
 check "df: lines" 2 "$(wc -l <"$TMPD/out")"
 here=$(stat -f -c '%a %S' "$TMPD" | awk '{ printf "%.0f", $1 * $2 }')
@@ -80,7 +67,7 @@ for r in local local+local; do
 done
 procs_left "df"
 # A failure there comes back whole: errno, file:line function, message.
-ex df "$DF" -d "$TMPD/none" local
+prog_run df "$EX/df" -d "$TMPD/none" local
 check_rc "df -d $TMPD/none local" 1 $? "$TMPD/err"
 grep -Eq "df\.c:[0-9]+ disk_free: statvfs $TMPD/none.*No such file or directory" \
     "$TMPD/err" || fail "df -d $TMPD/none: it said: $(cat "$TMPD/err")"
@@ -91,7 +78,7 @@ mkdir -p "$TMPD/app/bin" "$TMPD/dest"
 echo 'echo hello' >"$TMPD/app/bin/hello"
 chmod 755 "$TMPD/app/bin/hello"
 head -c 100000 /dev/urandom >"$TMPD/app/data"
-ex install-app "$INSTALL_APP" local+local "$TMPD/app" "$TMPD/dest"
+prog_run install-app "$EX/install-app" local+local "$TMPD/app" "$TMPD/dest"
 check_rc "install-app local+local" 0 $? "$TMPD/err"
 grep -q 'bin/hello$' "$TMPD/out" ||
     fail "install-app: tar's output lacks bin/hello: $(cat "$TMPD/out")"
@@ -100,7 +87,7 @@ check "install-app: bin/hello" hello "$(sh "$TMPD/dest/bin/hello")"
 [ -x "$TMPD/dest/bin/hello" ] || fail "install-app: bin/hello lost its mode"
 procs_left "install-app"
 # tar fails there: its status and words come back.
-ex install-app "$INSTALL_APP" local "$TMPD/app" "$TMPD/none"
+prog_run install-app "$EX/install-app" local "$TMPD/app" "$TMPD/none"
 check_rc "install-app into $TMPD/none" 1 $? "$TMPD/err"
 contains "$TMPD/err" "install-app: tar exited with 2" ||
     fail "install-app into $TMPD/none: it said: $(cat "$TMPD/err")"

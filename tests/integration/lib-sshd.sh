@@ -73,6 +73,31 @@ user_sleep() {
 	echo "$_sl"
 }
 
+# remote_files USER...: what sessions as those users could leave on the
+# remote: the files they own in the usual temporary places, and everything
+# in their homes (name, size, time).
+remote_files() {
+	for _u in "$@"; do
+		find /tmp /var/tmp /dev/shm /run/user -xdev -path "$SSHW" \
+		    -prune -o -user "$_u" -print 2>/dev/null | LC_ALL=C sort
+		echo "--- home of $_u"
+		(cd "$SSHW/home/$_u" && find . -xdev -printf '%p %s %T@\n') |
+		    LC_ALL=C sort
+	done
+}
+
+# remote_files_kept BEFORE WHAT USER...: fail if remote_files USER...
+# differs from what BEFORE holds (remote_files USER... >BEFORE earlier).
+remote_files_kept() {
+	_rb=$1 _rw=$2
+	shift 2
+	remote_files "$@" >"$_rb.after"
+	if ! cmp -s "$_rb" "$_rb.after"; then
+		diff "$_rb" "$_rb.after" | sed 's/^/  /' >&2
+		fail "$_rw left files on the remote (above)"
+	fi
+}
+
 sshd_sessions() {
 	[ -n "$SSHD_PID" ] || return 0
 	descendants "$SSHD_PID" "$SSHD_PID"

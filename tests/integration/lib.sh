@@ -293,6 +293,18 @@ spn_prog() {
 	return "$_rc"
 }
 
+# prog_run WHAT PROG ARGS...: spn_prog for 90 s at most, with its output
+# in $TMPD/out (also logged, each line after "WHAT: ") and its stderr in
+# $TMPD/err; returns its status.
+prog_run() {
+	_pw=$1
+	shift
+	spn_prog 90 "$@" >"$TMPD/out" 2>"$TMPD/err"
+	_rc=$?
+	sed "s/^/  $_pw: /" "$TMPD/out" >&2
+	return "$_rc"
+}
+
 # lib_prog NAME: PROG is the path of a libspindle program the build made
 # (examples/remote-fn, tests/lib/errors, ...); the test is skipped if the
 # build has no spindle-cc (no musl compiler: it builds static musl images

@@ -7,17 +7,7 @@
 . "$(dirname "$0")/lib-sshd.sh"
 
 R=$U_A@127.0.0.1
-A_HOME=$SSHW/home/$U_A
-
-# What a session could leave on the remote: files the user owns in the
-# usual temporary places, and everything in the user's home.
-remote_files() {
-	find /tmp /var/tmp /dev/shm /run/user -xdev -path "$SSHW" -prune -o \
-	    -user "$U_A" -print 2>/dev/null | LC_ALL=C sort
-	echo "--- home"
-	(cd "$A_HOME" && find . -xdev -printf '%p %s %T@\n') | LC_ALL=C sort
-}
-remote_files >"$TMPD/files.before"
+remote_files "$U_A" >"$TMPD/files"
 
 # The command runs as the remote user, and spindle says nothing else.
 out=$(spn run "$R" -- id -un 2>"$TMPD/err")
@@ -93,10 +83,6 @@ esac
 
 # Nothing stays running, nothing was written.
 no_world_procs 5 "the sessions above"
-remote_files >"$TMPD/files.after"
-if ! cmp -s "$TMPD/files.before" "$TMPD/files.after"; then
-	diff "$TMPD/files.before" "$TMPD/files.after" | sed 's/^/  /' >&2
-	fail "the sessions left files on the remote (above)"
-fi
+remote_files_kept "$TMPD/files" "the sessions" "$U_A"
 
 pass

@@ -15,6 +15,9 @@
  *   core exec ROUTE          spn_exec's status and output
  *   core ctxdown ROUTE       spn_ctx_shutdown: the call in flight says
  *                            ELOST, later ones fail at once
+ *   core drop ROUTE          a receiver closed and the context let go
+ *                            before the answer: the route closes; a new
+ *                            one answers
  *   core parent ROUTE        the context calls us back: an SPN_ALLOW_ANY
  *                            export answers, another is refused
  *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
@@ -24,6 +27,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,21 +301,33 @@ waiter_run(void *arg)
 	return NULL;
 }
 
+/* A nap of ms in flight, and a thread waiting for it a while already. */
+static int
+nap_waiting(struct spn_ctx *ctx, int64_t ms, struct waiter *w, pthread_t *t)
+{
+	struct spn_error err;
+	int rc;
+
+	w->rc = -1;
+	if ((rc = spn_call_async(ctx, "nap", &w->r, &err, "i", ms)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	pthread_create(t, NULL, waiter_run, w);
+	usleep(300000);
+	return 0;
+}
+
 static int
 case_cancel(struct spn_ctx *ctx)
 {
 	struct spn_error err;
-	struct waiter w = { .rc = -1 };
+	struct waiter w;
 	struct spn_msg *m;
 	pthread_t t;
 	uint64_t t0;
 	int rc;
 
-	if ((rc = spn_call_async(ctx, "nap", &w.r, &err, "i",
-	    (int64_t)20000)) != SPN_OK)
-		return fail("async nap", rc, &err);
-	pthread_create(&t, NULL, waiter_run, &w);
-	usleep(300000);
+	if (nap_waiting(ctx, 20000, &w, &t) != 0)
+		return 1;
 	t0 = now_us();
 	spn_recv_cancel(w.r);
 	pthread_join(t, NULL);
@@ -336,17 +352,14 @@ static int
 case_shutdown(struct spn *spn, struct spn_ctx *ctx)
 {
 	struct spn_error err;
-	struct waiter w = { .rc = -1 };
+	struct waiter w;
 	struct spn_msg *m;
 	pthread_t t;
 	uint64_t t0, dt;
 	int rc;
 
-	if ((rc = spn_call_async(ctx, "nap", &w.r, &err, "i",
-	    (int64_t)60000)) != SPN_OK)
-		return fail("async nap", rc, &err);
-	pthread_create(&t, NULL, waiter_run, &w);
-	usleep(300000);
+	if (nap_waiting(ctx, 60000, &w, &t) != 0)
+		return 1;
 	t0 = now_us();
 	spn_shutdown(spn);
 	dt = now_us() - t0;
@@ -465,6 +478,38 @@ case_ctxdown(struct spn_ctx *ctx)
 }
 
 static int
+case_drop(struct spn *spn, struct spn_ctx *ctx, const char *route)
+{
+	struct spn_error err;
+	struct spn_recv *r;
+	int64_t pid, pid2;
+	int rc;
+
+	if ((rc = call_pid(ctx, &pid, &err)) != SPN_OK)
+		return fail("getpid_fn", rc, &err);
+	if ((rc = spn_call_async(ctx, "nap", &r, &err, "i",
+	    (int64_t)200)) != SPN_OK)
+		return fail("async nap", rc, &err);
+	spn_recv_close(r);
+	spn_ctx_unref(ctx);
+	for (int i = 0; kill(pid, 0) == 0; i++) {
+		if (i == 100) {
+			fprintf(stderr, "%s: context %lld outlived its last "
+			    "reference by 5 s\n", prog, (long long)pid);
+			return 1;
+		}
+		usleep(50000);
+	}
+	if ((rc = spn_connect(spn, route, NULL, &ctx, &err)) != SPN_OK)
+		return fail(route, rc, &err);
+	if ((rc = call_pid(ctx, &pid2, &err)) != SPN_OK)
+		return fail("getpid_fn in the new context", rc, &err);
+	spn_ctx_unref(ctx);
+	printf("%lld\n", (long long)pid);
+	return pid2 != pid ? 0 : 1;
+}
+
+static int
 case_hold(struct spn_ctx *ctx)
 {
 	struct spn_error err;
@@ -551,7 +596,11 @@ main(int argc, char **argv)
 		rc = case_exec(ctx);
 	else if (strcmp(what, "ctxdown") == 0)
 		rc = case_ctxdown(ctx);
-	else if (strcmp(what, "parent") == 0)
+	else if (strcmp(what, "drop") == 0) {
+		rc = case_drop(spn, ctx, argv[2]);
+		spn_shutdown(spn);
+		return rc;
+	} else if (strcmp(what, "parent") == 0)
 		rc = case_parent(ctx);
 	else if (strcmp(what, "notstatic") == 0)
 		rc = case_notstatic(ctx);

@@ -21,22 +21,32 @@
 
 #include <spindle.h>
 
-/* N system("exit 3"): how many returned 3, and the first other status
+/* n system("exit 3"): how many returned 3, and the first other status
  * (-1: system() failed; -2: none). */
-static int
-sys_loop(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
+static int64_t
+exit3(int64_t n, int64_t *bad)
 {
-	int64_t i, n = spn_arg_int(a, 0), ok = 0, bad = -2;
+	int64_t i, ok = 0;
 	int st;
 
-	(void)call;
+	*bad = -2;
 	for (i = 0; i < n; i++) {
 		st = system("exit 3");
 		if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 3)
 			ok++;
-		else if (bad == -2)
-			bad = st;
+		else if (*bad == -2)
+			*bad = st;
 	}
+	return ok;
+}
+
+static int
+sys_loop(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
+{
+	int64_t ok, bad;
+
+	(void)call;
+	ok = exit3(spn_arg_int(a, 0), &bad);
 	return spn_vbuf_put(r, "ii", ok, bad);
 }
 SPN_EXPORT(sys_loop, "i->ii");
@@ -96,8 +106,8 @@ main(int argc, char **argv)
 	struct spn_error err;
 	struct spn_msg *m;
 	pthread_t t;
-	int64_t i, n, ok = 0, bad = -2;
-	int st, remote;
+	int64_t n, ok, bad;
+	int remote;
 
 	if (spn_init(&argc, &argv, NULL, &spn) != SPN_OK)
 		return 1;
@@ -123,15 +133,8 @@ main(int argc, char **argv)
 		ok = spn_arg_int(spn_msg_value(m), 0);
 		bad = spn_arg_int(spn_msg_value(m), 1);
 		spn_msg_free(m);
-	} else {
-		for (i = 0; i < n; i++) {
-			st = system("exit 3");
-			if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 3)
-				ok++;
-			else if (bad == -2)
-				bad = st;
-		}
-	}
+	} else
+		ok = exit3(n, &bad);
 	stop = 1;
 	pthread_join(t, NULL);
 	printf("%s: %lld/%lld returned 3 (first other: %lld), %ld %s meanwhile"
