@@ -1,0 +1,139 @@
+/*
+ * 8 threads calling, timing out, cancelling and closing against 10
+ * contexts, for SECS seconds: built under ThreadSanitizer (and ASan) by
+ * tests/integration/lib-stress.sh.  Every outcome must be one the API
+ * allows for what the thread did; the sanitizers judge the rest.
+ *
+ * usage: stress IMAGE SECS     (IMAGE: a static build of this program)
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <spindle.h>
+
+#define NCTX		10
+#define NTHREADS	8
+
+static struct spn_ctx	*ctxs[NCTX];
+static volatile int	 stop;
+static long		 counts[NTHREADS][4];	/* ok, timeout, cancel, closed */
+
+static int
+napping(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	int64_t ms = spn_arg_int(args, 0);
+
+	/* Cooperative: a cancel ends the nap early. */
+	for (int64_t i = 0; i < ms && !spn_cancelled(call); i++)
+		usleep(1000);
+	return spn_vbuf_put(res, "i", ms);
+}
+SPN_EXPORT(napping, "i->i");
+
+static int
+fail_at(const char *what, int rc, const struct spn_error *err)
+{
+	fprintf(stderr, "stress: %s: unexpected %s: ", what,
+	    spn_strerror(rc));
+	spn_error_print(err);
+	exit(1);
+}
+
+static void
+one(int t, unsigned *seed)
+{
+	struct spn_ctx *ctx = ctxs[rand_r(seed) % NCTX];
+	struct spn_recv *r;
+	struct spn_msg *m = NULL;
+	struct spn_error err;
+	int64_t nap = rand_r(seed) % 3 == 0 ? 50 : 0;
+	int rc, what = rand_r(seed) % 4;
+
+	if ((rc = spn_call_async(ctx, "napping", &r, &err, "i", nap)) != SPN_OK)
+		fail_at("call_async", rc, &err);
+	switch (what) {
+	case 0:		/* wait */
+		rc = spn_recv_get(r, 10000, &m, &err);
+		if (rc != SPN_OK)
+			fail_at("get", rc, &err);
+		if (spn_arg_int(spn_msg_value(m), 0) != nap)
+			fail_at("result", rc, &err);
+		counts[t][0]++;
+		break;
+	case 1:		/* time out, then wait again */
+		rc = spn_recv_get(r, nap > 0 ? 5 : 0, &m, &err);
+		if (rc == SPN_ETIMEDOUT) {
+			counts[t][1]++;
+			rc = spn_recv_get(r, 10000, &m, &err);
+		}
+		if (rc != SPN_OK)
+			fail_at("get after timeout", rc, &err);
+		break;
+	case 2:		/* cancel */
+		spn_recv_cancel(r);
+		rc = spn_recv_get(r, 10000, &m, &err);
+		if (rc != SPN_ECANCELLED && rc != SPN_OK)
+			fail_at("get after cancel", rc, &err);
+		counts[t][2]++;
+		break;
+	default:	/* close unanswered */
+		counts[t][3]++;
+		break;
+	}
+	spn_msg_free(m);
+	spn_recv_close(r);
+}
+
+static void *
+worker(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+	unsigned seed = (unsigned)t * 7919 + 1;
+
+	while (!stop)
+		one(t, &seed);
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct spn_opts o = { 0 };
+	struct spn *spn;
+	struct spn_error err;
+	pthread_t th[NTHREADS];
+	long tot[4] = { 0 };
+	int rc;
+
+	if (argc == 3)
+		o.image = argv[1];
+	if ((rc = spn_init(&argc, &argv, &o, &spn)) != SPN_OK)
+		return fprintf(stderr, "stress: init: %s\n",
+		    spn_strerror(rc)), 1;
+	if (argc != 3)
+		return fprintf(stderr, "usage: stress IMAGE SECS\n"), 2;
+	for (int i = 0; i < NCTX; i++)
+		if ((rc = spn_connect(spn, i % 2 ? "local+local" : "local",
+		    NULL, &ctxs[i], &err)) != SPN_OK)
+			fail_at("connect", rc, &err);
+	for (int t = 0; t < NTHREADS; t++)
+		pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t);
+	sleep((unsigned)atoi(argv[2]));
+	stop = 1;
+	for (int t = 0; t < NTHREADS; t++) {
+		pthread_join(th[t], NULL);
+		for (int k = 0; k < 4; k++)
+			tot[k] += counts[t][k];
+	}
+	for (int i = 0; i < NCTX; i++)
+		spn_ctx_unref(ctxs[i]);
+	spn_shutdown(spn);
+	printf("ok %ld timeout %ld cancel %ld closed %ld\n", tot[0], tot[1],
+	    tot[2], tot[3]);
+	return tot[0] > 0 && tot[1] > 0 && tot[2] > 0 ? 0 : 1;
+}
