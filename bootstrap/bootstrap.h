@@ -20,8 +20,11 @@ const char	*boot_arch(void);
 char		*boot_stage0(size_t, int, const char *);
 char		*boot_argv0(void);
 
-/* image.c (agent: image-self.c, master: image-embed.c) */
+/* image.c; boot_image_own(): image-self.c (agent), image-embed.c (master) */
 int		 boot_image(int, const uint8_t **, size_t *);
+int		 boot_image_own(int, const uint8_t **, size_t *);
+int		 boot_image_set(const char *, char *, size_t);
+int		 boot_image_read(const char *, uint8_t **, size_t *);
 int		 boot_image_inflate(const uint8_t *, size_t, uint8_t **,
 		     size_t *);
 int		 boot_image_deflate(const uint8_t *, size_t, uint8_t **,

@@ -10,7 +10,7 @@ extern const uint8_t	spn_agent_gz[];
 extern const uint8_t	spn_agent_gz_end[];
 
 int
-boot_image(int compressed, const uint8_t **p, size_t *n)
+boot_image_own(int compressed, const uint8_t **p, size_t *n)
 {
 	static uint8_t *raw;
 	static size_t rawlen;

@@ -86,6 +86,11 @@ struct spn;
 struct spn_opts {
 	int		 log_level;	/* 0: warnings and errors (SPN_LOG_*) */
 	int		 workers;	/* per context, for exports; 0: 4 */
+	/* The path of a static build of this same program (spindle-cc,
+	 * from the same source: calls go by its export names), sent to
+	 * contexts instead of this program's image: for builds that cannot
+	 * be static, such as sanitizer builds.  NULL: our own image. */
+	const char	*image;
 };
 #define SPN_LOG_ERROR	1
 #define SPN_LOG_WARN	2
@@ -94,7 +99,9 @@ struct spn_opts {
 /*
  * First thing in main().  In a copy started by spindle this becomes that
  * context's agent and never returns.  Otherwise it starts the library's
- * loop thread and returns SPN_OK, SPN_EBUSY (called twice) or SPN_ESYS.
+ * loop thread and returns SPN_OK, SPN_EBUSY (called twice), SPN_ESYS, or
+ * for opts->image SPN_ESYS (unreadable) or SPN_EINVAL (no static image),
+ * the reason logged on stderr.
  */
 int		 spn_init(int *, char ***, const struct spn_opts *,
 		     struct spn **);

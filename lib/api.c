@@ -194,6 +194,25 @@ api_is_static(void)
 }
 
 /*
+ * opts->image: a static build of this program goes to the contexts in
+ * place of our own image, which lets a dynamic build (a sanitizer's)
+ * call its exports there.  Checked and compressed once, here, so that a
+ * wrong path fails now rather than at the first connect.
+ */
+static int
+api_set_image(const struct spn_opts *opts)
+{
+	char why[512];
+
+	if (opts == NULL || opts->image == NULL)
+		return SPN_OK;
+	if (boot_image_set(opts->image, why, sizeof why) == 0)
+		return SPN_OK;
+	log_error("spn_init: %s", why);
+	return errno == EINVAL ? SPN_EINVAL : SPN_ESYS;
+}
+
+/*
  * A write to a dead child's pipe raises SIGPIPE at the writing thread;
  * blocked here it stays pending (the write returns EPIPE, which the link
  * handles).  Take it, so that it is never delivered later.
@@ -293,7 +312,7 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 {
 	struct spn *spn = &api_spn;
 	struct master_opts mo = MASTER_OPTS_UNSET;
-	int level, e;
+	int level, e, rv;
 
 	/* A copy started by spindle becomes that context's agent here and
 	 * never comes back; its functions find this struct spn. */
@@ -310,13 +329,18 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 	}
 	spn->state = API_DOWN;	/* until it is up */
 	pthread_mutex_unlock(&api_lock);
+	if ((rv = api_set_image(opts)) != SPN_OK) {
+		spn->state = API_NONE;
+		return rv;
+	}
 
 	api_list_init(&spn->ctxs);
 	api_list_init(&spn->recvs);
 	api_list_init(&spn->conns);
 	api_list_init(&spn->waits);
 	api_cond_init(&spn->idle);
-	spn->is_static = api_is_static();
+	spn->is_static = api_is_static() ||
+	    (opts != NULL && opts->image != NULL);
 	level = opts != NULL && opts->log_level > 0 ? opts->log_level :
 	    SPN_LOG_WARN;
 	log_set_level(level);
