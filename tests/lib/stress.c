@@ -1,5 +1,6 @@
 /*
- * 8 threads calling, timing out, cancelling and closing against 10
+ * 8 threads calling, timing out, cancelling, waiting two at a time
+ * and closing against 10
  * contexts (local and local+local), for SECS seconds: run by
  * tests/integration/lib-stress.sh, built with glibc (under
  * ThreadSanitizer by tools/tsan, under ASan by tools/sanitize) and sending
@@ -49,6 +50,38 @@ fail_at(const char *what, int rc, const struct spn_error *err)
 	exit(1);
 }
 
+/* A second waiter on the same receiver: one of the two gets the answer,
+ * the other SPN_EINVAL (taken). */
+static void *
+waiter(void *arg)
+{
+	struct spn_recv *r = arg;
+	struct spn_msg *m = NULL;
+	struct spn_error err;
+	int rc;
+
+	rc = spn_recv_get(r, 10000, &m, &err);
+	spn_msg_free(m);
+	return (void *)(intptr_t)rc;
+}
+
+static void
+two_waiters(int t, struct spn_recv *r)
+{
+	pthread_t th;
+	void *other;
+	int rc;
+
+	if (pthread_create(&th, NULL, waiter, r) != 0)
+		fail_at("pthread_create", SPN_ESYS, NULL);
+	rc = (int)(intptr_t)waiter(r);
+	pthread_join(th, &other);
+	if (!(rc == SPN_OK && (intptr_t)other == SPN_EINVAL) &&
+	    !(rc == SPN_EINVAL && (intptr_t)other == SPN_OK))
+		fail_at("two waiters", rc, NULL);
+	counts[t][0]++;
+}
+
 static void
 one(int t, unsigned *seed)
 {
@@ -57,7 +90,7 @@ one(int t, unsigned *seed)
 	struct spn_msg *m = NULL;
 	struct spn_error err;
 	int64_t nap = rand_r(seed) % 3 == 0 ? 50 : 0;
-	int rc, what = rand_r(seed) % 4;
+	int rc, what = rand_r(seed) % 5;
 
 	if ((rc = spn_call_async(ctx, "napping", &r, &err, "i", nap)) != SPN_OK)
 		fail_at("call_async", rc, &err);
@@ -87,6 +120,9 @@ one(int t, unsigned *seed)
 			fail_at("get after cancel", rc, &err);
 		if (rc == SPN_ECANCELLED)
 			counts[t][2]++;
+		break;
+	case 3:
+		two_waiters(t, r);
 		break;
 	default:	/* close unanswered */
 		counts[t][3]++;
