@@ -368,6 +368,31 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 	return SPN_OK;
 }
 
+/*
+ * On the loop, while the children go: each one's exit is reported to
+ * its chain, which frees what it kept of it (a blocking wait would reap
+ * them unreported, and leak that).  Then what is left is killed, and the
+ * loop stops after this pass (which runs the frees the exits queued).
+ */
+static void
+api_shutdown_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, 10000 };
+	struct spn *spn = arg;
+	uint64_t now = now_usec();
+
+	(void)fd;
+	(void)what;
+	if (proc_watching() > 0 && now < spn->down_by) {
+		evtimer_add(spn->down_ev, &tv);
+		return;
+	}
+	proc_wait_all(now < spn->down_by ? (spn->down_by - now) / 1000 : 0);
+	event_free(spn->down_ev);
+	spn->down_ev = NULL;
+	spn->loop_stop = 1;
+}
+
 /* On the loop: end every chain, wait for the tree, stop the loop. */
 static void
 api_shutdown_job(void *arg)
@@ -375,8 +400,9 @@ api_shutdown_job(void *arg)
 	struct spn *spn = arg;
 
 	ctx_close_all(spn);
-	proc_wait_all(API_TREE_WAIT_MS);
-	spn->loop_stop = 1;
+	spn->down_by = now_usec() + API_TREE_WAIT_MS * 1000ULL;
+	spn->down_ev = evtimer_new(spn->base, api_shutdown_wait, spn);
+	api_shutdown_wait(-1, 0, spn);
 }
 
 void

@@ -40,6 +40,8 @@ struct spn {
 	pthread_t	 loop;
 	int		 loop_started;
 	int		 loop_stop;	/* the loop thread ends its next pass */
+	struct event	*down_ev;	/* shutdown: waits for the children */
+	uint64_t	 down_by;	/* ... until then (usec) */
 	uint32_t	 max_frame;	/* rt_max_frame(), read once */
 	struct spn_ctx	*parent;	/* agent mode */
 	struct api_node	 ctxs;		/* struct spn_ctx */

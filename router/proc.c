@@ -287,6 +287,13 @@ proc_reap_until(uint64_t end)
 	}
 }
 
+/* How many children are watched (not yet exited and reported). */
+int
+proc_watching(void)
+{
+	return proc_watches == NULL ? 0 : (int)map_count(proc_watches);
+}
+
 /*
  * Wait up to ms milliseconds for every watched child to exit, then kill
  * what is left, and the groups they lead, and reap it (SIGKILL is quick:

@@ -260,6 +260,7 @@ void		 proc_watch(pid_t, proc_exit_fn *, void *);
 char		*proc_status_text(int);
 char		*proc_stop_text(int);
 void		 proc_wait_all(int);
+int		 proc_watching(void);
 
 /* broker.c: the router on its own thread, fed from other threads */
 struct broker;
