@@ -25,7 +25,9 @@
  *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
  *                            works
  *
- * Exit 0 when the case holds, 1 with the reason on stderr.
+ * Exit 0 when the case holds, 1 with the reason on stderr.  CORE_IMAGE
+ * in the environment: the static build of this file, for a dynamic
+ * build (a sanitizer's) to send to its contexts (spn_opts.image).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -607,6 +609,7 @@ case_exec(struct spn_ctx *ctx)
 int
 main(int argc, char **argv)
 {
+	struct spn_opts o = { .image = getenv("CORE_IMAGE") };
 	struct spn *spn;
 	struct spn_ctx *ctx;
 	struct spn_error err;
@@ -614,7 +617,7 @@ main(int argc, char **argv)
 	long n;
 	int rc;
 
-	if ((rc = spn_init(&argc, &argv, NULL, &spn)) != SPN_OK)
+	if ((rc = spn_init(&argc, &argv, &o, &spn)) != SPN_OK)
 		return fail("spn_init", rc, NULL);
 	prog = argv[0];
 	if (argc < 3) {
