@@ -6,8 +6,9 @@
  * ThreadSanitizer by tools/tsan, under ASan by tools/sanitize) and sending
  * IMAGE, the static build of this same file, to its contexts.  Every
  * outcome must be one the API allows for what the thread did; the
- * sanitizers judge the rest.  Prints the counts of each outcome; fails
- * unless answers, timeouts and cancels all happened.
+ * sanitizers judge the rest.  Then spn_shutdown() while they still call:
+ * each thread stops at its first SPN_ESHUTDOWN.  Prints the counts of
+ * each outcome; fails unless answers, timeouts and cancels all happened.
  *
  * usage: stress IMAGE SECS     (IMAGE: tests/lib/stress, spindle-cc's)
  */
@@ -24,7 +25,6 @@
 #define NTHREADS	8
 
 static struct spn_ctx	*ctxs[NCTX];
-static int		 stop;			/* __atomic */
 static long		 counts[NTHREADS][4];	/* ok, timeout, cancel, closed */
 
 static int
@@ -65,7 +65,7 @@ waiter(void *arg)
 	return (void *)(intptr_t)rc;
 }
 
-static void
+static int
 two_waiters(int t, struct spn_recv *r)
 {
 	pthread_t th;
@@ -76,13 +76,18 @@ two_waiters(int t, struct spn_recv *r)
 		fail_at("pthread_create", SPN_ESYS, NULL);
 	rc = (int)(intptr_t)waiter(r);
 	pthread_join(th, &other);
+	if (rc == SPN_ESHUTDOWN || (intptr_t)other == SPN_ESHUTDOWN)
+		return SPN_ESHUTDOWN;
 	if (!(rc == SPN_OK && (intptr_t)other == SPN_EINVAL) &&
 	    !(rc == SPN_EINVAL && (intptr_t)other == SPN_OK))
 		fail_at("two waiters", rc, NULL);
 	counts[t][0]++;
+	return SPN_OK;
 }
 
-static void
+/* One call and what the thread does with it; SPN_ESHUTDOWN once the
+ * library is shut down (any function may say so from then on). */
+static int
 one(int t, unsigned *seed)
 {
 	struct spn_ctx *ctx = ctxs[rand_r(seed) % NCTX];
@@ -90,13 +95,29 @@ one(int t, unsigned *seed)
 	struct spn_msg *m = NULL;
 	struct spn_error err;
 	int64_t nap = rand_r(seed) % 3 == 0 ? 50 : 0;
-	int rc, what = rand_r(seed) % 5;
+	int rc, what = rand_r(seed) % 6;
 
-	if ((rc = spn_call_async(ctx, "napping", &r, &err, "i", nap)) != SPN_OK)
+	if (what == 5) {	/* blocking, with a timeout */
+		rc = spn_call(ctx, "napping", 25, &m, &err, "i", nap);
+		if (rc == SPN_OK && spn_arg_int(spn_msg_value(m), 0) != nap)
+			fail_at("blocking result", rc, NULL);
+		if (rc != SPN_OK && rc != SPN_ETIMEDOUT &&
+		    rc != SPN_ESHUTDOWN)
+			fail_at("blocking call", rc, &err);
+		counts[t][rc == SPN_ETIMEDOUT]++;
+		spn_msg_free(m);
+		return rc == SPN_ESHUTDOWN ? rc : SPN_OK;
+	}
+	if ((rc = spn_call_async(ctx, "napping", &r, &err, "i", nap)) ==
+	    SPN_ESHUTDOWN)
+		return rc;
+	if (rc != SPN_OK)
 		fail_at("call_async", rc, &err);
 	switch (what) {
 	case 0:		/* wait */
 		rc = spn_recv_get(r, 10000, &m, &err);
+		if (rc == SPN_ESHUTDOWN)
+			break;
 		if (rc != SPN_OK)
 			fail_at("get", rc, &err);
 		if (spn_arg_int(spn_msg_value(m), 0) != nap)
@@ -109,27 +130,29 @@ one(int t, unsigned *seed)
 			counts[t][1]++;
 			rc = spn_recv_get(r, 10000, &m, &err);
 		}
-		if (rc != SPN_OK)
+		if (rc != SPN_OK && rc != SPN_ESHUTDOWN)
 			fail_at("get after timeout", rc, &err);
 		break;
 	case 2:		/* cancel: answered already, or cancelled */
-		if ((rc = spn_recv_cancel(r)) != SPN_OK)
-			fail_at("cancel", rc, NULL);
-		rc = spn_recv_get(r, 10000, &m, &err);
-		if (rc != SPN_ECANCELLED && rc != SPN_OK)
+		if ((rc = spn_recv_cancel(r)) == SPN_OK)
+			rc = spn_recv_get(r, 10000, &m, &err);
+		if (rc != SPN_ECANCELLED && rc != SPN_OK &&
+		    rc != SPN_ESHUTDOWN)
 			fail_at("get after cancel", rc, &err);
 		if (rc == SPN_ECANCELLED)
 			counts[t][2]++;
 		break;
 	case 3:
-		two_waiters(t, r);
+		rc = two_waiters(t, r);
 		break;
 	default:	/* close unanswered */
 		counts[t][3]++;
+		rc = SPN_OK;
 		break;
 	}
 	spn_msg_free(m);
 	spn_recv_close(r);
+	return rc == SPN_ESHUTDOWN ? rc : SPN_OK;
 }
 
 static void *
@@ -138,8 +161,8 @@ worker(void *arg)
 	int t = (int)(intptr_t)arg;
 	unsigned seed = (unsigned)t * 7919 + 1;
 
-	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED))
-		one(t, &seed);
+	while (one(t, &seed) != SPN_ESHUTDOWN)
+		;
 	return NULL;
 }
 
@@ -169,15 +192,13 @@ main(int argc, char **argv)
 		    (void *)(intptr_t)t) != 0)
 			fail_at("pthread_create", SPN_ESYS, NULL);
 	sleep((unsigned)atoi(argv[2]));
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	/* The contexts go with the library: no reference to drop after. */
+	spn_shutdown(spn);
 	for (int t = 0; t < NTHREADS; t++) {
 		pthread_join(th[t], NULL);
 		for (int k = 0; k < 4; k++)
 			tot[k] += counts[t][k];
 	}
-	for (int i = 0; i < NCTX; i++)
-		spn_ctx_unref(ctxs[i]);
-	spn_shutdown(spn);
 	printf("ok %ld timeout %ld cancel %ld closed %ld\n", tot[0], tot[1],
 	    tot[2], tot[3]);
 	return tot[0] > 0 && tot[1] > 0 && tot[2] > 0 ? 0 : 1;
