@@ -75,6 +75,10 @@ spn_error_format(const struct spn_error *err, char *buf, size_t len)
 	}
 	rv = snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0,
 	    "%s%s", msg, errbuf);
+	/* Most of an error is a far end's words, and this is what goes to
+	 * a terminal: whatever path filled it, no escapes. */
+	if (len > 0)
+		str_clean(buf);
 	return (int)(n + rv);
 }
 
