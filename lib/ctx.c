@@ -59,6 +59,7 @@ conn_free(struct conn *c)
 {
 	chain_free(c->chain);
 	route_free(&c->route);
+	password_free(c->mo.password);
 	free(c->err);
 	pthread_cond_destroy(&c->cond);
 	free(c);
@@ -118,6 +119,8 @@ static int
 ctx_opts(struct conn *c, const struct spn_connect_opts *o,
     struct spn_error *err)
 {
+	char why[512];
+
 	c->mo.keepalive = -1;
 	c->mo.timeout = MASTER_TIMEOUT_DEFAULT;
 	c->mo.password_secs = -1;
@@ -134,9 +137,19 @@ ctx_opts(struct conn *c, const struct spn_connect_opts *o,
 		c->mo.keepalive = o->keepalive;
 	else if (o->keepalive == -1)
 		c->mo.keepalive = 0;	/* off */
-	/* The chain copies it, and wipes its copy once the route is up. */
-	c->mo.password = (char *)o->password;
-	c->mo.password_file = (char *)o->password_file;
+	/*
+	 * Our own copy, wiped with the conn: spn_connect() may return (a
+	 * shutdown) before the loop has read it.  A password file is read
+	 * here, on the caller's thread: the loop serves every context, and
+	 * a file that blocks (a FIFO, a hung mount) would stop them all.
+	 */
+	if (o->password != NULL && *o->password != '\0')
+		c->mo.password = xstrdup(o->password);
+	else if (o->password_file != NULL && (c->mo.password =
+	    password_from_file(o->password_file, why, sizeof why)) == NULL) {
+		error_set(err, SPN_ECONNECT, NULL, "%s", why);
+		return SPN_ECONNECT;
+	}
 	return SPN_OK;
 }
 
@@ -182,8 +195,10 @@ ctx_connect(struct spn *spn, const char *text,
 		return SPN_ESHUTDOWN;
 	}
 	pthread_mutex_unlock(&api_lock);
-	/* Done: the loop no longer writes c (the password is wiped). */
-	c->mo.password = c->mo.password_file = NULL;
+	/* Done: the loop no longer reads c->mo (the chain wiped its
+	 * copies); ours goes too. */
+	password_free(c->mo.password);
+	c->mo.password = NULL;
 	if (c->err != NULL) {
 		ctx_connect_error(err, c->err);
 		rv = err != NULL ? err->code : ctx_connect_code(c->err);

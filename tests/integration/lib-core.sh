@@ -37,6 +37,10 @@ run "parent down" 60 parentdown local
 # The last references (a closed receiver's, on the loop) close the route.
 run "drop" 60 drop local+local
 run "exec" 60 exec local
+# A password file is read on the caller's thread: one that blocks (a
+# FIFO) stops that spn_connect, not the loop every context needs.
+mkfifo "$TMPD/fifo" || fail mkfifo
+run "password FIFO" 60 pwfifo local "$TMPD/fifo"
 grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"
 
 # B4: 100,000 sequential calls, the master's RSS growth after warm-up.

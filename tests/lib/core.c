@@ -24,6 +24,9 @@
  *                            export answers, another is refused
  *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
  *                            works
+ *   core pwfifo ROUTE FIFO   a second spn_connect whose password file is
+ *                            a FIFO nobody writes yet blocks only its own
+ *                            thread: calls on the first context answer
  *
  * Exit 0 when the case holds, 1 with the reason on stderr.
  */
@@ -604,6 +607,53 @@ case_exec(struct spn_ctx *ctx)
 	return status == 7 ? 0 : 1;
 }
 
+struct pwfifo {
+	const char	*route;
+	const char	*fifo;
+	int		 rc;
+	struct spn_error err;
+};
+
+static void *
+pwfifo_connect(void *arg)
+{
+	struct pwfifo *p = arg;
+	struct spn_connect_opts o = { .password_file = p->fifo };
+	struct spn_ctx *ctx;
+
+	if ((p->rc = spn_connect(NULL, p->route, &o, &ctx, &p->err)) ==
+	    SPN_OK)
+		spn_ctx_unref(ctx);
+	return NULL;
+}
+
+static int
+case_pwfifo(struct spn_ctx *ctx, const char *route, const char *fifo)
+{
+	struct pwfifo p = { .route = route, .fifo = fifo };
+	struct spn_error err;
+	pthread_t t;
+	int64_t pid;
+	FILE *f;
+	int rc;
+
+	if (pthread_create(&t, NULL, pwfifo_connect, &p) != 0)
+		return fail("pthread_create", SPN_ESYS, NULL);
+	usleep(500000);		/* it waits for the FIFO's writer */
+	rc = call_pid(ctx, &pid, &err);
+	if ((f = fopen(fifo, "w")) != NULL) {
+		fputs("not-used\n", f);
+		fclose(f);
+	}
+	pthread_join(t, NULL);
+	if (rc != SPN_OK)
+		return fail("a call while the other connect waits", rc, &err);
+	if (p.rc != SPN_OK)
+		return fail("connect with the FIFO", p.rc, &p.err);
+	printf("pid %lld\n", (long long)pid);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -659,6 +709,8 @@ main(int argc, char **argv)
 		rc = case_parent(ctx);
 	else if (strcmp(what, "notstatic") == 0)
 		rc = case_notstatic(ctx);
+	else if (strcmp(what, "pwfifo") == 0 && argc > 3)
+		rc = case_pwfifo(ctx, argv[2], argv[3]);
 	else {
 		fprintf(stderr, "%s: unknown case %s\n", prog, what);
 		return 2;
