@@ -143,9 +143,12 @@ ctx_opts(struct conn *c, const struct spn_connect_opts *o,
 	 * here, on the caller's thread: the loop serves every context, and
 	 * a file that blocks (a FIFO, a hung mount) would stop them all.
 	 */
-	if (o->password != NULL && *o->password != '\0')
+	if (o->password != NULL && *o->password != '\0') {
+		/* spindle's rule, as for one read from a file: a process
+		 * that holds a password leaves no core file. */
+		secret_nodump();
 		c->mo.password = xstrdup(o->password);
-	else if (o->password_file != NULL && (c->mo.password =
+	} else if (o->password_file != NULL && (c->mo.password =
 	    password_from_file(o->password_file, why, sizeof why)) == NULL) {
 		error_set(err, SPN_ECONNECT, NULL, "%s", why);
 		return SPN_ECONNECT;

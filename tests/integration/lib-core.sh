@@ -39,6 +39,8 @@ run "drop" 60 drop local+local
 run "exec" 60 exec local
 # A password file is read on the caller's thread: one that blocks (a
 # FIFO) stops that spn_connect, not the loop every context needs.
+# A program that passed a password keeps no core file (spindle's rule).
+run "password no dump" 60 pwdump local
 mkfifo "$TMPD/fifo" || fail mkfifo
 run "password FIFO" 60 pwfifo local "$TMPD/fifo"
 grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"

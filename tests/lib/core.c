@@ -24,12 +24,16 @@
  *                            export answers, another is refused
  *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
  *                            works
+ *   core pwdump ROUTE        a program that passed a password is not
+ *                            dumpable (no core file holds it)
  *   core pwfifo ROUTE FIFO   a second spn_connect whose password file is
  *                            a FIFO nobody writes yet blocks only its own
  *                            thread: calls on the first context answer
  *
  * Exit 0 when the case holds, 1 with the reason on stderr.
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -607,6 +611,30 @@ case_exec(struct spn_ctx *ctx)
 	return status == 7 ? 0 : 1;
 }
 
+static int
+case_pwdump(const char *route)
+{
+	struct spn_connect_opts o = { .password = "not-used" };
+	struct spn_error err;
+	struct spn_ctx *ctx;
+	int rc;
+
+	if (prctl(PR_GET_DUMPABLE) != 1) {
+		fprintf(stderr, "%s: not dumpable before (test broken?)\n",
+		    prog);
+		return 1;
+	}
+	if ((rc = spn_connect(NULL, route, &o, &ctx, &err)) != SPN_OK)
+		return fail("connect with a password", rc, &err);
+	spn_ctx_unref(ctx);
+	if (prctl(PR_GET_DUMPABLE) != 0) {
+		fprintf(stderr, "%s: dumpable after a password\n", prog);
+		return 1;
+	}
+	printf("not dumpable\n");
+	return 0;
+}
+
 struct pwfifo {
 	const char	*route;
 	const char	*fifo;
@@ -709,6 +737,8 @@ main(int argc, char **argv)
 		rc = case_parent(ctx);
 	else if (strcmp(what, "notstatic") == 0)
 		rc = case_notstatic(ctx);
+	else if (strcmp(what, "pwdump") == 0)
+		rc = case_pwdump(argv[2]);
 	else if (strcmp(what, "pwfifo") == 0 && argc > 3)
 		rc = case_pwfifo(ctx, argv[2], argv[3]);
 	else {
