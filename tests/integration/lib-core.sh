@@ -37,13 +37,13 @@ run "parent down" 60 parentdown local
 # The last references (a closed receiver's, on the loop) close the route.
 run "drop" 60 drop local+local
 run "exec" 60 exec local
-# A password file is read on the caller's thread: one that blocks (a
-# FIFO) stops that spn_connect, not the loop every context needs.
+grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"
 # A program that passed a password keeps no core file (spindle's rule).
 run "password no dump" 60 pwdump local
+# A password file is read on the caller's thread: one that blocks (a
+# FIFO) stops that spn_connect, not the loop every context needs.
 mkfifo "$TMPD/fifo" || fail mkfifo
 run "password FIFO" 60 pwfifo local "$TMPD/fifo"
-grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"
 
 # B4: 100,000 sequential calls, the master's RSS growth after warm-up.
 run "soak" 900 soak local ${CORE_SOAK:-100000}
