@@ -21,6 +21,9 @@
  *			escapes (C0 and C1): every EXEC fails with status
  *			-1 (the client's "context lost"), every libspindle
  *			CALL with an error reply
+ *	answer-sideways	a libspindle CALL is answered, half a second
+ *			later, on the next reply handles, which belong to
+ *			calls to other contexts, never on its own
  *
  * It speaks the wire with the router room's own codec; it is test code,
  * never linked into spindle.
@@ -215,9 +218,26 @@ mp_str(struct pk *pk, const char *s)
 
 #define ESCAPES	"\033]0;pwned\007\033[2J\302\2332J"
 
-/* Answer what it is asked, in escapes: EXEC and CALL. */
+/* Answers [0, [99999]] for calls to other contexts. */
 static void
-answer_escapes(void)
+answer_sideways(uint32_t src, uint32_t reply_to)
+{
+	static const uint8_t forged[] = { 0x92, 0x00, 0x91, 0xce, 0x00, 0x01,
+	    0x86, 0x9f };
+	struct pk pk;
+
+	usleep(500000);
+	for (uint32_t h = reply_to + 1; h <= reply_to + 4; h++) {
+		pk_init(&pk);
+		pk_bytes(&pk, forged, sizeof forged);
+		frame(SPN_K_REPLY, src, me, h, 0, &pk);
+		pk_free(&pk);
+	}
+}
+
+/* Answer what it is asked, in escapes (EXEC and CALL), or sideways. */
+static void
+answer(int sideways)
 {
 	static const uint8_t err_head[] = { 0x92, 0x01, 0x85 };
 	uint8_t hb[SPN_HDR_LEN], *payload;
@@ -235,6 +255,11 @@ answer_escapes(void)
 		free(payload);
 		if (h.kind != SPN_K_CALL || h.reply_to == 0)
 			continue;
+		if (sideways) {
+			if (h.handle == SPN_H_CALL)
+				answer_sideways(h.src, h.reply_to);
+			continue;
+		}
 		pk_init(&pk);
 		if (h.handle == SPN_H_EXEC) {
 			pk_u32(&pk, SPN_EXEC_FAILED);
@@ -296,7 +321,9 @@ attack(const char *mode)
 	else if (strcmp(mode, "log-flood") == 0)
 		log_flood();
 	else if (strcmp(mode, "answer-escapes") == 0)
-		answer_escapes();
+		answer(0);
+	else if (strcmp(mode, "answer-sideways") == 0)
+		answer(1);
 	else if (strcmp(mode, "silent") != 0)
 		die("unknown mode");
 }

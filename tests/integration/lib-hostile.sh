@@ -4,7 +4,8 @@
 # failure, is its own words in terminal escapes (C0 and C1, raw and
 # UTF-8).  What the program prints of them, with spn_error_print or
 # spn_error_format, holds none: the route was asked to run a function,
-# not to drive the user's terminal.
+# not to drive the user's terminal.  And its answers to calls of other
+# contexts reach none of them.
 . "$(dirname "$0")/lib.sh"
 HOSTILE=${BUILDDIR:-$(dirname "$SPINDLE")}/tests/integration/hostile-ssh
 [ -x "$HOSTILE" ] || fail "no $HOSTILE (make check builds it)"
@@ -34,4 +35,11 @@ spn_prog 60 "$CORE" exec answer-escapes >"$TMPD/out" 2>"$TMPD/err"
 check_rc "core exec on the hostile context" 1 $? "$TMPD/err"
 contains "$TMPD/err" "exec" || fail "exec: no error: $(cat "$TMPD/err")"
 clean "$TMPD/err" "spn_exec's error"
+
+# Answers for another context's call: the router refuses them (the reply
+# handle takes its own context's frames only) and the hostile link goes;
+# the other call gets its own answer.
+spn_prog 60 "$CORE" sideways local answer-sideways >"$TMPD/out" \
+    2>"$TMPD/err"
+check_rc "core sideways" 0 $? "$TMPD/err"
 pass

@@ -24,6 +24,10 @@
  *                            export answers, another is refused
  *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
  *                            works
+ *   core sideways ROUTE HOSTILE  while a call to ROUTE runs, the context
+ *                            of HOSTILE (hostile-ssh's answer-sideways)
+ *                            answers it: refused, the call's own answer
+ *                            comes, the hostile context is lost
  *   core pwdump ROUTE        a program that passed a password is not
  *                            dumpable (no core file holds it)
  *   core pwfifo ROUTE FIFO   a second spn_connect whose password file is
@@ -612,6 +616,43 @@ case_exec(struct spn_ctx *ctx)
 }
 
 static int
+case_sideways(struct spn_ctx *good, const char *hostile)
+{
+	struct spn_ctx *bad;
+	struct spn_recv *rb, *rg;
+	struct spn_error err, berr;
+	struct spn_msg *m;
+	int rc, brc;
+
+	if ((rc = spn_connect(NULL, hostile, NULL, &bad, &err)) != SPN_OK)
+		return fail(hostile, rc, &err);
+	if ((rc = spn_call_async(bad, "getpid_fn", &rb, &err, "")) != SPN_OK ||
+	    (rc = spn_call_async(good, "nap", &rg, &err, "i",
+	    (int64_t)2000)) != SPN_OK)
+		return fail("call_async", rc, &err);
+	if ((rc = spn_recv_get(rg, 20000, &m, &err)) != SPN_OK)
+		return fail("nap on the good context", rc, &err);
+	/* Its own answer: [false], not the forged [99999]. */
+	if (spn_value_len(spn_msg_value(m)) != 1 ||
+	    spn_value_type(spn_value_at(spn_msg_value(m), 0)) != SPN_T_BOOL) {
+		fprintf(stderr, "%s: the good call took a forged answer\n",
+		    prog);
+		return 1;
+	}
+	spn_msg_free(m);
+	brc = spn_recv_get(rb, 20000, NULL, &berr);
+	if (brc != SPN_ELOST || strstr(berr.message, "protocol violation") ==
+	    NULL)
+		return fail("the hostile context (want ELOST, a violation)",
+		    brc, &berr);
+	spn_recv_close(rg);
+	spn_recv_close(rb);
+	spn_ctx_unref(bad);
+	printf("refused\n");
+	return 0;
+}
+
+static int
 case_pwdump(const char *route)
 {
 	struct spn_connect_opts o = { .password = "not-used" };
@@ -737,6 +778,8 @@ main(int argc, char **argv)
 		rc = case_parent(ctx);
 	else if (strcmp(what, "notstatic") == 0)
 		rc = case_notstatic(ctx);
+	else if (strcmp(what, "sideways") == 0 && argc > 3)
+		rc = case_sideways(ctx, argv[3]);
 	else if (strcmp(what, "pwdump") == 0)
 		rc = case_pwdump(argv[2]);
 	else if (strcmp(what, "pwfifo") == 0 && argc > 3)
