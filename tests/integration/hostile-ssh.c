@@ -21,6 +21,8 @@
  *			escapes (C0 and C1): every EXEC fails with status
  *			-1 (the client's "context lost"), every libspindle
  *			CALL with an error reply
+ *	log-forge	a LOG record under another route's name, then it
+ *			exits
  *	answer-sideways	a libspindle CALL is answered, half a second
  *			later, on the next reply handles, which belong to
  *			calls to other contexts, never on its own
@@ -287,6 +289,20 @@ answer(int sideways)
 }
 
 static void
+log_forge(void)
+{
+	struct pk pk;
+
+	pk_init(&pk);
+	pk_u32(&pk, SPN_LOG_WARN);
+	pk_str(&pk, "other-route");
+	pk_str(&pk, "forged record");
+	frame(SPN_K_LOG, SPN_CTX_MASTER, me, SPN_H_LOG, 0, &pk);
+	pk_free(&pk);
+	exit(0);
+}
+
+static void
 bad_header(uint8_t kind, uint32_t len)
 {
 	uint8_t hb[SPN_HDR_LEN];
@@ -320,6 +336,8 @@ attack(const char *mode)
 		no_read();
 	else if (strcmp(mode, "log-flood") == 0)
 		log_flood();
+	else if (strcmp(mode, "log-forge") == 0)
+		log_forge();
 	else if (strcmp(mode, "answer-escapes") == 0)
 		answer(0);
 	else if (strcmp(mode, "answer-sideways") == 0)

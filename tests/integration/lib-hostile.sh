@@ -4,8 +4,8 @@
 # failure, is its own words in terminal escapes (C0 and C1, raw and
 # UTF-8).  What the program prints of them, with spn_error_print or
 # spn_error_format, holds none: the route was asked to run a function,
-# not to drive the user's terminal.  And its answers to calls of other
-# contexts reach none of them.
+# not to drive the user's terminal.  Its answers to calls of other
+# contexts reach none of them, and its log records are its own.
 . "$(dirname "$0")/lib.sh"
 HOSTILE=${BUILDDIR:-$(dirname "$SPINDLE")}/tests/integration/hostile-ssh
 [ -x "$HOSTILE" ] || fail "no $HOSTILE (make check builds it)"
@@ -42,4 +42,14 @@ clean "$TMPD/err" "spn_exec's error"
 spn_prog 60 "$CORE" sideways local answer-sideways >"$TMPD/out" \
     2>"$TMPD/err"
 check_rc "core sideways" 0 $? "$TMPD/err"
+
+# A log record (a copy's stdout lines are such records) is printed under
+# the name the master gave its source, not the one it claims.
+spn_prog 60 "$DF" log-forge >"$TMPD/out" 2>"$TMPD/err"
+contains "$TMPD/err" "forged record" ||
+    fail "log-forge: no record printed: $(cat "$TMPD/err")"
+contains "$TMPD/err" "[other-route]" &&
+    fail "a context printed as another route: $(cat "$TMPD/err")"
+contains "$TMPD/err" "spindle [log-forge]: warning: forged record" ||
+    fail "log-forge: not under its own name: $(cat "$TMPD/err")"
 pass
