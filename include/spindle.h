@@ -101,6 +101,10 @@ int		 spn_init(int *, char ***, const struct spn_opts *,
 /* Wakes every waiter with SPN_ESHUTDOWN, ends every context below within
  * 5 s, frees everything.  Later calls return SPN_ESHUTDOWN. */
 void		 spn_shutdown(struct spn *);
+/* SPN_MAIN(fn); at file scope, like SPN_EXPORT: main() runs spn_init,
+ * then int fn(struct spn *, int argc, char **argv), then spn_shutdown.
+ * The declaration at its end takes the semicolon, which -pedantic
+ * refuses after a function body. */
 #define SPN_MAIN(fn)							\
 int main(int argc, char **argv)						\
 {									\
@@ -111,7 +115,8 @@ int main(int argc, char **argv)						\
 	spn_rc_ = (fn)(spn_main_, argc, argv);				\
 	spn_shutdown(spn_main_);					\
 	return spn_rc_;							\
-}
+}									\
+extern int spn_main_semicolon_
 
 /* Contexts. */
 struct spn_ctx;
