@@ -457,8 +457,16 @@ spn_exec(struct spn_ctx *ctx, const char *const *argv, int fd_in,
 	if (w->code == -1) {
 		error_set(err, rv = SPN_ELOST, ctx->name, "%s",
 		    w->err != NULL ? w->err : "context lost");
-	} else if (status != NULL)
-		*status = w->code;
+	} else {
+		/* A command that could not run (127, 126) has only the
+		 * agent's words to say why: they go where a shell's would,
+		 * the command's stderr. */
+		if (w->err != NULL && fd_err >= 0)
+			dprintf(fd_err, "%s: context %s: %s\n",
+			    program_invocation_short_name, ctx->name, w->err);
+		if (status != NULL)
+			*status = w->code;
+	}
 	exec_wait_free(w);
 	api_leave();
 	return rv;

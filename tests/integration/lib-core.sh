@@ -38,6 +38,9 @@ run "parent down" 60 parentdown local
 run "drop" 60 drop local+local
 run "exec" 60 exec local
 grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"
+grep -qx 'status 127' "$TMPD/out" || fail "exec not found: $(cat "$TMPD/out")"
+grep -q 'context local: spindle-no-such-command: No such file or directory$' \
+    "$TMPD/err" || fail "exec not found: no reason given: $(cat "$TMPD/err")"
 
 # B4: 100,000 sequential calls, the master's RSS growth after warm-up.
 run "soak" 900 soak local ${CORE_SOAK:-100000}
