@@ -6,6 +6,7 @@
 #   fail      spn_fail(ENOENT): SPN_ECALL, sys_errno, context, file:line fn
 #   nofunc    an unknown function: SPN_ENOFUNC, no round trip
 #   sig       "si" to an "s->" export: SPN_ESIG before sending
+#   nullstr   a NULL string for an s letter: SPN_EINVAL before sending
 #   kill      kill -9 of the agent mid-call: SPN_ELOST, "killed by signal 9"
 #   killhop   kill -9 of hop 1 while calling hop 3: SPN_ELOST naming hop 1
 #   timeout   200 ms on a 10 s function: SPN_ETIMEDOUT, the context answers
@@ -48,6 +49,7 @@ case_() {
 case_ fail local
 case_ nofunc local
 case_ sig local
+case_ nullstr local
 case_ kill local
 case_ killhop local+local+local
 case_ timeout local

@@ -292,8 +292,8 @@ case_fail(struct spn *spn, const char *route, const char *arg)
 	}
 }
 
-/* An unknown function, or arguments that do not fit: refused in the
- * caller, so it returns though the agent is stopped. */
+/* An unknown function, arguments that do not fit, a NULL string: refused
+ * in the caller, so it returns though the agent is stopped. */
 static void
 case_local(struct spn *spn, const char *route, int code)
 {
@@ -309,12 +309,16 @@ case_local(struct spn *spn, const char *route, int code)
 	t0 = now_ms();
 	if (code == SPN_ENOFUNC)
 		rc = spn_call(ctx, "no_such_fn", 5000, &m, &err, "");
+	else if (code == SPN_EINVAL)
+		rc = spn_call(ctx, "fail_enoent", 5000, &m, &err, "s",
+		    (const char *)NULL);
 	else
 		rc = spn_call(ctx, "fail_enoent", 5000, &m, &err, "si", "x",
 		    (int64_t)1);
 	kill(pid, SIGCONT);
 	expect(rc, &err, code, now_ms() - t0, 1000, code == SPN_ENOFUNC ?
-	    TEXTS("no_such_fn") : TEXTS("fail_enoent"));
+	    TEXTS("no_such_fn") : code == SPN_EINVAL ?
+	    TEXTS("fail_enoent", "NULL for s") : TEXTS("fail_enoent"));
 	still_answers(ctx);
 }
 
@@ -513,6 +517,8 @@ main(int argc, char **argv)
 		case_local(spn, route, SPN_ENOFUNC);
 	else if (strcmp(cname, "sig") == 0)
 		case_local(spn, route, SPN_ESIG);
+	else if (strcmp(cname, "nullstr") == 0)
+		case_local(spn, route, SPN_EINVAL);
 	else if (strcmp(cname, "kill") == 0)
 		case_kill(spn, route, 1);
 	else if (strcmp(cname, "killhop") == 0)
