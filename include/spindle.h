@@ -50,7 +50,7 @@ enum spn_status {
 	SPN_ENOROUTE = 5,	/* no route to the context */
 	SPN_EREFUSED = 6,	/* the context refused: policy */
 	SPN_ENOFUNC = 7,	/* no such export, or the stock agent runs there */
-	SPN_ESIG = 8,		/* arguments do not match the export's signature */
+	SPN_ESIG = 8,		/* arguments (or results) do not fit the signature */
 	SPN_ETOOLARGE = 9,	/* a message over the route's frame limit */
 	SPN_EPROTO = 10,	/* a malformed value or message */
 	SPN_ECONNECT = 11,	/* a hop could not be started */

@@ -7,6 +7,7 @@
 #   nofunc    an unknown function: SPN_ENOFUNC, no round trip
 #   sig       "si" to an "s->" export: SPN_ESIG before sending
 #   nullstr   a NULL string for an s letter: SPN_EINVAL before sending
+#   results   one result for "->ss", a map short of pairs: SPN_ESIG
 #   kill      kill -9 of the agent mid-call: SPN_ELOST, "killed by signal 9"
 #   killhop   kill -9 of hop 1 while calling hop 3: SPN_ELOST naming hop 1
 #   timeout   200 ms on a 10 s function: SPN_ETIMEDOUT, the context answers
@@ -50,6 +51,7 @@ case_ fail local
 case_ nofunc local
 case_ sig local
 case_ nullstr local
+case_ results local
 case_ kill local
 case_ killhop local+local+local
 case_ timeout local

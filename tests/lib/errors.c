@@ -48,6 +48,26 @@ nap(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 }
 SPN_EXPORT(nap, "i->");
 
+/* One result where the signature promises two; a map short of pairs. */
+static int
+short_results(struct spn_call *call, const struct spn_value *a,
+    struct spn_vbuf *r)
+{
+	(void)call, (void)a;
+	return spn_vbuf_put(r, "s", "only one");
+}
+SPN_EXPORT(short_results, "->ss");
+
+static int
+short_map(struct spn_call *call, const struct spn_value *a,
+    struct spn_vbuf *r)
+{
+	(void)call, (void)a;
+	spn_vbuf_map(r, 3);
+	return spn_vbuf_put(r, "si", "one", (int64_t)1);
+}
+SPN_EXPORT(short_map, "->v");
+
 /* Loops until cancelled (at most 30 s), then writes "cancelled" to a file. */
 static int
 coop(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
@@ -425,6 +445,27 @@ case_lost(struct spn *spn, const char *route, const char *fn,
 	expect(rc, &err, SPN_ELOST, now_ms() - t0, 10000, texts);
 }
 
+/* An export's results that do not fit its signature: SPN_ESIG from the
+ * context, which answers again. */
+static void
+case_results(struct spn *spn, const char *route)
+{
+	struct spn_ctx *ctx = connect_or_die(spn, route);
+	struct spn_msg *m;
+	struct spn_error err;
+	long t0 = now_ms();
+	int rc;
+
+	rc = spn_call(ctx, "short_results", 20000, &m, &err, "");
+	expect(rc, &err, SPN_ESIG, now_ms() - t0, 10000,
+	    TEXTS("short_results returned 1 value", "\"->ss\" says 2"));
+	t0 = now_ms();
+	rc = spn_call(ctx, "short_map", 20000, &m, &err, "");
+	expect(rc, &err, SPN_ESIG, now_ms() - t0, 10000,
+	    TEXTS("short_map returned with an array or map still short"));
+	still_answers(ctx);
+}
+
 static void
 case_toolarge(struct spn *spn, const char *route, const char *mark)
 {
@@ -519,6 +560,8 @@ main(int argc, char **argv)
 		case_local(spn, route, SPN_ESIG);
 	else if (strcmp(cname, "nullstr") == 0)
 		case_local(spn, route, SPN_EINVAL);
+	else if (strcmp(cname, "results") == 0)
+		case_results(spn, route);
 	else if (strcmp(cname, "kill") == 0)
 		case_kill(spn, route, 1);
 	else if (strcmp(cname, "killhop") == 0)
