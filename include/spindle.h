@@ -228,7 +228,8 @@ struct spn_export {
 #define SPN_EXPORT(f, s)	SPN_EXPORT_FLAGS(f, s, 0)
 
 /* Calls: (ctx, fn, timeout_ms, &msg, &err, sig, args...).  timeout_ms:
- * -1 forever, else milliseconds.  msg may be NULL (results dropped);
+ * -1 (any negative) forever, else milliseconds: 0 does not wait, and
+ * times out at once.  msg may be NULL (results dropped);
  * else free *msg with spn_msg_free. */
 struct spn_recv;
 int		 spn_call(struct spn_ctx *, const char *, int,
