@@ -36,12 +36,21 @@ ctx_connect_code(const char *text)
 }
 
 /* "hop 2 (bastion+web): sudo: incorrect password": the hop goes to the
- * error's context, the rest to its message. */
+ * error's context, the rest to its message.  Where the chain names the
+ * spindle command's password options, a program has spn_connect_opts. */
 static void
 ctx_connect_error(struct spn_error *err, const char *text)
 {
-	const char *end;
+	const char *end, *hint;
+	char buf[sizeof err->message + sizeof err->context];
 	int code = ctx_connect_code(text);
+
+	if ((hint = strstr(text, CONNECT_PW_HINT)) != NULL) {
+		snprintf(buf, sizeof buf, "%.*sspn_connect_opts' password or "
+		    "password_file%s", (int)(hint - text), text,
+		    hint + strlen(CONNECT_PW_HINT));
+		text = buf;
+	}
 
 	if (strncmp(text, "hop ", 4) == 0 &&
 	    (end = strstr(text, "): ")) != NULL &&

@@ -18,6 +18,8 @@
 #   shutdown  a waiter and a later call: SPN_ESHUTDOWN
 #   arch      a remote whose uname -m says aarch64: SPN_EARCH
 #   auth      a wrong sudo password (root only): SPN_EAUTH, hop 2, sudo's words
+#   nopass    su asking, no password given (root only): SPN_ECONNECT, hop 3,
+#             and the hint names spn_connect_opts, not the command's options
 #
 # The table's "blocking call from an SPN_INLINE export -> SPN_EDEADLK"
 # cannot be written against spindle.h: it has no SPN_INLINE exports and no
@@ -95,6 +97,8 @@ if [ "$(id -u)" = 0 ] && command -v sudo >/dev/null; then
 		grep -qF "hop 2 (sudo=$u+sudo=nobody): $want" "$TMPD/out" ||
 		    failed="$failed auth(passwd_tries=$tries:text)"
 	done
+	case_ nopass local+sudo=nobody+su=root
+	grep -q -e '--ask-pass' "$TMPD/out" && failed="$failed nopass(hint)"
 else
 	log "case auth not run: needs root and sudo"
 fi

@@ -588,6 +588,10 @@ main(int argc, char **argv)
 	} else if (strcmp(cname, "auth") == 0)
 		case_connect(spn, route, arg, SPN_EAUTH,
 		    TEXTS("hop 2 (", "incorrect password"));
+	else if (strcmp(cname, "nopass") == 0)
+		case_connect(spn, route, NULL, SPN_ECONNECT,
+		    TEXTS("hop 3 (", "none was given (use spn_connect_opts' "
+		    "password or password_file)"));
 	else {
 		fprintf(stderr, "errors: no case %s\n", cname);
 		return 2;
