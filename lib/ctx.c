@@ -36,12 +36,21 @@ ctx_connect_code(const char *text)
 }
 
 /* "hop 2 (bastion+web): sudo: incorrect password": the hop goes to the
- * error's context, the rest to its message. */
+ * error's context, the rest to its message.  Where the chain names the
+ * spindle command's password options, a program has spn_connect_opts. */
 static void
 ctx_connect_error(struct spn_error *err, const char *text)
 {
-	const char *end;
+	const char *end, *hint;
+	char buf[sizeof err->message + sizeof err->context];
 	int code = ctx_connect_code(text);
+
+	if ((hint = strstr(text, CONNECT_PW_HINT)) != NULL) {
+		snprintf(buf, sizeof buf, "%.*sspn_connect_opts' password or "
+		    "password_file%s", (int)(hint - text), text,
+		    hint + strlen(CONNECT_PW_HINT));
+		text = buf;
+	}
 
 	if (strncmp(text, "hop ", 4) == 0 &&
 	    (end = strstr(text, "): ")) != NULL &&
@@ -475,8 +484,16 @@ spn_exec(struct spn_ctx *ctx, const char *const *argv, int fd_in,
 	if (w->code == -1) {
 		error_set(err, rv = SPN_ELOST, ctx->name, "%s",
 		    w->err != NULL ? w->err : "context lost");
-	} else if (status != NULL)
-		*status = w->code;
+	} else {
+		/* A command that could not run (127, 126) has only the
+		 * agent's words to say why: they go where a shell's would,
+		 * the command's stderr. */
+		if (w->err != NULL && fd_err >= 0)
+			dprintf(fd_err, "%s: context %s: %s\n",
+			    program_invocation_short_name, ctx->name, w->err);
+		if (status != NULL)
+			*status = w->code;
+	}
 	exec_wait_free(w);
 	api_leave();
 	return rv;

@@ -38,6 +38,9 @@ run "parent down" 60 parentdown local
 run "drop" 60 drop local+local
 run "exec" 60 exec local
 grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"
+grep -qx 'status 127' "$TMPD/out" || fail "exec not found: $(cat "$TMPD/out")"
+grep -q 'context local: spindle-no-such-command: No such file or directory$' \
+    "$TMPD/err" || fail "exec not found: no reason given: $(cat "$TMPD/err")"
 # A program that passed a password keeps no core file (spindle's rule).
 run "password no dump" 60 pwdump local
 # A password file is read on the caller's thread: one that blocks (a

@@ -12,7 +12,8 @@
  *                            no spn_shutdown; prints the context's pid
  *   core hold ROUTE          prints the context's pid, then sleeps (the
  *                            test kills us)
- *   core exec ROUTE          spn_exec's status and output
+ *   core exec ROUTE          spn_exec's status and output; a command
+ *                            not found: 127, and why on its stderr
  *   core ctxdown ROUTE       spn_ctx_shutdown: the call in flight says
  *                            ELOST, later ones fail at once
  *   core drop ROUTE          a receiver closed and the context let go
@@ -609,10 +610,17 @@ case_exec(struct spn_ctx *ctx)
 	struct spn_error err;
 	int rc, status = -1;
 
+	const char *nf[] = { "spindle-no-such-command", NULL };
+	int nfstatus = -1;
+
 	if ((rc = spn_exec(ctx, argv, -1, 1, 2, &status, &err)) != SPN_OK)
 		return fail("exec", rc, &err);
 	printf("status %d\n", status);
-	return status == 7 ? 0 : 1;
+	/* Not found: 127, and the reason on the stderr we gave. */
+	if ((rc = spn_exec(ctx, nf, -1, 1, 2, &nfstatus, &err)) != SPN_OK)
+		return fail("exec (not found)", rc, &err);
+	printf("status %d\n", nfstatus);
+	return status == 7 && nfstatus == 127 ? 0 : 1;
 }
 
 static int
