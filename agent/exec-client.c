@@ -141,8 +141,10 @@ xcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 	a = upk_u32(&u);
 	x->call = 0;	/* FAILED and EXITED are the last replies */
 	if (tag == SPN_EXEC_FAILED) {
+		/* The far end's words: they may reach a terminal. */
 		text = upk_str(&u);
-		xcl_fail(x, a, text != NULL ? text : "cannot run command");
+		xcl_fail(x, a, text != NULL ? str_clean(text) :
+		    "cannot run command");
 		free(text);
 		return 0;
 	}

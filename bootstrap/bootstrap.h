@@ -31,6 +31,10 @@ int		 boot_image_deflate(const uint8_t *, size_t, uint8_t **,
 		     size_t *);
 
 /* spawn.c */
+/* How the spindle command is given a password, named when a hop wants
+ * one and has none; libspindle says its own way instead (lib/ctx.c). */
+#define CONNECT_PW_HINT	"--ask-pass, --password-file or --password-fd"
+
 struct spawn {
 	pid_t	 pid;
 	int	 in;	/* child's stdin, we write */

@@ -228,8 +228,7 @@ child_boot_error(struct child *c, const char *why)
 		text = xprintf("no usable /bin/sh there (%s)", reason);
 	else if (reason != NULL && c->method->prompt != NULL &&
 	    strstr(reason, "password is required") != NULL)
-		text = xprintf("%s (give it with --ask-pass, --password-file or "
-		    "--password-fd)", reason);
+		text = xprintf("%s (give it with " CONNECT_PW_HINT ")", reason);
 	else if (reason != NULL)
 		text = xstrdup(reason);
 	else if (status != NULL)
@@ -518,8 +517,7 @@ child_tty_text(struct child *c)
 	len = evbuffer_get_length(c->ttybuf);
 	if (c->password == NULL) {
 		child_tty_fail(c, xprintf("%s asked for a password and none was "
-		    "given (use --ask-pass, --password-file or --password-fd)",
-		    what));
+		    "given (use " CONNECT_PW_HINT ")", what));
 		return;
 	}
 	if (write(c->sp.tty, c->password, strlen(c->password)) < 0 ||

@@ -50,7 +50,7 @@ enum spn_status {
 	SPN_ENOROUTE = 5,	/* no route to the context */
 	SPN_EREFUSED = 6,	/* the context refused: policy */
 	SPN_ENOFUNC = 7,	/* no such export, or the stock agent runs there */
-	SPN_ESIG = 8,		/* arguments do not match the export's signature */
+	SPN_ESIG = 8,		/* arguments (or results) do not fit the signature */
 	SPN_ETOOLARGE = 9,	/* a message over the route's frame limit */
 	SPN_EPROTO = 10,	/* a malformed value or message */
 	SPN_ECONNECT = 11,	/* a hop could not be started */
@@ -108,6 +108,10 @@ int		 spn_init(int *, char ***, const struct spn_opts *,
 /* Wakes every waiter with SPN_ESHUTDOWN, ends every context below within
  * 5 s, frees everything.  Later calls return SPN_ESHUTDOWN. */
 void		 spn_shutdown(struct spn *);
+/* SPN_MAIN(fn); at file scope, like SPN_EXPORT: main() runs spn_init,
+ * then int fn(struct spn *, int argc, char **argv), then spn_shutdown.
+ * The declaration at its end takes the semicolon, which -pedantic
+ * refuses after a function body. */
 #define SPN_MAIN(fn)							\
 int main(int argc, char **argv)						\
 {									\
@@ -118,7 +122,8 @@ int main(int argc, char **argv)						\
 	spn_rc_ = (fn)(spn_main_, argc, argv);				\
 	spn_shutdown(spn_main_);					\
 	return spn_rc_;							\
-}
+}									\
+extern int spn_main_semicolon_
 
 /* Contexts. */
 struct spn_ctx;
@@ -230,7 +235,8 @@ struct spn_export {
 #define SPN_EXPORT(f, s)	SPN_EXPORT_FLAGS(f, s, 0)
 
 /* Calls: (ctx, fn, timeout_ms, &msg, &err, sig, args...).  timeout_ms:
- * -1 forever, else milliseconds.  msg may be NULL (results dropped);
+ * -1 (any negative) forever, else milliseconds: 0 does not wait, and
+ * times out at once.  msg may be NULL (results dropped);
  * else free *msg with spn_msg_free. */
 struct spn_recv;
 int		 spn_call(struct spn_ctx *, const char *, int,

@@ -6,6 +6,7 @@
  * the function and the signal to the stderr its parent reads, which the
  * parent adds to the context's LOST text, and dies of the signal.
  */
+#include <sys/auxv.h>
 #include <sys/stat.h>
 
 #include <signal.h>
@@ -25,7 +26,11 @@ static struct agent_ops	 agent_mode_ops;
 /*
  * Only a copy stage 0 started: named spindle:... (argv[0], or the name
  * the file fallback re-execs under), SPN_G in the environment (stage 0
- * exports it, the agent removes it), and its parent link on fd 0.
+ * exports it, the agent removes it), and its parent link on fd 0.  Never
+ * a set-user-ID or set-group-ID program (or one with file capabilities):
+ * whoever runs it chooses all three, and an agent does what its link
+ * asks (exports, commands) with the program's privileges.  Stage 0 runs
+ * images from memory, so a real copy is never one.
  */
 static int
 agent_mode_detect(int argc, char **argv)
@@ -33,6 +38,8 @@ agent_mode_detect(int argc, char **argv)
 	const char *name;
 	struct stat st;
 
+	if (getauxval(AT_SECURE) != 0)
+		return 0;
 	if (argc == 1)
 		name = argv[0];
 	else if (argc == 4 && strcmp(argv[1], "-u") == 0)

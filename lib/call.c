@@ -197,10 +197,11 @@ call_encode(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 		return rv;
 	}
 	args = vbuf_new();
-	if (vbuf_putv(args, sig, ap, why, sizeof why) != 0) {
+	/* SPN_EINVAL (a NULL string), SPN_ETOOLARGE, as man 3 says. */
+	if ((rv = vbuf_putv(args, sig, ap, why, sizeof why)) != SPN_OK) {
 		vbuf_free(args);
-		error_set(err, SPN_ESIG, ctx->name, "%s: %s", fn, why);
-		return SPN_ESIG;
+		error_set(err, rv, ctx->name, "%s: %s", fn, why);
+		return rv;
 	}
 	payload = vbuf_new();
 	rv = callmsg_pack(payload, fn, sig, args, 0,

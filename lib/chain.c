@@ -77,6 +77,8 @@ chain_new(struct master *m, const struct route *r,
 	c->labels = xcalloc(r->nhops + 1, sizeof *c->labels);
 	for (size_t i = 0; i < r->nhops; i++) {
 		c->ids[i] = master_new_id(m);
+		if (c->ids[i] != SPN_CTX_NONE)
+			master_name(m, c->ids[i], r->hops[i].name);
 		c->labels[i] = xprintf("hop %zu (%s)", i + 1, r->hops[i].name);
 	}
 	return c;
@@ -468,8 +470,11 @@ chain_free(struct chain *c)
 	}
 	chain_pw_drop(c);
 	free(c->opts.agent);
-	for (size_t i = 0; i < c->nhops; i++)
+	for (size_t i = 0; i < c->nhops; i++) {
+		if (c->ids[i] != SPN_CTX_NONE)
+			master_name(c->m, c->ids[i], NULL);
 		free(c->labels[i]);
+	}
 	free(c->labels);
 	free(c->ids);
 	free(c);

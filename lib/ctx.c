@@ -36,12 +36,21 @@ ctx_connect_code(const char *text)
 }
 
 /* "hop 2 (bastion+web): sudo: incorrect password": the hop goes to the
- * error's context, the rest to its message. */
+ * error's context, the rest to its message.  Where the chain names the
+ * spindle command's password options, a program has spn_connect_opts. */
 static void
 ctx_connect_error(struct spn_error *err, const char *text)
 {
-	const char *end;
+	const char *end, *hint;
+	char buf[sizeof err->message + sizeof err->context];
 	int code = ctx_connect_code(text);
+
+	if ((hint = strstr(text, CONNECT_PW_HINT)) != NULL) {
+		snprintf(buf, sizeof buf, "%.*sspn_connect_opts' password or "
+		    "password_file%s", (int)(hint - text), text,
+		    hint + strlen(CONNECT_PW_HINT));
+		text = buf;
+	}
 
 	if (strncmp(text, "hop ", 4) == 0 &&
 	    (end = strstr(text, "): ")) != NULL &&
@@ -59,6 +68,7 @@ conn_free(struct conn *c)
 {
 	chain_free(c->chain);
 	route_free(&c->route);
+	password_free(c->mo.password);
 	free(c->err);
 	pthread_cond_destroy(&c->cond);
 	free(c);
@@ -118,6 +128,8 @@ static int
 ctx_opts(struct conn *c, const struct spn_connect_opts *o,
     struct spn_error *err)
 {
+	char why[512];
+
 	c->mo.keepalive = -1;
 	c->mo.timeout = MASTER_TIMEOUT_DEFAULT;
 	c->mo.password_secs = -1;
@@ -134,9 +146,22 @@ ctx_opts(struct conn *c, const struct spn_connect_opts *o,
 		c->mo.keepalive = o->keepalive;
 	else if (o->keepalive == -1)
 		c->mo.keepalive = 0;	/* off */
-	/* The chain copies it, and wipes its copy once the route is up. */
-	c->mo.password = (char *)o->password;
-	c->mo.password_file = (char *)o->password_file;
+	/*
+	 * Our own copy, wiped with the conn: spn_connect() may return (a
+	 * shutdown) before the loop has read it.  A password file is read
+	 * here, on the caller's thread: the loop serves every context, and
+	 * a file that blocks (a FIFO, a hung mount) would stop them all.
+	 */
+	if (o->password != NULL && *o->password != '\0') {
+		/* spindle's rule, as for one read from a file: a process
+		 * that holds a password leaves no core file. */
+		secret_nodump();
+		c->mo.password = xstrdup(o->password);
+	} else if (o->password_file != NULL && (c->mo.password =
+	    password_from_file(o->password_file, why, sizeof why)) == NULL) {
+		error_set(err, SPN_ECONNECT, NULL, "%s", why);
+		return SPN_ECONNECT;
+	}
 	return SPN_OK;
 }
 
@@ -182,8 +207,10 @@ ctx_connect(struct spn *spn, const char *text,
 		return SPN_ESHUTDOWN;
 	}
 	pthread_mutex_unlock(&api_lock);
-	/* Done: the loop no longer writes c (the password is wiped). */
-	c->mo.password = c->mo.password_file = NULL;
+	/* Done: the loop no longer reads c->mo (the chain wiped its
+	 * copies); ours goes too. */
+	password_free(c->mo.password);
+	c->mo.password = NULL;
 	if (c->err != NULL) {
 		ctx_connect_error(err, c->err);
 		rv = err != NULL ? err->code : ctx_connect_code(c->err);
@@ -457,8 +484,16 @@ spn_exec(struct spn_ctx *ctx, const char *const *argv, int fd_in,
 	if (w->code == -1) {
 		error_set(err, rv = SPN_ELOST, ctx->name, "%s",
 		    w->err != NULL ? w->err : "context lost");
-	} else if (status != NULL)
-		*status = w->code;
+	} else {
+		/* A command that could not run (127, 126) has only the
+		 * agent's words to say why: they go where a shell's would,
+		 * the command's stderr. */
+		if (w->err != NULL && fd_err >= 0)
+			dprintf(fd_err, "%s: context %s: %s\n",
+			    program_invocation_short_name, ctx->name, w->err);
+		if (status != NULL)
+			*status = w->code;
+	}
 	exec_wait_free(w);
 	api_leave();
 	return rv;

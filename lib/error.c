@@ -18,7 +18,7 @@ static const char *const error_names[] = {
 	[SPN_ENOROUTE] = "no route to the context",
 	[SPN_EREFUSED] = "refused by the context",
 	[SPN_ENOFUNC] = "no such function",
-	[SPN_ESIG] = "arguments do not match the signature",
+	[SPN_ESIG] = "values do not match the signature",
 	[SPN_ETOOLARGE] = "message too large",
 	[SPN_EPROTO] = "malformed message",
 	[SPN_ECONNECT] = "cannot connect",
@@ -75,6 +75,10 @@ spn_error_format(const struct spn_error *err, char *buf, size_t len)
 	}
 	rv = snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0,
 	    "%s%s", msg, errbuf);
+	/* Most of an error is a far end's words, and this is what goes to
+	 * a terminal: whatever path filled it, no escapes. */
+	if (len > 0)
+		str_clean(buf);
 	return (int)(n + rv);
 }
 

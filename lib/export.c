@@ -78,6 +78,31 @@ export_sig_check(const struct spn_export *e, const char *call)
 	return w == h ? SPN_OK : SPN_ESIG;
 }
 
+/* How many values the RESULTS part of "ARGS->RESULTS" takes: a group,
+ * "[si]" or "{ss}", is one. */
+static size_t
+export_nresults(const char *sig)
+{
+	const char *s;
+	size_t n = 0;
+	int depth = 0;
+
+	if (sig == NULL || (s = strstr(sig, "->")) == NULL)
+		return 0;
+	for (s += 2; *s != '\0'; s++) {
+		if (*s == ',' || *s == ' ')
+			continue;
+		if (*s == '[' || *s == '{') {
+			if (depth++ == 0)
+				n++;
+		} else if (*s == ']' || *s == '}')
+			depth--;
+		else if (depth == 0)
+			n++;
+	}
+	return n;
+}
+
 const char *
 export_running(void)
 {
@@ -155,6 +180,28 @@ export_error(struct spn_call *call, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Its results are what its signature promised, in number (the caller
+ * reads them by position, so a missing one would read as 0 or NULL). */
+static int
+export_results_check(struct spn_call *call, const char *fn,
+    const struct spn_vbuf *res)
+{
+	size_t n, want = export_nresults(call->ex->sig);
+
+	if (vbuf_values(res, &n, NULL) != 0) {
+		export_error(call, SPN_ESIG, "%s returned with an array or map "
+		    "still short of values", fn);
+		return SPN_ESIG;
+	}
+	if (n != want) {
+		export_error(call, SPN_ESIG, "%s returned %zu value%s, its "
+		    "signature \"%s\" says %zu", fn, n, n == 1 ? "" : "s",
+		    call->ex->sig, want);
+		return SPN_ESIG;
+	}
+	return SPN_OK;
+}
+
 /* Run it, unless something says no: SPN_OK with the results in res, or
  * the error in call->err. */
 static int
@@ -193,6 +240,8 @@ export_call(struct spn_call *call, const struct callmsg *c,
 	if (rc != SPN_OK && call->err.code == SPN_OK)
 		export_error(call, rc, "%s returned %d (%s)", c->fn, rc,
 		    spn_strerror(rc));
+	if (rc == SPN_OK)
+		rc = export_results_check(call, c->fn, res);
 	return rc;
 }
 

@@ -115,6 +115,7 @@ struct chain	*master_chain(struct master *);
 void		 master_timing(struct master *, const char *, uint64_t);
 void		 master_teardown(struct master *);
 uint32_t	 master_new_id(struct master *);
+void		 master_name(struct master *, uint32_t, const char *);
 void		 master_on_lost(struct master *,
 		     void (*)(uint32_t, const char *, void *), void *);
 

@@ -20,6 +20,7 @@ struct master {
 	void			*arg;
 	void			(*lostfn)(uint32_t, const char *, void *);
 	void			*lostarg;
+	struct map		*names;	/* ctx -> its route's name */
 };
 
 static void
@@ -32,6 +33,33 @@ master_route_lost(struct rt *rt, uint32_t ctx, const char *why, void *arg)
 		m->lostfn(ctx, why, m->lostarg);
 }
 
+static const char *
+master_ctx_name(struct rt *rt, uint32_t ctx, void *arg)
+{
+	struct master *m = arg;
+
+	(void)rt;
+	return map_get(m->names, ctx);
+}
+
+/* What the master calls a context it started (NULL: forget it), as its
+ * log records are printed. */
+void
+master_name(struct master *m, uint32_t ctx, const char *name)
+{
+	free(map_del(m->names, ctx));
+	if (name != NULL)
+		map_put(m->names, ctx, xstrdup(name));
+}
+
+static void
+master_name_free(uint32_t ctx, void *v, void *arg)
+{
+	(void)ctx;
+	(void)arg;
+	free(v);
+}
+
 /*
  * On base, which stays the caller's (libspindle's loop thread, made with
  * threads on; the command's own): no signal is caught, nothing
@@ -41,10 +69,12 @@ struct master *
 master_new(struct event_base *base, const struct master_opts *opts)
 {
 	struct master *m = xcalloc(1, sizeof *m);
-	struct rt_hooks hooks = { .route_lost = master_route_lost, .arg = m };
+	struct rt_hooks hooks = { .route_lost = master_route_lost,
+	    .ctx_name = master_ctx_name, .arg = m };
 
 	m->opts = *opts;
 	m->next_id = SPN_CTX_MASTER + 1;
+	m->names = map_new();
 	m->base = base;
 	proc_init(m->base);
 	m->rt = rt_new(m->base, SPN_CTX_MASTER, "master");
@@ -62,6 +92,8 @@ master_free(struct master *m)
 	if (m == NULL)
 		return;
 	rt_free(m->rt);
+	map_each(m->names, master_name_free, NULL);
+	map_free(m->names);
 	free(m);
 }
 

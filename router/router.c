@@ -865,8 +865,8 @@ rt_log_print(struct rt *rt, const struct rt_msg *m, void *arg)
 	struct upk u;
 	uint32_t level;
 	char *ctx, *text;
+	const char *name = NULL;
 
-	(void)rt;
 	(void)arg;
 	if (m->from != NULL && !link_log_allow(m->from))
 		return;
@@ -874,9 +874,14 @@ rt_log_print(struct rt *rt, const struct rt_msg *m, void *arg)
 	level = upk_u32(&u);
 	ctx = upk_str(&u);
 	text = upk_str(&u);
+	/* Named as the master knows its source: the record's own name is
+	 * a far end's claim, and could be another route's. */
+	if (rt->hooks.ctx_name != NULL)
+		name = rt->hooks.ctx_name(rt, m->h.src, rt->hooks.arg);
 	/* Its source tells the master's output which route it is of. */
 	if (!u.err)
-		log_emit_about(level, m->h.src, ctx, text);
+		log_emit_about(level, m->h.src, name != NULL ? name : ctx,
+		    text);
 	free(ctx);
 	free(text);
 }

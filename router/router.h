@@ -194,6 +194,8 @@ struct rt_hooks {
 		    void *);
 	void	(*parent_lost)(struct rt *, const char *, void *);
 	void	(*route_lost)(struct rt *, uint32_t, const char *, void *);
+	/* The master's name for a context it started, or NULL. */
+	const char *(*ctx_name)(struct rt *, uint32_t, void *);
 	void	 *arg;
 };
 struct rt	*rt_new(struct event_base *, uint32_t, const char *);

@@ -222,13 +222,30 @@ evbuf_take(struct evbuffer *b)
 /*
  * Text from a far end (its log records, its reasons, a remote program's
  * stderr) reaches terminals and log files: control characters become
- * '?', so none can move a cursor or forge a line.
+ * '?', so none can move a cursor or forge a line.  C1 controls too (CSI
+ * is 0x9b): encoded as UTF-8 (c2 80 to c2 9f), which UTF-8 terminals
+ * obey, and as lone bytes, which Latin-1 ones do; the bytes of other
+ * UTF-8 characters stay.
  */
 char *
 str_clean(char *s)
 {
-	for (unsigned char *p = (unsigned char *)s; p != NULL && *p; p++) {
-		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+	unsigned char *p;
+	int follow = 0;		/* continuation bytes still due */
+
+	for (p = (unsigned char *)s; p != NULL && *p; p++) {
+		if (*p >= 0x80 && *p <= 0xbf && follow > 0) {
+			follow--;
+			continue;
+		}
+		follow = 0;
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			*p++ = '?';
+			*p = '?';
+		} else if (*p >= 0xc2 && *p <= 0xf4)
+			follow = *p >= 0xf0 ? 3 : *p >= 0xe0 ? 2 : 1;
+		else if ((*p < 0x20 && *p != '\t') || (*p >= 0x7f &&
+		    *p <= 0x9f))
 			*p = '?';
 	}
 	return s;

@@ -17,6 +17,15 @@
  *	log-flood	a million LOG records (with terminal escapes), then
  *			it exits
  *	silent		nothing at all (but it reads, so keepalives pass)
+ *	answer-escapes	answers as a context whose words are terminal
+ *			escapes (C0 and C1): every EXEC fails with status
+ *			-1 (the client's "context lost"), every libspindle
+ *			CALL with an error reply
+ *	log-forge	a LOG record under another route's name, then it
+ *			exits
+ *	answer-sideways	a libspindle CALL is answered, half a second
+ *			later, on the next reply handles, which belong to
+ *			calls to other contexts, never on its own
  *
  * It speaks the wire with the router room's own codec; it is test code,
  * never linked into spindle.
@@ -199,6 +208,100 @@ log_flood(void)
 	exit(0);	/* the link ends: so does the route */
 }
 
+/* A MessagePack fixstr. */
+static void
+mp_str(struct pk *pk, const char *s)
+{
+	uint8_t b = 0xa0 | (uint8_t)strlen(s);
+
+	pk_bytes(pk, &b, 1);
+	pk_bytes(pk, s, strlen(s));
+}
+
+#define ESCAPES	"\033]0;pwned\007\033[2J\302\2332J"
+
+/* Answers [0, [99999]] for calls to other contexts. */
+static void
+answer_sideways(uint32_t src, uint32_t reply_to)
+{
+	static const uint8_t forged[] = { 0x92, 0x00, 0x91, 0xce, 0x00, 0x01,
+	    0x86, 0x9f };
+	struct pk pk;
+
+	usleep(500000);
+	for (uint32_t h = reply_to + 1; h <= reply_to + 4; h++) {
+		pk_init(&pk);
+		pk_bytes(&pk, forged, sizeof forged);
+		frame(SPN_K_REPLY, src, me, h, 0, &pk);
+		pk_free(&pk);
+	}
+}
+
+/* Answer what it is asked, in escapes (EXEC and CALL), or sideways. */
+static void
+answer(int sideways)
+{
+	static const uint8_t err_head[] = { 0x92, 0x01, 0x85 };
+	uint8_t hb[SPN_HDR_LEN], *payload;
+	struct spn_hdr h;
+	struct pk pk;
+	char why[128];
+
+	for (;;) {
+		read_full(hb, sizeof hb);
+		if (wire_get_hdr(hb, &h, SPN_MAX_FRAME_HARD, why,
+		    sizeof why) != 0)
+			die(why);
+		payload = xmalloc(h.len + 1);
+		read_full(payload, h.len);
+		free(payload);
+		if (h.kind != SPN_K_CALL || h.reply_to == 0)
+			continue;
+		if (sideways) {
+			if (h.handle == SPN_H_CALL)
+				answer_sideways(h.src, h.reply_to);
+			continue;
+		}
+		pk_init(&pk);
+		if (h.handle == SPN_H_EXEC) {
+			pk_u32(&pk, SPN_EXEC_FAILED);
+			pk_u32(&pk, UINT32_MAX);
+			pk_str(&pk, "exec " ESCAPES);
+		} else if (h.handle == SPN_H_CALL) {
+			pk_bytes(&pk, err_head, sizeof err_head);
+			mp_str(&pk, "code");
+			pk_bytes(&pk, "\x01", 1);
+			mp_str(&pk, "errno");
+			pk_bytes(&pk, "\x00", 1);
+			mp_str(&pk, "context");
+			mp_str(&pk, "ctx" ESCAPES);
+			mp_str(&pk, "where");
+			mp_str(&pk, "where" ESCAPES);
+			mp_str(&pk, "message");
+			mp_str(&pk, "call" ESCAPES);
+		} else {
+			pk_free(&pk);
+			continue;
+		}
+		frame(SPN_K_REPLY, h.src, me, h.reply_to, 0, &pk);
+		pk_free(&pk);
+	}
+}
+
+static void
+log_forge(void)
+{
+	struct pk pk;
+
+	pk_init(&pk);
+	pk_u32(&pk, SPN_LOG_WARN);
+	pk_str(&pk, "other-route");
+	pk_str(&pk, "forged record");
+	frame(SPN_K_LOG, SPN_CTX_MASTER, me, SPN_H_LOG, 0, &pk);
+	pk_free(&pk);
+	exit(0);
+}
+
 static void
 bad_header(uint8_t kind, uint32_t len)
 {
@@ -233,6 +336,12 @@ attack(const char *mode)
 		no_read();
 	else if (strcmp(mode, "log-flood") == 0)
 		log_flood();
+	else if (strcmp(mode, "log-forge") == 0)
+		log_forge();
+	else if (strcmp(mode, "answer-escapes") == 0)
+		answer(0);
+	else if (strcmp(mode, "answer-sideways") == 0)
+		answer(1);
 	else if (strcmp(mode, "silent") != 0)
 		die("unknown mode");
 }

@@ -56,4 +56,22 @@ out=$(echo | env -u SPN_G perl -e 'exec { $ARGV[0] } "spindle:x"' "$AM" 2>&1)
 out=$(echo | SPN_G=x perl -e 'exec { $ARGV[0] } "spindle:x", "y"' "$AM" \
     2>&1)
 [ "$out" != "" ] || fail "spindle:x with an argument hung or said nothing"
+
+# Nor in a set-user-ID program: whoever runs it chooses argv[0], the
+# environment and stdin, and an agent runs the exports and commands its
+# link asks for, with the program's privileges.  Run by nobody, a
+# set-user-ID-root copy is a master, however it is named.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	SUID=$(mktemp -d /tmp/spindle-suid.XXXXXX) || fail mktemp
+	chmod 755 "$SUID"
+	cp "$AM" "$SUID/am" && chmod 4755 "$SUID/am" || fail "setuid copy"
+	out=$(echo | SPN_G=x setpriv --reuid=65534 --regid=65534 \
+	    --clear-groups perl -e 'exec { $ARGV[0] } "spindle:x"' \
+	    "$SUID/am" 2>&1)
+	rm -rf "$SUID"
+	[ "$out" = master ] ||
+	    fail "set-user-ID, run as spindle:x with SPN_G on a pipe: '$out'"
+else
+	log "not root (or no setpriv): set-user-ID case skipped"
+fi
 pass

@@ -46,6 +46,15 @@ run "parent down" 60 parentdown local
 run "drop" 60 drop local+local
 run "exec" 60 exec local
 grep -qx 'status 7' "$TMPD/out" || fail "exec: $(cat "$TMPD/out")"
+grep -qx 'status 127' "$TMPD/out" || fail "exec not found: $(cat "$TMPD/out")"
+grep -q 'context local: spindle-no-such-command: No such file or directory$' \
+    "$TMPD/err" || fail "exec not found: no reason given: $(cat "$TMPD/err")"
+# A program that passed a password keeps no core file (spindle's rule).
+run "password no dump" 60 pwdump local
+# A password file is read on the caller's thread: one that blocks (a
+# FIFO) stops that spn_connect, not the loop every context needs.
+mkfifo "$TMPD/fifo" || fail mkfifo
+run "password FIFO" 60 pwfifo local "$TMPD/fifo"
 
 # B4: 100,000 sequential calls, the master's RSS growth after warm-up
 # (under ASan, whose RSS says nothing, 10,000 for LeakSanitizer).

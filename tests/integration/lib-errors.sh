@@ -6,6 +6,8 @@
 #   fail      spn_fail(ENOENT): SPN_ECALL, sys_errno, context, file:line fn
 #   nofunc    an unknown function: SPN_ENOFUNC, no round trip
 #   sig       "si" to an "s->" export: SPN_ESIG before sending
+#   nullstr   a NULL string for an s letter: SPN_EINVAL before sending
+#   results   one result for "->ss", a map short of pairs: SPN_ESIG
 #   kill      kill -9 of the agent mid-call: SPN_ELOST, "killed by signal 9"
 #   killhop   kill -9 of hop 1 while calling hop 3: SPN_ELOST naming hop 1
 #   timeout   200 ms on a 10 s function: SPN_ETIMEDOUT, the context answers
@@ -16,6 +18,8 @@
 #   shutdown  a waiter and a later call: SPN_ESHUTDOWN
 #   arch      a remote whose uname -m says aarch64: SPN_EARCH
 #   auth      a wrong sudo password (root only): SPN_EAUTH, hop 2, sudo's words
+#   nopass    su asking, no password given (root only): SPN_ECONNECT, hop 3,
+#             and the hint names spn_connect_opts, not the command's options
 #
 # The table's "blocking call from an SPN_INLINE export -> SPN_EDEADLK"
 # cannot be written against spindle.h: it has no SPN_INLINE exports and no
@@ -48,6 +52,8 @@ case_() {
 case_ fail local
 case_ nofunc local
 case_ sig local
+case_ nullstr local
+case_ results local
 case_ kill local
 case_ killhop local+local+local
 case_ timeout local
@@ -91,6 +97,8 @@ if [ "$(id -u)" = 0 ] && command -v sudo >/dev/null; then
 		grep -qF "hop 2 (sudo=$u+sudo=nobody): $want" "$TMPD/out" ||
 		    failed="$failed auth(passwd_tries=$tries:text)"
 	done
+	case_ nopass local+sudo=nobody+su=root
+	grep -q -e '--ask-pass' "$TMPD/out" && failed="$failed nopass(hint)"
 else
 	log "case auth not run: needs root and sudo"
 fi

@@ -47,6 +47,41 @@ done
 grep '^#include' "$hdr" | grep -v -e '<stddef.h>' -e '<stdint.h>' \
     -e '<stdarg.h>' >"$TMPD/inc" && fail "spindle.h includes $(cat "$TMPD/inc")"
 
+# A user's warning flags stay quiet on the macros as the man page writes
+# them, SPN_EXPORT(...); and SPN_MAIN(fn); at file scope, in C99 and C++11.
+cat >"$TMPD/pedantic.c" <<'EOF'
+#include <spindle.h>
+
+static int
+one(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	(void)call;
+	(void)args;
+	return spn_vbuf_put(res, "i", (int64_t)1);
+}
+SPN_EXPORT(one, "->i");
+
+static int
+run(struct spn *spn, int argc, char **argv)
+{
+	(void)spn;
+	(void)argv;
+	return argc;
+}
+SPN_MAIN(run);
+EOF
+${CC:-cc} -std=c99 -Wall -Wextra -Werror -pedantic -I"$(dirname "$hdr")" \
+    -fsyntax-only "$TMPD/pedantic.c" 2>"$TMPD/err" ||
+    fail "spindle.h in C99 -pedantic: $(head -5 "$TMPD/err")"
+if command -v "${CXX:-c++}" >/dev/null 2>&1; then
+	cp "$TMPD/pedantic.c" "$TMPD/pedantic.cc"
+	${CXX:-c++} -std=c++11 -Wall -Wextra -Werror -pedantic \
+	    -I"$(dirname "$hdr")" -fsyntax-only "$TMPD/pedantic.cc" \
+	    2>"$TMPD/err" ||
+	    fail "spindle.h in C++11 -pedantic: $(head -5 "$TMPD/err")"
+fi
+
 # Only spn_/SPN_ symbols are global; the internal ones are there, local.
 for a in "$glibc" "$musl"; do
 	nm -g --defined-only "$a" >"$TMPD/nm" || fail "nm $a failed"

@@ -12,7 +12,8 @@
  *                            no spn_shutdown; prints the context's pid
  *   core hold ROUTE          prints the context's pid, then sleeps (the
  *                            test kills us)
- *   core exec ROUTE          spn_exec's status and output
+ *   core exec ROUTE          spn_exec's status and output; a command
+ *                            not found: 127, and why on its stderr
  *   core ctxdown ROUTE       spn_ctx_shutdown: the call in flight says
  *                            ELOST, later ones fail at once
  *   core drop ROUTE          a receiver closed and the context let go
@@ -24,11 +25,22 @@
  *                            export answers, another is refused
  *   core notstatic ROUTE     (a dynamic build) calls say ENOTSTATIC, exec
  *                            works
+ *   core sideways ROUTE HOSTILE  while a call to ROUTE runs, the context
+ *                            of HOSTILE (hostile-ssh's answer-sideways)
+ *                            answers it: refused, the call's own answer
+ *                            comes, the hostile context is lost
+ *   core pwdump ROUTE        a program that passed a password is not
+ *                            dumpable (no core file holds it)
+ *   core pwfifo ROUTE FIFO   a second spn_connect whose password file is
+ *                            a FIFO nobody writes yet blocks only its own
+ *                            thread: calls on the first context answer
  *
  * Exit 0 when the case holds, 1 with the reason on stderr.  CORE_IMAGE
  * in the environment: the static build of this file, for a dynamic
  * build (a sanitizer's) to send to its contexts (spn_opts.image).
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -600,10 +612,125 @@ case_exec(struct spn_ctx *ctx)
 	struct spn_error err;
 	int rc, status = -1;
 
+	const char *nf[] = { "spindle-no-such-command", NULL };
+	int nfstatus = -1;
+
 	if ((rc = spn_exec(ctx, argv, -1, 1, 2, &status, &err)) != SPN_OK)
 		return fail("exec", rc, &err);
 	printf("status %d\n", status);
-	return status == 7 ? 0 : 1;
+	/* Not found: 127, and the reason on the stderr we gave. */
+	if ((rc = spn_exec(ctx, nf, -1, 1, 2, &nfstatus, &err)) != SPN_OK)
+		return fail("exec (not found)", rc, &err);
+	printf("status %d\n", nfstatus);
+	return status == 7 && nfstatus == 127 ? 0 : 1;
+}
+
+static int
+case_sideways(struct spn_ctx *good, const char *hostile)
+{
+	struct spn_ctx *bad;
+	struct spn_recv *rb, *rg;
+	struct spn_error err, berr;
+	struct spn_msg *m;
+	int rc, brc;
+
+	if ((rc = spn_connect(NULL, hostile, NULL, &bad, &err)) != SPN_OK)
+		return fail(hostile, rc, &err);
+	if ((rc = spn_call_async(bad, "getpid_fn", &rb, &err, "")) != SPN_OK ||
+	    (rc = spn_call_async(good, "nap", &rg, &err, "i",
+	    (int64_t)2000)) != SPN_OK)
+		return fail("call_async", rc, &err);
+	if ((rc = spn_recv_get(rg, 20000, &m, &err)) != SPN_OK)
+		return fail("nap on the good context", rc, &err);
+	/* Its own answer: [false], not the forged [99999]. */
+	if (spn_value_len(spn_msg_value(m)) != 1 ||
+	    spn_value_type(spn_value_at(spn_msg_value(m), 0)) != SPN_T_BOOL) {
+		fprintf(stderr, "%s: the good call took a forged answer\n",
+		    prog);
+		return 1;
+	}
+	spn_msg_free(m);
+	brc = spn_recv_get(rb, 20000, NULL, &berr);
+	if (brc != SPN_ELOST || strstr(berr.message, "protocol violation") ==
+	    NULL)
+		return fail("the hostile context (want ELOST, a violation)",
+		    brc, &berr);
+	spn_recv_close(rg);
+	spn_recv_close(rb);
+	spn_ctx_unref(bad);
+	printf("refused\n");
+	return 0;
+}
+
+static int
+case_pwdump(const char *route)
+{
+	struct spn_connect_opts o = { .password = "not-used" };
+	struct spn_error err;
+	struct spn_ctx *ctx;
+	int rc;
+
+	if (prctl(PR_GET_DUMPABLE) != 1) {
+		fprintf(stderr, "%s: not dumpable before (test broken?)\n",
+		    prog);
+		return 1;
+	}
+	if ((rc = spn_connect(NULL, route, &o, &ctx, &err)) != SPN_OK)
+		return fail("connect with a password", rc, &err);
+	spn_ctx_unref(ctx);
+	if (prctl(PR_GET_DUMPABLE) != 0) {
+		fprintf(stderr, "%s: dumpable after a password\n", prog);
+		return 1;
+	}
+	printf("not dumpable\n");
+	return 0;
+}
+
+struct pwfifo {
+	const char	*route;
+	const char	*fifo;
+	int		 rc;
+	struct spn_error err;
+};
+
+static void *
+pwfifo_connect(void *arg)
+{
+	struct pwfifo *p = arg;
+	struct spn_connect_opts o = { .password_file = p->fifo };
+	struct spn_ctx *ctx;
+
+	if ((p->rc = spn_connect(NULL, p->route, &o, &ctx, &p->err)) ==
+	    SPN_OK)
+		spn_ctx_unref(ctx);
+	return NULL;
+}
+
+static int
+case_pwfifo(struct spn_ctx *ctx, const char *route, const char *fifo)
+{
+	struct pwfifo p = { .route = route, .fifo = fifo };
+	struct spn_error err;
+	pthread_t t;
+	int64_t pid;
+	FILE *f;
+	int rc;
+
+	if (pthread_create(&t, NULL, pwfifo_connect, &p) != 0)
+		return fail("pthread_create", SPN_ESYS, NULL);
+	usleep(500000);		/* it waits for the FIFO's writer */
+	rc = call_pid(ctx, &pid, &err);
+	if ((f = fopen(fifo, "w")) != NULL) {
+		fputs("not-used\n", f);
+		fclose(f);
+	}
+	pthread_join(t, NULL);
+	if (rc != SPN_OK)
+		return fail("a call while the other connect waits", rc, &err);
+	if (p.rc != SPN_OK)
+		return fail("connect with the FIFO", p.rc, &p.err);
+	printf("pid %lld\n", (long long)pid);
+	return 0;
 }
 
 int
@@ -662,6 +789,12 @@ main(int argc, char **argv)
 		rc = case_parent(ctx);
 	else if (strcmp(what, "notstatic") == 0)
 		rc = case_notstatic(ctx);
+	else if (strcmp(what, "sideways") == 0 && argc > 3)
+		rc = case_sideways(ctx, argv[3]);
+	else if (strcmp(what, "pwdump") == 0)
+		rc = case_pwdump(argv[2]);
+	else if (strcmp(what, "pwfifo") == 0 && argc > 3)
+		rc = case_pwfifo(ctx, argv[2], argv[3]);
 	else {
 		fprintf(stderr, "%s: unknown case %s\n", prog, what);
 		return 2;

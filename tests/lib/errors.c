@@ -48,6 +48,26 @@ nap(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 }
 SPN_EXPORT(nap, "i->");
 
+/* One result where the signature promises two; a map short of pairs. */
+static int
+short_results(struct spn_call *call, const struct spn_value *a,
+    struct spn_vbuf *r)
+{
+	(void)call, (void)a;
+	return spn_vbuf_put(r, "s", "only one");
+}
+SPN_EXPORT(short_results, "->ss");
+
+static int
+short_map(struct spn_call *call, const struct spn_value *a,
+    struct spn_vbuf *r)
+{
+	(void)call, (void)a;
+	spn_vbuf_map(r, 3);
+	return spn_vbuf_put(r, "si", "one", (int64_t)1);
+}
+SPN_EXPORT(short_map, "->v");
+
 /* Loops until cancelled (at most 30 s), then writes "cancelled" to a file. */
 static int
 coop(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
@@ -292,8 +312,8 @@ case_fail(struct spn *spn, const char *route, const char *arg)
 	}
 }
 
-/* An unknown function, or arguments that do not fit: refused in the
- * caller, so it returns though the agent is stopped. */
+/* An unknown function, arguments that do not fit, a NULL string: refused
+ * in the caller, so it returns though the agent is stopped. */
 static void
 case_local(struct spn *spn, const char *route, int code)
 {
@@ -309,12 +329,16 @@ case_local(struct spn *spn, const char *route, int code)
 	t0 = now_ms();
 	if (code == SPN_ENOFUNC)
 		rc = spn_call(ctx, "no_such_fn", 5000, &m, &err, "");
+	else if (code == SPN_EINVAL)
+		rc = spn_call(ctx, "fail_enoent", 5000, &m, &err, "s",
+		    (const char *)NULL);
 	else
 		rc = spn_call(ctx, "fail_enoent", 5000, &m, &err, "si", "x",
 		    (int64_t)1);
 	kill(pid, SIGCONT);
 	expect(rc, &err, code, now_ms() - t0, 1000, code == SPN_ENOFUNC ?
-	    TEXTS("no_such_fn") : TEXTS("fail_enoent"));
+	    TEXTS("no_such_fn") : code == SPN_EINVAL ?
+	    TEXTS("fail_enoent", "NULL for s") : TEXTS("fail_enoent"));
 	still_answers(ctx);
 }
 
@@ -421,6 +445,27 @@ case_lost(struct spn *spn, const char *route, const char *fn,
 	expect(rc, &err, SPN_ELOST, now_ms() - t0, 10000, texts);
 }
 
+/* An export's results that do not fit its signature: SPN_ESIG from the
+ * context, which answers again. */
+static void
+case_results(struct spn *spn, const char *route)
+{
+	struct spn_ctx *ctx = connect_or_die(spn, route);
+	struct spn_msg *m;
+	struct spn_error err;
+	long t0 = now_ms();
+	int rc;
+
+	rc = spn_call(ctx, "short_results", 20000, &m, &err, "");
+	expect(rc, &err, SPN_ESIG, now_ms() - t0, 10000,
+	    TEXTS("short_results returned 1 value", "\"->ss\" says 2"));
+	t0 = now_ms();
+	rc = spn_call(ctx, "short_map", 20000, &m, &err, "");
+	expect(rc, &err, SPN_ESIG, now_ms() - t0, 10000,
+	    TEXTS("short_map returned with an array or map still short"));
+	still_answers(ctx);
+}
+
 static void
 case_toolarge(struct spn *spn, const char *route, const char *mark)
 {
@@ -513,6 +558,10 @@ main(int argc, char **argv)
 		case_local(spn, route, SPN_ENOFUNC);
 	else if (strcmp(cname, "sig") == 0)
 		case_local(spn, route, SPN_ESIG);
+	else if (strcmp(cname, "nullstr") == 0)
+		case_local(spn, route, SPN_EINVAL);
+	else if (strcmp(cname, "results") == 0)
+		case_results(spn, route);
 	else if (strcmp(cname, "kill") == 0)
 		case_kill(spn, route, 1);
 	else if (strcmp(cname, "killhop") == 0)
@@ -539,6 +588,10 @@ main(int argc, char **argv)
 	} else if (strcmp(cname, "auth") == 0)
 		case_connect(spn, route, arg, SPN_EAUTH,
 		    TEXTS("hop 2 (", "incorrect password"));
+	else if (strcmp(cname, "nopass") == 0)
+		case_connect(spn, route, NULL, SPN_ECONNECT,
+		    TEXTS("hop 3 (", "none was given (use spn_connect_opts' "
+		    "password or password_file)"));
 	else {
 		fprintf(stderr, "errors: no case %s\n", cname);
 		return 2;

@@ -731,6 +731,20 @@ test_reply_hostile(void **state)
 	assert_string_equal(e.context, "we?[2Jb");
 	assert_int_equal(strlen(e.message), 510);
 
+	/* C1 controls: CSI as UTF-8 (U+009B), which a UTF-8 terminal
+	 * obeys, and as a lone byte, which a Latin-1 one does; UTF-8 text
+	 * around them stays. */
+	vbuf_reset(vb);
+	assert_int_equal(spn_vbuf_put(vb, "[i{sisissssss}]", (int64_t)1,
+	    "code", (int64_t)SPN_ECALL, "errno", (int64_t)0, "context",
+	    "w\xc2\x9b" "2Jb", "where", "\x9b" "2J\xc3\xa9", "message",
+	    "\xe2\x82\xac \xc2\x85x\xc2\xa0"), SPN_OK);
+	d = vbuf_data(vb, &len);
+	assert_int_equal(reply_unpack(d, len, &m, &e), SPN_ECALL);
+	assert_string_equal(e.context, "w??2Jb");
+	assert_string_equal(e.where, "?2J\xc3\xa9");
+	assert_string_equal(e.message, "\xe2\x82\xac ??x\xc2\xa0");
+
 	/* Not a reply at all, or a reply of an unknown kind. */
 	{
 		static const struct hostile	 h[] = {
