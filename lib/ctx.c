@@ -402,18 +402,20 @@ static void
 ctx_exec_done(struct xcl *x, int code, const char *err, void *arg)
 {
 	struct exec_wait *w = arg;
+	char *text = err != NULL ? xstrdup(err) : NULL;	/* x's */
 
 	exec_free(x);
 	pthread_mutex_lock(&api_lock);
 	w->x = NULL;
 	if (w->abandoned) {
 		pthread_mutex_unlock(&api_lock);
+		free(text);
 		exec_wait_free(w);
 		return;
 	}
 	w->done = 1;
 	w->code = code;
-	w->err = err != NULL ? xstrdup(err) : NULL;
+	w->err = text;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&api_lock);
 }
