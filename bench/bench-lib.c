@@ -3,7 +3,8 @@
  * bench-spindle's ping and Mitogen's call(os.getpid)).  Built with
  * spindle-cc: its own image is what each context runs.
  *
- * usage: bench-lib [--quick] [ROUTE]
+ * usage: bench-lib [--quick]		(local contexts)
+ *	  bench-lib --rtt ROUTE N	(call round trip over ROUTE only)
  * stdout: one "key value unit" line per figure, as bench-spindle prints.
  */
 #include <stdio.h>
@@ -144,6 +145,12 @@ main(int argc, char **argv)
 
 	if (spn_init(&argc, &argv, NULL, &spn) != SPN_OK)
 		return 1;
+	if (argc == 4 && strcmp(argv[1], "--rtt") == 0) {
+		hop1 = connect_or_die(spn, argv[2]);
+		printf("call_us %.1f us\n", call_rtt(hop1, atoi(argv[3])));
+		spn_shutdown(spn);
+		return 0;
+	}
 	hop1 = connect_or_die(spn, "local");
 	for (int i = 1; i < 10; i++)
 		strcat(route10, "+local");
