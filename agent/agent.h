@@ -19,6 +19,10 @@ struct agent_ops {
 	void	(*worker_start)(void);
 	/* On a worker thread: answer one CALL payload (svc-call.c). */
 	void	(*run)(struct agent_call *, struct agent_reply *);
+	/* On the loop thread, as the CALL arrives: 1 when it answered the
+	 * call itself (a function that never blocks), 0 to queue it for a
+	 * worker.  May be NULL. */
+	int	(*run_inline)(struct agent_call *, struct agent_reply *);
 	int	 workers;		/* at most this many; 0: 4 */
 };
 void		 agent_run(int, char **, const struct agent_ops *)

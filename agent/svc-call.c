@@ -123,29 +123,55 @@ job_free(struct job *j)
 	free(j);
 }
 
+/* On the loop: a call's answer, or why there is none. */
+static void
+call_reply(uint32_t src, uint32_t reply_to, const struct agent_reply *r)
+{
+	char text[128];
+
+	if (r->dead != 0)
+		call_dead(src, reply_to, r->dead, r->text != NULL ? r->text :
+		    "");
+	else if (r->len > rt_max_frame(sc.rt)) {
+		snprintf(text, sizeof text, "its answer of %zu bytes exceeds "
+		    "the %u-byte frame limit", r->len, rt_max_frame(sc.rt));
+		call_dead(src, reply_to, SPN_D_TOO_LARGE, text);
+	} else
+		rt_send(sc.rt, SPN_K_REPLY, src, reply_to, 0, r->data, r->len);
+}
+
 /* On the loop: the worker is done with it. */
 static void
 call_done(void *arg)
 {
 	struct job *j = arg;
-	char text[128];
 
 	pthread_mutex_lock(&sc.lock);
 	jobs_remove(&sc.running, j);
 	pthread_mutex_unlock(&sc.lock);
 	call_pending_add(j->src, -1);
-	if (j->reply.dead != 0)
-		call_dead(j->src, j->reply_to, j->reply.dead,
-		    j->reply.text != NULL ? j->reply.text : "");
-	else if (j->reply.len > rt_max_frame(sc.rt)) {
-		snprintf(text, sizeof text, "its answer of %zu bytes exceeds "
-		    "the %u-byte frame limit", j->reply.len,
-		    rt_max_frame(sc.rt));
-		call_dead(j->src, j->reply_to, SPN_D_TOO_LARGE, text);
-	} else
-		rt_send(sc.rt, SPN_K_REPLY, j->src, j->reply_to, 0,
-		    j->reply.data, j->reply.len);
+	call_reply(j->src, j->reply_to, &j->reply);
 	job_free(j);
+}
+
+/* An SPN_INLINE export answers on the loop, as the CALL arrives. */
+static int
+call_inline(const struct rt_msg *m)
+{
+	struct agent_call ac = { .data = m->data, .len = m->h.len,
+	    .caller = m->h.src };
+	struct agent_reply r = { 0 };
+
+	if (sc.ops->run_inline == NULL)
+		return 0;
+	ac.ancestor = rt_is_ancestor(sc.rt, m->h.src);
+	ac.arrived = now_usec();
+	if (!sc.ops->run_inline(&ac, &r))
+		return 0;
+	call_reply(m->h.src, m->h.reply_to, &r);
+	free(r.data);
+	free(r.text);
+	return 1;
 }
 
 /*
@@ -241,6 +267,8 @@ call_queue(const struct rt_msg *m)
 {
 	struct job *j;
 
+	if (call_inline(m))
+		return;
 	if (call_pending(m->h.src) >= CALL_PENDING_MAX ||
 	    sc.queued_bytes + m->h.len > CALL_BYTES_MAX) {
 		rt_dead(sc.rt, m, SPN_D_REFUSED, "busy");

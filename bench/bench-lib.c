@@ -3,7 +3,8 @@
  * bench-spindle's ping and Mitogen's call(os.getpid)).  Built with
  * spindle-cc: its own image is what each context runs.
  *
- * usage: bench-lib [--quick] [ROUTE]
+ * usage: bench-lib [--quick]		(local contexts)
+ *	  bench-lib --rtt ROUTE N	(call round trip over ROUTE only)
  * stdout: one "key value unit" line per figure, as bench-spindle prints.
  */
 #include <stdio.h>
@@ -23,6 +24,17 @@ nothing(struct spn_call *call, const struct spn_value *args,
 	return spn_vbuf_put(res, "i", (int64_t)getpid());
 }
 SPN_EXPORT(nothing, "->i");
+
+/* The same on the context's loop thread: no worker hand-off. */
+static int
+nothing_inline(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	return nothing(call, args, res);
+}
+SPN_EXPORT_FLAGS(nothing_inline, "->i", SPN_INLINE);
+
+static const char	*fn = "nothing";
 
 static double
 now_us(void)
@@ -55,7 +67,7 @@ call_once(struct spn_ctx *ctx)
 	struct spn_msg *m;
 	struct spn_error err;
 
-	if (spn_call(ctx, "nothing", 10000, &m, &err, "") != SPN_OK)
+	if (spn_call(ctx, fn, 10000, &m, &err, "") != SPN_OK)
 		die("call", &err);
 	spn_msg_free(m);
 }
@@ -103,7 +115,7 @@ calls_per_sec(struct spn_ctx **ctx, int nctx, int inflight, int rounds)
 
 	for (int round = 0; round < rounds; round++) {
 		for (i = 0; i < n; i++)
-			if (spn_call_async(ctx[i % nctx], "nothing", &r[i],
+			if (spn_call_async(ctx[i % nctx], fn, &r[i],
 			    &err, "") != SPN_OK)
 				die("call_async", &err);
 		for (i = 0; i < n; i++) {
@@ -144,12 +156,22 @@ main(int argc, char **argv)
 
 	if (spn_init(&argc, &argv, NULL, &spn) != SPN_OK)
 		return 1;
+	if (argc == 4 && strcmp(argv[1], "--rtt") == 0) {
+		hop1 = connect_or_die(spn, argv[2]);
+		printf("call_us %.1f us\n", call_rtt(hop1, atoi(argv[3])));
+		spn_shutdown(spn);
+		return 0;
+	}
 	hop1 = connect_or_die(spn, "local");
 	for (int i = 1; i < 10; i++)
 		strcat(route10, "+local");
 	hop10 = connect_or_die(spn, route10);
 	printf("call1_us %.1f us\n", call_rtt(hop1, n));
 	printf("call10_us %.1f us\n", call_rtt(hop10, n / 2));
+	fn = "nothing_inline";
+	printf("call1_inline_us %.1f us\n", call_rtt(hop1, n));
+	printf("call10_inline_us %.1f us\n", call_rtt(hop10, n / 2));
+	fn = "nothing";
 
 	rss0 = rss_kib();
 	for (int i = 0; i < (quick ? 10000 : 100000); i++)
@@ -162,6 +184,9 @@ main(int argc, char **argv)
 	    calls_per_sec(many, nctx, 64, quick ? 3 : 10));
 	printf("gather_per_s %.0f calls/s\n",
 	    calls_per_sec(many, nctx, 1, quick ? 20 : 100));
+	fn = "nothing_inline";
+	printf("calls_inline_per_s %.0f calls/s\n",
+	    calls_per_sec(many, nctx, 64, quick ? 3 : 10));
 	spn_shutdown(spn);
 	return 0;
 }

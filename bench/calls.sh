@@ -37,9 +37,14 @@ row "call RTT hop 1 (us)" "$c1" "$p1" "$m1" \
     "<= ping+30: $(awk -v c="$c1" -v p="$p1" 'BEGIN { print (c <= p + 30) ? "yes" : "NO" }'), $(ratio "$c1" "$m1") x Mitogen (<= 0.2)"
 row "call RTT hop 10 (us)" "$c10" "$p10" "$m10" \
     "<= ping+40: $(awk -v c="$c10" -v p="$p10" 'BEGIN { print (c <= p + 40) ? "yes" : "NO" }'), $(ratio "$c10" "$m10") x Mitogen (<= 0.2)"
+row "call RTT hop 1, SPN_INLINE (us)" "$(med lib call1_inline_us)" "$p1" "$m1" \
+    "<= ping+15: $(awk -v c="$(med lib call1_inline_us)" -v p="$p1" 'BEGIN { print (c <= p + 15) ? "yes" : "NO" }')"
+row "call RTT hop 10, SPN_INLINE (us)" "$(med lib call10_inline_us)" "$p10" "$m10" ""
 for k in calls_per_s gather_per_s; do
 	s=$(med lib $k) m=$(med mito $k)
 	row "$k" "$s" "" "$m" "$(ratio "$s" "$m") x Mitogen (>= 5; calls_per_s >= 20000)"
 done
+row "calls_per_s, SPN_INLINE" "$(med lib calls_inline_per_s)" "" "$(med mito calls_per_s)" \
+    "$(ratio "$(med lib calls_inline_per_s)" "$(med mito calls_per_s)") x Mitogen"
 row "master RSS growth, 100k calls" "$(med lib rss_growth_100k_kib) KiB" "" \
     "$(med mito rss_growth_100k_kib) KiB" "<= 256 KiB"

@@ -30,6 +30,11 @@ raw_pp=$(/usr/bin/python3 bench/pingpong.py 2000 $ssh_cmd "$R" cat)
 raw_pp_sudo=$(/usr/bin/python3 bench/pingpong.py 2000 $ssh_cmd "$R" sudo -u "$U_W" cat)
 spn_ping=$("$SPINDLE" ping --no-daemon -c 2000 "$R" | sed 's/.*median \([0-9.]*\) us.*/\1/')
 spn_ping_sudo=$("$SPINDLE" ping --no-daemon -c 2000 "$R+sudo=$U_W" | sed 's/.*median \([0-9.]*\) us.*/\1/')
+# libspindle: a call of an export that returns its pid (bench/bench-lib).
+make -s bench/bench-lib >/dev/null
+lib_call() { bench/bench-lib --rtt "$1" 2000 | awk '$1 == "call_us" { print $2 }'; }
+spn_call=$(lib_call "$R,config=$SSH_CFG")
+spn_call_sudo=$(lib_call "$R,config=$SSH_CFG+sudo=$U_W")
 
 mbps() {	# mbps CMD...: MB/s moving $MB MiB from stdin to the command
 	_t0=$(date +%s%N)
@@ -55,6 +60,8 @@ row "sudo hop bootstrap (ms)" "$spn_sudo" "$sudo_true" "$(ratio "$spn_sudo" "$su
 row "ssh+sudo bootstrap (ms)" "$spn_ssh_sudo" "$ssh_true" "$(ratio "$spn_ssh_sudo" "$ssh_true")" "(vs ssh host true)"
 row "ping over ssh (us)" "$spn_ping" "$raw_pp" "$(ratio "$spn_ping" "$raw_pp")" "<= 1.25 x byte ping-pong via ssh cat"
 row "ping over ssh+sudo (us)" "$spn_ping_sudo" "$raw_pp_sudo" "$(ratio "$spn_ping_sudo" "$raw_pp_sudo")" "<= 1.4 x (ssh sudo cat)"
+row "libspindle call over ssh (us)" "$spn_call" "$raw_pp" "$(ratio "$spn_call" "$raw_pp")" "<= 1.25 x byte ping-pong via ssh cat"
+row "libspindle call over ssh+sudo (us)" "$spn_call_sudo" "$raw_pp_sudo" "$(ratio "$spn_call_sudo" "$raw_pp_sudo")" "<= 1.4 x (ssh sudo cat)"
 row "throughput ssh+sudo, in (MB/s)" "$spn_tput" "$raw_tput" "$(ratio "$spn_tput" "$raw_tput")" ">= 0.85 x ssh host cat"
 row "throughput ssh+sudo, out (MB/s)" "$spn_tput_out" "$raw_tput_out" "$(ratio "$spn_tput_out" "$raw_tput_out")" ">= 0.85 x ssh host head"
 if [ -n "$mito" ]; then

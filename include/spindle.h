@@ -228,6 +228,10 @@ struct spn_export {
 };
 #define SPN_ALLOW_ANY	0x1	/* any context may call it, not only
 				 * ancestors (a child calling its parent) */
+#define SPN_INLINE	0x2	/* runs on the context's loop thread, not a
+				 * worker: for functions of microseconds that
+				 * never block (a round trip less); a blocking
+				 * spn_* call there returns SPN_EDEADLK */
 #define SPN_EXPORT_FLAGS(f, s, fl)					\
 	static const struct spn_export spn_export_##f			\
 	__attribute__((used, retain, section("spn_exports"),		\

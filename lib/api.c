@@ -101,8 +101,8 @@ api_wait(pthread_cond_t *cond, uint64_t deadline)
 int
 api_on_loop(void)
 {
-	return api_spn.loop_started && pthread_equal(pthread_self(),
-	    api_spn.loop);
+	return export_on_loop() || (api_spn.loop_started &&
+	    pthread_equal(pthread_self(), api_spn.loop));
 }
 
 /*

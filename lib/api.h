@@ -73,6 +73,8 @@ int		 api_enter(struct spn_error *);
 void		 api_agent_bind(struct spn *);
 void		 api_leave(void);
 int		 api_on_loop(void);
+#define API_LOOP_TEXT	" on the library's loop thread, where it would wait " \
+	"for itself (an SPN_INLINE export must not block)"
 void		 api_cond_init(pthread_cond_t *);
 /* Wait on cond under api_lock until the absolute CLOCK_MONOTONIC
  * deadline in usec (0: none); ETIMEDOUT or 0.  Shutdown wakes it. */

@@ -302,7 +302,7 @@ spn_recv_get(struct spn_recv *r, int timeout_ms, struct spn_msg **msg,
 	if (api_on_loop() || r == NULL) {
 		rv = r == NULL ? SPN_EINVAL : SPN_EDEADLK;
 		error_set(err, rv, NULL, "%s", r == NULL ? "no receiver" :
-		    "spn_recv_get() on the library's loop thread");
+		    "spn_recv_get()" API_LOOP_TEXT);
 		api_leave();
 		return rv;
 	}
@@ -438,8 +438,7 @@ spn_call(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	if (msg != NULL)
 		*msg = NULL;
 	if (api_on_loop()) {
-		error_set(err, SPN_EDEADLK, NULL, "spn_call() on the library's "
-		    "loop thread");
+		error_set(err, SPN_EDEADLK, NULL, "spn_call()" API_LOOP_TEXT);
 		return SPN_EDEADLK;
 	}
 	va_start(ap, sig);
@@ -475,7 +474,8 @@ call_free_all(struct spn *spn)
  * (those with SPN_ALLOW_ANY) as the parent calls its own, on worker
  * threads (agent/svc-call.c, lib/export.c).
  */
-static struct agent_ops call_master_ops = { .run = export_run };
+static struct agent_ops call_master_ops = { .run = export_run,
+    .run_inline = export_run_inline };
 
 void
 api_call_service(struct spn *spn, int workers)

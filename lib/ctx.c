@@ -237,8 +237,8 @@ spn_connect(struct spn *spn, const char *route,
 	if (spn == NULL)
 		spn = &api_spn;
 	if (api_on_loop())
-		error_set(err, rv = SPN_EDEADLK, NULL, "spn_connect() on the "
-		    "library's loop thread");
+		error_set(err, rv = SPN_EDEADLK, NULL, "spn_connect()"
+		    API_LOOP_TEXT);
 	else if (route == NULL || *route == '\0' || out == NULL)
 		error_set(err, rv = SPN_EINVAL, NULL, "no route");
 	else if (spn->agent)
@@ -445,8 +445,7 @@ spn_exec(struct spn_ctx *ctx, const char *const *argv, int fd_in,
 	if ((rv = api_enter(err)) != SPN_OK)
 		return rv;
 	if (api_on_loop()) {
-		error_set(err, SPN_EDEADLK, NULL, "spn_exec() on the library's "
-		    "loop thread");
+		error_set(err, SPN_EDEADLK, NULL, "spn_exec()" API_LOOP_TEXT);
 		api_leave();
 		return SPN_EDEADLK;
 	}

@@ -24,6 +24,7 @@ struct spn_call {
 };
 
 static __thread const char	*export_current;
+static __thread int		 export_inline;	/* on the loop thread */
 static struct spn		*export_spn;
 
 const struct spn_export *
@@ -245,15 +246,22 @@ export_call(struct spn_call *call, const struct callmsg *c,
 	return rc;
 }
 
-void
-export_run(struct agent_call *ac, struct agent_reply *reply)
+/* A blocking spn_* function called from an SPN_INLINE export would
+ * wait for the loop it holds. */
+int
+export_on_loop(void)
+{
+	return export_inline;
+}
+
+/* Run the decoded call and encode its answer into reply. */
+static void
+export_answer(struct agent_call *ac, const struct callmsg *c,
+    struct agent_reply *reply)
 {
 	struct spn_call call = { .ac = ac };
 	struct spn_vbuf *res, *out;
-	struct spn_msg *m;
-	struct callmsg c;
 	const uint8_t *data;
-	char why[256];
 	int rc;
 
 	if (ac->caller == SPN_CTX_MASTER)
@@ -261,21 +269,16 @@ export_run(struct agent_call *ac, struct agent_reply *reply)
 	else
 		snprintf(call.caller, sizeof call.caller, "context %u",
 		    ac->caller);
-	if (callmsg_unpack(ac->data, ac->len, &m, &c, why, sizeof why) != 0) {
-		reply->dead = SPN_D_FAILED;
-		reply->text = xprintf("malformed call: %s", why);
-		return;
-	}
 	res = vbuf_new();
 	out = vbuf_new();
-	rc = export_call(&call, &c, res);
+	rc = export_call(&call, c, res);
 	if (rc == SPN_OK)
 		rc = reply_pack_ok(out, res);
 	else
 		rc = reply_pack_err(out, &call.err);
 	if (rc != 0) {
 		reply->dead = SPN_D_FAILED;
-		reply->text = xprintf("%s: cannot encode its answer", c.fn);
+		reply->text = xprintf("%s: cannot encode its answer", c->fn);
 	} else {
 		data = vbuf_data(out, &reply->len);
 		reply->data = xmalloc(reply->len > 0 ? reply->len : 1);
@@ -283,5 +286,62 @@ export_run(struct agent_call *ac, struct agent_reply *reply)
 	}
 	vbuf_free(out);
 	vbuf_free(res);
+}
+
+/* A worker's: every call that was not SPN_INLINE. */
+void
+export_run(struct agent_call *ac, struct agent_reply *reply)
+{
+	struct spn_msg *m;
+	struct callmsg c;
+	char why[256];
+
+	if (callmsg_unpack(ac->data, ac->len, &m, &c, why, sizeof why) != 0) {
+		reply->dead = SPN_D_FAILED;
+		reply->text = xprintf("malformed call: %s", why);
+		return;
+	}
+	export_answer(ac, &c, reply);
 	spn_msg_free(m);
+}
+
+/* Does any export run inline?  Then each CALL is decoded on the loop to
+ * see; otherwise never. */
+static int
+export_any_inline(void)
+{
+	static int any = -1;
+	const struct spn_export *e;
+
+	if (any != -1)
+		return any;
+	any = 0;
+	for (e = __start_spn_exports; e != NULL && e < __stop_spn_exports;
+	    e++)
+		any |= (e->flags & SPN_INLINE) != 0;
+	return any;
+}
+
+/* The loop's, as a CALL arrives: 1 when it was an SPN_INLINE export's
+ * and is answered (malformed calls are left to a worker to say so). */
+int
+export_run_inline(struct agent_call *ac, struct agent_reply *reply)
+{
+	const struct spn_export *e;
+	struct spn_msg *m;
+	struct callmsg c;
+	char why[256];
+
+	if (!export_any_inline() ||
+	    callmsg_unpack(ac->data, ac->len, &m, &c, why, sizeof why) != 0)
+		return 0;
+	if ((e = export_find(c.fn)) == NULL || !(e->flags & SPN_INLINE)) {
+		spn_msg_free(m);
+		return 0;
+	}
+	export_inline = 1;
+	export_answer(ac, &c, reply);
+	export_inline = 0;
+	spn_msg_free(m);
+	return 1;
 }

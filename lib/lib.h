@@ -303,6 +303,10 @@ const struct spn_export *export_find(const char *);
 int		 export_sig_check(const struct spn_export *, const char *);
 /* agent_ops.run: one CALL, on a worker thread. */
 void		 export_run(struct agent_call *, struct agent_reply *);
+/* agent_ops.run_inline: SPN_INLINE exports, on the loop thread. */
+int		 export_run_inline(struct agent_call *, struct agent_reply *);
+/* Is this thread running an SPN_INLINE export (on the loop)? */
+int		 export_on_loop(void);
 /* The export running on this thread, or NULL (crash reports). */
 const char	*export_running(void);
 /* What spn_call_spn() gives a function (agent mode). */

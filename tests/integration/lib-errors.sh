@@ -16,14 +16,12 @@
 #   exit      exit(3) in a function: SPN_ELOST "exited with status 3"
 #   toolarge  a 2 MiB argument: SPN_ETOOLARGE, nothing sent
 #   shutdown  a waiter and a later call: SPN_ESHUTDOWN
+#   deadlk    a blocking call from an SPN_INLINE export (on the loop
+#             thread): SPN_EDEADLK at once, and the context goes on
 #   arch      a remote whose uname -m says aarch64: SPN_EARCH
 #   auth      a wrong sudo password (root only): SPN_EAUTH, hop 2, sudo's words
 #   nopass    su asking, no password given (root only): SPN_ECONNECT, hop 3,
 #             and the hint names spn_connect_opts, not the command's options
-#
-# The table's "blocking call from an SPN_INLINE export -> SPN_EDEADLK"
-# cannot be written against spindle.h: it has no SPN_INLINE exports and no
-# callback, so no user code ever runs on the library's loop thread.
 . "$(dirname "$0")/lib.sh"
 
 lib_prog tests/lib/errors
@@ -62,6 +60,7 @@ case_ crash local
 case_ exit local
 case_ toolarge local "$TMPD/big-ran"
 case_ shutdown local
+case_ deadlk local+local
 
 # A "remote" whose uname -m says another architecture: stage 0 refuses.
 other=aarch64

@@ -48,6 +48,22 @@ nap(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 }
 SPN_EXPORT(nap, "i->");
 
+/* On the loop thread: a blocking call from here would wait for the loop
+ * it holds.  Says what spn_call() returned. */
+static int
+inline_calls(struct spn_call *call, const struct spn_value *a,
+    struct spn_vbuf *r)
+{
+	struct spn_ctx *parent = spn_parent(spn_call_spn(call));
+	struct spn_error err = { 0 };
+	int rc;
+
+	(void)a;
+	rc = spn_call(parent, "fail_enoent", 1000, NULL, &err, "s", "x");
+	return spn_vbuf_put(r, "is", (int64_t)rc, err.message);
+}
+SPN_EXPORT_FLAGS(inline_calls, "->is", SPN_INLINE);
+
 /* One result where the signature promises two; a map short of pairs. */
 static int
 short_results(struct spn_call *call, const struct spn_value *a,
@@ -342,6 +358,31 @@ case_local(struct spn *spn, const char *route, int code)
 	still_answers(ctx);
 }
 
+/* A blocking call from an SPN_INLINE export: SPN_EDEADLK at once, and
+ * the context goes on. */
+static void
+case_deadlk(struct spn *spn, const char *route)
+{
+	struct spn_ctx *ctx = connect_or_die(spn, route);
+	struct spn_msg *m;
+	struct spn_error err = { 0 };
+	long t0 = now_ms();
+	int rc;
+
+	if ((rc = spn_call(ctx, "inline_calls", 10000, &m, &err, "")) !=
+	    SPN_OK) {
+		spn_error_print(&err);
+		die_fail("inline_calls: %s", spn_strerror(rc));
+	}
+	err.code = (int)spn_arg_int(spn_msg_value(m), 0);
+	snprintf(err.message, sizeof err.message, "%s",
+	    spn_arg_str(spn_msg_value(m), 1));
+	spn_msg_free(m);
+	expect(err.code, &err, SPN_EDEADLK, now_ms() - t0, 2000,
+	    TEXTS("loop thread"));
+	still_answers(ctx);
+}
+
 /* kill -9 of the context (hop 1), or of hop 1 below hop 3, mid-call. */
 static void
 case_kill(struct spn *spn, const char *route, int hops)
@@ -562,6 +603,8 @@ main(int argc, char **argv)
 		case_local(spn, route, SPN_EINVAL);
 	else if (strcmp(cname, "results") == 0)
 		case_results(spn, route);
+	else if (strcmp(cname, "deadlk") == 0)
+		case_deadlk(spn, route);
 	else if (strcmp(cname, "kill") == 0)
 		case_kill(spn, route, 1);
 	else if (strcmp(cname, "killhop") == 0)
