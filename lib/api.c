@@ -101,7 +101,8 @@ api_wait(pthread_cond_t *cond, uint64_t deadline)
 int
 api_on_loop(void)
 {
-	return export_on_loop() || (api_spn.loop_started &&
+	return export_on_loop() || (__atomic_load_n(&api_spn.loop_started,
+	    __ATOMIC_ACQUIRE) &&
 	    pthread_equal(pthread_self(), api_spn.loop));
 }
 
@@ -287,7 +288,7 @@ api_start_loop(struct spn *spn)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0)
 		return e;
-	spn->loop_started = 1;
+	__atomic_store_n(&spn->loop_started, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -431,7 +432,7 @@ spn_shutdown(struct spn *spn)
 	if (api_submit(api_shutdown_job, spn) == 0)
 		pthread_join(spn->loop, NULL);
 	svc_call_stop();
-	spn->loop_started = 0;
+	__atomic_store_n(&spn->loop_started, 0, __ATOMIC_RELEASE);
 	call_free_all(spn);
 	ctx_free_all(spn);
 	api_free_state(spn);
