@@ -154,18 +154,29 @@ call_done(void *arg)
 	job_free(j);
 }
 
+/* What the ops see of a CALL whose payload is at data. */
+static void
+call_describe(struct agent_call *ac, const struct rt_msg *m,
+    const uint8_t *data)
+{
+	memset(ac, 0, sizeof *ac);
+	ac->data = data;
+	ac->len = m->h.len;
+	ac->caller = m->h.src;
+	ac->ancestor = rt_is_ancestor(sc.rt, m->h.src);
+	ac->arrived = now_usec();
+}
+
 /* An SPN_INLINE export answers on the loop, as the CALL arrives. */
 static int
 call_inline(const struct rt_msg *m)
 {
-	struct agent_call ac = { .data = m->data, .len = m->h.len,
-	    .caller = m->h.src };
+	struct agent_call ac;
 	struct agent_reply r = { 0 };
 
 	if (sc.ops->run_inline == NULL)
 		return 0;
-	ac.ancestor = rt_is_ancestor(sc.rt, m->h.src);
-	ac.arrived = now_usec();
+	call_describe(&ac, m, m->data);
 	if (!sc.ops->run_inline(&ac, &r))
 		return 0;
 	call_reply(m->h.src, m->h.reply_to, &r);
@@ -279,11 +290,7 @@ call_queue(const struct rt_msg *m)
 	memcpy(j->data, m->data, m->h.len);
 	j->src = m->h.src;
 	j->reply_to = m->h.reply_to;
-	j->ac.data = j->data;
-	j->ac.len = m->h.len;
-	j->ac.caller = m->h.src;
-	j->ac.ancestor = rt_is_ancestor(sc.rt, m->h.src);
-	j->ac.arrived = now_usec();
+	call_describe(&j->ac, m, j->data);
 	call_pending_add(j->src, 1);
 	pthread_mutex_lock(&sc.lock);
 	jobs_append(&sc.queue, j);
