@@ -132,7 +132,10 @@ struct spn_connect_opts {
 	int		 keepalive;	/* seconds; 0: 15, -1: off */
 	const char	*password;	/* for hops that take one; copied */
 	const char	*password_file;	/* ... or its first line */
+	int		 stdio;		/* SPN_STDIO_*: the context's output */
 };
+#define SPN_STDIO_FORWARD	0	/* lines to the log handler (default) */
+#define SPN_STDIO_DISCARD	1	/* to /dev/null in the context */
 /* route: the spindle command's grammar, e.g. "a@bastion+web+sudo=app",
  * "local", "local+sudo=www-data".  Blocks until every hop is up.
  * *ctx: one reference, the caller's; dropping the last one
@@ -153,9 +156,29 @@ void		 spn_ctx_unref(struct spn_ctx *);
  * SPN_ELOST.  grace_ms: how long its functions may run on. */
 int		 spn_ctx_shutdown(struct spn_ctx *, int);
 
+/* Starts a context from an existing one: route is the grammar's rest,
+ * "web", "web+sudo=app", whose first hop the context via runs (so its
+ * image and every argument cross the links above via once: a bastion).
+ * The new context lives while via does and a reference is held. */
+int		 spn_connect_from(struct spn_ctx *, const char *,
+		     const struct spn_connect_opts *, struct spn_ctx **,
+		     struct spn_error *);
+/* n routes in parallel, at most window bootstraps in flight (0: 8);
+ * ctxs[i] is set (else NULL) and errs[i] filled for each; errs may be
+ * NULL.  Returns the number of routes that failed (0: all up), or a
+ * negative status for a bad argument or shutdown.  Raises the soft
+ * RLIMIT_NOFILE toward the hard one as contexts need it. */
+int		 spn_connect_many(struct spn *, const char *const *, size_t,
+		     unsigned, const struct spn_connect_opts *,
+		     struct spn_ctx **, struct spn_error *);
+
 /* Values.  Type letters of signatures:
  *   b bool  i int64_t  u uint64_t  d double  s string (const char *)
  *   y bytes (const void *, size_t)  n nil  v any (const struct spn_value *)
+ *   C a context (struct spn_ctx *)  S a sender (struct spn_sender *)
+ *   aX an array of n of letter X (b i u d s C): size_t n, then a
+ *      pointer to n of what X reads (const int64_t *, const char *const *,
+ *      struct spn_ctx *const *, ...)
  * An export's signature is "ARGS->RESULTS", e.g. "s,i->u" or "s->";
  * commas are optional.  A call's signature is its ARGS part.
  * The variable arguments of spn_call and spn_vbuf_put are read as:
@@ -172,6 +195,8 @@ enum spn_type {
 	SPN_T_BYTES,
 	SPN_T_ARRAY,
 	SPN_T_MAP,
+	SPN_T_CTX,
+	SPN_T_SENDER,
 };
 struct spn_value;
 struct spn_msg;
@@ -204,6 +229,15 @@ uint64_t	 spn_arg_uint(const struct spn_value *, size_t);
 int		 spn_arg_bool(const struct spn_value *, size_t);
 double		 spn_arg_double(const struct spn_value *, size_t);
 const void	*spn_arg_bytes(const struct spn_value *, size_t, size_t *);
+/* A context or a sender a message carries, as a new reference/object
+ * of the caller's (spn_ctx_unref, spn_sender_close); NULL when absent,
+ * of another type, or (a sender) its receiver cannot be reached from
+ * here.  Each call makes a new one. */
+struct spn_ctx	*spn_value_ctx(const struct spn_value *);
+struct spn_ctx	*spn_arg_ctx(const struct spn_value *, size_t);
+struct spn_sender;
+struct spn_sender *spn_value_sender(const struct spn_value *);
+struct spn_sender *spn_arg_sender(const struct spn_value *, size_t);
 /* Append values, one per letter of the signature; a group in brackets,
  * "[si]" or "{sisi}" (key, value, ...), is one array or map of what it
  * holds.  All or nothing: SPN_OK, SPN_EINVAL (a bad signature, a NULL
@@ -271,6 +305,99 @@ int		 spn_fail_at(struct spn_call *, const char *, int,
 #define spn_fail(call, errnum, ...)					\
 	spn_fail_at((call), __FILE__, __LINE__, __func__, (errnum),	\
 	    __VA_ARGS__)
+
+/* The context a receiver hears from (no new reference). */
+struct spn_ctx	*spn_recv_ctx(const struct spn_recv *);
+
+/* Several receivers at once.  A receiver belongs to at most one select
+ * (SPN_EBUSY); a select may hold other selects (nested).  With
+ * SPN_SELECT_ONESHOT a call's receiver leaves the select once its
+ * answer is taken, a channel's at its end. */
+struct spn_select;
+#define SPN_SELECT_ONESHOT	0x1
+int		 spn_select_new(unsigned, struct spn_select **);
+int		 spn_select_add(struct spn_select *, struct spn_recv *);
+int		 spn_select_add_select(struct spn_select *,
+		     struct spn_select *);
+int		 spn_select_remove(struct spn_select *, struct spn_recv *);
+/* The next message of any receiver in it, in arrival order: *r is the
+ * receiver (of a nested select too), the return value and *msg, *err
+ * what spn_recv_get(*r) would give.  SPN_ETIMEDOUT: nothing within
+ * timeout_ms; SPN_ECLOSED with *r NULL: no receiver is left. */
+int		 spn_select_get(struct spn_select *, int, struct spn_recv **,
+		     struct spn_msg **, struct spn_error *);
+/* An fd readable while a message waits in the select, for poll, epoll,
+ * libevent or GLib loops; spn_select_get drains it.  Owned by the
+ * select. */
+int		 spn_select_fd(struct spn_select *);
+/* Frees the select; its receivers stay open, in no select. */
+void		 spn_select_free(struct spn_select *);
+
+/* Channels: a receiver here, a sender passed ('S') to the context peer,
+ * which sends values until either side closes.  window: bytes in flight
+ * (0: 256 KiB); a sender with no credit left blocks.  spn_recv_get gives
+ * each message in order (its value an array, one element per letter),
+ * then SPN_ECLOSED once the sender closed, SPN_ELOST if peer died.  The
+ * sender (spn_recv_sender) belongs to the receiver: pass it, never
+ * close it. */
+int		 spn_channel_open(struct spn *, struct spn_ctx *, size_t,
+		     struct spn_recv **, struct spn_error *);
+struct spn_sender *spn_recv_sender(struct spn_recv *);
+/* SPN_OK; SPN_ETIMEDOUT (nothing sent); SPN_ECLOSED (the receiver was
+ * closed), SPN_ELOST, SPN_ESIG, SPN_ETOOLARGE, SPN_ESHUTDOWN. */
+int		 spn_send(struct spn_sender *, int, const char *, ...);
+/* Ends the stream (the receiver sees SPN_ECLOSED after the last
+ * message) and frees the sender. */
+int		 spn_sender_close(struct spn_sender *);
+
+/* Logs and output.  spn_log in any context and thread reaches the
+ * master tagged with the context, if the master's level lets it
+ * (spn_opts.log_level, spn_set_log_level); a flood blocks the thread
+ * that logs, never grows memory.  A context's stdout and stderr, and
+ * those of everything it starts, reach the master line by line.  The
+ * handler (default: a line on stderr, "[web] stdout: text") runs on the
+ * library's log thread, one record at a time, in order per context; it
+ * may block, which holds back the contexts' output, never calls. */
+struct spn_log_rec {
+	uint32_t	 ctx_id;
+	const char	*context;	/* "master", or the context's route */
+	int		 level;		/* SPN_LOG_*; SPN_LOG_INFO for output */
+	const char	*stream;	/* NULL (spn_log), "stdout", "stderr" */
+	const char	*text;		/* one line, no newline, cleaned */
+	size_t		 len;
+};
+typedef void	 spn_log_fn(const struct spn_log_rec *, void *);
+void		 spn_log(int, const char *, ...) SPN_FMT(2, 3);
+/* NULL: the default lines. */
+void		 spn_set_log_handler(struct spn *, spn_log_fn *, void *);
+void		 spn_set_log_level(struct spn *, int);
+
+/* Files, over credit-window streams: written to a temporary name in the
+ * destination's directory, then renamed; mode: permission bits (-1:
+ * 0644 for put, the source's for get).  A failure names the path and
+ * the errno: SPN_ECALL (far side, err.context set) or SPN_ESYS (here).
+ * The _fd forms stream from an fd to its end, or to an fd. */
+int		 spn_put_file(struct spn_ctx *, const char *, const char *,
+		     int, struct spn_error *);
+int		 spn_get_file(struct spn_ctx *, const char *, const char *,
+		     int, struct spn_error *);
+int		 spn_put_fd(struct spn_ctx *, int, const char *, int,
+		     struct spn_error *);
+int		 spn_get_fd(struct spn_ctx *, const char *, int,
+		     struct spn_error *);
+
+/* Fan-out: fn on n contexts, at most window calls in flight (0: 64),
+ * each with its own timeout.  out[i] gets each context's status,
+ * results (spn_msg_free them) and error.  Returns the number that
+ * failed, or a negative status for a bad argument.  For answers as they
+ * come: spn_call_async on each and a SPN_SELECT_ONESHOT select. */
+struct spn_result {
+	int		 code;
+	struct spn_msg	*msg;
+	struct spn_error err;
+};
+int		 spn_call_many(struct spn_ctx *const *, size_t, const char *,
+		     int, unsigned, struct spn_result *, const char *, ...);
 
 /* Run a command in a context (the EXEC service: what `spindle run`
  * does): (ctx, argv, fd_in, fd_out, fd_err, &status, &err).  fds: -1

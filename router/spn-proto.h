@@ -41,8 +41,10 @@ enum spn_kind {
 	SPN_K_KEEPALIVE = 13,	/* link liveness probe, no payload */
 	SPN_K_KEEPALIVE_ACK = 14,
 	SPN_K_WINCH = 15,	/* u32 rows, u32 cols: a pty's new size */
+	SPN_K_GONE = 16,	/* u32 ctx, str reason: a context this one
+				 * talked to has gone (siblings hear of it) */
 };
-#define SPN_K_MAX		15
+#define SPN_K_MAX		16
 
 /* Well-known handles.  Dynamic handles start at SPN_H_DYNAMIC. */
 enum spn_handle {
@@ -53,14 +55,16 @@ enum spn_handle {
 	SPN_H_CONNECT = 4,	/* start a child context from here */
 	SPN_H_LOG = 5,		/* log sink (in the master) */
 	SPN_H_CALL = 6,		/* libspindle: run an export (MessagePack) */
+	SPN_H_STDIO = 7,	/* libspindle: stdout, stderr, logs as streams */
+	SPN_H_FILE = 8,		/* libspindle: put and get files */
 };
 #define SPN_H_DYNAMIC		1024
 
 /* MessagePack extension types in libspindle values (docs/protocol.md,
- * "Calls").  Reserved; decoders reject every extension for now. */
+ * "Calls").  Decoders take CONTEXT and SENDER, reject the others. */
 #define SPN_EXT_ERROR		1
 #define SPN_EXT_CONTEXT		2	/* u32 id, str name */
-#define SPN_EXT_SENDER		3	/* u32 context, u32 handle */
+#define SPN_EXT_SENDER		3	/* u32 context, u32 handle, u32 window */
 #define SPN_EXT_SECRET		4	/* bytes masked in logs */
 
 /* Dead-letter reasons (first u32 of a DEAD payload). */

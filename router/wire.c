@@ -88,6 +88,7 @@ wire_kind_name(uint8_t kind)
 		[SPN_K_KEEPALIVE] = "KEEPALIVE",
 		[SPN_K_KEEPALIVE_ACK] = "KEEPALIVE_ACK",
 		[SPN_K_WINCH] = "WINCH",
+		[SPN_K_GONE] = "GONE",
 	};
 
 	if (kind > SPN_K_MAX || names[kind] == NULL)
