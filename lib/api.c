@@ -433,7 +433,7 @@ spn_shutdown(struct spn *spn)
 		pthread_join(spn->loop, NULL);
 	svc_call_stop();
 	__atomic_store_n(&spn->loop_started, 0, __ATOMIC_RELEASE);
-	call_free_all(spn);
+	recv_free_all(spn);
 	ctx_free_all(spn);
 	api_free_state(spn);
 }

@@ -93,8 +93,54 @@ struct spn_ctx	*ctx_new(struct spn *, uint32_t, const char *, struct conn *);
 void		 ctx_close_all(struct spn *);
 void		 ctx_free_all(struct spn *);
 
+/*
+ * recv.c: the receiver core, the interface for calls (call.c) and
+ * channels (channel.c).  A receiver queues the messages (SPN_K_REPLY,
+ * DATA, EOF, DEAD: raw payloads) its kind pushes on the loop thread, and
+ * hands each out once, in order, to spn_recv_get (or a select), which
+ * decodes it on the taker's thread.  Hooks run without api_lock, on the
+ * thread named, with a reference held; NULL ones are skipped.
+ */
+struct recv_ops {
+	const char	*noun;		/* "answer": "no answer within N ms" */
+	int		 spent_rv;	/* a get after the last message was
+					 * taken (0: that message's status) */
+	const char	*spent_text;	/* ... its error text */
+	/* The taker's thread: the payload into *msg (may be NULL: dropped)
+	 * or an error in err (never NULL); the status spn_recv_get returns.
+	 * DEAD letters are decoded by recv.c (SPN_ELOST, ...). */
+	int	(*decode)(struct spn_recv *, uint8_t, const uint8_t *, size_t,
+		    struct spn_msg **, struct spn_error *);
+	/* The taker's thread: a message of that kind and length was handed
+	 * out (a channel returns its credit). */
+	void	(*taken)(struct spn_recv *, uint8_t, size_t);
+	/* spn_recv_close's thread: the program closed it; ended: its last
+	 * message had come (or a cancel), else tell the far side. */
+	void	(*closed)(struct spn_recv *, int);
+	/* spn_recv_cancel's thread, while nothing ended it: stop the far
+	 * side (NULL: closed(r, 0) is called). */
+	void	(*cancel)(struct spn_recv *);
+	/* The last reference went (any thread): free the kind's own. */
+	void	(*destroy)(struct spn_recv *);
+};
+/* One reference, the program's; state: bytes for the kind, zeroed
+ * (recv_state); at most max_n messages and max_bytes payload bytes
+ * queued, past which recv_push refuses. */
+struct spn_recv	*recv_new(struct spn_ctx *, const struct recv_ops *, size_t,
+		     size_t, size_t);
+void		*recv_state(struct spn_recv *);
+void		 recv_ref(struct spn_recv *);
+void		 recv_unref(struct spn_recv *);
+/* Neither closed nor ended: is a message still wanted? */
+int		 recv_open(struct spn_recv *);
+/* The loop thread: queue a copy of the payload, wake the waiters and the
+ * select; last: nothing comes after it (an answer, EOF, DEAD).  -1 (the
+ * payload dropped) when closed, ended, or over the hard bound. */
+int		 recv_push(struct spn_recv *, uint8_t, const void *, size_t,
+		     int);
+void		 recv_free_all(struct spn *);
+
 /* call.c */
 void		 api_call_service(struct spn *, int);
-void		 call_free_all(struct spn *);
 
 #endif
