@@ -776,7 +776,8 @@ value_decode(const void *buf, size_t len, struct spn_msg **mp, char *why,
 	/* nodes <= len <= 16 MiB: no overflow. */
 	size = offsetof(struct spn_msg, nodes) +
 	    w.nodes * sizeof(struct spn_value) + w.text;
-	if ((m = malloc(size)) == NULL) {
+	/* Cached when big: a stream of messages frees as many. */
+	if ((m = mem_get(size)) == NULL) {
 		snprintf(why, whylen, "out of memory for %zu bytes", size);
 		return -1;
 	}
@@ -787,7 +788,7 @@ value_decode(const void *buf, size_t len, struct spn_msg **mp, char *why,
 	w.nodes = 0;
 	if (walk_one(&w, &m->nodes[0], 0) != 0) {
 		/* The pre-scan passed the same bytes: cannot happen. */
-		free(m);
+		mem_put(m);
 		return -1;
 	}
 	m->root = &m->nodes[0];
@@ -810,7 +811,7 @@ spn_msg_value(const struct spn_msg *m)
 void
 spn_msg_free(struct spn_msg *m)
 {
-	free(m);
+	mem_put(m);
 }
 
 int

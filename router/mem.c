@@ -119,6 +119,24 @@ mem_realloc(void *p, size_t n)
 	return q;
 }
 
+/*
+ * The same cache for libspindle's own big blocks (messages queued and
+ * decoded): musl gives a freed block of a few pages back at once
+ * (munmap, MADV_FREE), which costs a TLB shootdown across every thread
+ * of the process, per message.  NULL when out of memory.
+ */
+void *
+mem_get(size_t n)
+{
+	return mem_malloc(n);
+}
+
+void
+mem_put(void *p)
+{
+	mem_free(p);
+}
+
 /* libevent's internal errors exit() unless told otherwise: not ours to do
  * in a program that links us. */
 static void
