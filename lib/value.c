@@ -65,6 +65,7 @@ struct spn_value {
 
 struct spn_msg {
 	const struct spn_value *root;
+	int		 cached;	/* from mem_get */
 	struct spn_value nodes[];	/* then the text arena */
 };
 
@@ -760,6 +761,7 @@ value_decode(const void *buf, size_t len, struct spn_msg **mp, char *why,
 	struct walk	 w = { .len = len, .why = why, .whylen = whylen };
 	struct spn_msg	*m;
 	size_t		 size;
+	int		 cached;
 
 	*mp = NULL;
 	if (len == 0 || len > VALUE_LEN_MAX) {
@@ -776,11 +778,18 @@ value_decode(const void *buf, size_t len, struct spn_msg **mp, char *why,
 	/* nodes <= len <= 16 MiB: no overflow. */
 	size = offsetof(struct spn_msg, nodes) +
 	    w.nodes * sizeof(struct spn_value) + w.text;
-	/* Cached when big: a stream of messages frees as many. */
-	if ((m = mem_get(size)) == NULL) {
+	/*
+	 * A stream of messages frees as many: from mem.c's cache, whose
+	 * blocks round up to a power of two, unless the values are so many
+	 * that a block this size would be over 8 times the payload (the
+	 * bound above stays about 18 times).
+	 */
+	cached = size <= 4 * len;
+	if ((m = cached ? mem_get(size) : malloc(size)) == NULL) {
 		snprintf(why, whylen, "out of memory for %zu bytes", size);
 		return -1;
 	}
+	m->cached = cached;
 	w.p = buf;
 	w.pool = m->nodes;
 	w.used = 1;
@@ -788,7 +797,7 @@ value_decode(const void *buf, size_t len, struct spn_msg **mp, char *why,
 	w.nodes = 0;
 	if (walk_one(&w, &m->nodes[0], 0) != 0) {
 		/* The pre-scan passed the same bytes: cannot happen. */
-		mem_put(m);
+		spn_msg_free(m);
 		return -1;
 	}
 	m->root = &m->nodes[0];
@@ -811,7 +820,10 @@ spn_msg_value(const struct spn_msg *m)
 void
 spn_msg_free(struct spn_msg *m)
 {
-	mem_put(m);
+	if (m != NULL && m->cached)
+		mem_put(m);
+	else
+		free(m);
 }
 
 int
