@@ -80,6 +80,13 @@ recv_state(struct spn_recv *r)
 	return r->kind_state;
 }
 
+/* Which kind it is (a channel's spn_recv_sender asks). */
+const struct recv_ops *
+recv_kind(const struct spn_recv *r)
+{
+	return r->ops;
+}
+
 struct spn_ctx *
 spn_recv_ctx(const struct spn_recv *r)
 {

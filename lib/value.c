@@ -36,6 +36,8 @@
 #define VALUE_LEN_MAX	SPN_MAX_FRAME_HARD
 /* A small result needs no second allocation. */
 #define VBUF_INLINE	200
+/* What a sender's extension holds. */
+#define VALUE_SENDER_LEN	12
 
 struct spn_vbuf {
 	uint8_t		*data;
@@ -262,6 +264,20 @@ vbuf_cat(struct spn_vbuf *vb, const struct spn_vbuf *from)
 	return SPN_OK;
 }
 
+/* A sender: ext SPN_EXT_SENDER, u32 context, u32 handle, u32 window. */
+static int
+value_put_sender(struct spn_vbuf *vb, uint32_t ctx, uint32_t handle,
+    uint32_t window)
+{
+	uint8_t	 b[VALUE_SENDER_LEN];
+
+	be32_put(b, ctx);
+	be32_put(b + 4, handle);
+	be32_put(b + 8, window);
+	return msgpack_pack_ext_with_body(&vb->pk, b, sizeof b,
+	    SPN_EXT_SENDER);
+}
+
 /* A decoded value, again (the letter v). */
 static int
 vbuf_put_value(struct spn_vbuf *vb, const struct spn_value *v)
@@ -291,6 +307,10 @@ vbuf_put_value(struct spn_vbuf *vb, const struct spn_value *v)
 		break;
 	case SPN_T_BYTES:
 		rc = msgpack_pack_bin_with_body(pk, v->v.s, v->n);
+		break;
+	case SPN_T_SENDER:
+		rc = value_put_sender(vb, v->n, (uint32_t)(v->v.u >> 32),
+		    (uint32_t)v->v.u);
 		break;
 	case SPN_T_ARRAY:
 	case SPN_T_MAP:
@@ -376,6 +396,7 @@ put_one(struct spn_vbuf *vb, const char **sp, va_list *ap, char *why,
 	const char		*s = *sp, *str, *end;
 	const void		*p;
 	const struct spn_value	*v;
+	const struct sender_ref	*snd;
 	size_t			 n;
 	int			 rc, map;
 
@@ -411,6 +432,13 @@ put_one(struct spn_vbuf *vb, const char **sp, va_list *ap, char *why,
 		break;
 	case 'n':
 		rc = msgpack_pack_nil(pk);
+		break;
+	case 'S':
+		if ((snd = va_arg(*ap, const struct sender_ref *)) == NULL) {
+			snprintf(why, whylen, "NULL for S");
+			return SPN_EINVAL;
+		}
+		rc = value_put_sender(vb, snd->ctx, snd->handle, snd->window);
 		break;
 	case 'v':
 		if ((v = va_arg(*ap, const struct spn_value *)) == NULL) {
@@ -662,8 +690,33 @@ walk_container(struct walk *w, struct spn_value *out, int map, uint32_t n,
 	return 0;
 }
 
+/* A sender names a dynamic handle of a context, and some credit. */
 static int
-walk_ext(struct walk *w, uint32_t n)
+walk_sender(struct walk *w, struct spn_value *out, uint32_t n)
+{
+	const uint8_t	*p;
+	uint32_t	 ctx, handle, window;
+
+	if (n != VALUE_SENDER_LEN)
+		return walk_bad(w, "sender of %u bytes", n);
+	p = walk_take(w, n);
+	ctx = be32_get(p);
+	handle = be32_get(p + 4);
+	window = be32_get(p + 8);
+	if (ctx == SPN_CTX_NONE || handle < SPN_H_DYNAMIC || window == 0 ||
+	    window > CHAN_WINDOW_MAX)
+		return walk_bad(w, "sender to %u:%u with a window of %u", ctx,
+		    handle, window);
+	if (out != NULL) {
+		out->type = SPN_T_SENDER;
+		out->n = ctx;
+		out->v.u = (uint64_t)handle << 32 | window;
+	}
+	return 0;
+}
+
+static int
+walk_ext(struct walk *w, struct spn_value *out, uint32_t n)
 {
 	const uint8_t	*p;
 
@@ -673,9 +726,10 @@ walk_ext(struct walk *w, uint32_t n)
 		return walk_bad(w, "extension of %u bytes, %zu left", n,
 		    (size_t)(w->end - w->p));
 	switch ((int8_t)*p) {
+	case SPN_EXT_SENDER:
+		return walk_sender(w, out, n);
 	case SPN_EXT_ERROR:
 	case SPN_EXT_CONTEXT:
-	case SPN_EXT_SENDER:
 	case SPN_EXT_SECRET:
 		return walk_bad(w, "extension type %d is not supported yet",
 		    (int8_t)*p);
@@ -728,13 +782,13 @@ walk_one(struct walk *w, struct spn_value *out, int depth)
 	case 0xc9:
 		if (walk_count(w, 1 << (c - 0xc7), &n) != 0)
 			return -1;
-		return walk_ext(w, n);
+		return walk_ext(w, out, n);
 	case 0xd4:
 	case 0xd5:
 	case 0xd6:
 	case 0xd7:
 	case 0xd8:
-		return walk_ext(w, 1 << (c - 0xd4));
+		return walk_ext(w, out, 1 << (c - 0xd4));
 	case 0xd9:
 	case 0xda:
 	case 0xdb:
@@ -981,7 +1035,8 @@ static const char *
 value_type_name(const struct spn_value *v)
 {
 	static const char	*names[] = { "nil", "bool", "int", "uint",
-	    "double", "string", "bytes", "array", "map" };
+	    "double", "string", "bytes", "array", "map", "context",
+	    "sender" };
 
 	return names[v->type];
 }
@@ -1017,6 +1072,9 @@ match_one(const struct spn_value *v, const char **sp, int depth, char *why,
 		break;
 	case 'n':
 		ok = v->type == SPN_T_NIL;
+		break;
+	case 'S':
+		ok = v->type == SPN_T_SENDER;
 		break;
 	case 'v':
 		ok = 1;
@@ -1087,4 +1145,17 @@ value_sig_match(const struct spn_value *a, const char *sig, char *why,
 		return -1;
 	}
 	return 0;
+}
+
+/* Where a sender value points: SPN_OK, or SPN_EINVAL for another type. */
+int
+value_sender(const struct spn_value *v, uint32_t *ctx, uint32_t *handle,
+    uint32_t *window)
+{
+	if (v == NULL || v->type != SPN_T_SENDER)
+		return SPN_EINVAL;
+	*ctx = v->n;
+	*handle = (uint32_t)(v->v.u >> 32);
+	*window = (uint32_t)v->v.u;
+	return SPN_OK;
 }

@@ -1,0 +1,54 @@
+#!/bin/sh
+# Channels (issue 10 point 2, LIBRARY.md §9 B9), run by tests/lib/channel
+# over local routes; each case leaves nothing running:
+#
+#   order     values in order, then SPN_ECLOSED: from an export, from four
+#             of its threads, from the master to a context's receiver, and
+#             from the master's export to the receiver of its caller
+#   bulk      1 GiB through a channel over local and local+local, with
+#             the VmHWM of every process of ours under 64 MiB
+#   slow      a receiver that does not read stops the sender after one
+#             window; read slowly, the sender's RSS stays flat
+#   close     closing the receiver ends a remote spn_send loop with
+#             SPN_ECLOSED within 1 s (blocked for credit, or sending)
+#   third     a context that is not the receiver's peer cannot send to it
+#   lost      the peer's death: SPN_ELOST for the receiver and the sender
+. "$(dirname "$0")/lib.sh"
+
+lib_prog tests/lib/channel
+CHAN=$PROG
+failed=""
+start=$(date +%s)
+
+# case_ NAME ROUTE [ARG]: one case (60 s at most), its lines logged, a
+# failure remembered; whatever it started must be gone 5 s later.
+case_() {
+	_c=$1
+	spn_prog 60 "$CHAN" "$@" >"$TMPD/out" 2>"$TMPD/err"
+	_rc=$?
+	sed "s/^/  $_c $2: /" "$TMPD/out" >&2
+	if [ "$_rc" != 0 ] || ! grep -q "^ok $_c" "$TMPD/out"; then
+		sed 's/^/  stderr: /' "$TMPD/err" >&2
+		log "case $_c $2 failed (exit status $_rc)"
+		failed="$failed $_c($2)"
+	fi
+	_left=$(tree_of "$(last_master)" orphans)
+	if [ -n "$_left" ] && ! wait_gone $_left 5; then
+		log "case $_c $2 left processes behind"
+		failed="$failed $_c($2,left)"
+	fi
+}
+
+case_ order local
+case_ order local+local
+case_ bulk local 1024
+case_ bulk local+local 1024
+case_ slow local
+case_ close local
+case_ close local+local
+case_ third local
+case_ lost local
+
+log "took $(($(date +%s) - start)) s"
+[ -z "$failed" ] || fail "cases failed:$failed"
+pass
