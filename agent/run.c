@@ -356,6 +356,9 @@ agent_run(int argc, char **argv, const struct agent_ops *ops)
 	agent_rt = rt_new(base, 0, "agent");
 	agent_brk = broker_new(base, 256);
 	rt_set_hooks(agent_rt, &agent_hooks);
+	/* A program's tree (ops): its contexts may call each other's
+	 * SPN_ALLOW_ANY exports.  The stock agent's subtrees are routes. */
+	rt_set_sideways(agent_rt, ops != NULL);
 	svc_basic_init(agent_rt);
 	svc_exec_init(agent_rt);
 	svc_call_init(agent_rt, agent_brk, ops);
