@@ -86,6 +86,7 @@ call_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 
 	rt_handle_del(rt, r->handle);
 	r->handle = 0;
+	ctx_call_end(r->ctx);
 	if (m->h.len > 0) {
 		copy = xmalloc(m->h.len);
 		memcpy(copy, m->data, m->h.len);
@@ -122,6 +123,7 @@ call_send_job(void *arg)
 	    call_reply, r);
 	data = vbuf_data(r->payload, &len);
 	rt_send(rt, SPN_K_CALL, r->ctx->id, SPN_H_CALL, r->handle, data, len);
+	ctx_call_begin(r->ctx);
 	vbuf_free(r->payload);
 	r->payload = NULL;
 }
@@ -140,6 +142,7 @@ call_stop_job(void *arg)
 		    sizeof b);
 		rt_handle_del(api_spn.rt, r->handle);
 		r->handle = 0;
+		ctx_call_end(r->ctx);
 		pthread_mutex_lock(&api_lock);
 		if (recv_release(r))	/* the loop's; the job's is left */
 			abort();
@@ -236,6 +239,14 @@ recv_start(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	r->payload = payload;
 	r->refs = 2;		/* the caller's and the loop's */
 	pthread_mutex_lock(&api_lock);
+	if (ctx_closing(ctx)) {
+		pthread_mutex_unlock(&api_lock);
+		error_set(err, SPN_ELOST, ctx->name, "spn_ctx_shutdown() was "
+		    "called");
+		recv_destroy(r);
+		spn_ctx_unref(ctx);
+		return SPN_ELOST;
+	}
 	api_list_add(&api_spn.recvs, &r->node);
 	pthread_mutex_unlock(&api_lock);
 	if (api_submit(call_send_job, r) != 0) {
