@@ -256,6 +256,35 @@ spn_connect(struct spn *spn, const char *route,
 	return rv;
 }
 
+/*
+ * A context a message names: a new struct spn_ctx of ours, which closes
+ * nothing when dropped (the chain is its creator's).  Its id and name are
+ * the sender's word: calls to it go where the id leads, as far as the
+ * routers' policy lets them, and the name only labels errors.
+ */
+struct spn_ctx *
+spn_value_ctx(const struct spn_value *v)
+{
+	struct spn_ctx *ctx;
+	const char *name;
+	char *clean;
+	uint32_t id;
+
+	if (value_ctx(v, &id, &name) != 0 || api_enter(NULL) != SPN_OK)
+		return NULL;
+	clean = str_clean(xstrdup(name));
+	ctx = ctx_new(&api_spn, id, clean, NULL);
+	free(clean);
+	api_leave();
+	return ctx;
+}
+
+struct spn_ctx *
+spn_arg_ctx(const struct spn_value *a, size_t i)
+{
+	return spn_value_ctx(spn_value_at(a, i));
+}
+
 struct spn_ctx *
 spn_parent(struct spn *spn)
 {
