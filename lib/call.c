@@ -303,6 +303,7 @@ spn_recv_get(struct spn_recv *r, int timeout_ms, struct spn_msg **msg,
 {
 	uint64_t deadline;
 	uint8_t *data = NULL, kind = 0;
+	struct spn_msg *drop = NULL;
 	size_t len = 0;
 	int rv;
 
@@ -345,7 +346,11 @@ spn_recv_get(struct spn_recv *r, int timeout_ms, struct spn_msg **msg,
 		rv = SPN_ETIMEDOUT;
 	if (rv == SPN_OK) {
 		pthread_mutex_unlock(&api_lock);
-		rv = call_decode(r, kind, data, len, msg, err);
+		/* msg may be NULL, as for spn_call: the results go. */
+		rv = call_decode(r, kind, data, len, msg != NULL ? msg : &drop,
+		    err);
+		if (msg == NULL)
+			spn_msg_free(drop);
 		free(data);
 		pthread_mutex_lock(&api_lock);
 	} else if (rv == SPN_ETIMEDOUT)

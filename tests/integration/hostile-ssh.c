@@ -26,6 +26,8 @@
  *	answer-sideways	a libspindle CALL is answered, half a second
  *			later, on the next reply handles, which belong to
  *			calls to other contexts, never on its own
+ *	gone-sibling	GONE to its parent for every id below its own:
+ *			its siblings (and cousins) died, it says
  *
  * It speaks the wire with the router room's own codec; it is test code,
  * never linked into spindle.
@@ -157,6 +159,22 @@ claim(uint32_t from, uint32_t to)
 		pk_u32(&pk, id);
 		if (frame(SPN_K_ROUTE_ADD, parent, me, SPN_H_ROUTER, 0,
 		    &pk) != 0)
+			exit(0);	/* cut off: as it should be */
+		pk_free(&pk);
+	}
+}
+
+/* Others died, it says: a parent's word, which a child may not give. */
+static void
+gone(uint32_t from, uint32_t to)
+{
+	struct pk pk;
+
+	for (uint32_t id = from; id <= to; id++) {
+		pk_init(&pk);
+		pk_u32(&pk, id);
+		pk_str(&pk, "agent killed by signal 9 (Killed)");
+		if (frame(SPN_K_GONE, parent, me, SPN_H_ROUTER, 0, &pk) != 0)
 			exit(0);	/* cut off: as it should be */
 		pk_free(&pk);
 	}
@@ -342,6 +360,8 @@ attack(const char *mode)
 		answer(0);
 	else if (strcmp(mode, "answer-sideways") == 0)
 		answer(1);
+	else if (strcmp(mode, "gone-sibling") == 0)
+		gone(SPN_CTX_MASTER + 1, me - 1);
 	else if (strcmp(mode, "silent") != 0)
 		die("unknown mode");
 }
