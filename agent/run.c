@@ -325,9 +325,21 @@ agent_signal(evutil_socket_t sig, short what, void *arg)
 	_exit(128 + sig);
 }
 
+/* A context below us, or one we talked with (GONE), is gone: the calls
+ * it made here are cancelled. */
+static void
+agent_route_lost(struct rt *rt, uint32_t ctx, const char *why, void *arg)
+{
+	(void)rt;
+	(void)why;
+	(void)arg;
+	svc_call_gone(ctx);
+}
+
 static const struct rt_hooks agent_hooks = {
 	.boot = agent_boot,
 	.parent_lost = agent_parent_lost,
+	.route_lost = agent_route_lost,
 };
 
 void

@@ -756,8 +756,12 @@ rt_input(struct rt *rt, struct link *l, struct evbuffer *in,
 		evbuffer_drain(in, n);
 		return;
 	}
-	rt_heard(rt, h->src, out);
-	rt_heard(rt, h->dst, l);
+	/* A dead letter waits for nothing, and may speak for a context
+	 * already gone, which nobody would ever say GONE for again. */
+	if (h->kind != SPN_K_DEAD) {
+		rt_heard(rt, h->src, out);
+		rt_heard(rt, h->dst, l);
+	}
 	link_write_evbuf(out, in, n);
 }
 
@@ -972,6 +976,8 @@ rt_control_gone(struct rt *rt, const struct rt_msg *m)
 	lc.rt = rt;
 	map_each(rt->handles, rt_fail_peer, &lc);
 	rt_gone_down(rt, ctx, why, NULL);
+	if (rt->hooks.route_lost != NULL)
+		rt->hooks.route_lost(rt, ctx, why, rt->hooks.arg);
 	free(why);
 }
 

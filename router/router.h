@@ -195,6 +195,7 @@ struct rt_hooks {
 	void	(*boot)(struct rt *, const struct rt_msg *, struct upk *,
 		    void *);
 	void	(*parent_lost)(struct rt *, const char *, void *);
+	/* A route of ours went, or (GONE) a context we talked with. */
 	void	(*route_lost)(struct rt *, uint32_t, const char *, void *);
 	/* The master's name for a context it started, or NULL. */
 	const char *(*ctx_name)(struct rt *, uint32_t, void *);
