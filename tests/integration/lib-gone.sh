@@ -6,7 +6,8 @@
 # are children of the master or each below a hop of its own (the GONE
 # then goes master -> A's hop -> A).  A hostile context that says its
 # siblings died (a GONE, which only a parent may send) is cut off and
-# changes nothing.  spn_ctx_shutdown's grace: a call in flight answers
+# changes nothing.  When A dies instead, B's function is cancelled.
+# spn_ctx_shutdown's grace: a call in flight answers
 # within it, none starts, the context goes; past it, SPN_ELOST.
 . "$(dirname "$0")/lib.sh"
 HOSTILE=${BUILDDIR:-$(dirname "$SPINDLE")}/tests/integration/hostile-ssh
@@ -37,6 +38,16 @@ elost subtrees
 contains "$TMPD/out" "hop 2 (local+local)" ||
     fail "subtrees: B's hop not named: $(cat "$TMPD/out")"
 procs_left subtrees
+
+# The other way: A dies while its call runs in B, whose function sees
+# spn_cancelled() (its caller is gone, nobody wants the answer).
+prog_run caller "$GONE" caller local local
+check_rc "caller" 0 $? "$TMPD/err"
+_ms=$(awk '$1 == "cancelled" { print $2 }' "$TMPD/out")
+[ -n "$_ms" ] && [ "$_ms" -le 2000 ] ||
+    fail "caller: B's function not cancelled within 2 s: $(cat "$TMPD/out")"
+log "caller: B's function cancelled $_ms ms after A was killed"
+procs_left caller
 
 prog_run grace "$GONE" grace local
 check_rc "grace" 0 $? "$TMPD/err"

@@ -9,6 +9,10 @@
  *	route to hostile-ssh's gone-sibling: a GONE for every id below
  *	its own), B is not killed: the forged deaths change nothing, A's
  *	call answers ("answered MS").
+ *   gone caller ROUTE_A ROUTE_B
+ *	the same call, but A's agent is killed: B's function sees
+ *	spn_cancelled() within 2 s ("cancelled MS" on stdout), as B heard
+ *	that its caller is gone.
  *   gone grace ROUTE
  *	spn_ctx_shutdown(ctx, 5000) with a 600 ms call in flight: the
  *	call answers, a new one fails at once, the context goes; with
@@ -59,7 +63,10 @@ getpid_fn(struct spn_call *call, const struct spn_value *args,
 }
 SPN_EXPORT(getpid_fn, "->i");
 
-/* Sleeps N ms; any context may call it (a sibling does). */
+static int	naps_cancelled;
+
+/* Sleeps N ms unless cancelled; any context may call it (a sibling
+ * does). */
 static int
 nap_any(struct spn_call *call, const struct spn_value *args,
     struct spn_vbuf *res)
@@ -67,12 +74,29 @@ nap_any(struct spn_call *call, const struct spn_value *args,
 	int64_t ms = spn_arg_int(args, 0);
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 
-	for (int64_t t = 0; t < ms && !spn_cancelled(call); t += 10)
+	for (int64_t t = 0; t < ms; t += 10) {
+		if (spn_cancelled(call)) {
+			__atomic_add_fetch(&naps_cancelled, 1,
+			    __ATOMIC_RELAXED);
+			break;
+		}
 		nanosleep(&ts, NULL);
+	}
 	(void)res;
 	return SPN_OK;
 }
 SPN_EXPORT_FLAGS(nap_any, "i->", SPN_ALLOW_ANY);
+
+static int
+cancelled_naps(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	(void)call;
+	(void)args;
+	return spn_vbuf_put(res, "i", (int64_t)__atomic_load_n(
+	    &naps_cancelled, __ATOMIC_RELAXED));
+}
+SPN_EXPORT(cancelled_naps, "->i");
 
 /* In A: call B's nap_any and wait for ever; how it ended: the code, the
  * error's context and message, and how long after the call began. */
@@ -205,6 +229,51 @@ case_sibling(const char *ra, const char *rb, const char *hostile)
 	return 0;
 }
 
+/* A dies while its call to B runs: B's function is cancelled. */
+static int
+case_caller(const char *ra, const char *rb)
+{
+	struct spn_ctx *a, *b;
+	struct spn_error err;
+	struct spn_recv *r;
+	struct spn_msg *m;
+	int64_t pid, n = 0;
+	uint64_t t0;
+	int rc;
+
+	if (connect_to(ra, &a) != 0 || connect_to(rb, &b) != 0)
+		return 1;
+	if ((rc = call_pid(a, &pid, &err)) != SPN_OK)
+		return fail("A's pid", rc, &err);
+	if ((rc = spn_call_async(a, "call_sibling", &r, &err, "Ci", b,
+	    (int64_t)60000)) != SPN_OK)
+		return fail("call_sibling", rc, &err);
+	usleep(500000);
+	t0 = now_ms();
+	if (kill((pid_t)pid, SIGKILL) != 0)
+		return fail("kill A", SPN_ESYS, NULL);
+	while (n == 0 && now_ms() - t0 < 10000) {
+		usleep(20000);
+		if ((rc = spn_call(b, "cancelled_naps", 10000, &m, &err,
+		    "")) != SPN_OK)
+			return fail("cancelled_naps", rc, &err);
+		n = spn_arg_int(spn_msg_value(m), 0);
+		spn_msg_free(m);
+	}
+	if (n != 1) {
+		fprintf(stderr, "%s: B's function was not cancelled within "
+		    "10 s of its caller's death\n", prog);
+		return 1;
+	}
+	printf("cancelled %llu\n", (unsigned long long)(now_ms() - t0));
+	if ((rc = spn_recv_get(r, 10000, NULL, &err)) != SPN_ELOST)
+		return fail("the call to A (want ELOST)", rc, &err);
+	spn_recv_close(r);
+	spn_ctx_unref(a);
+	spn_ctx_unref(b);
+	return 0;
+}
+
 static int
 gone_within(int64_t pid, int ms)
 {
@@ -290,11 +359,13 @@ main(int argc, char **argv)
 		return fail("spn_init", rc, NULL);
 	if (argc >= 4 && strcmp(argv[1], "sibling") == 0)
 		rc = case_sibling(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
+	else if (argc == 4 && strcmp(argv[1], "caller") == 0)
+		rc = case_caller(argv[2], argv[3]);
 	else if (argc == 3 && strcmp(argv[1], "grace") == 0)
 		rc = case_grace(argv[2]);
 	else {
 		fprintf(stderr, "usage: %s sibling ROUTE_A ROUTE_B [HOSTILE] "
-		    "| grace ROUTE\n", prog);
+		    "| caller ROUTE_A ROUTE_B | grace ROUTE\n", prog);
 		rc = 2;
 	}
 	spn_shutdown(spn);
