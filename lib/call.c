@@ -189,6 +189,14 @@ call_encode(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 		error_set(err, SPN_ENOTSTATIC, ctx->name, "%s", CALL_NOTSTATIC);
 		return SPN_ENOTSTATIC;
 	}
+	pthread_mutex_lock(&api_lock);
+	rv = ctx_closing(ctx);
+	pthread_mutex_unlock(&api_lock);
+	if (rv) {
+		error_set(err, SPN_ELOST, ctx->name, "spn_ctx_shutdown() was "
+		    "called");
+		return SPN_ELOST;
+	}
 	if ((e = export_find(fn)) == NULL) {
 		error_set(err, SPN_ENOFUNC, ctx->name, "no function %s in "
 		    "this program (SPN_EXPORT it)", fn);
@@ -239,14 +247,6 @@ recv_start(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	r->payload = payload;
 	r->refs = 2;		/* the caller's and the loop's */
 	pthread_mutex_lock(&api_lock);
-	if (ctx_closing(ctx)) {
-		pthread_mutex_unlock(&api_lock);
-		error_set(err, SPN_ELOST, ctx->name, "spn_ctx_shutdown() was "
-		    "called");
-		recv_destroy(r);
-		spn_ctx_unref(ctx);
-		return SPN_ELOST;
-	}
 	api_list_add(&api_spn.recvs, &r->node);
 	pthread_mutex_unlock(&api_lock);
 	if (api_submit(call_send_job, r) != 0) {
@@ -268,6 +268,7 @@ call_decode(struct spn_recv *r, uint8_t kind, const uint8_t *data,
     size_t len, struct spn_msg **msg, struct spn_error *err)
 {
 	struct spn_error e0;
+	struct spn_msg *drop = NULL;
 	struct upk u;
 	uint32_t reason;
 	char *text;
@@ -290,7 +291,10 @@ call_decode(struct spn_recv *r, uint8_t kind, const uint8_t *data,
 		return SPN_EPROTO;
 	}
 	memset(err, 0, sizeof *err);
-	rv = reply_unpack(data, len, msg, err);
+	/* msg may be NULL, as for spn_call: the results go. */
+	rv = reply_unpack(data, len, msg != NULL ? msg : &drop, err);
+	if (msg == NULL)
+		spn_msg_free(drop);
 	if (rv != SPN_OK && *err->context == '\0')
 		snprintf(err->context, sizeof err->context, "%s",
 		    r->ctx->name);
@@ -303,7 +307,6 @@ spn_recv_get(struct spn_recv *r, int timeout_ms, struct spn_msg **msg,
 {
 	uint64_t deadline;
 	uint8_t *data = NULL, kind = 0;
-	struct spn_msg *drop = NULL;
 	size_t len = 0;
 	int rv;
 
@@ -346,11 +349,7 @@ spn_recv_get(struct spn_recv *r, int timeout_ms, struct spn_msg **msg,
 		rv = SPN_ETIMEDOUT;
 	if (rv == SPN_OK) {
 		pthread_mutex_unlock(&api_lock);
-		/* msg may be NULL, as for spn_call: the results go. */
-		rv = call_decode(r, kind, data, len, msg != NULL ? msg : &drop,
-		    err);
-		if (msg == NULL)
-			spn_msg_free(drop);
+		rv = call_decode(r, kind, data, len, msg, err);
 		free(data);
 		pthread_mutex_lock(&api_lock);
 	} else if (rv == SPN_ETIMEDOUT)
