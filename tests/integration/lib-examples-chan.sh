@@ -4,9 +4,12 @@
 #   tail-log  follows a file in a context: its lines, then a line appended
 #             there shows up here within 1.5 s; SIGINT (handled by the
 #             program) closes the receiver and ends the remote loop
+#   ping-pong two siblings pass numbers through senders given to each
+#             other; when one is killed the other hears of it (SPN_ELOST)
 . "$(dirname "$0")/lib.sh"
 
 lib_prog examples/tail-log
+lib_prog examples/ping-pong
 EX=${PROG%/*}
 start=$(date +%s)
 
@@ -61,6 +64,28 @@ grep -q "tail-log: the remote loop ended" "$TMPD/err" ||
     fail "tail-log: the remote loop did not end: $(cat "$TMPD/err")"
 check "tail-log: lines" 6 "$(wc -l <"$TMPD/out")"
 procs_left "tail-log"
+
+# ping-pong: 100 passes between two local siblings, then between a
+# grandchild and a child; each got its half.
+for r in "local local" "local+local local"; do
+	prog_run ping-pong "$EX/ping-pong" -n 100 $r
+	check_rc "ping-pong $r" 0 $? "$TMPD/err"
+	grep -q "^context 1 (${r% *}): got 50 numbers, the last 99$" "$TMPD/out" &&
+	    grep -q "^context 2 (${r#* }): got 51 numbers, the last 100$" "$TMPD/out" ||
+	    fail "ping-pong $r: $(cat "$TMPD/out")"
+	procs_left "ping-pong $r"
+done
+# The context that gets 30 dies: the other's wait ends, naming it.
+t0=$(now_ms)
+prog_run ping-pong "$EX/ping-pong" -n 100 -k 30
+rc=$?
+ms=$(($(now_ms) - t0))
+check_rc "ping-pong -k 30" 1 $rc "$TMPD/err"
+log "ping-pong -k 30: over in $ms ms"
+grep -q "^context 1 (local): after 15 numbers: hop 1 (local): agent killed by signal 9" \
+    "$TMPD/out" || fail "ping-pong -k 30: $(cat "$TMPD/out")"
+[ "$ms" -le 10000 ] || fail "ping-pong -k 30: took $ms ms"
+procs_left "ping-pong -k 30"
 
 log "took $(($(date +%s) - start)) s"
 pass
