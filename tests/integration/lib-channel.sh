@@ -20,23 +20,8 @@ CHAN=$PROG
 failed=""
 start=$(date +%s)
 
-# case_ NAME ROUTE [ARG]: one case (60 s at most), its lines logged, a
-# failure remembered; whatever it started must be gone 5 s later.
 case_() {
-	_c=$1
-	spn_prog 60 "$CHAN" "$@" >"$TMPD/out" 2>"$TMPD/err"
-	_rc=$?
-	sed "s/^/  $_c $2: /" "$TMPD/out" >&2
-	if [ "$_rc" != 0 ] || ! grep -q "^ok $_c" "$TMPD/out"; then
-		sed 's/^/  stderr: /' "$TMPD/err" >&2
-		log "case $_c $2 failed (exit status $_rc)"
-		failed="$failed $_c($2)"
-	fi
-	_left=$(tree_of "$(last_master)" orphans)
-	if [ -n "$_left" ] && ! wait_gone $_left 5; then
-		log "case $_c $2 left processes behind"
-		failed="$failed $_c($2,left)"
-	fi
+	lib_case "$CHAN" "$@"
 }
 
 case_ order local

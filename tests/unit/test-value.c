@@ -612,16 +612,36 @@ test_ctx(void **state)
 	vbuf_free(vb);
 }
 
+/* Payloads the decoder must refuse, with why, allocating nothing. */
+struct refused {
+	const char	*name;
+	const char	*bytes;
+	size_t		 len;
+	const char	*why;
+};
+
+static void
+expect_refused(const struct refused *h, size_t n)
+{
+	struct spn_msg	*m;
+	char		 why[256];
+
+	for (size_t i = 0; i < n; i++) {
+		why[0] = '\0';
+		if (decode(h[i].bytes, h[i].len, &m, why, sizeof why) != -1)
+			fail_msg("%s: accepted", h[i].name);
+		if (strstr(why, h[i].why) == NULL)
+			fail_msg("%s: \"%s\", not \"%s\"", h[i].name, why,
+			    h[i].why);
+		assert_int_equal(nalloc, 0);
+	}
+}
+
 /* Hostile contexts: bounded, no NUL, never id 0. */
 static void
 test_ctx_hostile(void **state)
 {
-	static const struct {
-		const char	*name;
-		const char	*bytes;
-		size_t		 len;
-		const char	*why;
-	} h[] = {
+	static const struct refused h[] = {
 		{ "no name", "\xd6\x02\x00\x00\x00\x07", 6,
 		    "context of 4 bytes" },
 		{ "id 0", "\xc7\x05\x02\x00\x00\x00\x00" "a", 8, "context 0" },
@@ -637,15 +657,7 @@ test_ctx_hostile(void **state)
 	size_t		 n = 4 + 1025;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
-		why[0] = '\0';
-		if (decode(h[i].bytes, h[i].len, &m, why, sizeof why) != -1)
-			fail_msg("%s: accepted", h[i].name);
-		if (strstr(why, h[i].why) == NULL)
-			fail_msg("%s: \"%s\", not \"%s\"", h[i].name, why,
-			    h[i].why);
-		assert_int_equal(nalloc, 0);
-	}
+	expect_refused(h, sizeof h / sizeof h[0]);
 	/* A name of 1025 bytes: over the bound; 1024 fits. */
 	b = malloc(4 + n);
 	b[0] = 0xc8;
@@ -671,12 +683,7 @@ test_ctx_hostile(void **state)
 static void
 test_sender(void **state)
 {
-	static const struct {
-		const char	*name;
-		const char	*bytes;
-		size_t		 len;
-		const char	*why;
-	} h[] = {
+	static const struct refused h[] = {
 		{ "fixext 8", "\xd7\x03\0\0\0\x07\0\0\x04\x00", 10,
 		    "sender of 8 bytes" },
 		{ "13 bytes", "\xc7\x0d\x03\0\0\0\x07\0\0\x04\0\0\0\x10\0"
@@ -725,16 +732,7 @@ test_sender(void **state)
 	vbuf_reset(vb);
 	assert_int_equal(spn_vbuf_put(vb, "S", NULL), SPN_EINVAL);
 	vbuf_free(vb);
-
-	for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
-		why[0] = '\0';
-		if (decode(h[i].bytes, h[i].len, &m, why, sizeof why) != -1)
-			fail_msg("%s: accepted", h[i].name);
-		if (strstr(why, h[i].why) == NULL)
-			fail_msg("%s: \"%s\", not \"%s\"", h[i].name, why,
-			    h[i].why);
-		assert_int_equal(nalloc, 0);
-	}
+	expect_refused(h, sizeof h / sizeof h[0]);
 }
 
 /* aX: size_t n and a pointer to n items, for each X. */
