@@ -23,7 +23,9 @@
  *                            master's spn_send to the dead context's
  *                            receiver return SPN_ELOST
  *
- * Exit 0 when the case holds, 1 with the reason on stderr.
+ * Exit 0 when the case holds, 1 with the reason on stderr.  CHAN_IMAGE
+ * in the environment: the static build of this file, for a dynamic
+ * build (a sanitizer's) to send to its contexts (spn_opts.image).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -506,7 +508,8 @@ case_bulk(struct spn *spn, struct spn_ctx *ctx, int64_t mb)
 	spn_recv_close(rx);
 	printf("ok bulk: %lld MiB in %lld ms, %.0f MiB/s\n", (long long)mb,
 	    (long long)ms, ms > 0 ? mb * 1000.0 / ms : 0.0);
-	if (tree_hwm() != 0)
+	/* A sanitized master's (CHAN_IMAGE) RSS says nothing. */
+	if (tree_hwm() != 0 && getenv("CHAN_IMAGE") == NULL)
 		return failx("%sa process of ours is at 64 MiB or more, or none "
 		    "was found", "", 0, 0);
 	return 0;
@@ -787,13 +790,14 @@ case_lost(struct spn *spn, struct spn_ctx *ctx, const char *route)
 int
 main(int argc, char **argv)
 {
+	struct spn_opts o = { .image = getenv("CHAN_IMAGE") };
 	struct spn *spn;
 	struct spn_ctx *ctx;
 	struct spn_error err;
 	const char *what;
 	int rc;
 
-	if ((rc = spn_init(&argc, &argv, NULL, &spn)) != SPN_OK)
+	if ((rc = spn_init(&argc, &argv, &o, &spn)) != SPN_OK)
 		return fail("spn_init", rc, NULL);
 	prog = argv[0];
 	if (argc < 3) {
