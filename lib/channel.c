@@ -182,7 +182,8 @@ sender_submit(struct spn_sender *s, struct evbuffer *payload)
 	return -1;
 }
 
-/* How many values a signature's letters make: a group is one. */
+/* How many values a signature's letters make: a group, or 'a' and its
+ * letter, is one. */
 static size_t
 sender_nvalues(const char *sig)
 {
@@ -192,7 +193,10 @@ sender_nvalues(const char *sig)
 	for (; *sig != '\0'; sig++) {
 		if (*sig == ',' || *sig == ' ')
 			continue;
-		if (*sig == '[' || *sig == '{') {
+		if (*sig == 'a' && sig[1] != '\0') {
+			n += depth == 0;
+			sig++;
+		} else if (*sig == '[' || *sig == '{') {
 			if (depth++ == 0)
 				n++;
 		} else if (*sig == ']' || *sig == '}')

@@ -279,6 +279,57 @@ pull(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 }
 SPN_EXPORT(pull, "i->b");
 
+/* One message of an array and a string ('a' and its letter are one
+ * value). */
+static int
+arrays(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
+{
+	static const int64_t v[3] = { 5, 6, 7 };
+	struct spn_sender *tx = spn_arg_sender(a, 0);
+	int rc;
+
+	(void)r;
+	if (tx == NULL)
+		return spn_fail(call, 0, "no sender");
+	rc = spn_send(tx, -1, "ai s", (size_t)3, v, "x");
+	spn_sender_close(tx);
+	return rc == SPN_OK ? SPN_OK : spn_fail(call, 0, "spn_send: %s",
+	    spn_strerror(rc));
+}
+SPN_EXPORT(arrays, "S->");
+
+static int
+case_arrays(struct spn *spn, struct spn_ctx *ctx)
+{
+	struct spn_recv *rx, *cr;
+	struct spn_error err;
+	struct spn_msg *m;
+	const struct spn_value *v;
+	int rc;
+
+	if ((rc = spn_channel_open(spn, ctx, 0, &rx, &err)) != SPN_OK)
+		return fail("spn_channel_open", rc, &err);
+	if ((rc = spn_call_async(ctx, "arrays", &cr, &err, "S",
+	    spn_recv_sender(rx))) != SPN_OK)
+		return fail("arrays", rc, &err);
+	if ((rc = spn_recv_get(rx, 10000, &m, &err)) != SPN_OK)
+		return fail("arrays: spn_recv_get", rc, &err);
+	v = spn_msg_value(m);
+	rc = spn_value_len(v) == 2 && spn_value_len(spn_value_at(v, 0)) == 3 &&
+	    spn_arg_int(spn_value_at(v, 0), 2) == 7 &&
+	    spn_arg_str(v, 1) != NULL && strcmp(spn_arg_str(v, 1), "x") == 0;
+	spn_msg_free(m);
+	if (!rc)
+		return failx("%sarrays: not [[5, 6, 7], \"x\"]", "", 0, 0);
+	if ((rc = get_drop(rx, 10000, &err)) != SPN_ECLOSED)
+		return fail("arrays: after the message", rc, &err);
+	if ((rc = get_drop(cr, 10000, &err)) != SPN_OK)
+		return fail("arrays' answer", rc, &err);
+	spn_recv_close(cr);
+	spn_recv_close(rx);
+	return 0;
+}
+
 static int
 case_order(struct spn *spn, struct spn_ctx *ctx, int hop1)
 {
@@ -301,6 +352,9 @@ case_order(struct spn *spn, struct spn_ctx *ctx, int hop1)
 		return fail("count's answer", rc, &err);
 	spn_recv_close(cr);
 	spn_recv_close(rx);
+
+	if (case_arrays(spn, ctx) != 0)
+		return 1;
 
 	/* From four threads of one export: each thread's in order. */
 	if ((rc = spn_channel_open(spn, ctx, 4096, &rx, &err)) != SPN_OK)
