@@ -31,6 +31,7 @@ struct spn_recv {
 	struct api_node	 node;		/* api_spn.recvs */
 	struct spn_ctx	*ctx;
 	pthread_cond_t	 cond;
+	pthread_cond_t	*group;		/* spn_call_many's: told too */
 	int		 state;		/* enum recv_state */
 	int		 closed;
 	unsigned	 refs;
@@ -98,6 +99,8 @@ call_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 		r->len = m->h.len;
 		copy = NULL;
 		pthread_cond_broadcast(&r->cond);
+		if (r->group != NULL)
+			pthread_cond_broadcast(r->group);
 	}
 	recv_release_unlock(r);		/* the loop's */
 	free(copy);
@@ -218,21 +221,18 @@ call_encode(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	return SPN_OK;
 }
 
+/* Send an encoded CALL (the receiver's now); group: told of the answer
+ * too. */
 static int
-recv_start(struct spn_ctx *ctx, const char *fn, int timeout_ms,
-    const char *sig, va_list *ap, struct spn_recv **out,
-    struct spn_error *err)
+recv_send(struct spn_ctx *ctx, struct spn_vbuf *payload,
+    pthread_cond_t *group, struct spn_recv **out, struct spn_error *err)
 {
 	struct spn_recv *r;
-	struct spn_vbuf *payload;
-	int rv;
 
-	if ((rv = call_encode(ctx, fn, timeout_ms, sig, ap, &payload,
-	    err)) != SPN_OK)
-		return rv;
 	r = xcalloc(1, sizeof *r);
 	api_cond_init(&r->cond);
 	r->ctx = spn_ctx_ref(ctx);
+	r->group = group;
 	r->payload = payload;
 	r->refs = 2;		/* the caller's and the loop's */
 	pthread_mutex_lock(&api_lock);
@@ -249,6 +249,20 @@ recv_start(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	}
 	*out = r;
 	return SPN_OK;
+}
+
+static int
+recv_start(struct spn_ctx *ctx, const char *fn, int timeout_ms,
+    const char *sig, va_list *ap, struct spn_recv **out,
+    struct spn_error *err)
+{
+	struct spn_vbuf *payload;
+	int rv;
+
+	if ((rv = call_encode(ctx, fn, timeout_ms, sig, ap, &payload,
+	    err)) != SPN_OK)
+		return rv;
+	return recv_send(ctx, payload, NULL, out, err);
 }
 
 /* The answer, decoded on the caller's thread. */
@@ -454,6 +468,178 @@ spn_call(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 		*msg = m;
 	else if (m != NULL)
 		spn_msg_free(m);
+	return rv;
+}
+
+/*
+ * Fan-out: one CALL encoded once, sent to each context with at most
+ * window in flight.  The receivers share one condition (group), which
+ * each answer also signals, so this thread waits for whichever comes
+ * first, takes it as spn_recv_get would, and sends the next.
+ */
+struct many_call {
+	struct spn_recv	*r;
+	size_t		 i;
+	uint64_t	 deadline;	/* usec; 0: none */
+};
+
+/* Under api_lock: is any answered, or past its time? */
+static int
+call_many_any(const struct many_call *fly, size_t nfly, uint64_t *deadline)
+{
+	uint64_t now = now_usec();
+
+	*deadline = 0;
+	for (size_t k = 0; k < nfly; k++) {
+		if (fly[k].r->state != RECV_PENDING ||
+		    (fly[k].deadline != 0 && fly[k].deadline <= now))
+			return 1;
+		if (fly[k].deadline != 0 && (*deadline == 0 ||
+		    fly[k].deadline < *deadline))
+			*deadline = fly[k].deadline;
+	}
+	return 0;
+}
+
+/* Take what came; 1 for each call that failed. */
+static size_t
+call_many_reap(struct many_call *fly, size_t *nfly, int timeout_ms,
+    struct spn_result *out)
+{
+	struct spn_result *o;
+	size_t k = 0, failed = 0;
+	int pending;
+
+	while (k < *nfly) {
+		o = &out[fly[k].i];
+		pthread_mutex_lock(&api_lock);
+		pending = fly[k].r->state == RECV_PENDING &&
+		    api_spn.state == API_UP;
+		pthread_mutex_unlock(&api_lock);
+		if (pending && (fly[k].deadline == 0 ||
+		    now_usec() < fly[k].deadline)) {
+			k++;
+			continue;
+		}
+		if (pending) {
+			spn_recv_cancel(fly[k].r);
+			error_set(&o->err, o->code = SPN_ETIMEDOUT,
+			    fly[k].r->ctx->name, "no answer within %d ms",
+			    timeout_ms);
+		} else
+			o->code = spn_recv_get(fly[k].r, 0, &o->msg, &o->err);
+		failed += o->code != SPN_OK;
+		pthread_mutex_lock(&api_lock);
+		fly[k].r->group = NULL;
+		pthread_mutex_unlock(&api_lock);
+		spn_recv_close(fly[k].r);
+		fly[k] = fly[--*nfly];
+	}
+	return failed;
+}
+
+/* The CALL, encoded once against the first context there is. */
+static int
+call_many_encode(struct spn_ctx *const *ctxs, size_t n, const char *fn,
+    int timeout_ms, const char *sig, va_list *ap, struct spn_vbuf **payload,
+    struct spn_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ctxs[i] != NULL)
+			return call_encode(ctxs[i], fn, timeout_ms, sig, ap,
+			    payload, err);
+	}
+	*payload = NULL;
+	return SPN_OK;
+}
+
+static size_t
+call_many(struct spn_ctx *const *ctxs, size_t n, int timeout_ms,
+    unsigned window, const struct spn_vbuf *payload,
+    struct spn_result *out)
+{
+	pthread_cond_t group;
+	struct many_call *fly;
+	struct spn_vbuf *copy;
+	size_t next = 0, nfly = 0, failed = 0;
+	uint64_t deadline;
+
+	api_cond_init(&group);
+	fly = xcalloc(window, sizeof *fly);
+	while (next < n || nfly > 0) {
+		for (; next < n && nfly < window; next++) {
+			if (ctxs[next] == NULL) {
+				error_set(&out[next].err, out[next].code =
+				    SPN_EINVAL, NULL, "no context");
+				failed++;
+				continue;
+			}
+			copy = vbuf_new();
+			if (vbuf_cat(copy, payload) != SPN_OK) {
+				vbuf_free(copy);
+				error_set(&out[next].err, out[next].code =
+				    SPN_ENOMEM, ctxs[next]->name, "no memory "
+				    "for the call");
+				failed++;
+				continue;
+			}
+			out[next].code = recv_send(ctxs[next], copy, &group,
+			    &fly[nfly].r, &out[next].err);
+			if (out[next].code != SPN_OK) {
+				failed++;
+				continue;
+			}
+			fly[nfly].i = next;
+			fly[nfly++].deadline = api_deadline(timeout_ms);
+		}
+		pthread_mutex_lock(&api_lock);
+		while (!call_many_any(fly, nfly, &deadline) &&
+		    api_spn.state == API_UP)
+			api_wait(&group, deadline);
+		pthread_mutex_unlock(&api_lock);
+		failed += call_many_reap(fly, &nfly, timeout_ms, out);
+	}
+	free(fly);
+	pthread_cond_destroy(&group);
+	return failed;
+}
+
+int
+spn_call_many(struct spn_ctx *const *ctxs, size_t n, const char *fn,
+    int timeout_ms, unsigned window, struct spn_result *out,
+    const char *sig, ...)
+{
+	struct spn_vbuf *payload;
+	struct spn_error e;
+	va_list ap;
+	int rv;
+
+	if (out == NULL || (ctxs == NULL && n > 0) || fn == NULL)
+		return -SPN_EINVAL;
+	memset(out, 0, n * sizeof *out);
+	if ((rv = api_enter(NULL)) != SPN_OK)
+		return -rv;
+	if (api_on_loop()) {
+		api_leave();
+		return -SPN_EDEADLK;
+	}
+	va_start(ap, sig);
+	rv = call_many_encode(ctxs, n, fn, timeout_ms, sig, &ap, &payload,
+	    &e);
+	va_end(ap);
+	if (rv != SPN_OK) {
+		/* The function or its arguments: the same for every one. */
+		for (size_t i = 0; i < n; i++) {
+			out[i].code = rv;
+			out[i].err = e;
+		}
+		api_leave();
+		return -rv;
+	}
+	rv = (int)call_many(ctxs, n, timeout_ms, window != 0 ? window : 64,
+	    payload, out);
+	vbuf_free(payload);
+	api_leave();
 	return rv;
 }
 
