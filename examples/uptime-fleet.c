@@ -2,7 +2,7 @@
  * uptime-fleet: load and uptime of many hosts at once, busiest first.
  *
  *	spindle-cc -o uptime-fleet uptime-fleet.c
- *	./uptime-fleet [-w window] web1 web2 admin@bastion+db ...
+ *	./uptime-fleet [-w window] [-P password-file] web1 admin@bastion+db
  *
  * spn_connect_many brings the routes up, at most window at a time;
  * spn_call_many runs uptime() in each copy of this program and gathers
@@ -57,18 +57,22 @@ run(struct spn *spn, int argc, char **argv)
 	struct spn_error *errs;
 	struct spn_result *out;
 	struct row *rows;
+	struct spn_connect_opts o = { 0 };
 	unsigned window = 0;
 	char why[1024];
 	size_t n, nup = 0, nrows = 0, i;
 	int c, failed;
 
-	while ((c = getopt(argc, argv, "w:")) != -1) {
-		if (c != 'w') {
+	while ((c = getopt(argc, argv, "w:P:")) != -1) {
+		if (c == 'w')
+			window = (unsigned)atoi(optarg);
+		else if (c == 'P')
+			o.password_file = optarg;
+		else {
 			fprintf(stderr, "usage: uptime-fleet [-w window] "
-			    "ROUTE...\n");
+			    "[-P password-file] ROUTE...\n");
 			return 2;
 		}
-		window = (unsigned)atoi(optarg);
 	}
 	n = (size_t)(argc - optind);
 	ctxs = calloc(n + 1, sizeof *ctxs);
@@ -77,7 +81,7 @@ run(struct spn *spn, int argc, char **argv)
 	out = calloc(n + 1, sizeof *out);
 	rows = calloc(n + 1, sizeof *rows);
 	failed = spn_connect_many(spn, (const char *const *)argv + optind, n,
-	    window, NULL, ctxs, errs);
+	    window, &o, ctxs, errs);
 	if (failed < 0) {
 		fprintf(stderr, "uptime-fleet: %s\n", spn_strerror(-failed));
 		return 1;
