@@ -281,10 +281,11 @@ ctx_connect(struct spn *spn, const char *text, const struct spn_ctx *via,
 	return conn_finish(spn, c, out, err);
 }
 
-int
-spn_connect(struct spn *spn, const char *route,
-    const struct spn_connect_opts *o, struct spn_ctx **out,
-    struct spn_error *err)
+/* spn_connect and spn_connect_from (via set; fn: which). */
+static int
+ctx_connect_api(struct spn *spn, struct spn_ctx *via, const char *fn,
+    const char *route, const struct spn_connect_opts *o,
+    struct spn_ctx **out, struct spn_error *err)
 {
 	int rv;
 
@@ -295,17 +296,25 @@ spn_connect(struct spn *spn, const char *route,
 	if (spn == NULL)
 		spn = &api_spn;
 	if (api_on_loop())
-		error_set(err, rv = SPN_EDEADLK, NULL, "spn_connect()"
-		    API_LOOP_TEXT);
+		error_set(err, rv = SPN_EDEADLK, NULL, "%s()" API_LOOP_TEXT,
+		    fn);
 	else if (route == NULL || *route == '\0' || out == NULL)
 		error_set(err, rv = SPN_EINVAL, NULL, "no route");
 	else if (spn->agent)
-		error_set(err, rv = SPN_EINVAL, NULL, "spn_connect() in a "
-		    "context: not yet (only the master connects)");
+		error_set(err, rv = SPN_EINVAL, NULL, "%s() in a context: not "
+		    "yet (only the master connects)", fn);
 	else
-		rv = ctx_connect(spn, route, NULL, o, out, err);
+		rv = ctx_connect(spn, route, via, o, out, err);
 	api_leave();
 	return rv;
+}
+
+int
+spn_connect(struct spn *spn, const char *route,
+    const struct spn_connect_opts *o, struct spn_ctx **out,
+    struct spn_error *err)
+{
+	return ctx_connect_api(spn, NULL, "spn_connect", route, o, out, err);
 }
 
 /*
@@ -342,25 +351,14 @@ spn_connect_from(struct spn_ctx *via, const char *route,
     const struct spn_connect_opts *o, struct spn_ctx **out,
     struct spn_error *err)
 {
-	int rv;
-
-	if (out != NULL)
-		*out = NULL;
-	if ((rv = api_enter(err)) != SPN_OK)
-		return rv;
-	if (api_on_loop())
-		error_set(err, rv = SPN_EDEADLK, NULL, "spn_connect_from()"
-		    API_LOOP_TEXT);
-	else if (via == NULL || route == NULL || *route == '\0' ||
-	    out == NULL)
-		error_set(err, rv = SPN_EINVAL, NULL, "no context or no route");
-	else if (via->spn->agent)
-		error_set(err, rv = SPN_EINVAL, via->name, "spn_connect_from() "
-		    "in a context: not yet (only the master connects)");
-	else
-		rv = ctx_connect(via->spn, route, via, o, out, err);
-	api_leave();
-	return rv;
+	if (via == NULL) {
+		if (out != NULL)
+			*out = NULL;
+		error_set(err, SPN_EINVAL, NULL, "no context to connect from");
+		return SPN_EINVAL;
+	}
+	return ctx_connect_api(via->spn, via, "spn_connect_from", route, o,
+	    out, err);
 }
 
 /*
