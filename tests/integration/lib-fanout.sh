@@ -2,8 +2,8 @@
 # Fan-out (issue 10 point 6, tests/lib/fanout.c): 200 local contexts at
 # once with spn_connect_many and spn_call_many, started under a soft fd
 # limit they would pass (4 fds each in the master) and that is raised;
-# errors of their own for a bad route, a failing hop and a killed
-# context; and a tree: 20 contexts behind one bastion context
+# errors of their own for a bad route, a failing hop, a killed context
+# and calls past their timeout; and a tree: 20 contexts behind one bastion context
 # (spn_connect_from), where one call of a ~1 MiB argument to the bastion,
 # which calls all 20 there, writes about 1 MiB on the bastion's link
 # against 20 MiB for 20 calls from the master.  Times and bytes measured
@@ -41,6 +41,8 @@ log "200 contexts: $(($(date +%s) - t0)) s in all"
 run "per-context errors" errors
 grep -q 'hop 2 (local+su=nosuchuser_fanout)' "$TMPD/err" ||
     fail "errors: $(cat "$TMPD/err")"
+grep -q 'context local: no answer within 300 ms' "$TMPD/err" ||
+    fail "errors: a call past its timeout: $(cat "$TMPD/err")"
 # Its call is lost in flight, or finds its route gone already.
 grep -Eq 'context local: (.*agent killed by signal 9|no route to that context)' \
     "$TMPD/err" || fail "errors: the killed context: $(cat "$TMPD/err")"

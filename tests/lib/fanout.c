@@ -7,7 +7,9 @@
  *                            fds a context costs, the times, on stdout
  *   fanout errors            a bad route and a failing hop among good
  *                            ones, then one context killed: each error is
- *                            its own, the others answer
+ *                            its own, the others answer; calls past
+ *                            their timeout say ETIMEDOUT, the contexts
+ *                            answer after
  *   fanout tree N SIZE       N contexts behind one bastion context
  *                            (spn_connect_from), then one call of SIZE
  *                            bytes to the bastion that calls all N there
@@ -38,6 +40,21 @@ getpid_fn(struct spn_call *call, const struct spn_value *args,
 	return spn_vbuf_put(res, "i", (int64_t)getpid());
 }
 SPN_EXPORT(getpid_fn, "->i");
+
+/* Sleeps N ms unless cancelled. */
+static int
+nap(struct spn_call *call, const struct spn_value *args,
+    struct spn_vbuf *res)
+{
+	(void)res;
+	for (int64_t i = 0; i < spn_arg_int(args, 0) / 10; i++) {
+		if (spn_cancelled(call))
+			break;
+		usleep(10000);
+	}
+	return SPN_OK;
+}
+SPN_EXPORT(nap, "i->");
 
 static uint64_t
 sum(const unsigned char *p, size_t len)
@@ -213,10 +230,11 @@ errors(struct spn *spn)
 {
 	static const char *routes[] = { "local", "local+", "local",
 	    "local+su=nosuchuser_fanout", "local" };
-	struct spn_ctx *ctxs[5];
+	struct spn_ctx *ctxs[5], *two[2];
 	struct spn_error errs[5];
 	struct spn_result out[5];
 	struct spn_msg *m;
+	double t0;
 	int rv, code;
 
 	rv = spn_connect_many(spn, routes, 5, 2, NULL, ctxs, errs);
@@ -264,6 +282,25 @@ errors(struct spn *spn)
 			return bad("call %d: %s", i, out[i].err.message);
 		spn_msg_free(out[i].msg);
 	}
+
+	/* Two naps of 5 s, 300 ms allowed: both time out, in about that,
+	 * and the contexts answer after. */
+	two[0] = ctxs[0];
+	two[1] = ctxs[4];
+	t0 = now();
+	rv = spn_call_many(two, 2, "nap", 300, 0, out, "i", (int64_t)5000);
+	if (rv != 2 || out[0].code != SPN_ETIMEDOUT ||
+	    out[1].code != SPN_ETIMEDOUT || now() - t0 > 4)
+		return bad("naps: %d failed, %s, %s, in %.1f s", rv,
+		    spn_strerror(out[0].code), spn_strerror(out[1].code),
+		    now() - t0);
+	printf("2 calls timed out in %.0f ms\n", (now() - t0) * 1000);
+	spn_error_print(&out[1].err);
+	rv = spn_call_many(two, 2, "getpid_fn", 10000, 0, out, "");
+	if (rv != 0)
+		return bad("after the naps: %d failed", rv);
+	for (int i = 0; i < 2; i++)
+		spn_msg_free(out[i].msg);
 	for (int i = 0; i < 5; i++)
 		spn_ctx_unref(ctxs[i]);
 	return 0;
