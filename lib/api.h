@@ -71,6 +71,7 @@ extern pthread_mutex_t	 api_lock;
 
 /* api.c */
 int		 api_enter(struct spn_error *);
+int		 api_enter_wait(int, const char *, struct spn_error *);
 void		 api_agent_bind(struct spn *);
 void		 api_leave(void);
 int		 api_on_loop(void);
