@@ -312,7 +312,7 @@ recv_give(struct spn_recv *r, struct recv_msg *m, struct spn_msg **msg,
 
 	pthread_mutex_unlock(&api_lock);
 	rv = recv_decode(r, m, msg, err);
-	if (r->ops->taken != NULL)
+	if (r->ops->taken != NULL && m->kind != RECV_K_CANCELLED)
 		r->ops->taken(r, m->kind, m->len);
 	free(m);
 	pthread_mutex_lock(&api_lock);
