@@ -115,7 +115,7 @@ struct recv_ops {
 	int	(*decode)(struct spn_recv *, uint8_t, const uint8_t *, size_t,
 		    struct spn_msg **, struct spn_error *);
 	/* The taker's thread: a message of that kind and length was handed
-	 * out (a channel returns its credit). */
+	 * out (a channel returns its credit); not told of a cancel. */
 	void	(*taken)(struct spn_recv *, uint8_t, size_t);
 	/* spn_recv_close's thread: the program closed it; ended: its last
 	 * message had come (or a cancel), else tell the far side. */
