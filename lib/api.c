@@ -131,6 +131,26 @@ api_enter(struct spn_error *err)
 	return SPN_OK;
 }
 
+/* api_enter for a function that waits: SPN_EINVAL without its object
+ * (ok 0), SPN_EDEADLK on the loop thread. */
+int
+api_enter_wait(int ok, const char *fn, struct spn_error *err)
+{
+	int rv;
+
+	if ((rv = api_enter(err)) != SPN_OK)
+		return rv;
+	if (ok && !api_on_loop())
+		return SPN_OK;
+	rv = !ok ? SPN_EINVAL : SPN_EDEADLK;
+	if (!ok)
+		error_set(err, rv, NULL, "%s: no object", fn);
+	else
+		error_set(err, rv, NULL, "%s" API_LOOP_TEXT, fn);
+	api_leave();
+	return rv;
+}
+
 void
 api_leave(void)
 {
