@@ -22,6 +22,7 @@
 
 struct recv_msg {
 	struct recv_msg	*next;
+	uint64_t	 seq;		/* arrival, across receivers */
 	size_t		 len;
 	uint8_t		 kind;		/* SPN_K_*, or RECV_K_CANCELLED */
 	uint8_t		 data[];
@@ -46,8 +47,12 @@ struct spn_recv {
 	size_t		 bytes;		/* ... their payload bytes */
 	size_t		 max_n;
 	size_t		 max_bytes;
+	struct sel_member sel;		/* its place in a select */
 	void		*kind_state;	/* recv_state(): after the struct */
 };
+
+/* Under api_lock: the order of arrival that selects give messages in. */
+static uint64_t	 recv_seq;
 
 #define RECV_ALIGN	16
 
@@ -68,6 +73,7 @@ recv_new(struct spn_ctx *ctx, const struct recv_ops *ops, size_t state,
 	r->tail = &r->head;
 	r->max_n = max_n;
 	r->max_bytes = max_bytes;
+	r->sel.recv = r;
 	pthread_mutex_lock(&api_lock);
 	api_list_add(&api_spn.recvs, &r->node);
 	pthread_mutex_unlock(&api_lock);
@@ -122,6 +128,12 @@ recv_ref(struct spn_recv *r)
 	pthread_mutex_unlock(&api_lock);
 }
 
+void
+recv_ref_locked(struct spn_recv *r)
+{
+	r->refs++;
+}
+
 /* Under api_lock, which it releases. */
 static void
 recv_release_unlock(struct spn_recv *r)
@@ -160,6 +172,7 @@ recv_open(struct spn_recv *r)
 static void
 recv_queue(struct spn_recv *r, struct recv_msg *m, int last)
 {
+	m->seq = ++recv_seq;
 	*r->tail = m;
 	r->tail = &m->next;
 	r->n++;
@@ -167,6 +180,32 @@ recv_queue(struct spn_recv *r, struct recv_msg *m, int last)
 	if (last)
 		r->ended = 1;
 	pthread_cond_broadcast(&r->cond);
+	if (r->head == m)
+		sel_changed(&r->sel);
+}
+
+struct sel_member *
+recv_member(struct spn_recv *r)
+{
+	return &r->sel;
+}
+
+int
+recv_ready(const struct spn_recv *r)
+{
+	return r->head != NULL && !r->closed;
+}
+
+uint64_t
+recv_head_seq(const struct spn_recv *r)
+{
+	return r->head->seq;
+}
+
+int
+recv_spent(const struct spn_recv *r)
+{
+	return r->spent;
 }
 
 int
@@ -243,6 +282,7 @@ recv_take(struct spn_recv *r)
 	r->bytes -= m->len;
 	if (r->head == NULL && r->ended)
 		r->spent = 1;
+	sel_changed(&r->sel);
 	return m;
 }
 
@@ -281,13 +321,20 @@ recv_give(struct spn_recv *r, struct recv_msg *m, struct spn_msg **msg,
 
 	pthread_mutex_unlock(&api_lock);
 	rv = recv_decode(r, m, msg, err);
-	if (r->ops->taken != NULL)
+	if (r->ops->taken != NULL && m->kind != RECV_K_CANCELLED)
 		r->ops->taken(r, m->kind, m->len);
 	mem_put(m);
 	pthread_mutex_lock(&api_lock);
-	if (spent && r->end_rv == 0)
+	if (spent && r->end_rv == 0 && r->ops->spent_rv == 0)
 		r->end_rv = rv;
 	return rv;
+}
+
+int
+recv_give_head(struct spn_recv *r, struct spn_msg **msg,
+    struct spn_error *err)
+{
+	return recv_give(r, recv_take(r), msg, err);
 }
 
 int
@@ -299,15 +346,9 @@ spn_recv_get(struct spn_recv *r, int timeout_ms, struct spn_msg **msg,
 
 	if (msg != NULL)
 		*msg = NULL;
-	if ((rv = api_enter(err)) != SPN_OK)
+	if ((rv = api_enter_wait(r != NULL, "spn_recv_get()", err)) !=
+	    SPN_OK)
 		return rv;
-	if (api_on_loop() || r == NULL) {
-		rv = r == NULL ? SPN_EINVAL : SPN_EDEADLK;
-		error_set(err, rv, NULL, "%s", r == NULL ? "no receiver" :
-		    "spn_recv_get()" API_LOOP_TEXT);
-		api_leave();
-		return rv;
-	}
 	deadline = api_deadline(timeout_ms);
 	pthread_mutex_lock(&api_lock);
 	r->refs++;
@@ -377,6 +418,7 @@ spn_recv_close(struct spn_recv *r)
 	}
 	r->closed = 1;
 	ended = r->ended;
+	sel_leave(&r->sel);
 	/* What waits goes now, not with the last reference (a channel's
 	 * loop side may hold one a while). */
 	q = r->head;
