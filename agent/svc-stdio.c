@@ -26,6 +26,7 @@
 #define STDIO_WINDOW_MIN	4096
 #define STDIO_SYNCS		4	/* waiting at once */
 #define STDIO_SYNC_POLL_MS	10
+#define STDIO_PIPE		65536
 
 struct stdio_sync {
 	uint32_t	 to;
@@ -178,6 +179,10 @@ svc_stdio(struct rt *rt, const struct rt_msg *m, void *arg)
 		f->src = src_new(rt, f->fd, 1, m->h.src, sink[i],
 		    stdio_src_done, f);
 		src_set_credit(f->src, window);
+		/* src_new grew it for throughput; a writer that outruns the
+		 * master is better held back early (and pipe pages are
+		 * counted per user). */
+		fcntl(f->fd, F_SETPIPE_SZ, STDIO_PIPE);
 	}
 }
 
