@@ -785,7 +785,7 @@ spn_log(int level, const char *fmt, ...)
 
 /*
  * Takes effect for the next record; when it returns (but on the log
- * thread itself) the old handler is no longer running.
+ * thread or the loop thread) the old handler is no longer running.
  */
 void
 spn_set_log_handler(struct spn *spn, spn_log_fn *fn, void *arg)
@@ -797,7 +797,8 @@ spn_set_log_handler(struct spn *spn, spn_log_fn *fn, void *arg)
 	out_fn = fn;
 	out_fn_arg = arg;
 	begun = out_calls_begun;
-	if (!out_on_log_thread()) {
+	/* Not from the loop either: the handler may be waiting for it. */
+	if (!out_on_log_thread() && !api_on_loop()) {
 		while (out_running && out_calls_done < begun)
 			pthread_cond_wait(&out_room, &out_lock);
 	}

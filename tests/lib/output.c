@@ -211,6 +211,7 @@ handler(const struct spn_log_rec *r, void *arg)
 {
 	size_t tl;
 	long i;
+	int nap;
 
 	(void)arg;
 	pthread_mutex_lock(&h_lock);
@@ -249,8 +250,9 @@ handler(const struct spn_log_rec *r, void *arg)
 			    r->stream != NULL ? r->stream : "log", ": ",
 			    r->text);
 	}
+	nap = H.slow != 0 && (H.out + H.logs) % H.slow == 0;
 	pthread_mutex_unlock(&h_lock);
-	if (H.slow != 0 && (H.out + H.logs) % H.slow == 0)
+	if (nap)
 		usleep(1000);
 }
 
@@ -591,6 +593,8 @@ main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "levels") == 0)
 		opts.log_level = SPN_LOG_INFO;
+	/* A sanitizer build sends the static one (as tests/lib/stress). */
+	opts.image = getenv("OUTPUT_IMAGE");
 	if (spn_init(&argc, &argv, &opts, &spn) != SPN_OK)
 		return 2;
 	if (argc != 2) {
