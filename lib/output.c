@@ -675,9 +675,9 @@ out_log_master(int level, const char *text)
 		return;
 	}
 	if (rec_dropped != 0) {
-		snprintf(note, sizeof note, "spn_log: %lu records dropped: "
+		snprintf(note, sizeof note, "spn_log: %lu record%s dropped: "
 		    "logged on the library's own threads while the queue was "
-		    "full", rec_dropped);
+		    "full", rec_dropped, rec_dropped == 1 ? "" : "s");
 		rec_dropped = 0;
 		out_rec_add(SPN_LOG_WARN, note, strlen(note));
 	}
@@ -732,6 +732,7 @@ out_log_agent(int fd, int level, const char *text)
 	char rec[PIPE_BUF], note[128];
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	size_t n = out_log_pack(rec, sizeof rec, level, text), m;
+	unsigned long lost;
 
 	if (export_on_loop()) {
 		/* With the lock held, a free slot in the pipe takes a
@@ -747,13 +748,16 @@ out_log_agent(int fd, int level, const char *text)
 		return;
 	}
 	pthread_mutex_lock(&out_wlock);
-	if (__atomic_load_n(&out_wdropped, __ATOMIC_RELAXED) != 0) {
-		snprintf(note, sizeof note, "spn_log: %lu records dropped: "
-		    "logged on the loop thread while the pipe was full",
-		    __atomic_exchange_n(&out_wdropped, 0, __ATOMIC_RELAXED));
-		m = out_log_pack(rec + n, sizeof rec - n, SPN_LOG_WARN, note);
-		if (m > 0)
-			n += m;
+	if ((lost = __atomic_exchange_n(&out_wdropped, 0,
+	    __ATOMIC_RELAXED)) != 0) {
+		snprintf(note, sizeof note, "spn_log: %lu record%s dropped: "
+		    "logged on the loop thread while the pipe was full", lost,
+		    lost == 1 ? "" : "s");
+		if ((m = out_log_pack(rec + n, sizeof rec - n, SPN_LOG_WARN,
+		    note)) == 0)
+			__atomic_add_fetch(&out_wdropped, lost,
+			    __ATOMIC_RELAXED);	/* no room: with the next */
+		n += m;
 	}
 	(void)out_log_write(fd, rec, n);
 	pthread_mutex_unlock(&out_wlock);

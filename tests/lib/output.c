@@ -17,7 +17,9 @@
  *		blocked, where 200,000 warnings block); the blocked flood
  *		leaves the agent under 8 MiB and the master's RSS bounded,
  *		and every record arrives, in order, once the handler goes
- *		on; the master's own records go to the same handler
+ *		on; the master's own records go to the same handler; an
+ *		SPN_INLINE export's record is dropped, and counted, rather
+ *		than block the context's loop
  *	discard	SPN_STDIO_DISCARD: fds 1 and 2 are /dev/null, no line
  *		arrives, spn_log records still do
  *	handler	a handler set (its lines not on stderr), then reset to the
@@ -105,6 +107,17 @@ logs(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 	return SPN_OK;
 }
 SPN_EXPORT(logs, "isi->");
+
+/* On the loop thread, which reads the record pipe: never blocks. */
+static int
+inline_log(struct spn_call *call, const struct spn_value *a,
+    struct spn_vbuf *r)
+{
+	(void)call, (void)a, (void)r;
+	spn_log(SPN_LOG_WARN, "inline");
+	return SPN_OK;
+}
+SPN_EXPORT_FLAGS(inline_log, "->", SPN_INLINE);
 
 static int
 fds(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
@@ -443,14 +456,16 @@ case_levels(void)
 		fail("logs", &err);
 	spn_log(SPN_LOG_DEBUG, "master debug");
 	spn_log(SPN_LOG_INFO, "master info");
-	if (h_wait(&H.logs, 4, 20) < 4)
+	if (spn_call(ctx, "inline_log", 10000, NULL, &err, "") != SPN_OK)
+		fail("inline_log", &err);
+	if (h_wait(&H.logs, 5, 20) < 5)
 		fail("records missing", NULL);
 	usleep(300000);
 	h_check();
 	for (size_t i = 0; i < H.nkeep; i++)
 		printf("  %s\n", H.keep[i]);
-	if (H.logs != 4 || H.level_seen[SPN_LOG_DEBUG] != 0 ||
-	    H.level_seen[SPN_LOG_INFO] != 2 || H.level_seen[SPN_LOG_WARN] != 1 ||
+	if (H.logs != 5 || H.level_seen[SPN_LOG_DEBUG] != 0 ||
+	    H.level_seen[SPN_LOG_INFO] != 2 || H.level_seen[SPN_LOG_WARN] != 2 ||
 	    H.level_seen[SPN_LOG_ERROR] != 1 || H.master != 1)
 		fail("levels: not the records of info and above", NULL);
 
@@ -482,15 +497,25 @@ case_levels(void)
 		fail("the agent's VmHWM is over 8 MiB", NULL);
 	if (rss1 - rss0 > 16384)
 		fail("the master's RSS grew over 16 MiB", NULL);
+	/* The pipe is full: a record logged on the context's loop thread
+	 * (which reads it) is dropped, not waited for, and counted. */
+	if (spn_call(ctx, "inline_log", 10000, NULL, &err, "") != SPN_OK)
+		fail("inline_log with the pipe full", &err);
 	h_hold(0);
 	if (spn_recv_get(r, 60000, &m, &err) != SPN_OK)
 		fail("the flood did not end once the handler went on", &err);
 	spn_msg_free(m);
 	spn_recv_close(r);
-	got = h_wait(&H.logs, FLOOD, 50);
+	got = h_wait(&H.logs, FLOOD + 1, 50);
 	h_check();
-	if (got != FLOOD || H.next != FLOOD || H.level_seen[SPN_LOG_DEBUG])
+	for (size_t i = 0; i < H.nkeep; i++)
+		printf("  %s\n", H.keep[i]);
+	if (got != FLOOD + 1 || H.next != FLOOD ||
+	    H.level_seen[SPN_LOG_DEBUG])
 		fail("flood records lost or debug ones sent", NULL);
+	if (H.nkeep != 1 || strstr(H.keep[0], "spn_log: 1 record dropped") ==
+	    NULL)
+		fail("the dropped record was not counted", NULL);
 	printf("ok levels: debug filtered in the context, info, warning, "
 	    "error and the master's records arrive; a held flood blocks in "
 	    "bounded memory, then all %d arrive in order\n", FLOOD);
