@@ -368,27 +368,38 @@ sink_msg(struct rt *rt, const struct rt_msg *m, void *arg)
 	}
 }
 
-struct sink *
-sink_new(struct rt *rt, int fd, int own, uint32_t peer, sink_done_fn *done,
-    void *arg)
+/* What every sink has: the handle only peer may send to. */
+static struct sink *
+sink_alloc(struct rt *rt, uint32_t peer, sink_done_fn *done, void *arg)
 {
 	struct sink *s = xcalloc(1, sizeof *s);
 
 	s->rt = rt;
-	s->fd = fd;
-	s->own = own;
+	s->fd = -1;
+	s->oflags = -1;
 	s->peer = peer;
 	s->done = done;
 	s->arg = arg;
 	s->buf = evbuffer_new();
+	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER | RT_EVBUF, peer,
+	    sink_msg, s);
+	return s;
+}
+
+struct sink *
+sink_new(struct rt *rt, int fd, int own, uint32_t peer, sink_done_fn *done,
+    void *arg)
+{
+	struct sink *s = sink_alloc(rt, peer, done, arg);
+
+	s->fd = fd;
+	s->own = own;
 	s->pollable = fd_pollable(fd);
 	s->oflags = fcntl(fd, F_GETFL);
 	/* Never make a terminal non-blocking: the shell shares it. */
 	if (s->pollable && !isatty(fd))
 		fd_nonblock(fd, 1);
 	fd_grow_pipe(fd);
-	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER | RT_EVBUF, peer,
-	    sink_msg, s);
 	s->ev = event_new(rt_base(rt), s->pollable ? fd : -1, EV_WRITE,
 	    sink_write_cb, s);
 	return s;
@@ -404,19 +415,10 @@ struct sink *
 sink_new_cb(struct rt *rt, uint32_t peer, uint32_t window, sink_data_fn *data,
     sink_done_fn *done, void *arg)
 {
-	struct sink *s = xcalloc(1, sizeof *s);
+	struct sink *s = sink_alloc(rt, peer, done, arg);
 
-	s->rt = rt;
-	s->fd = -1;
-	s->oflags = -1;
-	s->peer = peer;
 	s->window = window;
 	s->data = data;
-	s->done = done;
-	s->arg = arg;
-	s->buf = evbuffer_new();
-	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER | RT_EVBUF, peer,
-	    sink_msg, s);
 	return s;
 }
 
