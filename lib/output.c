@@ -815,5 +815,5 @@ void
 spn_set_log_level(struct spn *spn, int level)
 {
 	(void)spn;
-	log_set_level(out_level(level));
+	log_set_level(level <= 0 ? SPN_LOG_WARN : out_level(level));
 }

@@ -19,7 +19,9 @@
  *		and every record arrives, in order, once the handler goes
  *		on; the master's own records go to the same handler; an
  *		SPN_INLINE export's record is dropped, and counted, rather
- *		than block the context's loop
+ *		than block the context's loop; spn_set_log_level(WARN): the
+ *		master drops an older context's info records, a newer
+ *		context does not send them
  *	discard	SPN_STDIO_DISCARD: fds 1 and 2 are /dev/null, no line
  *		arrives, spn_log records still do
  *	handler	a handler set (its lines not on stderr), then reset to the
@@ -516,9 +518,36 @@ case_levels(void)
 	if (H.nkeep != 1 || strstr(H.keep[0], "spn_log: 1 record dropped") ==
 	    NULL)
 		fail("the dropped record was not counted", NULL);
+
+	/* Down to warnings: the master drops the info records of a context
+	 * connected before, and one connected after does not send them. */
+	spn_set_log_level(spn, SPN_LOG_WARN);
+	h_reset(ctx, NULL);
+	spn_log(SPN_LOG_INFO, "master info, now filtered");
+	if (spn_call(ctx, "logs", 10000, NULL, &err, "isi",
+	    (int64_t)SPN_LOG_INFO, "old-info", (int64_t)1) != SPN_OK ||
+	    spn_call(ctx, "logs", 10000, NULL, &err, "isi",
+	    (int64_t)SPN_LOG_WARN, "old-warn", (int64_t)1) != SPN_OK)
+		fail("logs", &err);
+	if (h_wait(&H.logs, 1, 20) < 1)
+		fail("the warning did not arrive", NULL);
+	usleep(300000);
+	h_check();
+	if (H.logs != 1 || H.level_seen[SPN_LOG_WARN] != 1 || H.master != 0)
+		fail("spn_set_log_level: info records still delivered", NULL);
+	spn_ctx_unref(ctx);
+	ctx = connect_("local", SPN_STDIO_FORWARD);
+	h_reset(ctx, NULL);
+	h_hold(1);
+	if (spn_call(ctx, "logs", 30000, NULL, &err, "isi",
+	    (int64_t)SPN_LOG_INFO, "new-info", (int64_t)FLOOD) != SPN_OK)
+		fail("a new context sent info records: the call blocked", &err);
+	h_hold(0);
 	printf("ok levels: debug filtered in the context, info, warning, "
 	    "error and the master's records arrive; a held flood blocks in "
-	    "bounded memory, then all %d arrive in order\n", FLOOD);
+	    "bounded memory, then all %d arrive in order; spn_set_log_level "
+	    "filters old contexts in the master, new ones at the source\n",
+	    FLOOD);
 	spn_ctx_unref(ctx);
 }
 
