@@ -35,7 +35,8 @@
 #define OUT_CREDIT_MIN	(OUT_WINDOW / 4)
 #define OUT_LINE_MAX	4096		/* longer lines are split */
 #define OUT_TEXT_MAX	4000		/* spn_log's formatted text */
-#define OUT_MASTER_MAX	(64 * 1024)	/* the master's records queued */
+#define OUT_MASTER_MAX	(64 * 1024)	/* the master's records queued,
+					 * with their headers */
 
 enum { OUT_STDOUT, OUT_STDERR, OUT_LOG, OUT_NSTREAMS };
 static const char *const out_names[] = { "stdout", "stderr", NULL };
@@ -232,7 +233,7 @@ out_next(struct spn_log_rec *rec, char *line, struct out_rec **rp,
 		r = *rp = rec_head;
 		if ((rec_head = r->next) == NULL)
 			rec_tail = NULL;
-		rec_bytes -= r->len;
+		rec_bytes -= sizeof *r + r->len;
 		pthread_cond_broadcast(&out_room);
 		*rec = (struct spn_log_rec){ SPN_CTX_MASTER, "master",
 		    r->level, NULL, r->text, r->len };
@@ -610,7 +611,7 @@ out_rec_add(int level, const char *text, size_t len)
 	else
 		rec_head = r;
 	rec_tail = r;
-	rec_bytes += len;
+	rec_bytes += sizeof *r + len;
 	pthread_cond_signal(&out_work);
 }
 
@@ -657,7 +658,7 @@ static void
 out_log_master(int level, const char *text)
 {
 	char note[128];
-	size_t need = strlen(text);
+	size_t need = strlen(text) + sizeof(struct out_rec);
 	int nowait = api_on_loop() || out_on_log_thread();
 
 	pthread_mutex_lock(&out_lock);

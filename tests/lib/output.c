@@ -17,7 +17,8 @@
  *		blocked, where 200,000 warnings block); the blocked flood
  *		leaves the agent under 8 MiB and the master's RSS bounded,
  *		and every record arrives, in order, once the handler goes
- *		on; the master's own records go to the same handler; an
+ *		on; the master's own records go to the same handler (a
+ *		flood of them blocks the same way); an
  *		SPN_INLINE export's record is dropped, and counted, rather
  *		than block the context's loop; spn_set_log_level(WARN): the
  *		master drops an older context's info records, a newer
@@ -433,6 +434,21 @@ case_system(void)
 	spn_ctx_unref(ctx);
 }
 
+static long mflood_done;
+
+static void *
+master_flood(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < FLOOD; i++) {
+		spn_log(SPN_LOG_WARN, "mflood %ld", i);
+		pthread_mutex_lock(&h_lock);
+		mflood_done = i + 1;
+		pthread_mutex_unlock(&h_lock);
+	}
+	return NULL;
+}
+
 static void
 case_levels(void)
 {
@@ -440,8 +456,9 @@ case_levels(void)
 	struct spn_error err;
 	struct spn_recv *r;
 	struct spn_msg *m;
+	pthread_t t;
 	uint64_t t0;
-	long rss0, rss1, got;
+	long rss0, rss1, got, logged;
 	int64_t kib;
 	int rc;
 
@@ -518,6 +535,27 @@ case_levels(void)
 	if (H.nkeep != 1 || strstr(H.keep[0], "spn_log: 1 record dropped") ==
 	    NULL)
 		fail("the dropped record was not counted", NULL);
+
+	/* The master's own flood blocks its thread the same way. */
+	h_reset(ctx, "mflood");
+	h_hold(1);
+	if (pthread_create(&t, NULL, master_flood, NULL) != 0)
+		fail("pthread_create", NULL);
+	usleep(1000000);
+	pthread_mutex_lock(&h_lock);
+	logged = mflood_done;
+	pthread_mutex_unlock(&h_lock);
+	rss1 = status_kib("VmRSS:");
+	printf("  %d records in the master, handler held: %ld logged after "
+	    "1 s, master VmRSS %ld KiB\n", FLOOD, logged, rss1);
+	if (logged >= FLOOD)
+		fail("the master's flood did not block", NULL);
+	h_hold(0);
+	pthread_join(t, NULL);
+	got = h_wait(&H.master, FLOOD, 50);
+	h_check();
+	if (got != FLOOD || H.next != FLOOD)
+		fail("the master's records lost", NULL);
 
 	/* Down to warnings: the master drops the info records of a context
 	 * connected before, and one connected after does not send them. */
