@@ -86,6 +86,7 @@ call_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 
 	rt_handle_del(rt, r->handle);
 	r->handle = 0;
+	ctx_call_end(r->ctx);
 	if (m->h.len > 0) {
 		copy = xmalloc(m->h.len);
 		memcpy(copy, m->data, m->h.len);
@@ -122,6 +123,7 @@ call_send_job(void *arg)
 	    call_reply, r);
 	data = vbuf_data(r->payload, &len);
 	rt_send(rt, SPN_K_CALL, r->ctx->id, SPN_H_CALL, r->handle, data, len);
+	ctx_call_begin(r->ctx);
 	vbuf_free(r->payload);
 	r->payload = NULL;
 }
@@ -140,6 +142,7 @@ call_stop_job(void *arg)
 		    sizeof b);
 		rt_handle_del(api_spn.rt, r->handle);
 		r->handle = 0;
+		ctx_call_end(r->ctx);
 		pthread_mutex_lock(&api_lock);
 		if (recv_release(r))	/* the loop's; the job's is left */
 			abort();
@@ -185,6 +188,14 @@ call_encode(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	if (!api_spn.is_static) {
 		error_set(err, SPN_ENOTSTATIC, ctx->name, "%s", CALL_NOTSTATIC);
 		return SPN_ENOTSTATIC;
+	}
+	pthread_mutex_lock(&api_lock);
+	rv = ctx_closing(ctx);
+	pthread_mutex_unlock(&api_lock);
+	if (rv) {
+		error_set(err, SPN_ELOST, ctx->name, "spn_ctx_shutdown() was "
+		    "called");
+		return SPN_ELOST;
 	}
 	if ((e = export_find(fn)) == NULL) {
 		error_set(err, SPN_ENOFUNC, ctx->name, "no function %s in "
@@ -257,6 +268,7 @@ call_decode(struct spn_recv *r, uint8_t kind, const uint8_t *data,
     size_t len, struct spn_msg **msg, struct spn_error *err)
 {
 	struct spn_error e0;
+	struct spn_msg *drop = NULL;
 	struct upk u;
 	uint32_t reason;
 	char *text;
@@ -279,7 +291,10 @@ call_decode(struct spn_recv *r, uint8_t kind, const uint8_t *data,
 		return SPN_EPROTO;
 	}
 	memset(err, 0, sizeof *err);
-	rv = reply_unpack(data, len, msg, err);
+	/* msg may be NULL, as for spn_call: the results go. */
+	rv = reply_unpack(data, len, msg != NULL ? msg : &drop, err);
+	if (msg == NULL)
+		spn_msg_free(drop);
 	if (rv != SPN_OK && *err->context == '\0')
 		snprintf(err->context, sizeof err->context, "%s",
 		    r->ctx->name);
