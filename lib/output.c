@@ -305,7 +305,7 @@ out_main(void *arg)
 			    evbuffer_get_length(s->buf) == 0 ||
 			    out_ctx_finished(s->ctx);
 		}
-		if (kick)
+		if (kick && out_ev != NULL)
 			event_active(out_ev, EV_READ, 0);
 	}
 	pthread_mutex_unlock(&out_lock);
@@ -373,7 +373,7 @@ out_done(struct sink *sink, const char *why, void *arg)
 	pthread_mutex_lock(&out_lock);
 	s->ended = 1;
 	out_queue(s);
-	if (out_ctx_finished(s->ctx))
+	if (out_ctx_finished(s->ctx) && out_ev != NULL)
 		event_active(out_ev, EV_READ, 0);
 	pthread_mutex_unlock(&out_lock);
 }
@@ -560,7 +560,8 @@ output_start(struct spn *spn)
 /*
  * spn_shutdown, the loop stopped: the log thread hands out what it holds
  * and ends; then the sinks go (the router is still there).  From the
- * log thread itself (a handler's exit()) there is nothing to wait for.
+ * log thread itself (a handler's exit() or spn_shutdown) there is
+ * nothing to wait for, and what it uses is left to the process's end.
  */
 void
 output_stop(struct spn *spn)
@@ -570,7 +571,15 @@ output_stop(struct spn *spn)
 
 	(void)spn;
 	pthread_mutex_lock(&out_lock);
-	if (!out_running || out_on_log_thread()) {
+	if (out_on_log_thread()) {
+		/* The loop and its base go: the thread ends once it has
+		 * handed out what is left, without waking the loop. */
+		out_stop = 1;
+		out_ev = NULL;
+		pthread_mutex_unlock(&out_lock);
+		return;
+	}
+	if (!out_running) {
 		pthread_mutex_unlock(&out_lock);
 		return;
 	}

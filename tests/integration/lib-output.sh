@@ -57,5 +57,8 @@ log "two: $na + $nb whole lines, $bad mixed or cut"
 [ "$na" = 2000 ] && [ "$nb" = 2000 ] && [ "$bad" = 0 ] ||
     fail "two: lines mixed, cut or lost"
 
+# A handler that calls exit(): spn_shutdown runs on the log thread.
+case_ exit
+
 log "all cases in $(($(date +%s) - T0)) s"
 pass

@@ -29,6 +29,8 @@
  *		default (its lines on stderr: the script checks)
  *	two	two contexts print long lines at once through the default
  *		handler (the script checks that no line is mixed)
+ *	exit	a handler calls exit(): the library shuts down from its
+ *		own log thread, and the process ends cleanly
  *
  * Prints "ok CASE: ..." or "FAIL CASE: ...", exits 0 or 1.
  */
@@ -678,6 +680,38 @@ case_two(void)
 	spn_ctx_unref(b);
 }
 
+/* A handler that ends the program (atexit: spn_shutdown, from the log
+ * thread). */
+static void
+exit_handler(const struct spn_log_rec *r, void *arg)
+{
+	(void)arg;
+	if (strcmp(r->text, "bye") != 0)
+		return;
+	printf("ok exit: exit() from the handler\n");
+	exit(0);
+}
+
+static void
+case_exit(void)
+{
+	struct spn_ctx *ctx = connect_("local", SPN_STDIO_FORWARD);
+	struct spn_error err;
+	int rc;
+
+	spn_set_log_handler(spn, exit_handler, NULL);
+	if (spn_call(ctx, "say", 10000, NULL, &err, "si", "x",
+	    (int64_t)10) != SPN_OK)
+		fail("say", &err);
+	/* The exit may come before the answer: it shuts the library
+	 * down under this call. */
+	rc = spn_call(ctx, "shell", 10000, NULL, &err, "s", "echo bye");
+	if (rc != SPN_OK && rc != SPN_ESHUTDOWN)
+		fail("shell", &err);
+	sleep(20);
+	fail("the handler did not exit", NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -691,7 +725,7 @@ main(int argc, char **argv)
 		return 2;
 	if (argc != 2) {
 		fprintf(stderr, "usage: output b8|system|levels|discard|"
-		    "handler|two\n");
+		    "handler|two|exit\n");
 		return 2;
 	}
 	cname = argv[1];
@@ -708,6 +742,8 @@ main(int argc, char **argv)
 		case_handler();
 	else if (strcmp(cname, "two") == 0)
 		case_two();
+	else if (strcmp(cname, "exit") == 0)
+		case_exit();
 	else
 		fail("unknown case", NULL);
 	spn_shutdown(spn);
