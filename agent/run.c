@@ -293,6 +293,7 @@ static void
 agent_shutdown(struct rt *rt)
 {
 	svc_exec_killall();
+	svc_file_abort_all();
 	rt_close_children(rt, "parent gone");
 	proc_wait_all(2000);
 }
@@ -358,6 +359,7 @@ agent_run(int argc, char **argv, const struct agent_ops *ops)
 	rt_set_hooks(agent_rt, &agent_hooks);
 	svc_basic_init(agent_rt);
 	svc_exec_init(agent_rt);
+	svc_file_init(agent_rt);
 	svc_call_init(agent_rt, agent_brk, ops);
 	connect_service_init(agent_rt);
 	link_new(agent_rt, in, out, LINK_PARENT, 0, "parent");
