@@ -54,14 +54,20 @@ ftmp_name(const char *base)
 	    __atomic_fetch_add(&ftmp_seq, 1, __ATOMIC_RELAXED));
 }
 
+/*
+ * Give the temporary file a name in the directory, new ones while they
+ * are taken: create it there (proc NULL), or link the unnamed one there
+ * by its name in /proc.
+ */
 static int
-ftmp_named(struct ftmp *t)
+ftmp_place(struct ftmp *t, const char *proc)
 {
 	for (int i = 0; i < FTMP_TRIES; i++) {
 		t->tmp = ftmp_name(t->base);
-		t->fd = openat(t->dirfd, t->tmp, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (t->fd >= 0)
+		if (proc != NULL ? linkat(AT_FDCWD, proc, t->dirfd, t->tmp,
+		    AT_SYMLINK_FOLLOW) == 0 : (t->fd = openat(t->dirfd, t->tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600)) >= 0)
 			return 0;
 		free(t->tmp);
 		t->tmp = NULL;
@@ -120,32 +126,12 @@ ftmp_open(struct ftmp *t, const char *path)
 		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 			goto fail;
 	}
-	if (ftmp_named(t) == 0)
+	if (ftmp_place(t, NULL) == 0)
 		return 0;
 fail:
 	e = errno;
 	ftmp_abort(t);
 	errno = e;
-	return -1;
-}
-
-/* Name an unnamed temporary file, so that it can be renamed. */
-static int
-ftmp_link(struct ftmp *t)
-{
-	char proc[64];
-
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", t->fd);
-	for (int i = 0; i < FTMP_TRIES; i++) {
-		t->tmp = ftmp_name(t->base);
-		if (linkat(AT_FDCWD, proc, t->dirfd, t->tmp,
-		    AT_SYMLINK_FOLLOW) == 0)
-			return 0;
-		free(t->tmp);
-		t->tmp = NULL;
-		if (errno != EEXIST)
-			return -1;
-	}
 	return -1;
 }
 
@@ -157,6 +143,7 @@ ftmp_link(struct ftmp *t)
 int
 ftmp_commit(struct ftmp *t, mode_t mode, const char **what)
 {
+	char proc[64];
 	int e;
 
 	*what = "chmod";
@@ -166,7 +153,8 @@ ftmp_commit(struct ftmp *t, mode_t mode, const char **what)
 	if (fsync(t->fd) != 0)
 		goto fail;
 	*what = "link";
-	if (t->tmp == NULL && ftmp_link(t) != 0)
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", t->fd);
+	if (t->tmp == NULL && ftmp_place(t, proc) != 0)
 		goto fail;
 	*what = "rename";
 	if (renameat(t->dirfd, t->tmp, t->dirfd, t->base) != 0)

@@ -140,19 +140,26 @@ else
 	log "disk full: skipped (cannot mount a tmpfs)"
 fi
 
-# The context killed mid-put: SPN_ELOST naming the file, and nothing of
-# it there.  The put reads a FIFO that we keep open, so that it is
-# mid-transfer for as long as we please.
+# slow_put WHAT NAME: a put to $D/NAME, mid-transfer for as long as we
+# please: it reads a FIFO that we keep open (fd 3).  Sets prog, master
+# and ag (the agent, once it has the file open).
 mkfifo "$TMPD/slow"
-spn_prog 60 "$F" local putfd "$D/k" 0644 <"$TMPD/slow" >"$TMPD/out" \
-    2>"$TMPD/err" &
-prog=$!
-exec 3>"$TMPD/slow"
-head -c 1048576 /dev/zero >&3
-sleep 0.2
-ag=$(agents_of "$(last_master)")
-[ -n "$ag" ] || fail "kill: no agent"
-wait_fd "kill" "$ag" "$D"
+slow_put() {
+	spn_prog 60 "$F" local putfd "$D/$2" 0644 <"$TMPD/slow" \
+	    >"$TMPD/out" 2>"$TMPD/err" &
+	prog=$!
+	exec 3>"$TMPD/slow"
+	head -c 1048576 /dev/zero >&3
+	sleep 0.2
+	master=$(last_master)
+	ag=$(agents_of "$master")
+	[ -n "$ag" ] || fail "$1: no agent"
+	wait_fd "$1" "$ag" "$D"
+}
+
+# The context killed mid-put: SPN_ELOST naming the file, and nothing of
+# it there.
+slow_put kill k
 kill -KILL "$ag"
 wait "$prog"
 rc=$?
@@ -165,15 +172,7 @@ only "kill" "$D" a atom b c
 procs_left "kill"
 
 # The master killed mid-put: the context goes, and its file with it.
-spn_prog 60 "$F" local putfd "$D/m" 0644 <"$TMPD/slow" >"$TMPD/out" \
-    2>"$TMPD/err" &
-prog=$!
-exec 3>"$TMPD/slow"
-head -c 1048576 /dev/zero >&3
-sleep 0.2
-master=$(last_master)
-ag=$(agents_of "$master")
-wait_fd "master killed" "$ag" "$D"
+slow_put "master killed" m
 kill -KILL "$master"
 wait "$prog"
 exec 3>&-
