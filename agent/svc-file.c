@@ -85,6 +85,17 @@ ftmp_init(struct ftmp *t, int fd)
 	t->fd = fd;
 }
 
+/* Nothing left of it; -1 with errno kept. */
+static int
+ftmp_fail(struct ftmp *t)
+{
+	int e = errno;
+
+	ftmp_abort(t);
+	errno = e;
+	return -1;
+}
+
 /*
  * Open a temporary file for path in its directory; -1 with errno (that
  * of the directory, or EISDIR when path names a directory).
@@ -95,7 +106,6 @@ ftmp_open(struct ftmp *t, const char *path)
 	const char *slash = strrchr(path, '/');
 	char *dir;
 	struct stat st;
-	int e;
 
 	ftmp_init(t, -1);
 	if (slash == NULL) {
@@ -129,10 +139,7 @@ ftmp_open(struct ftmp *t, const char *path)
 	if (ftmp_place(t, NULL) == 0)
 		return 0;
 fail:
-	e = errno;
-	ftmp_abort(t);
-	errno = e;
-	return -1;
+	return ftmp_fail(t);
 }
 
 /*
@@ -144,7 +151,6 @@ int
 ftmp_commit(struct ftmp *t, mode_t mode, const char **what)
 {
 	char proc[64];
-	int e;
 
 	*what = "chmod";
 	if (fchmod(t->fd, mode & 07777) != 0)
@@ -167,10 +173,7 @@ ftmp_commit(struct ftmp *t, mode_t mode, const char **what)
 	ftmp_abort(t);
 	return 0;
 fail:
-	e = errno;
-	ftmp_abort(t);
-	errno = e;
-	return -1;
+	return ftmp_fail(t);
 }
 
 /* Remove the temporary file (if it has a name), close everything. */
