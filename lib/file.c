@@ -166,6 +166,13 @@ fx_sink_done(struct sink *s, const char *why, void *arg)
 		fx_check(x);
 	} else if (sink_errno(s) != 0)
 		fx_end(x, SPN_ESYS, sink_errno(s), "write", NULL);
+	else if (x->call == 0) {
+		/* Lost while we still wrote what came before DONE: no
+		 * reply is left to say so. */
+		x->dead = SPN_D_LOST;
+		fx_end(x, FX_DEAD, 0, NULL, why);
+	}
+	/* Else the far side's reply says why. */
 }
 
 static int

@@ -179,6 +179,36 @@ exec 3>&-
 wait_gone "$ag" 5 || fail "master killed: the agent stayed"
 only "master killed" "$D" a atom b c
 
+# The context killed after it sent all and DONE, while this side still
+# writes to a pipe nobody reads: SPN_ELOST, not a wait for ever.
+head -c 1572864 /dev/zero >"$TMPD/mid"
+mkfifo "$TMPD/pipe"
+spn_prog 60 "$F" local getfd "$TMPD/mid" >"$TMPD/pipe" 2>"$TMPD/err" &
+prog=$!
+exec 4<"$TMPD/pipe"
+sleep 0.2
+ag=$(agents_of "$(last_master)")
+[ -n "$ag" ] || fail "kill after DONE: no agent"
+# Done there: it read the file (and more) and closed it.
+t=100
+while [ "$(awk '$1 == "rchar:" { print $2 }' "/proc/$ag/io")" -lt 1572864 ] ||
+    [ "$(agent_fds "$ag" "$TMPD")" != 0 ]; do
+	t=$((t - 1))
+	[ "$t" -gt 0 ] || fail "kill after DONE: the agent never finished"
+	sleep 0.1
+done
+kill -KILL "$ag"
+sleep 0.5
+cat <&4 >/dev/null &
+wait "$prog"
+rc=$?
+exec 4<&-
+sed 's/^/  kill after DONE: /' "$TMPD/err" >&2
+check_rc "kill after DONE: the program" 1 "$rc"
+grep -qE "^error getfd ELOST errno 0: context local: get $TMPD/mid: " \
+    "$TMPD/err" || fail "kill after DONE: not SPN_ELOST naming the file"
+procs_left "kill after DONE"
+
 # The context killed mid-get: nothing here.  The master is stopped while
 # its temporary file is open, so that the 4 GiB (sparse) source cannot be
 # done before the kill; the tmpfs would fill up before it could be.
