@@ -7,6 +7,7 @@
 # ever holds 64 MiB resident (VmHWM, read at the end while they all still
 # run).  A permission denied there names the context, the path and EACCES.
 # The data lives in a tmpfs of the test's own: the disk is not a party.
+# LIB_FILE_SSH_MB: how many MiB (1024).
 . "$(dirname "$0")/lib-fakessh.sh"
 
 command -v sha256sum >/dev/null || skip "sha256sum is not installed"
@@ -14,7 +15,8 @@ command -v base64 >/dev/null || skip "base64 is not installed"
 lib_prog tests/lib/file
 F=$PROG
 T0=$(date +%s)
-SIZE=1073741824
+MB=${LIB_FILE_SSH_MB:-1024}
+SIZE=$((MB * 1048576))
 LIMIT_KB=65536
 H1=$U_A@127.0.0.1,config=$SSH_CFG
 R=$H1+sudo=$U_W
@@ -22,7 +24,7 @@ R=$H1+sudo=$U_W
 # Room for two copies at a time: the source goes before the get.  In
 # the world's directory, which $U_W can reach.
 FS=$SSHW/fs
-mkdir "$FS" && mount -t tmpfs -o size=2200m,mode=0755 tmpfs "$FS" ||
+mkdir "$FS" && mount -t tmpfs -o size=$((MB * 2 + 100))m,mode=0755 tmpfs "$FS" ||
     skip "cannot mount a tmpfs"
 trap '_t=$?; umount -l "$FS" 2>/dev/null; (exit $_t); _fakessh_cleanup' EXIT
 mkdir "$FS/web" && chown "$U_W:" "$FS/web" || fail "mkdir"
@@ -32,7 +34,7 @@ mkdir "$FS/web" && chown "$U_W:" "$FS/web" || fail "mkdir"
 line=$(head -c 3000 /dev/urandom | base64 | tr -d '\n')
 yes "$line" | head -c "$SIZE" | tee "$FS/src" | sha256sum >"$TMPD/want"
 echo small >"$TMPD/small"
-log "1 GiB made in $(($(date +%s) - T0)) s"
+log "$MB MiB made in $(($(date +%s) - T0)) s"
 
 # paused N: wait (170 s at most) until the program paused N times.
 paused() {
@@ -74,7 +76,7 @@ put_ms=$(sed -n 's/^ok put in \([0-9]*\) ms$/\1/p' "$TMPD/err")
 get_ms=$(sed -n 's/^ok get in \([0-9]*\) ms$/\1/p' "$TMPD/err")
 [ -n "$put_ms" ] || fail "the put failed"
 [ -n "$get_ms" ] || fail "the get failed"
-log "1 GiB put in $put_ms ms, got back in $get_ms ms over ssh + sudo"
+log "$MB MiB put in $put_ms ms, got back in $get_ms ms over ssh + sudo"
 check "sha256 back here" "$(cut -d' ' -f1 "$TMPD/want")" \
     "$(sha256sum <"$FS/back" | cut -d' ' -f1)"
 # ... so the same there, if the two are the same.
