@@ -14,6 +14,10 @@ F=$PROG
 T0=$(date +%s)
 D=$TMPD/d
 mkdir "$D" || fail "mkdir"
+# The tmpfs mounted below go on exit (with the test's status kept).
+trap '_t=$?; for _m in "$TMPD/full" "$TMPD/here"; do
+	mountpoint -q "$_m" 2>/dev/null && umount -l "$_m"; done
+	(exit $_t); _lib_cleanup' EXIT
 
 # f WHAT RC ARGS...: run the program (60 s at most), its lines logged;
 # its stderr is in $TMPD/err.
@@ -79,10 +83,10 @@ cmp -s "$D/fd" "$TMPD/out" || fail "getfd: content differs"
 rm -f "$D/fd"
 procs_left "modes"
 
-# Atomic: while a 64 MiB file replaces a 1 MiB one, three times, a reader
+# Atomic: while a 32 MiB file replaces a 1 MiB one, three times, a reader
 # polling the destination only ever sees one of the two sizes.
 head -c 1048576 /dev/zero | tr '\0' a >"$D/atom"
-head -c 67108864 /dev/zero | tr '\0' b >"$TMPD/big"
+head -c 33554432 /dev/zero | tr '\0' b >"$TMPD/big"
 (
 	while [ ! -e "$TMPD/stop" ]; do
 		stat -c %s "$D/atom"
@@ -90,13 +94,13 @@ head -c 67108864 /dev/zero | tr '\0' b >"$TMPD/big"
 ) &
 reader=$!
 track $reader
-f atomic 0 local+local put "$TMPD/big" "$D/atom" -1 -- \
+f atomic 0 local put "$TMPD/big" "$D/atom" -1 -- \
     put "$TMPD/big" "$D/atom" -1 -- put "$TMPD/big" "$D/atom" -1
 touch "$TMPD/stop"
 wait "$reader"
 n=$(wc -l <"$TMPD/sizes")
-bad=$(grep -cvxE '1048576|67108864' "$TMPD/sizes")
-log "atomic: $n sizes read while putting 3 x 64 MiB, $bad of another size"
+bad=$(grep -cvxE '1048576|33554432' "$TMPD/sizes")
+log "atomic: $n sizes read while putting 3 x 32 MiB, $bad of another size"
 check "atomic: sizes seen that were neither" 0 "$bad"
 [ "$n" -gt 10 ] || fail "atomic: the reader read $n times only"
 cmp -s "$TMPD/big" "$D/atom" || fail "atomic: the file differs"
@@ -125,7 +129,6 @@ procs_left "errors"
 # Disk full, there and here: ENOSPC names the file, nothing is left.
 if mkdir "$TMPD/full" && mount -t tmpfs -o size=1m,mode=0755 tmpfs \
     "$TMPD/full" 2>/dev/null; then
-	trap 'umount "$TMPD/full" 2>/dev/null; _lib_cleanup' EXIT
 	head -c 2000000 /dev/zero >"$TMPD/two"
 	f "disk full" 1 local put "$TMPD/two" "$TMPD/full/x" -1 -- \
 	    get "$TMPD/two" "$TMPD/full/y" -1
@@ -215,7 +218,6 @@ procs_left "kill after DONE"
 truncate -s 4G "$TMPD/sparse"
 mkdir "$TMPD/here"
 if mount -t tmpfs -o size=256m tmpfs "$TMPD/here" 2>/dev/null; then
-	trap 'umount "$TMPD/here" 2>/dev/null; _lib_cleanup' EXIT
 	spn_prog 60 "$F" local get "$TMPD/sparse" "$TMPD/here/g" -1 \
 	    >"$TMPD/out" 2>"$TMPD/err" &
 	prog=$!
