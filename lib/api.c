@@ -374,6 +374,9 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 		return SPN_ESYS;
 	spn->master = master_new(spn->base, &mo);
 	spn->rt = master_rt(spn->master);
+	/* One program's contexts, which may call each other (the router
+	 * passes calls between them; each export says who may call it). */
+	rt_set_sideways(spn->rt, 1);
 	spn->max_frame = rt_max_frame(spn->rt);
 	spn->broker = broker_new(spn->base, API_BROKER_RING);
 	api_call_service(spn, opts != NULL ? opts->workers : 0);

@@ -93,6 +93,11 @@ int		 error_is_auth(const char *);
 /* ctx.c */
 struct spn_ctx	*ctx_new(struct spn *, uint32_t, const char *, struct conn *);
 void		 ctx_close_all(struct spn *);
+/* Under api_lock. */
+int		 ctx_closing(const struct spn_ctx *);
+/* On the loop, around each call in flight (spn_ctx_shutdown's grace). */
+void		 ctx_call_begin(struct spn_ctx *);
+void		 ctx_call_end(struct spn_ctx *);
 void		 ctx_free_all(struct spn *);
 
 /*

@@ -38,6 +38,7 @@ call_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 
 	rt_handle_del(rt, c->handle);
 	c->handle = 0;
+	ctx_call_end(spn_recv_ctx(r));
 	recv_push(r, m->h.kind, m->data, m->h.len, 1);
 	recv_unref(r);		/* the loop's */
 }
@@ -61,6 +62,7 @@ call_send_job(void *arg)
 	    r);
 	data = vbuf_data(c->payload, &len);
 	rt_send(rt, SPN_K_CALL, ctx->id, SPN_H_CALL, c->handle, data, len);
+	ctx_call_begin(ctx);
 	vbuf_free(c->payload);
 	c->payload = NULL;
 }
@@ -80,6 +82,7 @@ call_stop_job(void *arg)
 		    SPN_H_CALL, 0, b, sizeof b);
 		rt_handle_del(api_spn.rt, c->handle);
 		c->handle = 0;
+		ctx_call_end(spn_recv_ctx(r));
 		recv_unref(r);	/* the loop's; the job's is left */
 	}
 	recv_unref(r);		/* the job's */
@@ -146,6 +149,14 @@ call_encode(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 		error_set(err, SPN_ENOTSTATIC, ctx->name, "%s", CALL_NOTSTATIC);
 		return SPN_ENOTSTATIC;
 	}
+	pthread_mutex_lock(&api_lock);
+	rv = ctx_closing(ctx);
+	pthread_mutex_unlock(&api_lock);
+	if (rv) {
+		error_set(err, SPN_ELOST, ctx->name, "spn_ctx_shutdown() was "
+		    "called");
+		return SPN_ELOST;
+	}
 	if ((e = export_find(fn)) == NULL) {
 		error_set(err, SPN_ENOFUNC, ctx->name, "no function %s in "
 		    "this program (SPN_EXPORT it)", fn);
@@ -209,13 +220,20 @@ static int
 call_decode(struct spn_recv *r, uint8_t kind, const uint8_t *data,
     size_t len, struct spn_msg **msg, struct spn_error *err)
 {
+	struct spn_msg *drop = NULL;
+	int rv;
+
 	if (kind != SPN_K_REPLY) {
 		error_set(err, SPN_EPROTO, spn_recv_ctx(r)->name,
 		    "a %s for an answer", wire_kind_name(kind));
 		return SPN_EPROTO;
 	}
 	memset(err, 0, sizeof *err);
-	return reply_unpack(data, len, msg, err);
+	/* msg may be NULL, as for spn_call: the results go. */
+	rv = reply_unpack(data, len, msg != NULL ? msg : &drop, err);
+	if (msg == NULL)
+		spn_msg_free(drop);
+	return rv;
 }
 
 static int

@@ -20,6 +20,10 @@ struct conn {
 	pthread_cond_t	 cond;
 	int		 done;		/* the chain said up or failed */
 	char		*err;		/* why it failed */
+	int		 closing;	/* spn_ctx_shutdown: no new calls */
+	int		 grace_ms;	/* ... and how long ours may run */
+	unsigned	 calls;		/* loop: our calls in flight there */
+	struct event	*grace;		/* loop: the end of the grace */
 };
 
 /* A connect error's code, from the chain's words (bootstrap/connect.c). */
@@ -66,6 +70,8 @@ ctx_connect_error(struct spn_error *err, const char *text)
 static void
 conn_free(struct conn *c)
 {
+	if (c->grace != NULL)
+		event_free(c->grace);
 	chain_free(c->chain);
 	route_free(&c->route);
 	password_free(c->mo.password);
@@ -250,6 +256,35 @@ spn_connect(struct spn *spn, const char *route,
 	return rv;
 }
 
+/*
+ * A context a message names: a new struct spn_ctx of ours, which closes
+ * nothing when dropped (the chain is its creator's).  Its id and name are
+ * the sender's word: calls to it go where the id leads, as far as the
+ * routers' policy lets them, and the name only labels errors.
+ */
+struct spn_ctx *
+spn_value_ctx(const struct spn_value *v)
+{
+	struct spn_ctx *ctx;
+	const char *name;
+	char *clean;
+	uint32_t id;
+
+	if (value_ctx(v, &id, &name) != 0 || api_enter(NULL) != SPN_OK)
+		return NULL;
+	clean = str_clean(xstrdup(name));
+	ctx = ctx_new(&api_spn, id, clean, NULL);
+	free(clean);
+	api_leave();
+	return ctx;
+}
+
+struct spn_ctx *
+spn_arg_ctx(const struct spn_value *a, size_t i)
+{
+	return spn_value_ctx(spn_value_at(a, i));
+}
+
 struct spn_ctx *
 spn_parent(struct spn *spn)
 {
@@ -316,12 +351,45 @@ spn_ctx_unref(struct spn_ctx *ctx)
 	api_leave();
 }
 
+/* On the loop: the route closes, the grace (if any) is over. */
+static void
+conn_close(struct conn *c)
+{
+	if (c->grace != NULL) {
+		event_free(c->grace);
+		c->grace = NULL;
+	}
+	chain_close(c->chain);
+}
+
+static void
+conn_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_close(arg);
+}
+
+/*
+ * On the loop: with calls of ours still running there, they get up to
+ * grace_ms to answer (no new one starts: ctx_closing); the route closes
+ * when the last has answered, or when the time is up.
+ */
 static void
 ctx_shutdown_job(void *arg)
 {
 	struct conn *c = arg;
+	struct timeval tv;
 
-	chain_close(c->chain);
+	if (c->calls == 0 || c->grace_ms <= 0 || c->grace != NULL) {
+		if (c->grace == NULL)
+			conn_close(c);
+		return;
+	}
+	tv.tv_sec = c->grace_ms / 1000;
+	tv.tv_usec = (c->grace_ms % 1000) * 1000;
+	c->grace = evtimer_new(api_spn.base, conn_grace_cb, c);
+	evtimer_add(c->grace, &tv);
 }
 
 int
@@ -329,17 +397,48 @@ spn_ctx_shutdown(struct spn_ctx *ctx, int grace_ms)
 {
 	int rv;
 
-	(void)grace_ms;
 	if (ctx == NULL)
 		return SPN_EINVAL;
 	if ((rv = api_enter(NULL)) != SPN_OK)
 		return rv;
 	if (ctx->conn == NULL)
 		rv = SPN_EINVAL;	/* the parent is not ours to end */
-	else if (api_submit(ctx_shutdown_job, ctx->conn) != 0)
-		rv = SPN_ESHUTDOWN;
+	else {
+		pthread_mutex_lock(&api_lock);
+		if (!ctx->conn->closing)
+			ctx->conn->grace_ms = grace_ms;
+		ctx->conn->closing = 1;
+		pthread_mutex_unlock(&api_lock);
+		if (api_submit(ctx_shutdown_job, ctx->conn) != 0)
+			rv = SPN_ESHUTDOWN;
+	}
 	api_leave();
 	return rv;
+}
+
+/* Under api_lock: spn_ctx_shutdown() was called, no call may start. */
+int
+ctx_closing(const struct spn_ctx *ctx)
+{
+	return ctx->conn != NULL && ctx->conn->closing;
+}
+
+/* On the loop: a call of ours to ctx was sent, or has ended (answered,
+ * failed, cancelled or closed).  The last one in a grace closes it. */
+void
+ctx_call_begin(struct spn_ctx *ctx)
+{
+	if (ctx->conn != NULL)
+		ctx->conn->calls++;
+}
+
+void
+ctx_call_end(struct spn_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+
+	if (c != NULL && c->calls > 0 && --c->calls == 0 && c->grace != NULL)
+		conn_close(c);
 }
 
 /* On the loop, at shutdown: every chain closes. */

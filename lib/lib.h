@@ -272,6 +272,8 @@ int		 vbuf_putv(struct spn_vbuf *, const char *, va_list *, char *,
  * -1 with why.  The message owns a copy of the bytes. */
 int		 value_decode(const void *, size_t, struct spn_msg **, char *,
 		     size_t);
+/* A context value's id and name; -1 if v is not one. */
+int		 value_ctx(const struct spn_value *, uint32_t *, const char **);
 /* What spn_msg_value() returns from now on (a value inside m). */
 void		 value_msg_root(struct spn_msg *, const struct spn_value *);
 /* Does the value (an array) match a signature's letters?  -1 with why. */
