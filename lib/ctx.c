@@ -4,6 +4,9 @@
  * the route's last hop.  Dropping the last reference closes the chain's
  * first hop, and with it every context of the route.
  */
+#include <sys/resource.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +21,16 @@ struct conn {
 	struct master_opts mo;
 	struct chain	*chain;
 	pthread_cond_t	 cond;
+	pthread_cond_t	*group;		/* spn_connect_many's: told too */
 	int		 done;		/* the chain said up or failed */
 	char		*err;		/* why it failed */
+	uint32_t	 via;		/* spn_connect_from's: hop 1's parent */
+	size_t		 via_hops;	/* ... and the hops of its route */
 	int		 closing;	/* spn_ctx_shutdown: no new calls */
 	int		 grace_ms;	/* ... and how long ours may run */
 	unsigned	 calls;		/* loop: our calls in flight there */
 	struct event	*grace;		/* loop: the end of the grace */
+	int		 stdio;		/* SPN_STDIO_* */
 };
 
 /* A connect error's code, from the chain's words (bootstrap/connect.c). */
@@ -81,7 +88,7 @@ conn_free(struct conn *c)
 }
 
 static void
-conn_free_job(void *arg)
+conn_free_now(void *arg)
 {
 	struct conn *c = arg;
 
@@ -91,17 +98,43 @@ conn_free_job(void *arg)
 	conn_free(c);
 }
 
+/* On the loop: what the route's contexts printed last comes in first
+ * (output_sync, at most 2 s), then the route closes. */
+static void
+conn_free_job(void *arg)
+{
+	struct conn *c = arg;
+	uint32_t *ids;
+	size_t n;
+
+	if (c->chain == NULL) {
+		conn_free_now(c);
+		return;
+	}
+	n = chain_hops(c->chain);
+	ids = xcalloc(n, sizeof *ids);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = chain_ctx(c->chain, i);
+	output_sync(&api_spn, ids, n, conn_free_now, c);
+	free(ids);
+}
+
 static void
 conn_up(struct chain *chain, const char *err, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)chain;
+	/* Every hop runs this program: each one's output to the handler. */
+	for (size_t i = 0; err == NULL && i < chain_hops(chain); i++)
+		output_ctx_up(&api_spn, chain_ctx(chain, i),
+		    c->route.hops[i].name, c->stdio);
 	pthread_mutex_lock(&api_lock);
 	c->done = 1;
 	if (err != NULL)
 		c->err = xstrdup(err);
 	pthread_cond_broadcast(&c->cond);
+	if (c->group != NULL)
+		pthread_cond_broadcast(c->group);
 	pthread_mutex_unlock(&api_lock);
 }
 
@@ -111,6 +144,8 @@ conn_start_job(void *arg)
 	struct conn *c = arg;
 
 	c->chain = chain_new(api_spn.master, &c->route, &c->mo);
+	if (c->via != SPN_CTX_NONE)
+		chain_via(c->chain, c->via, c->via_hops);
 	chain_connect(c->chain, conn_up, c);
 }
 
@@ -146,6 +181,12 @@ ctx_opts(struct conn *c, const struct spn_connect_opts *o,
 		    "keepalive");
 		return SPN_EINVAL;
 	}
+	if (o->stdio != SPN_STDIO_FORWARD && o->stdio != SPN_STDIO_DISCARD) {
+		error_set(err, SPN_EINVAL, NULL, "stdio is not one of "
+		    "SPN_STDIO_FORWARD, SPN_STDIO_DISCARD");
+		return SPN_EINVAL;
+	}
+	c->stdio = o->stdio;
 	if (o->timeout > 0)
 		c->mo.timeout = o->timeout;
 	if (o->keepalive > 0)
@@ -171,25 +212,48 @@ ctx_opts(struct conn *c, const struct spn_connect_opts *o,
 	return SPN_OK;
 }
 
+/* The rest of a route from via: its hops are named after via's. */
 static int
-ctx_connect(struct spn *spn, const char *text,
-    const struct spn_connect_opts *o, struct spn_ctx **out,
+conn_route(struct conn *c, const char *text, const struct spn_ctx *via,
     struct spn_error *err)
 {
+	char why[512], *name;
+
+	if (route_parse(text, NULL, &c->route, why, sizeof why) != 0) {
+		error_set(err, SPN_EINVAL, via != NULL ? via->name : NULL, "%s",
+		    why);
+		return SPN_EINVAL;
+	}
+	if (via == NULL)
+		return SPN_OK;
+	c->via = via->id;
+	c->via_hops = 1;
+	for (const char *p = via->name; *p != '\0'; p++)
+		c->via_hops += *p == '+';
+	for (size_t i = 0; i < c->route.nhops; i++) {
+		name = xprintf("%s+%s", via->name, c->route.hops[i].name);
+		free(c->route.hops[i].name);
+		c->route.hops[i].name = name;
+	}
+	return SPN_OK;
+}
+
+/* Parse and hand to the loop: SPN_OK with *cp, which conn_finish ends. */
+static int
+conn_start(struct spn *spn, const char *text, const struct spn_ctx *via,
+    const struct spn_connect_opts *o, pthread_cond_t *group,
+    struct conn **cp, struct spn_error *err)
+{
 	struct conn *c;
-	char why[512];
 	int rv;
 
 	c = xcalloc(1, sizeof *c);
 	api_cond_init(&c->cond);
-	if ((rv = ctx_opts(c, o, err)) != SPN_OK) {
+	c->group = group;
+	if ((rv = ctx_opts(c, o, err)) != SPN_OK ||
+	    (rv = conn_route(c, text, via, err)) != SPN_OK) {
 		conn_free(c);
 		return rv;
-	}
-	if (route_parse(text, NULL, &c->route, why, sizeof why) != 0) {
-		error_set(err, SPN_EINVAL, NULL, "%s", why);
-		conn_free(c);
-		return SPN_EINVAL;
 	}
 	pthread_mutex_lock(&api_lock);
 	api_list_add(&spn->conns, &c->node);
@@ -202,21 +266,23 @@ ctx_connect(struct spn *spn, const char *text,
 		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
 		return SPN_ESHUTDOWN;
 	}
+	*cp = c;
+	return SPN_OK;
+}
 
-	pthread_mutex_lock(&api_lock);
-	while (!c->done && spn->state == API_UP)
-		api_wait(&c->cond, 0);
-	if (!c->done) {
-		/* Shutdown frees it with the other chains. */
-		pthread_mutex_unlock(&api_lock);
-		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
-		return SPN_ESHUTDOWN;
-	}
-	pthread_mutex_unlock(&api_lock);
+/* The chain said up or failed (c->done, read under api_lock): the
+ * context, or the error and the chain freed. */
+static int
+conn_finish(struct spn *spn, struct conn *c, struct spn_ctx **out,
+    struct spn_error *err)
+{
+	int rv;
+
 	/* Done: the loop no longer reads c->mo (the chain wiped its
 	 * copies); ours goes too. */
 	password_free(c->mo.password);
 	c->mo.password = NULL;
+	c->group = NULL;
 	if (c->err != NULL) {
 		ctx_connect_error(err, c->err);
 		rv = err != NULL ? err->code : ctx_connect_code(c->err);
@@ -229,10 +295,34 @@ ctx_connect(struct spn *spn, const char *text,
 	return SPN_OK;
 }
 
-int
-spn_connect(struct spn *spn, const char *route,
+static int
+ctx_connect(struct spn *spn, const char *text, const struct spn_ctx *via,
     const struct spn_connect_opts *o, struct spn_ctx **out,
     struct spn_error *err)
+{
+	struct conn *c;
+	int rv;
+
+	if ((rv = conn_start(spn, text, via, o, NULL, &c, err)) != SPN_OK)
+		return rv;
+	pthread_mutex_lock(&api_lock);
+	while (!c->done && spn->state == API_UP)
+		api_wait(&c->cond, 0);
+	if (!c->done) {
+		/* Shutdown frees it with the other chains. */
+		pthread_mutex_unlock(&api_lock);
+		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
+		return SPN_ESHUTDOWN;
+	}
+	pthread_mutex_unlock(&api_lock);
+	return conn_finish(spn, c, out, err);
+}
+
+/* spn_connect and spn_connect_from (via set; fn: which). */
+static int
+ctx_connect_api(struct spn *spn, struct spn_ctx *via, const char *fn,
+    const char *route, const struct spn_connect_opts *o,
+    struct spn_ctx **out, struct spn_error *err)
 {
 	int rv;
 
@@ -243,17 +333,25 @@ spn_connect(struct spn *spn, const char *route,
 	if (spn == NULL)
 		spn = &api_spn;
 	if (api_on_loop())
-		error_set(err, rv = SPN_EDEADLK, NULL, "spn_connect()"
-		    API_LOOP_TEXT);
+		error_set(err, rv = SPN_EDEADLK, NULL, "%s()" API_LOOP_TEXT,
+		    fn);
 	else if (route == NULL || *route == '\0' || out == NULL)
 		error_set(err, rv = SPN_EINVAL, NULL, "no route");
 	else if (spn->agent)
-		error_set(err, rv = SPN_EINVAL, NULL, "spn_connect() in a "
-		    "context: not yet (only the master connects)");
+		error_set(err, rv = SPN_EINVAL, NULL, "%s() in a context: not "
+		    "yet (only the master connects)", fn);
 	else
-		rv = ctx_connect(spn, route, o, out, err);
+		rv = ctx_connect(spn, route, via, o, out, err);
 	api_leave();
 	return rv;
+}
+
+int
+spn_connect(struct spn *spn, const char *route,
+    const struct spn_connect_opts *o, struct spn_ctx **out,
+    struct spn_error *err)
+{
+	return ctx_connect_api(spn, NULL, "spn_connect", route, o, out, err);
 }
 
 /*
@@ -283,6 +381,211 @@ struct spn_ctx *
 spn_arg_ctx(const struct spn_value *a, size_t i)
 {
 	return spn_value_ctx(spn_value_at(a, i));
+}
+
+int
+spn_connect_from(struct spn_ctx *via, const char *route,
+    const struct spn_connect_opts *o, struct spn_ctx **out,
+    struct spn_error *err)
+{
+	if (via == NULL) {
+		if (out != NULL)
+			*out = NULL;
+		error_set(err, SPN_EINVAL, NULL, "no context to connect from");
+		return SPN_EINVAL;
+	}
+	return ctx_connect_api(via->spn, via, "spn_connect_from", route, o,
+	    out, err);
+}
+
+/*
+ * What a context costs in the master's fds (measured, docs/notes/
+ * fanout.md): the pipes to its stdin, from its stdout and from its
+ * stderr, and its pidfd; one more while it boots (the pipe that says
+ * whether its exec failed).
+ */
+#define CTX_FDS		4
+#define CTX_FDS_SPARE	64	/* for the program's own files */
+
+/* How many fds the process has open (counted in /proc/self/fd), or -1. */
+static long
+ctx_open_fds(void)
+{
+	DIR *d;
+	struct dirent *e;
+	long n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own */
+}
+
+/*
+ * Room for n more contexts: the soft RLIMIT_NOFILE raised toward the
+ * hard one (never past it, never lowered).  Contexts past the hard limit
+ * fail on their own (EMFILE, in their error).
+ */
+static void
+ctx_fd_room(size_t n, unsigned window)
+{
+	struct rlimit rl;
+	long open;
+	rlim_t want;
+
+	if ((open = ctx_open_fds()) < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = (rlim_t)open + (rlim_t)n * CTX_FDS + window + CTX_FDS_SPARE;
+	if (rl.rlim_cur == RLIM_INFINITY || want <= rl.rlim_cur)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	if (want <= rl.rlim_cur)
+		return;
+	log_debug("raising the soft fd limit from %llu to %llu for %zu "
+	    "contexts", (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)want, n);
+	rl.rlim_cur = want;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* One route of many, on its way. */
+struct many_conn {
+	struct conn	*c;
+	size_t		 i;
+};
+
+/* Under api_lock: is any of them done? */
+static int
+ctx_many_any(const struct many_conn *fly, size_t nfly)
+{
+	for (size_t k = 0; k < nfly; k++) {
+		if (fly[k].c->done)
+			return 1;
+	}
+	return 0;
+}
+
+/* Those done: their context or error, and their slot free. */
+static size_t
+ctx_many_reap(struct spn *spn, struct many_conn *fly, size_t *nfly,
+    struct spn_ctx **ctxs, struct spn_error *errs)
+{
+	struct spn_error e0;
+	size_t k = 0, failed = 0;
+	int done;
+
+	while (k < *nfly) {
+		pthread_mutex_lock(&api_lock);
+		done = fly[k].c->done;
+		pthread_mutex_unlock(&api_lock);
+		if (!done) {
+			k++;
+			continue;
+		}
+		if (conn_finish(spn, fly[k].c, &ctxs[fly[k].i], errs != NULL ?
+		    &errs[fly[k].i] : &e0) != SPN_OK)
+			failed++;
+		fly[k] = fly[--*nfly];
+	}
+	return failed;
+}
+
+static int
+ctx_connect_many(struct spn *spn, const char *const *routes, size_t n,
+    unsigned window, const struct spn_connect_opts *o,
+    struct spn_ctx **ctxs, struct spn_error *errs)
+{
+	struct spn_error e0;
+	pthread_cond_t group;
+	struct many_conn *fly;
+	size_t next = 0, nfly = 0, failed = 0;
+	int rv = SPN_OK;
+
+	if (window == 0)
+		window = 8;
+	if (window > n)
+		window = (unsigned)n;
+	ctx_fd_room(n, window);
+	api_cond_init(&group);
+	fly = xcalloc(window > 0 ? window : 1, sizeof *fly);
+	while (next < n || nfly > 0) {
+		while (next < n && nfly < window && rv == SPN_OK) {
+			rv = conn_start(spn, routes[next], NULL, o, &group,
+			    &fly[nfly].c, errs != NULL ? &errs[next] : &e0);
+			if (rv == SPN_OK)
+				fly[nfly++].i = next;
+			else if (rv != SPN_ESHUTDOWN) {
+				failed++;
+				rv = SPN_OK;
+			}
+			next++;
+		}
+		if (rv != SPN_OK || nfly == 0)
+			break;
+		pthread_mutex_lock(&api_lock);
+		while (!ctx_many_any(fly, nfly) && spn->state == API_UP)
+			api_wait(&group, 0);
+		if (spn->state != API_UP)
+			rv = SPN_ESHUTDOWN;
+		pthread_mutex_unlock(&api_lock);
+		if (rv != SPN_OK)
+			break;
+		failed += ctx_many_reap(spn, fly, &nfly, ctxs, errs);
+	}
+	/* Shut down: shutdown frees those in flight; they tell nobody now. */
+	pthread_mutex_lock(&api_lock);
+	for (size_t k = 0; k < nfly; k++)
+		fly[k].c->group = NULL;
+	pthread_mutex_unlock(&api_lock);
+	free(fly);
+	pthread_cond_destroy(&group);
+	if (rv != SPN_OK) {
+		/* Shutdown frees the contexts made too. */
+		for (size_t i = 0; i < n; i++) {
+			ctxs[i] = NULL;
+			error_set(errs != NULL ? &errs[i] : &e0, rv, NULL,
+			    "spn_shutdown() was called");
+		}
+		return -rv;
+	}
+	return (int)failed;
+}
+
+int
+spn_connect_many(struct spn *spn, const char *const *routes, size_t n,
+    unsigned window, const struct spn_connect_opts *o,
+    struct spn_ctx **ctxs, struct spn_error *errs)
+{
+	int rv;
+
+	if (ctxs != NULL) {
+		for (size_t i = 0; i < n; i++)
+			ctxs[i] = NULL;
+	}
+	if (errs != NULL)
+		memset(errs, 0, n * sizeof *errs);
+	if ((rv = api_enter(NULL)) != SPN_OK)
+		return -rv;
+	if (spn == NULL)
+		spn = &api_spn;
+	if (api_on_loop())
+		rv = -SPN_EDEADLK;
+	else if (routes == NULL || ctxs == NULL || spn->agent)
+		rv = -SPN_EINVAL;
+	else {
+		for (size_t i = 0; i < n; i++) {
+			if (routes[i] == NULL)
+				rv = -SPN_EINVAL;
+		}
+		if (rv == 0)
+			rv = ctx_connect_many(spn, routes, n, window, o, ctxs,
+			    errs);
+	}
+	api_leave();
+	return rv;
 }
 
 struct spn_ctx *

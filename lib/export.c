@@ -5,10 +5,12 @@
  * agent's workers (agent/svc-call.c) run for each CALL in agent mode:
  * decode, look up, check, run the function, encode its answer.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib.h"
 
@@ -240,6 +242,28 @@ export_results_check(struct spn_call *call, const char *fn,
 	return SPN_OK;
 }
 
+/*
+ * The library's own calls.  EXPORT_END: the context ends as when its
+ * parent goes (agent/run.c's SIGTERM handler: commands, then children,
+ * then itself); spn_ctx_unref of a context started by spn_connect_from
+ * sends it, the link to it being another context's.
+ */
+static int
+export_builtin(struct spn_call *call, const struct callmsg *c)
+{
+	if (strcmp(c->fn, EXPORT_END) != 0 || agent_router() == NULL) {
+		export_error(call, SPN_ENOFUNC, "no export %s", c->fn);
+		return SPN_ENOFUNC;
+	}
+	if (!call->ac->ancestor) {
+		export_error(call, SPN_EREFUSED, "%s may be called by "
+		    "ancestors only, not by %s", c->fn, call->caller);
+		return SPN_EREFUSED;
+	}
+	kill(getpid(), SIGTERM);
+	return SPN_OK;
+}
+
 /* Run it, unless something says no: SPN_OK with the results in res, or
  * the error in call->err. */
 static int
@@ -249,6 +273,8 @@ export_call(struct spn_call *call, const struct callmsg *c,
 	char why[256];
 	int rc;
 
+	if (strncmp(c->fn, "spn:", 4) == 0)
+		return export_builtin(call, c);
 	if ((call->ex = export_find(c->fn)) == NULL) {
 		export_error(call, SPN_ENOFUNC, "no export %s", c->fn);
 		return SPN_ENOFUNC;
