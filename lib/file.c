@@ -482,7 +482,9 @@ spn_get_file(struct spn_ctx *ctx, const char *remote, const char *local,
 	x->t = t;
 	if ((rv = file_get(ctx, x, local, err)) != SPN_OK)
 		goto out;
-	if (ftmp_commit(&x->t, mode < 0 ? x->rmode : (uint32_t)mode,
+	/* The far side's mode is its say: the permission bits only, never
+	 * set-id or sticky bits on a file the user owns here. */
+	if (ftmp_commit(&x->t, mode < 0 ? x->rmode & 0777 : (uint32_t)mode,
 	    &what) != 0) {
 		error_set(err, rv = SPN_ESYS, NULL, "%s %s", what, local);
 		if (err != NULL)

@@ -66,8 +66,12 @@ chmod 0600 "$TMPD/src"
 # put and the source's for a get.
 (umask 077 && f modes 0 local put "$TMPD/src" "$D/a" 0640 -- \
     put "$TMPD/src" "$D/b" -1 -- put "$TMPD/src" "$D/c" 4755 -- \
-    get "$D/a" "$TMPD/a1" -1 -- get "$D/c" "$TMPD/c1" 0600) || exit 1
-for p in "$D/a 640" "$D/b 644" "$D/c 4755" "$TMPD/a1 640" "$TMPD/c1 600"; do
+    get "$D/a" "$TMPD/a1" -1 -- get "$D/c" "$TMPD/c1" 0600 -- \
+    get "$D/c" "$TMPD/c2" -1) || exit 1
+# A far side's set-id bits never land here (a hostile root there would
+# plant a set-uid file of ours): its -1 is the permission bits only.
+for p in "$D/a 640" "$D/b 644" "$D/c 4755" "$TMPD/a1 640" "$TMPD/c1 600" \
+    "$TMPD/c2 755"; do
 	check "mode of ${p% *}" "${p#* }" "$(stat -c %a "${p% *}")"
 	cmp -s "$TMPD/src" "${p% *}" || fail "${p% *} differs from the source"
 done
