@@ -334,6 +334,10 @@ attack(const char *mode)
 		call(parent, me, SPN_H_PING);
 	else if (strcmp(mode, "call-sideways") == 0)
 		call(me - 1, me, SPN_H_EXEC);
+	else if (strcmp(mode, "export-sideways") == 0)
+		call(me - 1, me, SPN_H_CALL);
+	else if (strcmp(mode, "data-sideways") == 0)
+		frame(SPN_K_DATA, me - 1, me, SPN_H_DYNAMIC, 0, NULL);
 	else if (strcmp(mode, "oversized") == 0)
 		bad_header(SPN_K_CALL, 100 * 1024 * 1024);
 	else if (strcmp(mode, "unknown-kind") == 0)

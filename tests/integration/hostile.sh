@@ -72,6 +72,13 @@ attack forge-src 1 "sent a CALL as context"
 attack call-up 1 "sent a CALL to handle 1 of context 1, which it may not call"
 spn run local+local -- true || fail "local+local"	# a live neighbour
 attack call-sideways 1 "which is not its ancestor"
+# What a libspindle program's contexts may send each other (a sibling's
+# exports, its dynamic handles) never goes between daemon routes.  Each
+# attack's neighbour (its id less one) is a fresh live route.
+spn run local+local+local -- true || fail "local+local+local"
+attack export-sideways 1 "which is not its ancestor"
+spn run local+local+local+local -- true || fail "local+local+local+local"
+attack data-sideways 1 "which is not its ancestor"
 attack oversized 1 "invalid frame: frame of 104857600 bytes exceeds limit"
 attack unknown-kind 1 "invalid frame: unknown frame kind 99"
 attack no-read 1 "does not read what it is sent"
