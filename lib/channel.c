@@ -342,6 +342,14 @@ spn_value_sender(const struct spn_value *v)
 	if (value_sender(v, &ctx, &handle, &window) != SPN_OK ||
 	    api_enter(NULL) != SPN_OK)
 		return NULL;
+	/* A value is a far end's word, and our own handles take whatever we
+	 * send ourselves: naming one (a receiver of another context's
+	 * channel, a stream's sink) would have us forge what that context
+	 * sends.  Ours go round as spn_recv_sender, never from a value. */
+	if (ctx == rt_id(api_spn.rt)) {
+		api_leave();
+		return NULL;
+	}
 	api_leave();
 	return sender_new(ctx, handle, window, 0);
 }

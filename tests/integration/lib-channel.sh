@@ -13,6 +13,8 @@
 #             SPN_ECLOSED within 1 s (blocked for credit, or sending)
 #   third     a context that is not the receiver's peer cannot send to it
 #   lost      the peer's death: SPN_ELOST for the receiver and the sender
+#   selfsend  a context's sender value naming one of our own handles gives
+#             no sender (it would have us feed our own receivers, sinks)
 . "$(dirname "$0")/lib.sh"
 
 lib_prog tests/lib/channel
@@ -44,6 +46,7 @@ case_ close local
 case_ close local+local
 case_ third local
 case_ lost local
+case_ selfsend local
 
 log "took $(($(date +%s) - start)) s"
 [ -z "$failed" ] || fail "cases failed:$failed"

@@ -280,6 +280,15 @@ pull(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 }
 SPN_EXPORT(pull, "i->b");
 
+/* A hostile context's answer: the sender it was given, back. */
+static int
+echos(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
+{
+	(void)call;
+	return spn_vbuf_put(r, "v", spn_value_at(a, 0));
+}
+SPN_EXPORT(echos, "S->S");
+
 /* One message of an array and a string ('a' and its letter are one
  * value). */
 static int
@@ -889,6 +898,47 @@ case_lost(struct spn *spn, struct spn_ctx *ctx, const char *route)
 	return 0;
 }
 
+/*
+ * A sender value from a context naming one of our own handles (here our
+ * receiver of that very context's channel; as well another context's,
+ * a stream's sink): it would have the program feed its own handles,
+ * which take whatever we send ourselves.  No sender comes of it.
+ */
+static int
+case_selfsend(struct spn *spn, struct spn_ctx *ctx)
+{
+	struct spn_recv *rx;
+	struct spn_sender *tx;
+	struct spn_error err;
+	struct spn_msg *m;
+	int rc;
+
+	if ((rc = spn_channel_open(spn, ctx, 0, &rx, &err)) != SPN_OK)
+		return fail("spn_channel_open", rc, &err);
+	if ((rc = spn_call(ctx, "echos", 10000, &m, &err, "S",
+	    spn_recv_sender(rx))) != SPN_OK)
+		return fail("echos", rc, &err);
+	tx = spn_arg_sender(spn_msg_value(m), 0);
+	spn_msg_free(m);
+	if (tx != NULL) {
+		rc = spn_send(tx, 1000, "i", (int64_t)7);
+		spn_sender_close(tx);
+		if (rc == SPN_OK && spn_recv_get(rx, 2000, &m, &err) ==
+		    SPN_OK) {
+			spn_msg_free(m);
+			spn_recv_close(rx);
+			return failx("%sa context's sender value had us send "
+			    "to our own receiver (%ld, %ld)", "", 7, 7);
+		}
+		spn_recv_close(rx);
+		return failx("%sa sender of our own handle was made (spn_send: "
+		    "%ld, %ld)", "", (long)rc, 0);
+	}
+	spn_recv_close(rx);
+	printf("ok selfsend\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -920,6 +970,8 @@ main(int argc, char **argv)
 		rc = case_close(spn, ctx);
 	else if (strcmp(what, "third") == 0)
 		rc = case_third(spn, ctx, argv[2]);
+	else if (strcmp(what, "selfsend") == 0)
+		rc = case_selfsend(spn, ctx);
 	else if (strcmp(what, "lost") == 0) {
 		rc = case_lost(spn, ctx, argv[2]);
 		ctx = NULL;
