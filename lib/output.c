@@ -180,6 +180,11 @@ out_take(struct out_stream *s, char *line, size_t *len)
 	if (n > 0 && line[n - 1] == '\r')
 		n--;
 	line[n] = '\0';
+	/* A NUL would end the text that str_clean cleans short of len,
+	 * leaving what follows it (escapes) raw for a handler that writes
+	 * len bytes. */
+	for (char *z = line; (z = memchr(z, '\0', n - (z - line))) != NULL;)
+		*z++ = '?';
 	str_clean(line);
 	*len = n;
 	return took;

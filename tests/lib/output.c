@@ -431,8 +431,23 @@ case_system(void)
 	if (H.out != 3 || strlen(H.keep[0]) != 8 + 4096 ||
 	    strlen(H.keep[1]) != 8 + 4096 || strlen(H.keep[2]) != 8 + 1808)
 		fail("a long line's pieces", NULL);
+
+	/* A NUL in a line: the record's len is still its text's, and no
+	 * byte past the NUL (here an escape) goes uncleaned to a handler
+	 * that writes len bytes. */
+	h_reset(ctx, NULL);
+	if (spn_call(ctx, "shell", 30000, NULL, &err, "s",
+	    "printf 'nul\\000\\033]0;owned\\007\\n'") != SPN_OK)
+		fail("shell", &err);
+	if (h_wait(&H.out, 1, 20) < 1)
+		fail("no line with a NUL", NULL);
+	usleep(200000);
+	h_check();
+	if (H.nkeep < 1 || strchr(H.keep[0], '\033') != NULL ||
+	    strncmp(H.keep[0], "stdout: nul?", 12) != 0)
+		fail("a line with a NUL", NULL);
 	printf("ok system: hostname and uptime tagged stdout, stderr tagged "
-	    "stderr, a 10000-byte line in pieces of 4096\n");
+	    "stderr, a 10000-byte line in pieces of 4096, a NUL cleaned\n");
 	spn_ctx_unref(ctx);
 }
 
