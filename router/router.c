@@ -23,6 +23,10 @@
  * plainly not reading and is cut off. */
 #define RT_ANSWER_QUEUED_MAX	(4 * 1024 * 1024)
 #define RT_ANSWER_DROPS_MAX	4096
+/* What may wait for a link to read it when frames come across from a
+ * sibling subtree (rt_set_sideways): above a channel's largest window
+ * (lib.h, CHAN_WINDOW_MAX), which is all an honest sender has out. */
+#define RT_SIDEWAYS_QUEUED_MAX	(80 * 1024 * 1024)
 /* Contexts the side of one link may talk with across this router, as
  * far as telling it of their death goes (rt_heard). */
 #define RT_LINK_MAX_PEERS	8192
@@ -737,6 +741,15 @@ rt_input(struct rt *rt, struct link *l, struct evbuffer *in,
 		m.data = NULL;
 		rt_dead(rt, &m, SPN_D_REFUSED, "%s leaves %zu bytes unread",
 		    link_name(l), link_queued(l));
+		evbuffer_drain(in, n);
+		return;
+	}
+	/* Nor is another subtree made to hold what one cannot read: a
+	 * flood at a fast link for a slow one would queue here for ever. */
+	if (sideways && link_queued(out) > RT_SIDEWAYS_QUEUED_MAX) {
+		m.data = NULL;
+		rt_dead(rt, &m, SPN_D_REFUSED, "%s leaves %zu bytes unread",
+		    link_name(out), link_queued(out));
 		evbuffer_drain(in, n);
 		return;
 	}

@@ -196,6 +196,24 @@ no_read(void)
 	}
 }
 
+/* DATA to a sibling (me - 1) as fast as the link takes it, 384 MiB:
+ * a master that forwards it all to a link that does not drain holds it
+ * all. */
+static void
+flood_sideways(void)
+{
+	static uint8_t chunk[256 * 1024];
+	struct pk pk;
+
+	pk_init(&pk);
+	pk_bytes(&pk, chunk, sizeof chunk);
+	for (int i = 0; i < 1536; i++) {
+		if (frame(SPN_K_DATA, me - 1, me, SPN_H_DYNAMIC, 0, &pk) != 0)
+			exit(0);
+	}
+	pk_free(&pk);
+}
+
 static void
 log_flood(void)
 {
@@ -336,6 +354,8 @@ attack(const char *mode)
 		call(me - 1, me, SPN_H_EXEC);
 	else if (strcmp(mode, "export-sideways") == 0)
 		call(me - 1, me, SPN_H_CALL);
+	else if (strcmp(mode, "flood-sideways") == 0)
+		flood_sideways();
 	else if (strcmp(mode, "data-sideways") == 0)
 		frame(SPN_K_DATA, me - 1, me, SPN_H_DYNAMIC, 0, NULL);
 	else if (strcmp(mode, "oversized") == 0)

@@ -29,6 +29,10 @@
  *                            of HOSTILE (hostile-ssh's answer-sideways)
  *                            answers it: refused, the call's own answer
  *                            comes, the hostile context is lost
+ *   core flood ROUTE HOSTILE while ROUTE's context is stopped (its link
+ *                            does not drain), HOSTILE (hostile-ssh's
+ *                            flood-sideways) sends it 384 MiB: the master
+ *                            holds a bound of it, not all of it
  *   core pwdump ROUTE        a program that passed a password is not
  *                            dumpable (no core file holds it)
  *   core pwfifo ROUTE FIFO   a second spn_connect whose password file is
@@ -663,6 +667,44 @@ case_sideways(struct spn_ctx *good, const char *hostile)
 }
 
 static int
+case_flood(struct spn_ctx *good, const char *hostile)
+{
+	struct spn_ctx *bad;
+	struct spn_error err;
+	int64_t pid;
+	long rss0, rss, last;
+	int rc, still = 0;
+
+	if ((rc = call_pid(good, &pid, &err)) != SPN_OK)
+		return fail("getpid_fn", rc, &err);
+	rss0 = rss_kib();
+	kill((pid_t)pid, SIGSTOP);
+	if ((rc = spn_connect(NULL, hostile, NULL, &bad, &err)) != SPN_OK) {
+		kill((pid_t)pid, SIGCONT);
+		return fail(hostile, rc, &err);
+	}
+	/* Until it stops growing for 2 s (the flood is over), 30 s at most. */
+	last = rss = rss_kib();
+	for (int i = 0; i < 300 && still < 20; i++) {
+		usleep(100000);
+		rss = rss_kib();
+		still = rss == last ? still + 1 : 0;
+		last = rss;
+	}
+	kill((pid_t)pid, SIGCONT);
+	spn_ctx_unref(bad);
+	printf("  master RSS %ld KiB before the flood, %ld KiB after\n", rss0,
+	    rss);
+	if (rss - rss0 > 256 * 1024) {
+		fprintf(stderr, "%s: the master held %ld KiB of a sibling's "
+		    "flood\n", prog, rss - rss0);
+		return 1;
+	}
+	printf("bounded\n");
+	return 0;
+}
+
+static int
 case_pwdump(const char *route)
 {
 	struct spn_connect_opts o = { .password = "not-used" };
@@ -791,6 +833,8 @@ main(int argc, char **argv)
 		rc = case_notstatic(ctx);
 	else if (strcmp(what, "sideways") == 0 && argc > 3)
 		rc = case_sideways(ctx, argv[3]);
+	else if (strcmp(what, "flood") == 0 && argc > 3)
+		rc = case_flood(ctx, argv[3]);
 	else if (strcmp(what, "pwdump") == 0)
 		rc = case_pwdump(argv[2]);
 	else if (strcmp(what, "pwfifo") == 0 && argc > 3)
