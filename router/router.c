@@ -490,8 +490,14 @@ rt_deliver(struct rt *rt, const struct rt_msg *m)
 		return;
 	}
 	if (!rt_allowed(rt, hd, m)) {
-		log_warn("refused %s from context %u to handle %u",
-		    wire_kind_name(m->h.kind), m->h.src, m->h.handle);
+		/* An ancestor's mistake is worth a line; anyone else's
+		 * (a sibling's, across) must not fill our log, one a frame. */
+		if (rt_is_ancestor(rt, m->h.src))
+			log_warn("refused %s from context %u to handle %u",
+			    wire_kind_name(m->h.kind), m->h.src, m->h.handle);
+		else
+			log_debug("refused %s from context %u to handle %u",
+			    wire_kind_name(m->h.kind), m->h.src, m->h.handle);
 		rt_dead(rt, m, SPN_D_REFUSED, "context %u may not call handle "
 		    "%u in context %u", m->h.src, m->h.handle, rt->id);
 		return;

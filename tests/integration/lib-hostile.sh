@@ -44,10 +44,14 @@ spn_prog 60 "$CORE" sideways local answer-sideways >"$TMPD/out" \
 check_rc "core sideways" 0 $? "$TMPD/err"
 
 # A sibling floods a context whose link does not drain (stopped): the
-# master holds a bound of it (80 MiB queued), not the whole 384 MiB.
+# master holds a bound of it (80 MiB queued), not the whole 384 MiB;
+# and the refusals of that context are not a line each on the user's
+# terminal.
 spn_prog 60 "$CORE" flood local flood-sideways >"$TMPD/out" 2>"$TMPD/err"
 check_rc "core flood" 0 $? "$TMPD/err"
 sed 's/^/  /' "$TMPD/out" >&2
+n=$(grep -c "refused DATA" "$TMPD/err")
+[ "$n" = 0 ] || fail "a sibling's flood: $n lines of refusals printed"
 
 # A log record (the stock agent's stdout lines are such records) is
 # printed under the name the master gave its source, not the one it
