@@ -158,6 +158,7 @@ api_agent_bind(struct spn *spn)
 		return;
 	api_list_init(&spn->ctxs);
 	api_list_init(&spn->recvs);
+	api_list_init(&spn->selects);
 	api_list_init(&spn->conns);
 	api_list_init(&spn->waits);
 	api_cond_init(&spn->idle);
@@ -344,6 +345,7 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 
 	api_list_init(&spn->ctxs);
 	api_list_init(&spn->recvs);
+	api_list_init(&spn->selects);
 	api_list_init(&spn->conns);
 	api_list_init(&spn->waits);
 	api_cond_init(&spn->idle);
@@ -450,7 +452,8 @@ spn_shutdown(struct spn *spn)
 	svc_call_stop();
 	__atomic_store_n(&spn->loop_started, 0, __ATOMIC_RELEASE);
 	output_stop(spn);
-	call_free_all(spn);
+	recv_free_all(spn);
+	select_free_all(spn);
 	ctx_free_all(spn);
 	api_free_state(spn);
 }
