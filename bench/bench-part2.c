@@ -49,6 +49,10 @@ static int	quick;
 #pragma weak spn_connect_from
 #pragma weak spn_call_many
 #pragma weak spn_value_ctx
+#pragma weak spn_select_new
+#pragma weak spn_select_add
+#pragma weak spn_select_get
+#pragma weak spn_select_free
 
 #define MISSING(f)	missing((void (*)(void))(f), #f)
 
@@ -338,6 +342,8 @@ gather_select(struct spn *spn)
 	int rounds = quick ? 20 : 100;
 	double t0;
 
+	if (MISSING(spn_select_new))
+		return;
 	fleet_up(spn);
 	if (spn_select_new(SPN_SELECT_ONESHOT, &sel) != SPN_OK)
 		exit(1);
