@@ -71,6 +71,7 @@ extern pthread_mutex_t	 api_lock;
 
 /* api.c */
 int		 api_enter(struct spn_error *);
+int		 api_enter_wait(int, const char *, struct spn_error *);
 void		 api_agent_bind(struct spn *);
 void		 api_leave(void);
 int		 api_on_loop(void);
@@ -92,6 +93,11 @@ int		 error_is_auth(const char *);
 /* ctx.c */
 struct spn_ctx	*ctx_new(struct spn *, uint32_t, const char *, struct conn *);
 void		 ctx_close_all(struct spn *);
+/* Under api_lock. */
+int		 ctx_closing(const struct spn_ctx *);
+/* On the loop, around each call in flight (spn_ctx_shutdown's grace). */
+void		 ctx_call_begin(struct spn_ctx *);
+void		 ctx_call_end(struct spn_ctx *);
 void		 ctx_free_all(struct spn *);
 
 /*
@@ -114,7 +120,7 @@ struct recv_ops {
 	int	(*decode)(struct spn_recv *, uint8_t, const uint8_t *, size_t,
 		    struct spn_msg **, struct spn_error *);
 	/* The taker's thread: a message of that kind and length was handed
-	 * out (a channel returns its credit). */
+	 * out (a channel returns its credit); not told of a cancel. */
 	void	(*taken)(struct spn_recv *, uint8_t, size_t);
 	/* spn_recv_close's thread: the program closed it; ended: its last
 	 * message had come (or a cancel), else tell the far side. */

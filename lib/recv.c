@@ -312,7 +312,7 @@ recv_give(struct spn_recv *r, struct recv_msg *m, struct spn_msg **msg,
 
 	pthread_mutex_unlock(&api_lock);
 	rv = recv_decode(r, m, msg, err);
-	if (r->ops->taken != NULL)
+	if (r->ops->taken != NULL && m->kind != RECV_K_CANCELLED)
 		r->ops->taken(r, m->kind, m->len);
 	free(m);
 	pthread_mutex_lock(&api_lock);
@@ -337,15 +337,9 @@ spn_recv_get(struct spn_recv *r, int timeout_ms, struct spn_msg **msg,
 
 	if (msg != NULL)
 		*msg = NULL;
-	if ((rv = api_enter(err)) != SPN_OK)
+	if ((rv = api_enter_wait(r != NULL, "spn_recv_get()", err)) !=
+	    SPN_OK)
 		return rv;
-	if (api_on_loop() || r == NULL) {
-		rv = r == NULL ? SPN_EINVAL : SPN_EDEADLK;
-		error_set(err, rv, NULL, "%s", r == NULL ? "no receiver" :
-		    "spn_recv_get()" API_LOOP_TEXT);
-		api_leave();
-		return rv;
-	}
 	deadline = api_deadline(timeout_ms);
 	pthread_mutex_lock(&api_lock);
 	r->refs++;

@@ -197,73 +197,74 @@ spn_select_new(unsigned flags, struct spn_select **out)
 	return SPN_OK;
 }
 
-int
-spn_select_add(struct spn_select *s, struct spn_recv *r)
+/* Under api_lock: m (a receiver's or a select's) into s. */
+static int
+sel_add(struct spn_select *s, struct sel_member *m)
 {
-	struct sel_member *m;
+	struct spn_select *x = NULL;
+
+	/* A select may not go below itself. */
+	if (m->sel != NULL)
+		for (x = s; x != NULL && x != m->sel; x = x->sel.owner)
+			;
+	if (m->owner != NULL)
+		return SPN_EBUSY;
+	if (s->freed || x != NULL)
+		return SPN_EINVAL;
+	/* A spent receiver would leave a ONESHOT select at once. */
+	if (m->recv == NULL || !recv_spent(m->recv) ||
+	    !(s->flags & SPN_SELECT_ONESHOT))
+		sel_attach(s, m);
+	return SPN_OK;
+}
+
+static int
+sel_remove(struct spn_select *s, struct sel_member *m)
+{
+	if (m->owner != s)
+		return SPN_EINVAL;
+	sel_detach(m);
+	return SPN_OK;
+}
+
+/* fn(s, m) under api_lock, for a public entry. */
+static int
+sel_locked(struct spn_select *s, struct sel_member *m,
+    int (*fn)(struct spn_select *, struct sel_member *))
+{
 	int rv;
 
-	if (s == NULL || r == NULL)
-		return SPN_EINVAL;
 	if ((rv = api_enter(NULL)) != SPN_OK)
 		return rv;
-	m = recv_member(r);
 	pthread_mutex_lock(&api_lock);
-	if (m->owner != NULL)
-		rv = SPN_EBUSY;
-	else if (s->freed)
-		rv = SPN_EINVAL;
-	else if (!recv_spent(r) || !(s->flags & SPN_SELECT_ONESHOT))
-		sel_attach(s, m);
-	/* else: spent, it would leave at once. */
+	rv = fn(s, m);
 	pthread_mutex_unlock(&api_lock);
 	api_leave();
 	return rv;
+}
+
+int
+spn_select_add(struct spn_select *s, struct spn_recv *r)
+{
+	if (s == NULL || r == NULL)
+		return SPN_EINVAL;
+	return sel_locked(s, recv_member(r), sel_add);
 }
 
 int
 spn_select_add_select(struct spn_select *s, struct spn_select *sub)
 {
-	struct spn_select *x;
-	int rv;
-
 	if (s == NULL || sub == NULL)
 		return SPN_EINVAL;
-	if ((rv = api_enter(NULL)) != SPN_OK)
-		return rv;
-	pthread_mutex_lock(&api_lock);
-	for (x = s; x != NULL && x != sub; x = x->sel.owner)
-		;
-	if (sub->sel.owner != NULL)
-		rv = SPN_EBUSY;
-	else if (x != NULL || s->freed || sub->freed)
-		rv = SPN_EINVAL;	/* a loop */
-	else
-		sel_attach(s, &sub->sel);
-	pthread_mutex_unlock(&api_lock);
-	api_leave();
-	return rv;
+	return sel_locked(s, &sub->sel, sel_add);
 }
 
 int
 spn_select_remove(struct spn_select *s, struct spn_recv *r)
 {
-	struct sel_member *m;
-	int rv;
-
 	if (s == NULL || r == NULL)
 		return SPN_EINVAL;
-	if ((rv = api_enter(NULL)) != SPN_OK)
-		return rv;
-	m = recv_member(r);
-	pthread_mutex_lock(&api_lock);
-	if (m->owner == s)
-		sel_detach(m);
-	else
-		rv = SPN_EINVAL;
-	pthread_mutex_unlock(&api_lock);
-	api_leave();
-	return rv;
+	return sel_locked(s, recv_member(r), sel_remove);
 }
 
 /* Under api_lock, which it releases. */
@@ -336,15 +337,9 @@ spn_select_get(struct spn_select *s, int timeout_ms, struct spn_recv **rp,
 		*rp = NULL;
 	if (msg != NULL)
 		*msg = NULL;
-	if ((rv = api_enter(err)) != SPN_OK)
+	if ((rv = api_enter_wait(s != NULL, "spn_select_get()", err)) !=
+	    SPN_OK)
 		return rv;
-	if (api_on_loop() || s == NULL) {
-		rv = s == NULL ? SPN_EINVAL : SPN_EDEADLK;
-		error_set(err, rv, NULL, "%s", s == NULL ? "no select" :
-		    "spn_select_get()" API_LOOP_TEXT);
-		api_leave();
-		return rv;
-	}
 	pthread_mutex_lock(&api_lock);
 	s->refs++;
 	if ((rv = sel_wait(s, timeout_ms, &r, err)) == SPN_OK) {

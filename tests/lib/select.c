@@ -24,6 +24,11 @@
  * Prints one line a case with what it measured; exit 0 when every case
  * holds, 1 with the reason on stderr.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE		/* gettid */
+#endif
+#include <sys/syscall.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -372,6 +377,7 @@ struct waiter {
 	struct spn_select *s;
 	int		 rc;
 	struct spn_recv	*r;
+	int		 tid;		/* set before it calls */
 };
 
 static void *
@@ -380,8 +386,45 @@ waiter_run(void *arg)
 	struct waiter *w = arg;
 	struct spn_error err;
 
+	__atomic_store_n(&w->tid, (int)gettid(), __ATOMIC_RELEASE);
 	w->rc = spn_select_get(w->s, -1, &w->r, NULL, &err);
 	return NULL;
+}
+
+static int
+in_futex(int tid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(f);
+	return nr == SYS_futex;
+}
+
+/* Until the waiter sleeps in spn_select_get: a select may be freed under
+ * a waiter, not under a thread on its way in.  In futex twice, 50 ms
+ * apart: the lock is never held that long. */
+static void
+waiter_waits(struct waiter *w)
+{
+	int tid;
+
+	for (int i = 0; i < 1000; i++) {
+		usleep(10000);
+		if ((tid = __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE)) == 0 ||
+		    !in_futex(tid))
+			continue;
+		usleep(50000);
+		if (in_futex(tid))
+			return;
+	}
+	fail_if(1, "the waiter never waited");
 }
 
 /* spn_select_free while another thread waits in it. */
@@ -394,7 +437,7 @@ case_free(void)
 
 	sel_add(w.s, r);
 	pthread_create(&t, NULL, waiter_run, &w);
-	usleep(200000);
+	waiter_waits(&w);
 	spn_select_free(w.s);
 	pthread_join(t, NULL);
 	fail_if(w.rc != SPN_ECLOSED || w.r != NULL,
@@ -595,7 +638,7 @@ case_shutdown(struct spn *spn)
 
 	sel_add(w.s, r);
 	pthread_create(&t, NULL, waiter_run, &w);
-	usleep(200000);
+	waiter_waits(&w);
 	spn_shutdown(spn);
 	pthread_join(t, NULL);
 	fail_if(w.rc != SPN_ESHUTDOWN, "shutdown: the waiter did not get "

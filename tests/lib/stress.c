@@ -16,6 +16,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE		/* gettid */
 #endif
+#include <sys/syscall.h>
+
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -186,35 +188,38 @@ sel_waiter(void *arg)
 	return NULL;
 }
 
-/*
- * A select may be freed while a thread waits in it, not while one is
- * about to call: wait until the waiter sleeps on a condition variable
- * (glibc's timed wait is FUTEX_WAIT_BITSET, a mutex FUTEX_WAIT), or is
- * done.  2 s at most: then free anyway, and let the sanitizers judge.
- */
-static void
-sel_waiter_waits(struct sel_waiter *w)
+/* Is the thread asleep on a condition variable?  glibc's timed wait is
+ * FUTEX_WAIT_BITSET, a mutex's FUTEX_WAIT. */
+static int
+in_cond_wait(int tid)
 {
-	char path[64], line[128];
+	char path[64];
 	unsigned long op;
 	long nr;
 	FILE *f;
+	int n;
+
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fscanf(f, "%ld %*x %lx", &nr, &op);
+	fclose(f);
+	return n == 2 && nr == SYS_futex && (op & 0x7f) == 9;
+}
+
+/* A select may be freed while a thread waits in it, not while one is
+ * about to call: wait until the waiter sleeps, or is done.  2 s at
+ * most: then free anyway, and let the sanitizers judge. */
+static void
+sel_waiter_waits(struct sel_waiter *w)
+{
+	int tid;
 
 	for (int i = 0; i < 2000 && !__atomic_load_n(&w->done,
 	    __ATOMIC_ACQUIRE); i++) {
-		if (__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE) != 0) {
-			snprintf(path, sizeof path, "/proc/self/task/%d/"
-			    "syscall", w->tid);
-			if ((f = fopen(path, "r")) != NULL) {
-				if (fgets(line, sizeof line, f) != NULL &&
-				    sscanf(line, "%ld %*x %lx", &nr,
-				    &op) == 2 && nr == 202 && (op & 0x7f) == 9) {
-					fclose(f);
-					return;
-				}
-				fclose(f);
-			}
-		}
+		if ((tid = __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE)) != 0 &&
+		    in_cond_wait(tid))
+			return;
 		usleep(1000);
 	}
 }
