@@ -477,6 +477,7 @@ spn_shutdown(struct spn *spn)
 	output_stop(spn);
 	recv_free_all(spn);
 	select_free_all(spn);
+	chan_free_all(spn);
 	ctx_free_all(spn);
 	api_free_state(spn);
 }
