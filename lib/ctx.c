@@ -24,13 +24,13 @@ struct conn {
 	pthread_cond_t	*group;		/* spn_connect_many's: told too */
 	int		 done;		/* the chain said up or failed */
 	char		*err;		/* why it failed */
-	int		 stdio;		/* SPN_STDIO_* */
 	uint32_t	 via;		/* spn_connect_from's: hop 1's parent */
 	size_t		 via_hops;	/* ... and the hops of its route */
 	int		 closing;	/* spn_ctx_shutdown: no new calls */
 	int		 grace_ms;	/* ... and how long ours may run */
 	unsigned	 calls;		/* loop: our calls in flight there */
 	struct event	*grace;		/* loop: the end of the grace */
+	int		 stdio;		/* SPN_STDIO_* */
 };
 
 /* A connect error's code, from the chain's words (bootstrap/connect.c). */

@@ -35,7 +35,8 @@
 #define OUT_CREDIT_MIN	(OUT_WINDOW / 4)
 #define OUT_LINE_MAX	4096		/* longer lines are split */
 #define OUT_TEXT_MAX	4000		/* spn_log's formatted text */
-#define OUT_MASTER_MAX	(64 * 1024)	/* the master's records queued */
+#define OUT_MASTER_MAX	(64 * 1024)	/* the master's records queued,
+					 * with their headers */
 
 enum { OUT_STDOUT, OUT_STDERR, OUT_LOG, OUT_NSTREAMS };
 static const char *const out_names[] = { "stdout", "stderr", NULL };
@@ -232,7 +233,7 @@ out_next(struct spn_log_rec *rec, char *line, struct out_rec **rp,
 		r = *rp = rec_head;
 		if ((rec_head = r->next) == NULL)
 			rec_tail = NULL;
-		rec_bytes -= r->len;
+		rec_bytes -= sizeof *r + r->len;
 		pthread_cond_broadcast(&out_room);
 		*rec = (struct spn_log_rec){ SPN_CTX_MASTER, "master",
 		    r->level, NULL, r->text, r->len };
@@ -303,7 +304,7 @@ out_main(void *arg)
 			    evbuffer_get_length(s->buf) == 0 ||
 			    out_ctx_finished(s->ctx);
 		}
-		if (kick)
+		if (kick && out_ev != NULL)
 			event_active(out_ev, EV_READ, 0);
 	}
 	pthread_mutex_unlock(&out_lock);
@@ -371,7 +372,7 @@ out_done(struct sink *sink, const char *why, void *arg)
 	pthread_mutex_lock(&out_lock);
 	s->ended = 1;
 	out_queue(s);
-	if (out_ctx_finished(s->ctx))
+	if (out_ctx_finished(s->ctx) && out_ev != NULL)
 		event_active(out_ev, EV_READ, 0);
 	pthread_mutex_unlock(&out_lock);
 }
@@ -513,7 +514,10 @@ output_sync(struct spn *spn, const uint32_t *ids, size_t nids,
 	be32_put(b, SPN_STDIO_OP_SYNC);
 	for (n = out_ctxs.next; n != &out_ctxs; n = n->next) {
 		c = (struct out_ctx *)n;
-		/* Its log stream ended: the context is gone. */
+		/* Its log stream ended: the context is gone.  One whose
+		 * route is closing already is asked again: shutdown closes
+		 * every route at once, and waits for none of the others'
+		 * syncs (which run meanwhile: their 2 s do not add up). */
 		if (c->s[OUT_LOG].ended || !out_sync_wants(c->id, ids, nids))
 			continue;
 		y->handles[y->n] = rt_handle_add(spn->rt, 0, RT_ALLOW_PEER,
@@ -554,7 +558,8 @@ output_start(struct spn *spn)
 /*
  * spn_shutdown, the loop stopped: the log thread hands out what it holds
  * and ends; then the sinks go (the router is still there).  From the
- * log thread itself (a handler's exit()) there is nothing to wait for.
+ * log thread itself (a handler's exit() or spn_shutdown) there is
+ * nothing to wait for, and what it uses is left to the process's end.
  */
 void
 output_stop(struct spn *spn)
@@ -564,7 +569,15 @@ output_stop(struct spn *spn)
 
 	(void)spn;
 	pthread_mutex_lock(&out_lock);
-	if (!out_running || out_on_log_thread()) {
+	if (out_on_log_thread()) {
+		/* The loop and its base go: the thread ends once it has
+		 * handed out what is left, without waking the loop. */
+		out_stop = 1;
+		out_ev = NULL;
+		pthread_mutex_unlock(&out_lock);
+		return;
+	}
+	if (!out_running) {
 		pthread_mutex_unlock(&out_lock);
 		return;
 	}
@@ -610,7 +623,7 @@ out_rec_add(int level, const char *text, size_t len)
 	else
 		rec_head = r;
 	rec_tail = r;
-	rec_bytes += len;
+	rec_bytes += sizeof *r + len;
 	pthread_cond_signal(&out_work);
 }
 
@@ -657,7 +670,7 @@ static void
 out_log_master(int level, const char *text)
 {
 	char note[128];
-	size_t need = strlen(text);
+	size_t need = strlen(text) + sizeof(struct out_rec);
 	int nowait = api_on_loop() || out_on_log_thread();
 
 	pthread_mutex_lock(&out_lock);
@@ -675,9 +688,9 @@ out_log_master(int level, const char *text)
 		return;
 	}
 	if (rec_dropped != 0) {
-		snprintf(note, sizeof note, "spn_log: %lu records dropped: "
+		snprintf(note, sizeof note, "spn_log: %lu record%s dropped: "
 		    "logged on the library's own threads while the queue was "
-		    "full", rec_dropped);
+		    "full", rec_dropped, rec_dropped == 1 ? "" : "s");
 		rec_dropped = 0;
 		out_rec_add(SPN_LOG_WARN, note, strlen(note));
 	}
@@ -732,6 +745,7 @@ out_log_agent(int fd, int level, const char *text)
 	char rec[PIPE_BUF], note[128];
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	size_t n = out_log_pack(rec, sizeof rec, level, text), m;
+	unsigned long lost;
 
 	if (export_on_loop()) {
 		/* With the lock held, a free slot in the pipe takes a
@@ -747,13 +761,16 @@ out_log_agent(int fd, int level, const char *text)
 		return;
 	}
 	pthread_mutex_lock(&out_wlock);
-	if (__atomic_load_n(&out_wdropped, __ATOMIC_RELAXED) != 0) {
-		snprintf(note, sizeof note, "spn_log: %lu records dropped: "
-		    "logged on the loop thread while the pipe was full",
-		    __atomic_exchange_n(&out_wdropped, 0, __ATOMIC_RELAXED));
-		m = out_log_pack(rec + n, sizeof rec - n, SPN_LOG_WARN, note);
-		if (m > 0)
-			n += m;
+	if ((lost = __atomic_exchange_n(&out_wdropped, 0,
+	    __ATOMIC_RELAXED)) != 0) {
+		snprintf(note, sizeof note, "spn_log: %lu record%s dropped: "
+		    "logged on the loop thread while the pipe was full", lost,
+		    lost == 1 ? "" : "s");
+		if ((m = out_log_pack(rec + n, sizeof rec - n, SPN_LOG_WARN,
+		    note)) == 0)
+			__atomic_add_fetch(&out_wdropped, lost,
+			    __ATOMIC_RELAXED);	/* no room: with the next */
+		n += m;
 	}
 	(void)out_log_write(fd, rec, n);
 	pthread_mutex_unlock(&out_wlock);
@@ -785,7 +802,7 @@ spn_log(int level, const char *fmt, ...)
 
 /*
  * Takes effect for the next record; when it returns (but on the log
- * thread itself) the old handler is no longer running.
+ * thread or the loop thread) the old handler is no longer running.
  */
 void
 spn_set_log_handler(struct spn *spn, spn_log_fn *fn, void *arg)
@@ -797,7 +814,8 @@ spn_set_log_handler(struct spn *spn, spn_log_fn *fn, void *arg)
 	out_fn = fn;
 	out_fn_arg = arg;
 	begun = out_calls_begun;
-	if (!out_on_log_thread()) {
+	/* Not from the loop either: the handler may be waiting for it. */
+	if (!out_on_log_thread() && !api_on_loop()) {
 		while (out_running && out_calls_done < begun)
 			pthread_cond_wait(&out_room, &out_lock);
 	}
@@ -810,5 +828,5 @@ void
 spn_set_log_level(struct spn *spn, int level)
 {
 	(void)spn;
-	log_set_level(out_level(level));
+	log_set_level(level <= 0 ? SPN_LOG_WARN : out_level(level));
 }

@@ -17,13 +17,20 @@
  *		blocked, where 200,000 warnings block); the blocked flood
  *		leaves the agent under 8 MiB and the master's RSS bounded,
  *		and every record arrives, in order, once the handler goes
- *		on; the master's own records go to the same handler
+ *		on; the master's own records go to the same handler (a
+ *		flood of them blocks the same way); an
+ *		SPN_INLINE export's record is dropped, and counted, rather
+ *		than block the context's loop; spn_set_log_level(WARN): the
+ *		master drops an older context's info records, a newer
+ *		context does not send them
  *	discard	SPN_STDIO_DISCARD: fds 1 and 2 are /dev/null, no line
  *		arrives, spn_log records still do
  *	handler	a handler set (its lines not on stderr), then reset to the
  *		default (its lines on stderr: the script checks)
  *	two	two contexts print long lines at once through the default
  *		handler (the script checks that no line is mixed)
+ *	exit	a handler calls exit(): the library shuts down from its
+ *		own log thread, and the process ends cleanly
  *
  * Prints "ok CASE: ..." or "FAIL CASE: ...", exits 0 or 1.
  */
@@ -105,6 +112,17 @@ logs(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 	return SPN_OK;
 }
 SPN_EXPORT(logs, "isi->");
+
+/* On the loop thread, which reads the record pipe: never blocks. */
+static int
+inline_log(struct spn_call *call, const struct spn_value *a,
+    struct spn_vbuf *r)
+{
+	(void)call, (void)a, (void)r;
+	spn_log(SPN_LOG_WARN, "inline");
+	return SPN_OK;
+}
+SPN_EXPORT_FLAGS(inline_log, "->", SPN_INLINE);
 
 static int
 fds(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
@@ -211,6 +229,7 @@ handler(const struct spn_log_rec *r, void *arg)
 {
 	size_t tl;
 	long i;
+	int nap;
 
 	(void)arg;
 	pthread_mutex_lock(&h_lock);
@@ -249,8 +268,9 @@ handler(const struct spn_log_rec *r, void *arg)
 			    r->stream != NULL ? r->stream : "log", ": ",
 			    r->text);
 	}
+	nap = H.slow != 0 && (H.out + H.logs) % H.slow == 0;
 	pthread_mutex_unlock(&h_lock);
-	if (H.slow != 0 && (H.out + H.logs) % H.slow == 0)
+	if (nap)
 		usleep(1000);
 }
 
@@ -416,6 +436,21 @@ case_system(void)
 	spn_ctx_unref(ctx);
 }
 
+static long mflood_done;
+
+static void *
+master_flood(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < FLOOD; i++) {
+		spn_log(SPN_LOG_WARN, "mflood %ld", i);
+		pthread_mutex_lock(&h_lock);
+		mflood_done = i + 1;
+		pthread_mutex_unlock(&h_lock);
+	}
+	return NULL;
+}
+
 static void
 case_levels(void)
 {
@@ -423,8 +458,9 @@ case_levels(void)
 	struct spn_error err;
 	struct spn_recv *r;
 	struct spn_msg *m;
+	pthread_t t;
 	uint64_t t0;
-	long rss0, rss1, got;
+	long rss0, rss1, got, logged;
 	int64_t kib;
 	int rc;
 
@@ -441,14 +477,17 @@ case_levels(void)
 		fail("logs", &err);
 	spn_log(SPN_LOG_DEBUG, "master debug");
 	spn_log(SPN_LOG_INFO, "master info");
-	if (h_wait(&H.logs, 4, 20) < 4)
+	if (spn_call(ctx, "inline_log", 10000, NULL, &err, "") != SPN_OK)
+		fail("inline_log", &err);
+	if (h_wait(&H.logs, 5, 20) < 5)
 		fail("records missing", NULL);
 	usleep(300000);
 	h_check();
 	for (size_t i = 0; i < H.nkeep; i++)
 		printf("  %s\n", H.keep[i]);
-	if (H.logs != 4 || H.level_seen[SPN_LOG_DEBUG] != 0 ||
-	    H.level_seen[SPN_LOG_INFO] != 2 || H.level_seen[SPN_LOG_WARN] != 1 ||
+	if (H.logs != 5 || H.level_seen[SPN_LOG_DEBUG] != 0 ||
+	    H.level_seen[SPN_LOG_INFO] != 2 ||
+	    H.level_seen[SPN_LOG_WARN] != 2 ||
 	    H.level_seen[SPN_LOG_ERROR] != 1 || H.master != 1)
 		fail("levels: not the records of info and above", NULL);
 
@@ -480,18 +519,76 @@ case_levels(void)
 		fail("the agent's VmHWM is over 8 MiB", NULL);
 	if (rss1 - rss0 > 16384)
 		fail("the master's RSS grew over 16 MiB", NULL);
+	/* The pipe is full: a record logged on the context's loop thread
+	 * (which reads it) is dropped, not waited for, and counted. */
+	if (spn_call(ctx, "inline_log", 10000, NULL, &err, "") != SPN_OK)
+		fail("inline_log with the pipe full", &err);
 	h_hold(0);
 	if (spn_recv_get(r, 60000, &m, &err) != SPN_OK)
 		fail("the flood did not end once the handler went on", &err);
 	spn_msg_free(m);
 	spn_recv_close(r);
-	got = h_wait(&H.logs, FLOOD, 50);
+	got = h_wait(&H.logs, FLOOD + 1, 50);
 	h_check();
-	if (got != FLOOD || H.next != FLOOD || H.level_seen[SPN_LOG_DEBUG])
+	for (size_t i = 0; i < H.nkeep; i++)
+		printf("  %s\n", H.keep[i]);
+	if (got != FLOOD + 1 || H.next != FLOOD ||
+	    H.level_seen[SPN_LOG_DEBUG])
 		fail("flood records lost or debug ones sent", NULL);
+	if (H.nkeep != 1 || strstr(H.keep[0], "spn_log: 1 record dropped") ==
+	    NULL)
+		fail("the dropped record was not counted", NULL);
+
+	/* The master's own flood blocks its thread the same way. */
+	h_reset(ctx, "mflood");
+	h_hold(1);
+	if (pthread_create(&t, NULL, master_flood, NULL) != 0)
+		fail("pthread_create", NULL);
+	usleep(1000000);
+	pthread_mutex_lock(&h_lock);
+	logged = mflood_done;
+	pthread_mutex_unlock(&h_lock);
+	rss1 = status_kib("VmRSS:");
+	printf("  %d records in the master, handler held: %ld logged after "
+	    "1 s, master VmRSS %ld KiB\n", FLOOD, logged, rss1);
+	if (logged >= FLOOD)
+		fail("the master's flood did not block", NULL);
+	h_hold(0);
+	pthread_join(t, NULL);
+	got = h_wait(&H.master, FLOOD, 50);
+	h_check();
+	if (got != FLOOD || H.next != FLOOD)
+		fail("the master's records lost", NULL);
+
+	/* Down to warnings: the master drops the info records of a context
+	 * connected before, and one connected after does not send them. */
+	spn_set_log_level(spn, SPN_LOG_WARN);
+	h_reset(ctx, NULL);
+	spn_log(SPN_LOG_INFO, "master info, now filtered");
+	if (spn_call(ctx, "logs", 10000, NULL, &err, "isi",
+	    (int64_t)SPN_LOG_INFO, "old-info", (int64_t)1) != SPN_OK ||
+	    spn_call(ctx, "logs", 10000, NULL, &err, "isi",
+	    (int64_t)SPN_LOG_WARN, "old-warn", (int64_t)1) != SPN_OK)
+		fail("logs", &err);
+	if (h_wait(&H.logs, 1, 20) < 1)
+		fail("the warning did not arrive", NULL);
+	usleep(300000);
+	h_check();
+	if (H.logs != 1 || H.level_seen[SPN_LOG_WARN] != 1 || H.master != 0)
+		fail("spn_set_log_level: info records still delivered", NULL);
+	spn_ctx_unref(ctx);
+	ctx = connect_("local", SPN_STDIO_FORWARD);
+	h_reset(ctx, NULL);
+	h_hold(1);
+	if (spn_call(ctx, "logs", 30000, NULL, &err, "isi",
+	    (int64_t)SPN_LOG_INFO, "new-info", (int64_t)FLOOD) != SPN_OK)
+		fail("a new context sent info records: the call blocked", &err);
+	h_hold(0);
 	printf("ok levels: debug filtered in the context, info, warning, "
 	    "error and the master's records arrive; a held flood blocks in "
-	    "bounded memory, then all %d arrive in order\n", FLOOD);
+	    "bounded memory, then all %d arrive in order; spn_set_log_level "
+	    "filters old contexts in the master, new ones at the source\n",
+	    FLOOD);
 	spn_ctx_unref(ctx);
 }
 
@@ -584,6 +681,38 @@ case_two(void)
 	spn_ctx_unref(b);
 }
 
+/* A handler that ends the program (atexit: spn_shutdown, from the log
+ * thread). */
+static void
+exit_handler(const struct spn_log_rec *r, void *arg)
+{
+	(void)arg;
+	if (strcmp(r->text, "bye") != 0)
+		return;
+	printf("ok exit: exit() from the handler\n");
+	exit(0);
+}
+
+static void
+case_exit(void)
+{
+	struct spn_ctx *ctx = connect_("local", SPN_STDIO_FORWARD);
+	struct spn_error err;
+	int rc;
+
+	spn_set_log_handler(spn, exit_handler, NULL);
+	if (spn_call(ctx, "say", 10000, NULL, &err, "si", "x",
+	    (int64_t)10) != SPN_OK)
+		fail("say", &err);
+	/* The exit may come before the answer: it shuts the library
+	 * down under this call. */
+	rc = spn_call(ctx, "shell", 10000, NULL, &err, "s", "echo bye");
+	if (rc != SPN_OK && rc != SPN_ESHUTDOWN)
+		fail("shell", &err);
+	sleep(20);
+	fail("the handler did not exit", NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -591,11 +720,13 @@ main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "levels") == 0)
 		opts.log_level = SPN_LOG_INFO;
+	/* A sanitizer build sends the static one (as tests/lib/stress). */
+	opts.image = getenv("OUTPUT_IMAGE");
 	if (spn_init(&argc, &argv, &opts, &spn) != SPN_OK)
 		return 2;
 	if (argc != 2) {
 		fprintf(stderr, "usage: output b8|system|levels|discard|"
-		    "handler|two\n");
+		    "handler|two|exit\n");
 		return 2;
 	}
 	cname = argv[1];
@@ -612,6 +743,8 @@ main(int argc, char **argv)
 		case_handler();
 	else if (strcmp(cname, "two") == 0)
 		case_two();
+	else if (strcmp(cname, "exit") == 0)
+		case_exit();
 	else
 		fail("unknown case", NULL);
 	spn_shutdown(spn);
