@@ -46,6 +46,7 @@ static struct {
 	struct jobs		 done;		/* answered, for the loop */
 	int			 draining;	/* a drain job is queued */
 	size_t			 queued_bytes;
+	size_t			 foreign_bytes;	/* non-ancestors' share */
 	int			 threads;
 	int			 idle;
 	int			 max;
@@ -106,6 +107,16 @@ call_pending_add(uint32_t ctx, int n)
 		map_del(sc.pending, ctx);
 	else
 		map_put(sc.pending, ctx, (void *)(uintptr_t)v);
+}
+
+/* Under sc.lock: a queued job leaves the queue. */
+static void
+call_unqueue(struct job *j)
+{
+	jobs_remove(&sc.queue, j);
+	sc.queued_bytes -= j->ac.len;
+	if (!j->ac.ancestor)
+		sc.foreign_bytes -= j->ac.len;
 }
 
 static void
@@ -250,8 +261,7 @@ call_worker(void *arg)
 			pthread_mutex_unlock(&sc.lock);
 			return NULL;
 		}
-		jobs_remove(&sc.queue, j);
-		sc.queued_bytes -= j->ac.len;
+		call_unqueue(j);
 		jobs_append(&sc.running, j);
 		pthread_mutex_unlock(&sc.lock);
 
@@ -297,8 +307,13 @@ call_queue(const struct rt_msg *m)
 
 	if (call_inline(m))
 		return;
+	/* Callers other than our ancestors (siblings, across, and our
+	 * descendants) share half the queue: they cannot fill it against
+	 * the calls of those who started us. */
 	if (call_pending(m->h.src) >= CALL_PENDING_MAX ||
-	    sc.queued_bytes + m->h.len > CALL_BYTES_MAX) {
+	    sc.queued_bytes + m->h.len > CALL_BYTES_MAX ||
+	    (!rt_is_ancestor(sc.rt, m->h.src) &&
+	    sc.foreign_bytes + m->h.len > CALL_BYTES_MAX / 2)) {
 		rt_dead(sc.rt, m, SPN_D_REFUSED, "busy");
 		return;
 	}
@@ -312,6 +327,8 @@ call_queue(const struct rt_msg *m)
 	pthread_mutex_lock(&sc.lock);
 	jobs_append(&sc.queue, j);
 	sc.queued_bytes += j->ac.len;
+	if (!j->ac.ancestor)
+		sc.foreign_bytes += j->ac.len;
 	call_spawn();
 	pthread_mutex_unlock(&sc.lock);
 	/* After the unlock: the worker woken does not wait for the lock
@@ -347,8 +364,7 @@ call_cancel_msg(const struct rt_msg *m)
 		return;
 	pthread_mutex_lock(&sc.lock);
 	if ((j = call_find(&sc.queue, m->h.src, reply_to)) != NULL) {
-		jobs_remove(&sc.queue, j);
-		sc.queued_bytes -= j->ac.len;
+		call_unqueue(j);
 		queued = 1;
 	} else if ((j = call_find(&sc.running, m->h.src, reply_to)) != NULL)
 		__atomic_store_n(&j->ac.cancelled, 1, __ATOMIC_RELAXED);
@@ -372,8 +388,7 @@ svc_call_gone(uint32_t ctx)
 		next = j->next;
 		if (j->src != ctx)
 			continue;
-		jobs_remove(&sc.queue, j);
-		sc.queued_bytes -= j->ac.len;
+		call_unqueue(j);
 		jobs_append(&drop, j);
 	}
 	for (j = sc.running.head; j != NULL; j = j->next) {

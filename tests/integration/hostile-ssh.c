@@ -214,6 +214,29 @@ flood_sideways(void)
 	pk_free(&pk);
 }
 
+/* CALLs to a sibling's exports (me - 1): 31 MiB in big ones, then the
+ * rest of its call queue to the last few bytes in smaller ones. */
+static void
+callflood_sideways(void)
+{
+	static uint8_t chunk[512 * 1024];
+	static const struct { size_t len; int n; } rounds[] = {
+		{ 512 * 1024, 63 }, { 1024, 520 }, { 16, 100 } };
+	struct pk pk;
+	uint32_t h = SPN_H_DYNAMIC;
+
+	for (size_t r = 0; r < sizeof rounds / sizeof rounds[0]; r++) {
+		pk_init(&pk);
+		pk_bytes(&pk, chunk, rounds[r].len);
+		for (int i = 0; i < rounds[r].n; i++) {
+			if (frame(SPN_K_CALL, me - 1, me, SPN_H_CALL, h++,
+			    &pk) != 0)
+				exit(0);
+		}
+		pk_free(&pk);
+	}
+}
+
 static void
 log_flood(void)
 {
@@ -354,6 +377,8 @@ attack(const char *mode)
 		call(me - 1, me, SPN_H_EXEC);
 	else if (strcmp(mode, "export-sideways") == 0)
 		call(me - 1, me, SPN_H_CALL);
+	else if (strcmp(mode, "callflood-sideways") == 0)
+		callflood_sideways();
 	else if (strcmp(mode, "flood-sideways") == 0)
 		flood_sideways();
 	else if (strcmp(mode, "data-sideways") == 0)

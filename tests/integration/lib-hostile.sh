@@ -53,6 +53,12 @@ sed 's/^/  /' "$TMPD/out" >&2
 n=$(grep -c "refused DATA" "$TMPD/err")
 [ "$n" = 0 ] || fail "a sibling's flood: $n lines of refusals printed"
 
+# A sibling fills a busy context's call queue with 32 MiB of calls: our
+# own calls still queue there and are answered.
+spn_prog 60 "$CORE" callflood local callflood-sideways >"$TMPD/out" \
+    2>"$TMPD/err"
+check_rc "core callflood" 0 $? "$TMPD/err"
+
 # A log record (the stock agent's stdout lines are such records) is
 # printed under the name the master gave its source, not the one it
 # claims.  (A program's copy sends its lines as streams, which carry no

@@ -33,6 +33,10 @@
  *                            does not drain), HOSTILE (hostile-ssh's
  *                            flood-sideways) sends it 384 MiB: the master
  *                            holds a bound of it, not all of it
+ *   core callflood ROUTE HOSTILE  while ROUTE's workers are busy,
+ *                            HOSTILE (hostile-ssh's callflood-sideways)
+ *                            sends it 48 MiB of calls: ours still queue
+ *                            there and are answered
  *   core pwdump ROUTE        a program that passed a password is not
  *                            dumpable (no core file holds it)
  *   core pwfifo ROUTE FIFO   a second spn_connect whose password file is
@@ -705,6 +709,37 @@ case_flood(struct spn_ctx *good, const char *hostile)
 }
 
 static int
+case_callflood(struct spn_ctx *good, const char *hostile)
+{
+	struct spn_recv *naps[8], *rp;
+	struct spn_ctx *bad;
+	struct spn_error err;
+	int rc;
+
+	/* Its workers busy for 6 s, and some of our calls queued. */
+	for (int i = 0; i < 8; i++) {
+		if ((rc = spn_call_async(good, "nap", &naps[i], &err, "i",
+		    (int64_t)6000)) != SPN_OK)
+			return fail("nap", rc, &err);
+	}
+	if ((rc = spn_connect(NULL, hostile, NULL, &bad, &err)) != SPN_OK)
+		return fail(hostile, rc, &err);
+	sleep(3);
+	if ((rc = spn_call_async(good, "getpid_fn", &rp, &err, "")) !=
+	    SPN_OK || (rc = spn_recv_get(rp, 30000, NULL, &err)) != SPN_OK)
+		return fail("our call after a sibling's flood", rc, &err);
+	spn_recv_close(rp);
+	for (int i = 0; i < 8; i++) {
+		if ((rc = spn_recv_get(naps[i], 30000, NULL, &err)) != SPN_OK)
+			return fail("nap", rc, &err);
+		spn_recv_close(naps[i]);
+	}
+	spn_ctx_unref(bad);
+	printf("answered\n");
+	return 0;
+}
+
+static int
 case_pwdump(const char *route)
 {
 	struct spn_connect_opts o = { .password = "not-used" };
@@ -833,6 +868,8 @@ main(int argc, char **argv)
 		rc = case_notstatic(ctx);
 	else if (strcmp(what, "sideways") == 0 && argc > 3)
 		rc = case_sideways(ctx, argv[3]);
+	else if (strcmp(what, "callflood") == 0 && argc > 3)
+		rc = case_callflood(ctx, argv[3]);
 	else if (strcmp(what, "flood") == 0 && argc > 3)
 		rc = case_flood(ctx, argv[3]);
 	else if (strcmp(what, "pwdump") == 0)
