@@ -51,6 +51,7 @@ struct agent_reply {
 void		 svc_call_init(struct rt *, struct broker *,
 		     const struct agent_ops *);
 int		 agent_call_cancelled(const struct agent_call *);
+void		 svc_call_gone(uint32_t);
 void		 svc_call_stop(void);
 
 /* svc-basic.c */

@@ -325,9 +325,21 @@ agent_signal(evutil_socket_t sig, short what, void *arg)
 	_exit(128 + sig);
 }
 
+/* A context below us, or one we talked with (GONE), is gone: the calls
+ * it made here are cancelled. */
+static void
+agent_route_lost(struct rt *rt, uint32_t ctx, const char *why, void *arg)
+{
+	(void)rt;
+	(void)why;
+	(void)arg;
+	svc_call_gone(ctx);
+}
+
 static const struct rt_hooks agent_hooks = {
 	.boot = agent_boot,
 	.parent_lost = agent_parent_lost,
+	.route_lost = agent_route_lost,
 };
 
 void
@@ -356,6 +368,9 @@ agent_run(int argc, char **argv, const struct agent_ops *ops)
 	agent_rt = rt_new(base, 0, "agent");
 	agent_brk = broker_new(base, 256);
 	rt_set_hooks(agent_rt, &agent_hooks);
+	/* A program's tree (ops): its contexts may call each other's
+	 * SPN_ALLOW_ANY exports.  The stock agent's subtrees are routes. */
+	rt_set_sideways(agent_rt, ops != NULL);
 	svc_basic_init(agent_rt);
 	svc_exec_init(agent_rt);
 	svc_call_init(agent_rt, agent_brk, ops);

@@ -340,6 +340,36 @@ call_cancel_msg(const struct rt_msg *m)
 	}
 }
 
+/* The caller is gone (its route, or a GONE): nobody wants the answers.
+ * Its queued calls never start; its running ones see spn_cancelled(). */
+void
+svc_call_gone(uint32_t ctx)
+{
+	struct jobs drop = { NULL, NULL };
+	struct job *j, *next;
+
+	pthread_mutex_lock(&sc.lock);
+	for (j = sc.queue.head; j != NULL; j = next) {
+		next = j->next;
+		if (j->src != ctx)
+			continue;
+		jobs_remove(&sc.queue, j);
+		sc.queued_bytes -= j->ac.len;
+		jobs_append(&drop, j);
+	}
+	for (j = sc.running.head; j != NULL; j = j->next) {
+		if (j->src == ctx)
+			__atomic_store_n(&j->ac.cancelled, 1,
+			    __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&sc.lock);
+	while ((j = drop.head) != NULL) {
+		jobs_remove(&drop, j);
+		call_pending_add(ctx, -1);
+		job_free(j);
+	}
+}
+
 static void
 svc_call(struct rt *rt, const struct rt_msg *m, void *arg)
 {

@@ -131,6 +131,26 @@ api_enter(struct spn_error *err)
 	return SPN_OK;
 }
 
+/* api_enter for a function that waits: SPN_EINVAL without its object
+ * (ok 0), SPN_EDEADLK on the loop thread. */
+int
+api_enter_wait(int ok, const char *fn, struct spn_error *err)
+{
+	int rv;
+
+	if ((rv = api_enter(err)) != SPN_OK)
+		return rv;
+	if (ok && !api_on_loop())
+		return SPN_OK;
+	rv = !ok ? SPN_EINVAL : SPN_EDEADLK;
+	if (!ok)
+		error_set(err, rv, NULL, "%s: no object", fn);
+	else
+		error_set(err, rv, NULL, "%s" API_LOOP_TEXT, fn);
+	api_leave();
+	return rv;
+}
+
 void
 api_leave(void)
 {
@@ -158,6 +178,7 @@ api_agent_bind(struct spn *spn)
 		return;
 	api_list_init(&spn->ctxs);
 	api_list_init(&spn->recvs);
+	api_list_init(&spn->selects);
 	api_list_init(&spn->conns);
 	api_list_init(&spn->waits);
 	api_cond_init(&spn->idle);
@@ -337,6 +358,7 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 
 	api_list_init(&spn->ctxs);
 	api_list_init(&spn->recvs);
+	api_list_init(&spn->selects);
 	api_list_init(&spn->conns);
 	api_list_init(&spn->waits);
 	api_cond_init(&spn->idle);
@@ -352,6 +374,9 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 		return SPN_ESYS;
 	spn->master = master_new(spn->base, &mo);
 	spn->rt = master_rt(spn->master);
+	/* One program's contexts, which may call each other (the router
+	 * passes calls between them; each export says who may call it). */
+	rt_set_sideways(spn->rt, 1);
 	spn->max_frame = rt_max_frame(spn->rt);
 	spn->broker = broker_new(spn->base, API_BROKER_RING);
 	api_call_service(spn, opts != NULL ? opts->workers : 0);
@@ -433,7 +458,8 @@ spn_shutdown(struct spn *spn)
 		pthread_join(spn->loop, NULL);
 	svc_call_stop();
 	__atomic_store_n(&spn->loop_started, 0, __ATOMIC_RELEASE);
-	call_free_all(spn);
+	recv_free_all(spn);
+	select_free_all(spn);
 	ctx_free_all(spn);
 	api_free_state(spn);
 }

@@ -9,9 +9,9 @@
  * with the answer, the cancel or the close, and a late answer finds no
  * handle and is dropped.
  *
- * A receiver's references: the caller's (until spn_recv_close), the
- * loop's (until its handle is gone or it was never sent), one per job
- * queued for it and one per thread waiting in spn_recv_get.
+ * A call's receiver (recv.c) holds the caller's reference, the loop's
+ * (until its handle is gone or it was never sent) and one per job queued
+ * for it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,110 +20,51 @@
 
 #include "api.h"
 
-enum recv_state {
-	RECV_PENDING,		/* no answer yet */
-	RECV_DONE,		/* the answer is in data */
-	RECV_TAKEN,		/* ... and was handed out */
-	RECV_CANCELLED,
-};
-
-struct spn_recv {
-	struct api_node	 node;		/* api_spn.recvs */
-	struct spn_ctx	*ctx;
-	pthread_cond_t	 cond;
-	int		 state;		/* enum recv_state */
-	int		 closed;
-	unsigned	 refs;
+/* What a call's receiver keeps besides the queue. */
+struct call {
 	struct spn_vbuf	*payload;	/* the CALL, until sent */
 	uint32_t	 handle;	/* loop thread only */
-	uint8_t		 kind;		/* REPLY or DEAD */
-	uint8_t		*data;
-	size_t		 len;
 };
 
 #define CALL_NOTSTATIC	"this program is not a static image: build it with " \
 	"spindle-cc (it can run commands in contexts, not call its functions)"
-
-static void
-recv_destroy(struct spn_recv *r)
-{
-	vbuf_free(r->payload);
-	free(r->data);
-	pthread_cond_destroy(&r->cond);
-	free(r);
-}
-
-/* Under api_lock: drop a reference; 1 when the caller must destroy it
- * (after unlocking, with its context's reference). */
-static int
-recv_release(struct spn_recv *r)
-{
-	if (--r->refs != 0)
-		return 0;
-	api_list_del(&r->node);
-	return 1;
-}
-
-static void
-recv_release_unlock(struct spn_recv *r)
-{
-	struct spn_ctx *ctx = r->ctx;
-	int last = recv_release(r);
-
-	pthread_mutex_unlock(&api_lock);
-	if (last) {
-		recv_destroy(r);
-		spn_ctx_unref(ctx);
-	}
-}
 
 /* On the loop: the answer, or the DEAD letter saying why none comes. */
 static void
 call_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 {
 	struct spn_recv *r = arg;
-	uint8_t *copy = NULL;
+	struct call *c = recv_state(r);
 
-	rt_handle_del(rt, r->handle);
-	r->handle = 0;
-	if (m->h.len > 0) {
-		copy = xmalloc(m->h.len);
-		memcpy(copy, m->data, m->h.len);
-	}
-	pthread_mutex_lock(&api_lock);
-	if (r->state == RECV_PENDING && !r->closed) {
-		r->state = RECV_DONE;
-		r->kind = m->h.kind;
-		r->data = copy;
-		r->len = m->h.len;
-		copy = NULL;
-		pthread_cond_broadcast(&r->cond);
-	}
-	recv_release_unlock(r);		/* the loop's */
-	free(copy);
+	rt_handle_del(rt, c->handle);
+	c->handle = 0;
+	ctx_call_end(spn_recv_ctx(r));
+	recv_push(r, m->h.kind, m->data, m->h.len, 1);
+	recv_unref(r);		/* the loop's */
 }
 
 static void
 call_send_job(void *arg)
 {
 	struct spn_recv *r = arg;
+	struct call *c = recv_state(r);
 	struct rt *rt = api_spn.rt;
+	struct spn_ctx *ctx = spn_recv_ctx(r);
 	const uint8_t *data;
 	size_t len;
 
-	pthread_mutex_lock(&api_lock);
-	if (r->state != RECV_PENDING || r->closed) {
+	if (!recv_open(r)) {
 		/* Given up before it left: it never will. */
-		recv_release_unlock(r);
+		recv_unref(r);
 		return;
 	}
-	pthread_mutex_unlock(&api_lock);
-	r->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER, r->ctx->id,
-	    call_reply, r);
-	data = vbuf_data(r->payload, &len);
-	rt_send(rt, SPN_K_CALL, r->ctx->id, SPN_H_CALL, r->handle, data, len);
-	vbuf_free(r->payload);
-	r->payload = NULL;
+	c->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER, ctx->id, call_reply,
+	    r);
+	data = vbuf_data(c->payload, &len);
+	rt_send(rt, SPN_K_CALL, ctx->id, SPN_H_CALL, c->handle, data, len);
+	ctx_call_begin(ctx);
+	vbuf_free(c->payload);
+	c->payload = NULL;
 }
 
 /* On the loop: stop waiting for the answer and tell the context, whose
@@ -132,36 +73,58 @@ static void
 call_stop_job(void *arg)
 {
 	struct spn_recv *r = arg;
+	struct call *c = recv_state(r);
 	uint8_t b[4];
 
-	if (r->handle != 0) {
-		be32_put(b, r->handle);
-		rt_send(api_spn.rt, SPN_K_CANCEL, r->ctx->id, SPN_H_CALL, 0, b,
-		    sizeof b);
-		rt_handle_del(api_spn.rt, r->handle);
-		r->handle = 0;
-		pthread_mutex_lock(&api_lock);
-		if (recv_release(r))	/* the loop's; the job's is left */
-			abort();
-		pthread_mutex_unlock(&api_lock);
+	if (c->handle != 0) {
+		be32_put(b, c->handle);
+		rt_send(api_spn.rt, SPN_K_CANCEL, spn_recv_ctx(r)->id,
+		    SPN_H_CALL, 0, b, sizeof b);
+		rt_handle_del(api_spn.rt, c->handle);
+		c->handle = 0;
+		ctx_call_end(spn_recv_ctx(r));
+		recv_unref(r);	/* the loop's; the job's is left */
 	}
-	pthread_mutex_lock(&api_lock);
-	recv_release_unlock(r);		/* the job's */
+	recv_unref(r);		/* the job's */
 }
 
-/* Under api_lock, with a reference for the job. */
+/* recv_ops.cancel, and closed before the answer came. */
 static void
 call_stop(struct spn_recv *r)
 {
-	r->refs++;
-	pthread_mutex_unlock(&api_lock);
-	if (api_submit(call_stop_job, r) != 0) {
-		/* Shut down: call_free_all() frees it. */
-		pthread_mutex_lock(&api_lock);
-		r->refs--;
-		pthread_mutex_unlock(&api_lock);
-	}
+	recv_ref(r);
+	/* Shut down: recv_free_all() frees it. */
+	if (api_submit(call_stop_job, r) != 0)
+		recv_unref(r);
 }
+
+static void
+call_closed(struct spn_recv *r, int ended)
+{
+	if (!ended)
+		call_stop(r);
+}
+
+static void
+call_destroy(struct spn_recv *r)
+{
+	struct call *c = recv_state(r);
+
+	vbuf_free(c->payload);
+}
+
+static int	call_decode(struct spn_recv *, uint8_t, const uint8_t *,
+		    size_t, struct spn_msg **, struct spn_error *);
+
+static const struct recv_ops call_ops = {
+	.noun = "answer",
+	.spent_rv = SPN_EINVAL,
+	.spent_text = "the answer was taken",
+	.decode = call_decode,
+	.closed = call_closed,
+	.cancel = call_stop,
+	.destroy = call_destroy,
+};
 
 /* Check and encode on the caller's thread; SPN_OK with the CALL in
  * *out. */
@@ -185,6 +148,14 @@ call_encode(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	if (!api_spn.is_static) {
 		error_set(err, SPN_ENOTSTATIC, ctx->name, "%s", CALL_NOTSTATIC);
 		return SPN_ENOTSTATIC;
+	}
+	pthread_mutex_lock(&api_lock);
+	rv = ctx_closing(ctx);
+	pthread_mutex_unlock(&api_lock);
+	if (rv) {
+		error_set(err, SPN_ELOST, ctx->name, "spn_ctx_shutdown() was "
+		    "called");
+		return SPN_ELOST;
 	}
 	if ((e = export_find(fn)) == NULL) {
 		error_set(err, SPN_ENOFUNC, ctx->name, "no function %s in "
@@ -218,31 +189,19 @@ call_encode(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	return SPN_OK;
 }
 
+/* Send an encoded CALL: the receiver's now. */
 static int
-recv_start(struct spn_ctx *ctx, const char *fn, int timeout_ms,
-    const char *sig, va_list *ap, struct spn_recv **out,
-    struct spn_error *err)
+call_send(struct spn_ctx *ctx, struct spn_vbuf *payload,
+    struct spn_recv **out, struct spn_error *err)
 {
 	struct spn_recv *r;
-	struct spn_vbuf *payload;
-	int rv;
 
-	if ((rv = call_encode(ctx, fn, timeout_ms, sig, ap, &payload,
-	    err)) != SPN_OK)
-		return rv;
-	r = xcalloc(1, sizeof *r);
-	api_cond_init(&r->cond);
-	r->ctx = spn_ctx_ref(ctx);
-	r->payload = payload;
-	r->refs = 2;		/* the caller's and the loop's */
-	pthread_mutex_lock(&api_lock);
-	api_list_add(&api_spn.recvs, &r->node);
-	pthread_mutex_unlock(&api_lock);
+	r = recv_new(ctx, &call_ops, sizeof (struct call), 1, SIZE_MAX);
+	((struct call *)recv_state(r))->payload = payload;
+	recv_ref(r);		/* the loop's */
 	if (api_submit(call_send_job, r) != 0) {
-		pthread_mutex_lock(&api_lock);
-		api_list_del(&r->node);
-		pthread_mutex_unlock(&api_lock);
-		recv_destroy(r);
+		recv_unref(r);
+		recv_unref(r);
 		error_set(err, SPN_ESHUTDOWN, ctx->name, "spn_shutdown() was "
 		    "called");
 		return SPN_ESHUTDOWN;
@@ -251,145 +210,39 @@ recv_start(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	return SPN_OK;
 }
 
-/* The answer, decoded on the caller's thread. */
+static int
+call_begin(struct spn_ctx *ctx, const char *fn, int timeout_ms,
+    const char *sig, va_list *ap, struct spn_recv **out,
+    struct spn_error *err)
+{
+	struct spn_vbuf *payload;
+	int rv;
+
+	if ((rv = call_encode(ctx, fn, timeout_ms, sig, ap, &payload,
+	    err)) != SPN_OK)
+		return rv;
+	return call_send(ctx, payload, out, err);
+}
+
+/* recv_ops.decode: the answer, on the caller's thread. */
 static int
 call_decode(struct spn_recv *r, uint8_t kind, const uint8_t *data,
     size_t len, struct spn_msg **msg, struct spn_error *err)
 {
-	struct spn_error e0;
-	struct upk u;
-	uint32_t reason;
-	char *text;
+	struct spn_msg *drop = NULL;
 	int rv;
 
-	if (err == NULL)
-		err = &e0;
-	if (kind == SPN_K_DEAD) {
-		upk_init(&u, data, len);
-		reason = upk_u32(&u);
-		text = upk_str(&u);
-		rv = error_from_dead(err, reason, text != NULL ?
-		    str_clean(text) : NULL, r->ctx->name);
-		free(text);
-		return rv;
-	}
 	if (kind != SPN_K_REPLY) {
-		error_set(err, SPN_EPROTO, r->ctx->name, "a %s for an answer",
-		    wire_kind_name(kind));
+		error_set(err, SPN_EPROTO, spn_recv_ctx(r)->name,
+		    "a %s for an answer", wire_kind_name(kind));
 		return SPN_EPROTO;
 	}
 	memset(err, 0, sizeof *err);
-	rv = reply_unpack(data, len, msg, err);
-	if (rv != SPN_OK && *err->context == '\0')
-		snprintf(err->context, sizeof err->context, "%s",
-		    r->ctx->name);
+	/* msg may be NULL, as for spn_call: the results go. */
+	rv = reply_unpack(data, len, msg != NULL ? msg : &drop, err);
+	if (msg == NULL)
+		spn_msg_free(drop);
 	return rv;
-}
-
-int
-spn_recv_get(struct spn_recv *r, int timeout_ms, struct spn_msg **msg,
-    struct spn_error *err)
-{
-	uint64_t deadline;
-	uint8_t *data = NULL, kind = 0;
-	size_t len = 0;
-	int rv;
-
-	if (msg != NULL)
-		*msg = NULL;
-	if ((rv = api_enter(err)) != SPN_OK)
-		return rv;
-	if (api_on_loop() || r == NULL) {
-		rv = r == NULL ? SPN_EINVAL : SPN_EDEADLK;
-		error_set(err, rv, NULL, "%s", r == NULL ? "no receiver" :
-		    "spn_recv_get()" API_LOOP_TEXT);
-		api_leave();
-		return rv;
-	}
-	deadline = api_deadline(timeout_ms);
-	pthread_mutex_lock(&api_lock);
-	r->refs++;
-	while (r->state == RECV_PENDING && !r->closed &&
-	    api_spn.state == API_UP) {
-		if (timeout_ms == 0 ||
-		    api_wait(&r->cond, deadline) == ETIMEDOUT)
-			break;
-	}
-	if (r->closed)
-		rv = SPN_ECLOSED;
-	else if (r->state == RECV_CANCELLED)
-		rv = SPN_ECANCELLED;
-	else if (r->state == RECV_DONE) {
-		r->state = RECV_TAKEN;
-		kind = r->kind;
-		data = r->data;
-		len = r->len;
-		r->data = NULL;
-		rv = SPN_OK;
-	} else if (r->state == RECV_TAKEN)
-		rv = SPN_EINVAL;
-	else if (api_spn.state != API_UP)
-		rv = SPN_ESHUTDOWN;
-	else
-		rv = SPN_ETIMEDOUT;
-	if (rv == SPN_OK) {
-		pthread_mutex_unlock(&api_lock);
-		rv = call_decode(r, kind, data, len, msg, err);
-		free(data);
-		pthread_mutex_lock(&api_lock);
-	} else if (rv == SPN_ETIMEDOUT)
-		error_set(err, rv, r->ctx->name, "no answer within %d ms",
-		    timeout_ms);
-	else if (rv == SPN_EINVAL)
-		error_set(err, rv, r->ctx->name, "the answer was taken");
-	else
-		error_set(err, rv, r->ctx->name, "%s", spn_strerror(rv));
-	recv_release_unlock(r);
-	api_leave();
-	return rv;
-}
-
-int
-spn_recv_cancel(struct spn_recv *r)
-{
-	int rv;
-
-	if (r == NULL)
-		return SPN_EINVAL;
-	if ((rv = api_enter(NULL)) != SPN_OK)
-		return rv;
-	pthread_mutex_lock(&api_lock);
-	if (r->state != RECV_PENDING || r->closed) {
-		pthread_mutex_unlock(&api_lock);
-		api_leave();
-		return SPN_OK;		/* answered already */
-	}
-	r->state = RECV_CANCELLED;
-	pthread_cond_broadcast(&r->cond);
-	call_stop(r);
-	api_leave();
-	return SPN_OK;
-}
-
-void
-spn_recv_close(struct spn_recv *r)
-{
-	if (r == NULL || api_enter(NULL) != SPN_OK)
-		return;
-	pthread_mutex_lock(&api_lock);
-	if (r->closed) {
-		pthread_mutex_unlock(&api_lock);
-		api_leave();
-		return;
-	}
-	r->closed = 1;
-	pthread_cond_broadcast(&r->cond);
-	if (r->state == RECV_PENDING) {
-		call_stop(r);
-		pthread_mutex_lock(&api_lock);
-	}
-	recv_release_unlock(r);		/* the caller's */
-	api_leave();
 }
 
 static int
@@ -401,7 +254,7 @@ call_vasync(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 
 	if ((rv = api_enter(err)) != SPN_OK)
 		return rv;
-	rv = recv_start(ctx, fn, timeout_ms, sig, ap, out, err);
+	rv = call_begin(ctx, fn, timeout_ms, sig, ap, out, err);
 	api_leave();
 	return rv;
 }
@@ -457,16 +310,210 @@ spn_call(struct spn_ctx *ctx, const char *fn, int timeout_ms,
 	return rv;
 }
 
-/* The loop has stopped: what is left goes, whoever held it. */
-void
-call_free_all(struct spn *spn)
-{
-	struct api_node *n;
+/*
+ * Fan-out: one CALL encoded once, a copy sent to each context with at
+ * most window in flight; their receivers wait in a one-shot select, so
+ * this thread takes whichever answer comes first and sends the next.
+ */
+struct many_call {
+	struct spn_recv	*r;
+	size_t		 i;
+	uint64_t	 deadline;	/* usec; 0: none */
+};
 
-	while ((n = spn->recvs.next) != &spn->recvs) {
-		api_list_del(n);
-		recv_destroy((struct spn_recv *)n);
+/* How long the select may wait: until the first deadline (-1: none). */
+static int
+call_many_wait(const struct many_call *fly, size_t nfly)
+{
+	uint64_t first = 0, now = now_usec();
+
+	for (size_t k = 0; k < nfly; k++) {
+		if (fly[k].deadline != 0 && (first == 0 ||
+		    fly[k].deadline < first))
+			first = fly[k].deadline;
 	}
+	if (first == 0)
+		return -1;
+	return first <= now ? 0 : (int)((first - now + 999) / 1000);
+}
+
+/* Slot k is done with: its receiver closed (a call still running is
+ * cancelled there), the last slot moved in. */
+static void
+call_many_drop(struct many_call *fly, size_t *nfly, size_t k)
+{
+	spn_recv_close(fly[k].r);
+	fly[k] = fly[--*nfly];
+}
+
+/* Those past their time: SPN_ETIMEDOUT.  How many. */
+static size_t
+call_many_expire(struct many_call *fly, size_t *nfly, int timeout_ms,
+    struct spn_result *out)
+{
+	struct spn_result *o;
+	size_t k = 0, n = 0;
+
+	while (k < *nfly) {
+		if (fly[k].deadline == 0 || now_usec() < fly[k].deadline) {
+			k++;
+			continue;
+		}
+		o = &out[fly[k].i];
+		error_set(&o->err, o->code = SPN_ETIMEDOUT,
+		    spn_recv_ctx(fly[k].r)->name, "no answer within %d ms",
+		    timeout_ms);
+		call_many_drop(fly, nfly, k);
+		n++;
+	}
+	return n;
+}
+
+/* Send the call to ctxs[i] and put it in the select: 1 if it failed. */
+static int
+call_many_start(struct spn_select *sel, struct spn_ctx *ctx,
+    const struct spn_vbuf *payload, int timeout_ms, struct many_call *slot,
+    struct spn_result *o)
+{
+	struct spn_vbuf *copy;
+
+	if (ctx == NULL) {
+		error_set(&o->err, o->code = SPN_EINVAL, NULL, "no context");
+		return 1;
+	}
+	copy = vbuf_new();
+	if (vbuf_cat(copy, payload) != SPN_OK) {
+		vbuf_free(copy);
+		error_set(&o->err, o->code = SPN_ENOMEM, ctx->name, "no memory "
+		    "for the call");
+		return 1;
+	}
+	if ((o->code = call_send(ctx, copy, &slot->r, &o->err)) != SPN_OK)
+		return 1;
+	if ((o->code = spn_select_add(sel, slot->r)) != SPN_OK) {
+		spn_recv_close(slot->r);
+		error_set(&o->err, o->code, ctx->name, "%s",
+		    spn_strerror(o->code));
+		return 1;
+	}
+	slot->deadline = api_deadline(timeout_ms);
+	return 0;
+}
+
+static size_t
+call_many(struct spn_ctx *const *ctxs, size_t n, int timeout_ms,
+    unsigned window, const struct spn_vbuf *payload,
+    struct spn_result *out)
+{
+	struct spn_select *sel;
+	struct many_call *fly;
+	struct spn_recv *r;
+	struct spn_msg *m;
+	struct spn_error e;
+	size_t next = 0, nfly = 0, failed = 0, k;
+	int rv;
+
+	if ((rv = spn_select_new(SPN_SELECT_ONESHOT, &sel)) != SPN_OK) {
+		for (k = 0; k < n; k++)
+			error_set(&out[k].err, out[k].code = rv, NULL, "%s",
+			    spn_strerror(rv));
+		return n;
+	}
+	fly = xcalloc(window, sizeof *fly);
+	while (next < n || nfly > 0) {
+		for (; next < n && nfly < window; next++) {
+			fly[nfly].i = next;
+			if (call_many_start(sel, ctxs[next], payload,
+			    timeout_ms, &fly[nfly], &out[next]) != 0)
+				failed++;
+			else
+				nfly++;
+		}
+		if (nfly == 0)
+			continue;
+		rv = spn_select_get(sel, call_many_wait(fly, nfly), &r, &m, &e);
+		if (r != NULL) {
+			for (k = 0; fly[k].r != r; k++)
+				;
+			out[fly[k].i].code = rv;
+			out[fly[k].i].msg = m;
+			out[fly[k].i].err = e;
+			failed += rv != SPN_OK;
+			call_many_drop(fly, &nfly, k);
+		} else if (rv == SPN_ETIMEDOUT)
+			failed += call_many_expire(fly, &nfly, timeout_ms, out);
+		else {
+			/* Shut down: what is left says so. */
+			while (nfly > 0) {
+				out[fly[0].i].code = rv;
+				out[fly[0].i].err = e;
+				failed++;
+				call_many_drop(fly, &nfly, 0);
+			}
+			for (; next < n; next++) {
+				out[next].code = rv;
+				out[next].err = e;
+				failed++;
+			}
+		}
+	}
+	free(fly);
+	spn_select_free(sel);
+	return failed;
+}
+
+/* The CALL, encoded once, its errors named after the first context. */
+static int
+call_many_encode(struct spn_ctx *const *ctxs, size_t n, const char *fn,
+    int timeout_ms, const char *sig, va_list *ap, struct spn_vbuf **payload,
+    struct spn_error *err)
+{
+	*payload = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (ctxs[i] != NULL)
+			return call_encode(ctxs[i], fn, timeout_ms, sig, ap,
+			    payload, err);
+	}
+	return SPN_OK;
+}
+
+int
+spn_call_many(struct spn_ctx *const *ctxs, size_t n, const char *fn,
+    int timeout_ms, unsigned window, struct spn_result *out,
+    const char *sig, ...)
+{
+	struct spn_vbuf *payload;
+	struct spn_error e;
+	va_list ap;
+	int rv;
+
+	if (out == NULL || (ctxs == NULL && n > 0) || fn == NULL)
+		return -SPN_EINVAL;
+	memset(out, 0, n * sizeof *out);
+	if ((rv = api_enter(NULL)) != SPN_OK)
+		return -rv;
+	if (api_on_loop()) {
+		api_leave();
+		return -SPN_EDEADLK;
+	}
+	va_start(ap, sig);
+	rv = call_many_encode(ctxs, n, fn, timeout_ms, sig, &ap, &payload,
+	    &e);
+	va_end(ap);
+	if (rv != SPN_OK) {
+		/* The function or its arguments: the same for every one. */
+		for (size_t i = 0; i < n; i++) {
+			out[i].code = rv;
+			out[i].err = e;
+		}
+		api_leave();
+		return -rv;
+	}
+	rv = (int)call_many(ctxs, n, timeout_ms, window != 0 ? window : 64,
+	    payload, out);
+	vbuf_free(payload);
+	api_leave();
+	return rv;
 }
 
 /*

@@ -35,6 +35,7 @@ struct chain {
 	int			 cur_from; /* CHAIN_PW_* */
 	int			 fail_from; /* that of the hop that failed */
 	size_t			 next;
+	uint32_t		 via;	/* hop 1's parent, if not the master */
 	uint32_t		*ids;
 	char			**labels;
 	uint32_t		 call;	/* CONNECT in flight */
@@ -82,6 +83,22 @@ chain_new(struct master *m, const struct route *r,
 		c->labels[i] = xprintf("hop %zu (%s)", i + 1, r->hops[i].name);
 	}
 	return c;
+}
+
+/*
+ * Hop 1 is started by the existing context via (spn_connect_from), whose
+ * route has via_hops hops: the labels count from there.  Before
+ * chain_connect.
+ */
+void
+chain_via(struct chain *c, uint32_t via, size_t via_hops)
+{
+	c->via = via;
+	for (size_t i = 0; i < c->nhops; i++) {
+		free(c->labels[i]);
+		c->labels[i] = xprintf("hop %zu (%s)", via_hops + i + 1,
+		    c->route->hops[i].name);
+	}
 }
 
 uint32_t
@@ -380,7 +397,7 @@ chain_next_hop(struct chain *c)
 		return;
 	c->t_hop = now_usec();
 	chain_req(c, &req);
-	if (c->next == 0) {
+	if (c->next == 0 && c->via == SPN_CTX_NONE) {
 		c->booting = 1;
 		if (chain_boot(c, &req, why, sizeof why) == NULL) {
 			c->booting = 0;
@@ -392,8 +409,8 @@ chain_next_hop(struct chain *c)
 	}
 	pk_init(&pk);
 	boot_req_pack(&pk, &req);
-	c->call = call_start(rt, c->ids[c->next - 1], SPN_H_CONNECT, &pk,
-	    chain_connect_reply, c);
+	c->call = call_start(rt, c->next == 0 ? c->via : c->ids[c->next - 1],
+	    SPN_H_CONNECT, &pk, chain_connect_reply, c);
 	pk_free(&pk);
 }
 
@@ -436,6 +453,40 @@ chain_connect(struct chain *c, chain_up_fn *up, void *arg)
 	chain_next_hop(c);
 }
 
+static int
+chain_end_reply(struct rt *rt, const struct rt_msg *msg, void *arg)
+{
+	(void)rt;
+	(void)msg;
+	(void)arg;
+	return 0;
+}
+
+/*
+ * A chain started by another context ends by asking its hop 1 to end
+ * (which ends what it started in turn): the link to it is via's.  Only
+ * libspindle's copies know how (lib/export.c); a stock agent stays until
+ * via ends.
+ */
+static void
+chain_end_via(struct chain *c)
+{
+	struct spn_vbuf *vb = vbuf_new();
+	const uint8_t *data;
+	struct pk pk;
+	size_t len;
+
+	if (callmsg_pack(vb, EXPORT_END, "", NULL, 0, 0) == SPN_OK) {
+		data = vbuf_data(vb, &len);
+		pk_init(&pk);
+		pk_bytes(&pk, data, len);
+		(void)call_start(master_rt(c->m), c->ids[0], SPN_H_CALL, &pk,
+		    chain_end_reply, NULL);
+		pk_free(&pk);
+	}
+	vbuf_free(vb);
+}
+
 /* Close the first hop: each agent closes its children as it goes. */
 void
 chain_close(struct chain *c)
@@ -447,7 +498,11 @@ chain_close(struct chain *c)
 	c->closed = 1;
 	pwcmd_cancel(c->pwc);
 	c->pwc = NULL;
-	if ((l = rt_route_lookup(master_rt(c->m), c->ids[0])) != NULL)
+	if ((l = rt_route_lookup(master_rt(c->m), c->ids[0])) == NULL)
+		return;
+	if (c->via != SPN_CTX_NONE)
+		chain_end_via(c);
+	else
 		link_close(l, "finished");
 }
 

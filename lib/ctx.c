@@ -4,6 +4,9 @@
  * the route's last hop.  Dropping the last reference closes the chain's
  * first hop, and with it every context of the route.
  */
+#include <sys/resource.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +21,15 @@ struct conn {
 	struct master_opts mo;
 	struct chain	*chain;
 	pthread_cond_t	 cond;
+	pthread_cond_t	*group;		/* spn_connect_many's: told too */
 	int		 done;		/* the chain said up or failed */
 	char		*err;		/* why it failed */
+	uint32_t	 via;		/* spn_connect_from's: hop 1's parent */
+	size_t		 via_hops;	/* ... and the hops of its route */
+	int		 closing;	/* spn_ctx_shutdown: no new calls */
+	int		 grace_ms;	/* ... and how long ours may run */
+	unsigned	 calls;		/* loop: our calls in flight there */
+	struct event	*grace;		/* loop: the end of the grace */
 };
 
 /* A connect error's code, from the chain's words (bootstrap/connect.c). */
@@ -66,6 +76,8 @@ ctx_connect_error(struct spn_error *err, const char *text)
 static void
 conn_free(struct conn *c)
 {
+	if (c->grace != NULL)
+		event_free(c->grace);
 	chain_free(c->chain);
 	route_free(&c->route);
 	password_free(c->mo.password);
@@ -96,6 +108,8 @@ conn_up(struct chain *chain, const char *err, void *arg)
 	if (err != NULL)
 		c->err = xstrdup(err);
 	pthread_cond_broadcast(&c->cond);
+	if (c->group != NULL)
+		pthread_cond_broadcast(c->group);
 	pthread_mutex_unlock(&api_lock);
 }
 
@@ -105,6 +119,8 @@ conn_start_job(void *arg)
 	struct conn *c = arg;
 
 	c->chain = chain_new(api_spn.master, &c->route, &c->mo);
+	if (c->via != SPN_CTX_NONE)
+		chain_via(c->chain, c->via, c->via_hops);
 	chain_connect(c->chain, conn_up, c);
 }
 
@@ -165,25 +181,48 @@ ctx_opts(struct conn *c, const struct spn_connect_opts *o,
 	return SPN_OK;
 }
 
+/* The rest of a route from via: its hops are named after via's. */
 static int
-ctx_connect(struct spn *spn, const char *text,
-    const struct spn_connect_opts *o, struct spn_ctx **out,
+conn_route(struct conn *c, const char *text, const struct spn_ctx *via,
     struct spn_error *err)
 {
+	char why[512], *name;
+
+	if (route_parse(text, NULL, &c->route, why, sizeof why) != 0) {
+		error_set(err, SPN_EINVAL, via != NULL ? via->name : NULL, "%s",
+		    why);
+		return SPN_EINVAL;
+	}
+	if (via == NULL)
+		return SPN_OK;
+	c->via = via->id;
+	c->via_hops = 1;
+	for (const char *p = via->name; *p != '\0'; p++)
+		c->via_hops += *p == '+';
+	for (size_t i = 0; i < c->route.nhops; i++) {
+		name = xprintf("%s+%s", via->name, c->route.hops[i].name);
+		free(c->route.hops[i].name);
+		c->route.hops[i].name = name;
+	}
+	return SPN_OK;
+}
+
+/* Parse and hand to the loop: SPN_OK with *cp, which conn_finish ends. */
+static int
+conn_start(struct spn *spn, const char *text, const struct spn_ctx *via,
+    const struct spn_connect_opts *o, pthread_cond_t *group,
+    struct conn **cp, struct spn_error *err)
+{
 	struct conn *c;
-	char why[512];
 	int rv;
 
 	c = xcalloc(1, sizeof *c);
 	api_cond_init(&c->cond);
-	if ((rv = ctx_opts(c, o, err)) != SPN_OK) {
+	c->group = group;
+	if ((rv = ctx_opts(c, o, err)) != SPN_OK ||
+	    (rv = conn_route(c, text, via, err)) != SPN_OK) {
 		conn_free(c);
 		return rv;
-	}
-	if (route_parse(text, NULL, &c->route, why, sizeof why) != 0) {
-		error_set(err, SPN_EINVAL, NULL, "%s", why);
-		conn_free(c);
-		return SPN_EINVAL;
 	}
 	pthread_mutex_lock(&api_lock);
 	api_list_add(&spn->conns, &c->node);
@@ -196,21 +235,23 @@ ctx_connect(struct spn *spn, const char *text,
 		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
 		return SPN_ESHUTDOWN;
 	}
+	*cp = c;
+	return SPN_OK;
+}
 
-	pthread_mutex_lock(&api_lock);
-	while (!c->done && spn->state == API_UP)
-		api_wait(&c->cond, 0);
-	if (!c->done) {
-		/* Shutdown frees it with the other chains. */
-		pthread_mutex_unlock(&api_lock);
-		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
-		return SPN_ESHUTDOWN;
-	}
-	pthread_mutex_unlock(&api_lock);
+/* The chain said up or failed (c->done, read under api_lock): the
+ * context, or the error and the chain freed. */
+static int
+conn_finish(struct spn *spn, struct conn *c, struct spn_ctx **out,
+    struct spn_error *err)
+{
+	int rv;
+
 	/* Done: the loop no longer reads c->mo (the chain wiped its
 	 * copies); ours goes too. */
 	password_free(c->mo.password);
 	c->mo.password = NULL;
+	c->group = NULL;
 	if (c->err != NULL) {
 		ctx_connect_error(err, c->err);
 		rv = err != NULL ? err->code : ctx_connect_code(c->err);
@@ -223,10 +264,34 @@ ctx_connect(struct spn *spn, const char *text,
 	return SPN_OK;
 }
 
-int
-spn_connect(struct spn *spn, const char *route,
+static int
+ctx_connect(struct spn *spn, const char *text, const struct spn_ctx *via,
     const struct spn_connect_opts *o, struct spn_ctx **out,
     struct spn_error *err)
+{
+	struct conn *c;
+	int rv;
+
+	if ((rv = conn_start(spn, text, via, o, NULL, &c, err)) != SPN_OK)
+		return rv;
+	pthread_mutex_lock(&api_lock);
+	while (!c->done && spn->state == API_UP)
+		api_wait(&c->cond, 0);
+	if (!c->done) {
+		/* Shutdown frees it with the other chains. */
+		pthread_mutex_unlock(&api_lock);
+		error_set(err, SPN_ESHUTDOWN, NULL, "spn_shutdown() was called");
+		return SPN_ESHUTDOWN;
+	}
+	pthread_mutex_unlock(&api_lock);
+	return conn_finish(spn, c, out, err);
+}
+
+/* spn_connect and spn_connect_from (via set; fn: which). */
+static int
+ctx_connect_api(struct spn *spn, struct spn_ctx *via, const char *fn,
+    const char *route, const struct spn_connect_opts *o,
+    struct spn_ctx **out, struct spn_error *err)
 {
 	int rv;
 
@@ -237,15 +302,257 @@ spn_connect(struct spn *spn, const char *route,
 	if (spn == NULL)
 		spn = &api_spn;
 	if (api_on_loop())
-		error_set(err, rv = SPN_EDEADLK, NULL, "spn_connect()"
-		    API_LOOP_TEXT);
+		error_set(err, rv = SPN_EDEADLK, NULL, "%s()" API_LOOP_TEXT,
+		    fn);
 	else if (route == NULL || *route == '\0' || out == NULL)
 		error_set(err, rv = SPN_EINVAL, NULL, "no route");
 	else if (spn->agent)
-		error_set(err, rv = SPN_EINVAL, NULL, "spn_connect() in a "
-		    "context: not yet (only the master connects)");
+		error_set(err, rv = SPN_EINVAL, NULL, "%s() in a context: not "
+		    "yet (only the master connects)", fn);
 	else
-		rv = ctx_connect(spn, route, o, out, err);
+		rv = ctx_connect(spn, route, via, o, out, err);
+	api_leave();
+	return rv;
+}
+
+int
+spn_connect(struct spn *spn, const char *route,
+    const struct spn_connect_opts *o, struct spn_ctx **out,
+    struct spn_error *err)
+{
+	return ctx_connect_api(spn, NULL, "spn_connect", route, o, out, err);
+}
+
+/*
+ * A context a message names: a new struct spn_ctx of ours, which closes
+ * nothing when dropped (the chain is its creator's).  Its id and name are
+ * the sender's word: calls to it go where the id leads, as far as the
+ * routers' policy lets them, and the name only labels errors.
+ */
+struct spn_ctx *
+spn_value_ctx(const struct spn_value *v)
+{
+	struct spn_ctx *ctx;
+	const char *name;
+	char *clean;
+	uint32_t id;
+
+	if (value_ctx(v, &id, &name) != 0 || api_enter(NULL) != SPN_OK)
+		return NULL;
+	clean = str_clean(xstrdup(name));
+	ctx = ctx_new(&api_spn, id, clean, NULL);
+	free(clean);
+	api_leave();
+	return ctx;
+}
+
+struct spn_ctx *
+spn_arg_ctx(const struct spn_value *a, size_t i)
+{
+	return spn_value_ctx(spn_value_at(a, i));
+}
+
+int
+spn_connect_from(struct spn_ctx *via, const char *route,
+    const struct spn_connect_opts *o, struct spn_ctx **out,
+    struct spn_error *err)
+{
+	if (via == NULL) {
+		if (out != NULL)
+			*out = NULL;
+		error_set(err, SPN_EINVAL, NULL, "no context to connect from");
+		return SPN_EINVAL;
+	}
+	return ctx_connect_api(via->spn, via, "spn_connect_from", route, o,
+	    out, err);
+}
+
+/*
+ * What a context costs in the master's fds (measured, docs/notes/
+ * fanout.md): the pipes to its stdin, from its stdout and from its
+ * stderr, and its pidfd; one more while it boots (the pipe that says
+ * whether its exec failed).
+ */
+#define CTX_FDS		4
+#define CTX_FDS_SPARE	64	/* for the program's own files */
+
+/* How many fds the process has open (counted in /proc/self/fd), or -1. */
+static long
+ctx_open_fds(void)
+{
+	DIR *d;
+	struct dirent *e;
+	long n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own */
+}
+
+/*
+ * Room for n more contexts: the soft RLIMIT_NOFILE raised toward the
+ * hard one (never past it, never lowered).  Contexts past the hard limit
+ * fail on their own (EMFILE, in their error).
+ */
+static void
+ctx_fd_room(size_t n, unsigned window)
+{
+	struct rlimit rl;
+	long open;
+	rlim_t want;
+
+	if ((open = ctx_open_fds()) < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = (rlim_t)open + (rlim_t)n * CTX_FDS + window + CTX_FDS_SPARE;
+	if (rl.rlim_cur == RLIM_INFINITY || want <= rl.rlim_cur)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	if (want <= rl.rlim_cur)
+		return;
+	log_debug("raising the soft fd limit from %llu to %llu for %zu "
+	    "contexts", (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)want, n);
+	rl.rlim_cur = want;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* One route of many, on its way. */
+struct many_conn {
+	struct conn	*c;
+	size_t		 i;
+};
+
+/* Under api_lock: is any of them done? */
+static int
+ctx_many_any(const struct many_conn *fly, size_t nfly)
+{
+	for (size_t k = 0; k < nfly; k++) {
+		if (fly[k].c->done)
+			return 1;
+	}
+	return 0;
+}
+
+/* Those done: their context or error, and their slot free. */
+static size_t
+ctx_many_reap(struct spn *spn, struct many_conn *fly, size_t *nfly,
+    struct spn_ctx **ctxs, struct spn_error *errs)
+{
+	struct spn_error e0;
+	size_t k = 0, failed = 0;
+	int done;
+
+	while (k < *nfly) {
+		pthread_mutex_lock(&api_lock);
+		done = fly[k].c->done;
+		pthread_mutex_unlock(&api_lock);
+		if (!done) {
+			k++;
+			continue;
+		}
+		if (conn_finish(spn, fly[k].c, &ctxs[fly[k].i], errs != NULL ?
+		    &errs[fly[k].i] : &e0) != SPN_OK)
+			failed++;
+		fly[k] = fly[--*nfly];
+	}
+	return failed;
+}
+
+static int
+ctx_connect_many(struct spn *spn, const char *const *routes, size_t n,
+    unsigned window, const struct spn_connect_opts *o,
+    struct spn_ctx **ctxs, struct spn_error *errs)
+{
+	struct spn_error e0;
+	pthread_cond_t group;
+	struct many_conn *fly;
+	size_t next = 0, nfly = 0, failed = 0;
+	int rv = SPN_OK;
+
+	if (window == 0)
+		window = 8;
+	if (window > n)
+		window = (unsigned)n;
+	ctx_fd_room(n, window);
+	api_cond_init(&group);
+	fly = xcalloc(window > 0 ? window : 1, sizeof *fly);
+	while (next < n || nfly > 0) {
+		while (next < n && nfly < window && rv == SPN_OK) {
+			rv = conn_start(spn, routes[next], NULL, o, &group,
+			    &fly[nfly].c, errs != NULL ? &errs[next] : &e0);
+			if (rv == SPN_OK)
+				fly[nfly++].i = next;
+			else if (rv != SPN_ESHUTDOWN) {
+				failed++;
+				rv = SPN_OK;
+			}
+			next++;
+		}
+		if (rv != SPN_OK || nfly == 0)
+			break;
+		pthread_mutex_lock(&api_lock);
+		while (!ctx_many_any(fly, nfly) && spn->state == API_UP)
+			api_wait(&group, 0);
+		if (spn->state != API_UP)
+			rv = SPN_ESHUTDOWN;
+		pthread_mutex_unlock(&api_lock);
+		if (rv != SPN_OK)
+			break;
+		failed += ctx_many_reap(spn, fly, &nfly, ctxs, errs);
+	}
+	/* Shut down: shutdown frees those in flight; they tell nobody now. */
+	pthread_mutex_lock(&api_lock);
+	for (size_t k = 0; k < nfly; k++)
+		fly[k].c->group = NULL;
+	pthread_mutex_unlock(&api_lock);
+	free(fly);
+	pthread_cond_destroy(&group);
+	if (rv != SPN_OK) {
+		/* Shutdown frees the contexts made too. */
+		for (size_t i = 0; i < n; i++) {
+			ctxs[i] = NULL;
+			error_set(errs != NULL ? &errs[i] : &e0, rv, NULL,
+			    "spn_shutdown() was called");
+		}
+		return -rv;
+	}
+	return (int)failed;
+}
+
+int
+spn_connect_many(struct spn *spn, const char *const *routes, size_t n,
+    unsigned window, const struct spn_connect_opts *o,
+    struct spn_ctx **ctxs, struct spn_error *errs)
+{
+	int rv;
+
+	if (ctxs != NULL) {
+		for (size_t i = 0; i < n; i++)
+			ctxs[i] = NULL;
+	}
+	if (errs != NULL)
+		memset(errs, 0, n * sizeof *errs);
+	if ((rv = api_enter(NULL)) != SPN_OK)
+		return -rv;
+	if (spn == NULL)
+		spn = &api_spn;
+	if (api_on_loop())
+		rv = -SPN_EDEADLK;
+	else if (routes == NULL || ctxs == NULL || spn->agent)
+		rv = -SPN_EINVAL;
+	else {
+		for (size_t i = 0; i < n; i++) {
+			if (routes[i] == NULL)
+				rv = -SPN_EINVAL;
+		}
+		if (rv == 0)
+			rv = ctx_connect_many(spn, routes, n, window, o, ctxs,
+			    errs);
+	}
 	api_leave();
 	return rv;
 }
@@ -316,12 +623,45 @@ spn_ctx_unref(struct spn_ctx *ctx)
 	api_leave();
 }
 
+/* On the loop: the route closes, the grace (if any) is over. */
+static void
+conn_close(struct conn *c)
+{
+	if (c->grace != NULL) {
+		event_free(c->grace);
+		c->grace = NULL;
+	}
+	chain_close(c->chain);
+}
+
+static void
+conn_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_close(arg);
+}
+
+/*
+ * On the loop: with calls of ours still running there, they get up to
+ * grace_ms to answer (no new one starts: ctx_closing); the route closes
+ * when the last has answered, or when the time is up.
+ */
 static void
 ctx_shutdown_job(void *arg)
 {
 	struct conn *c = arg;
+	struct timeval tv;
 
-	chain_close(c->chain);
+	if (c->calls == 0 || c->grace_ms <= 0 || c->grace != NULL) {
+		if (c->grace == NULL)
+			conn_close(c);
+		return;
+	}
+	tv.tv_sec = c->grace_ms / 1000;
+	tv.tv_usec = (c->grace_ms % 1000) * 1000;
+	c->grace = evtimer_new(api_spn.base, conn_grace_cb, c);
+	evtimer_add(c->grace, &tv);
 }
 
 int
@@ -329,17 +669,48 @@ spn_ctx_shutdown(struct spn_ctx *ctx, int grace_ms)
 {
 	int rv;
 
-	(void)grace_ms;
 	if (ctx == NULL)
 		return SPN_EINVAL;
 	if ((rv = api_enter(NULL)) != SPN_OK)
 		return rv;
 	if (ctx->conn == NULL)
 		rv = SPN_EINVAL;	/* the parent is not ours to end */
-	else if (api_submit(ctx_shutdown_job, ctx->conn) != 0)
-		rv = SPN_ESHUTDOWN;
+	else {
+		pthread_mutex_lock(&api_lock);
+		if (!ctx->conn->closing)
+			ctx->conn->grace_ms = grace_ms;
+		ctx->conn->closing = 1;
+		pthread_mutex_unlock(&api_lock);
+		if (api_submit(ctx_shutdown_job, ctx->conn) != 0)
+			rv = SPN_ESHUTDOWN;
+	}
 	api_leave();
 	return rv;
+}
+
+/* Under api_lock: spn_ctx_shutdown() was called, no call may start. */
+int
+ctx_closing(const struct spn_ctx *ctx)
+{
+	return ctx->conn != NULL && ctx->conn->closing;
+}
+
+/* On the loop: a call of ours to ctx was sent, or has ended (answered,
+ * failed, cancelled or closed).  The last one in a grace closes it. */
+void
+ctx_call_begin(struct spn_ctx *ctx)
+{
+	if (ctx->conn != NULL)
+		ctx->conn->calls++;
+}
+
+void
+ctx_call_end(struct spn_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+
+	if (c != NULL && c->calls > 0 && --c->calls == 0 && c->grace != NULL)
+		conn_close(c);
 }
 
 /* On the loop, at shutdown: every chain closes. */

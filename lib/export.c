@@ -5,10 +5,12 @@
  * agent's workers (agent/svc-call.c) run for each CALL in agent mode:
  * decode, look up, check, run the function, encode its answer.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib.h"
 
@@ -41,66 +43,103 @@ export_find(const char *name)
 	return NULL;
 }
 
-/* The next type letter of a signature (commas and blanks skipped), or
- * NUL at its end or at "->". */
-static char
-export_sig_next(const char **sp)
+/* Past commas and blanks; NUL also at "->" (the RESULTS part). */
+static const char *
+export_sig_skip(const char *s)
 {
-	const char *s = *sp;
-
 	while (*s == ',' || *s == ' ')
 		s++;
-	if (*s == '\0' || (s[0] == '-' && s[1] == '>')) {
-		*sp = s;
-		return '\0';
-	}
-	*sp = s + 1;
-	return *s;
+	return s[0] == '-' && s[1] == '>' ? s + strlen(s) : s;
+}
+
+/* Past one element: a letter, "aX", or a bracketed group. */
+static const char *
+export_sig_elem(const char *s)
+{
+	int depth = 0;
+
+	do {
+		if (*s == '[' || *s == '{')
+			depth++;
+		else if (*s == ']' || *s == '}')
+			depth--;
+		else if (*s == 'a' && s[1] != '\0')
+			s++;
+		if (*s != '\0')
+			s++;
+	} while (depth > 0 && *s != '\0');
+	return s;
 }
 
 /*
- * The call's letters against the ARGS part of the export's "ARGS->RESULTS".
- * 'v' (any value) fits anything either way: the called context checks
- * the values themselves.
+ * Two lists of elements, up to their end or close (a group's bracket):
+ * equal letter for letter, where 'v' (any value) fits any one element
+ * either way, a group or "aX" too; the called context checks the values
+ * themselves.
  */
+static int
+export_sig_seq(const char **wp, const char **hp)
+{
+	const char *w = *wp, *h = *hp;
+
+	for (;;) {
+		w = export_sig_skip(w);
+		h = export_sig_skip(h);
+		if (*w == '\0' || *w == ']' || *w == '}' || *h == '\0' ||
+		    *h == ']' || *h == '}')
+			break;
+		if (*w == 'v' || *h == 'v') {
+			w = export_sig_elem(w);
+			h = export_sig_elem(h);
+			continue;
+		}
+		if (*w != *h)
+			return SPN_ESIG;
+		if (*w == '[' || *w == '{') {
+			w++;
+			h++;
+			if (export_sig_seq(&w, &h) != SPN_OK || *w == '\0')
+				return SPN_ESIG;
+			w++;
+			h++;
+			continue;
+		}
+		if (*w == 'a' && w[1] != h[1])
+			return SPN_ESIG;
+		w = export_sig_elem(w);
+		h = export_sig_elem(h);
+	}
+	*wp = w;
+	*hp = h;
+	return *w == *h ? SPN_OK : SPN_ESIG;
+}
+
+/* The call's letters against the ARGS part of the export's
+ * "ARGS->RESULTS". */
 int
 export_sig_check(const struct spn_export *e, const char *call)
 {
 	const char *want = e->sig != NULL ? e->sig : "", *have;
-	char w, h;
 
 	have = call != NULL ? call : "";
-	do {
-		w = export_sig_next(&want);
-		h = export_sig_next(&have);
-		if (w != h && w != 'v' && h != 'v')
-			return SPN_ESIG;
-	} while (w != '\0' && h != '\0');
-	return w == h ? SPN_OK : SPN_ESIG;
+	if (export_sig_seq(&want, &have) != SPN_OK || *want != '\0')
+		return SPN_ESIG;
+	return SPN_OK;
 }
 
 /* How many values the RESULTS part of "ARGS->RESULTS" takes: a group,
- * "[si]" or "{ss}", is one. */
+ * "[si]" or "{ss}", is one, as is "aX". */
 static size_t
 export_nresults(const char *sig)
 {
 	const char *s;
 	size_t n = 0;
-	int depth = 0;
 
 	if (sig == NULL || (s = strstr(sig, "->")) == NULL)
 		return 0;
-	for (s += 2; *s != '\0'; s++) {
-		if (*s == ',' || *s == ' ')
-			continue;
-		if (*s == '[' || *s == '{') {
-			if (depth++ == 0)
-				n++;
-		} else if (*s == ']' || *s == '}')
-			depth--;
-		else if (depth == 0)
-			n++;
-	}
+	for (s = export_sig_skip(s + 2); *s != '\0';
+	    s = export_sig_skip(export_sig_elem(s)))
+		n++;
 	return n;
 }
 
@@ -203,6 +242,28 @@ export_results_check(struct spn_call *call, const char *fn,
 	return SPN_OK;
 }
 
+/*
+ * The library's own calls.  EXPORT_END: the context ends as when its
+ * parent goes (agent/run.c's SIGTERM handler: commands, then children,
+ * then itself); spn_ctx_unref of a context started by spn_connect_from
+ * sends it, the link to it being another context's.
+ */
+static int
+export_builtin(struct spn_call *call, const struct callmsg *c)
+{
+	if (strcmp(c->fn, EXPORT_END) != 0 || agent_router() == NULL) {
+		export_error(call, SPN_ENOFUNC, "no export %s", c->fn);
+		return SPN_ENOFUNC;
+	}
+	if (!call->ac->ancestor) {
+		export_error(call, SPN_EREFUSED, "%s may be called by "
+		    "ancestors only, not by %s", c->fn, call->caller);
+		return SPN_EREFUSED;
+	}
+	kill(getpid(), SIGTERM);
+	return SPN_OK;
+}
+
 /* Run it, unless something says no: SPN_OK with the results in res, or
  * the error in call->err. */
 static int
@@ -212,6 +273,8 @@ export_call(struct spn_call *call, const struct callmsg *c,
 	char why[256];
 	int rc;
 
+	if (strncmp(c->fn, "spn:", 4) == 0)
+		return export_builtin(call, c);
 	if ((call->ex = export_find(c->fn)) == NULL) {
 		export_error(call, SPN_ENOFUNC, "no export %s", c->fn);
 		return SPN_ENOFUNC;

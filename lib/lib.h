@@ -124,6 +124,7 @@ struct chain;
 typedef void chain_up_fn(struct chain *, const char *, void *);
 struct chain	*chain_new(struct master *, const struct route *,
 		     const struct master_opts *);
+void		 chain_via(struct chain *, uint32_t, size_t);
 void		 chain_connect(struct chain *, chain_up_fn *, void *);
 uint32_t	 chain_ctx(struct chain *, size_t);
 uint32_t	 chain_last(struct chain *);
@@ -272,6 +273,8 @@ int		 vbuf_putv(struct spn_vbuf *, const char *, va_list *, char *,
  * -1 with why.  The message owns a copy of the bytes. */
 int		 value_decode(const void *, size_t, struct spn_msg **, char *,
 		     size_t);
+/* A context value's id and name; -1 if v is not one. */
+int		 value_ctx(const struct spn_value *, uint32_t *, const char **);
 /* What spn_msg_value() returns from now on (a value inside m). */
 void		 value_msg_root(struct spn_msg *, const struct spn_value *);
 /* Does the value (an array) match a signature's letters?  -1 with why. */
@@ -298,6 +301,9 @@ int		 reply_unpack(const void *, size_t, struct spn_msg **,
 		     struct spn_error *);
 
 /* export.c: the program's export table (section spn_exports) */
+/* The library's own call, no export's (a name no C function has): an
+ * ancestor asks the context to end, as if its parent had gone. */
+#define EXPORT_END	"spn:end"
 const struct spn_export *export_find(const char *);
 /* Does a call's argument signature fit the export's?  SPN_OK, SPN_ESIG. */
 int		 export_sig_check(const struct spn_export *, const char *);

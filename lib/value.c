@@ -28,7 +28,7 @@
 
 #include <msgpack/pack.h>
 
-#include "lib.h"
+#include "api.h"
 
 #define VALUE_STR_(x)	#x
 #define VALUE_STR(x)	VALUE_STR_(x)
@@ -36,6 +36,10 @@
 #define VALUE_LEN_MAX	SPN_MAX_FRAME_HARD
 /* A small result needs no second allocation. */
 #define VBUF_INLINE	200
+/* A context's name in a value (its route), at most. */
+#define VALUE_CTX_NAME_MAX	1024
+/* The letters 'a' takes. */
+#define VALUE_ARRAY_LETTERS	"biudsC"
 
 struct spn_vbuf {
 	uint8_t		*data;
@@ -58,7 +62,8 @@ struct spn_value {
 		int64_t		 i;
 		uint64_t	 u;
 		double		 d;
-		const char	*s;	/* str and bytes, NUL-terminated */
+		const char	*s;	/* str and bytes, NUL-terminated; a
+					 * context's name (n: its id) */
 		struct spn_value *kids;	/* array; map: key, value, ... */
 	} v;
 };
@@ -261,6 +266,27 @@ vbuf_cat(struct spn_vbuf *vb, const struct spn_vbuf *from)
 	return SPN_OK;
 }
 
+/*
+ * A context (the letter C): extension SPN_EXT_CONTEXT, whose body is its
+ * id (u32, big-endian) and then its name, to the body's end.
+ */
+static int
+vbuf_put_ctx(struct spn_vbuf *vb, uint32_t id, const char *name)
+{
+	size_t	 len = strlen(name);
+	uint8_t	 be[4] = { id >> 24, id >> 16, id >> 8, id };
+
+	if (len > VALUE_CTX_NAME_MAX) {
+		vb->err = SPN_EINVAL;
+		return -1;
+	}
+	if (msgpack_pack_ext(&vb->pk, 4 + len, SPN_EXT_CONTEXT) != 0 ||
+	    msgpack_pack_ext_body(&vb->pk, be, sizeof be) != 0 ||
+	    msgpack_pack_ext_body(&vb->pk, name, len) != 0)
+		return -1;
+	return 0;
+}
+
 /* A decoded value, again (the letter v). */
 static int
 vbuf_put_value(struct spn_vbuf *vb, const struct spn_value *v)
@@ -290,6 +316,9 @@ vbuf_put_value(struct spn_vbuf *vb, const struct spn_value *v)
 		break;
 	case SPN_T_BYTES:
 		rc = msgpack_pack_bin_with_body(pk, v->v.s, v->n);
+		break;
+	case SPN_T_CTX:
+		rc = vbuf_put_ctx(vb, v->n, v->v.s);
 		break;
 	case SPN_T_ARRAY:
 	case SPN_T_MAP:
@@ -351,6 +380,12 @@ sig_group(const char *s, char close, int depth, size_t *n, const char **end)
 			if (sig_group(s + 1, '}', depth + 1, NULL, &s) != 0)
 				return -1;
 			break;
+		case 'a':
+			/* aX: one element; X is checked where it is used. */
+			if (s[1] == '\0')
+				return -1;
+			s++;
+			break;
 		case '\0':
 		case ']':
 		case '}':
@@ -367,38 +402,144 @@ sig_group(const char *s, char close, int depth, size_t *n, const char **end)
 	return 0;
 }
 
+/*
+ * One scalar of letter c, which p points to (an element of an 'a' array,
+ * or the variable argument put_one read).
+ */
 static int
-put_one(struct spn_vbuf *vb, const char **sp, va_list *ap, char *why,
+put_item(struct spn_vbuf *vb, char c, const void *p, char *why,
     size_t whylen)
 {
 	msgpack_packer		*pk = &vb->pk;
-	const char		*s = *sp, *str, *end;
-	const void		*p;
-	const struct spn_value	*v;
-	size_t			 n;
-	int			 rc, map;
+	const struct spn_ctx	*ctx;
+	const char		*str;
+	int			 rc;
 
-	switch (*s) {
+	switch (c) {
 	case 'b':
-		rc = va_arg(*ap, int) ? msgpack_pack_true(pk) :
+		rc = *(const int *)p ? msgpack_pack_true(pk) :
 		    msgpack_pack_false(pk);
 		break;
 	case 'i':
-		rc = msgpack_pack_int64(pk, va_arg(*ap, int64_t));
+		rc = msgpack_pack_int64(pk, *(const int64_t *)p);
 		break;
 	case 'u':
-		rc = msgpack_pack_uint64(pk, va_arg(*ap, uint64_t));
+		rc = msgpack_pack_uint64(pk, *(const uint64_t *)p);
 		break;
 	case 'd':
-		rc = msgpack_pack_double(pk, va_arg(*ap, double));
+		rc = msgpack_pack_double(pk, *(const double *)p);
 		break;
 	case 's':
-		if ((str = va_arg(*ap, const char *)) == NULL) {
+		if ((str = *(const char *const *)p) == NULL) {
 			snprintf(why, whylen, "NULL for s");
 			return SPN_EINVAL;
 		}
 		rc = msgpack_pack_str_with_body(pk, str, strlen(str));
 		break;
+	case 'C':
+		/* Its id and name are set at creation and never change:
+		 * read without the lock. */
+		if ((ctx = *(struct spn_ctx *const *)p) == NULL) {
+			snprintf(why, whylen, "NULL for C");
+			return SPN_EINVAL;
+		}
+		if ((rc = vbuf_put_ctx(vb, ctx->id, ctx->name)) != 0 &&
+		    vb->err == SPN_EINVAL) {
+			snprintf(why, whylen, "a context name over "
+			    VALUE_STR(VALUE_CTX_NAME_MAX) " bytes");
+			return SPN_EINVAL;
+		}
+		break;
+	default:
+		snprintf(why, whylen, "bad type letter '%c' in signature", c);
+		return SPN_EINVAL;
+	}
+	if (rc != 0) {
+		snprintf(why, whylen, "%s", vbuf_errstr(vb->err));
+		return vb->err;
+	}
+	vbuf_count(vb);
+	return SPN_OK;
+}
+
+/* 'aX': size_t n, then a pointer to n of what X reads. */
+static int
+put_array(struct spn_vbuf *vb, char c, va_list *ap, char *why,
+    size_t whylen)
+{
+	static const size_t	 size[] = { sizeof(int), sizeof(int64_t),
+	    sizeof(uint64_t), sizeof(double), sizeof(char *),
+	    sizeof(struct spn_ctx *) };
+	const char		*k;
+	const uint8_t		*p;
+	size_t			 n, i;
+	int			 rc;
+
+	if (c == '\0' || (k = strchr(VALUE_ARRAY_LETTERS, c)) == NULL) {
+		snprintf(why, whylen, "'a' takes one of "
+		    VALUE_ARRAY_LETTERS ", not '%c'", c != '\0' ? c : ' ');
+		return SPN_EINVAL;
+	}
+	n = va_arg(*ap, size_t);
+	p = va_arg(*ap, const void *);
+	if (p == NULL && n != 0) {
+		snprintf(why, whylen, "NULL for a%c", c);
+		return SPN_EINVAL;
+	}
+	if ((rc = vbuf_open(vb, n, 0)) != 0) {
+		snprintf(why, whylen, "%s", vbuf_errstr(rc));
+		return rc;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = put_item(vb, c, p + i * size[k - VALUE_ARRAY_LETTERS],
+		    why, whylen)) != 0)
+			return rc;
+	}
+	return SPN_OK;
+}
+
+static int
+put_one(struct spn_vbuf *vb, const char **sp, va_list *ap, char *why,
+    size_t whylen)
+{
+	msgpack_packer		*pk = &vb->pk;
+	const char		*s = *sp, *end;
+	const void		*p;
+	const struct spn_value	*v;
+	size_t			 n;
+	int			 rc, map;
+	union {
+		int		 b;
+		int64_t		 i;
+		uint64_t	 u;
+		double		 d;
+		const char	*s;
+		struct spn_ctx	*ctx;
+	} x;
+
+	switch (*s) {
+	case 'b':
+		x.b = va_arg(*ap, int);
+		break;
+	case 'i':
+		x.i = va_arg(*ap, int64_t);
+		break;
+	case 'u':
+		x.u = va_arg(*ap, uint64_t);
+		break;
+	case 'd':
+		x.d = va_arg(*ap, double);
+		break;
+	case 's':
+		x.s = va_arg(*ap, const char *);
+		break;
+	case 'C':
+		x.ctx = va_arg(*ap, struct spn_ctx *);
+		break;
+	case 'a':
+		if ((rc = put_array(vb, s[1], ap, why, whylen)) == 0)
+			*sp = s + 2;
+		return rc;
 	case 'y':
 		p = va_arg(*ap, const void *);
 		n = va_arg(*ap, size_t);
@@ -406,11 +547,17 @@ put_one(struct spn_vbuf *vb, const char **sp, va_list *ap, char *why,
 			snprintf(why, whylen, "NULL for y");
 			return SPN_EINVAL;
 		}
-		rc = msgpack_pack_bin_with_body(pk, p, n);
-		break;
+		if (msgpack_pack_bin_with_body(pk, p, n) != 0)
+			goto fail;
+		vbuf_count(vb);
+		*sp = s + 1;
+		return SPN_OK;
 	case 'n':
-		rc = msgpack_pack_nil(pk);
-		break;
+		if (msgpack_pack_nil(pk) != 0)
+			goto fail;
+		vbuf_count(vb);
+		*sp = s + 1;
+		return SPN_OK;
 	case 'v':
 		if ((v = va_arg(*ap, const struct spn_value *)) == NULL) {
 			snprintf(why, whylen, "NULL for v");
@@ -443,13 +590,13 @@ put_one(struct spn_vbuf *vb, const char **sp, va_list *ap, char *why,
 		snprintf(why, whylen, "bad type letter '%c' in signature", *s);
 		return SPN_EINVAL;
 	}
-	if (rc != 0) {
-		snprintf(why, whylen, "%s", vbuf_errstr(vb->err));
-		return vb->err;
-	}
-	vbuf_count(vb);
-	*sp = s + 1;
-	return SPN_OK;
+	if ((rc = put_item(vb, *s, &x, why, whylen)) == 0)
+		*sp = s + 1;
+	return rc;
+
+fail:
+	snprintf(why, whylen, "%s", vbuf_errstr(vb->err));
+	return vb->err;
 }
 
 int
@@ -661,25 +808,54 @@ walk_container(struct walk *w, struct spn_value *out, int map, uint32_t n,
 	return 0;
 }
 
+/* A context: u32 id (never 0), then a name of 1 to VALUE_CTX_NAME_MAX
+ * bytes without NULs, the body's rest. */
 static int
-walk_ext(struct walk *w, uint32_t n)
+walk_ctx(struct walk *w, struct spn_value *out, const uint8_t *p, uint32_t n)
 {
-	const uint8_t	*p;
+	uint32_t	 id;
+
+	if (n < 5 || n - 4 > VALUE_CTX_NAME_MAX)
+		return walk_bad(w, "context of %u bytes", n);
+	if ((id = (uint32_t)walk_be(p, 4)) == SPN_CTX_NONE)
+		return walk_bad(w, "context 0");
+	if (memchr(p + 4, '\0', n - 4) != NULL)
+		return walk_bad(w, "context name with a NUL");
+	if (out == NULL) {
+		w->text += (size_t)n - 4 + 1;
+		return 0;
+	}
+	out->type = SPN_T_CTX;
+	out->n = id;
+	value_copy(w->arena, p + 4, n - 4);
+	w->arena[n - 4] = '\0';
+	out->v.s = w->arena;
+	w->arena += (size_t)n - 4 + 1;
+	return 0;
+}
+
+static int
+walk_ext(struct walk *w, struct spn_value *out, uint32_t n)
+{
+	const uint8_t	*p, *body;
+	int8_t		 type;
 
 	if ((p = walk_take(w, 1)) == NULL)
 		return walk_bad(w, "truncated extension");
-	if (n > (size_t)(w->end - w->p))
+	type = (int8_t)*p;
+	if ((body = walk_take(w, n)) == NULL)
 		return walk_bad(w, "extension of %u bytes, %zu left", n,
 		    (size_t)(w->end - w->p));
-	switch ((int8_t)*p) {
-	case SPN_EXT_ERROR:
+	switch (type) {
 	case SPN_EXT_CONTEXT:
+		return walk_ctx(w, out, body, n);
+	case SPN_EXT_ERROR:
 	case SPN_EXT_SENDER:
 	case SPN_EXT_SECRET:
 		return walk_bad(w, "extension type %d is not supported yet",
-		    (int8_t)*p);
+		    type);
 	}
-	return walk_bad(w, "unknown extension type %d", (int8_t)*p);
+	return walk_bad(w, "unknown extension type %d", type);
 }
 
 static int
@@ -727,13 +903,13 @@ walk_one(struct walk *w, struct spn_value *out, int depth)
 	case 0xc9:
 		if (walk_count(w, 1 << (c - 0xc7), &n) != 0)
 			return -1;
-		return walk_ext(w, n);
+		return walk_ext(w, out, n);
 	case 0xd4:
 	case 0xd5:
 	case 0xd6:
 	case 0xd7:
 	case 0xd8:
-		return walk_ext(w, 1 << (c - 0xd4));
+		return walk_ext(w, out, 1 << (c - 0xd4));
 	case 0xd9:
 	case 0xda:
 	case 0xdb:
@@ -920,6 +1096,17 @@ spn_value_get(const struct spn_value *v, const char *key)
 	return NULL;
 }
 
+/* A context's id and name (ctx.c makes a struct spn_ctx of them). */
+int
+value_ctx(const struct spn_value *v, uint32_t *id, const char **name)
+{
+	if (v == NULL || v->type != SPN_T_CTX)
+		return -1;
+	*id = v->n;
+	*name = v->v.s;
+	return 0;
+}
+
 const char *
 spn_arg_str(const struct spn_value *a, size_t i)
 {
@@ -968,9 +1155,45 @@ static const char *
 value_type_name(const struct spn_value *v)
 {
 	static const char	*names[] = { "nil", "bool", "int", "uint",
-	    "double", "string", "bytes", "array", "map" };
+	    "double", "string", "bytes", "array", "map", "context",
+	    "sender" };
 
 	return names[v->type];
+}
+
+static int	match_one(const struct spn_value *, const char **, int, char *,
+		    size_t);
+
+/* 'aX': an array whose every element fits X. */
+static int
+match_array(const struct spn_value *v, const char **sp, int depth, char *why,
+    size_t whylen)
+{
+	const char	*s = *sp, *x;
+	char		 sub[96];
+	size_t		 i;
+
+	if (s[1] == '\0' || strchr(VALUE_ARRAY_LETTERS, s[1]) == NULL) {
+		snprintf(why, whylen, "'a' takes one of " VALUE_ARRAY_LETTERS
+		    ", not '%c'", s[1] != '\0' ? s[1] : ' ');
+		return -1;
+	}
+	if (v->type != SPN_T_ARRAY) {
+		snprintf(why, whylen, "expected a%c, got %s", s[1],
+		    value_type_name(v));
+		return -1;
+	}
+	for (i = 0; i < v->n; i++) {
+		x = s + 1;
+		if (match_one(&v->v.kids[i], &x, depth + 1, sub,
+		    sizeof sub) != 0) {
+			snprintf(why, whylen, "a%c element %zu: %s", s[1],
+			    i + 1, sub);
+			return -1;
+		}
+	}
+	*sp = s + 2;
+	return 0;
 }
 
 /* Does v fit the element of the signature at *sp? */
@@ -1005,9 +1228,14 @@ match_one(const struct spn_value *v, const char **sp, int depth, char *why,
 	case 'n':
 		ok = v->type == SPN_T_NIL;
 		break;
+	case 'C':
+		ok = v->type == SPN_T_CTX;
+		break;
 	case 'v':
 		ok = 1;
 		break;
+	case 'a':
+		return match_array(v, sp, depth, why, whylen);
 	case '[':
 	case '{':
 		map = *s == '{';

@@ -38,6 +38,8 @@ struct link {
 	uint32_t		 nctx;		/* contexts behind it, claimed
 						 * or expected (router.c) */
 	uint32_t		 dropped;	/* answers not queued */
+	uint32_t		 npeers;	/* contexts its side talked
+						 * with across us (router.c) */
 	uint32_t		 log_tokens;
 	uint32_t		 log_muted;	/* records dropped lately */
 	uint64_t		 log_refill;
@@ -129,6 +131,18 @@ void
 link_nctx_add(struct link *l, int delta)
 {
 	l->nctx += delta;
+}
+
+uint32_t
+link_npeers(struct link *l)
+{
+	return l->npeers;
+}
+
+void
+link_npeers_add(struct link *l, int delta)
+{
+	l->npeers += delta;
 }
 
 /* Count an answer we did not queue; the total, for the router's bound. */

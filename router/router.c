@@ -23,6 +23,9 @@
  * plainly not reading and is cut off. */
 #define RT_ANSWER_QUEUED_MAX	(4 * 1024 * 1024)
 #define RT_ANSWER_DROPS_MAX	4096
+/* Contexts the side of one link may talk with across this router, as
+ * far as telling it of their death goes (rt_heard). */
+#define RT_LINK_MAX_PEERS	8192
 
 struct handle {
 	uint32_t	 id;
@@ -32,10 +35,21 @@ struct handle {
 	void		*arg;
 };
 
+/* The child links on whose side some context talked with one context,
+ * in either direction, across this router: told when that one is gone. */
+struct peers {
+	struct link	**l;
+	size_t		 n;
+	size_t		 cap;
+};
+
 struct rt {
 	struct event_base	*base;
 	uint32_t		 id;
 	char			*name;
+	int			 sideways;	/* forward calls between
+						 * subtrees (libspindle) */
+	struct map		*peers;		/* ctx -> struct peers */
 	uint32_t		*anc;
 	size_t			 nanc;
 	uint32_t		 max_frame;
@@ -67,6 +81,7 @@ rt_new(struct event_base *base, uint32_t id, const char *name)
 	rt->routes = map_new();
 	rt->expect = map_new();
 	rt->handles = map_new();
+	rt->peers = map_new();
 	rt->next_handle = SPN_H_DYNAMIC;
 	rt->local = evbuffer_new();
 	rt->batch = evbuffer_new();
@@ -82,11 +97,24 @@ rt_free_handle(uint32_t k, void *v, void *arg)
 	free(v);
 }
 
+static void
+rt_free_peers(uint32_t k, void *v, void *arg)
+{
+	struct peers *p = v;
+
+	(void)k;
+	(void)arg;
+	free(p->l);
+	free(p);
+}
+
 void
 rt_free(struct rt *rt)
 {
 	map_each(rt->handles, rt_free_handle, NULL);
 	map_free(rt->handles);
+	map_each(rt->peers, rt_free_peers, NULL);
+	map_free(rt->peers);
 	map_free(rt->routes);
 	map_free(rt->expect);
 	evbuffer_free(rt->local);
@@ -188,6 +216,17 @@ struct link *
 rt_parent(struct rt *rt)
 {
 	return rt->parent;
+}
+
+/*
+ * Let calls and their answers, channels and streams pass between two of
+ * our subtrees (a child calling a sibling's SPN_ALLOW_ANY export).  Only
+ * libspindle's trees do: in the daemon, subtrees are other routes.
+ */
+void
+rt_set_sideways(struct rt *rt, int on)
+{
+	rt->sideways = on;
 }
 
 /* Register a handle; id 0 allocates a fresh one, never reused. */
@@ -491,6 +530,126 @@ rt_local_cb(evutil_socket_t fd, short what, void *arg)
 		event_active(rt->local_ev, EV_TIMEOUT, 0);
 }
 
+/*
+ * A frame between ctx and someone on l's side crosses this router: l
+ * hears of ctx's death (rt_gone_down).  A set of links a context, not a
+ * record a frame; only child links (the parent hears through ROUTE_DEL),
+ * never for ourselves or our ancestors (whose loss is the parent link's).
+ * A link's side may name any id going up, so its entries are capped.
+ */
+static void
+rt_heard(struct rt *rt, uint32_t ctx, struct link *l)
+{
+	struct peers *p;
+
+	if (link_role(l) != LINK_CHILD || ctx == rt->id ||
+	    rt_is_ancestor(rt, ctx))
+		return;
+	if ((p = map_get(rt->peers, ctx)) != NULL) {
+		for (size_t i = 0; i < p->n; i++) {
+			if (p->l[i] == l)
+				return;
+		}
+	}
+	if (link_npeers(l) >= RT_LINK_MAX_PEERS) {
+		log_debug("%s: talks with over %u contexts: context %u is "
+		    "not remembered", link_name(l), RT_LINK_MAX_PEERS, ctx);
+		return;
+	}
+	if (p == NULL) {
+		p = xcalloc(1, sizeof *p);
+		map_put(rt->peers, ctx, p);
+	}
+	if (p->n == p->cap) {
+		p->cap = p->cap == 0 ? 2 : p->cap * 2;
+		p->l = xrealloc(p->l, p->cap * sizeof *p->l);
+	}
+	p->l[p->n++] = l;
+	link_npeers_add(l, 1);
+}
+
+static void
+rt_forget_cb(uint32_t ctx, void *v, void *arg)
+{
+	struct rt *rt = ((void **)arg)[0];
+	struct link *l = ((void **)arg)[1];
+	struct peers *p = v;
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->l[i] == l) {
+			p->l[i] = p->l[--p->n];
+			break;
+		}
+	}
+	if (p->n == 0)
+		rt_free_peers(ctx, map_del(rt->peers, ctx), NULL);
+}
+
+/* A closing link hears of nothing more. */
+static void
+rt_forget_link(struct rt *rt, struct link *l)
+{
+	void *arg[2] = { rt, l };
+
+	if (link_npeers(l) != 0)
+		map_each(rt->peers, rt_forget_cb, arg);
+	link_npeers_add(l, -(int)link_npeers(l));
+}
+
+/* ctx is gone: GONE down every link whose side talked with it, except
+ * skip (the one it was behind), and forget it. */
+static void
+rt_gone_down(struct rt *rt, uint32_t ctx, const char *why, struct link *skip)
+{
+	struct peers *p = map_del(rt->peers, ctx);
+	struct spn_hdr h = { .kind = SPN_K_GONE, .src = rt->id };
+	struct pk pk;
+
+	if (p == NULL)
+		return;
+	pk_init(&pk);
+	pk_u32(&pk, ctx);
+	pk_str(&pk, why);
+	h.len = pk.len;
+	for (size_t i = 0; i < p->n; i++) {
+		link_npeers_add(p->l[i], -1);
+		if (p->l[i] == skip)
+			continue;
+		h.dst = link_peer(p->l[i]);
+		link_write(p->l[i], &h, pk.buf);
+	}
+	pk_free(&pk);
+	rt_free_peers(ctx, p, NULL);
+}
+
+/*
+ * Between two of our subtrees (rt_set_sideways) pass calls to exports
+ * and what answers them or streams: the destination's handle decides
+ * (SPN_H_CALL checks each export's SPN_ALLOW_ANY, a dynamic handle takes
+ * its peer only).  Services, control and logs never go sideways.
+ */
+static int
+rt_sideways_ok(struct rt *rt, const struct spn_hdr *h)
+{
+	if (!rt->sideways)
+		return 0;
+	if (h->handle == SPN_H_CALL)
+		return h->kind == SPN_K_CALL || h->kind == SPN_K_CANCEL;
+	if (h->handle < SPN_H_DYNAMIC)
+		return 0;
+	switch (h->kind) {
+	case SPN_K_CALL:
+	case SPN_K_REPLY:
+	case SPN_K_DEAD:
+	case SPN_K_DATA:
+	case SPN_K_EOF:
+	case SPN_K_CREDIT:
+	case SPN_K_CANCEL:
+		return 1;
+	}
+	return 0;
+}
+
 /* A source must lie behind the link it arrived on. */
 static int
 rt_reverse_ok(struct rt *rt, struct link *l, const struct spn_hdr *h)
@@ -524,6 +683,7 @@ rt_input(struct rt *rt, struct link *l, struct evbuffer *in,
 	size_t n = SPN_HDR_LEN + (size_t)h->len;
 	struct link *out;
 	struct rt_msg m = { .h = *h, .from = l };
+	int sideways;
 
 	if (!rt_reverse_ok(rt, l, h)) {
 		/* A dead letter may speak for a context that has just gone. */
@@ -554,10 +714,30 @@ rt_input(struct rt *rt, struct link *l, struct evbuffer *in,
 		evbuffer_drain(in, n);
 		return;
 	}
+	/* Control frames are between neighbours: a context never speaks
+	 * to a router further off (which would take it for ours). */
+	if (link_role(l) == LINK_CHILD && h->handle == SPN_H_ROUTER) {
+		link_violation(l, "sent a %s to the router of context %u, "
+		    "which is not its neighbour", wire_kind_name(h->kind),
+		    h->dst);
+		return;
+	}
 	out = rt_route_lookup(rt, h->dst);
-	if (link_role(l) == LINK_CHILD && out != NULL && out != rt->parent) {
+	sideways = link_role(l) == LINK_CHILD && out != NULL &&
+	    out != rt->parent;
+	if (sideways && !rt_sideways_ok(rt, h)) {
 		link_violation(l, "sent a %s to context %u, which is not its "
 		    "ancestor", wire_kind_name(h->kind), h->dst);
+		return;
+	}
+	/* Calls across provoke answers queued for l: none while it leaves
+	 * unread what it was sent (rt_may_answer bounds the refusals). */
+	if (sideways && h->kind == SPN_K_CALL &&
+	    link_queued(l) > RT_ANSWER_QUEUED_MAX) {
+		m.data = NULL;
+		rt_dead(rt, &m, SPN_D_REFUSED, "%s leaves %zu bytes unread",
+		    link_name(l), link_queued(l));
+		evbuffer_drain(in, n);
 		return;
 	}
 	if (out != NULL && l == rt->parent && rt_expect(rt, out, h,
@@ -575,6 +755,12 @@ rt_input(struct rt *rt, struct link *l, struct evbuffer *in,
 		    "context %u", rt->name, h->dst);
 		evbuffer_drain(in, n);
 		return;
+	}
+	/* A dead letter waits for nothing, and may speak for a context
+	 * already gone, which nobody would ever say GONE for again. */
+	if (h->kind != SPN_K_DEAD) {
+		rt_heard(rt, h->src, out);
+		rt_heard(rt, h->dst, l);
 	}
 	link_write_evbuf(out, in, n);
 }
@@ -648,7 +834,8 @@ rt_fail_peer(uint32_t id, void *v, void *arg)
 		    lc->why);
 }
 
-/* Forget a route, tell the parent, fail every handle waiting on it. */
+/* Forget a route, tell the parent and the other links whose side
+ * talked with it, fail every handle waiting on it. */
 static void
 rt_route_del(struct rt *rt, uint32_t ctx, const char *why)
 {
@@ -663,6 +850,7 @@ rt_route_del(struct rt *rt, uint32_t ctx, const char *why)
 	pk_str(&pk, why);
 	rt_send_up(rt, SPN_K_ROUTE_DEL, &pk);
 	pk_free(&pk);
+	rt_gone_down(rt, ctx, why, l);
 	map_each(rt->handles, rt_fail_peer, &lc);
 	if (rt->hooks.route_lost != NULL)
 		rt->hooks.route_lost(rt, ctx, why, rt->hooks.arg);
@@ -707,6 +895,7 @@ rt_link_closed(struct rt *rt, struct link *l, const char *why)
 			rt->hooks.parent_lost(rt, why, rt->hooks.arg);
 		return;
 	}
+	rt_forget_link(rt, l);
 	map_each(rt->routes, rt_drop_route, &cl);
 	map_each(rt->expect, rt_drop_expect, &cl);
 	free(text);
@@ -747,6 +936,48 @@ rt_control_route(struct rt *rt, const struct rt_msg *m)
 		str_clean(why);
 		rt_route_del(rt, ctx, why);
 	}
+	free(why);
+}
+
+/*
+ * GONE: a context some context below us talked with has gone.  Only
+ * the parent says so (it saw the route go, or heard it from its own
+ * parent): a child may only report deaths below it, with ROUTE_DEL, so
+ * no context can make others believe a live one died.  Its waiters fail
+ * as for a route of ours, and the news goes on down.
+ */
+static void
+rt_control_gone(struct rt *rt, const struct rt_msg *m)
+{
+	struct upk u;
+	struct lost_ctx lc;
+	uint32_t ctx;
+	char *why;
+
+	if (link_role(m->from) != LINK_PARENT) {
+		link_violation(m->from, "sent a GONE, which only a parent "
+		    "sends");
+		return;
+	}
+	upk_init(&u, m->data, m->h.len);
+	ctx = upk_u32(&u);
+	why = upk_str(&u);
+	if (u.err || ctx == SPN_CTX_NONE || ctx == rt->id ||
+	    rt_is_ancestor(rt, ctx) || map_get(rt->routes, ctx) != NULL) {
+		/* Ours or our ancestors' we know better. */
+		log_warn("ignored %s GONE for context %u from the parent",
+		    u.err ? "a malformed" : "a", ctx);
+		free(why);
+		return;
+	}
+	str_clean(why);
+	lc.ctx = ctx;
+	lc.why = why;
+	lc.rt = rt;
+	map_each(rt->handles, rt_fail_peer, &lc);
+	rt_gone_down(rt, ctx, why, NULL);
+	if (rt->hooks.route_lost != NULL)
+		rt->hooks.route_lost(rt, ctx, why, rt->hooks.arg);
 	free(why);
 }
 
@@ -819,6 +1050,9 @@ rt_control(struct rt *rt, const struct rt_msg *m)
 			link_write(m->from, &h, NULL);
 		break;
 	case SPN_K_KEEPALIVE_ACK:
+		break;
+	case SPN_K_GONE:
+		rt_control_gone(rt, m);
 		break;
 	default:
 		if (link_role(m->from) == LINK_CHILD)

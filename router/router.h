@@ -160,6 +160,8 @@ void		 link_violation(struct link *, const char *, ...)
 int		 link_violated(struct link *);
 uint32_t	 link_nctx(struct link *);
 void		 link_nctx_add(struct link *, int);
+uint32_t	 link_npeers(struct link *);
+void		 link_npeers_add(struct link *, int);
 uint32_t	 link_dropped(struct link *);
 int		 link_log_allow(struct link *);
 void		 link_set_keepalive(struct link *, int);
@@ -193,6 +195,7 @@ struct rt_hooks {
 	void	(*boot)(struct rt *, const struct rt_msg *, struct upk *,
 		    void *);
 	void	(*parent_lost)(struct rt *, const char *, void *);
+	/* A route of ours went, or (GONE) a context we talked with. */
 	void	(*route_lost)(struct rt *, uint32_t, const char *, void *);
 	/* The master's name for a context it started, or NULL. */
 	const char *(*ctx_name)(struct rt *, uint32_t, void *);
@@ -214,6 +217,7 @@ void		 rt_set_max_frame(struct rt *, uint32_t);
 uint32_t	 rt_window(struct rt *);
 void		 rt_set_window(struct rt *, uint32_t);
 struct link	*rt_parent(struct rt *);
+void		 rt_set_sideways(struct rt *, int);
 uint32_t	 rt_handle_add(struct rt *, uint32_t, int, uint32_t, rt_fn *,
 		     void *);
 void		 rt_handle_del(struct rt *, uint32_t);

@@ -26,6 +26,8 @@
  *	answer-sideways	a libspindle CALL is answered, half a second
  *			later, on the next reply handles, which belong to
  *			calls to other contexts, never on its own
+ *	gone-sibling	GONE to its parent for every id below its own:
+ *			its siblings (and cousins) died, it says
  *
  * It speaks the wire with the router room's own codec; it is test code,
  * never linked into spindle.
@@ -147,16 +149,20 @@ boot(void)
 	pk_free(&pk);
 }
 
+/* A control frame to the parent's router for each id: ROUTE_ADD (its
+ * own, it says), GONE (dead, it says: a parent's word, which a child may
+ * not give). */
 static void
-claim(uint32_t from, uint32_t to)
+control(uint8_t kind, uint32_t from, uint32_t to, const char *why)
 {
 	struct pk pk;
 
 	for (uint32_t id = from; id <= to; id++) {
 		pk_init(&pk);
 		pk_u32(&pk, id);
-		if (frame(SPN_K_ROUTE_ADD, parent, me, SPN_H_ROUTER, 0,
-		    &pk) != 0)
+		if (why != NULL)
+			pk_str(&pk, why);
+		if (frame(kind, parent, me, SPN_H_ROUTER, 0, &pk) != 0)
 			exit(0);	/* cut off: as it should be */
 		pk_free(&pk);
 	}
@@ -317,11 +323,11 @@ static void
 attack(const char *mode)
 {
 	if (strcmp(mode, "claim-future") == 0)
-		claim(me + 1, me + 59);
+		control(SPN_K_ROUTE_ADD, me + 1, me + 59, NULL);
 	else if (strcmp(mode, "claim-past") == 0)
-		claim(SPN_CTX_MASTER + 1, me - 1);
+		control(SPN_K_ROUTE_ADD, SPN_CTX_MASTER + 1, me - 1, NULL);
 	else if (strcmp(mode, "claim-flood") == 0)
-		claim(me + 1, me + 1000000);
+		control(SPN_K_ROUTE_ADD, me + 1, me + 1000000, NULL);
 	else if (strcmp(mode, "forge-src") == 0)
 		call(parent, me - 1, SPN_H_LOG);
 	else if (strcmp(mode, "call-up") == 0)
@@ -342,6 +348,9 @@ attack(const char *mode)
 		answer(0);
 	else if (strcmp(mode, "answer-sideways") == 0)
 		answer(1);
+	else if (strcmp(mode, "gone-sibling") == 0)
+		control(SPN_K_GONE, SPN_CTX_MASTER + 1, me - 1,
+		    "agent killed by signal 9 (Killed)");
 	else if (strcmp(mode, "silent") != 0)
 		die("unknown mode");
 }

@@ -3,7 +3,8 @@
 # $U_A, then sudo to $U_W with a password under `Defaults requiretty`.
 # remote-fn's copies run from memory as each hop's user and write nothing
 # on the remote (LIBRARY.md §9 B6: the files of both users, as ssh-basic.sh
-# counts them, are the same after the run); df and install-app work there;
+# counts them, are the same after the run); df, install-app and
+# fleet-tree (its hosts started from the ssh hop) work there;
 # nothing of the test's world is left running.
 # lib-fakessh.sh's world: sudo to $U_W takes $U_A's password ($PWFILE),
 # under requiretty (no daemon or shim is used here).
@@ -12,6 +13,7 @@
 lib_prog examples/remote-fn
 lib_prog examples/df
 lib_prog examples/install-app
+lib_prog examples/fleet-tree
 EX=${PROG%/*}
 # The library takes no $SPINDLE_SSH_ARGS (that is the spindle command's):
 # the route names the test's ssh config itself.
@@ -38,6 +40,16 @@ for r in "$H1" "$R"; do
 	    fail "df: no figure for $r: $(cat "$TMPD/out")"
 done
 no_world_procs 5 "remote-fn and df"
+
+# fleet-tree: its hosts started by the copy on the ssh hop, as its user
+# (uptime-fleet's connects and calls are df's: lib-examples.sh has it).
+t0=$(date +%s)
+prog_run fleet-tree "$EX/fleet-tree" "$H1" local
+check_rc "fleet-tree $H1" 0 $? "$TMPD/err"
+check "fleet-tree: hosts as $U_A" 1 \
+    "$(grep -c ", uid $(id -u "$U_A")\$" "$TMPD/out")"
+no_world_procs 5 "fleet-tree"
+log "fleet-tree: $(($(date +%s) - t0)) s"
 
 remote_files_kept "$TMPD/files" "remote-fn and df" "$U_A" "$U_W"
 

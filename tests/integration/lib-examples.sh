@@ -2,13 +2,16 @@
 # The examples of examples/ (issue 9 point 10) over local routes: each
 # copy of remote-fn runs from memory as spindle:..., df gives a figure
 # close to the local one and a remote failure whole, install-app unpacks a
-# tarball in a directory and returns tar's status and output.  Nothing is
-# left running.  lib-examples-ssh.sh runs them over ssh + sudo.
+# tarball in a directory and returns tar's status and output, uptime-fleet
+# tabulates two routes and names the two that fail, fleet-tree reaches
+# three contexts through a bastion context.  Nothing is left running.  lib-examples-ssh.sh runs them over ssh + sudo.
 . "$(dirname "$0")/lib.sh"
 
 lib_prog examples/remote-fn
 lib_prog examples/df
 lib_prog examples/install-app
+lib_prog examples/uptime-fleet
+lib_prog examples/fleet-tree
 EX=${PROG%/*}
 
 # remote-fn: one line a hop, each a copy from memory with our user and
@@ -94,4 +97,37 @@ contains "$TMPD/err" "install-app: tar exited with 2" ||
 contains "$TMPD/out" "$TMPD/none" ||
     fail "install-app into $TMPD/none: tar's words: $(cat "$TMPD/out")"
 procs_left "install-app (failing)"
+
+# uptime-fleet: a row a host that answered, with this machine's uptime,
+# the failed ones after with their error; exit 1 for them.
+prog_run uptime-fleet "$EX/uptime-fleet" -w 2 local local+local \
+    local+su=nosuchuser_fleet local+
+check_rc "uptime-fleet" 1 $? "$TMPD/err"
+check "uptime-fleet: header" "HOST LOAD UP (days)" \
+    "$(head -1 "$TMPD/out" | tr -s ' ')"
+up=$(awk '{ printf "%.2f", $1 / 86400 }' /proc/uptime)
+for r in local local+local; do
+	grep -Eq "^$(echo "$r" | sed 's/+/\\+/g') +[0-9]+\.[0-9]{2} +[0-9.]+$" \
+	    "$TMPD/out" || fail "uptime-fleet: no row for $r: $(cat "$TMPD/out")"
+	got=$(awk -v r="$r" '$1 == r { print $3 }' "$TMPD/out")
+	awk -v a="$got" -v b="$up" 'BEGIN { exit !(a - b < 0.01 && b - a < 0.01) }' ||
+	    fail "uptime-fleet $r: up $got days, /proc/uptime says $up"
+done
+grep -q '^FAILED local+su=nosuchuser_fleet: hop 2 (local+su=nosuchuser_fleet): ' \
+    "$TMPD/out" || fail "uptime-fleet: su's failure: $(cat "$TMPD/out")"
+grep -q '^FAILED local+: .*empty hop' "$TMPD/out" ||
+    fail "uptime-fleet: the bad route: $(cat "$TMPD/out")"
+check "uptime-fleet: lines" 5 "$(wc -l <"$TMPD/out")"
+procs_left "uptime-fleet"
+
+# fleet-tree: three hosts behind a bastion context, each a copy of its
+# own (a pid of its own), reached from the bastion.
+prog_run fleet-tree "$EX/fleet-tree" local local local local+local
+check_rc "fleet-tree" 0 $? "$TMPD/err"
+check "fleet-tree: lines" 3 "$(grep -c ", pid [0-9]*, uid $(id -u)\$" "$TMPD/out")"
+check "fleet-tree: pids" 3 "$(sed 's/.*pid \([0-9]*\).*/\1/' "$TMPD/out" |
+    sort -u | wc -l)"
+grep -q '^local+local+local: ' "$TMPD/out" ||
+    fail "fleet-tree: names: $(cat "$TMPD/out")"
+procs_left "fleet-tree"
 pass

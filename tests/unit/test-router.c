@@ -1070,7 +1070,10 @@ test_split_frames(void **state)
 		write_all(N.rawfd[0], buf + off, n);
 		run_for(1);
 	}
-	assert_true(RUN_UNTIL(svc.n == 3, WAIT_MS));
+	if (!RUN_UNTIL(svc.n == 3, WAIT_MS)) {
+		logs_dump();
+		fail_msg("svc.n %d", svc.n);
+	}
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(svc.m[i].len, 100);
 		assert_int_equal(svc.m[i].data[99], 'a' + i);
@@ -1475,6 +1478,141 @@ test_send_ctx_zero(void **state)
 		    status);
 }
 
+/*
+ * A context's death reaches every context that talked with it, across
+ * subtrees (GONE).  The tree, every router forwarding sideways:
+ *
+ *	1 --- 2 --- 3
+ *	 \     \
+ *	  4     6
+ *	   \
+ *	    5
+ *
+ * 5 (another subtree, deep), 6 (the same subtree) and 4 call 3's
+ * CALL service (exports), which never answers; 3 dies.  Each waiting handle gets DEAD
+ * LOST with the reason; each router remembered a set of links, and
+ * forgets it.
+ */
+static void
+test_gone(void **state)
+{
+	struct inbox svc = { 0 }, w4 = { 0 }, w5 = { 0 }, w6 = { 0 };
+	struct inbox other = { 0 }, late = { 0 };
+	uint32_t h4, h5, h6;
+
+	(void)state;
+	tree();
+	router(5);
+	router(6);
+	join(4, 5);
+	join(2, 6);
+	assert_true(RUN_UNTIL(rt_route_lookup(N.rt[1], 5) == N.down[4].l &&
+	    rt_route_lookup(N.rt[1], 6) == N.down[2].l, WAIT_MS));
+	for (int i = 1; i <= 6; i++)
+		rt_set_sideways(N.rt[i], 1);
+	rt_handle_add(N.rt[3], SPN_H_CALL, RT_ALLOW_ANY, 0, inbox_fn, &svc);
+	h4 = rt_handle_add(N.rt[4], 0, RT_ALLOW_PEER, 3, inbox_fn, &w4);
+	h5 = rt_handle_add(N.rt[5], 0, RT_ALLOW_PEER, 3, inbox_fn, &w5);
+	h6 = rt_handle_add(N.rt[6], 0, RT_ALLOW_PEER, 3, inbox_fn, &w6);
+	/* 5 also waits on 6, which lives on. */
+	rt_handle_add(N.rt[5], 0, RT_ALLOW_PEER, 6, inbox_fn, &other);
+	rt_send(N.rt[4], SPN_K_CALL, 3, SPN_H_CALL, h4, "4", 1);
+	rt_send(N.rt[5], SPN_K_CALL, 3, SPN_H_CALL, h5, "5", 1);
+	rt_send(N.rt[6], SPN_K_CALL, 3, SPN_H_CALL, h6, "6", 1);
+	if (!RUN_UNTIL(svc.n == 3, WAIT_MS)) {
+		logs_dump();
+		fail_msg("svc.n %d", svc.n);
+	}
+	/* A link is in one set a context: the root heard 4's side (4 and
+	 * 5) talk with 3, and 2's side hear from 4 and 5; 2 heard 3's side
+	 * hear from 4, 5 and 6. */
+	assert_int_equal(link_npeers(N.down[4].l), 1);
+	assert_int_equal(link_npeers(N.down[2].l), 2);
+	assert_int_equal(link_npeers(N.down[5].l), 1);
+	assert_int_equal(link_npeers(N.down[6].l), 1);
+	assert_int_equal(link_npeers(N.down[3].l), 3);
+
+	link_close(N.up[3].l, "killed");
+	assert_true(RUN_UNTIL(w4.n == 1 && w5.n == 1 && w6.n == 1, WAIT_MS));
+	expect_dead(&w4, SPN_D_LOST, "connection closed");
+	expect_dead(&w5, SPN_D_LOST, "2->3: connection closed");
+	expect_dead(&w6, SPN_D_LOST, "connection closed");
+	assert_int_equal(w5.m[0].src, 3);
+	run_for(20);
+	assert_int_equal(other.n, 0);
+	assert_int_equal(link_npeers(N.down[4].l), 0);
+	assert_int_equal(link_npeers(N.down[5].l), 0);
+	assert_int_equal(link_npeers(N.down[6].l), 0);
+	assert_int_equal(link_npeers(N.down[2].l), 2);	/* 4 and 5 live */
+
+	/* A call sideways that is refused (the handle takes its peer only)
+	 * is answered, and nobody is cut off. */
+	rt_handle_add(N.rt[6], SPN_H_CALL, RT_ALLOW_PEER, 2, inbox_fn, &svc);
+	h5 = rt_handle_add(N.rt[5], 0, RT_ALLOW_PEER, 6, inbox_fn, &late);
+	rt_send(N.rt[5], SPN_K_CALL, 6, SPN_H_CALL, h5, "x", 1);
+	assert_true(RUN_UNTIL(late.n == 1, WAIT_MS));
+	expect_dead(&late, SPN_D_REFUSED, NULL);
+	assert_false(N.down[4].closed || N.down[2].closed);
+
+	assert_int_equal(link_npeers(N.down[4].l), 1);	/* 6 */
+
+	/* Closing a link forgets what its side talked with, and tells
+	 * the others that its contexts are gone. */
+	link_close(N.down[4].l, "gone");
+	assert_int_equal(link_npeers(N.down[2].l), 0);
+	assert_null(rt_route_lookup(N.rt[1], 5));
+	inbox_clear(&svc);
+	inbox_clear(&w4);
+	inbox_clear(&w5);
+	inbox_clear(&w6);
+	inbox_clear(&late);
+}
+
+/*
+ * Only a parent says GONE: a child that does is cut off, and the context
+ * it named is not failed.  Control frames are for neighbours: one passed
+ * on towards the root closes the link it came on, so a context cannot
+ * make the root believe (and tell others) that its sibling died.
+ */
+static void
+test_gone_forged(void **state)
+{
+	struct inbox w = { 0 };
+	struct pk pk;
+
+	(void)state;
+	tree();
+	router(5);
+	join(2, 5);
+	assert_true(RUN_UNTIL(rt_route_lookup(N.rt[1], 5) == N.down[2].l,
+	    WAIT_MS));
+	for (int i = 1; i <= 5; i++)
+		rt_set_sideways(N.rt[i], 1);
+	rt_handle_add(N.rt[1], 0, RT_ALLOW_PEER, 3, inbox_fn, &w);
+	rt_handle_add(N.rt[2], 0, RT_ALLOW_PEER, 3, inbox_fn, &w);
+
+	pk_init(&pk);
+	pk_u32(&pk, 3);
+	pk_str(&pk, "lies");
+	/* 4 to the root: GONE for 3. */
+	link_write(N.up[4].l, &(struct spn_hdr){ .kind = SPN_K_GONE, .dst = 1,
+	    .src = 4, .len = pk.len }, pk.buf);
+	/* 5 (below 2) to the root's router: ROUTE_DEL for its sibling 3. */
+	link_write(N.up[5].l, &(struct spn_hdr){ .kind = SPN_K_ROUTE_DEL,
+	    .dst = 1, .src = 5, .len = pk.len }, pk.buf);
+	pk_free(&pk);
+	assert_true(RUN_UNTIL(N.down[4].closed && N.down[5].closed, WAIT_MS));
+	assert_string_equal(N.down[4].why, "protocol violation: sent a GONE, "
+	    "which only a parent sends");
+	assert_string_equal(N.down[5].why, "protocol violation: sent a "
+	    "ROUTE_DEL to the router of context 1, which is not its "
+	    "neighbour");
+	run_for(20);
+	assert_int_equal(w.n, 0);
+	assert_false(route_was_lost(1, 3));
+	assert_tree_alive();
+}
+
 int
 main(void)
 {
@@ -1503,6 +1641,8 @@ main(void)
 		T(test_keepalive),
 		T(test_local_echo),
 		T(test_send_ctx_zero),
+		T(test_gone),
+		T(test_gone_forged),
 #undef T
 	};
 

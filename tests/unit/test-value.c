@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "lib.h"
+#include "api.h"
 
 void	*__real_malloc(size_t);
 void	*__real_realloc(void *, size_t);
@@ -552,6 +552,231 @@ test_sig_match(void **state)
 	vbuf_free(vb);
 }
 
+/* A context (C): id and name round trip, as an element of 'aC' too. */
+static void
+test_ctx(void **state)
+{
+	struct spn_ctx		 web = { .id = 7, .name = "admin@bastion+web" };
+	struct spn_ctx		 db = { .id = 0xfffffffe, .name = "db" };
+	struct spn_ctx		*both[] = { &web, &db };
+	struct spn_vbuf		*vb = vbuf_new();
+	struct spn_msg		*m;
+	const struct spn_value	*a, *arr;
+	const char		*name;
+	char			 why[256], big[1100];
+	uint32_t		 id;
+	size_t			 len;
+
+	(void)state;
+	assert_int_equal(spn_vbuf_array(vb, 3), SPN_OK);
+	assert_int_equal(spn_vbuf_put(vb, "C s aC", &web, "x", (size_t)2,
+	    both), SPN_OK);
+	m = decode_ok(vb);
+	a = spn_msg_value(m);
+	assert_int_equal(spn_value_type(spn_value_at(a, 0)), SPN_T_CTX);
+	assert_int_equal(value_ctx(spn_value_at(a, 0), &id, &name), 0);
+	assert_int_equal(id, 7);
+	assert_string_equal(name, "admin@bastion+web");
+	assert_int_equal(value_ctx(spn_value_at(a, 1), &id, &name), -1);
+	arr = spn_value_at(a, 2);
+	assert_int_equal(spn_value_len(arr), 2);
+	assert_int_equal(value_ctx(spn_value_at(arr, 1), &id, &name), 0);
+	assert_true(id == 0xfffffffe);
+	assert_string_equal(name, "db");
+	/* The other accessors see no string in it. */
+	assert_null(spn_arg_str(a, 0));
+	assert_int_equal(value_sig_match(a, "C s aC", why, sizeof why), 0);
+	assert_int_equal(value_sig_match(a, "C v v", why, sizeof why), 0);
+	assert_int_equal(value_sig_match(a, "s s aC", why, sizeof why), -1);
+	assert_string_equal(why, "value 1: expected s, got context");
+	assert_int_equal(value_sig_match(a, "C C aC", why, sizeof why), -1);
+	assert_string_equal(why, "value 2: expected C, got string");
+	assert_int_equal(value_sig_match(a, "C s as", why, sizeof why), -1);
+	assert_string_equal(why, "value 3: as element 1: expected s, got "
+	    "context");
+	reencode_same(vb, a);
+	spn_msg_free(m);
+
+	/* No context, a name too long: refused, nothing written. */
+	vbuf_reset(vb);
+	assert_int_equal(spn_vbuf_put(vb, "C", NULL), SPN_EINVAL);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	web.name = big;
+	assert_int_equal(spn_vbuf_put(vb, "C", &web), SPN_EINVAL);
+	both[1] = NULL;
+	web.name = "web";
+	assert_int_equal(spn_vbuf_put(vb, "aC", (size_t)2, both), SPN_EINVAL);
+	(void)vbuf_data(vb, &len);
+	assert_int_equal(len, 0);
+	vbuf_free(vb);
+}
+
+/* Hostile contexts: bounded, no NUL, never id 0. */
+static void
+test_ctx_hostile(void **state)
+{
+	static const struct {
+		const char	*name;
+		const char	*bytes;
+		size_t		 len;
+		const char	*why;
+	} h[] = {
+		{ "no name", "\xd6\x02\x00\x00\x00\x07", 6,
+		    "context of 4 bytes" },
+		{ "id 0", "\xc7\x05\x02\x00\x00\x00\x00" "a", 8, "context 0" },
+		{ "NUL in name", "\xc7\x06\x02\x00\x00\x00\x07" "a\0", 9,
+		    "context name with a NUL" },
+		{ "short body", "\xc7\x09\x02\x00\x00\x00\x07" "a", 8,
+		    "extension of 9 bytes, 5 left" },
+		{ "fixext 1", "\xd4\x02\x07", 3, "context of 1 bytes" },
+	};
+	uint8_t		*b;
+	struct spn_msg	*m;
+	char		 why[256];
+	size_t		 n = 4 + 1025;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+		why[0] = '\0';
+		if (decode(h[i].bytes, h[i].len, &m, why, sizeof why) != -1)
+			fail_msg("%s: accepted", h[i].name);
+		if (strstr(why, h[i].why) == NULL)
+			fail_msg("%s: \"%s\", not \"%s\"", h[i].name, why,
+			    h[i].why);
+		assert_int_equal(nalloc, 0);
+	}
+	/* A name of 1025 bytes: over the bound; 1024 fits. */
+	b = malloc(4 + n);
+	b[0] = 0xc8;
+	b[1] = n >> 8;
+	b[2] = n & 0xff;
+	b[3] = 0x02;
+	memset(b + 4, 0, 4);
+	b[7] = 9;
+	memset(b + 8, 'x', n - 4);
+	assert_int_equal(decode(b, 4 + n, &m, why, sizeof why), -1);
+	assert_non_null(strstr(why, "context of 1029 bytes"));
+	assert_int_equal(nalloc, 0);
+	n--;
+	b[2] = n & 0xff;
+	assert_int_equal(decode(b, 4 + n, &m, why, sizeof why), 0);
+	assert_int_equal(spn_value_type(spn_msg_value(m)), SPN_T_CTX);
+	spn_msg_free(m);
+	free(b);
+}
+
+/* aX: size_t n and a pointer to n items, for each X. */
+static void
+test_arrays(void **state)
+{
+	static const int	 bs[] = { 1, 0, 1 };
+	static const int64_t	 is[] = { -1, INT64_MIN, 5 };
+	static const uint64_t	 us[] = { UINT64_MAX, 0 };
+	static const double	 ds[] = { 0.5 };
+	static const char	*ss[] = { "a", "", "c" };
+	struct spn_vbuf		*vb = vbuf_new();
+	struct spn_msg		*m;
+	const struct spn_value	*a, *x;
+	char			 why[256];
+	size_t			 len;
+	uint64_t		 u;
+
+	(void)state;
+	assert_int_equal(spn_vbuf_array(vb, 6), SPN_OK);
+	assert_int_equal(spn_vbuf_put(vb, "ab,ai,au,ad,as,ai", (size_t)3, bs,
+	    (size_t)3, is, (size_t)2, us, (size_t)1, ds, (size_t)3, ss,
+	    (size_t)0, NULL), SPN_OK);
+	m = decode_ok(vb);
+	a = spn_msg_value(m);
+	assert_int_equal(spn_value_len(spn_value_at(a, 0)), 3);
+	assert_int_equal(spn_arg_bool(spn_value_at(a, 0), 0), 1);
+	assert_int_equal(spn_arg_bool(spn_value_at(a, 0), 1), 0);
+	assert_true(spn_arg_int(spn_value_at(a, 1), 1) == INT64_MIN);
+	x = spn_value_at(spn_value_at(a, 2), 0);
+	assert_int_equal(spn_value_uint(x, &u), SPN_OK);
+	assert_true(u == UINT64_MAX);
+	assert_true(spn_arg_double(spn_value_at(a, 3), 0) == 0.5);
+	assert_string_equal(spn_arg_str(spn_value_at(a, 4), 2), "c");
+	assert_int_equal(spn_value_len(spn_value_at(a, 5)), 0);
+	assert_int_equal(value_sig_match(a, "ab ai au ad as ai", why,
+	    sizeof why), 0);
+	assert_int_equal(value_sig_match(a, "[bbb] v au ad [sss] []", why,
+	    sizeof why), 0);
+	/* 2^64-1 is no i; an empty array is any aX. */
+	assert_int_equal(value_sig_match(a, "ab ai ai ad as as", why,
+	    sizeof why), -1);
+	assert_string_equal(why, "value 3: ai element 1: expected i, got uint");
+	assert_int_equal(value_sig_match(a, "ab ai au ad as aq", why,
+	    sizeof why), -1);
+	assert_string_equal(why, "value 6: 'a' takes one of biudsC, not 'q'");
+	assert_int_equal(value_sig_match(a, "ab ai au ad ai ai", why,
+	    sizeof why), -1);
+	assert_int_equal(value_sig_match(a, "ab ai au ad as a", why,
+	    sizeof why), -1);
+	reencode_same(vb, a);
+	spn_msg_free(m);
+
+	/* Inside a group; bad letters and NULLs refused, nothing kept. */
+	vbuf_reset(vb);
+	assert_int_equal(spn_vbuf_put(vb, "[s ai]", "k", (size_t)2, is),
+	    SPN_OK);
+	(void)vbuf_data(vb, &len);
+	assert_int_equal(spn_vbuf_put(vb, "ay", (size_t)1, is), SPN_EINVAL);
+	assert_int_equal(spn_vbuf_put(vb, "a", (size_t)1, is), SPN_EINVAL);
+	assert_int_equal(spn_vbuf_put(vb, "ai", (size_t)1, NULL), SPN_EINVAL);
+	ss[1] = NULL;
+	assert_int_equal(spn_vbuf_put(vb, "as", (size_t)3, ss), SPN_EINVAL);
+	ss[1] = "";
+	{
+		size_t len2, n;
+
+		(void)vbuf_data(vb, &len2);
+		assert_int_equal(len2, len);
+		assert_int_equal(vbuf_values(vb, &n, NULL), 0);
+		assert_int_equal(n, 1);
+	}
+	vbuf_free(vb);
+}
+
+/* An export's signature against a call's: "aX" and groups are one
+ * element each, which v fits. */
+static void
+test_export_sig(void **state)
+{
+	static const struct {
+		const char	*want;
+		const char	*have;
+		int		 ok;
+	} t[] = {
+		{ "s,i->u", "si", 1 },
+		{ "s,i->u", "s", 0 },
+		{ "ai,C->", "ai C", 1 },
+		{ "ai,C->", "au C", 0 },
+		{ "ai,C->", "a C", 0 },
+		{ "v,C->", "ai C", 1 },
+		{ "ai->", "v", 1 },
+		{ "v->", "[si]", 1 },
+		{ "[vi]->", "[si]", 1 },
+		{ "[si]->", "[s]", 0 },
+		{ "[si]s->", "[si]", 0 },
+		{ "{ss}->", "v", 1 },
+		{ "{ss}->", "[ss]", 0 },
+		{ "->", "", 1 },
+		{ "->", "s", 0 },
+		{ "aC->aC", "aC", 1 },
+	};
+	struct spn_export	 e = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		e.sig = t[i].want;
+		if ((export_sig_check(&e, t[i].have) == SPN_OK) != t[i].ok)
+			fail_msg("\"%s\" against \"%s\": not %s", t[i].want,
+			    t[i].have, t[i].ok ? "ok" : "refused");
+	}
+}
+
 static void
 test_callmsg(void **state)
 {
@@ -784,6 +1009,10 @@ main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_wide),
 		cmocka_unit_test(test_sig_match),
+		cmocka_unit_test(test_ctx),
+		cmocka_unit_test(test_ctx_hostile),
+		cmocka_unit_test(test_arrays),
+		cmocka_unit_test(test_export_sig),
 		cmocka_unit_test(test_callmsg),
 		cmocka_unit_test(test_callmsg_bad),
 		cmocka_unit_test(test_reply),
