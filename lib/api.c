@@ -460,6 +460,7 @@ spn_shutdown(struct spn *spn)
 	__atomic_store_n(&spn->loop_started, 0, __ATOMIC_RELEASE);
 	recv_free_all(spn);
 	select_free_all(spn);
+	chan_free_all(spn);
 	ctx_free_all(spn);
 	api_free_state(spn);
 }

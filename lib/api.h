@@ -137,6 +137,7 @@ struct recv_ops {
 struct spn_recv	*recv_new(struct spn_ctx *, const struct recv_ops *, size_t,
 		     size_t, size_t);
 void		*recv_state(struct spn_recv *);
+const struct recv_ops *recv_kind(const struct spn_recv *);
 void		 recv_ref(struct spn_recv *);
 void		 recv_unref(struct spn_recv *);
 /* Neither closed nor ended: is a message still wanted? */
@@ -177,6 +178,9 @@ void		 sel_changed(struct sel_member *);
 /* Out of its select (a receiver closed). */
 void		 sel_leave(struct sel_member *);
 void		 select_free_all(struct spn *);
+
+/* channel.c */
+void		 chan_free_all(struct spn *);
 
 /* call.c */
 void		 api_call_service(struct spn *, int);

@@ -280,6 +280,20 @@ void		 value_msg_root(struct spn_msg *, const struct spn_value *);
 /* Does the value (an array) match a signature's letters?  -1 with why. */
 int		 value_sig_match(const struct spn_value *, const char *, char *,
 		     size_t);
+/* A sender value's receiver: its context, handle and window. */
+int		 value_sender(const struct spn_value *, uint32_t *, uint32_t *,
+		     uint32_t *);
+
+/* channel.c: senders and channel receivers (docs/protocol.md, "Channels") */
+#define CHAN_WINDOW_DEFAULT	(256 * 1024)
+#define CHAN_WINDOW_MAX		(64 * 1024 * 1024)
+/* Where a sender sends: the first member of struct spn_sender, what an
+ * 'S' letter encodes (value.c reads it without linking channel.c). */
+struct sender_ref {
+	uint32_t	 ctx;		/* the receiver's context */
+	uint32_t	 handle;	/* ... and its handle there */
+	uint32_t	 window;
+};
 
 /* callmsg.c: the CALL and REPLY payloads, encoded here only */
 struct callmsg {

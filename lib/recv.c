@@ -86,6 +86,13 @@ recv_state(struct spn_recv *r)
 	return r->kind_state;
 }
 
+/* Which kind it is (a channel's spn_recv_sender asks). */
+const struct recv_ops *
+recv_kind(const struct spn_recv *r)
+{
+	return r->ops;
+}
+
 struct spn_ctx *
 spn_recv_ctx(const struct spn_recv *r)
 {
@@ -99,7 +106,7 @@ recv_msgs_free(struct recv_msg *m)
 
 	for (; m != NULL; m = next) {
 		next = m->next;
-		free(m);
+		mem_put(m);
 	}
 }
 
@@ -207,7 +214,9 @@ recv_push(struct spn_recv *r, uint8_t kind, const void *data, size_t len,
 {
 	struct recv_msg *m;
 
-	m = xmalloc(sizeof *m + len);
+	/* Cached when big: a channel queues and frees many. */
+	if ((m = mem_get(sizeof *m + len)) == NULL)
+		return -1;
 	m->next = NULL;
 	m->kind = kind;
 	m->len = len;
@@ -217,7 +226,7 @@ recv_push(struct spn_recv *r, uint8_t kind, const void *data, size_t len,
 	if (r->closed || r->ended || r->n >= r->max_n ||
 	    len > r->max_bytes - r->bytes) {
 		pthread_mutex_unlock(&api_lock);
-		free(m);
+		mem_put(m);
 		return -1;
 	}
 	recv_queue(r, m, last);
@@ -314,7 +323,7 @@ recv_give(struct spn_recv *r, struct recv_msg *m, struct spn_msg **msg,
 	rv = recv_decode(r, m, msg, err);
 	if (r->ops->taken != NULL && m->kind != RECV_K_CANCELLED)
 		r->ops->taken(r, m->kind, m->len);
-	free(m);
+	mem_put(m);
 	pthread_mutex_lock(&api_lock);
 	if (spent && r->end_rv == 0 && r->ops->spent_rv == 0)
 		r->end_rv = rv;
@@ -368,12 +377,14 @@ spn_recv_cancel(struct spn_recv *r)
 		return SPN_EINVAL;
 	if ((rv = api_enter(NULL)) != SPN_OK)
 		return rv;
-	m = xcalloc(1, sizeof *m);
+	if ((m = mem_get(sizeof *m)) == NULL)
+		fatal("out of memory");
+	memset(m, 0, sizeof *m);
 	m->kind = RECV_K_CANCELLED;
 	pthread_mutex_lock(&api_lock);
 	if (r->ended || r->closed) {
 		pthread_mutex_unlock(&api_lock);
-		free(m);
+		mem_put(m);
 		api_leave();
 		return SPN_OK;		/* answered already */
 	}

@@ -40,6 +40,8 @@
 #define VALUE_CTX_NAME_MAX	1024
 /* The letters 'a' takes. */
 #define VALUE_ARRAY_LETTERS	"biudsC"
+/* What a sender's extension holds. */
+#define VALUE_SENDER_LEN	12
 
 struct spn_vbuf {
 	uint8_t		*data;
@@ -70,6 +72,7 @@ struct spn_value {
 
 struct spn_msg {
 	const struct spn_value *root;
+	int		 cached;	/* from mem_get */
 	struct spn_value nodes[];	/* then the text arena */
 };
 
@@ -287,6 +290,20 @@ vbuf_put_ctx(struct spn_vbuf *vb, uint32_t id, const char *name)
 	return 0;
 }
 
+/* A sender: ext SPN_EXT_SENDER, u32 context, u32 handle, u32 window. */
+static int
+value_put_sender(struct spn_vbuf *vb, uint32_t ctx, uint32_t handle,
+    uint32_t window)
+{
+	uint8_t	 b[VALUE_SENDER_LEN];
+
+	be32_put(b, ctx);
+	be32_put(b + 4, handle);
+	be32_put(b + 8, window);
+	return msgpack_pack_ext_with_body(&vb->pk, b, sizeof b,
+	    SPN_EXT_SENDER);
+}
+
 /* A decoded value, again (the letter v). */
 static int
 vbuf_put_value(struct spn_vbuf *vb, const struct spn_value *v)
@@ -319,6 +336,10 @@ vbuf_put_value(struct spn_vbuf *vb, const struct spn_value *v)
 		break;
 	case SPN_T_CTX:
 		rc = vbuf_put_ctx(vb, v->n, v->v.s);
+		break;
+	case SPN_T_SENDER:
+		rc = value_put_sender(vb, v->n, (uint32_t)(v->v.u >> 32),
+		    (uint32_t)v->v.u);
 		break;
 	case SPN_T_ARRAY:
 	case SPN_T_MAP:
@@ -506,6 +527,7 @@ put_one(struct spn_vbuf *vb, const char **sp, va_list *ap, char *why,
 	const char		*s = *sp, *end;
 	const void		*p;
 	const struct spn_value	*v;
+	const struct sender_ref	*snd;
 	size_t			 n;
 	int			 rc, map;
 	union {
@@ -554,6 +576,17 @@ put_one(struct spn_vbuf *vb, const char **sp, va_list *ap, char *why,
 		return SPN_OK;
 	case 'n':
 		if (msgpack_pack_nil(pk) != 0)
+			goto fail;
+		vbuf_count(vb);
+		*sp = s + 1;
+		return SPN_OK;
+	case 'S':
+		if ((snd = va_arg(*ap, const struct sender_ref *)) == NULL) {
+			snprintf(why, whylen, "NULL for S");
+			return SPN_EINVAL;
+		}
+		if (value_put_sender(vb, snd->ctx, snd->handle,
+		    snd->window) != 0)
 			goto fail;
 		vbuf_count(vb);
 		*sp = s + 1;
@@ -834,6 +867,30 @@ walk_ctx(struct walk *w, struct spn_value *out, const uint8_t *p, uint32_t n)
 	return 0;
 }
 
+/* A sender names a dynamic handle of a context, and some credit. */
+static int
+walk_sender(struct walk *w, struct spn_value *out, const uint8_t *p,
+    uint32_t n)
+{
+	uint32_t	 ctx, handle, window;
+
+	if (n != VALUE_SENDER_LEN)
+		return walk_bad(w, "sender of %u bytes", n);
+	ctx = be32_get(p);
+	handle = be32_get(p + 4);
+	window = be32_get(p + 8);
+	if (ctx == SPN_CTX_NONE || handle < SPN_H_DYNAMIC || window == 0 ||
+	    window > CHAN_WINDOW_MAX)
+		return walk_bad(w, "sender to %u:%u with a window of %u", ctx,
+		    handle, window);
+	if (out != NULL) {
+		out->type = SPN_T_SENDER;
+		out->n = ctx;
+		out->v.u = (uint64_t)handle << 32 | window;
+	}
+	return 0;
+}
+
 static int
 walk_ext(struct walk *w, struct spn_value *out, uint32_t n)
 {
@@ -849,8 +906,9 @@ walk_ext(struct walk *w, struct spn_value *out, uint32_t n)
 	switch (type) {
 	case SPN_EXT_CONTEXT:
 		return walk_ctx(w, out, body, n);
-	case SPN_EXT_ERROR:
 	case SPN_EXT_SENDER:
+		return walk_sender(w, out, body, n);
+	case SPN_EXT_ERROR:
 	case SPN_EXT_SECRET:
 		return walk_bad(w, "extension type %d is not supported yet",
 		    type);
@@ -936,6 +994,7 @@ value_decode(const void *buf, size_t len, struct spn_msg **mp, char *why,
 	struct walk	 w = { .len = len, .why = why, .whylen = whylen };
 	struct spn_msg	*m;
 	size_t		 size;
+	int		 cached;
 
 	*mp = NULL;
 	if (len == 0 || len > VALUE_LEN_MAX) {
@@ -952,10 +1011,18 @@ value_decode(const void *buf, size_t len, struct spn_msg **mp, char *why,
 	/* nodes <= len <= 16 MiB: no overflow. */
 	size = offsetof(struct spn_msg, nodes) +
 	    w.nodes * sizeof(struct spn_value) + w.text;
-	if ((m = malloc(size)) == NULL) {
+	/*
+	 * A stream of messages frees as many: from mem.c's cache, whose
+	 * blocks round up to a power of two, unless the values are so many
+	 * that a block this size would be over 8 times the payload (the
+	 * bound above stays about 18 times).
+	 */
+	cached = size <= 4 * len;
+	if ((m = cached ? mem_get(size) : malloc(size)) == NULL) {
 		snprintf(why, whylen, "out of memory for %zu bytes", size);
 		return -1;
 	}
+	m->cached = cached;
 	w.p = buf;
 	w.pool = m->nodes;
 	w.used = 1;
@@ -963,7 +1030,7 @@ value_decode(const void *buf, size_t len, struct spn_msg **mp, char *why,
 	w.nodes = 0;
 	if (walk_one(&w, &m->nodes[0], 0) != 0) {
 		/* The pre-scan passed the same bytes: cannot happen. */
-		free(m);
+		spn_msg_free(m);
 		return -1;
 	}
 	m->root = &m->nodes[0];
@@ -986,7 +1053,10 @@ spn_msg_value(const struct spn_msg *m)
 void
 spn_msg_free(struct spn_msg *m)
 {
-	free(m);
+	if (m != NULL && m->cached)
+		mem_put(m);
+	else
+		free(m);
 }
 
 int
@@ -1231,6 +1301,9 @@ match_one(const struct spn_value *v, const char **sp, int depth, char *why,
 	case 'C':
 		ok = v->type == SPN_T_CTX;
 		break;
+	case 'S':
+		ok = v->type == SPN_T_SENDER;
+		break;
 	case 'v':
 		ok = 1;
 		break;
@@ -1302,4 +1375,17 @@ value_sig_match(const struct spn_value *a, const char *sig, char *why,
 		return -1;
 	}
 	return 0;
+}
+
+/* Where a sender value points: SPN_OK, or SPN_EINVAL for another type. */
+int
+value_sender(const struct spn_value *v, uint32_t *ctx, uint32_t *handle,
+    uint32_t *window)
+{
+	if (v == NULL || v->type != SPN_T_SENDER)
+		return SPN_EINVAL;
+	*ctx = v->n;
+	*handle = (uint32_t)(v->v.u >> 32);
+	*window = (uint32_t)v->v.u;
+	return SPN_OK;
 }

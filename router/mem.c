@@ -14,9 +14,10 @@
 
 #include "router.h"
 
-#define MEM_MIN_CLASS	15	/* 32 KiB: smaller blocks go to malloc */
+#define MEM_MIN_CLASS	12	/* 4 KiB: smaller blocks go to malloc */
 #define MEM_MAX_CLASS	22	/* 4 MiB */
-#define MEM_KEEP	4	/* blocks kept per class ... */
+#define MEM_KEEP	4	/* blocks kept per class at least, ... */
+#define MEM_KEEP_CLASS	(1024 * 1024)	/* ... more up to this much, ... */
 #define MEM_KEEP_BYTES	(4 * 1024 * 1024)	/* ... and in all */
 
 struct mem_hdr {
@@ -83,7 +84,8 @@ mem_free(void *p)
 		return;
 	}
 	pthread_mutex_lock(&mem_lock);
-	if (mem_free_count[c] < MEM_KEEP &&
+	if ((mem_free_count[c] < MEM_KEEP ||
+	    (mem_free_count[c] + 1) * h->size <= MEM_KEEP_CLASS) &&
 	    mem_kept + h->size <= MEM_KEEP_BYTES) {
 		h->next = mem_free_list[c];
 		mem_free_list[c] = h;
@@ -117,6 +119,24 @@ mem_realloc(void *p, size_t n)
 	memcpy(q, p, h->size < n ? h->size : n);
 	mem_free(p);
 	return q;
+}
+
+/*
+ * The same cache for libspindle's own big blocks (messages queued and
+ * decoded): musl gives a freed block of a few pages back at once
+ * (munmap, MADV_FREE), which costs a TLB shootdown across every thread
+ * of the process, per message.  NULL when out of memory.
+ */
+void *
+mem_get(size_t n)
+{
+	return mem_malloc(n);
+}
+
+void
+mem_put(void *p)
+{
+	mem_free(p);
 }
 
 /* libevent's internal errors exit() unless told otherwise: not ours to do

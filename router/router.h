@@ -103,6 +103,8 @@ void		 fatal(const char *, ...) SPN_PRINTF(1, 2)
 
 /* mem.c */
 void		 mem_init(void);
+void		*mem_get(size_t);
+void		 mem_put(void *);
 
 /* secret.c: passwords in memory */
 #define SECRET_MAX	1024	/* longest password taken */

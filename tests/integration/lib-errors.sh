@@ -28,23 +28,8 @@ lib_prog tests/lib/errors
 ERRORS=$PROG
 failed=""
 
-# case NAME ROUTE [ARG]: run one case (60 s at most); its verdict line is
-# logged, a failure remembered; whatever it started must be gone 5 s later.
 case_() {
-	_c=$1
-	spn_prog 60 "$ERRORS" "$@" >"$TMPD/out" 2>"$TMPD/err"
-	_rc=$?
-	sed 's/^/  /' "$TMPD/out" >&2
-	if [ "$_rc" != 0 ] || ! grep -q "^ok $_c: " "$TMPD/out"; then
-		sed 's/^/  stderr: /' "$TMPD/err" >&2
-		log "case $_c failed (exit status $_rc)"
-		failed="$failed $_c"
-	fi
-	_left=$(tree_of "$(last_master)" orphans)
-	if [ -n "$_left" ] && ! wait_gone $_left 5; then
-		log "case $_c left processes behind"
-		failed="$failed $_c(left)"
-	fi
+	lib_case "$ERRORS" "$@"
 }
 
 case_ fail local

@@ -319,6 +319,28 @@ lib_prog() {
 	exit 99
 }
 
+# lib_case PROG CASE ROUTE [ARG...]: one case of a test program that says
+# "ok CASE..." when it holds (60 s at most), its lines logged; a failure
+# (its exit status, no such line, or processes left 5 s after it ended)
+# is added to $failed, as CASE(ROUTE).
+lib_case() {
+	_lp=$1
+	shift
+	spn_prog 60 "$_lp" "$@" >"$TMPD/out" 2>"$TMPD/err"
+	_rc=$?
+	sed "s/^/  $1 $2: /" "$TMPD/out" >&2
+	if [ "$_rc" != 0 ] || ! grep -Eq "^ok $1([: ]|$)" "$TMPD/out"; then
+		sed 's/^/  stderr: /' "$TMPD/err" >&2
+		log "case $1 $2 failed (exit status $_rc)"
+		failed="$failed $1($2)"
+	fi
+	_left=$(tree_of "$(last_master)" orphans)
+	if [ -n "$_left" ] && ! wait_gone $_left 5; then
+		log "case $1 $2 left processes behind"
+		failed="$failed $1($2,left)"
+	fi
+}
+
 # procs_left WHAT: fail if the latest master left processes running
 # 5 s after it ended.
 procs_left() {

@@ -612,16 +612,36 @@ test_ctx(void **state)
 	vbuf_free(vb);
 }
 
+/* Payloads the decoder must refuse, with why, allocating nothing. */
+struct refused {
+	const char	*name;
+	const char	*bytes;
+	size_t		 len;
+	const char	*why;
+};
+
+static void
+expect_refused(const struct refused *h, size_t n)
+{
+	struct spn_msg	*m;
+	char		 why[256];
+
+	for (size_t i = 0; i < n; i++) {
+		why[0] = '\0';
+		if (decode(h[i].bytes, h[i].len, &m, why, sizeof why) != -1)
+			fail_msg("%s: accepted", h[i].name);
+		if (strstr(why, h[i].why) == NULL)
+			fail_msg("%s: \"%s\", not \"%s\"", h[i].name, why,
+			    h[i].why);
+		assert_int_equal(nalloc, 0);
+	}
+}
+
 /* Hostile contexts: bounded, no NUL, never id 0. */
 static void
 test_ctx_hostile(void **state)
 {
-	static const struct {
-		const char	*name;
-		const char	*bytes;
-		size_t		 len;
-		const char	*why;
-	} h[] = {
+	static const struct refused h[] = {
 		{ "no name", "\xd6\x02\x00\x00\x00\x07", 6,
 		    "context of 4 bytes" },
 		{ "id 0", "\xc7\x05\x02\x00\x00\x00\x00" "a", 8, "context 0" },
@@ -637,15 +657,7 @@ test_ctx_hostile(void **state)
 	size_t		 n = 4 + 1025;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
-		why[0] = '\0';
-		if (decode(h[i].bytes, h[i].len, &m, why, sizeof why) != -1)
-			fail_msg("%s: accepted", h[i].name);
-		if (strstr(why, h[i].why) == NULL)
-			fail_msg("%s: \"%s\", not \"%s\"", h[i].name, why,
-			    h[i].why);
-		assert_int_equal(nalloc, 0);
-	}
+	expect_refused(h, sizeof h / sizeof h[0]);
 	/* A name of 1025 bytes: over the bound; 1024 fits. */
 	b = malloc(4 + n);
 	b[0] = 0xc8;
@@ -664,6 +676,63 @@ test_ctx_hostile(void **state)
 	assert_int_equal(spn_value_type(spn_msg_value(m)), SPN_T_CTX);
 	spn_msg_free(m);
 	free(b);
+}
+
+/* Senders: 'S' from a struct spn_sender (its first member says where),
+ * ext 3 of exactly 12 bytes, a dynamic handle and a bounded window. */
+static void
+test_sender(void **state)
+{
+	static const struct refused h[] = {
+		{ "fixext 8", "\xd7\x03\0\0\0\x07\0\0\x04\x00", 10,
+		    "sender of 8 bytes" },
+		{ "13 bytes", "\xc7\x0d\x03\0\0\0\x07\0\0\x04\0\0\0\x10\0"
+		    "\0", 16, "sender of 13 bytes" },
+		{ "context 0", "\xc7\x0c\x03\0\0\0\0\0\0\x04\0\0\0\x10\0",
+		    15, "sender to 0:1024" },
+		{ "a well-known handle", "\xc7\x0c\x03\0\0\0\x07\0\0\0\x03"
+		    "\0\0\x10\0", 15, "sender to 7:3" },
+		{ "window 0", "\xc7\x0c\x03\0\0\0\x07\0\0\x04\0\0\0\0\0",
+		    15, "with a window of 0" },
+		{ "window over 64 MiB", "\xc7\x0c\x03\0\0\0\x07\0\0\x04\0"
+		    "\x04\0\0\x01", 15, "with a window of 67108865" },
+		{ "short body", "\xc7\x0c\x03\0\0\0\x07", 7,
+		    "extension of 12 bytes, 4 left" },
+	};
+	struct sender_ref	 tx = { 7, 1030, 65536 };
+	struct spn_vbuf		*vb = vbuf_new();
+	struct spn_msg		*m;
+	const struct spn_value	*a;
+	uint32_t		 ctx, handle, window;
+	char			 why[256];
+
+	(void)state;
+	assert_int_equal(spn_vbuf_array(vb, 2), SPN_OK);
+	assert_int_equal(spn_vbuf_put(vb, "S i", (struct spn_sender *)&tx,
+	    (int64_t)1), SPN_OK);
+	m = decode_ok(vb);
+	a = spn_msg_value(m);
+	assert_int_equal(spn_value_type(spn_value_at(a, 0)), SPN_T_SENDER);
+	assert_int_equal(value_sender(spn_value_at(a, 0), &ctx, &handle,
+	    &window), SPN_OK);
+	assert_int_equal(ctx, 7);
+	assert_int_equal(handle, 1030);
+	assert_int_equal(window, 65536);
+	assert_int_equal(value_sender(spn_value_at(a, 1), &ctx, &handle,
+	    &window), SPN_EINVAL);
+	assert_null(spn_arg_bytes(a, 0, NULL));
+	assert_int_equal(value_sig_match(a, "S i", why, sizeof why), 0);
+	assert_int_equal(value_sig_match(a, "v i", why, sizeof why), 0);
+	assert_int_equal(value_sig_match(a, "C i", why, sizeof why), -1);
+	assert_string_equal(why, "value 1: expected C, got sender");
+	assert_int_equal(value_sig_match(a, "S S", why, sizeof why), -1);
+	assert_string_equal(why, "value 2: expected S, got int");
+	reencode_same(vb, a);
+	spn_msg_free(m);
+	vbuf_reset(vb);
+	assert_int_equal(spn_vbuf_put(vb, "S", NULL), SPN_EINVAL);
+	vbuf_free(vb);
+	expect_refused(h, sizeof h / sizeof h[0]);
 }
 
 /* aX: size_t n and a pointer to n items, for each X. */
@@ -1011,6 +1080,7 @@ main(void)
 		cmocka_unit_test(test_sig_match),
 		cmocka_unit_test(test_ctx),
 		cmocka_unit_test(test_ctx_hostile),
+		cmocka_unit_test(test_sender),
 		cmocka_unit_test(test_arrays),
 		cmocka_unit_test(test_export_sig),
 		cmocka_unit_test(test_callmsg),
