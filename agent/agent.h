@@ -24,6 +24,9 @@ struct agent_ops {
 	 * worker.  May be NULL. */
 	int	(*run_inline)(struct agent_call *, struct agent_reply *);
 	int	 workers;		/* at most this many; 0: 4 */
+	/* Output and spn_log records as STDIO streams (svc-stdio.c), once
+	 * the master asks, rather than stdout lines as log records. */
+	int	 stdio;
 };
 void		 agent_run(int, char **, const struct agent_ops *)
 		     __attribute__((noreturn));
@@ -32,6 +35,8 @@ void		 agent_run(int, char **, const struct agent_ops *)
 int		 agent_stderr(void);
 struct rt	*agent_router(void);
 struct broker	*agent_broker(void);
+/* The write end of spn_log's record pipe, or -1 (not a program's copy). */
+int		 agent_log_fd(void);
 
 /* svc-call.c: CALL (handle SPN_H_CALL), transport only */
 struct agent_call {
@@ -53,6 +58,9 @@ void		 svc_call_init(struct rt *, struct broker *,
 int		 agent_call_cancelled(const struct agent_call *);
 void		 svc_call_gone(uint32_t);
 void		 svc_call_stop(void);
+
+/* svc-stdio.c: STDIO (handle SPN_H_STDIO), libspindle's agent mode */
+void		 svc_stdio_init(struct rt *, int, int, int);
 
 /* svc-basic.c */
 void		 svc_basic_init(struct rt *);

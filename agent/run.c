@@ -6,7 +6,9 @@
  * The link to the parent comes on fds 0 and 1, and is moved off them
  * before anything else can write there: fd 0 becomes /dev/null, fds 1
  * and 2 pipes this loop reads, so a printf in a remote function (or in a
- * command it starts) becomes a log record instead of a corrupt frame.
+ * command it starts) never corrupts a frame.  The stock agent sends each
+ * line as a log record; a libspindle program's copy waits for its master
+ * to ask for them as streams (svc-stdio.c), with spn_log's records.
  * The agent dies with its parent link, taking everything it started
  * along.
  */
@@ -45,6 +47,9 @@ static struct rt	*agent_rt;
 static struct broker	*agent_brk;
 static int		 agent_err = STDERR_FILENO;
 static struct agent_out	 agent_outs[2];
+static int		 agent_streams;	/* stdio as STDIO streams */
+static int		 agent_log_wr = -1;
+static int		 agent_log_rd = -1;
 
 int
 agent_stderr(void)
@@ -62,6 +67,12 @@ struct broker *
 agent_broker(void)
 {
 	return agent_brk;
+}
+
+int
+agent_log_fd(void)
+{
+	return agent_log_wr;
 }
 
 /* Python and others leave signals ignored or blocked across exec. */
@@ -161,6 +172,20 @@ agent_stdio_move(int *in, int *out)
 	agent_pipe_to(1, &agent_outs[0], SPN_LOG_WARN, "stdout");
 	agent_pipe_to(2, &agent_outs[1], SPN_LOG_WARN, "stderr");
 	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+/* spn_log's records: written whole (one write, at most PIPE_BUF) by any
+ * thread, read by the STDIO service. */
+static void
+agent_log_pipe(void)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		fatal("pipe: %s", strerror(errno));
+	agent_log_rd = p[0];
+	agent_log_wr = p[1];
+	fd_nonblock(agent_log_rd, 1);
 }
 
 static void
@@ -283,7 +308,8 @@ agent_boot(struct rt *rt, const struct rt_msg *m, struct upk *u, void *arg)
 	pk_str(&pk, boot_arch());
 	rt_send_pk(rt, SPN_K_HELLO, m->h.src, m->h.reply_to, 0, &pk);
 	pk_free(&pk);
-	agent_out_start(rt_base(rt));
+	if (!agent_streams)
+		agent_out_start(rt_base(rt));
 	log_debug("up, pid %ld", (long)getpid());
 }
 
@@ -357,6 +383,10 @@ agent_run(int argc, char **argv, const struct agent_ops *ops)
 	agent_reset_signals();
 	agent_close_fds();
 	agent_stdio_move(&in, &out);
+	if (ops != NULL && ops->stdio) {
+		agent_streams = 1;
+		agent_log_pipe();
+	}
 	prctl(PR_SET_NAME, "spindle");
 	if (ops != NULL && ops->start != NULL)
 		ops->start();
@@ -374,6 +404,9 @@ agent_run(int argc, char **argv, const struct agent_ops *ops)
 	svc_basic_init(agent_rt);
 	svc_exec_init(agent_rt);
 	svc_call_init(agent_rt, agent_brk, ops);
+	if (agent_streams)
+		svc_stdio_init(agent_rt, agent_outs[0].fd, agent_outs[1].fd,
+		    agent_log_rd);
 	connect_service_init(agent_rt);
 	link_new(agent_rt, in, out, LINK_PARENT, 0, "parent");
 	sigev[0] = evsignal_new(base, SIGHUP, agent_signal, NULL);

@@ -159,5 +159,6 @@ agent_mode_main(int *argc, char ***argv, const struct spn_opts *opts)
 	agent_mode_ops.run = export_run;
 	agent_mode_ops.run_inline = export_run_inline;
 	agent_mode_ops.workers = opts != NULL ? opts->workers : 0;
+	agent_mode_ops.stdio = 1;
 	agent_run(*argc, *argv, &agent_mode_ops);
 }

@@ -380,7 +380,9 @@ spn_init(int *argc, char ***argv, const struct spn_opts *opts,
 	spn->max_frame = rt_max_frame(spn->rt);
 	spn->broker = broker_new(spn->base, API_BROKER_RING);
 	api_call_service(spn, opts != NULL ? opts->workers : 0);
-	if ((e = api_start_loop(spn)) != 0) {
+	if ((e = output_start(spn)) != 0 ||
+	    (e = api_start_loop(spn)) != 0) {
+		output_stop(spn);
 		api_free_state(spn);
 		errno = e;
 		return SPN_ESYS;
@@ -419,9 +421,10 @@ api_shutdown_wait(evutil_socket_t fd, short what, void *arg)
 	spn->loop_stop = 1;
 }
 
-/* On the loop: end every chain, wait for the tree, stop the loop. */
+/* On the loop, the contexts' last output in: end every chain, wait for
+ * the tree, stop the loop. */
 static void
-api_shutdown_job(void *arg)
+api_shutdown_close(void *arg)
 {
 	struct spn *spn = arg;
 
@@ -429,6 +432,12 @@ api_shutdown_job(void *arg)
 	spn->down_by = now_usec() + API_TREE_WAIT_MS * 1000ULL;
 	spn->down_ev = evtimer_new(spn->base, api_shutdown_wait, spn);
 	api_shutdown_wait(-1, 0, spn);
+}
+
+static void
+api_shutdown_job(void *arg)
+{
+	output_sync(arg, NULL, 0, api_shutdown_close, arg);
 }
 
 void
@@ -458,6 +467,7 @@ spn_shutdown(struct spn *spn)
 		pthread_join(spn->loop, NULL);
 	svc_call_stop();
 	__atomic_store_n(&spn->loop_started, 0, __ATOMIC_RELEASE);
+	output_stop(spn);
 	recv_free_all(spn);
 	select_free_all(spn);
 	chan_free_all(spn);

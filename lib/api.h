@@ -185,4 +185,16 @@ void		 chan_free_all(struct spn *);
 /* call.c */
 void		 api_call_service(struct spn *, int);
 
+/* output.c: logs and output, the log thread */
+int		 output_start(struct spn *);
+void		 output_stop(struct spn *);
+/* On the loop, once a context of this program is up (every hop of a
+ * route): its stdout, stderr (stdio: SPN_STDIO_*) and spn_log records
+ * to the log handler. */
+void		 output_ctx_up(struct spn *, uint32_t, const char *, int);
+/* On the loop: the contexts' pipes sent (ids; NULL: all), then
+ * done(arg), within 2 s. */
+void		 output_sync(struct spn *, const uint32_t *, size_t,
+		     void (*)(void *), void *);
+
 #endif

@@ -30,6 +30,7 @@ struct conn {
 	int		 grace_ms;	/* ... and how long ours may run */
 	unsigned	 calls;		/* loop: our calls in flight there */
 	struct event	*grace;		/* loop: the end of the grace */
+	int		 stdio;		/* SPN_STDIO_* */
 };
 
 /* A connect error's code, from the chain's words (bootstrap/connect.c). */
@@ -87,7 +88,7 @@ conn_free(struct conn *c)
 }
 
 static void
-conn_free_job(void *arg)
+conn_free_now(void *arg)
 {
 	struct conn *c = arg;
 
@@ -97,12 +98,36 @@ conn_free_job(void *arg)
 	conn_free(c);
 }
 
+/* On the loop: what the route's contexts printed last comes in first
+ * (output_sync, at most 2 s), then the route closes. */
+static void
+conn_free_job(void *arg)
+{
+	struct conn *c = arg;
+	uint32_t *ids;
+	size_t n;
+
+	if (c->chain == NULL) {
+		conn_free_now(c);
+		return;
+	}
+	n = chain_hops(c->chain);
+	ids = xcalloc(n, sizeof *ids);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = chain_ctx(c->chain, i);
+	output_sync(&api_spn, ids, n, conn_free_now, c);
+	free(ids);
+}
+
 static void
 conn_up(struct chain *chain, const char *err, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)chain;
+	/* Every hop runs this program: each one's output to the handler. */
+	for (size_t i = 0; err == NULL && i < chain_hops(chain); i++)
+		output_ctx_up(&api_spn, chain_ctx(chain, i),
+		    c->route.hops[i].name, c->stdio);
 	pthread_mutex_lock(&api_lock);
 	c->done = 1;
 	if (err != NULL)
@@ -156,6 +181,12 @@ ctx_opts(struct conn *c, const struct spn_connect_opts *o,
 		    "keepalive");
 		return SPN_EINVAL;
 	}
+	if (o->stdio != SPN_STDIO_FORWARD && o->stdio != SPN_STDIO_DISCARD) {
+		error_set(err, SPN_EINVAL, NULL, "stdio is not one of "
+		    "SPN_STDIO_FORWARD, SPN_STDIO_DISCARD");
+		return SPN_EINVAL;
+	}
+	c->stdio = o->stdio;
 	if (o->timeout > 0)
 		c->mo.timeout = o->timeout;
 	if (o->keepalive > 0)

@@ -250,12 +250,17 @@ struct src;
 struct sink;
 typedef void src_done_fn(struct src *, const char *, void *);
 typedef void sink_done_fn(struct sink *, const char *, void *);
+typedef void sink_data_fn(struct sink *, struct evbuffer *, void *);
 struct src	*src_new(struct rt *, int, int, uint32_t, uint32_t,
 		     src_done_fn *, void *);
+void		 src_set_credit(struct src *, uint32_t);
 void		 src_free(struct src *);
 uint64_t	 src_bytes(struct src *);
 struct sink	*sink_new(struct rt *, int, int, uint32_t, sink_done_fn *,
 		     void *);
+struct sink	*sink_new_cb(struct rt *, uint32_t, uint32_t, sink_data_fn *,
+		     sink_done_fn *, void *);
+void		 sink_credit(struct sink *, size_t);
 uint32_t	 sink_handle(struct sink *);
 void		 sink_free(struct sink *);
 uint64_t	 sink_bytes(struct sink *);

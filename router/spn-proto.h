@@ -83,6 +83,12 @@ enum spn_dead {
 #define SPN_LOG_INFO		3
 #define SPN_LOG_DEBUG		4
 
+/* STDIO requests (first u32 of a CALL to SPN_H_STDIO). */
+#define SPN_STDIO_OP_START	1	/* u32 window, u32 sinks: stdout,
+					 * stderr, log (0: discard) */
+#define SPN_STDIO_OP_SYNC	2	/* REPLY once what the pipes held
+					 * has been sent */
+
 /* EXEC call flags. */
 #define SPN_EXEC_SHELL		0x1	/* argv[0] is a shell command string */
 #define SPN_EXEC_CLEARENV	0x2	/* start from an empty environment */

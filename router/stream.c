@@ -3,6 +3,10 @@
  * never more than its credit; the sink writes them to its fd and returns
  * credit as bytes leave.  So no hop ever holds more than one window per
  * stream, whatever the speeds of the two ends.
+ *
+ * A sink may hand its bytes to a callback instead of an fd: the consumer
+ * (another thread, through the loop) returns credit with sink_credit() as
+ * it is done with them, so a slow consumer holds back the source itself.
  */
 #include <sys/ioctl.h>
 
@@ -49,6 +53,9 @@ struct sink {
 	int		 finished;
 	uint64_t	 owed;
 	uint64_t	 bytes;
+	sink_data_fn	*data;		/* a callback sink's consumer */
+	uint64_t	 held;		/* ... bytes it has not credited */
+	uint32_t	 window;
 	sink_done_fn	*done;
 	void		*arg;
 };
@@ -189,6 +196,13 @@ src_new(struct rt *rt, int fd, int own, uint32_t peer, uint32_t peer_handle,
 	return s;
 }
 
+/* Before the first read: the sink's window, where it is not ours. */
+void
+src_set_credit(struct src *s, uint32_t credit)
+{
+	s->credit = credit;
+}
+
 uint64_t
 src_bytes(struct src *s)
 {
@@ -203,7 +217,8 @@ src_free(struct src *s)
 	s->done = NULL;
 	src_finish(s, NULL);
 	rt_handle_del(s->rt, s->handle);
-	event_free(s->ev);
+	if (s->ev != NULL)
+		event_free(s->ev);
 	evbuffer_free(s->buf);
 	free(s);
 }
@@ -214,7 +229,8 @@ sink_finish(struct sink *s, const char *why)
 	if (s->finished)
 		return;
 	s->finished = 1;
-	event_del(s->ev);
+	if (s->ev != NULL)
+		event_del(s->ev);
 	if (s->own && s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
@@ -290,6 +306,26 @@ sink_write_cb(evutil_socket_t fd, short what, void *arg)
 	sink_flush(arg);
 }
 
+/* A callback sink's DATA: to the consumer, which must take all of it;
+ * never more than the window it has not credited back. */
+static void
+sink_take(struct sink *s, const struct rt_msg *m)
+{
+	s->credit_handle = m->h.reply_to;
+	if (s->held + m->h.len > s->window) {
+		log_warn("stream from %u overran its window", m->h.src);
+		sink_refuse(s, "window overrun");
+		return;
+	}
+	s->held += m->h.len;
+	s->bytes += m->h.len;
+	if (m->buf != NULL)
+		evbuffer_remove_buffer(m->buf, s->buf, m->h.len);
+	else
+		evbuffer_add(s->buf, m->data, m->h.len);
+	s->data(s, s->buf, s->arg);
+}
+
 static void
 sink_msg(struct rt *rt, const struct rt_msg *m, void *arg)
 {
@@ -299,6 +335,10 @@ sink_msg(struct rt *rt, const struct rt_msg *m, void *arg)
 
 	if (s->finished)
 		return;
+	if (s->data != NULL && m->h.kind == SPN_K_DATA) {
+		sink_take(s, m);
+		return;
+	}
 	switch (m->h.kind) {
 	case SPN_K_DATA:
 		s->credit_handle = m->h.reply_to;
@@ -328,30 +368,70 @@ sink_msg(struct rt *rt, const struct rt_msg *m, void *arg)
 	}
 }
 
-struct sink *
-sink_new(struct rt *rt, int fd, int own, uint32_t peer, sink_done_fn *done,
-    void *arg)
+/* What every sink has: the handle only peer may send to. */
+static struct sink *
+sink_alloc(struct rt *rt, uint32_t peer, sink_done_fn *done, void *arg)
 {
 	struct sink *s = xcalloc(1, sizeof *s);
 
 	s->rt = rt;
-	s->fd = fd;
-	s->own = own;
+	s->fd = -1;
+	s->oflags = -1;
 	s->peer = peer;
 	s->done = done;
 	s->arg = arg;
 	s->buf = evbuffer_new();
+	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER | RT_EVBUF, peer,
+	    sink_msg, s);
+	return s;
+}
+
+struct sink *
+sink_new(struct rt *rt, int fd, int own, uint32_t peer, sink_done_fn *done,
+    void *arg)
+{
+	struct sink *s = sink_alloc(rt, peer, done, arg);
+
+	s->fd = fd;
+	s->own = own;
 	s->pollable = fd_pollable(fd);
 	s->oflags = fcntl(fd, F_GETFL);
 	/* Never make a terminal non-blocking: the shell shares it. */
 	if (s->pollable && !isatty(fd))
 		fd_nonblock(fd, 1);
 	fd_grow_pipe(fd);
-	s->handle = rt_handle_add(rt, 0, RT_ALLOW_PEER | RT_EVBUF, peer,
-	    sink_msg, s);
 	s->ev = event_new(rt_base(rt), s->pollable ? fd : -1, EV_WRITE,
 	    sink_write_cb, s);
 	return s;
+}
+
+/*
+ * A sink whose bytes go to data(sink, buf, arg), which takes them all;
+ * at most window bytes are out before the consumer returns credit with
+ * sink_credit().  EOF and a lost source end it: done(sink, why, arg).
+ * The source's first credit must be window (src_set_credit).
+ */
+struct sink *
+sink_new_cb(struct rt *rt, uint32_t peer, uint32_t window, sink_data_fn *data,
+    sink_done_fn *done, void *arg)
+{
+	struct sink *s = sink_alloc(rt, peer, done, arg);
+
+	s->window = window;
+	s->data = data;
+	return s;
+}
+
+/* The consumer is done with n bytes: the source may send them again. */
+void
+sink_credit(struct sink *s, size_t n)
+{
+	if (n > s->held)
+		n = s->held;
+	s->held -= n;
+	s->owed += n;
+	if (!s->finished)
+		sink_grant(s, 1);
 }
 
 uint32_t
@@ -376,7 +456,8 @@ sink_free(struct sink *s)
 	if (!s->own && s->oflags >= 0)
 		fcntl(s->fd, F_SETFL, s->oflags);
 	rt_handle_del(s->rt, s->handle);
-	event_free(s->ev);
+	if (s->ev != NULL)
+		event_free(s->ev);
 	evbuffer_free(s->buf);
 	free(s);
 }

@@ -43,8 +43,10 @@ spn_prog 60 "$CORE" sideways local answer-sideways >"$TMPD/out" \
     2>"$TMPD/err"
 check_rc "core sideways" 0 $? "$TMPD/err"
 
-# A log record (a copy's stdout lines are such records) is printed under
-# the name the master gave its source, not the one it claims.
+# A log record (the stock agent's stdout lines are such records) is
+# printed under the name the master gave its source, not the one it
+# claims.  (A program's copy sends its lines as streams, which carry no
+# name at all: the master tags them.)
 spn_prog 60 "$DF" log-forge >"$TMPD/out" 2>"$TMPD/err"
 contains "$TMPD/err" "forged record" ||
     fail "log-forge: no record printed: $(cat "$TMPD/err")"

@@ -6,7 +6,7 @@
  *
  *	stdio	the function's fd 0 is /dev/null, fds 1 and 2 pipes, the
  *		link elsewhere; what it prints to stdout and stderr reaches
- *		the master as log lines (the script checks them)
+ *		the master as lines to its log handler (the script checks them)
  *	flood	100,000 printf lines, then more calls: the link is intact,
  *		the agent's peak memory under 8 MiB
  *	hung	a function that sleeps stops neither a second call nor the
@@ -173,7 +173,7 @@ case_stdio(struct spn_ctx *ctx)
 	if (spn_call(ctx, "say", 10000, NULL, &err, "si", "hello",
 	    (int64_t)3) != SPN_OK)
 		fail("say", &err);
-	/* The lines come as log records, ahead of nothing in particular:
+	/* The lines come as a stream, ahead of nothing in particular:
 	 * give them a moment before the shutdown. */
 	usleep(500000);
 	ok("fd 0 /dev/null, fds 1 and 2 pipes, lines printed");

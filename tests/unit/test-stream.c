@@ -445,6 +445,125 @@ test_window_overrun(void **state)
 	xfer_free(&X);
 }
 
+/*
+ * A callback sink (sink_new_cb): its consumer, a timer taking 4 KiB a
+ * millisecond, credits what it took.  The bytes it holds, and those
+ * between the source and it, never pass the sink's window, which the
+ * source got as its first credit; and every byte comes, in order.
+ */
+#define CB_WINDOW	(16 * 1024)
+static struct {
+	struct evbuffer	*held;
+	uint64_t	 got;
+	size_t		 max_held;
+	uint64_t	 max_ahead;	/* read by the source, not credited */
+	int		 corrupt;
+	struct event	*tick;
+} CB;
+
+static void
+cb_data(struct sink *s, struct evbuffer *b, void *arg)
+{
+	size_t len;
+
+	(void)s;
+	(void)arg;
+	evbuffer_add_buffer(CB.held, b);
+	if ((len = evbuffer_get_length(CB.held)) > CB.max_held)
+		CB.max_held = len;
+}
+
+static void
+cb_tick(evutil_socket_t fd, short what, void *arg)
+{
+	uint8_t buf[4096];
+	int n;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (X.src != NULL && src_bytes(X.src) - CB.got > CB.max_ahead)
+		CB.max_ahead = src_bytes(X.src) - CB.got;
+	if ((n = evbuffer_remove(CB.held, buf, sizeof buf)) <= 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (buf[i] != pattern(CB.got + i))
+			CB.corrupt = 1;
+	}
+	CB.got += n;
+	sink_credit(X.sink, n);
+}
+
+static void
+test_callback_sink(void **state)
+{
+	struct timeval tv = { 0, 1000 };
+	uint64_t total = 1 << 20;
+	int in[2];
+
+	(void)state;
+	memset(&CB, 0, sizeof CB);
+	CB.held = evbuffer_new();
+	assert_int_equal(pipe(in), 0);
+	X.sink = sink_new_cb(R[1], 3, CB_WINDOW, cb_data, sink_done, &X);
+	X.src = src_new(R[3], in[0], 1, 1, sink_handle(X.sink), src_done,
+	    &X);
+	src_set_credit(X.src, CB_WINDOW);
+	CB.tick = event_new(base, -1, EV_PERSIST, cb_tick, NULL);
+	event_add(CB.tick, &tv);
+	memset(&P, 0, sizeof P);
+	P.fd = in[1];
+	P.total = total;
+	assert_int_equal(pthread_create(&P_thread, NULL, producer_main, &P),
+	    0);
+	P_on = 1;
+	if (!RUN_UNTIL(X.src_done && X.sink_done && CB.got == total, WAIT_MS))
+		fail_msg("got %llu of %llu bytes",
+		    (unsigned long long)CB.got, (unsigned long long)total);
+	threads_join();
+	print_message("    1 MiB through a callback sink: held at most %zu, "
+	    "at most %llu ahead of the consumer (window %d)\n", CB.max_held,
+	    (unsigned long long)CB.max_ahead, CB_WINDOW);
+	assert_false(CB.corrupt);
+	assert_null(X.sink_why);
+	assert_true(CB.max_held <= CB_WINDOW);
+	assert_true(CB.max_ahead <= CB_WINDOW);
+	/* The consumer was the bottleneck: the window was in use. */
+	assert_true(CB.max_held > CB_WINDOW / 2);
+	event_free(CB.tick);
+	evbuffer_free(CB.held);
+	xfer_free(&X);
+}
+
+/* A source that sends past the window it was given is cut off. */
+static void
+test_callback_sink_overrun(void **state)
+{
+	static struct dead_rec ib;
+	static uint8_t chunk[CB_WINDOW];
+	uint32_t h;
+
+	(void)state;
+	memset(&ib, 0, sizeof ib);
+	memset(&CB, 0, sizeof CB);
+	CB.held = evbuffer_new();
+	X.sink = sink_new_cb(R[1], 3, CB_WINDOW, cb_data, sink_done, &X);
+	h = rt_handle_add(R[3], 0, RT_ALLOW_PEER, 1, dead_handler, &ib);
+	for (int i = 0; i < 2; i++)
+		rt_send(R[3], SPN_K_DATA, 1, sink_handle(X.sink), h, chunk,
+		    sizeof chunk);
+	if (!RUN_UNTIL(X.sink_done && ib.n == 1, 5000))
+		fail_msg("not refused: sink done %d, dead letters %d",
+		    X.sink_done, ib.n);
+	assert_string_equal(X.sink_why, "window overrun");
+	assert_int_equal(ib.reason, SPN_D_REFUSED);
+	assert_int_equal(evbuffer_get_length(CB.held), CB_WINDOW);
+	rt_handle_del(R[3], h);
+	free(ib.text);
+	evbuffer_free(CB.held);
+	xfer_free(&X);
+}
+
 static void
 small_transfer(uint64_t total)
 {
@@ -604,6 +723,8 @@ main(void)
 		T(test_regular_files),
 		T(test_source_side_lost),
 		T(test_sink_side_lost),
+		T(test_callback_sink),
+		T(test_callback_sink_overrun),
 #undef T
 	};
 
