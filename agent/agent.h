@@ -69,6 +69,22 @@ void		 svc_basic_init(struct rt *);
 void		 svc_exec_init(struct rt *);
 void		 svc_exec_killall(void);
 
+/* svc-file.c: FILE (handle SPN_H_FILE), and the temporary file a put
+ * writes, the master's too */
+struct ftmp {
+	int		 dirfd;		/* the destination's directory */
+	int		 fd;		/* the temporary file */
+	char		*base;		/* the destination's name in dirfd */
+	char		*tmp;		/* the temporary file's, or NULL while
+					 * it has none (O_TMPFILE) */
+};
+void		 ftmp_init(struct ftmp *, int);
+int		 ftmp_open(struct ftmp *, const char *);
+int		 ftmp_commit(struct ftmp *, mode_t, const char **);
+void		 ftmp_abort(struct ftmp *);
+void		 svc_file_init(struct rt *);
+void		 svc_file_abort_all(void);
+
 /* call.c: one request, replies on a private handle */
 typedef int call_fn(struct rt *, const struct rt_msg *, void *);
 uint32_t	 call_start(struct rt *, uint32_t, uint32_t, struct pk *,

@@ -1,13 +1,14 @@
 /*
  * install-app: ./install-app [-P pwfile] admin@web+sudo=webapp ./my_app /srv/app
- * packs ./my_app with tar here and sends the archive as an argument of
- * install_app(), which unpacks it in /srv/app there, as webapp, with tar
- * reading a memfd, and returns tar's exit status and output.
+ * packs ./my_app with tar here, puts the archive there as
+ * /srv/app.tar.gz (spn_put_file: written whole or not at all, as
+ * webapp), then calls install_app(), which unpacks it in /srv/app and
+ * returns tar's exit status and output.  The archive stays, for the
+ * next install to be compared with or rolled back to.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE		/* memfd_create, pipe2 */
+#define _GNU_SOURCE		/* pipe2 */
 #endif
-#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -69,28 +70,50 @@ install_app(struct spn_call *call, const struct spn_value *args,
     struct spn_vbuf *res)
 {
 	const char *dest = spn_arg_str(args, 0);
-	size_t len, outlen;
-	const void *tgz = spn_arg_bytes(args, 1, &len);
+	const char *tgz = spn_arg_str(args, 1);
+	size_t outlen;
 	char *out;
-	int fd, st;
+	int null, st;
 
-	if ((fd = memfd_create("app.tar.gz", MFD_CLOEXEC)) < 0)
-		return spn_fail(call, errno, "memfd_create");
-	if (write(fd, tgz, len) != (ssize_t)len) {
-		close(fd);
-		return spn_fail(call, errno, "write the archive");
-	}
-	lseek(fd, 0, SEEK_SET);
-	st = run((char *[]){ "tar", "-xzvf", "-", "-C", (char *)dest, NULL },
-	    fd, 1, &out, &outlen);
-	close(fd);
+	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		return spn_fail(call, errno, "/dev/null");
+	st = run((char *[]){ "tar", "-xzvf", (char *)tgz, "-C", (char *)dest,
+	    NULL }, null, 1, &out, &outlen);
+	close(null);
 	if (st < 0)
 		return spn_fail(call, errno, "cannot run tar");
 	st = spn_vbuf_put(res, "iy", (int64_t)st, out, outlen);
 	free(out);
 	return st;
 }
-SPN_EXPORT(install_app, "s,y->i,y");
+SPN_EXPORT(install_app, "s,s->i,y");
+
+/* dir packed by tar into a temporary file here: its path, or NULL. */
+static char *
+pack(const char *dir)
+{
+	char *path, *out;
+	size_t len;
+	int fd, st;
+
+	if (asprintf(&path, "%s/install-app.XXXXXX", getenv("TMPDIR") ?
+	    getenv("TMPDIR") : "/tmp") < 0)
+		return NULL;
+	if ((fd = mkstemp(path)) < 0) {
+		free(path);
+		return NULL;
+	}
+	close(fd);
+	st = run((char *[]){ "tar", "-czf", path, "-C", (char *)dir, ".",
+	    NULL }, 0, 0, &out, &len);
+	free(out);
+	if (st != 0) {
+		unlink(path);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
 
 int
 main(int argc, char **argv)
@@ -102,9 +125,9 @@ main(int argc, char **argv)
 	struct spn_connect_opts o = { 0 };
 	const struct spn_value *v;
 	const void *out;
-	char *tgz;
-	size_t len, outlen;
-	int c, st;
+	char *tgz, *remote;
+	size_t outlen;
+	int c, rc, st;
 
 	/* Copies of this program in remote contexts never pass this line. */
 	if (spn_init(&argc, &argv, NULL, &spn) != SPN_OK)
@@ -116,14 +139,21 @@ main(int argc, char **argv)
 	}
 	if (argc - optind != 3)
 		goto usage;
-	if (run((char *[]){ "tar", "-czf", "-", "-C", argv[optind + 1], ".",
-	    NULL }, 0, 0, &tgz, &len) != 0) {
+	if ((tgz = pack(argv[optind + 1])) == NULL) {
 		fprintf(stderr, "install-app: cannot pack %s\n", argv[optind + 1]);
 		return 1;
 	}
-	if (spn_connect(spn, argv[optind], &o, &web, &err) != SPN_OK ||
-	    spn_call(web, "install_app", 60000, &m, &err, "sy",
-	    argv[optind + 2], tgz, len) != SPN_OK) {
+	/* /srv/app/ -> /srv/app.tar.gz */
+	remote = argv[optind + 2];
+	while (strlen(remote) > 1 && remote[strlen(remote) - 1] == '/')
+		remote[strlen(remote) - 1] = '\0';
+	if (asprintf(&remote, "%s.tar.gz", remote) < 0)
+		return 1;
+	if ((rc = spn_connect(spn, argv[optind], &o, &web, &err)) == SPN_OK)
+		rc = spn_put_file(web, tgz, remote, 0600, &err);
+	unlink(tgz);
+	if (rc != SPN_OK || spn_call(web, "install_app", 60000, &m, &err, "ss",
+	    argv[optind + 2], remote) != SPN_OK) {
 		spn_error_print(&err);
 		return 1;
 	}
@@ -135,6 +165,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "install-app: tar exited with %d\n", st);
 	spn_msg_free(m);
 	free(tgz);
+	free(remote);
 	spn_shutdown(spn);
 	return st != 0;
 usage:

@@ -256,6 +256,7 @@ struct src	*src_new(struct rt *, int, int, uint32_t, uint32_t,
 void		 src_set_credit(struct src *, uint32_t);
 void		 src_free(struct src *);
 uint64_t	 src_bytes(struct src *);
+int		 src_errno(struct src *);
 struct sink	*sink_new(struct rt *, int, int, uint32_t, sink_done_fn *,
 		     void *);
 struct sink	*sink_new_cb(struct rt *, uint32_t, uint32_t, sink_data_fn *,
@@ -264,6 +265,7 @@ void		 sink_credit(struct sink *, size_t);
 uint32_t	 sink_handle(struct sink *);
 void		 sink_free(struct sink *);
 uint64_t	 sink_bytes(struct sink *);
+int		 sink_errno(struct sink *);
 
 /* proc.c: child process reaping, per pid (loop thread only) */
 #define PROC_STATUS_LOST	(-1)	/* another waiter took the status */

@@ -110,6 +110,18 @@ enum spn_dead {
 #define SPN_EXEC_EXITED		2	/* u32 exit status, u32 signal */
 #define SPN_EXEC_FAILED		3	/* u32 exit status, str message */
 
+/* FILE requests (first u32 of a CALL to SPN_H_FILE): u32 op, str path,
+ * u32 mode (PUT), u32 sink handle (GET). */
+#define SPN_FILE_PUT		1	/* write path from a stream */
+#define SPN_FILE_GET		2	/* stream path to the sink */
+
+/* FILE reply tags (first u32 of a REPLY on the request's reply handle). */
+#define SPN_FILE_READY		1	/* PUT: u32 sink, u32 control */
+#define SPN_FILE_INFO		2	/* GET: u32 size hi, u32 lo, u32 mode,
+					 * u32 control; the stream follows */
+#define SPN_FILE_DONE		3	/* u32 bytes hi, u32 lo: the end */
+#define SPN_FILE_FAILED		4	/* u32 errno, str what failed: the end */
+
 /* FAILED's status when the command never started for a reason of ours
  * (cwd, pty, fds), as env(1) does: not 126 or 127, which are the
  * command's. */

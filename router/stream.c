@@ -31,6 +31,7 @@ struct src {
 	int		 waiting;	/* read event armed */
 	int		 nonblock;
 	int		 finished;
+	int		 err;		/* errno of a failed read */
 	uint64_t	 bytes;
 	struct evbuffer	*buf;
 	size_t		 chunk;
@@ -51,6 +52,7 @@ struct sink {
 	int		 pollable;
 	int		 eof;
 	int		 finished;
+	int		 err;		/* errno of a failed write */
 	uint64_t	 owed;
 	uint64_t	 bytes;
 	sink_data_fn	*data;		/* a callback sink's consumer */
@@ -127,9 +129,10 @@ src_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
+			s->err = n < 0 ? errno : 0;
 			rt_send(s->rt, SPN_K_EOF, s->peer, s->peer_handle,
 			    s->handle, NULL, 0);
-			src_finish(s, n < 0 ? strerror(errno) : NULL);
+			src_finish(s, n < 0 ? strerror(s->err) : NULL);
 			return;
 		}
 		rt_send_evbuf(s->rt, SPN_K_DATA, s->peer, s->peer_handle,
@@ -207,6 +210,13 @@ uint64_t
 src_bytes(struct src *s)
 {
 	return s->bytes;
+}
+
+/* The errno of the read that ended the stream, or 0. */
+int
+src_errno(struct src *s)
+{
+	return s->err;
 }
 
 void
@@ -287,7 +297,9 @@ sink_flush(struct sink *s)
 			break;
 		}
 		if (n <= 0) {
-			sink_refuse(s, n < 0 ? strerror(errno) : "write failed");
+			s->err = n < 0 ? errno : EIO;
+			sink_refuse(s, n < 0 ? strerror(s->err) :
+			    "write failed");
 			return;
 		}
 		s->owed += n;
@@ -444,6 +456,14 @@ uint64_t
 sink_bytes(struct sink *s)
 {
 	return s->bytes;
+}
+
+/* The errno of the write that ended the stream, or 0 (it ended for a
+ * reason of the far side's, or well). */
+int
+sink_errno(struct sink *s)
+{
+	return s->err;
 }
 
 void

@@ -64,11 +64,21 @@ grep -q 'bin/hello$' "$TMPD/out" ||
     fail "install-app: tar's output lacks bin/hello: $(cat "$TMPD/out")"
 check "install-app: owner" "$U_W" "$(stat -c %U "$WEBHOME/app/bin/hello")"
 check "install-app: bin/hello" hello "$(sh "$WEBHOME/app/bin/hello")"
-# $U_W may not write in $U_A's home: tar says so, its status comes back.
+# The archive it put (as $U_W) stays next to the directory.
+check "install-app: the archive" "$U_W 600" \
+    "$(stat -c '%U %a' "$WEBHOME/app.tar.gz")"
+check "install-app: temporary files" "" "$(ls -A "$WEBHOME" | grep '\.spn')"
+# $U_W may not write next to $U_A's home: the put says so, with the path.
 prog_run install-app "$EX/install-app" -P "$PWFILE" "$R" "$TMPD/app" \
     "$SSHW/home/$U_A"
 check_rc "install-app into $U_A's home" 1 $? "$TMPD/err"
-contains "$TMPD/err" "install-app: tar exited with 2" ||
+contains "$TMPD/err" ": open $SSHW/home/$U_A.tar.gz (Permission denied)" ||
     fail "install-app into $U_A's home: it said: $(cat "$TMPD/err")"
+# A directory that is not there: tar says so, its status comes back.
+prog_run install-app "$EX/install-app" -P "$PWFILE" "$R" "$TMPD/app" \
+    "$WEBHOME/none"
+check_rc "install-app into $WEBHOME/none" 1 $? "$TMPD/err"
+contains "$TMPD/err" "install-app: tar exited with 2" ||
+    fail "install-app into $WEBHOME/none: it said: $(cat "$TMPD/err")"
 no_world_procs 5 "install-app"
 pass

@@ -76,7 +76,8 @@ grep -Eq "df\.c:[0-9]+ disk_free: statvfs $TMPD/none.*No such file or directory"
     "$TMPD/err" || fail "df -d $TMPD/none: it said: $(cat "$TMPD/err")"
 procs_left "df (failing)"
 
-# install-app: a tarball made here, unpacked there.
+# install-app: a tarball made here, put there (spn_put_file), unpacked
+# there.
 mkdir -p "$TMPD/app/bin" "$TMPD/dest"
 echo 'echo hello' >"$TMPD/app/bin/hello"
 chmod 755 "$TMPD/app/bin/hello"
@@ -88,6 +89,11 @@ grep -q 'bin/hello$' "$TMPD/out" ||
 cmp "$TMPD/app/data" "$TMPD/dest/data" || fail "install-app: data differs"
 check "install-app: bin/hello" hello "$(sh "$TMPD/dest/bin/hello")"
 [ -x "$TMPD/dest/bin/hello" ] || fail "install-app: bin/hello lost its mode"
+# The archive it put there stays, whole, next to the directory.
+check "install-app: the archive's mode" 600 "$(stat -c %a "$TMPD/dest.tar.gz")"
+tar -tzf "$TMPD/dest.tar.gz" | grep -qx './bin/hello' ||
+    fail "install-app: $TMPD/dest.tar.gz lacks ./bin/hello"
+check "install-app: temporary files" "" "$(ls -A "$TMPD" | grep '\.spn')"
 procs_left "install-app"
 # tar fails there: its status and words come back.
 prog_run install-app "$EX/install-app" local "$TMPD/app" "$TMPD/none"
