@@ -3,7 +3,9 @@
  * transport goes.  The loop queues each CALL's payload; worker threads,
  * started as calls come, hand it to the ops' run and the answer goes
  * back through the broker, so a function that hangs stops neither
- * routing nor keepalives nor the next call.  What a payload means is
+ * routing nor keepalives nor the next call.  Answers wait in a done
+ * list that one broker job drains: the loop wakes once for all the
+ * answers that came meanwhile, not once each.  What a payload means is
  * lib/'s business: this room knows no MessagePack.  The stock agent has
  * no ops and answers every CALL with a dead letter.
  */
@@ -41,6 +43,8 @@ static struct {
 	pthread_cond_t		 work;
 	struct jobs		 queue;		/* waiting for a worker */
 	struct jobs		 running;
+	struct jobs		 done;		/* answered, for the loop */
+	int			 draining;	/* a drain job is queued */
 	size_t			 queued_bytes;
 	int			 threads;
 	int			 idle;
@@ -140,18 +144,24 @@ call_reply(uint32_t src, uint32_t reply_to, const struct agent_reply *r)
 		rt_send(sc.rt, SPN_K_REPLY, src, reply_to, 0, r->data, r->len);
 }
 
-/* On the loop: the worker is done with it. */
+/* On the loop: the answers the workers finished, all of them. */
 static void
-call_done(void *arg)
+call_drain(void *arg)
 {
-	struct job *j = arg;
+	struct job *j, *next;
 
+	(void)arg;
 	pthread_mutex_lock(&sc.lock);
-	jobs_remove(&sc.running, j);
+	j = sc.done.head;
+	sc.done.head = sc.done.tail = NULL;
+	sc.draining = 0;
 	pthread_mutex_unlock(&sc.lock);
-	call_pending_add(j->src, -1);
-	call_reply(j->src, j->reply_to, &j->reply);
-	job_free(j);
+	for (; j != NULL; j = next) {
+		next = j->next;
+		call_pending_add(j->src, -1);
+		call_reply(j->src, j->reply_to, &j->reply);
+		job_free(j);
+	}
 }
 
 /* What the ops see of a CALL whose payload is at data. */
@@ -188,7 +198,8 @@ call_inline(const struct rt_msg *m)
 /*
  * The answer to the loop, unless the service stopped (libspindle's
  * master shut down while a function ran): then nobody waits for it and
- * the broker is gone.  -1: the worker ends.
+ * the broker is gone.  Only the first answer of a batch queues a drain
+ * job (and wakes the loop).  -1: the worker ends.
  */
 static int
 call_answer(struct job *j)
@@ -197,16 +208,22 @@ call_answer(struct job *j)
 	int rv;
 
 	pthread_mutex_lock(&sc.lock);
+	jobs_remove(&sc.running, j);
 	if ((b = sc.stop ? NULL : sc.broker) == NULL) {
-		jobs_remove(&sc.running, j);
 		sc.threads--;
 		pthread_mutex_unlock(&sc.lock);
 		job_free(j);
 		return -1;
 	}
+	jobs_append(&sc.done, j);
+	if (sc.draining) {
+		pthread_mutex_unlock(&sc.lock);
+		return 0;
+	}
+	sc.draining = 1;
 	sc.submitting++;
 	pthread_mutex_unlock(&sc.lock);
-	rv = broker_submit(b, call_done, j);
+	rv = broker_submit(b, call_drain, NULL);
 	pthread_mutex_lock(&sc.lock);
 	if (--sc.submitting == 0)
 		pthread_cond_broadcast(&sc.quiet);
@@ -296,8 +313,10 @@ call_queue(const struct rt_msg *m)
 	jobs_append(&sc.queue, j);
 	sc.queued_bytes += j->ac.len;
 	call_spawn();
-	pthread_cond_signal(&sc.work);
 	pthread_mutex_unlock(&sc.lock);
+	/* After the unlock: the worker woken does not wait for the lock
+	 * we would still hold. */
+	pthread_cond_signal(&sc.work);
 }
 
 static struct job *
@@ -417,6 +436,11 @@ svc_call_stop(void)
 		pthread_cond_wait(&sc.quiet, &sc.lock);
 	while ((j = sc.queue.head) != NULL) {
 		jobs_remove(&sc.queue, j);
+		job_free(j);
+	}
+	/* Answers the loop will not drain: it stopped. */
+	while ((j = sc.done.head) != NULL) {
+		jobs_remove(&sc.done, j);
 		job_free(j);
 	}
 	pthread_mutex_unlock(&sc.lock);

@@ -2,7 +2,8 @@
  * Channels, one case a run (lib-channel.sh):
  *
  *   channel order ROUTE      values arrive in order, then SPN_ECLOSED:
- *                            from an export, from four threads of one,
+ *                            from an export (also through a one-shot
+ *                            select), from four threads of one,
  *                            from the master to a context's receiver (the
  *                            master's sender), and from a master's export
  *                            to the receiver of the context that called it
@@ -330,6 +331,51 @@ case_arrays(struct spn *spn, struct spn_ctx *ctx)
 	return 0;
 }
 
+/* A channel and the call that fills it in one one-shot select: the
+ * values in order, the channel's end, the call's answer, then none
+ * left. */
+static int
+case_select(struct spn *spn, struct spn_ctx *ctx)
+{
+	struct spn_recv *rx, *cr, *r;
+	struct spn_select *sel;
+	struct spn_error err;
+	struct spn_msg *m;
+	int64_t i = 0, n = 500;
+	int rc, ended = 0, answered = 0;
+
+	if ((rc = spn_channel_open(spn, ctx, 4096, &rx, &err)) != SPN_OK)
+		return fail("spn_channel_open", rc, &err);
+	if ((rc = spn_call_async(ctx, "count", &cr, &err, "Si",
+	    spn_recv_sender(rx), n)) != SPN_OK)
+		return fail("count", rc, &err);
+	if ((rc = spn_select_new(SPN_SELECT_ONESHOT, &sel)) != SPN_OK ||
+	    (rc = spn_select_add(sel, rx)) != SPN_OK ||
+	    (rc = spn_select_add(sel, cr)) != SPN_OK)
+		return fail("spn_select", rc, NULL);
+	for (;;) {
+		rc = spn_select_get(sel, 10000, &r, &m, &err);
+		if (r == NULL)
+			break;
+		if (r == cr) {
+			answered += rc == SPN_OK;
+		} else if (rc == SPN_OK) {
+			if (spn_arg_int(spn_msg_value(m), 0) != i++)
+				return failx("select: value %s%ld out of order",
+				    "", (long)i - 1, 0);
+		} else
+			ended += rc == SPN_ECLOSED;
+		spn_msg_free(m);
+	}
+	if (rc != SPN_ECLOSED || i != n || ended != 1 || answered != 1)
+		return failx("select: %s%ld values, then %ld", "", (long)i,
+		    (long)rc);
+	spn_select_free(sel);
+	spn_recv_close(cr);
+	spn_recv_close(rx);
+	return 0;
+}
+
 static int
 case_order(struct spn *spn, struct spn_ctx *ctx, int hop1)
 {
@@ -353,7 +399,7 @@ case_order(struct spn *spn, struct spn_ctx *ctx, int hop1)
 	spn_recv_close(cr);
 	spn_recv_close(rx);
 
-	if (case_arrays(spn, ctx) != 0)
+	if (case_arrays(spn, ctx) != 0 || case_select(spn, ctx) != 0)
 		return 1;
 
 	/* From four threads of one export: each thread's in order. */
@@ -422,7 +468,8 @@ pull:
 	spn_msg_free(m);
 	if (!ok)
 		return failx("%spull: out of order", "", 0, 0);
-	printf("ok order: %lld values each way%s, 4 threads x 500\n",
+	printf("ok order: %lld values each way%s, 4 threads x 500, 500 "
+	    "through a select\n",
 	    (long long)n, hop1 ? "" : " (not from the master: the context's "
 	    "parent is hop 1)");
 	return 0;
