@@ -58,7 +58,6 @@ struct out_ctx {
 	uint32_t	 id;
 	char		*name;
 	unsigned	 busy;		/* records of it in the handler */
-	int		 synced;	/* sent a SYNC: it is closing */
 	struct out_stream s[OUT_NSTREAMS];
 };
 
@@ -515,13 +514,12 @@ output_sync(struct spn *spn, const uint32_t *ids, size_t nids,
 	be32_put(b, SPN_STDIO_OP_SYNC);
 	for (n = out_ctxs.next; n != &out_ctxs; n = n->next) {
 		c = (struct out_ctx *)n;
-		/* Its log stream ended: the context is gone.  Synced once:
-		 * it is being closed already (its route's last reference
-		 * went), and one that does not answer costs its 2 s once. */
-		if (c->s[OUT_LOG].ended || c->synced ||
-		    !out_sync_wants(c->id, ids, nids))
+		/* Its log stream ended: the context is gone.  One whose
+		 * route is closing already is asked again: shutdown closes
+		 * every route at once, and waits for none of the others'
+		 * syncs (which run meanwhile: their 2 s do not add up). */
+		if (c->s[OUT_LOG].ended || !out_sync_wants(c->id, ids, nids))
 			continue;
-		c->synced = 1;
 		y->handles[y->n] = rt_handle_add(spn->rt, 0, RT_ALLOW_PEER,
 		    c->id, out_sync_reply, y);
 		rt_send(spn->rt, SPN_K_CALL, c->id, SPN_H_STDIO,

@@ -38,7 +38,7 @@ contains "$TMPD/err" "custom" &&
     fail "handler: lines of the set handler on stderr: $(cat "$TMPD/err")"
 for i in 0 1 2 3 4; do
 	grep -qx "\[local\] stdout: default $i" "$TMPD/err" ||
-	    fail "handler: line $i not printed by the default: $(cat "$TMPD/err")"
+	    fail "handler: line $i not printed: $(cat "$TMPD/err")"
 done
 grep -qx "\[local\] warning: default-log 0" "$TMPD/err" ||
     fail "handler: the context's record: $(cat "$TMPD/err")"

@@ -486,7 +486,8 @@ case_levels(void)
 	for (size_t i = 0; i < H.nkeep; i++)
 		printf("  %s\n", H.keep[i]);
 	if (H.logs != 5 || H.level_seen[SPN_LOG_DEBUG] != 0 ||
-	    H.level_seen[SPN_LOG_INFO] != 2 || H.level_seen[SPN_LOG_WARN] != 2 ||
+	    H.level_seen[SPN_LOG_INFO] != 2 ||
+	    H.level_seen[SPN_LOG_WARN] != 2 ||
 	    H.level_seen[SPN_LOG_ERROR] != 1 || H.master != 1)
 		fail("levels: not the records of info and above", NULL);
 
