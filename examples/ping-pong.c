@@ -118,7 +118,8 @@ main(int argc, char **argv)
 	} else if (argc != optind)
 		goto usage;
 	for (i = 0; i < 2; i++) {
-		if (spn_connect(spn, routes[i], NULL, &ctx[i], &err) != SPN_OK) {
+		if (spn_connect(spn, routes[i], NULL, &ctx[i], &err) !=
+		    SPN_OK) {
 			spn_error_print(&err);
 			return 1;
 		}

@@ -31,7 +31,8 @@ send_lines(struct spn_sender *tx, char *buf, size_t *have, uint64_t *n)
 	char *p = buf, *nl;
 	int rc = SPN_OK;
 
-	while (rc == SPN_OK && (nl = memchr(p, '\n', buf + *have - p)) != NULL) {
+	while (rc == SPN_OK &&
+	    (nl = memchr(p, '\n', buf + *have - p)) != NULL) {
 		rc = spn_send(tx, -1, "y", p, (size_t)(nl - p));
 		p = nl + 1;
 		(*n)++;

@@ -118,7 +118,7 @@ sender_msg(struct rt *rt, const struct rt_msg *m, void *arg)
 	if (m->h.kind == SPN_K_CREDIT) {
 		s->credit += n;
 		if (s->credit > s->where.window)
-			s->credit = s->where.window;	/* a confused receiver */
+			s->credit = s->where.window;	/* a confused peer */
 	} else if (s->dead == 0)
 		s->dead = sender_dead_code(n);
 	pthread_cond_broadcast(&s->cond);
@@ -579,8 +579,8 @@ chan_decode(struct spn_recv *r, uint8_t kind, const uint8_t *data,
 		if (msg == NULL)
 			return SPN_OK;
 		if (value_decode(data, len, msg, why, sizeof why) != 0) {
-			error_set(err, SPN_EPROTO, NULL, "malformed message: %s",
-			    why);
+			error_set(err, SPN_EPROTO, NULL, "malformed message: "
+			    "%s", why);
 			return SPN_EPROTO;
 		}
 		if (spn_value_type(spn_msg_value(*msg)) != SPN_T_ARRAY) {

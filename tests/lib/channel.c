@@ -590,7 +590,8 @@ case_bulk(struct spn *spn, struct spn_ctx *ctx, int64_t mb)
 		p = spn_arg_bytes(spn_msg_value(m), 0, &len);
 		if (p != NULL && len == CHUNK)
 			memcpy(&seq, p, sizeof seq);
-		if (p == NULL || len != CHUNK || seq != i || p[len - 1] != 0x5a) {
+		if (p == NULL || len != CHUNK || seq != i ||
+		    p[len - 1] != 0x5a) {
 			spn_msg_free(m);
 			return failx("message %s%ld: wrong (%ld bytes)", "",
 			    (long)i, (long)len);
@@ -611,8 +612,8 @@ case_bulk(struct spn *spn, struct spn_ctx *ctx, int64_t mb)
 	    (long long)ms, ms > 0 ? mb * 1000.0 / ms : 0.0);
 	/* A sanitized master's (CHAN_IMAGE) RSS says nothing. */
 	if (tree_hwm() != 0 && getenv("CHAN_IMAGE") == NULL)
-		return failx("%sa process of ours is at 64 MiB or more, or none "
-		    "was found", "", 0, 0);
+		return failx("%sa process of ours is at 64 MiB or more, or "
+		    "none was found", "", 0, 0);
 	return 0;
 }
 
@@ -756,8 +757,8 @@ close_one(struct spn *spn, struct spn_ctx *ctx, int64_t every,
 	printf("ok close (%s): the remote spn_send said %s %lld ms after "
 	    "the close\n", what, spn_strerror((int)code), (long long)(t1 - t0));
 	if (code != SPN_ECLOSED)
-		return failx("%s: the remote spn_send said %ld, not SPN_ECLOSED",
-		    what, (long)code, 0);
+		return failx("%s: the remote spn_send said %ld, not "
+		    "SPN_ECLOSED", what, (long)code, 0);
 	if (t1 - t0 > 1000)
 		return failx("%s: the remote loop ended %ld ms after the close",
 		    what, (long)(t1 - t0), 0);
