@@ -5,7 +5,8 @@
  *
  * usage: bench-part2 [--quick] [ROW...]	(no ROW: all of them)
  *   gather	100 local contexts (20 --quick); a round is one call on
- *		each, every answer waited for in turn; 100 rounds (20).
+ *		each, every answer waited for in turn; 100 rounds (20)
+ *		after 20 untimed.
  *		gather_per_s, and the context switches per call: "waits"
  *		(a thread slept: the hand-offs) and "forced" (preempted:
  *		the machine's load), in the master and in the contexts.
@@ -288,24 +289,14 @@ fleet_switches(int invol)
 }
 
 /* Rounds of one call of fn per context, each answer waited for in
- * turn; key names the figures. */
+ * turn. */
 static void
-gather_run(struct spn *spn, const char *fn, const char *key)
+gather_rounds(const char *fn, int rounds)
 {
 	struct spn_recv *r[100];
 	struct spn_msg *m;
 	struct spn_error err;
-	int rounds = quick ? 20 : 100;
-	double n;
-	int64_t cs0, cs1, fcs0, fcs1;
-	double t0;
 
-	fleet_up(spn);
-	fcs0 = fleet_switches(0);
-	fcs1 = fleet_switches(1);
-	cs0 = cswitches(0);
-	cs1 = cswitches(1);
-	t0 = now_us();
 	for (int round = 0; round < rounds; round++) {
 		for (int i = 0; i < nfleet; i++)
 			if (spn_call_async(fleet[i], fn, &r[i], &err,
@@ -318,6 +309,25 @@ gather_run(struct spn *spn, const char *fn, const char *key)
 			spn_recv_close(r[i]);
 		}
 	}
+}
+
+/* gather_rounds timed, after a warm-up; key names the figures. */
+static void
+gather_run(struct spn *spn, const char *fn, const char *key)
+{
+	int rounds = quick ? 20 : 100;
+	double n;
+	int64_t cs0, cs1, fcs0, fcs1;
+	double t0;
+
+	fleet_up(spn);
+	gather_rounds(fn, 20);		/* warm-up, untimed */
+	fcs0 = fleet_switches(0);
+	fcs1 = fleet_switches(1);
+	cs0 = cswitches(0);
+	cs1 = cswitches(1);
+	t0 = now_us();
+	gather_rounds(fn, rounds);
 	t0 = now_us() - t0;
 	cs0 = cswitches(0) - cs0;
 	cs1 = cswitches(1) - cs1;
@@ -349,6 +359,7 @@ gather_select(struct spn *spn)
 	if (MISSING(spn_select_new))
 		return;
 	fleet_up(spn);
+	gather_rounds("nothing", 20);	/* warm-up, untimed */
 	if (spn_select_new(SPN_SELECT_ONESHOT, &sel) != SPN_OK)
 		exit(1);
 	t0 = now_us();

@@ -4,7 +4,8 @@ Mitogen side of the libspindle part 2 benchmarks (bench/part2.sh runs
 bench-part2 next to it), one figure per "key value unit" line on stdout.
 
   gather   N local contexts; a round is one call(os.getpid) on each, all
-           gathered with mitogen.select.Select; gather_per_s calls/s.
+           gathered with mitogen.select.Select; gather_per_s calls/s over
+           100 rounds after 20 untimed.
   chan     a context sends values through a mitogen.core.Sender to a
            Receiver here: chan_small_msgs_per_s (16-byte values),
            chan_64k_mb_per_s and chan_64k_msgs_per_s (65536-byte values).
@@ -87,7 +88,10 @@ def gather(router, quick):
     rounds = 20 if quick else 100
     n = 0
     t0 = time.perf_counter()
-    for _ in range(rounds):
+    for r in range(-20, rounds):        # 20 untimed rounds first
+        if r == 0:
+            n = 0
+            t0 = time.perf_counter()
         recvs = [c.call_async(os.getpid) for c in ctxs]
         with mitogen.select.Select(recvs, oneshot=True) as sel:
             for msg in sel:
