@@ -51,7 +51,7 @@ fuzz_reencode(const struct spn_value *v)
 static void
 fuzz_sig(const struct spn_value *v, const uint8_t *d, size_t n)
 {
-	static const char	 letters[] = "biudsynvCa[]{},";
+	static const char	 letters[] = "biudsynvCSa[]{},";
 	char			 sig[17], why[256];
 	size_t			 i, k = n < 16 ? n : 16;
 
