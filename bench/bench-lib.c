@@ -15,35 +15,10 @@
 
 #include <spindle.h>
 
-static int
-nothing(struct spn_call *call, const struct spn_value *args,
-    struct spn_vbuf *res)
-{
-	(void)call;
-	(void)args;
-	return spn_vbuf_put(res, "i", (int64_t)getpid());
-}
-SPN_EXPORT(nothing, "->i");
-
-/* The same on the context's loop thread: no worker hand-off. */
-static int
-nothing_inline(struct spn_call *call, const struct spn_value *args,
-    struct spn_vbuf *res)
-{
-	return nothing(call, args, res);
-}
-SPN_EXPORT_FLAGS(nothing_inline, "->i", SPN_INLINE);
+#define BENCH_NAME	"bench-lib"
+#include "bench-common.h"
 
 static const char	*fn = "nothing";
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 static int
 cmp_double(const void *a, const void *b)
@@ -51,14 +26,6 @@ cmp_double(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static void
-die(const char *what, const struct spn_error *err)
-{
-	fprintf(stderr, "bench-lib: %s: ", what);
-	spn_error_print(err);
-	exit(1);
 }
 
 static void
@@ -89,17 +56,6 @@ call_rtt(struct spn_ctx *ctx, int n)
 	med = t[n / 2];
 	free(t);
 	return med;
-}
-
-static struct spn_ctx *
-connect_or_die(struct spn *spn, const char *route)
-{
-	struct spn_ctx *ctx;
-	struct spn_error err;
-
-	if (spn_connect(spn, route, NULL, &ctx, &err) != SPN_OK)
-		die(route, &err);
-	return ctx;
 }
 
 /* Calls in flight on every context at once, gathered in order: the

@@ -36,6 +36,9 @@
 
 #include <spindle.h>
 
+#define BENCH_NAME	"bench-part2"
+#include "bench-common.h"
+
 static int	quick;
 
 /*
@@ -69,25 +72,6 @@ missing(void (*f)(void), const char *name)
 	printf("# %s is not in this build: row left out\n", name);
 	return 1;
 }
-
-static int
-nothing(struct spn_call *call, const struct spn_value *args,
-    struct spn_vbuf *res)
-{
-	(void)call;
-	(void)args;
-	return spn_vbuf_put(res, "i", (int64_t)getpid());
-}
-SPN_EXPORT(nothing, "->i");
-
-/* The same on the context's loop thread: no worker hand-off. */
-static int
-nothing_inline(struct spn_call *call, const struct spn_value *args,
-    struct spn_vbuf *res)
-{
-	return nothing(call, args, res);
-}
-SPN_EXPORT_FLAGS(nothing_inline, "->i", SPN_INLINE);
 
 static int
 log_lines(struct spn_call *call, const struct spn_value *args,
@@ -216,34 +200,6 @@ switches(struct spn_call *call, const struct spn_value *args,
 	return spn_vbuf_put(res, "ii", cswitches(0), cswitches(1));
 }
 SPN_EXPORT(switches, "->ii");
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static void
-die(const char *what, const struct spn_error *err)
-{
-	fprintf(stderr, "bench-part2: %s: ", what);
-	spn_error_print(err);
-	exit(1);
-}
-
-static struct spn_ctx *
-connect_or_die(struct spn *spn, const char *route)
-{
-	struct spn_ctx *ctx;
-	struct spn_error err;
-
-	if (spn_connect(spn, route, NULL, &ctx, &err) != SPN_OK)
-		die(route, &err);
-	return ctx;
-}
 
 static void
 call_or_die(struct spn_ctx *ctx, const char *fn)
