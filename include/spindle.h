@@ -43,7 +43,8 @@ extern "C" {
 /* Status codes.  Numbers are part of the API: never renumbered. */
 enum spn_status {
 	SPN_OK = 0,
-	SPN_ECALL = 1,		/* the remote function failed: see the error */
+	SPN_ECALL = 1,		/* the remote function (or service: a file
+				 * transfer) failed: see the error */
 	SPN_ETIMEDOUT = 2,	/* no answer in time; the context may live on */
 	SPN_ECANCELLED = 3,	/* spn_recv_cancel() */
 	SPN_ELOST = 4,		/* the context (or a hop below it) went away */
@@ -58,7 +59,8 @@ enum spn_status {
 	SPN_EARCH = 13,		/* the remote machine's architecture differs */
 	SPN_ENOTSTATIC = 14,	/* this program is not a static image */
 	SPN_ESHUTDOWN = 15,	/* spn_shutdown() was called */
-	SPN_ECLOSED = 16,	/* the receiver was closed */
+	SPN_ECLOSED = 16,	/* the receiver was closed, or its channel's
+				 * sender ended it */
 	SPN_ECRASH = 17,	/* the remote function crashed (isolated) */
 	SPN_EDEADLK = 18,	/* a blocking call on the loop thread */
 	SPN_EBUSY = 19,		/* spn_init() twice */
@@ -184,6 +186,9 @@ int		 spn_connect_many(struct spn *, const char *const *, size_t,
  * The variable arguments of spn_call and spn_vbuf_put are read as:
  *   b int  i int64_t  u uint64_t  d double  s const char *
  *   y const void *, size_t (two)  n none  v const struct spn_value *
+ *   C struct spn_ctx *  S struct spn_sender *
+ *   aX size_t n, then const int64_t * (ai), const char *const * (as),
+ *      struct spn_ctx *const * (aC), ... (two)
  * so an integer constant needs a cast: "i", (int64_t)5. */
 enum spn_type {
 	SPN_T_NIL = 0,
@@ -328,7 +333,8 @@ int		 spn_select_get(struct spn_select *, int, struct spn_recv **,
 		     struct spn_msg **, struct spn_error *);
 /* An fd readable while a message waits in the select, for poll, epoll,
  * libevent or GLib loops; spn_select_get drains it.  Owned by the
- * select. */
+ * select.  -1 if it cannot be made (errno says why) or after
+ * spn_shutdown. */
 int		 spn_select_fd(struct spn_select *);
 /* Frees the select; its receivers stay open, in no select. */
 void		 spn_select_free(struct spn_select *);
@@ -376,7 +382,11 @@ void		 spn_set_log_level(struct spn *, int);
  * destination's directory, then renamed; mode: permission bits (-1:
  * 0644 for put, the source's for get).  A failure names the path and
  * the errno: SPN_ECALL (far side, err.context set) or SPN_ESYS (here).
- * The _fd forms stream from an fd to its end, or to an fd. */
+ * The _fd forms stream from an fd to its end, or to an fd.
+ *   spn_put_file(ctx, local, remote, mode, &err)
+ *   spn_get_file(ctx, remote, local, mode, &err)
+ *   spn_put_fd(ctx, fd, remote, mode, &err)
+ *   spn_get_fd(ctx, remote, fd, &err) */
 int		 spn_put_file(struct spn_ctx *, const char *, const char *,
 		     int, struct spn_error *);
 int		 spn_get_file(struct spn_ctx *, const char *, const char *,

@@ -399,8 +399,8 @@ spn_connect_from(struct spn_ctx *via, const char *route,
 }
 
 /*
- * What a context costs in the master's fds (measured, docs/notes/
- * fanout.md): the pipes to its stdin, from its stdout and from its
+ * What a context costs in the master's fds (measured: architecture.md,
+ * "Fan-out"): the pipes to its stdin, from its stdout and from its
  * stderr, and its pidfd; one more while it boots (the pipe that says
  * whether its exec failed).
  */

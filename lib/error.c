@@ -11,7 +11,7 @@
 
 static const char *const error_names[] = {
 	[SPN_OK] = "success",
-	[SPN_ECALL] = "the remote function failed",
+	[SPN_ECALL] = "the remote function or service failed",
 	[SPN_ETIMEDOUT] = "timed out",
 	[SPN_ECANCELLED] = "cancelled",
 	[SPN_ELOST] = "context lost",
@@ -26,7 +26,7 @@ static const char *const error_names[] = {
 	[SPN_EARCH] = "architecture mismatch",
 	[SPN_ENOTSTATIC] = "this program is not a static image",
 	[SPN_ESHUTDOWN] = "shut down",
-	[SPN_ECLOSED] = "receiver closed",
+	[SPN_ECLOSED] = "receiver closed, or the channel ended",
 	[SPN_ECRASH] = "the remote function crashed",
 	[SPN_EDEADLK] = "blocking call on the library's loop thread",
 	[SPN_EBUSY] = "already initialised",

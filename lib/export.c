@@ -301,6 +301,11 @@ export_call(struct spn_call *call, const struct callmsg *c,
 	export_current = call->ex->name;
 	rc = call->ex->fn(call, c->args, res);
 	export_current = NULL;
+	/* A last line printed without its newline would wait in stdio's
+	 * buffer until the copy ends, and be lost then.  Not on the loop
+	 * thread: it reads that pipe, so a full one would never drain. */
+	if (!export_inline)
+		fflush(stdout);
 	if (rc != SPN_OK && call->err.code == SPN_OK)
 		export_error(call, rc, "%s returned %d (%s)", c->fn, rc,
 		    spn_strerror(rc));

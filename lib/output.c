@@ -1,6 +1,6 @@
 /*
  * Logs and output: what contexts print and what spn_log records, to the
- * master's log handler (docs/notes/output.md).
+ * master's log handler (docs/architecture.md, "Logs and output").
  *
  * In a context, fds 1 and 2 are pipes and spn_log writes whole records
  * into a third; once the master asks (STDIO, agent/svc-stdio.c) each is

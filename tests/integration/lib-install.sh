@@ -38,6 +38,29 @@ if command -v groff >/dev/null 2>&1; then
 	    fail "groff failed on $man3"
 	[ -s "$TMPD/groff" ] && fail "$man3: $(head -5 "$TMPD/groff")"
 fi
+# The page covers the whole header: every function, typedef and macro
+# taking arguments in its SYNOPSIS and described below it, every other
+# SPN_ macro and enumerator named (SPN_FMT is an attribute's helper).
+# Comments are stripped first: a name a comment mentions is no API.
+${CC:-cc} -fpreprocessed -dD -E -P "$hdr" 2>/dev/null >"$TMPD/hdr" ||
+    fail "cc -fpreprocessed failed on $hdr"
+grep -o '\<spn_[a-z0-9_]* *(' "$TMPD/hdr" | tr -d ' (' | sort -u >"$TMPD/fns"
+grep -o -E '^#define SPN_[A-Z0-9_]+\(|^#define SPN_[A-Z0-9_]+|\<SPN_[A-Z0-9_]+ *[=,]' \
+    "$TMPD/hdr" | grep -o 'SPN_[A-Z0-9_]*(\{0,1\}' | sort -u >"$TMPD/macros"
+[ "$(wc -l <"$TMPD/fns")" -gt 50 ] ||
+    fail "found only $(wc -l <"$TMPD/fns") functions in $hdr"
+sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$man3" >"$TMPD/synopsis"
+sed '1,/^\.SH DESCRIPTION/d' "$man3" >"$TMPD/body"
+missing=
+for f in $(cat "$TMPD/fns") $(sed -n 's/($//p' "$TMPD/macros"); do
+	[ "$f" = SPN_FMT ] && continue
+	grep -q "\\<$f\\>" "$TMPD/synopsis" || missing="$missing $f(synopsis)"
+	grep -q "\\<$f\\>" "$TMPD/body" || missing="$missing $f(described)"
+done
+for m in $(grep -v '($' "$TMPD/macros"); do
+	grep -q "\\<$m\\>" "$man3" || missing="$missing $m"
+done
+[ -z "$missing" ] || fail "man 3 spindle does not name:$missing"
 mdir=$(dirname "$musl")
 for l in libevent_core libevent_pthreads libmsgpackc libz; do
 	[ -f "$mdir/$l.a" ] || fail "$l.a is not installed beside $musl"

@@ -99,6 +99,17 @@ shell(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
 }
 SPN_EXPORT(shell, "s->");
 
+/* Text with no newline, left in stdio's buffer. */
+static int
+partial(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
+{
+	(void)call;
+	(void)r;
+	printf("%s", spn_arg_str(a, 0));
+	return SPN_OK;
+}
+SPN_EXPORT(partial, "s->");
+
 /* N records "TAG I" at LEVEL. */
 static int
 logs(struct spn_call *call, const struct spn_value *a, struct spn_vbuf *r)
@@ -385,6 +396,31 @@ case_b8(void)
 	spn_ctx_unref(ctx);
 }
 
+/* A last line printed without its newline comes when the context ends
+ * (the name is copied: the handler reads it after the context went). */
+static void
+case_partial(struct spn_ctx *ctx)
+{
+	static char name[256];
+	struct spn_error err;
+
+	h_reset(ctx, NULL);
+	snprintf(name, sizeof name, "%s", spn_ctx_name(ctx));
+	pthread_mutex_lock(&h_lock);
+	H.ctx_name = name;
+	pthread_mutex_unlock(&h_lock);
+	if (spn_call(ctx, "partial", 30000, NULL, &err, "s",
+	    "no-newline-tail") != SPN_OK)
+		fail("partial", &err);
+	spn_ctx_unref(ctx);
+	if (h_wait(&H.out, 1, 20) < 1 ||
+	    strcmp(H.keep[0], "stdout: no-newline-tail") != 0)
+		fail("a last line printed without its newline was lost", NULL);
+	h_check();
+	printf("ok partial: a last line without its newline came at the "
+	    "context's end\n");
+}
+
 static void
 case_system(void)
 {
@@ -448,7 +484,7 @@ case_system(void)
 		fail("a line with a NUL", NULL);
 	printf("ok system: hostname and uptime tagged stdout, stderr tagged "
 	    "stderr, a 10000-byte line in pieces of 4096, a NUL cleaned\n");
-	spn_ctx_unref(ctx);
+	case_partial(ctx);
 }
 
 static long mflood_done;
