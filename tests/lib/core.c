@@ -60,15 +60,7 @@
 
 #include <spindle.h>
 
-static int
-getpid_fn(struct spn_call *call, const struct spn_value *args,
-    struct spn_vbuf *res)
-{
-	(void)call;
-	(void)args;
-	return spn_vbuf_put(res, "i", (int64_t)getpid());
-}
-SPN_EXPORT(getpid_fn, "->i");
+#include "testlib.h"
 
 static int
 add(struct spn_call *call, const struct spn_value *args,
@@ -160,29 +152,6 @@ ask_parent(struct spn_call *call, const struct spn_value *args,
 }
 SPN_EXPORT(ask_parent, "->i,i");
 
-static const char *prog;
-
-static int
-fail(const char *what, int rc, const struct spn_error *err)
-{
-	char buf[1024] = "";
-
-	if (err != NULL)
-		spn_error_format(err, buf, sizeof buf);
-	fprintf(stderr, "%s: %s: %s (%d): %s\n", prog, what, spn_strerror(rc),
-	    rc, buf);
-	return 1;
-}
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static long
 rss_kib(void)
 {
@@ -197,19 +166,6 @@ rss_kib(void)
 	if (f != NULL)
 		fclose(f);
 	return kib;
-}
-
-static int
-call_pid(struct spn_ctx *ctx, int64_t *pid, struct spn_error *err)
-{
-	struct spn_msg *m;
-	int rc;
-
-	if ((rc = spn_call(ctx, "getpid_fn", 10000, &m, err, "")) != SPN_OK)
-		return rc;
-	*pid = spn_arg_int(spn_msg_value(m), 0);
-	spn_msg_free(m);
-	return SPN_OK;
 }
 
 static int	case_exec(struct spn_ctx *);

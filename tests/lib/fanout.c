@@ -31,15 +31,7 @@
 
 #include <spindle.h>
 
-static int
-getpid_fn(struct spn_call *call, const struct spn_value *args,
-    struct spn_vbuf *res)
-{
-	(void)call;
-	(void)args;
-	return spn_vbuf_put(res, "i", (int64_t)getpid());
-}
-SPN_EXPORT(getpid_fn, "->i");
+#include "testlib.h"
 
 /* Sleeps N ms unless cancelled. */
 static int

@@ -30,38 +30,9 @@
 
 #include <spindle.h>
 
-static const char	*prog = "gone";
+#include "testlib.h"
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-fail(const char *what, int rc, const struct spn_error *err)
-{
-	char buf[1024] = "";
-
-	if (err != NULL)
-		spn_error_format(err, buf, sizeof buf);
-	fprintf(stderr, "%s: %s: %s (%d): %s\n", prog, what, spn_strerror(rc),
-	    rc, buf);
-	return 1;
-}
-
-static int
-getpid_fn(struct spn_call *call, const struct spn_value *args,
-    struct spn_vbuf *res)
-{
-	(void)call;
-	(void)args;
-	return spn_vbuf_put(res, "i", (int64_t)getpid());
-}
-SPN_EXPORT(getpid_fn, "->i");
 
 static int	naps_cancelled;
 
@@ -120,19 +91,6 @@ call_sibling(struct spn_call *call, const struct spn_value *args,
 	    err.message, (int64_t)(now_ms() - t0));
 }
 SPN_EXPORT(call_sibling, "C,i->i,s,s,i");
-
-static int
-call_pid(struct spn_ctx *ctx, int64_t *pid, struct spn_error *err)
-{
-	struct spn_msg *m;
-	int rc;
-
-	if ((rc = spn_call(ctx, "getpid_fn", 20000, &m, err, "")) != SPN_OK)
-		return rc;
-	*pid = spn_arg_int(spn_msg_value(m), 0);
-	spn_msg_free(m);
-	return SPN_OK;
-}
 
 static int
 connect_to(const char *route, struct spn_ctx **ctx)
@@ -359,6 +317,7 @@ main(int argc, char **argv)
 	struct spn *spn;
 	int rc;
 
+	prog = "gone";
 	if ((rc = spn_init(&argc, &argv, NULL, &spn)) != SPN_OK)
 		return fail("spn_init", rc, NULL);
 	if (argc >= 4 && strcmp(argv[1], "sibling") == 0)
