@@ -118,4 +118,66 @@ void		 exec_free(struct xcl *);
 uint64_t	 exec_bytes(struct xcl *);
 int		 exec_killed_by(struct xcl *);
 
+/* svc-tcp.c: TCP (handle SPN_H_TCP), in every agent */
+void		 svc_tcp_init(struct rt *);
+void		 svc_tcp_stop(void);
+
+/* svc-listen.c: LISTEN (handle SPN_H_LISTEN), in every agent */
+void		 svc_listen_init(struct rt *);
+void		 svc_listen_stop(void);
+
+/*
+ * tcp-client.c: a TCP connection made by a context (names resolved
+ * there), joined to fds here: bytes read from fd_in go out on the far
+ * socket, bytes from it are written to fd_out.  EOF on fd_in becomes the
+ * far socket's shutdown(SHUT_WR); the far side's FIN becomes
+ * shutdown(fd_out, SHUT_WR) on a socket, close on anything else.  The
+ * fds are the tcl's from tcp_start on (fd_in may equal fd_out).  No
+ * byte of fd_out is written before the open callback has returned.
+ */
+struct tcp_req {
+	uint32_t	 ctx;
+	uint32_t	 flags;		/* SPN_TCP_F_* */
+	const char	*host;		/* a name, an address or a path */
+	uint32_t	 port;
+	uint32_t	 timeout_ms;	/* 0: SPN_TCP_TIMEOUT_DEFAULT */
+	int		 fd_in;
+	int		 fd_out;
+};
+struct tcl;
+/* Once: err 0 and text the far end's peer ("10.0.0.5:5432"), or an
+ * errno and the far side's words ("connect to db:5432: Connection
+ * refused") or ours (the context lost).  After a failure, done follows
+ * (so a caller may free in either). */
+typedef void	 tcp_open_fn(struct tcl *, int, const char *, void *);
+/* Once, at the end: why is NULL when both ways ended cleanly, else
+ * what cut it (the context lost, a reset). */
+typedef void	 tcp_done_fn(struct tcl *, const char *, void *);
+struct tcl	*tcp_start(struct rt *, const struct tcp_req *, tcp_open_fn *,
+		     tcp_done_fn *, void *);
+void		 tcp_free(struct tcl *);
+uint64_t	 tcp_bytes_in(struct tcl *);	/* from the far socket */
+uint64_t	 tcp_bytes_out(struct tcl *);	/* to it */
+
+/*
+ * listen-client.c: a listener at a context (ssh -R).  Each connection it
+ * accepts is offered to the conn callback, which attaches fds to it
+ * (now or later: the far side holds it) or refuses it.  rlisten_free closes
+ * the listener; connections already attached live on.
+ */
+struct rlis;
+/* Once: port the one bound (>0), or -1 and why. */
+typedef void	 rlisten_up_fn(struct rlis *, int, const char *, void *);
+/* conn: the far side's number for it; peer: its address there. */
+typedef void	 rlisten_conn_fn(struct rlis *, uint32_t, const char *,
+		     void *);
+/* (rt, ctx, flags SPN_TCP_F_UNIX: bind is a path, bind "": loopback,
+ * port 0: any, up, conn, arg) */
+struct rlis	*rlisten_start(struct rt *, uint32_t, uint32_t, const char *,
+		     uint32_t, rlisten_up_fn *, rlisten_conn_fn *, void *);
+struct tcl	*rlisten_attach(struct rlis *, uint32_t, int, int,
+		     tcp_done_fn *, void *);
+void		 rlisten_refuse(struct rlis *, uint32_t);
+void		 rlisten_free(struct rlis *);
+
 #endif

@@ -33,6 +33,11 @@ struct sshargs {
 	char	 *forward;	/* the first forwarding asked for ("-L",
 				 * "-o LocalForward", "-W"), or NULL */
 	char	**ignored;	/* "-A", "-J jump", "-o Foo=bar" */
+	struct fwd_spec *fwds;	/* -L -R -D and the -o forms, in order */
+	size_t	  nfwds;
+	struct fwd_spec *stdio;	/* -W host:port, or NULL */
+	int	  gateway_ports; /* -g, -oGatewayPorts=yes */
+	int	  exit_on_fwd_fail; /* -oExitOnForwardFailure=yes */
 	char	**sendenv;	/* SendEnv patterns in force */
 	char	**setenv;	/* the first SetEnv's NAME=VALUE words */
 };
@@ -41,6 +46,23 @@ int		 sshargs_parse(int, char **, struct sshargs *, char *,
 char		*sshargs_command(const struct sshargs *);
 const char	*sshargs_usage(void);
 void		 sshargs_free(struct sshargs *);
+
+/*
+ * forward.c: the forwards of an ssh command line (or `spindle forward`):
+ * listeners in this process, each accepted socket passed to the daemon
+ * (FORWARD) so that no byte crosses us; -R as LISTEN requests held open.
+ * Returns ssh's exit status.
+ */
+struct fwd_opts {
+	int	  gateway_ports;
+	int	  exit_on_fail;
+	int	  background;	/* -f: once listeners are bound */
+	int	  hold;		/* -N: until a signal or the route dies */
+	int	  quiet;
+	int	  verbose;
+};
+int		 fwd_main(const struct ctl_spec *, const struct fwd_spec *,
+		     size_t, const struct fwd_opts *);
 
 /* shim.c */
 int		 shim_main(int, char **);

@@ -396,6 +396,17 @@ int		 spn_put_fd(struct spn_ctx *, int, const char *, int,
 int		 spn_get_fd(struct spn_ctx *, const char *, int,
 		     struct spn_error *);
 
+/* Tunnels: a TCP connection made by ctx to host:port (names resolved
+ * there: "localhost" is the far side's loopback), or, host starting with
+ * '/' and port 0, to that UNIX socket there.  Returns a local socket
+ * carrying it (close it to end; shutdown(fd, SHUT_WR) sends the far side
+ * a FIN), or -1 with err set (SPN_ECALL: the far side's words, as
+ * "connect to db:5432: Connection refused", err.sys_errno its errno).
+ * timeout_ms: to connect (0: 10 s).
+ *   fd = spn_tcp_connect(ctx, "db", 5432, 0, &err) */
+int		 spn_tcp_connect(struct spn_ctx *, const char *, int, int,
+		     struct spn_error *);
+
 /* Fan-out: fn on n contexts, at most window calls in flight (0: 64),
  * each with its own timeout.  out[i] gets each context's status,
  * results (spn_msg_free them) and error.  Returns the number that

@@ -55,12 +55,16 @@ struct routes_hop {
 	char		*password_file;	/* hop N password-file FILE */
 	char		*password_command;
 };
+struct fwd_spec;
 struct routes_entry {
 	char		*name;
 	char		*route;
 	struct route_opts opts;		/* the global ones, then its own */
 	size_t		 nhops;
 	struct routes_hop *hops;	/* its hops' own password sources */
+	struct fwd_spec	*forwards;	/* forward L|D|R SPEC lines, held by
+					 * the daemon while the route is up */
+	size_t		 nforwards;
 };
 struct routes_file {
 	struct route_opts global;
@@ -229,6 +233,85 @@ char		*password_from_file(const char *, char *, size_t);
 void		 password_free(char *);
 void		 password_strv_free(char **);
 void		 password_opts_free(struct master_opts *);
+
+/*
+ * fwdspec.c: forwarding specs as ssh -L, -R, -D (and -W) take them
+ * (OpenSSH's parse_forward: ':' or '/' separators, [v6] in brackets,
+ * UNIX socket paths), and as the routes file's `forward L|R|D SPEC`.
+ */
+#define FWD_LOCAL	'L'
+#define FWD_REMOTE	'R'
+#define FWD_DYNAMIC	'D'
+#define FWD_STDIO	'W'
+struct fwd_spec {
+	int		 kind;		/* FWD_* */
+	char		*bind;		/* the listen address; NULL: none given
+					 * (loopback unless gateway ports), ""
+					 * or "*": every address; or a path */
+	int		 bind_port;	/* -1: bind is a UNIX socket path */
+	char		*host;		/* the target, or a path; NULL for D
+					 * (and for R without a target) */
+	int		 port;		/* -1: host is a UNIX socket path */
+};
+int		 fwd_spec_parse(int, const char *, struct fwd_spec *, char *,
+		     size_t);
+/* As ssh prints it in messages ("5432:db:5432"). */
+char		*fwd_spec_text(const struct fwd_spec *);
+void		 fwd_spec_free(struct fwd_spec *);
+
+/*
+ * socks.c: the request a dynamic forward takes (SOCKS4, 4a and 5;
+ * CONNECT only, no authentication), as ssh -D does, bytes fed as they
+ * come.  Never allocates.
+ */
+#define SOCKS_MORE	0	/* answer out (if *outlen), read more */
+#define SOCKS_READY	1	/* host and port set: connect, then
+				 * socks_reply; in[*used...] is data */
+#define SOCKS_ERROR	(-1)	/* answer out (if *outlen), then close */
+#define SOCKS_OUT_MAX	32	/* the longest answer either gives */
+#define SOCKS_HOST_MAX	255
+struct socks {
+	int		 state;
+	int		 version;	/* 4 or 5, once known */
+	uint8_t		 buf[600];	/* the request so far */
+	size_t		 len;
+	char		 host[SOCKS_HOST_MAX + 1];
+	uint16_t	 port;
+};
+void		 socks_init(struct socks *);
+int		 socks_feed(struct socks *, const uint8_t *, size_t, size_t *,
+		     uint8_t *, size_t *, char *, size_t);
+/* The answer once the connect is done: err 0, or the errno it failed
+ * with (mapped to SOCKS5's 0x05 refused, 0x04 host unreachable, 0x03
+ * network unreachable, 0x01 otherwise; SOCKS4's 0x5a or 0x5b). */
+size_t		 socks_reply(const struct socks *, int, uint8_t *);
+
+/* ctl-forward.c: a FORWARD request, the client's side.  Connects to the
+ * daemon (starting it), sends the request with its fds and returns the
+ * control connection, whose replies ctl_forward_read takes; -1 and why. */
+struct fwd_status {
+	int		 state;		/* FWD_ST_* */
+	char		*text;		/* CONNECTED's peer, ERROR's message,
+					 * DONE's why (NULL: clean) */
+	char		*target;	/* CONNECTED's target */
+	int		 status;	/* ERROR's exit status */
+	uint64_t	 in, out;	/* DONE's counts */
+};
+#define FWD_ST_MORE		0	/* nothing whole yet (EAGAIN) */
+#define FWD_ST_CONNECTED	1
+#define FWD_ST_ERROR		2
+#define FWD_ST_DONE		3
+#define FWD_ST_LOST		4	/* the daemon went away */
+int		 ctl_forward_send(const struct ctl_spec *, uint32_t, uint32_t,
+		     const char *, uint32_t, const int *, int, char *, size_t);
+int		 ctl_forward_read(int, struct ctl_buf *, struct fwd_status *);
+void		 fwd_status_free(struct fwd_status *);
+
+/* ctl-listen.c: a LISTEN request (ssh -R), the client's side: blocks
+ * until the far end listens; returns the control connection to hold
+ * (its EOF: the listener is gone) and the port bound, or -1 and why. */
+int		 ctl_listen(const struct ctl_spec *, const struct fwd_spec *,
+		     int *, char *, size_t);
 
 /* client.c: the daemon's clients, the command and the shim */
 struct client_mode {

@@ -64,6 +64,38 @@ enum {
 	/* Client: route spec, u32 count, u32 size.  Reply OK with spindle
 	 * ping's line, or ERROR. */
 	SPN_CTL_PING = 16,
+	/* Client: route spec, u32 mode (SPN_FWD_*), u32 flags
+	 * (SPN_FWD_F_*), str host, u32 port (SOCKS: "", 0).  SCM_RIGHTS:
+	 * one socket (DIRECT, SOCKS) or two fds, in then out (STDIO); the
+	 * client closes its copies.  One FORWARD per control connection;
+	 * it lasts until both ways are done or the client hangs up.
+	 * Replies: CONNECTED, or ERROR (str, u32 status 255); then DONE. */
+	SPN_CTL_FORWARD = 17,
+	/* Client: route spec, u32 mode (DIRECT: connect to the target
+	 * here; SOCKS: a remote dynamic forward), u32 flags, str bind at
+	 * the far end ("": loopback), u32 port (0: any), str target host,
+	 * u32 target port.  Reply LISTENING or ERROR; the listener lasts
+	 * as long as the control connection. */
+	SPN_CTL_LISTEN = 18,
+	/* Daemon, during FORWARD: str the far end's peer address
+	 * ("10.0.0.5:5432"), str the target asked ("db:5432"). */
+	SPN_CTL_CONNECTED = 19,
+	/* Daemon, during LISTEN: u32 the port bound at the far end. */
+	SPN_CTL_LISTENING = 20,
+	/* Daemon, the end of a FORWARD: u32 bytes in hi, lo, u32 bytes
+	 * out hi, lo, str why it ended ("" when both sides closed). */
+	SPN_CTL_DONE = 21,
 };
+
+/* FORWARD and LISTEN modes. */
+#define SPN_FWD_DIRECT		1	/* to host:port */
+#define SPN_FWD_SOCKS		2	/* the daemon reads a SOCKS4/4a/5
+					 * request on the socket first */
+#define SPN_FWD_STDIO		3	/* ssh -W: in and out are two fds */
+/* FORWARD and LISTEN flags. */
+#define SPN_FWD_F_UNIX		0x1	/* host is a UNIX socket path at the
+					 * far end (LISTEN: bind is) */
+#define SPN_FWD_F_TARGET_UNIX	0x2	/* LISTEN: the target is a UNIX
+					 * socket path here */
 
 #endif

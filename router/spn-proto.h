@@ -57,6 +57,10 @@ enum spn_handle {
 	SPN_H_CALL = 6,		/* libspindle: run an export (MessagePack) */
 	SPN_H_STDIO = 7,	/* libspindle: stdout, stderr, logs as streams */
 	SPN_H_FILE = 8,		/* libspindle: put and get files */
+	SPN_H_TCP = 9,		/* connect host:port (or a UNIX socket)
+				 * here, the socket as two streams */
+	SPN_H_LISTEN = 10,	/* listen here (ssh -R), each accepted
+				 * socket as two streams */
 };
 #define SPN_H_DYNAMIC		1024
 
@@ -121,6 +125,20 @@ enum spn_dead {
 					 * u32 control; the stream follows */
 #define SPN_FILE_DONE		3	/* u32 bytes hi, u32 lo: the end */
 #define SPN_FILE_FAILED		4	/* u32 errno, str what failed: the end */
+
+/* TCP: a CALL to SPN_H_TCP connects; its payload, the reply tags and
+ * the stream pair are in docs/protocol.md ("Tunnels").  Flags: */
+#define SPN_TCP_F_UNIX		0x1	/* host is a UNIX socket's path */
+/* TCP reply tags (first u32 of a REPLY on the request's reply handle). */
+#define SPN_TCP_CONNECTED	1	/* the socket is up; streams follow */
+#define SPN_TCP_FAILED		2	/* u32 errno, str the far side's words */
+#define SPN_TCP_CLOSED		3	/* both ways done: the end */
+
+/* LISTEN reply tags, and what each accepted connection sends. */
+#define SPN_LISTEN_BOUND	1	/* u32 the port bound */
+#define SPN_LISTEN_FAILED	2	/* u32 errno, str the far side's words */
+#define SPN_LISTEN_ACCEPTED	3	/* a connection came (docs/protocol.md) */
+#define SPN_TCP_TIMEOUT_DEFAULT	10000	/* ms to connect, when not given */
 
 /* FAILED's status when the command never started for a reason of ours
  * (cwd, pty, fds), as env(1) does: not 126 or 127, which are the
