@@ -15,7 +15,9 @@
 # peak (VmHWM) and the CPU time of every process on each path during B2.
 # Needs root.  docs/performance.md ("Tunnels (issue 11)") records results.
 #	sh bench/forward.sh [--quick] [--rounds N] [MIB]   (1 round, 1024 MiB)
-# --quick: 64 MiB, 1000 round trips, 100 connections.
+# --quick: 64 MiB, 1000 round trips, 100 connections.  --profile: then
+# one more B2 each, with `perf stat` on every process of the path (CPU,
+# context switches, system calls, and the bytes each read/write moves).
 # Rounds alternate OpenSSH and spindle; the medians are printed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,10 +25,11 @@ SPINDLE=$top/spindle
 SPN_TESTLIB=${SPN_TESTLIB:-$top/tests/integration}
 export SPINDLE
 [ "$(id -u)" = 0 ] || { echo "bench/forward.sh: needs root" >&2; exit 1; }
-rounds=1 MIB=1024 RTTS=10000 CONNS=1000
+rounds=1 MIB=1024 RTTS=10000 CONNS=1000 profile=no
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=$2; shift 2 ;;
+	--profile) profile=yes; shift ;;
 	--quick) MIB=64 RTTS=1000 CONNS=100; shift ;;
 	*) MIB=$1; shift ;;
 	esac
@@ -191,6 +194,39 @@ done
 load1=$(uptime)
 t_end=$(date +%s)
 
+# prof SIDE PORT: B2 once more, each process of the path under perf stat;
+# "ROLE PID ms switches syscalls io-calls" lines in SIDE.prof.
+PERF_EV=task-clock,context-switches,raw_syscalls:sys_enter
+for e in read write readv writev recvfrom sendto recvmsg sendmsg splice; do
+	PERF_EV=$PERF_EV,syscalls:sys_enter_$e
+done
+prof() {
+	procs_$1 >"$TMPD/$1.procs"
+	: >"$TMPD/perfpids"
+	while read -r p r; do
+		perf stat -x, -e "$PERF_EV" -p "$p" -o "$TMPD/perf.$p" &
+		echo $! >>"$TMPD/perfpids"
+	done <"$TMPD/$1.procs"
+	sleep 1
+	"$TCPBENCH" bulk 127.0.0.1 "$2" "$MIB" >"$TMPD/$1.profb2"
+	kill -INT $(cat "$TMPD/perfpids")
+	wait
+	while read -r p r; do
+		awk -F, -v p="$p" -v r="$r" '
+		    $3 == "task-clock" { ms = $1 }
+		    $3 == "context-switches" { cs = $1 }
+		    $3 == "raw_syscalls:sys_enter" { sc = $1 }
+		    $3 ~ /^syscalls:/ { io += $1 }
+		    END { print r, p, int(ms), cs + 0, sc + 0, io + 0 }' \
+		    "$TMPD/perf.$p"
+	done <"$TMPD/$1.procs" >"$TMPD/$1.prof"
+}
+if [ $profile = yes ]; then
+	command -v perf >/dev/null || fail "--profile: no perf"
+	prof ossh "$O_L"
+	[ $spn_ok = yes ] && prof spn "$S_L"
+fi
+
 # med FILE KEY: the median of KEY over the rounds, or "-"; all: the
 # values, in round order.
 med() {
@@ -253,6 +289,17 @@ for s in spn ossh; do
 	      tc += cpu[$1]; tm += $3 }
 	    END { printf "    %-14s %11s %8d KiB %8d ms\n", "total", "", tm, tc }' \
 	    "$TMPD/$s.cpu" "$TMPD/$s.mem"
+done
+for s in spn ossh; do
+	[ -s "$TMPD/$s.prof" ] || continue
+	echo
+	echo "$([ $s = spn ] && echo spindle || echo OpenSSH), B2 under perf stat" \
+	    "($(sed -n 's/^mb_per_s //p' "$TMPD/$s.profb2") MB/s): per process" \
+	    "CPU ms, context switches, system calls, read/write calls, KiB each"
+	awk -v mib="$MIB" '{
+	    kib = $6 ? mib * 1024 * 2 / $6 : 0
+	    printf "    %-14s pid %-7s %7d ms %8d cs %8d sys %8d rw %6.1f KiB\n",
+		$1, $2, $3, $4, $5, $6, kib }' "$TMPD/$s.prof"
 done
 $ossh -O exit inner >/dev/null 2>&1
 [ $spn_ok = yes ] || exit 1
