@@ -9,6 +9,7 @@ INTEGRATION_TESTS += \
 	tests/integration/ssh-kill.sh
 EXTRA_DIST += \
 	tests/integration/lib-sshd.sh \
+	tests/integration/lib-netns.sh \
 	tests/integration/ssh-basic.sh \
 	tests/integration/ssh-sudo.sh \
 	tests/integration/ssh-nested.sh \
