@@ -20,7 +20,8 @@
 # lib-sshd.sh's NOPASSWD rule, so its rule wins), as in lib-fakessh.sh.
 #
 # netns_daemon NAME [LINES...] gives the test a daemon of its own and
-# route NAME in its routes file; ns_serve starts python3 servers (HTTP,
+# route NAME in its routes file, and fwd_start runs the shim on it with
+# forwards to free local ports; ns_serve starts python3 servers (HTTP,
 # TCP echo, sink, source) here or in a namespace, tcp_client talks to
 # them; vmhwm_kb and ns_agents tell what each hop holds.
 . "${SPN_TESTLIB:-$(dirname "$0")}/lib-sshd.sh"
@@ -137,9 +138,10 @@ fi
 # on exit) and a routes file (SPINDLE_ROUTES) with route NAME:
 # $NETNS_ROUTE, the world's config for hop 1's ssh, $PWFILE if any, and
 # the LINEs (routes-file lines of the route: "forward L ...").  Sets
-# $FAKEBIN, the shim's directory, and unsets SPINDLE_SSH_ARGS (the
-# routes file says it all).
+# $NETNS_NAME (NAME) and $FAKEBIN (the shim's directory), and unsets
+# SPINDLE_SSH_ARGS (the routes file says it all).
 netns_daemon() {
+	NETNS_NAME=$1
 	SPINDLE_RUNTIME_DIR=$TMPD/rt
 	SPINDLE_ROUTES=$TMPD/routes
 	DAEMON_LOG=$SPINDLE_RUNTIME_DIR/daemon.log
@@ -147,7 +149,7 @@ netns_daemon() {
 	unset SPINDLE_SSH_ARGS
 	{
 		echo "# written by $TEST"
-		echo "route $1 $NETNS_ROUTE"
+		echo "route $NETNS_NAME $NETNS_ROUTE"
 		echo "    ssh-config $SSHW/ssh_config.ns"
 		[ -n "$PWFILE" ] && echo "    password-file $PWFILE"
 		shift
@@ -424,4 +426,71 @@ ns_agents() {
 # now_ms: the time in milliseconds.
 now_ms() {
 	date +%s%3N
+}
+
+# elapsed SINCE_MS: seconds since then, to the ms.
+elapsed() {
+	echo "$(($(now_ms) - $1))" | awk '{ printf "%.3f", $1 / 1000 }'
+}
+
+# fwd_start NAME ARGS...: the shim with ARGS, in which @1@ ... @9@ stand
+# for local ports, and netns_daemon's route; in the background, its
+# stderr in $TMPD/fwd.NAME, until every port listens (by the shim
+# itself; 30 s at most).  Sets
+# P1 ... P9 (the ports) and FWD_PID.  Another test may take a port
+# between our choice and the shim's bind: then other ports.
+fwd_start() {
+	_fn=$1
+	shift
+	_tmpl=""
+	for _w in "$@"; do
+		_tmpl="$_tmpl '$_w'"
+	done
+	_try=0
+	while :; do
+		_p=$(free_port $((_try * 10 + 100)))
+		for _k in 1 2 3 4 5 6 7 8 9; do
+			while ! port_free "$_p"; do
+				_p=$((_p + 1))
+			done
+			eval "P$_k=$_p"
+			_p=$((_p + 1))
+		done
+		eval "set -- $_tmpl"
+		_args="" _want=""
+		for _w in "$@"; do
+			for _k in 1 2 3 4 5 6 7 8 9; do
+				case $_w in *@$_k@*)
+					eval "_p=\$P$_k"
+					_want="$_want $_p"
+					_w=$(echo "$_w" | sed "s/@$_k@/$_p/g") ;;
+				esac
+			done
+			_args="$_args '$_w'"
+		done
+		eval "set -- $_args '$NETNS_NAME'"
+		( "$FAKEBIN/ssh" "$@" </dev/null >"$TMPD/fwd.$_fn.out" \
+		    2>"$TMPD/fwd.$_fn" & echo $! >"$TMPD/fwdpid" )
+		FWD_PID=$(cat "$TMPD/fwdpid")
+		track "$FWD_PID"
+		_t=300
+		while [ "$_t" -gt 0 ] && alive "$FWD_PID"; do
+			_up=yes
+			for _p in $_want; do
+				ss -Htlnp "sport = :$_p" |
+				    grep -q "pid=$FWD_PID," || _up=no
+			done
+			[ "$_up" = yes ] && return 0
+			sleep 0.1
+			_t=$((_t - 1))
+		done
+		alive "$FWD_PID" &&
+		    fail "$_fn: ports$_want not listening after 30 s"
+		if ! grep -q 'Address already in use' "$TMPD/fwd.$_fn" ||
+		    [ "$_try" -ge 5 ]; then
+			sed 's/^/  shim: /' "$TMPD/fwd.$_fn" >&2
+			fail "$_fn: the shim ended: $*"
+		fi
+		_try=$((_try + 1))
+	done
 }

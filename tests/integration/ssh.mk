@@ -59,3 +59,7 @@ INTEGRATION_TESTS += tests/integration/ssh-places.sh
 EXTRA_DIST += tests/integration/ssh-places.sh
 INTEGRATION_TESTS += tests/integration/ssh-term.sh
 EXTRA_DIST += tests/integration/ssh-term.sh
+INTEGRATION_TESTS += tests/integration/forward-netns.sh \
+	tests/integration/forward-bulk.sh
+EXTRA_DIST += tests/integration/forward-netns.sh \
+	tests/integration/forward-bulk.sh
