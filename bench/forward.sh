@@ -85,14 +85,9 @@ track "$O_PID"
 # spindle: the daemon, route bi, the shim's forwards.
 NETNS_ROUTE="$U_A@bastion+$U_B@inner,config=$SSHW/ssh_config.ns"
 netns_daemon bi
-S_L=$(free_port 3) S_D=$(free_port 4)
-( "$FAKEBIN/ssh" -N -L "127.0.0.1:$S_L:127.0.0.1:$SP" -D "127.0.0.1:$S_D" \
-    bi </dev/null >"$TMPD/shim.out" 2>&1 &
-  echo $! >"$TMPD/shimpid" )
-S_PID=$(cat "$TMPD/shimpid")
-track "$S_PID"
+fwd_start bench -N -L "127.0.0.1:@1@:127.0.0.1:$SP" -D "127.0.0.1:@2@"
+S_L=$P1 S_D=$P2 S_PID=$FWD_PID
 spn_ok=yes
-listen_wait "$S_L" "$S_PID" && listen_wait "$S_D" "$S_PID" || spn_ok=no
 grep -q "$SP" "$TMPD/srv" || fail "far server: $(cat "$TMPD/srv")"
 # Both up end to end (spindle: the route comes up on the first
 # connection), and the far server answers.
@@ -106,7 +101,7 @@ if [ $spn_ok = yes ]; then
 fi
 if [ $spn_ok = no ]; then
 	log "spindle's forwards do not work; OpenSSH's side only:"
-	sed 's/^/  shim: /' "$TMPD/shim.out" >&2
+	sed 's/^/  shim: /' "$TMPD/fwd.bench" >&2
 	[ -f "${DAEMON_LOG:-}" ] && tail -5 "$DAEMON_LOG" | sed 's/^/  daemon: /' >&2
 fi
 t_up=$(date +%s)
