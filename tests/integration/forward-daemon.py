@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+# forward-daemon.sh's helpers: servers and clients on loopback, and a
+# client of the daemon's FORWARD request (passed fds, as the shim's -L
+# and -W pass them).
+#
+#   srv eof PORTFILE        read to EOF, then answer "N SHA256" (half-close)
+#   srv http DIR PORTFILE   a threading HTTP server of DIR
+#   freeport                a port free on 127.0.0.1 now
+#   fwd MODE ROUTE HOST PORT BYTES   FORWARD direct|stdio|socks5 through
+#                                    the daemon; prints its replies
+#   para PORT N BYTES       N connections at once to 127.0.0.1:PORT, each
+#                           as `fwd` checks it; prints "ok N" or errors
+#   hold PORT               connect, print "connected", wait for EOF,
+#                           print "eof after S s"
+import hashlib, os, socket, struct, sys, threading, time
+
+
+def answer(data):
+    return ("%d %s\n" % (len(data), hashlib.sha256(data).hexdigest())).encode()
+
+
+def payload(n):
+    return (b"0123456789abcdef" * (n // 16 + 1))[:n]
+
+
+def serve(ls, handle):
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+
+def eof_handle(c):
+    data = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        data += b
+    c.sendall(answer(data))
+    c.close()
+
+
+def listen(portfile):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(256)
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d\n" % ls.getsockname()[1])
+    os.rename(portfile + ".tmp", portfile)
+    return ls
+
+
+def srv(args):
+    if args[0] == "http":
+        import functools, http.server
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+        h = functools.partial(Quiet, directory=args[1])
+        s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+        with open(args[2] + ".tmp", "w") as f:
+            f.write("%d\n" % s.server_address[1])
+        os.rename(args[2] + ".tmp", args[2])
+        s.serve_forever()
+    ls = listen(args[1])
+    serve(ls, eof_handle)
+
+
+def u32(v):
+    return struct.pack(">I", v)
+
+
+def pstr(s):
+    b = s.encode()
+    return u32(len(b)) + b
+
+
+def spec(route):
+    # route, kind, user, sshargs, sshenv, password, keepalive, timeout,
+    # agent, hop passwords
+    return (pstr(route) + u32(0) + pstr("") + u32(0) + pstr("") +
+            pstr("") + u32(0xffffffff) + u32(0xffffffff) + pstr("") + u32(0))
+
+
+def frame(t, body):
+    return u32(8 + len(body)) + u32(t) + u32(1) + body
+
+
+def read_frame(c, buf):
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+        b = c.recv(65536)
+        if not b:
+            return None, buf
+        buf += b
+    n = struct.unpack(">I", buf[:4])[0]
+    t = struct.unpack(">I", buf[4:8])[0]
+    return (t, buf[12:4 + n]), buf[4 + n:]
+
+
+def ustr(b, off):
+    n = struct.unpack(">I", b[off:off + 4])[0]
+    return b[off + 4:off + 4 + n].decode(errors="replace"), off + 4 + n
+
+
+def show(t, body):
+    if t == 2:
+        text, off = ustr(body, 0)
+        print("ERROR %s (%d)" % (text, struct.unpack(">I",
+              body[off:off + 4])[0]), flush=True)
+    elif t == 19:
+        peer, off = ustr(body, 0)
+        target, _ = ustr(body, off)
+        print("CONNECTED %s %s" % (peer, target), flush=True)
+    elif t == 21:
+        hi, lo, ohi, olo = struct.unpack(">IIII", body[:16])
+        why, _ = ustr(body, 16)
+        print("DONE in %d out %d why '%s'" % ((hi << 32) | lo,
+              (ohi << 32) | olo, why), flush=True)
+    elif t != 1:
+        print("TYPE %d" % t, flush=True)
+
+
+def control(route, mode, host, port, fds):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(os.environ["SPINDLE_RUNTIME_DIR"] + "/sock")
+    m = {"direct": 1, "socks5": 2, "stdio": 3}[mode]
+    body = spec(route) + u32(m) + u32(0) + pstr(host) + u32(port)
+    c.sendall(frame(1, u32(2)))
+    socket.send_fds(c, [frame(17, body)], fds)
+    for fd in fds:
+        os.close(fd)
+    return c
+
+
+def replies(c, out):
+    buf = b""
+    while True:
+        m, buf = read_frame(c, buf)
+        if m is None:
+            break
+        show(*m)
+        out.append(m[0])
+
+
+def fwd(args):
+    mode, route, host, port, n = args[0], args[1], args[2], int(args[3]), \
+        int(args[4])
+    data = payload(n)
+    if mode == "stdio":
+        r_in, w_in = os.pipe()
+        r_out, w_out = os.pipe()
+        c = control(route, mode, host, port, [r_in, w_out])
+        wr = lambda b: os.write(w_in, b)
+        close_wr = lambda: os.close(w_in)
+        rd = lambda: os.read(r_out, 65536)
+    else:
+        a, b = socket.socketpair()
+        c = control(route, mode, host if mode != "socks5" else "", port,
+                    [b.detach()])
+        wr = a.send
+        close_wr = lambda: a.shutdown(socket.SHUT_WR)
+        rd = lambda: a.recv(65536)
+        if mode == "socks5":    # a name, resolved at the far end
+            a.sendall(b"\x05\x01\x00")
+            assert a.recv(2) == b"\x05\x00"
+            h = host.encode()
+            a.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h +
+                      struct.pack(">H", port))
+            rep = a.recv(4)
+            print("SOCKS5 reply %d" % rep[1], flush=True)
+            if rep[1] != 0:
+                replies(c, [])
+                return
+            a.recv(6 if rep[3] == 1 else 18)
+    seen = []
+    t = threading.Thread(target=replies, args=(c, seen))
+    t.start()
+
+    def writer():
+        off = 0
+        try:
+            while off < len(data):
+                off += wr(data[off:off + 65536])
+            close_wr()
+        except OSError as e:
+            print("WRITE %s" % e, flush=True)
+    w = threading.Thread(target=writer)
+    w.start()
+    got = b""
+    while True:
+        try:
+            b = rd()
+        except ConnectionResetError:
+            b = b""
+        if not b:
+            break
+        got += b
+    w.join()
+    t.join(20)      # DONE comes once both ways are done
+    print("REPLY " + got.decode(errors="replace").strip(), flush=True)
+    print("EXPECT " + answer(data).decode().strip(), flush=True)
+
+
+def para(args):
+    port, n, size = int(args[0]), int(args[1]), int(args[2])
+    data = payload(size)
+    want = answer(data)
+    errs = []
+    socks = []
+    for i in range(n):      # all connected before any sends
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        socks.append(s)
+
+    def one(s):
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += b
+            if got != want:
+                errs.append("got %r" % got[:80])
+        except Exception as e:
+            errs.append(str(e))
+    ts = [threading.Thread(target=one, args=(s,)) for s in socks]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print("ok %d" % (n - len(errs)) if not errs else "errors %d: %s" %
+          (len(errs), errs[0]), flush=True)
+
+
+def hold(args):
+    s = socket.create_connection(("127.0.0.1", int(args[0])), timeout=30)
+    s.sendall(b"x")
+    print("connected", flush=True)
+    t0 = time.time()
+    try:
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+    print("eof after %.2f s" % (time.time() - t0), flush=True)
+
+
+def freeport(args):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+
+
+{"srv": srv, "fwd": fwd, "para": para, "hold": hold,
+ "freeport": freeport}[sys.argv[1]](sys.argv[2:])
