@@ -3,15 +3,17 @@
 # client of the daemon's FORWARD request (passed fds, as the shim's -L
 # and -W pass them).
 #
-#   srv eof PORTFILE        read to EOF, then answer "N SHA256" (half-close)
-#   srv http DIR PORTFILE   a threading HTTP server of DIR
-#   freeport                a port free on 127.0.0.1 now
-#   fwd MODE ROUTE HOST PORT BYTES   FORWARD direct|stdio|socks5 through
-#                                    the daemon; prints its replies
+#   srv DIR PORTFILE        two servers: one reads to EOF, then answers
+#                           "N SHA256" (a half-close must reach it), one
+#                           HTTP of DIR; PORTFILE gets "EOFPORT HTTPPORT"
+#   freeport N              N ports free on 127.0.0.1 now
+#   fwd OUT MODE ROUTE HOST PORT BYTES...   FORWARD direct|stdio|socks5
+#                           through the daemon, its replies in file OUT;
+#                           each six words another, in turn
 #   para PORT N BYTES       N connections at once to 127.0.0.1:PORT, each
 #                           as `fwd` checks it; prints "ok N" or errors
 #   hold PORT               connect, print "connected", wait for EOF,
-#                           print "eof after S s"
+#                           print "eof after S s, at UNIXTIME"
 import hashlib, os, socket, struct, sys, threading, time
 
 
@@ -40,31 +42,22 @@ def eof_handle(c):
     c.close()
 
 
-def listen(portfile):
+def srv(args):
+    import functools, http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+    h = functools.partial(Quiet, directory=args[0])
+    hs = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", 0))
     ls.listen(256)
-    with open(portfile + ".tmp", "w") as f:
-        f.write("%d\n" % ls.getsockname()[1])
-    os.rename(portfile + ".tmp", portfile)
-    return ls
-
-
-def srv(args):
-    if args[0] == "http":
-        import functools, http.server
-
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-        h = functools.partial(Quiet, directory=args[1])
-        s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
-        with open(args[2] + ".tmp", "w") as f:
-            f.write("%d\n" % s.server_address[1])
-        os.rename(args[2] + ".tmp", args[2])
-        s.serve_forever()
-    ls = listen(args[1])
+    with open(args[1] + ".tmp", "w") as f:
+        f.write("%d %d\n" % (ls.getsockname()[1], hs.server_address[1]))
+    os.rename(args[1] + ".tmp", args[1])
+    threading.Thread(target=hs.serve_forever, daemon=True).start()
     serve(ls, eof_handle)
 
 
@@ -104,11 +97,15 @@ def ustr(b, off):
     return b[off + 4:off + 4 + n].decode(errors="replace"), off + 4 + n
 
 
+T0 = time.time()
+
+
 def show(t, body):
     if t == 2:
         text, off = ustr(body, 0)
         print("ERROR %s (%d)" % (text, struct.unpack(">I",
               body[off:off + 4])[0]), flush=True)
+        print("ERROR after %.3f s" % (time.time() - T0), flush=True)
     elif t == 19:
         peer, off = ustr(body, 0)
         target, _ = ustr(body, off)
@@ -123,6 +120,8 @@ def show(t, body):
 
 
 def control(route, mode, host, port, fds):
+    global T0
+    T0 = time.time()
     c = socket.socket(socket.AF_UNIX)
     c.connect(os.environ["SPINDLE_RUNTIME_DIR"] + "/sock")
     m = {"direct": 1, "socks5": 2, "stdio": 3}[mode]
@@ -145,6 +144,15 @@ def replies(c, out):
 
 
 def fwd(args):
+    while args:
+        with open(args[0], "w") as out:
+            sys.stdout = out
+            fwd1(args[1:6])
+            sys.stdout = sys.__stdout__
+        args = args[6:]
+
+
+def fwd1(args):
     mode, route, host, port, n = args[0], args[1], args[2], int(args[3]), \
         int(args[4])
     data = payload(n)
@@ -246,13 +254,15 @@ def hold(args):
             pass
     except OSError:
         pass
-    print("eof after %.2f s" % (time.time() - t0), flush=True)
+    print("eof after %.2f s, at %.3f" % (time.time() - t0, time.time()),
+          flush=True)
 
 
 def freeport(args):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    print(s.getsockname()[1])
+    ss = [socket.socket() for i in range(int(args[0]))]
+    for s in ss:
+        s.bind(("127.0.0.1", 0))
+    print(" ".join(str(s.getsockname()[1]) for s in ss))
 
 
 {"srv": srv, "fwd": fwd, "para": para, "hold": hold,
