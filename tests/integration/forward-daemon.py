@@ -12,6 +12,8 @@
 #                           each six words another, in turn
 #   para PORT N BYTES       N connections at once to 127.0.0.1:PORT, each
 #                           as `fwd` checks it; prints "ok N" or errors
+#   fwdn N ROUTE HOST PORT BYTES   N direct FORWARDs at once, each on a
+#                           connection of its own; "ok N" or errors
 #   hold PORT               connect, print "connected", wait for EOF,
 #                           print "eof after S s, at UNIXTIME"
 import hashlib, os, socket, struct, sys, threading, time
@@ -244,6 +246,44 @@ def para(args):
           (len(errs), errs[0]), flush=True)
 
 
+def fwdn(args):
+    n, route, host, port, size = int(args[0]), args[1], args[2], \
+        int(args[3]), int(args[4])
+    data = payload(size)
+    want = answer(data)
+    errs = []
+    pairs = []
+    for i in range(n):      # all asked for before any sends
+        a, b = socket.socketpair()
+        pairs.append((a, control(route, "direct", host, port, [b.detach()])))
+
+    def one(a, c):
+        try:
+            a.sendall(data)
+            a.shutdown(socket.SHUT_WR)
+            got = b""
+            while True:
+                b = a.recv(65536)
+                if not b:
+                    break
+                got += b
+            seen = []
+            replies(c, seen)
+            if got != want or seen[-1] != 21:
+                errs.append("got %r, replies %r" % (got[:80], seen))
+        except Exception as e:
+            errs.append(str(e))
+    ts = [threading.Thread(target=one, args=p) for p in pairs]
+    sys.stdout = open(os.devnull, "w")     # replies() shows each
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    sys.stdout = sys.__stdout__
+    print("ok %d" % n if not errs else "errors %d: %s" % (len(errs),
+          errs[0]), flush=True)
+
+
 def hold(args):
     s = socket.create_connection(("127.0.0.1", int(args[0])), timeout=30)
     s.sendall(b"x")
@@ -265,5 +305,5 @@ def freeport(args):
     print(" ".join(str(s.getsockname()[1]) for s in ss))
 
 
-{"srv": srv, "fwd": fwd, "para": para, "hold": hold,
+{"srv": srv, "fwd": fwd, "fwdn": fwdn, "para": para, "hold": hold,
  "freeport": freeport}[sys.argv[1]](sys.argv[2:])

@@ -80,6 +80,15 @@ fwd_check "socks5" "$TMPD/socks"
 contains "$TMPD/socks" "CONNECTED 127.0.0.1:$EOFP localhost:$EOFP" ||
     fail "socks5 target: $(cat "$TMPD/socks")"
 
+# 100 FORWARD requests at once (each a client of the daemon: its limit
+# is an eighth of its fd limit, at most 1024, as daemon status says).
+t=$(date +%s.%N)
+out=$(timeout 60 $H fwdn 100 local 127.0.0.1 "$EOFP" 16384 2>&1)
+check "100 parallel FORWARD requests" "ok 100" "$out"
+log "100 parallel FORWARD requests of 16 KiB: $(secs_since "$t") s;" \
+    "$(spn daemon status |
+    sed -n 's/.*, \([0-9]* clients (at most [0-9]*)\).*/\1/p')"
+
 # The refused port: ERROR with the far side's words, fast, and one line
 # in the daemon's log; the SOCKS client hears SOCKS5's "connection
 # refused" (5).
