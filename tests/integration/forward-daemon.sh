@@ -7,7 +7,8 @@
 # connections, kill -9 of the middle agent, down closing them, a bind
 # conflict reported by up).  Servers are python3 on loopback.
 . "$(dirname "$0")/lib.sh"
-PY=$(command -v python3) || skip "python3 is not installed"
+PY=/usr/bin/python3
+[ -x "$PY" ] || skip "no $PY"
 command -v curl >/dev/null 2>&1 || skip "curl is not installed"
 H="$PY $(dirname "$0")/forward-daemon.py"
 export SPINDLE_RUNTIME_DIR="$TMPD/rt" SPINDLE_ROUTES="$TMPD/routes"
