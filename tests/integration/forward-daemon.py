@@ -14,6 +14,9 @@
 #                           as `fwd` checks it; prints "ok N" or errors
 #   fwdn N ROUTE HOST PORT BYTES   N direct FORWARDs at once, each on a
 #                           connection of its own; "ok N" or errors
+#   hang ROUTE HOST PORT    FORWARD direct, then hang up the control
+#                           connection: "closed after S s" once the
+#                           forwarded socket ends
 #   hold PORT               connect, print "connected", wait for EOF,
 #                           print "eof after S s, at UNIXTIME"
 import hashlib, os, socket, struct, sys, threading, time
@@ -35,12 +38,15 @@ def serve(ls, handle):
 
 def eof_handle(c):
     data = b""
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        data += b
-    c.sendall(answer(data))
+    try:
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            data += b
+        c.sendall(answer(data))
+    except OSError:     # reset: a forward cut
+        pass
     c.close()
 
 
@@ -266,6 +272,24 @@ def fwdn(args):
     parallel(int(args[0]), int(args[4]), conn)
 
 
+def hang(args):
+    a, b = socket.socketpair()
+    c = control(args[0], "direct", args[1], int(args[2]), [b.detach()])
+    a.sendall(b"x")
+    m, _ = read_frame(c, b"")   # HELLO
+    m, _ = read_frame(c, _)
+    show(*m)
+    t0 = time.time()
+    c.close()
+    a.settimeout(10)
+    try:
+        while a.recv(65536):
+            pass
+    except OSError:
+        pass
+    print("closed after %.2f s" % (time.time() - t0), flush=True)
+
+
 def hold(args):
     s = socket.create_connection(("127.0.0.1", int(args[0])), timeout=30)
     s.sendall(b"x")
@@ -288,4 +312,5 @@ def freeport(args):
 
 
 {"srv": srv, "fwd": fwd, "fwdn": fwdn, "para": para, "hold": hold,
+ "hang": hang,
  "freeport": freeport}[sys.argv[1]](sys.argv[2:])

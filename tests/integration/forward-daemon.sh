@@ -81,6 +81,13 @@ fwd_check "socks5" "$TMPD/socks"
 contains "$TMPD/socks" "CONNECTED 127.0.0.1:$EOFP localhost:$EOFP" ||
     fail "socks5 target: $(cat "$TMPD/socks")"
 
+# The client hangs up (the shim exits): its forward ends with it.
+timeout 30 $H hang local 127.0.0.1 "$EOFP" >"$TMPD/out" 2>&1
+grep -q "^CONNECTED 127.0.0.1:$EOFP" "$TMPD/out" || fail "hang: $(cat "$TMPD/out")"
+s=$(sed -n 's/^closed after \([0-9.]*\) s/\1/p' "$TMPD/out")
+log "the client hung up: its forward closed after $s s"
+awk -v s="$s" 'BEGIN { exit !(s < 5) }' || fail "hang: $(cat "$TMPD/out")"
+
 # 100 FORWARD requests at once (each a client of the daemon: its limit
 # is an eighth of its fd limit, at most 1024, as daemon status says).
 t=$(date +%s.%N)
