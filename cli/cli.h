@@ -156,6 +156,7 @@ extern const struct cmd_entry cmd_check_entry;
 extern const struct cmd_entry cmd_daemon_entry;
 extern const struct cmd_entry cmd_fakessh_bin_entry;
 extern const struct cmd_entry cmd_exec_entry;
+extern const struct cmd_entry cmd_forward_entry;
 int		 daemon_stop_wait(void);
 
 /* sig.c */
