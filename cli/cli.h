@@ -89,6 +89,14 @@ int		 dlog_print(int);
 int		 daemon_serve(int);
 void		 daemon_stop(void);
 size_t		 dconn_count(void);
+struct dconn;
+void		 dconn_send(struct dconn *, uint32_t, uint32_t, struct pk *);
+void		 dconn_hold(struct dconn *, void (*)(void *), void *);
+
+/* dremote.c: LISTEN, ssh -R */
+void		 dremote_init(struct master *);
+void		 dremote_listen(struct dconn *, const struct ctl_msg *,
+		     struct upk *);
 size_t		 dconn_max(void);
 
 /* cmd.c: the options of route-building commands */
@@ -184,6 +192,7 @@ extern const struct cmd_entry cmd_check_entry;
 extern const struct cmd_entry cmd_daemon_entry;
 extern const struct cmd_entry cmd_fakessh_bin_entry;
 extern const struct cmd_entry cmd_exec_entry;
+extern const struct cmd_entry cmd_forward_entry;
 int		 daemon_stop_wait(void);
 
 /* sig.c */

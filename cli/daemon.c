@@ -51,6 +51,8 @@ struct dconn {
 	int			 closing;	/* once the output is out */
 	int			 draining;	/* output out, awaiting EOF */
 	struct djob		*job;
+	void			(*held)(void *);	/* by dconn_hold */
+	void			*held_arg;
 	TAILQ_ENTRY(dconn)	 entry;
 };
 
@@ -129,7 +131,7 @@ dconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->job != NULL)
+	if (c->job != NULL || c->held != NULL)
 		return;
 	if (c->draining) {
 		dconn_free(c);
@@ -174,7 +176,7 @@ dconn_write_cb(evutil_socket_t fd, short what, void *arg)
 		dconn_drain(c);
 }
 
-static void
+void
 dconn_send(struct dconn *c, uint32_t type, uint32_t id, struct pk *body)
 {
 	uint8_t hdr[SPN_CTL_HDR];
@@ -236,6 +238,8 @@ dconn_free(struct dconn *c)
 {
 	/* Its client is gone (a second Ctrl-C, mostly), and has said so
 	 * itself if anything was to be said: nothing goes on its stderr. */
+	if (c->held != NULL)
+		c->held(c->held_arg);
 	if (c->job != NULL) {
 		c->job->c = NULL;
 		c->job->say = 0;
@@ -855,6 +859,7 @@ static const struct {
 	{ SPN_CTL_STOP, 1, dconn_stop },
 	{ SPN_CTL_SIGNAL, 0, dconn_signal },
 	{ SPN_CTL_WINCH, 0, dconn_winch },
+	{ SPN_CTL_LISTEN, 1, dremote_listen },
 };
 
 static void
@@ -942,7 +947,8 @@ dconn_dispatch(struct dconn *c, const struct ctl_msg *m)
 	for (size_t i = 0; i < sizeof dconn_table / sizeof *dconn_table; i++) {
 		if (dconn_table[i].type != m->type)
 			continue;
-		if (dconn_table[i].needs_idle && c->job != NULL)
+		if (dconn_table[i].needs_idle && (c->job != NULL ||
+		    c->held != NULL))
 			dconn_refuse(c, m->id, "one request at a time");
 		else if (dconn_full(m->type)) {
 			text = xprintf("too many clients: %zu commands "
@@ -969,7 +975,7 @@ dconn_len_ok(struct dconn *c, const uint8_t *p)
 	uint32_t n = be32_get(p), max = SPN_CTL_MAX;
 	char *text;
 
-	if (!c->hello || c->job != NULL)
+	if (!c->hello || c->job != NULL || c->held != NULL)
 		max = DCONN_SMALL;
 	if (n >= 8 && n <= max)
 		return 1;
@@ -984,6 +990,24 @@ dconn_len_ok(struct dconn *c, const uint8_t *p)
 	dconn_refuse(c, 0, text);
 	free(text);
 	return 0;
+}
+
+/*
+ * A request served elsewhere (dremote.c's LISTEN) holds the connection
+ * as a job does, and hears gone(arg) when it closes; NULL once it is
+ * done (its last word sent): the client then has 10 s to hang up.
+ */
+void
+dconn_hold(struct dconn *c, void (*gone)(void *), void *arg)
+{
+	c->held = gone;
+	c->held_arg = arg;
+	if (gone != NULL)
+		evtimer_del(c->timer);
+	else {
+		c->closing = 1;
+		dconn_idle(c, DCONN_IDLE_SECS);
+	}
 }
 
 /* Dispatch the whole messages in buf; returns the bytes they took. */
@@ -1346,6 +1370,7 @@ daemon_serve(int ready_fd)
 	d_master = sig_master_new(&mo);
 	sig_on_signal(daemon_signal, NULL);
 	dr_init(d_master);
+	dremote_init(d_master);
 	dfwd_init(d_master);
 	d_listen_ev = event_new(master_base(d_master), lfd,
 	    EV_READ | EV_PERSIST, daemon_accept_cb, NULL);
