@@ -50,19 +50,11 @@ struct lsn {
 	struct map	*pending;	/* conn -> lconn, not answered yet */
 };
 
-/* One accepted connection: the socket, our sink writing it, and (once
- * taken) our source reading it. */
+/* One accepted connection: its socket as a pair of streams (TCP's). */
 struct lconn {
-	struct rt	*rt;
 	struct lsn	*l;		/* while pending */
 	uint32_t	 id;
-	uint32_t	 caller;
-	int		 fd;
-	struct sink	*in;
-	struct src	*out;
-	int		 in_done;
-	int		 out_done;
-	struct event	*ev;		/* the end, outside stream callbacks */
+	struct sock	*k;
 };
 
 static struct map	*lsns;
@@ -71,63 +63,25 @@ static size_t		 lconns;
 static void	lsn_arm(struct lsn *);
 
 static void
-lconn_free_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct lconn *c = arg;
-
-	(void)fd;
-	(void)what;
-	sink_free(c->in);
-	src_free(c->out);
-	close(c->fd);
-	event_free(c->ev);
-	free(c);
-	lconns--;
-}
-
-static void
-lconn_end(struct lconn *c)
+lconn_free(struct lconn *c)
 {
 	if (c->l != NULL) {
 		map_del(c->l->pending, c->id);
 		lsn_arm(c->l);
-		c->l = NULL;
 	}
-	c->in_done = c->out_done = 1;
-	event_active(c->ev, EV_TIMEOUT, 0);
+	sock_free(c->k);
+	free(c);
+	lconns--;
 }
 
-/* The caller's bytes are all written: a FIN, and the other way goes on.
- * A failed write or a lost caller ends both ways. */
+/* Both ways done, or cut: the socket is closed already. */
 static void
-lconn_in_done(struct sink *s, const char *why, void *arg)
+lconn_done(struct sock *k, const char *why, void *arg)
 {
-	struct lconn *c = arg;
-
-	(void)s;
-	if (c->in_done)
-		return;
-	c->in_done = 1;
-	if (why == NULL)
-		shutdown(c->fd, SHUT_WR);
-	else
-		shutdown(c->fd, SHUT_RDWR);
-	if (c->out_done)
-		lconn_end(c);
-}
-
-static void
-lconn_out_done(struct src *s, const char *why, void *arg)
-{
-	struct lconn *c = arg;
-
-	(void)s;
-	(void)why;
-	if (c->out_done)
-		return;
-	c->out_done = 1;
-	if (c->in_done)
-		lconn_end(c);
+	(void)k;
+	if (why != NULL)
+		log_debug("forwarded connection: %s", why);
+	lconn_free(arg);
 }
 
 /* The caller takes the connection (sink != 0) or refuses it. */
@@ -135,46 +89,35 @@ static void
 lconn_answer(struct lconn *c, uint32_t sink)
 {
 	struct lsn *l = c->l;
-	int fd;
 
+	if (sink == 0) {
+		lconn_free(c);
+		return;
+	}
 	map_del(l->pending, c->id);
 	c->l = NULL;
 	lsn_arm(l);
-	if (sink == 0 || (fd = dup(c->fd)) < 0) {
-		lconn_end(c);
-		return;
-	}
-	c->out = src_new(c->rt, fd, 1, c->caller, sink, lconn_out_done, c);
+	sock_start(c->k, sink);
 }
 
 static void
 lconn_new(struct lsn *l, int fd, const char *peer)
 {
-	struct lconn *c;
+	struct lconn *c = xcalloc(1, sizeof *c);
 	struct pk pk;
-	int fd2;
 
-	if ((fd2 = dup(fd)) < 0) {
-		close(fd);
-		return;
-	}
-	c = xcalloc(1, sizeof *c);
-	c->rt = l->rt;
 	c->l = l;
 	c->id = ++l->next_conn;
-	c->caller = l->caller;
-	c->fd = fd;
-	c->ev = event_new(rt_base(l->rt), -1, 0, lconn_free_cb, c);
-	/* Two fds on one socket: each stream closes its own, the FIN is
-	 * ours to send (shutdown) when the caller's side ends. */
-	c->in = sink_new(l->rt, fd2, 1, c->caller, lconn_in_done, c);
+	/* Its sink now, for ACCEPTED; its source once the caller's sink
+	 * is known. */
+	c->k = sock_new(l->rt, fd, fd, l->caller, lconn_done, c);
 	map_put(l->pending, c->id, c);
 	lconns++;
 	pk_init(&pk);
 	pk_u32(&pk, SPN_LISTEN_ACCEPTED);
 	pk_u32(&pk, c->id);
 	pk_str(&pk, peer);
-	pk_u32(&pk, sink_handle(c->in));
+	pk_u32(&pk, sock_sink_handle(c->k));
 	rt_send_pk(l->rt, SPN_K_REPLY, l->caller, l->reply_to, 0, &pk);
 	pk_free(&pk);
 }
@@ -253,7 +196,7 @@ lsn_drop_conn(uint32_t id, void *v, void *arg)
 	(void)id;
 	(void)arg;
 	c->l = NULL;
-	lconn_end(c);
+	lconn_free(c);
 }
 
 static void

@@ -582,7 +582,7 @@ sock_dead(struct sock *k, uint32_t dst, uint32_t handle, const char *why)
 static void
 sock_fail(struct sock *k, const char *why)
 {
-	if (k->why != NULL)
+	if (k->why != NULL || k->closed)
 		return;
 	k->why = xstrdup(why);
 	/* Even to a far stream that ended first: a second DEAD is

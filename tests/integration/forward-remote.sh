@@ -1,0 +1,287 @@
+#!/bin/sh
+# Remote forwards (ssh -R) end to end, in the network-namespace world of
+# ssh-netns.sh: a bastion reachable from here and an inner host reachable
+# only through it.  A LISTEN through bastion+inner (tests/integration/
+# listen-hold holds it, as the shim's -R will) reports the port the far
+# end bound; a connection made inside the inner namespace to 127.0.0.1
+# on that port reaches a server on this side, data both ways with a
+# half-close; the far listener is bound to 127.0.0.1 only, in the inner
+# namespace, as the route's last user (sudo); it goes when its client
+# exits; a refused target here is logged as ssh says it; a bind conflict
+# is refused with the far side's words.
+. "$(dirname "$0")/lib-sshd.sh"
+command -v ip >/dev/null || skip "ip (iproute2) is not installed"
+command -v ss >/dev/null || skip "ss (iproute2) is not installed"
+T0=$(date +%s)
+# The system's python: a version manager's shim costs seconds a start.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+HOLD=${BUILDDIR:-$(dirname "$SPINDLE")}/tests/integration/listen-hold
+[ -x "$HOLD" ] || fail "no $HOLD (make check builds it)"
+
+n=$(printf '%04x' $(($$ % 65536)))
+NB=spnrb$n NI=spnri$n
+x=$(($$ % 200 + 20))
+B=169.254.$x.2 I=169.254.$x.6
+netns_cleanup() {
+	[ -n "${SPINDLE_RUNTIME_DIR:-}" ] &&
+	    timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
+	for p in $NS_SSHD $SRV; do kill -KILL "$p" 2>/dev/null; done
+	ip netns pids "$NB" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	ip netns pids "$NI" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	ip link del "vr$n" 2>/dev/null
+	ip netns del "$NB" 2>/dev/null
+	ip netns del "$NI" 2>/dev/null
+}
+NS_SSHD="" SRV=""
+trap '_t=$?; netns_cleanup; (exit $_t); _sshd_cleanup' EXIT
+ip netns add "$NB" || skip "cannot create network namespaces"
+ip netns add "$NI" || fail "ip netns add $NI"
+ip link add "vr$n" type veth peer name "vrp$n" || fail "veth"
+ip link set "vrp$n" netns "$NB"
+ip addr add "169.254.$x.1/30" dev "vr$n"
+ip link set "vr$n" up
+ip -n "$NB" link set lo up
+ip -n "$NB" addr add "$B/30" dev "vrp$n"
+ip -n "$NB" link set "vrp$n" up
+ip -n "$NB" link add "vi$n" type veth peer name "vip$n" netns "$NI" ||
+    fail "inner veth"
+ip -n "$NB" addr add "169.254.$x.5/30" dev "vi$n"
+ip -n "$NB" link set "vi$n" up
+ip -n "$NI" link set lo up
+ip -n "$NI" addr add "$I/30" dev "vip$n"
+ip -n "$NI" link set "vip$n" up
+
+# ns_sshd NS ADDR: the world's sshd, listening on ADDR:22 inside NS.
+ns_sshd() {
+	( ip netns exec "$1" /usr/sbin/sshd -D -f "$SSHW/sshd/config" \
+	    -o "ListenAddress=$2" -o Port=22 -o "PidFile=$TMPD/pid.$1" \
+	    -E "$TMPD/log.$1" </dev/null >/dev/null 2>&1 &
+	  echo $! >"$TMPD/dpid.$1" )
+	NS_SSHD="$NS_SSHD $(cat "$TMPD/dpid.$1")"
+	_t=100
+	while [ "$_t" -gt 0 ] &&
+	    ! grep -q "listening on $2" "$TMPD/log.$1" 2>/dev/null; do
+		sleep 0.05
+		_t=$((_t - 1))
+	done
+	grep -q "listening on $2" "$TMPD/log.$1" ||
+	    fail "sshd in $1 did not start: $(cat "$TMPD/log.$1")"
+}
+ns_sshd "$NB" "$B"
+ns_sshd "$NI" "$I"
+
+key=$(cut -d' ' -f1,2 "$SSHW/sshd/host_key.pub")
+printf '%s %s\n%s %s\n' "$B" "$key" "$I" "$key" >"$SSHW/known_hosts.ns"
+chmod 644 "$SSHW/known_hosts.ns"
+cat >"$SSHW/ssh_config.ns" <<EOF
+Host bastion
+	HostName $B
+Host inner
+	HostName $I
+Host *
+	Port 22
+	IdentityFile $SSHW/keys/%u/id
+	IdentitiesOnly yes
+	IdentityAgent none
+	UserKnownHostsFile $SSHW/known_hosts.ns
+	GlobalKnownHostsFile /dev/null
+	StrictHostKeyChecking yes
+	CheckHostIP no
+	BatchMode yes
+	ConnectTimeout 3
+	LogLevel ERROR
+EOF
+chmod 644 "$SSHW/ssh_config.ns"
+SPINDLE_SSH_ARGS="-F $SSHW/ssh_config.ns"
+SPINDLE_RUNTIME_DIR=$TMPD/rt
+SPINDLE_ROUTES=$TMPD/routes
+export SPINDLE_SSH_ARGS SPINDLE_RUNTIME_DIR SPINDLE_ROUTES
+: >"$SPINDLE_ROUTES"
+LOG=$SPINDLE_RUNTIME_DIR/daemon.log
+R="$U_A@bastion+$U_B@inner,config=$SSHW/ssh_config.ns"
+RS="$R+sudo=$U_W"
+
+# The server on this side: each connection read to its EOF, then
+# answered with the sha256 of what came and all of it back.  It takes
+# the first free port from one of its own (parallel tests).
+cat >"$TMPD/srv.py" <<'EOF'
+import hashlib, socket, sys, threading
+s = socket.socket()
+port = int(sys.argv[1])
+while True:
+    try:
+        s.bind(("127.0.0.1", port))
+        break
+    except OSError:
+        port += 1
+s.listen(64)
+with open(sys.argv[2], "w") as f:
+    f.write("%d\n" % port)
+def serve(c):
+    b = bytearray()
+    while True:
+        x = c.recv(1 << 16)
+        if not x:
+            break
+        b += x
+    c.sendall(hashlib.sha256(b).hexdigest().encode() + b"\n" + bytes(b))
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+# The client, inside a namespace: PORT FILE -> "SHA-THERE SHA-BACK".
+cat >"$TMPD/cli.py" <<'EOF'
+import hashlib, socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+c.sendall(open(sys.argv[2], "rb").read())
+c.shutdown(socket.SHUT_WR)
+b = bytearray()
+while True:
+    x = c.recv(1 << 16)
+    if not x:
+        break
+    b += x
+line, _, rest = bytes(b).partition(b"\n")
+print(line.decode() or "-", hashlib.sha256(rest).hexdigest())
+EOF
+"$PY" "$TMPD/srv.py" $((30000 + $$ % 20000)) "$TMPD/srv.port" &
+SRV=$!
+i=0
+while [ ! -s "$TMPD/srv.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+P=$(cat "$TMPD/srv.port")
+[ -n "$P" ] || fail "the server did not start"
+head -c 1000000 /dev/urandom >"$TMPD/data"
+head -c 100000 "$TMPD/data" >"$TMPD/small"
+SMALL=$(sha256sum <"$TMPD/small" | cut -d' ' -f1)
+SUM=$(sha256sum <"$TMPD/data" | cut -d' ' -f1)
+
+spn daemon start >/dev/null || fail "daemon start"
+log "$(($(date +%s) - T0)) s: world up"
+
+# hold_port NAME: the port listen-hold NAME ($HPID) got (60 s at most).
+hold_port() {
+	_i=600
+	while ! grep -q "^port " "$TMPD/$1.out" && [ $_i -gt 0 ] &&
+	    kill -0 "$HPID" 2>/dev/null; do
+		sleep 0.1
+		_i=$((_i - 1))
+	done
+	sed -n 's/^port //p' "$TMPD/$1.out"
+}
+# listening NS PORT: who listens on PORT in NS ("127.0.0.1:PORT"...).
+listening() {
+	ip netns exec "$1" ss -Hltn "sport = :$2" | awk '{ print $4 }'
+}
+
+# 1. Through bastion+inner, port 0: the far end says which port.
+mkfifo "$TMPD/a.in"
+"$HOLD" "$R" - 0 127.0.0.1 "$P" <"$TMPD/a.in" >"$TMPD/a.out" \
+    2>"$TMPD/a.err" &
+HPID=$!
+track "$HPID"
+exec 7>"$TMPD/a.in"
+N=$(hold_port a)
+[ -n "$N" ] || fail "no port: $(cat "$TMPD/a.err")"
+[ "$N" -gt 0 ] || fail "port $N"
+log "allocated port $N"
+where=$(listening "$NI" "$N")
+check "far listener in inner" "127.0.0.1:$N" "$where"
+[ -z "$(listening "$NB" "$N")" ] || fail "a listener in the bastion"
+# Inside inner, to its loopback: the server here answers.
+t1=$(date +%s%N)
+out=$(ip netns exec "$NI" "$PY" "$TMPD/cli.py" "$N" "$TMPD/data" \
+    2>"$TMPD/err")
+t2=$(date +%s%N)
+check "1 MB there and back (half-close)" "$SUM $SUM" "$out"
+log "1 MB each way: $(( (t2 - t1) / 1000000 )) ms"
+log "$(($(date +%s) - T0)) s: one connection"
+# Several at once.
+for k in 1 2 3 4; do
+	ip netns exec "$NI" "$PY" "$TMPD/cli.py" "$N" "$TMPD/small" \
+	    >"$TMPD/par.$k" 2>&1 &
+	eval "pp$k=\$!"
+done
+for k in 1 2 3 4; do
+	eval "wait \$pp$k"
+	check "parallel connection $k" "$SMALL $SMALL" "$(cat "$TMPD/par.$k")"
+done
+
+log "$(($(date +%s) - T0)) s: parallel"
+# 2. The same port again: refused with the far side's words.
+"$HOLD" "$R" - "$N" 127.0.0.1 "$P" </dev/null >"$TMPD/b.out" \
+    2>"$TMPD/b.err"
+check_rc "a second listener on port $N" 255 $? "$TMPD/b.err"
+contains "$TMPD/b.err" "bind [127.0.0.1]:$N: Address" ||
+    fail "bind conflict: $(cat "$TMPD/b.err")"
+
+# 3. The client goes: so does the far listener.
+exec 7>&-
+wait "$HPID"
+check_rc "listen-hold after its stdin ended" 0 $? "$TMPD/a.err"
+i=100
+while [ -n "$(listening "$NI" "$N")" ] && [ $i -gt 0 ]; do
+	sleep 0.1
+	i=$((i - 1))
+done
+[ -z "$(listening "$NI" "$N")" ] ||
+    fail "far listener still there after its client exited"
+
+log "$(($(date +%s) - T0)) s: listener gone"
+# 4. A target that refuses: the far connection is closed, the daemon log
+# says it as ssh does.  (Port 1 of our loopback: nothing listens.)
+mkfifo "$TMPD/c.in"
+"$HOLD" "$R" - 0 127.0.0.1 1 <"$TMPD/c.in" >"$TMPD/c.out" \
+    2>"$TMPD/c.err" &
+HPID=$!
+track "$HPID"
+exec 7>"$TMPD/c.in"
+N=$(hold_port c)
+[ -n "$N" ] || fail "no port: $(cat "$TMPD/c.err")"
+out=$(ip netns exec "$NI" "$PY" "$TMPD/cli.py" "$N" "$TMPD/small" \
+    2>&1 | tail -n 1)
+case $out in
+"- "*|*Error*) ;;
+*) fail "refused target: the far connection got: $out" ;;
+esac
+contains "$LOG" "connect_to 127.0.0.1 port 1: failed." ||
+    fail "refused target not logged: $(tail -n 5 "$LOG")"
+exec 7>&-
+wait "$HPID"
+
+log "$(($(date +%s) - T0)) s: refused"
+# 5. Through sudo: the far listener is the sudo user's, still in inner.
+mkfifo "$TMPD/d.in"
+"$HOLD" "$RS" - 0 127.0.0.1 "$P" <"$TMPD/d.in" >"$TMPD/d.out" \
+    2>"$TMPD/d.err" &
+HPID=$!
+track "$HPID"
+exec 7>"$TMPD/d.in"
+N=$(hold_port d)
+[ -n "$N" ] || fail "no port through sudo: $(cat "$TMPD/d.err")"
+check "far listener (sudo) in inner" "127.0.0.1:$N" "$(listening "$NI" "$N")"
+lpid=$(ip netns exec "$NI" ss -Hltnp "sport = :$N" |
+    sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+owner=$(ps -o user= -p "$lpid" 2>/dev/null)
+check "the far listener's user" "$U_W" "$owner"
+out=$(ip netns exec "$NI" "$PY" "$TMPD/cli.py" "$N" "$TMPD/data" \
+    2>"$TMPD/err")
+check "1 MB there and back through sudo" "$SUM $SUM" "$out"
+
+log "$(($(date +%s) - T0)) s: sudo"
+# 6. The route lost (its last agent killed): the client hears of it.
+kill -KILL "$lpid"
+i=100
+while kill -0 "$HPID" 2>/dev/null && [ $i -gt 0 ]; do
+	sleep 0.1
+	i=$((i - 1))
+done
+kill -0 "$HPID" 2>/dev/null && fail "listen-hold kept on after the route died"
+wait "$HPID"
+check_rc "listen-hold after the route died" 1 $? "$TMPD/d.err"
+contains "$TMPD/d.err" "lost: " || fail "route lost: $(cat "$TMPD/d.err")"
+exec 7>&-
+
+log "forward-remote: $(($(date +%s) - T0)) s"
+pass
