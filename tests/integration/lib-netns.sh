@@ -184,9 +184,12 @@ cat >"$TMPD/netns.py" <<'EOF'
 import hashlib, random, socket, sys, threading, time
 
 BLOCK = random.Random(11).randbytes(1 << 20)
+LOCK = threading.Lock()
 
 def out(*a):
-	print(*a, flush=True)
+	with LOCK:
+		sys.stdout.write(' '.join(str(x) for x in a) + '\n')
+		sys.stdout.flush()
 
 def pattern(n):
 	while n > 0:
