@@ -417,6 +417,16 @@ vmhwm_kb() {
 	awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status" 2>/dev/null
 }
 
+# cpu_ms PID: the CPU time that process used so far (user + system), in
+# milliseconds.
+cpu_ms() {
+	_l=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	_l=${_l##*) }
+	# shellcheck disable=SC2086
+	set -- $_l
+	echo $((($12 + $13) * 1000 / $(getconf CLK_TCK)))
+}
+
 # ns_agents NS: the agents (argv[0] spindle:...) running in namespace NS,
 # one pid a line, in start order.
 ns_agents() {
