@@ -8,7 +8,8 @@
 # half-close; the far listener is bound to 127.0.0.1 only, in the inner
 # namespace, as the route's last user (sudo); it goes when its client
 # exits; a refused target here is logged as ssh says it; a bind conflict
-# is refused with the far side's words.
+# is refused with the far side's words; the route's loss ends the client;
+# and the shim's `ssh -N -R 0:127.0.0.1:PORT ROUTE` does it all as ssh.
 . "$(dirname "$0")/lib-sshd.sh"
 command -v ip >/dev/null || skip "ip (iproute2) is not installed"
 command -v ss >/dev/null || skip "ss (iproute2) is not installed"
@@ -282,6 +283,39 @@ wait "$HPID"
 check_rc "listen-hold after the route died" 1 $? "$TMPD/d.err"
 contains "$TMPD/d.err" "lost: " || fail "route lost: $(cat "$TMPD/d.err")"
 exec 7>&-
+
+log "$(($(date +%s) - T0)) s: route lost"
+
+# 7. The shim's -R through the same route (a name of the routes file):
+# ssh's "Allocated port" line, a connection from inside inner, and the
+# far listener gone once the shim is.
+echo "route rin $R" >"$SPINDLE_ROUTES"
+SSH=$("$SPINDLE" fakessh-bin)/ssh || fail "fakessh-bin"
+"$SSH" -N -R "0:127.0.0.1:$P" rin 2>"$TMPD/r.err" &
+SPID=$!
+track "$SPID"
+i=600
+while ! contains "$TMPD/r.err" "Allocated port" && [ $i -gt 0 ] &&
+    kill -0 "$SPID" 2>/dev/null; do
+	sleep 0.1
+	i=$((i - 1))
+done
+# (ssh ends it with \r\n, as the shim does.)
+N=$(tr -d '\r' <"$TMPD/r.err" | sed -n \
+    's/^Allocated port \([0-9]*\) for remote forward to 127\.0\.0\.1:'"$P"'$/\1/p')
+[ -n "$N" ] || fail "ssh -R 0: no Allocated port line: $(cat "$TMPD/r.err")"
+check "ssh -R: far listener in inner" "127.0.0.1:$N" "$(listening "$NI" "$N")"
+out=$(ip netns exec "$NI" "$PY" "$TMPD/cli.py" "$N" "$TMPD/data" \
+    2>"$TMPD/err")
+check "ssh -R: 1 MB there and back" "$SUM $SUM" "$out"
+kill -TERM "$SPID"
+wait "$SPID"
+i=100
+while [ -n "$(listening "$NI" "$N")" ] && [ $i -gt 0 ]; do
+	sleep 0.1
+	i=$((i - 1))
+done
+[ -z "$(listening "$NI" "$N")" ] || fail "far listener still there after ssh -R exited"
 
 log "forward-remote: $(($(date +%s) - T0)) s"
 pass
