@@ -65,6 +65,7 @@ struct djob {
 	struct xcl		*x;
 	struct probe_req	 probe_req;	/* INFO, PING */
 	struct probe		*probe;
+	struct dfwd		*fwd;		/* FORWARD (dforward.c) */
 	struct exec_req		 req;
 	int			 fds[3];
 	uint32_t		 ping;		/* CHECK's call */
@@ -307,6 +308,7 @@ djob_free(struct djob *j)
 			close(j->fds[i]);
 	}
 	djob_drop_req(j);
+	dfwd_free(j->fwd, j->err);
 	free(j->err);
 	free(j);
 }
@@ -333,6 +335,29 @@ djob_say(int fd, const char *err)
 	}
 	free(line);
 	return off == len;
+}
+
+/* CONNECTED, or DONE with how many bytes went each way and why. */
+static void
+djob_fwd_send(struct djob *j, uint32_t type)
+{
+	uint64_t in = dfwd_bytes_in(j->fwd), out = dfwd_bytes_out(j->fwd);
+	const char *why = dfwd_why(j->fwd);
+	struct pk pk;
+
+	pk_init(&pk);
+	if (type == SPN_CTL_CONNECTED) {
+		pk_str(&pk, dfwd_peer(j->fwd));
+		pk_str(&pk, dfwd_target(j->fwd));
+	} else {
+		pk_u32(&pk, in >> 32);
+		pk_u32(&pk, in);
+		pk_u32(&pk, out >> 32);
+		pk_u32(&pk, out);
+		pk_str(&pk, why != NULL ? why : "");
+	}
+	dconn_send(j->c, type, j->id, &pk);
+	pk_free(&pk);
 }
 
 static void
@@ -366,7 +391,9 @@ djob_finish_cb(evutil_socket_t fd, short what, void *arg)
 		pk_u32(&pk, j->said);
 		dconn_send(j->c, SPN_CTL_EXIT, j->id, &pk);
 		pk_free(&pk);
-	} else if (j->c != NULL)
+	} else if (j->c != NULL && j->fwd != NULL && dfwd_connected(j->fwd))
+		djob_fwd_send(j, SPN_CTL_DONE);
+	else if (j->c != NULL)
 		dconn_reply(j->c, j->code == 0 ? SPN_CTL_OK : SPN_CTL_ERROR,
 		    j->id, j->err, j->code < 0 ? 255 : j->code);
 	if (j->c != NULL) {
@@ -393,6 +420,8 @@ djob_what(const struct djob *j)
 		return "check";
 	case SPN_CTL_INFO:
 		return "info";
+	case SPN_CTL_FORWARD:
+		return "forward";
 	}
 	return "ping";
 }
@@ -477,9 +506,26 @@ djob_probe_done(const char *text, const char *err, void *arg)
 }
 
 static void
+djob_fwd_connected(struct dfwd *f, void *arg)
+{
+	djob_fwd_send(arg, SPN_CTL_CONNECTED);
+	(void)f;
+}
+
+static void
+djob_fwd_done(struct dfwd *f, void *arg)
+{
+	djob_end(arg, dfwd_connected(f) ? 0 : -1, dfwd_why(f));
+}
+
+static const struct dfwd_cb djob_fwd_cb = { djob_fwd_connected,
+    djob_fwd_done };
+
+static void
 djob_ready(struct droute *dr, const char *err, void *arg)
 {
 	struct djob *j = arg;
+	char *text;
 
 	j->wait = NULL;
 	if (err != NULL) {
@@ -488,7 +534,15 @@ djob_ready(struct droute *dr, const char *err, void *arg)
 	}
 	j->req.ctx = dr_ctx(dr);
 	if (j->type == SPN_CTL_UP) {
-		djob_end(j, 0, "");
+		/* Up, but a forward of the routes file does not listen: the
+		 * route stays (as ssh's without ExitOnForwardFailure). */
+		text = dr_forwards(dr);
+		djob_end(j, text != NULL ? 1 : 0, text != NULL ? text : "");
+		free(text);
+		return;
+	}
+	if (j->type == SPN_CTL_FORWARD) {
+		dfwd_go(j->fwd, j->req.ctx);
 		return;
 	}
 	if (j->type == SPN_CTL_CHECK) {
@@ -607,6 +661,36 @@ dconn_run(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 		free((char *)req.cwd);
 		free((char *)req.term);
 	}
+}
+
+/* Like RUN, with the socket (or -W's stdin and stdout) passed. */
+static void
+dconn_forward(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	struct dfwd_req r;
+	struct ctl_spec s;
+	struct droute *dr;
+	struct djob *j;
+	char what[32];
+
+	if (ctl_spec_unpack(u, &s) != 0) {
+		dconn_refuse(c, m->id, "malformed route");
+		return;
+	}
+	if (dfwd_unpack(u, &r, c->nfds) != 0)
+		dconn_refuse(c, m->id, "malformed forward request");
+	else if ((dr = dconn_resolve(c, m, &s)) != NULL) {
+		j = djob_new(c, m, dr);
+		djob_take_fds(j, c, dfwd_fd_mask(&r));
+		snprintf(what, sizeof what, "client %ld", (long)c->pid);
+		j->fwd = dfwd_new(master_rt(d_master), dr_key(dr), what, &r,
+		    j->fds[0], j->fds[r.mode == SPN_FWD_STDIO], &djob_fwd_cb,
+		    j);
+		j->fds[0] = j->fds[1] = -1;
+		djob_start(j);
+	}
+	free(r.host);
+	ctl_spec_free(&s);
 }
 
 static void
@@ -764,6 +848,7 @@ static const struct {
 			    struct upk *);
 } dconn_table[] = {
 	{ SPN_CTL_RUN, 1, dconn_run },
+	{ SPN_CTL_FORWARD, 1, dconn_forward },
 	{ SPN_CTL_UP, 1, dconn_up },
 	{ SPN_CTL_CHECK, 1, dconn_check },
 	{ SPN_CTL_INFO, 1, dconn_probe },
@@ -831,7 +916,7 @@ dconn_full(uint32_t type)
 	size_t n = 0;
 
 	if (type != SPN_CTL_RUN && type != SPN_CTL_UP &&
-	    type != SPN_CTL_CHECK)
+	    type != SPN_CTL_CHECK && type != SPN_CTL_FORWARD)
 		return 0;
 	TAILQ_FOREACH(c, &d_conns, entry)
 		n += c->job != NULL;
@@ -1052,6 +1137,12 @@ size_t
 dconn_count(void)
 {
 	return d_nconns;
+}
+
+size_t
+dconn_max(void)
+{
+	return d_maxconns;
 }
 
 static int
@@ -1280,6 +1371,7 @@ daemon_serve(int ready_fd)
 	sig_on_signal(daemon_signal, NULL);
 	dr_init(d_master);
 	dremote_init(d_master);
+	dfwd_init(d_master);
 	d_listen_ev = event_new(master_base(d_master), lfd,
 	    EV_READ | EV_PERSIST, daemon_accept_cb, NULL);
 	event_add(d_listen_ev, NULL);
@@ -1290,6 +1382,7 @@ daemon_serve(int ready_fd)
 		close(ready_fd);
 	}
 	event_base_dispatch(master_base(d_master));
+	dfwd_shutdown();
 	dr_shutdown();
 	master_teardown(d_master);
 	close(lfd);
