@@ -424,7 +424,7 @@ cpu_ms() {
 	_l=${_l##*) }
 	# shellcheck disable=SC2086
 	set -- $_l
-	echo $((($12 + $13) * 1000 / $(getconf CLK_TCK)))
+	echo $(((${12} + ${13}) * 1000 / $(getconf CLK_TCK)))
 }
 
 # ns_agents NS: the agents (argv[0] spindle:...) running in namespace NS,
