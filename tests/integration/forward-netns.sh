@@ -20,7 +20,8 @@ unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY \
 netns_daemon fwd
 
 # The servers.  The inner's HTTP server takes the port of one here, so
-# that localhost:$HP names a server on both sides.
+# that localhost:$HP names a server on both sides (and none on the
+# bastion's): only a connection made in the inner namespace gets INNER.
 ns_serve here - 127.0.0.1 0 http HERE || fail "HTTP server here"
 HP=$SRV_PORT
 ns_serve http "$NI" 0.0.0.0 "$HP" http INNER || fail "HTTP server in $NI"
