@@ -429,12 +429,16 @@ lsn_start(struct rt *rt, const struct rt_msg *m, uint32_t flags,
 		free(where);
 		return;
 	}
-	/* Port 0: the one the kernel chose. */
-	if (!(flags & SPN_TCP_F_UNIX) && getsockname(fd,
-	    (struct sockaddr *)&ss, &sl) == 0)
+	/* Port 0: the one the kernel chose, in messages too. */
+	if (!(flags & SPN_TCP_F_UNIX) && port == 0 && getsockname(fd,
+	    (struct sockaddr *)&ss, &sl) == 0) {
 		port = ntohs(ss.ss_family == AF_INET ?
 		    ((struct sockaddr_in *)&ss)->sin_port :
 		    ((struct sockaddr_in6 *)&ss)->sin6_port);
+		free(where);
+		where = xprintf("[%s]:%u", *addr == '\0' ? "127.0.0.1" : addr,
+		    port);
+	}
 	l = xcalloc(1, sizeof *l);
 	l->rt = rt;
 	l->caller = m->h.src;

@@ -208,7 +208,8 @@ tconn_up(struct tconn *t)
 	int fd = t->fd;
 
 	t->fd = -1;
-	event_free(t->wev);
+	if (t->wev != NULL)
+		event_free(t->wev);
 	t->wev = NULL;
 	event_del(t->timer);
 	if (t->flags & SPN_TCP_F_UNIX)

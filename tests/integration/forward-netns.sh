@@ -20,7 +20,8 @@ unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY \
 netns_daemon fwd
 
 # The servers.  The inner's HTTP server takes the port of one here, so
-# that localhost:$HP names a server on both sides.
+# that localhost:$HP names a server on both sides (and none on the
+# bastion's): only a connection made in the inner namespace gets INNER.
 ns_serve here - 127.0.0.1 0 http HERE || fail "HTTP server here"
 HP=$SRV_PORT
 ns_serve http "$NI" 0.0.0.0 "$HP" http INNER || fail "HTTP server in $NI"
@@ -70,12 +71,12 @@ check "-D: 3 MB over HTTP" 3000000 "$out"
 
 # Half-close: the sink answers only after our EOF reached it.
 t=$(now_ms)
-tcp_client send 127.0.0.1 "$P3" 20000000 >"$TMPD/out" 2>"$TMPD/err"
+tcp_client send 127.0.0.1 "$P3" 4000000 >"$TMPD/out" 2>"$TMPD/err"
 sent=$(sed -n 's/^sent //p' "$TMPD/out")
 [ -n "$sent" ] || fail "half-close: $(cat "$TMPD/out" "$TMPD/err")"
 check "half-close: what the sink got, answered after EOF" "$sent" \
     "$(sed -n '2p' "$TMPD/out")"
-log "half-close: 20 MB to the sink and its answer in $(elapsed "$t") s"
+log "half-close: 4 MB to the sink and its answer in $(elapsed "$t") s"
 # And the other way: the source's EOF ends what we read.
 out=$(tcp_client recv 127.0.0.1 "$P5" 2>"$TMPD/err")
 check "-L from the source" "$(sed -n 's/^sent //p' "$TMPD/srv.source")" "$out"
@@ -85,8 +86,16 @@ t=$(now_ms)
 out=$(tcp_client par 127.0.0.1 "$P2" 100 2>"$TMPD/err")
 check "100 parallel connections" "ok 100" "$out"
 log "100 parallel connections (64 KiB echoed each) in $(elapsed "$t") s"
-grep -c '^echoed ' "$TMPD/srv.echo" | grep -qx 100 ||
-    fail "the echo server saw $(grep -c '^echoed ' "$TMPD/srv.echo") connections"
+# (It logs each one after its end, which the client may see first.)
+echoed() {
+	grep -c '^echoed ' "$TMPD/srv.echo"
+}
+_t=50
+while [ "$(echoed)" -lt 100 ] && [ "$_t" -gt 0 ]; do
+	sleep 0.1
+	_t=$((_t - 1))
+done
+check "connections the echo server saw" 100 "$(echoed)"
 
 # A refused port: the connection fails at once, the daemon says why, and
 # the forward stays.

@@ -8,95 +8,17 @@
 # half-close; the far listener is bound to 127.0.0.1 only, in the inner
 # namespace, as the route's last user (sudo); it goes when its client
 # exits; a refused target here is logged as ssh says it; a bind conflict
-# is refused with the far side's words.
-. "$(dirname "$0")/lib-sshd.sh"
-command -v ip >/dev/null || skip "ip (iproute2) is not installed"
+# is refused with the far side's words; the route's loss ends the client;
+# and the shim's `ssh -N -R 0:127.0.0.1:PORT ROUTE` does it all as ssh.
+. "$(dirname "$0")/lib-netns.sh"
 command -v ss >/dev/null || skip "ss (iproute2) is not installed"
 T0=$(date +%s)
-# The system's python: a version manager's shim costs seconds a start.
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 HOLD=${BUILDDIR:-$(dirname "$SPINDLE")}/tests/integration/listen-hold
 [ -x "$HOLD" ] || fail "no $HOLD (make check builds it)"
 
-n=$(printf '%04x' $(($$ % 65536)))
-NB=spnrb$n NI=spnri$n
-x=$(($$ % 200 + 20))
-B=169.254.$x.2 I=169.254.$x.6
-netns_cleanup() {
-	[ -n "${SPINDLE_RUNTIME_DIR:-}" ] &&
-	    timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-	for p in $NS_SSHD $SRV; do kill -KILL "$p" 2>/dev/null; done
-	ip netns pids "$NB" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
-	ip netns pids "$NI" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
-	ip link del "vr$n" 2>/dev/null
-	ip netns del "$NB" 2>/dev/null
-	ip netns del "$NI" 2>/dev/null
-}
-NS_SSHD="" SRV=""
-trap '_t=$?; netns_cleanup; (exit $_t); _sshd_cleanup' EXIT
-ip netns add "$NB" || skip "cannot create network namespaces"
-ip netns add "$NI" || fail "ip netns add $NI"
-ip link add "vr$n" type veth peer name "vrp$n" || fail "veth"
-ip link set "vrp$n" netns "$NB"
-ip addr add "169.254.$x.1/30" dev "vr$n"
-ip link set "vr$n" up
-ip -n "$NB" link set lo up
-ip -n "$NB" addr add "$B/30" dev "vrp$n"
-ip -n "$NB" link set "vrp$n" up
-ip -n "$NB" link add "vi$n" type veth peer name "vip$n" netns "$NI" ||
-    fail "inner veth"
-ip -n "$NB" addr add "169.254.$x.5/30" dev "vi$n"
-ip -n "$NB" link set "vi$n" up
-ip -n "$NI" link set lo up
-ip -n "$NI" addr add "$I/30" dev "vip$n"
-ip -n "$NI" link set "vip$n" up
-
-# ns_sshd NS ADDR: the world's sshd, listening on ADDR:22 inside NS.
-ns_sshd() {
-	( ip netns exec "$1" /usr/sbin/sshd -D -f "$SSHW/sshd/config" \
-	    -o "ListenAddress=$2" -o Port=22 -o "PidFile=$TMPD/pid.$1" \
-	    -E "$TMPD/log.$1" </dev/null >/dev/null 2>&1 &
-	  echo $! >"$TMPD/dpid.$1" )
-	NS_SSHD="$NS_SSHD $(cat "$TMPD/dpid.$1")"
-	_t=100
-	while [ "$_t" -gt 0 ] &&
-	    ! grep -q "listening on $2" "$TMPD/log.$1" 2>/dev/null; do
-		sleep 0.05
-		_t=$((_t - 1))
-	done
-	grep -q "listening on $2" "$TMPD/log.$1" ||
-	    fail "sshd in $1 did not start: $(cat "$TMPD/log.$1")"
-}
-ns_sshd "$NB" "$B"
-ns_sshd "$NI" "$I"
-
-key=$(cut -d' ' -f1,2 "$SSHW/sshd/host_key.pub")
-printf '%s %s\n%s %s\n' "$B" "$key" "$I" "$key" >"$SSHW/known_hosts.ns"
-chmod 644 "$SSHW/known_hosts.ns"
-cat >"$SSHW/ssh_config.ns" <<EOF
-Host bastion
-	HostName $B
-Host inner
-	HostName $I
-Host *
-	Port 22
-	IdentityFile $SSHW/keys/%u/id
-	IdentitiesOnly yes
-	IdentityAgent none
-	UserKnownHostsFile $SSHW/known_hosts.ns
-	GlobalKnownHostsFile /dev/null
-	StrictHostKeyChecking yes
-	CheckHostIP no
-	BatchMode yes
-	ConnectTimeout 3
-	LogLevel ERROR
-EOF
-chmod 644 "$SSHW/ssh_config.ns"
-SPINDLE_SSH_ARGS="-F $SSHW/ssh_config.ns"
 SPINDLE_RUNTIME_DIR=$TMPD/rt
 SPINDLE_ROUTES=$TMPD/routes
-export SPINDLE_SSH_ARGS SPINDLE_RUNTIME_DIR SPINDLE_ROUTES
+export SPINDLE_RUNTIME_DIR SPINDLE_ROUTES
 : >"$SPINDLE_ROUTES"
 LOG=$SPINDLE_RUNTIME_DIR/daemon.log
 R="$U_A@bastion+$U_B@inner,config=$SSHW/ssh_config.ns"
@@ -147,7 +69,7 @@ line, _, rest = bytes(b).partition(b"\n")
 print(line.decode() or "-", hashlib.sha256(rest).hexdigest())
 EOF
 "$PY" "$TMPD/srv.py" $((30000 + $$ % 20000)) "$TMPD/srv.port" &
-SRV=$!
+track $!
 i=0
 while [ ! -s "$TMPD/srv.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 P=$(cat "$TMPD/srv.port")
@@ -282,6 +204,41 @@ wait "$HPID"
 check_rc "listen-hold after the route died" 1 $? "$TMPD/d.err"
 contains "$TMPD/d.err" "lost: " || fail "route lost: $(cat "$TMPD/d.err")"
 exec 7>&-
+
+log "$(($(date +%s) - T0)) s: route lost"
+
+# 7. The shim's -R through the same route (a name of the routes file):
+# ssh's "Allocated port" line, a connection from inside inner, and the
+# far listener gone once the shim is.
+echo "route rin $R" >"$SPINDLE_ROUTES"
+SSH=$("$SPINDLE" fakessh-bin)/ssh || fail "fakessh-bin"
+unset SPINDLE_SSH_ARGS		# the routes file's ssh-config says it
+echo "    ssh-config $SSHW/ssh_config.ns" >>"$SPINDLE_ROUTES"
+"$SSH" -N -R "0:127.0.0.1:$P" rin 2>"$TMPD/r.err" &
+SPID=$!
+track "$SPID"
+i=600
+while ! contains "$TMPD/r.err" "Allocated port" && [ $i -gt 0 ] &&
+    kill -0 "$SPID" 2>/dev/null; do
+	sleep 0.1
+	i=$((i - 1))
+done
+# (ssh ends it with \r\n, as the shim does.)
+N=$(tr -d '\r' <"$TMPD/r.err" | sed -n \
+    's/^Allocated port \([0-9]*\) for remote forward to 127\.0\.0\.1:'"$P"'$/\1/p')
+[ -n "$N" ] || fail "ssh -R 0: no Allocated port line: $(cat "$TMPD/r.err")"
+check "ssh -R: far listener in inner" "127.0.0.1:$N" "$(listening "$NI" "$N")"
+out=$(ip netns exec "$NI" "$PY" "$TMPD/cli.py" "$N" "$TMPD/data" \
+    2>"$TMPD/err")
+check "ssh -R: 1 MB there and back" "$SUM $SUM" "$out"
+kill -TERM "$SPID"
+wait "$SPID"
+i=100
+while [ -n "$(listening "$NI" "$N")" ] && [ $i -gt 0 ]; do
+	sleep 0.1
+	i=$((i - 1))
+done
+[ -z "$(listening "$NI" "$N")" ] || fail "far listener still there after ssh -R exited"
 
 log "forward-remote: $(($(date +%s) - T0)) s"
 pass

@@ -81,31 +81,33 @@ listening "$HP" 10 || fail "the HTTP server did not start"
 listening "$EP" 10 || fail "the echo server did not start"
 URL=http://127.0.0.1:$HP/
 
-# Is the daemon's FORWARD there (branch daemon)?  Until it is, only the
-# listener side and the messages are tested.
-has_forward() {
-	! grep -q "unknown request type 17" "$1"
-}
-
 # --- -N -L: curl through it; SIGTERM ends it with 0, as ssh -N.
+# A second -L to a port where nothing listens: ssh's open-failure line
+# with the far side's reason, the forward goes on.
 new_port
 LP=$PORT
-"$SSH" -N -L "$LP:127.0.0.1:$HP" local 2>"$TMPD/l.err" &
+new_port
+XP=$PORT
+new_port
+"$SSH" -N -L "$LP:127.0.0.1:$HP" -L "$XP:127.0.0.1:$PORT" local \
+    2>"$TMPD/l.err" &
 LPID=$!
 track $LPID
 t=$(date +%s%N)
 listening "$LP" 15 || fail "-N -L: nothing listens on $LP: $(cat "$TMPD/l.err")"
 log "-N -L: listening after $(ms_since "$t") ms"
-out=$(curl -sS -m 10 "http://127.0.0.1:$LP/" 2>"$TMPD/curl.err")
-if has_forward "$TMPD/l.err"; then
-	HAVE_FWD=1
-	check "-L: curl" "hello-$$" "$out"
-else
-	HAVE_FWD=0
-	log "SKIP the data through -L -D -W: the daemon has no FORWARD yet"
-	contains "$TMPD/l.err" "channel 2: open failed: connect failed: " ||
-	    fail "-L: no ssh open-failure line: $(cat "$TMPD/l.err")"
-fi
+check "-L: curl" "hello-$$" "$(curl -sS -m 10 "http://127.0.0.1:$LP/")"
+t=$(date +%s%N)
+curl -sS -m 10 "http://127.0.0.1:$XP/" 2>/dev/null &&
+    fail "-L to a closed port: curl got through"
+log "-L to a closed port: curl failed after $(ms_since "$t") ms"
+i=0
+while ! contains "$TMPD/l.err" "open failed" && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+grep -Eq '^channel [0-9]+: open failed: connect failed: Connection refused' \
+    "$TMPD/l.err" || fail "-L to a closed port: $(cat "$TMPD/l.err")"
 alive "$LPID" || fail "-N -L: gone after one connection"
 t=$(date +%s%N)
 kill -TERM "$LPID"
@@ -138,8 +140,7 @@ FPID=$(ss -Hltnp "sport = :$FP" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' |
     head -n 1)
 [ -n "$FPID" ] || fail "-fN -L: no process listens on $FP"
 track "$FPID"
-[ "$HAVE_FWD" = 1 ] &&
-    check "-fN -L: curl" "hello-$$" "$(curl -sS -m 10 "http://127.0.0.1:$FP/")"
+check "-fN -L: curl" "hello-$$" "$(curl -sS -m 10 "http://127.0.0.1:$FP/")"
 
 # --- A bind conflict ($FP is the -fN's, on both loopbacks): ssh's words.
 # Without ExitOnForwardFailure ssh goes on (and backgrounds: 0) ...
@@ -193,7 +194,7 @@ while [ ! -S "$TMPD/l.sock" ] && [ $i -lt 150 ]; do
 done
 [ -S "$TMPD/l.sock" ] || fail "unix -L: no socket: $(cat "$TMPD/u.err")"
 check "unix -L: mode" "srw-------" "$(stat -c %A "$TMPD/l.sock")"
-[ "$HAVE_FWD" = 1 ] && check "unix -L: curl" "hello-$$" \
+check "unix -L: curl" "hello-$$" \
     "$(curl -sS -m 10 --unix-socket "$TMPD/l.sock" "$URL")"
 kill -TERM "$UPID"
 wait "$UPID"
@@ -206,33 +207,29 @@ DP=$PORT
 DPID=$!
 track $DPID
 listening "$DP" 15 || fail "-D: nothing listens: $(cat "$TMPD/d.err")"
-if [ "$HAVE_FWD" = 1 ]; then
-	check "-D: curl" "hello-$$" "$(curl -sS -m 10 \
-	    --socks5-hostname "127.0.0.1:$DP" "http://localhost:$HP/")"
-	check "-D: curl socks4a" "hello-$$" "$(curl -sS -m 10 \
-	    --socks4a "127.0.0.1:$DP" "http://localhost:$HP/")"
-fi
+check "-D: curl" "hello-$$" "$(curl -sS -m 10 \
+    --socks5-hostname "127.0.0.1:$DP" "http://localhost:$HP/")"
+check "-D: curl socks4a" "hello-$$" "$(curl -sS -m 10 \
+    --socks4a "127.0.0.1:$DP" "http://localhost:$HP/")"
 kill -TERM "$DPID"
 
 # --- -W: stdin and stdout joined to the echo server (through EOF both
 # ways); a refused port is ssh's two lines and 255.
-if [ "$HAVE_FWD" = 1 ]; then
-	t=$(date +%s%N)
-	out=$(printf 'ping-%s\n' $$ | timeout 20 "$SSH" -W "127.0.0.1:$EP" \
-	    local 2>"$TMPD/w.err")
-	check_rc "-W" 0 $? "$TMPD/w.err"
-	check "-W: echoed" "ping-$$" "$out"
-	log "-W: echoed and ended in $(ms_since "$t") ms"
-	new_port
-	timeout 20 "$SSH" -W "127.0.0.1:$PORT" local </dev/null \
-	    2>"$TMPD/w.err"
-	check_rc "-W refused" 255 $? "$TMPD/w.err"
-	for w in "channel 0: open failed: connect failed: Connection refused" \
-	    "stdio forwarding failed"; do
-		contains "$TMPD/w.err" "$w" ||
-		    fail "-W refused: no '$w' in: $(cat "$TMPD/w.err")"
-	done
-fi
+t=$(date +%s%N)
+out=$(printf 'ping-%s\n' $$ | timeout 20 "$SSH" -W "127.0.0.1:$EP" \
+    local 2>"$TMPD/w.err")
+check_rc "-W" 0 $? "$TMPD/w.err"
+check "-W: echoed" "ping-$$" "$out"
+log "-W: echoed and ended in $(ms_since "$t") ms"
+new_port
+timeout 20 "$SSH" -W "127.0.0.1:$PORT" local </dev/null \
+    2>"$TMPD/w.err"
+check_rc "-W refused" 255 $? "$TMPD/w.err"
+for w in "channel 0: open failed: connect failed: Connection refused" \
+    "stdio forwarding failed"; do
+	contains "$TMPD/w.err" "$w" ||
+	    fail "-W refused: no '$w' in: $(cat "$TMPD/w.err")"
+done
 
 # --- -R 0: ssh's "Allocated port" line, and a connection made at the
 # far end to it reaches the server here.
@@ -270,11 +267,9 @@ out=$(timeout 20 "$SSH" -L "$CP:127.0.0.1:$HP" local \
 check_rc "command with -L" 0 $? "$TMPD/c.err"
 check "command with -L: reached its forward" through "$out"
 ! listening "$CP" || fail "command with -L: still listening after it"
-if [ "$HAVE_FWD" = 1 ]; then
-	out=$(timeout 20 "$SSH" -L "$CP:127.0.0.1:$HP" local \
-	    "curl -sS -m 10 http://127.0.0.1:$CP/" 2>"$TMPD/c.err")
-	check "command with -L: curl" "hello-$$" "$out"
-fi
+out=$(timeout 20 "$SSH" -L "$CP:127.0.0.1:$HP" local \
+    "curl -sS -m 10 http://127.0.0.1:$CP/" 2>"$TMPD/c.err")
+check "command with -L: curl" "hello-$$" "$out"
 
 # --- spindle forward: the same specs, held until SIGTERM.
 new_port
@@ -283,7 +278,7 @@ SP=$PORT
 SPID=$!
 track $SPID
 listening "$SP" 15 || fail "spindle forward: not listening: $(cat "$TMPD/s.err")"
-[ "$HAVE_FWD" = 1 ] && check "spindle forward: curl" "hello-$$" \
+check "spindle forward: curl" "hello-$$" \
     "$(curl -sS -m 10 "http://127.0.0.1:$SP/")"
 kill -TERM "$SPID"
 wait "$SPID"

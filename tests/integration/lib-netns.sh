@@ -184,9 +184,12 @@ cat >"$TMPD/netns.py" <<'EOF'
 import hashlib, random, socket, sys, threading, time
 
 BLOCK = random.Random(11).randbytes(1 << 20)
+LOCK = threading.Lock()
 
 def out(*a):
-	print(*a, flush=True)
+	with LOCK:
+		sys.stdout.write(' '.join(str(x) for x in a) + '\n')
+		sys.stdout.flush()
 
 def pattern(n):
 	while n > 0:
@@ -412,6 +415,16 @@ tcp_client() {
 # vmhwm_kb PID: the most that process ever held resident, in KiB.
 vmhwm_kb() {
 	awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# cpu_ms PID: the CPU time that process used so far (user + system), in
+# milliseconds.
+cpu_ms() {
+	_l=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	_l=${_l##*) }
+	# shellcheck disable=SC2086
+	set -- $_l
+	echo $(((${12} + ${13}) * 1000 / $(getconf CLK_TCK)))
 }
 
 # ns_agents NS: the agents (argv[0] spindle:...) running in namespace NS,

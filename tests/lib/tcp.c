@@ -6,13 +6,15 @@
  *
  *	pipe HOST PORT		stdin to the connection, then its FIN;
  *				the connection to stdout until its EOF
+ *	send HOST PORT TEXT	TEXT to the connection, then its FIN; what
+ *				comes back to stdout, and a newline
  *	connect HOST PORT [MS]	connect, and close at once
  *	many HOST PORT N	N connections at once (a thread each), each
  *				sends its number and a newline, reads the
  *				echo back, closes
  *	hold HOST PORT N	N connections; "held" on stdout, then wait
  *				until they all end: "ended at MS" (realtime)
- *	pause FILE		"paused" on stdout, wait until FILE exists
+ *	pause FILE		"paused" on stderr, wait until FILE exists
  *
  * HOST starting with '/' (and PORT 0) is a UNIX socket there.  Each step
  * says on stderr "ok STEP ... in N ms" or "error STEP CODE errno N:
@@ -139,6 +141,35 @@ step_pipe(char **av, int ac)
 	fprintf(stderr, "ok pipe %llu bytes up, %llu down in %llu ms\n",
 	    (unsigned long long)up.bytes, (unsigned long long)down.bytes,
 	    (unsigned long long)(now_ms() - t0));
+	return 0;
+}
+
+static int
+step_send(char **av, int ac)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (ac != 4)
+		return 2;
+	if ((fd = tcp_open("send", av[1], av[2], 0)) < 0)
+		return 1;
+	if (write_all(fd, av[3], strlen(av[3])) != 0 ||
+	    shutdown(fd, SHUT_WR) != 0) {
+		fprintf(stderr, "error send: %s\n", strerror(errno));
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		fwrite(buf, 1, n, stdout);
+	putchar('\n');
+	fflush(stdout);
+	close(fd);
+	if (n < 0) {
+		fprintf(stderr, "error send: %s\n", strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "ok send\n");
 	return 0;
 }
 
@@ -296,8 +327,7 @@ step_pause(char **av, int ac)
 {
 	if (ac != 2)
 		return 2;
-	printf("paused\n");
-	fflush(stdout);
+	fprintf(stderr, "paused\n");
 	while (access(av[1], F_OK) != 0)
 		usleep(20000);
 	return 0;
@@ -310,7 +340,8 @@ step(char **av, int ac)
 		const char	*name;
 		int		(*fn)(char **, int);
 	} steps[] = {
-		{ "pipe", step_pipe }, { "connect", step_connect },
+		{ "pipe", step_pipe }, { "send", step_send },
+		{ "connect", step_connect },
 		{ "many", step_many }, { "hold", step_hold },
 		{ "pause", step_pause },
 	};
