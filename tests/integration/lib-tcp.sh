@@ -129,12 +129,15 @@ timeout_check() {
 
 # Echo; half-close: the server answers only after our FIN, on the
 # connection still open the other way; the UNIX socket; a refused port:
-# the far side's words, fast.  Through local, also the timeout.
+# the far side's words, fast; spn_shutdown ends a live connection.
+# Through local, also the timeout.
 for r in local local+local; do
 	to=
 	[ "$r" = local ] && to="-- connect 127.0.0.1 $BP 1500"
 	t "$r" 1 "$r" send 127.0.0.1 "$EP" hello -- send 127.0.0.1 "$HP" abc \
-	    -- send "$TMPD/u.sock" 0 unix -- connect 127.0.0.1 1 $to
+	    -- send "$TMPD/u.sock" 0 unix -- connect 127.0.0.1 1 $to \
+	    -- shutdown 127.0.0.1 "$EP"
+	says "shutdown $r" "ok shutdown"
 	check "$r: echo, half-close, unix" "hello
 got 3
 unix" "$(cat "$TMPD/out")"
