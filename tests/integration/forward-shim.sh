@@ -207,11 +207,26 @@ DP=$PORT
 DPID=$!
 track $DPID
 listening "$DP" 15 || fail "-D: nothing listens: $(cat "$TMPD/d.err")"
+# Loopback only without -g (ssh's GatewayPorts=no) ...
+addrs=$(ss -Hltn "sport = :$DP" | awk '{ print $4 }' | sort | tr '\n' ' ')
+case $addrs in
+"127.0.0.1:$DP " | "127.0.0.1:$DP [::1]:$DP " | "[::1]:$DP 127.0.0.1:$DP ") ;;
+*) fail "-D: bound to $addrs, not loopback only" ;;
+esac
 check "-D: curl" "hello-$$" "$(curl -sS -m 10 \
     --socks5-hostname "127.0.0.1:$DP" "http://localhost:$HP/")"
 check "-D: curl socks4a" "hello-$$" "$(curl -sS -m 10 \
     --socks4a "127.0.0.1:$DP" "http://localhost:$HP/")"
 kill -TERM "$DPID"
+# ... every address with -g (only a listener: nothing connects to it).
+new_port
+"$SSH" -g -N -D "$PORT" local 2>"$TMPD/g.err" &
+track $!
+listening "$PORT" 15 || fail "-g -D: nothing listens: $(cat "$TMPD/g.err")"
+ss -Hltn "sport = :$PORT" | awk '{ print $4 }' |
+    grep -Eq '^(0\.0\.0\.0|\*|\[::\]):' ||
+    fail "-g: not on every address: $(ss -Hltn "sport = :$PORT")"
+kill -TERM $!
 
 # --- -W: stdin and stdout joined to the echo server (through EOF both
 # ways); a refused port is ssh's two lines and 255.
