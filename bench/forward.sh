@@ -11,13 +11,14 @@
 #             allowed for the world's users here, and only here).
 # B2: MIB MiB through -L into a sink (MB/s); B3: 1-byte round trips
 # through -L (p50, p99); B4: sequential new connections through -L and
-# -D, each connect + (SOCKS5) + one request and its answer; the memory
-# peak (VmHWM) and the CPU time of every process on each path during B2.
+# -D, each connect + (SOCKS5) + one request and its answer (B3 and B4 -L
+# also through a routes-file `forward L`, the daemon's own listener); the
+# memory peak (VmHWM) and CPU time of every process on each path in B2.
 # Needs root.  docs/performance.md ("Tunnels (issue 11)") records results.
 #	sh bench/forward.sh [--quick] [--rounds N] [MIB]   (1 round, 1024 MiB)
 # --quick: 64 MiB, 1000 round trips, 100 connections.  --profile: then
-# one more B2 each, with `perf stat` on every process of the path (CPU,
-# context switches, system calls, and the bytes each read/write moves).
+# one more B2 and B3 each, with `perf stat` on every process of the path
+# (CPU, context switches, system calls, the bytes each read/write moves).
 # Rounds alternate OpenSSH and spindle; the medians are printed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,9 +83,16 @@ O_PID=$($ossh -O check inner 2>&1 | sed -n 's/.*(pid=\([0-9]*\)).*/\1/p')
 [ -n "$O_PID" ] || fail "OpenSSH master: no pid"
 track "$O_PID"
 
-# spindle: the daemon, route bi, the shim's forwards.
+# spindle: the daemon, route bi with a forward of the routes file (the
+# daemon's own listener: no shim, no control connection per connection),
+# the shim's forwards.
 NETNS_ROUTE="$U_A@bastion+$U_B@inner,config=$SSHW/ssh_config.ns"
-netns_daemon bi
+R_L=$(free_port 5)
+netns_daemon bi "forward L 127.0.0.1:$R_L 127.0.0.1:$SP"
+"$SPINDLE" up bi >/dev/null 2>"$TMPD/up.err" ||
+    fail "spindle up bi: $(cat "$TMPD/up.err")"
+listen_wait "$R_L" "$(daemon_pid)" ||
+    fail "the routes file's forward L does not listen: $(tail -3 "$DAEMON_LOG")"
 fwd_start bench -N -L "127.0.0.1:@1@:127.0.0.1:$SP" -D "127.0.0.1:@2@"
 S_L=$P1 S_D=$P2 S_PID=$FWD_PID
 spn_ok=yes
@@ -173,6 +181,16 @@ b2() {
 	    <"$TMPD/$1.procs" >"$TMPD/$1.mem"
 }
 
+# Warm both sides first: the first bulk through a fresh ssh takes ~50,000
+# page faults in it (its buffers grow; each fault is dear in a VM), which
+# is no steady state for either.
+for p in "$O_L" "$S_L"; do
+	[ "$p" = "$S_L" ] && [ $spn_ok = no ] && continue
+	"$TCPBENCH" bulk 127.0.0.1 "$p" 128 >/dev/null &&
+	    "$TCPBENCH" rtt 127.0.0.1 "$p" 1000 >/dev/null ||
+	    fail "warm-up through 127.0.0.1:$p"
+done
+
 for r in $(seq "$rounds"); do
 	echo "round $r: $(uptime)" >>"$TMPD/load"
 	b2 ossh "$O_L"
@@ -185,25 +203,32 @@ for r in $(seq "$rounds"); do
 	run ossh b4d "$TCPBENCH" conns 127.0.0.1 "$O_D" $CONNS 127.0.0.1 $SP
 	[ $spn_ok = yes ] &&
 	    run spn b4d "$TCPBENCH" conns 127.0.0.1 "$S_D" $CONNS 127.0.0.1 $SP
+	# The same through the daemon's own listener.
+	[ $spn_ok = yes ] &&
+	    run spn b3r "$TCPBENCH" rtt 127.0.0.1 "$R_L" $RTTS &&
+	    run spn b4r "$TCPBENCH" conns 127.0.0.1 "$R_L" $CONNS
 done
 load1=$(uptime)
 t_end=$(date +%s)
 
-# prof SIDE PORT: B2 once more, each process of the path under perf stat;
-# "ROLE PID ms switches syscalls io-calls" lines in SIDE.prof.
+# prof SIDE NAME CMD...: the client CMD once more, each process of the
+# path under perf stat; "ROLE PID ms switches syscalls io-calls" lines in
+# SIDE.prof.NAME, the client's output in SIDE.prof.NAME.out.
 PERF_EV=task-clock,context-switches,raw_syscalls:sys_enter
 for e in read write readv writev recvfrom sendto recvmsg sendmsg splice; do
 	PERF_EV=$PERF_EV,syscalls:sys_enter_$e
 done
 prof() {
-	procs_$1 >"$TMPD/$1.procs"
+	_s=$1 _n=$2
+	shift 2
+	procs_$_s >"$TMPD/$_s.procs"
 	: >"$TMPD/perfpids"
 	while read -r p r; do
 		perf stat -x, -e "$PERF_EV" -p "$p" -o "$TMPD/perf.$p" &
 		echo $! >>"$TMPD/perfpids"
-	done <"$TMPD/$1.procs"
+	done <"$TMPD/$_s.procs"
 	sleep 1
-	"$TCPBENCH" bulk 127.0.0.1 "$2" "$MIB" >"$TMPD/$1.profb2"
+	"$@" >"$TMPD/$_s.prof.$_n.out"
 	kill -INT $(cat "$TMPD/perfpids")
 	wait
 	while read -r p r; do
@@ -214,12 +239,16 @@ prof() {
 		    $3 ~ /^syscalls:/ { io += $1 }
 		    END { print r, p, int(ms), cs + 0, sc + 0, io + 0 }' \
 		    "$TMPD/perf.$p"
-	done <"$TMPD/$1.procs" >"$TMPD/$1.prof"
+	done <"$TMPD/$_s.procs" >"$TMPD/$_s.prof.$_n"
 }
 if [ $profile = yes ]; then
 	command -v perf >/dev/null || fail "--profile: no perf"
-	prof ossh "$O_L"
-	[ $spn_ok = yes ] && prof spn "$S_L"
+	for sp in "ossh $O_L" "spn $S_L"; do
+		set -- $sp
+		[ "$1" = spn ] && [ $spn_ok = no ] && continue
+		prof "$1" b2 "$TCPBENCH" bulk 127.0.0.1 "$2" "$MIB"
+		prof "$1" b3 "$TCPBENCH" rtt 127.0.0.1 "$2" "$RTTS"
+	done
 fi
 
 # med FILE KEY: the median of KEY over the rounds, or "-"; all: the
@@ -243,11 +272,13 @@ goal() {
 	    printf "%s %s: %s", op, l, ok ? "met" : "MISSED" }'
 }
 row() { printf '%-30s %10s %10s %6s  %s\n' "$@"; }
-# line NAME KEY UNIT OP LIMIT: one benchmark's row (OP "": no goal).
+# line NAME KEY UNIT OP LIMIT [SPN-NAME]: one benchmark's row (OP "": no
+# goal), spindle's figure from SPN-NAME if given.
 line() {
-	_s=$(med "spn.$1" "$2") _o=$(med "ossh.$1" "$2")
+	_s=$(med "spn.${6:-$1}" "$2") _o=$(med "ossh.$1" "$2")
 	_r=$(vs "$_s" "$_o")
-	row "$1 $2 ($3)" "$_s" "$_o" "$_r" "$([ -n "$4" ] && goal "$_r" "$4" "$5")"
+	row "${6:-$1} $2 ($3)" "$_s" "$_o" "$_r" \
+	    "$([ -n "$4" ] && goal "$_r" "$4" "$5")"
 }
 
 echo "spindle tunnels vs OpenSSH, $(date -u '+%F %H:%M UTC'), $(nproc) cores, $(uname -r)"
@@ -269,11 +300,15 @@ line b4l p50_us us "<=" 1.3
 line b4l p99_us us "" ""
 line b4d p50_us us "<=" 1.3
 line b4d p99_us us "" ""
+echo "routes-file forward L (the daemon listens), against OpenSSH's -L:"
+line b3 p50_us us "" "" b3r
+line b4l p50_us us "" "" b4r
 echo
 for k in b2:mb_per_s b3:p50_us b3:p99_us b4l:p50_us b4d:p50_us; do
 	echo "${k%%:*} ${k#*:}: spindle [$(all "spn.${k%%:*}" "${k#*:}")]" \
 	    "OpenSSH [$(all "ossh.${k%%:*}" "${k#*:}")]"
 done
+echo "b3r p50_us [$(all spn.b3r p50_us)], b4r p50_us [$(all spn.b4r p50_us)]"
 echo
 echo "B2: CPU ms per process (sum over $rounds rounds) and memory peak (VmHWM, KiB)"
 for s in spn ossh; do
@@ -285,16 +320,29 @@ for s in spn ossh; do
 	    END { printf "    %-14s %11s %8d KiB %8d ms\n", "total", "", tm, tc }' \
 	    "$TMPD/$s.cpu" "$TMPD/$s.mem"
 done
+# Per process: B2's CPU, switches, system calls, read/write calls and
+# the KiB each moves (each byte is read once and written once); B3's per
+# round trip (tcpbench rtt makes 100 more, unmeasured, first).
 for s in spn ossh; do
-	[ -s "$TMPD/$s.prof" ] || continue
+	[ -s "$TMPD/$s.prof.b2" ] || continue
 	echo
-	echo "$([ $s = spn ] && echo spindle || echo OpenSSH), B2 under perf stat" \
-	    "($(sed -n 's/^mb_per_s //p' "$TMPD/$s.profb2") MB/s): per process" \
-	    "CPU ms, context switches, system calls, read/write calls, KiB each"
-	awk -v mib="$MIB" '{
-	    kib = $6 ? mib * 1024 * 2 / $6 : 0
-	    printf "    %-14s pid %-7s %7d ms %8d cs %8d sys %8d rw %6.1f KiB\n",
-		$1, $2, $3, $4, $5, $6, kib }' "$TMPD/$s.prof"
+	echo "$([ $s = spn ] && echo spindle || echo OpenSSH) under perf stat:" \
+	    "B2 $(sed -n 's/^mb_per_s //p' "$TMPD/$s.prof.b2.out") MB/s," \
+	    "B3 p50 $(sed -n 's/^p50_us //p' "$TMPD/$s.prof.b3.out") us"
+	printf '    %-14s %7s %7s %7s %7s %6s | %7s %7s %7s %7s\n' "" \
+	    "B2 ms" switch sys rw KiB/rw "B3 ms" "sw/rt" "sys/rt" "rw/rt"
+	awk -v mib="$MIB" -v n=$((RTTS + 100)) '
+	    NR == FNR { ms[$2] = $3; sw[$2] = $4; sy[$2] = $5; rw[$2] = $6
+		next }
+	    {	kib = $6 ? mib * 1024 * 2 / $6 : 0
+		printf "    %-14s %7d %7d %7d %7d %6.1f | %7d %7.2f %7.2f %7.2f\n",
+		    $1, $3, $4, $5, $6, kib, ms[$2], sw[$2] / n, sy[$2] / n,
+		    rw[$2] / n
+		b2 += $3; b3 += ms[$2]; tsw += sw[$2]; tsy += sy[$2]
+		trw += rw[$2] }
+	    END { printf "    %-14s %7d %31s | %7d %7.2f %7.2f %7.2f\n",
+		"total", b2, "", b3, tsw / n, tsy / n, trw / n }' \
+	    "$TMPD/$s.prof.b3" "$TMPD/$s.prof.b2"
 done
 $ossh -O exit inner >/dev/null 2>&1
 [ $spn_ok = yes ] || exit 1
