@@ -122,6 +122,16 @@ t() {
 	check_rc "$_tw" "$_trc" "$_rc"
 }
 
+# wait_line WHAT LINE FILE: until FILE has LINE (60 s).
+wait_line() {
+	_n=600
+	until grep -qxF -- "$2" "$3"; do
+		_n=$((_n - 1))
+		[ "$_n" -gt 0 ] || fail "$1: no '$2' in 60 s"
+		sleep 0.1
+	done
+}
+
 says() {
 	grep -qxF -- "$2" "$TMPD/err" || fail "$1: it did not say '$2'"
 }
@@ -166,12 +176,7 @@ want=$(sha256sum <"$TMPD/big" | cut -d' ' -f1)
 spn_prog 60 "$T" local+local pipe 127.0.0.1 "$EP" -- pause "$TMPD/go" \
     <"$TMPD/big" 2>"$TMPD/err" | sha256sum >"$TMPD/sum" &
 bg=$!
-n=600
-until grep -qx paused "$TMPD/err"; do
-	n=$((n - 1))
-	[ "$n" -gt 0 ] || fail "64 MiB: the program never paused"
-	sleep 0.1
-done
+wait_line "64 MiB: pause" paused "$TMPD/err"
 master=$(last_master)
 for p in $master $(agents_of "$master"); do
 	hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$p/status")
@@ -207,12 +212,7 @@ procs_left many
 spn_prog 60 "$T" local+local hold 127.0.0.1 "$EP" 20 >"$TMPD/out" \
     2>"$TMPD/err" &
 bg=$!
-n=300
-until grep -qx held "$TMPD/out"; do
-	n=$((n - 1))
-	[ "$n" -gt 0 ] || fail "kill: the connections were never up"
-	sleep 0.1
-done
+wait_line "kill: the connections up" held "$TMPD/out"
 set -- $(agents_of "$(last_master)")
 [ $# = 2 ] || fail "kill: $# agents, not 2"
 k=$(date +%s%3N)
