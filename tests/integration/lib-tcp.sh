@@ -7,7 +7,8 @@
 # timeout (a listener whose queue is full and never accepted: the kernel
 # drops our SYNs, as a blackhole would), 64 MiB both ways with a checksum
 # and every process under 64 MiB VmHWM, examples/http-get (an HTTP GET
-# with its FIN through two contexts), 200 connections at once, and
+# with its FIN through two contexts), 200 connections at once (and 300:
+# the 44 over the bound of one caller refused), and
 # kill -9 of the middle context ending every connection through it within
 # 2 s.  As root, names, in a mount and network namespace of our own (no
 # DNS query leaves it): its resolv.conf names our DNS server on its
@@ -206,6 +207,12 @@ procs_left http-get
 # 200 at once.
 t many 0 local+local many 127.0.0.1 "$EP" 200
 procs_left many
+# One caller holds at most 256 connections in a context.
+t bound 1 local many 127.0.0.1 "$EP" 300
+says bound "error many: 256 of 300 round trips"
+check "bound: refused" 44 "$(grep -c '^error many ECALL errno 24: context local: connect to 127.0.0.1:[0-9]*: too many connections from one caller' \
+    "$TMPD/err")"
+procs_left bound
 
 # kill -9 of the middle context: every connection through it ends, here,
 # within 2 s.
