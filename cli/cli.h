@@ -97,6 +97,8 @@ void		 dconn_hold(struct dconn *, void (*)(void *), void *);
 void		 dremote_init(struct master *);
 void		 dremote_listen(struct dconn *, const struct ctl_msg *,
 		     struct upk *);
+void		 dremote_open(struct droute *, const struct fwd_spec *, size_t);
+void		 dremote_close(struct droute *);
 size_t		 dconn_max(void);
 
 /* cmd.c: the options of route-building commands */

@@ -739,7 +739,7 @@ dlis_open(struct droute *dr, const struct fwd_spec *specs, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (specs[i].kind != FWD_LOCAL && specs[i].kind != FWD_DYNAMIC)
-			continue;	/* R: the listen helper's (TODO) */
+			continue;	/* R: dremote_open's */
 		text = dlis_text(&specs[i]);
 		if ((l = dlis_find(dr, text)) == NULL) {
 			l = xcalloc(1, sizeof *l);
@@ -774,6 +774,7 @@ dlis_open(struct droute *dr, const struct fwd_spec *specs, size_t n)
 		}
 	}
 	dlog_route_end(old);
+	dremote_open(dr, specs, n);
 	out = evbuffer_get_length(b) > 0 ? evbuf_take(b) : NULL;
 	evbuffer_free(b);
 	return out;
@@ -787,6 +788,7 @@ dlis_close(struct droute *dr)
 	struct dlis *l, *next;
 	char *old;
 
+	dremote_close(dr);
 	for (l = TAILQ_FIRST(&dlis_all); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, entry);
 		if (dr != NULL && l->dr != dr)
