@@ -33,9 +33,7 @@
 struct dremc;
 
 struct drem {
-	struct dconn		*c;		/* NULL once it went, or none */
-	int			 held;		/* a routes file's, on drem_held */
-	TAILQ_ENTRY(drem)	 entry;
+	struct dconn		*c;		/* NULL once it went */
 	uint32_t		 id;
 	struct droute		*dr;
 	struct dr_wait		*wait;
@@ -46,12 +44,16 @@ struct drem {
 	char			*host;		/* the target, here */
 	uint32_t		 hport;
 	char			*what;		/* "0:localhost:8080", for the log */
-	char			*key;		/* the route's, for the log */
 	struct sockaddr_storage	 addrs[DREM_ADDRS_MAX];
 	socklen_t		 addrlens[DREM_ADDRS_MAX];
 	int			 naddrs;
-	int			 bound;
+	int			 bound;		/* the port, once bound */
 	int			 ended;
+	/* The routes file's forward R (dremote_route): the route's, not
+	 * a client's; its owner hears the end. */
+	int			 of_route;
+	void			(*gone)(const char *, void *);
+	void			*gone_arg;
 	TAILQ_HEAD(, dremc)	 conns;
 	size_t			 nconns;
 };
@@ -68,8 +70,6 @@ struct dremc {
 };
 
 static struct master	*drem_master;
-/* The routes file's forward R lines, while their route is up. */
-static TAILQ_HEAD(, drem) drem_held = TAILQ_HEAD_INITIALIZER(drem_held);
 
 void
 dremote_init(struct master *m)
@@ -84,7 +84,7 @@ static void drem_log(struct drem *, int, const char *, ...)
 static void
 drem_log(struct drem *d, int level, const char *fmt, ...)
 {
-	char *old = dlog_route(d->key), *text;
+	char *old = dlog_route(dr_key(d->dr)), *text;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -238,12 +238,11 @@ drem_free(struct drem *d)
 		dremc_free(dc);
 	rlisten_free(d->rl);
 	dr_unwait(d->wait);
-	if (d->dr != NULL && !d->held)
+	if (d->dr != NULL && !d->of_route)
 		dr_hold(d->dr, -1);
 	free(d->bind);
 	free(d->host);
 	free(d->what);
-	free(d->key);
 	free(d);
 }
 
@@ -265,10 +264,9 @@ drem_end(struct drem *d, const char *err)
 	if (d->ended)
 		return;
 	d->ended = 1;
-	if (d->held) {
-		TAILQ_REMOVE(&drem_held, d, entry);
-		d->dr = NULL;	/* it may go before we do */
-	}
+	if (d->gone != NULL)
+		d->gone(err, d->gone_arg);
+	d->gone = NULL;
 	if (d->c != NULL && err != NULL) {
 		pk_init(&pk);
 		pk_str(&pk, err);
@@ -307,10 +305,8 @@ drem_up(struct rlis *rl, int port, const char *why, void *arg)
 		drem_end(d, why);
 		return;
 	}
-	d->bound = 1;
+	d->bound = port;
 	drem_log(d, SPN_LOG_INFO, "listening on port %d", port);
-	if (d->held)
-		return;
 	pk_init(&pk);
 	pk_u32(&pk, port);
 	dconn_send(d->c, SPN_CTL_LISTENING, d->id, &pk);
@@ -467,7 +463,6 @@ dremote_listen(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 		code = dr_refused_code();
 	else {
 		ctl_spec_free(&s);
-		d->key = xstrdup(dr_key(d->dr));
 		d->c = c;
 		dr_hold(d->dr, 1);
 		dconn_hold(c, drem_gone, d);
@@ -487,69 +482,61 @@ refuse:
 }
 
 /*
- * The routes file's `forward R` lines of a route that is up: a listener
- * at its far end for each that has none (a lost one comes back with the
- * route), held until the route goes (dremote_close).  What fails is
- * logged on the route.
+ * The routes file's forward R, on its route now up (dforward.c): the
+ * same listener as a LISTEN's, held by the route rather than a client
+ * (it holds no use of it: the route closes idle all the same); gone(why,
+ * arg) when it ends (the route lost, the far end refused).  NULL and why
+ * when the target is no good, or it failed at once.
  */
-void
-dremote_open(struct droute *dr, const struct fwd_spec *specs, size_t n)
+struct drem *
+dremote_route(struct droute *dr, const struct fwd_spec *fs,
+    void (*gone)(const char *, void *), void *arg, char *why, size_t whylen)
 {
-	const struct fwd_spec *f;
-	struct drem *d;
-	char why[512], *spec, *what;
-	int have;
+	struct drem *d = xcalloc(1, sizeof *d);
 
-	for (size_t i = 0; i < n; i++) {
-		f = &specs[i];
-		if (f->kind != FWD_REMOTE)
-			continue;
-		spec = fwd_spec_text(f);
-		what = xprintf("R %s", spec);
-		free(spec);
-		have = 0;
-		TAILQ_FOREACH(d, &drem_held, entry)
-			have |= d->dr == dr && strcmp(d->what, what) == 0;
-		if (have) {
-			free(what);
-			continue;
-		}
-		d = xcalloc(1, sizeof *d);
-		TAILQ_INIT(&d->conns);
-		d->dr = dr;
-		d->key = xstrdup(dr_key(dr));
-		d->what = what;
-		d->flags = (f->bind_port < 0 ? SPN_FWD_F_UNIX : 0) |
-		    (f->host != NULL && f->port < 0 ? SPN_FWD_F_TARGET_UNIX : 0);
-		/* ssh's: no address, the loopback; "" or "*", every one. */
-		d->bind = xstrdup(f->bind == NULL ? "" : *f->bind == '\0' ?
-		    "*" : f->bind);
-		d->port = f->bind_port < 0 ? 0 : f->bind_port;
-		d->host = xstrdup(f->host != NULL ? f->host : "");
-		d->hport = f->port < 0 ? 0 : f->port;
-		if (f->host == NULL || drem_target(d, why, sizeof why) != 0) {
-			drem_log(d, SPN_LOG_WARN, "%s", f->host == NULL ?
-			    "remote dynamic forwarding is not supported" : why);
-			drem_free(d);
-			continue;
-		}
-		d->held = 1;
-		TAILQ_INSERT_TAIL(&drem_held, d, entry);
-		drem_ready(dr, NULL, d);
+	TAILQ_INIT(&d->conns);
+	d->dr = dr;
+	d->of_route = 1;
+	d->flags = (fs->bind_port < 0 ? SPN_FWD_F_UNIX : 0) |
+	    (fs->port < 0 ? SPN_FWD_F_TARGET_UNIX : 0);
+	d->bind = xstrdup(fs->bind != NULL ? fs->bind : "");
+	d->port = fs->bind_port < 0 ? 0 : fs->bind_port;
+	d->host = xstrdup(fs->host != NULL ? fs->host : "");
+	d->hport = fs->port < 0 ? 0 : fs->port;
+	d->what = fwd_spec_text(fs);
+	if (fs->host == NULL) {
+		snprintf(why, whylen, "remote dynamic forwarding is not "
+		    "supported");
+		drem_free(d);
+		return NULL;
 	}
+	if (drem_target(d, why, whylen) != 0) {
+		drem_free(d);
+		return NULL;
+	}
+	drem_ready(dr, NULL, d);
+	if (d->ended) {		/* freed from the loop */
+		snprintf(why, whylen, "remote forward %s failed", d->what);
+		return NULL;
+	}
+	d->gone = gone;
+	d->gone_arg = arg;
+	return d;
 }
 
-/* The route goes: its forward R listeners close.  NULL: every route's. */
+/* It goes now, with its route perhaps (never from inside its own
+ * callbacks: its owner calls it), without a word to its owner. */
 void
-dremote_close(struct droute *dr)
+dremote_stop(struct drem *d)
 {
-	struct drem *d, *next;
+	d->gone = NULL;
+	d->ended = 1;
+	drem_free(d);
+}
 
-	for (d = TAILQ_FIRST(&drem_held); d != NULL; d = next) {
-		next = TAILQ_NEXT(d, entry);
-		if (dr == NULL || d->dr == dr) {
-			drem_log(d, SPN_LOG_INFO, "closed");
-			drem_end(d, NULL);
-		}
-	}
+/* The port the far end bound, or 0 while it has not said. */
+int
+dremote_bound(const struct drem *d)
+{
+	return d->bound;
 }
