@@ -31,7 +31,11 @@ struct tx {
 	int		 err;
 	char		*text;
 	int		 refs;		/* the caller's and the loop's */
+	struct tx	*next;		/* the loop's live ones */
+	struct tx	**prevp;
 };
+
+static struct tx	*tx_live;	/* the loop's */
 
 static void
 tx_unref(struct tx *x)
@@ -72,6 +76,8 @@ tx_done(struct tcl *t, const char *why, void *arg)
 		log_debug("tcp %s:%u: %s", x->host, x->req.port, why);
 	tcp_free(t);
 	x->tcl = NULL;
+	if ((*x->prevp = x->next) != NULL)
+		x->next->prevp = x->prevp;
 	tx_unref(x);
 }
 
@@ -80,7 +86,28 @@ tx_start_job(void *arg)
 {
 	struct tx *x = arg;
 
+	if ((x->next = tx_live) != NULL)
+		x->next->prevp = &x->next;
+	x->prevp = &tx_live;
+	tx_live = x;
 	x->tcl = tcp_start(api_spn.rt, &x->req, tx_open, tx_done, x);
+}
+
+/* spn_shutdown, the loop stopped: every connection ends now (the
+ * caller's socket reads its end), and no callback follows. */
+void
+tcp_free_all(void)
+{
+	struct tx *x;
+
+	while ((x = tx_live) != NULL) {
+		tx_live = x->next;
+		if (tx_live != NULL)
+			tx_live->prevp = &tx_live;
+		tcp_free(x->tcl);
+		x->tcl = NULL;
+		tx_unref(x);
+	}
 }
 
 /* The caller gave up waiting: the loop cuts it, if it is still there. */

@@ -6,7 +6,8 @@
 # refused port failing fast with the far side's words, the connect
 # timeout (a listener whose queue is full and never accepted: the kernel
 # drops our SYNs, as a blackhole would), 64 MiB both ways with a checksum
-# and every process under 64 MiB VmHWM, 200 connections at once, and
+# and every process under 64 MiB VmHWM, examples/http-get (an HTTP GET
+# with its FIN through two contexts), 200 connections at once, and
 # kill -9 of the middle context ending every connection through it within
 # 2 s.  As root, names, in a mount and network namespace of our own (no
 # DNS query leaves it): its resolv.conf names our DNS server on its
@@ -15,6 +16,7 @@
 # an unknown name fails with "Name or service not known".
 . "$(dirname "$0")/lib.sh"
 
+lib_prog examples/http-get
 lib_prog tests/lib/tcp
 T=$PROG
 T0=$(date +%s%N)
@@ -27,12 +29,13 @@ elapsed() {
 
 # The servers, in one python (each python3 start may take seconds here):
 # echo, "after" (answers "got N" only after our FIN), "full" (a listener
-# whose queue is full and never accepted), an echo on the UNIX socket
+# whose queue is full and never accepted), HTTP (DIR/www), an echo on the
+# UNIX socket
 # DIR/u.sock, and with a second argument a DNS server on 127.0.0.1:53
 # that knows no name (only ever in a network namespace of ours).  Ports
 # kernel-picked (nothing to collide with), written to DIR/ports.
 cat >"$TMPD/srv.py" <<'EOF'
-import os, socket, sys, threading
+import functools, http.server, os, socket, sys, threading
 d = sys.argv[1]
 def serve(s, fn):
     while True:
@@ -78,6 +81,10 @@ for fn in (echo, after, None):
         except BlockingIOError:
             pass
         fill.append(c)
+h = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(
+    http.server.SimpleHTTPRequestHandler, directory=d + '/www'))
+ports.append(h.server_address[1])
+threading.Thread(target=h.serve_forever, daemon=True).start()
 u = socket.socket(socket.AF_UNIX)
 u.bind(d + '/u.sock')
 u.listen(16)
@@ -90,6 +97,8 @@ open(d + '/ports.tmp', 'w').write(' '.join(map(str, ports)))
 os.rename(d + '/ports.tmp', d + '/ports')
 threading.Event().wait()
 EOF
+mkdir "$TMPD/www"
+echo "served through the context" >"$TMPD/www/hello.txt"
 python3 "$TMPD/srv.py" "$TMPD" >/dev/null 2>&1 &
 track $!
 n=600
@@ -98,7 +107,7 @@ until [ -s "$TMPD/ports" ]; do
 	[ "$n" -gt 0 ] || fail "the servers did not start"
 	sleep 0.05
 done
-read -r EP HP BP <"$TMPD/ports"
+read -r EP HP BP WP <"$TMPD/ports"
 log "servers up after $(elapsed) ms"
 
 # t WHAT RC ROUTE STEPS...: run the program (60 s at most); its stderr
@@ -129,12 +138,15 @@ timeout_check() {
 
 # Echo; half-close: the server answers only after our FIN, on the
 # connection still open the other way; the UNIX socket; a refused port:
-# the far side's words, fast.  Through local, also the timeout.
+# the far side's words, fast; spn_shutdown ends a live connection.
+# Through local, also the timeout.
 for r in local local+local; do
 	to=
 	[ "$r" = local ] && to="-- connect 127.0.0.1 $BP 1500"
 	t "$r" 1 "$r" send 127.0.0.1 "$EP" hello -- send 127.0.0.1 "$HP" abc \
-	    -- send "$TMPD/u.sock" 0 unix -- connect 127.0.0.1 1 $to
+	    -- send "$TMPD/u.sock" 0 unix -- connect 127.0.0.1 1 $to \
+	    -- shutdown 127.0.0.1 "$EP"
+	says "shutdown $r" "ok shutdown"
 	check "$r: echo, half-close, unix" "hello
 got 3
 unix" "$(cat "$TMPD/out")"
@@ -175,6 +187,16 @@ check "64 MiB: checksum" "$want" "$(cut -d' ' -f1 "$TMPD/sum")"
 rm -f "$TMPD/big"
 log "64 MiB: done $(elapsed) ms into the test"
 procs_left "64 MiB"
+
+# examples/http-get: GET through two contexts, with our FIN after it.
+EX=${T%/tests/lib/tcp}/examples
+spn_prog 60 "$EX/http-get" local+local localhost "$WP" /hello.txt \
+    >"$TMPD/out" 2>"$TMPD/err"
+check_rc "http-get" 0 $? "$TMPD/err"
+grep -q '^HTTP/1.0 200 OK' "$TMPD/out" || fail "http-get: $(head -1 "$TMPD/out")"
+check "http-get: body" "served through the context" "$(tail -1 "$TMPD/out")"
+log "http-get: $(head -1 "$TMPD/out" | tr -d "\r"), body $(tail -1 "$TMPD/out")"
+procs_left http-get
 
 # 200 at once.
 t many 0 local+local many 127.0.0.1 "$EP" 200

@@ -15,6 +15,8 @@
  *	hold HOST PORT N	N connections; "held" on stdout, then wait
  *				until they all end: "ended at MS" (realtime)
  *	pause FILE		"paused" on stderr, wait until FILE exists
+ *	shutdown HOST PORT	connect, spn_shutdown: the socket reads its
+ *				end (the last step)
  *
  * HOST starting with '/' (and PORT 0) is a UNIX socket there.  Each step
  * says on stderr "ok STEP ... in N ms" or "error STEP CODE errno N:
@@ -41,6 +43,7 @@ static const char *const codes[] = {
 	"EDEADLK", "EBUSY", "EINVAL", "ENOMEM", "ESYS",
 };
 
+static struct spn	*spn;
 static struct spn_ctx	*ctx;
 
 static int
@@ -334,6 +337,30 @@ step_pause(char **av, int ac)
 }
 
 static int
+step_shutdown(char **av, int ac)
+{
+	struct pollfd p;
+	char c;
+	int fd;
+
+	if (ac != 3)
+		return 2;
+	if ((fd = tcp_open("shutdown", av[1], av[2], 0)) < 0)
+		return 1;
+	spn_ctx_unref(ctx);
+	ctx = NULL;
+	spn_shutdown(spn);
+	p.fd = fd;
+	p.events = POLLIN;
+	if (poll(&p, 1, 5000) != 1 || read(fd, &c, 1) > 0) {
+		fprintf(stderr, "error shutdown: the socket lives on\n");
+		return 1;
+	}
+	fprintf(stderr, "ok shutdown\n");
+	return 0;
+}
+
+static int
 step(char **av, int ac)
 {
 	static const struct {
@@ -343,7 +370,7 @@ step(char **av, int ac)
 		{ "pipe", step_pipe }, { "send", step_send },
 		{ "connect", step_connect },
 		{ "many", step_many }, { "hold", step_hold },
-		{ "pause", step_pause },
+		{ "pause", step_pause }, { "shutdown", step_shutdown },
 	};
 
 	for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
@@ -357,7 +384,6 @@ step(char **av, int ac)
 int
 main(int argc, char **argv)
 {
-	struct spn *spn;
 	struct spn_error err;
 	int i, j, rc, failed = 0;
 
@@ -376,6 +402,8 @@ main(int argc, char **argv)
 		if ((rc = step(argv + i, j - i)) == 2)
 			return 2;
 		failed |= rc;
+		if (ctx == NULL)
+			return failed;	/* shut down */
 	}
 	spn_ctx_unref(ctx);
 	spn_shutdown(spn);
