@@ -207,11 +207,26 @@ DP=$PORT
 DPID=$!
 track $DPID
 listening "$DP" 15 || fail "-D: nothing listens: $(cat "$TMPD/d.err")"
+# Loopback only without -g (ssh's GatewayPorts=no) ...
+addrs=$(ss -Hltn "sport = :$DP" | awk '{ print $4 }' | sort | tr '\n' ' ')
+case $addrs in
+"127.0.0.1:$DP " | "127.0.0.1:$DP [::1]:$DP " | "[::1]:$DP 127.0.0.1:$DP ") ;;
+*) fail "-D: bound to $addrs, not loopback only" ;;
+esac
 check "-D: curl" "hello-$$" "$(curl -sS -m 10 \
     --socks5-hostname "127.0.0.1:$DP" "http://localhost:$HP/")"
 check "-D: curl socks4a" "hello-$$" "$(curl -sS -m 10 \
     --socks4a "127.0.0.1:$DP" "http://localhost:$HP/")"
 kill -TERM "$DPID"
+# ... every address with -g (only a listener: nothing connects to it).
+new_port
+"$SSH" -g -N -D "$PORT" local 2>"$TMPD/g.err" &
+track $!
+listening "$PORT" 15 || fail "-g -D: nothing listens: $(cat "$TMPD/g.err")"
+ss -Hltn "sport = :$PORT" | awk '{ print $4 }' |
+    grep -Eq '^(0\.0\.0\.0|\*|\[::\]):' ||
+    fail "-g: not on every address: $(ss -Hltn "sport = :$PORT")"
+kill -TERM $!
 
 # --- -W: stdin and stdout joined to the echo server (through EOF both
 # ways); a refused port is ssh's two lines and 255.
@@ -241,8 +256,8 @@ while ! contains "$TMPD/r.err" "Allocated port" && [ $i -lt 150 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-RP=$(sed -n 's/^Allocated port \([0-9]*\) for remote forward to 127\.0\.0\.1:'"$HP"'.*/\1/p' \
-    "$TMPD/r.err")
+RP=$(tr -d '\r' <"$TMPD/r.err" |
+    awk -v t="127.0.0.1:$HP" '$1 == "Allocated" && $NF == t { print $3 }')
 [ -n "$RP" ] || fail "-R 0: no Allocated port line: $(cat "$TMPD/r.err")"
 check "-R: curl" "hello-$$" "$(curl -sS -m 10 "http://127.0.0.1:$RP/")"
 # The same port again: ssh's warning, or with ExitOnForwardFailure its
@@ -262,7 +277,8 @@ check_rc "-R, SIGTERM" 0 $? "$TMPD/r.err"
 new_port
 CP=$PORT
 out=$(timeout 20 "$SSH" -L "$CP:127.0.0.1:$HP" local \
-    "curl -s -m 5 -o /dev/null http://127.0.0.1:$CP/; [ \$? != 7 ] && echo through" \
+    "curl -s -m 5 -o /dev/null http://127.0.0.1:$CP/
+    [ \$? != 7 ] && echo through" \
     2>"$TMPD/c.err")
 check_rc "command with -L" 0 $? "$TMPD/c.err"
 check "command with -L: reached its forward" through "$out"
@@ -277,7 +293,8 @@ SP=$PORT
 "$SPINDLE" forward local -L "$SP:127.0.0.1:$HP" 2>"$TMPD/s.err" &
 SPID=$!
 track $SPID
-listening "$SP" 15 || fail "spindle forward: not listening: $(cat "$TMPD/s.err")"
+listening "$SP" 15 ||
+    fail "spindle forward: not listening: $(cat "$TMPD/s.err")"
 check "spindle forward: curl" "hello-$$" \
     "$(curl -sS -m 10 "http://127.0.0.1:$SP/")"
 kill -TERM "$SPID"
