@@ -321,6 +321,7 @@ agent_shutdown(struct rt *rt)
 	svc_exec_killall();
 	svc_file_abort_all();
 	svc_tcp_stop();
+	svc_listen_stop();
 	rt_close_children(rt, "parent gone");
 	proc_wait_all(2000);
 }

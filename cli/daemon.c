@@ -916,10 +916,11 @@ dconn_full(uint32_t type)
 	size_t n = 0;
 
 	if (type != SPN_CTL_RUN && type != SPN_CTL_UP &&
-	    type != SPN_CTL_CHECK && type != SPN_CTL_FORWARD)
+	    type != SPN_CTL_CHECK && type != SPN_CTL_FORWARD &&
+	    type != SPN_CTL_LISTEN)
 		return 0;
 	TAILQ_FOREACH(c, &d_conns, entry)
-		n += c->job != NULL;
+		n += c->job != NULL || c->held != NULL;
 	return n >= d_maxconns;
 }
 
@@ -1172,7 +1173,7 @@ dconn_make_room(struct dconn *new)
 	for (c = TAILQ_FIRST(&d_conns); c != NULL && d_nconns > d_maxconns;
 	    c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c != new && c->job == NULL)
+		if (c != new && c->job == NULL && c->held == NULL)
 			dconn_drop(c, "too many clients: the one idle longest "
 			    "goes");
 	}

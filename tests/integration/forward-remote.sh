@@ -2,7 +2,7 @@
 # Remote forwards (ssh -R) end to end, in the network-namespace world of
 # ssh-netns.sh: a bastion reachable from here and an inner host reachable
 # only through it.  A LISTEN through bastion+inner (tests/integration/
-# listen-hold holds it, as the shim's -R will) reports the port the far
+# listen-hold holds it, as the shim's -R does) reports the port the far
 # end bound; a connection made inside the inner namespace to 127.0.0.1
 # on that port reaches a server on this side, data both ways with a
 # half-close; the far listener is bound to 127.0.0.1 only, in the inner
@@ -82,15 +82,32 @@ SUM=$(sha256sum <"$TMPD/data" | cut -d' ' -f1)
 spn daemon start >/dev/null || fail "daemon start"
 log "$(($(date +%s) - T0)) s: world up"
 
-# hold_port NAME: the port listen-hold NAME ($HPID) got (60 s at most).
-hold_port() {
+# hold NAME ROUTE BIND PORT HOST HOSTPORT: listen-hold, held until fd 7
+# closes ($HPID); sets N to the port it got (60 s at most for the route).
+hold() {
+	mkfifo "$TMPD/$1.in"
+	"$HOLD" "$2" "$3" "$4" "$5" "$6" <"$TMPD/$1.in" >"$TMPD/$1.out" \
+	    2>"$TMPD/$1.err" &
+	HPID=$!
+	track "$HPID"
+	exec 7>"$TMPD/$1.in"
 	_i=600
 	while ! grep -q "^port " "$TMPD/$1.out" && [ $_i -gt 0 ] &&
 	    kill -0 "$HPID" 2>/dev/null; do
 		sleep 0.1
 		_i=$((_i - 1))
 	done
-	sed -n 's/^port //p' "$TMPD/$1.out"
+	N=$(sed -n 's/^port //p' "$TMPD/$1.out")
+	[ -n "$N" ] || fail "$1: no port: $(cat "$TMPD/$1.err")"
+}
+# gone PORT WHAT: the far listener on PORT goes within 10 s.
+gone() {
+	_i=100
+	while [ -n "$(listening "$NI" "$1")" ] && [ $_i -gt 0 ]; do
+		sleep 0.1
+		_i=$((_i - 1))
+	done
+	[ -z "$(listening "$NI" "$1")" ] || fail "far listener still there $2"
 }
 # listening NS PORT: who listens on PORT in NS ("127.0.0.1:PORT"...).
 listening() {
@@ -98,14 +115,7 @@ listening() {
 }
 
 # 1. Through bastion+inner, port 0: the far end says which port.
-mkfifo "$TMPD/a.in"
-"$HOLD" "$R" - 0 127.0.0.1 "$P" <"$TMPD/a.in" >"$TMPD/a.out" \
-    2>"$TMPD/a.err" &
-HPID=$!
-track "$HPID"
-exec 7>"$TMPD/a.in"
-N=$(hold_port a)
-[ -n "$N" ] || fail "no port: $(cat "$TMPD/a.err")"
+hold a "$R" - 0 127.0.0.1 "$P"
 [ "$N" -gt 0 ] || fail "port $N"
 log "allocated port $N"
 where=$(listening "$NI" "$N")
@@ -142,25 +152,12 @@ contains "$TMPD/b.err" "bind [127.0.0.1]:$N: Address" ||
 exec 7>&-
 wait "$HPID"
 check_rc "listen-hold after its stdin ended" 0 $? "$TMPD/a.err"
-i=100
-while [ -n "$(listening "$NI" "$N")" ] && [ $i -gt 0 ]; do
-	sleep 0.1
-	i=$((i - 1))
-done
-[ -z "$(listening "$NI" "$N")" ] ||
-    fail "far listener still there after its client exited"
+gone "$N" "after its client exited"
 
 log "$(($(date +%s) - T0)) s: listener gone"
 # 4. A target that refuses: the far connection is closed, the daemon log
 # says it as ssh does.  (Port 1 of our loopback: nothing listens.)
-mkfifo "$TMPD/c.in"
-"$HOLD" "$R" - 0 127.0.0.1 1 <"$TMPD/c.in" >"$TMPD/c.out" \
-    2>"$TMPD/c.err" &
-HPID=$!
-track "$HPID"
-exec 7>"$TMPD/c.in"
-N=$(hold_port c)
-[ -n "$N" ] || fail "no port: $(cat "$TMPD/c.err")"
+hold c "$R" - 0 127.0.0.1 1
 out=$(ip netns exec "$NI" "$PY" "$TMPD/cli.py" "$N" "$TMPD/small" \
     2>&1 | tail -n 1)
 case $out in
@@ -174,14 +171,7 @@ wait "$HPID"
 
 log "$(($(date +%s) - T0)) s: refused"
 # 5. Through sudo: the far listener is the sudo user's, still in inner.
-mkfifo "$TMPD/d.in"
-"$HOLD" "$RS" - 0 127.0.0.1 "$P" <"$TMPD/d.in" >"$TMPD/d.out" \
-    2>"$TMPD/d.err" &
-HPID=$!
-track "$HPID"
-exec 7>"$TMPD/d.in"
-N=$(hold_port d)
-[ -n "$N" ] || fail "no port through sudo: $(cat "$TMPD/d.err")"
+hold d "$RS" - 0 127.0.0.1 "$P"
 check "far listener (sudo) in inner" "127.0.0.1:$N" "$(listening "$NI" "$N")"
 lpid=$(ip netns exec "$NI" ss -Hltnp "sport = :$N" |
     sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
@@ -233,12 +223,7 @@ out=$(ip netns exec "$NI" "$PY" "$TMPD/cli.py" "$N" "$TMPD/data" \
 check "ssh -R: 1 MB there and back" "$SUM $SUM" "$out"
 kill -TERM "$SPID"
 wait "$SPID"
-i=100
-while [ -n "$(listening "$NI" "$N")" ] && [ $i -gt 0 ]; do
-	sleep 0.1
-	i=$((i - 1))
-done
-[ -z "$(listening "$NI" "$N")" ] || fail "far listener still there after ssh -R exited"
+gone "$N" "after ssh -R exited"
 
 log "forward-remote: $(($(date +%s) - T0)) s"
 pass

@@ -1,12 +1,13 @@
 /*
- * A LISTEN client for forward-remote.sh, until the shim's -R does it:
+ * A LISTEN client for the forward-remote tests, as the shim's -R is:
  *
  *	listen-hold ROUTE BIND PORT HOST HOSTPORT
  *
  * asks the daemon for a listener at ROUTE's far end on BIND:PORT ("-":
- * no address given, the loopback; a HOSTPORT of -1: HOST is a UNIX
- * socket path) joined to HOST:HOSTPORT here, prints "port N" once it
- * listens, then holds it until stdin ends (exit 0) or the daemon ends it
+ * no address given, the loopback; a PORT of -1: BIND is a UNIX socket
+ * path) joined to HOST:HOSTPORT here (a HOSTPORT of -1: HOST is a UNIX
+ * socket path; a HOST of "-": none, a remote dynamic forward), prints
+ * "port N" once it listens, then holds it until stdin ends (exit 0) or the daemon ends it
  * ("lost: why" on stderr, exit 1).  A refused request: its message on
  * stderr, exit 255.
  */
@@ -37,7 +38,7 @@ main(int argc, char **argv)
 	}
 	f.bind = strcmp(argv[2], "-") == 0 ? NULL : argv[2];
 	f.bind_port = atoi(argv[3]);
-	f.host = argv[4];
+	f.host = strcmp(argv[4], "-") == 0 ? NULL : argv[4];
 	f.port = atoi(argv[5]);
 	ctl_spec_init(&s, argv[1], NULL);
 	if ((fd = ctl_listen(&s, &f, &port, why, sizeof why)) < 0) {
