@@ -245,7 +245,10 @@ lsn_reply_failed(struct rt *rt, const struct rt_msg *m, int e,
     const char *what, const char *where)
 {
 	struct pk pk;
-	char *text = xprintf("%s %s: %s", what, where, strerror(e));
+	/* sshd's words (glibc's), whatever libc the agent has: musl says
+	 * "Address in use". */
+	char *text = xprintf("%s %s: %s", what, where, e == EADDRINUSE ?
+	    "Address already in use" : strerror(e));
 
 	pk_init(&pk);
 	pk_u32(&pk, SPN_LISTEN_FAILED);

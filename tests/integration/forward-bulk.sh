@@ -70,12 +70,7 @@ fi
 # connection is closed within 2 s; the listener stays.
 tcp_client hold 127.0.0.1 "$P2" >"$TMPD/hold" 2>&1 &
 hold=$!
-_t=300
-until grep -q . "$TMPD/hold"; do
-	_t=$((_t - 1))
-	[ "$_t" -gt 0 ] || fail "hold: no echo in 30 s"
-	sleep 0.1
-done
+wait_line "$TMPD/hold" . 30 || fail "hold: no echo in 30 s"
 check "hold: through -L" up "$(cat "$TMPD/hold")"
 mid=$(ns_agents "$NB")
 [ "$(echo $mid | wc -w)" = 1 ] || fail "agents in the bastion's namespace: '$mid'"

@@ -4,7 +4,8 @@
 # UNIX socket here (ssh -R /far.sock:/here.sock), unlinked when its
 # client goes; "*" binds every address; a target that is neither an
 # address nor a name of /etc/hosts is refused before the route is asked
-# (the daemon does no DNS); remote dynamic forwarding is refused.
+# (the daemon does no DNS); remote dynamic forwarding is refused; the
+# routes file's `forward R` listens while its route is up.
 . "$(dirname "$0")/lib.sh"
 T0=$(date +%s)
 HOLD=${BUILDDIR:-$(dirname "$SPINDLE")}/tests/integration/listen-hold
@@ -37,6 +38,18 @@ track $!
 i=100
 while [ ! -S "$TMPD/here.sock" ] && [ $i -gt 0 ]; do sleep 0.05; i=$((i - 1)); done
 
+# ucli PATH TEXT: TEXT to the UNIX socket PATH, half-closed; the answer.
+ucli() {
+	"$PY" -c '
+import socket, sys
+c = socket.socket(socket.AF_UNIX)
+c.connect(sys.argv[1])
+c.sendall(sys.argv[2].encode())
+c.shutdown(socket.SHUT_WR)
+print(c.recv(100).decode())
+' "$1" "$2"
+}
+
 mkfifo "$TMPD/a.in"
 "$HOLD" local+local "$TMPD/far.sock" -1 "$TMPD/here.sock" -1 \
     <"$TMPD/a.in" >"$TMPD/a.out" 2>"$TMPD/a.err" &
@@ -51,14 +64,7 @@ while ! grep -q "^port " "$TMPD/a.out" && [ $i -gt 0 ] &&
 done
 check "UNIX listener's port" "port 0" "$(cat "$TMPD/a.out")"
 [ -S "$TMPD/far.sock" ] || fail "no far socket: $(cat "$TMPD/a.err")"
-out=$("$PY" -c '
-import socket, sys
-c = socket.socket(socket.AF_UNIX)
-c.connect(sys.argv[1])
-c.sendall(b"hello")
-c.shutdown(socket.SHUT_WR)
-print(c.recv(100).decode())
-' "$TMPD/far.sock")
+out=$(ucli "$TMPD/far.sock" hello)
 check "UNIX to UNIX, half-closed" "got hello" "$out"
 # The path is taken: refused, the far side's words.
 "$HOLD" local+local "$TMPD/far.sock" -1 "$TMPD/here.sock" -1 </dev/null \
@@ -88,5 +94,22 @@ contains "$TMPD/err" "not an address, nor a name in /etc/hosts" ||
 check_rc "remote dynamic" 255 $? "$TMPD/err"
 contains "$TMPD/err" "remote dynamic forwarding is not supported" ||
     fail "remote dynamic: $(cat "$TMPD/err")"
+# The routes file's forward R: held by the daemon while the route is up.
+cat >"$SPINDLE_ROUTES" <<EOF
+route web local+local
+    forward R $TMPD/rfar.sock $TMPD/here.sock
+EOF
+spn up web >/dev/null 2>"$TMPD/err" || fail "up web: $(cat "$TMPD/err")"
+i=100
+while [ ! -S "$TMPD/rfar.sock" ] && [ $i -gt 0 ]; do sleep 0.1; i=$((i - 1)); done
+[ -S "$TMPD/rfar.sock" ] || fail "forward R: no far socket: $(tail -n 3 \
+    "$SPINDLE_RUNTIME_DIR/daemon.log")"
+out=$(ucli "$TMPD/rfar.sock" "routes file")
+check "forward R of the routes file" "got routes file" "$out"
+spn down web >/dev/null 2>&1 || fail "down web"
+i=50
+while [ -e "$TMPD/rfar.sock" ] && [ $i -gt 0 ]; do sleep 0.1; i=$((i - 1)); done
+[ -e "$TMPD/rfar.sock" ] && fail "forward R: far socket left after down"
+
 log "forward-remote-local: $(($(date +%s) - T0)) s"
 pass

@@ -145,7 +145,7 @@ log "$(($(date +%s) - T0)) s: parallel"
 "$HOLD" "$R" - "$N" 127.0.0.1 "$P" </dev/null >"$TMPD/b.out" \
     2>"$TMPD/b.err"
 check_rc "a second listener on port $N" 255 $? "$TMPD/b.err"
-contains "$TMPD/b.err" "bind [127.0.0.1]:$N: Address" ||
+contains "$TMPD/b.err" "bind [127.0.0.1]:$N: Address already in use" ||
     fail "bind conflict: $(cat "$TMPD/b.err")"
 
 # 3. The client goes: so does the far listener.

@@ -79,13 +79,7 @@ ns_sshd() {
 	    -E "$TMPD/log.$1" </dev/null >/dev/null 2>&1 &
 	  echo $! >"$TMPD/dpid.$1" )
 	NS_SSHD="$NS_SSHD $(cat "$TMPD/dpid.$1")"
-	_t=100
-	while [ "$_t" -gt 0 ] &&
-	    ! grep -q "listening on $2" "$TMPD/log.$1" 2>/dev/null; do
-		sleep 0.05
-		_t=$((_t - 1))
-	done
-	grep -q "listening on $2" "$TMPD/log.$1" ||
+	wait_line "$TMPD/log.$1" "listening on $2" 5 ||
 	    fail "sshd in $1 did not start: $(cat "$TMPD/log.$1")"
 }
 ns_sshd "$NB" "$B"
@@ -386,12 +380,7 @@ ns_serve() {
 	fi
 	SRV_PID=$(cat "$TMPD/srvpid.$_sn")
 	track "$SRV_PID"
-	_t=200
-	while [ "$_t" -gt 0 ] && alive "$SRV_PID" &&
-	    ! grep -q '^listening ' "$TMPD/srv.$_sn"; do
-		sleep 0.05
-		_t=$((_t - 1))
-	done
+	wait_line "$TMPD/srv.$_sn" '^listening ' 10 "$SRV_PID"
 	SRV_PORT=$(sed -n 's/^listening //p' "$TMPD/srv.$_sn")
 	[ -n "$SRV_PORT" ] && return 0
 	alive "$SRV_PID" && fail "server $_sn did not start in 10 s"

@@ -294,13 +294,8 @@ EOF
 	    </dev/null >/dev/null 2>&1 &
 	  echo $! >"$SSHW/sshd/dpid" )
 	SSHD_PID=$(cat "$SSHW/sshd/dpid")
-	_t=100
-	while [ "$_t" -gt 0 ] && alive "$SSHD_PID" &&
-	    ! grep -q 'Server listening' "$SSHD_LOG"; do
-		sleep 0.05
-		_t=$((_t - 1))
-	done
-	if alive "$SSHD_PID" && grep -q 'Server listening' "$SSHD_LOG"; then
+	if wait_line "$SSHD_LOG" 'Server listening' 5 "$SSHD_PID" &&
+	    alive "$SSHD_PID"; then
 		break
 	fi
 	kill -KILL "$SSHD_PID" 2>/dev/null

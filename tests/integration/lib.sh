@@ -246,6 +246,21 @@ wait_gone() {
 	return 1
 }
 
+# wait_line FILE REGEX SECS [PID]: wait until a line of FILE matches
+# REGEX (grep -E), SECS at most and, with PID, while that process lives;
+# status 1 if none did.
+wait_line() {
+	_wt=$(($3 * 20))
+	until grep -Eq -- "$2" "$1" 2>/dev/null; do
+		if [ "$_wt" -le 0 ] || { [ -n "${4:-}" ] && ! alive "$4"; }; then
+			grep -Eq -- "$2" "$1" 2>/dev/null
+			return
+		fi
+		sleep 0.05
+		_wt=$((_wt - 1))
+	done
+}
+
 # spn ARGS...: run spindle in the foreground under a timeout, with this
 # shell's stdin/stdout/stderr; returns its exit status (124: timed out,
 # 137: killed after not reacting to the timeout's TERM).  The master's pid
