@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-time.h"
+
 #define MAX_CONNS	256
 #define BUF_LEN		(256 * 1024)
 #define RESP_LEN	64
@@ -64,15 +66,6 @@ die_msg(const char *what)
 {
 	fprintf(stderr, "tcpbench: %s\n", what);
 	exit(1);
-}
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
 static void
