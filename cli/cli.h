@@ -92,6 +92,16 @@ size_t		 dconn_count(void);
 struct dconn;
 void		 dconn_send(struct dconn *, uint32_t, uint32_t, struct pk *);
 void		 dconn_hold(struct dconn *, void (*)(void *), void *);
+int		 dconn_take_fd(struct dconn *);
+pid_t		 dconn_pid(const struct dconn *);
+size_t		 dconn_unsent(const struct dconn *);
+void		 dconn_reply_ok(struct dconn *, uint32_t);
+
+/* daccept.c: ACCEPT, the shim's -L and -D listeners held by the daemon */
+void		 daccept_init(struct master *);
+void		 daccept_request(struct dconn *, const struct ctl_msg *,
+		     struct upk *);
+void		 daccept_shutdown(void);
 
 /* dremote.c: LISTEN, ssh -R */
 void		 dremote_init(struct master *);

@@ -860,6 +860,7 @@ static const struct {
 	{ SPN_CTL_SIGNAL, 0, dconn_signal },
 	{ SPN_CTL_WINCH, 0, dconn_winch },
 	{ SPN_CTL_LISTEN, 1, dremote_listen },
+	{ SPN_CTL_ACCEPT, 1, daccept_request },
 };
 
 static void
@@ -917,7 +918,7 @@ dconn_full(uint32_t type)
 
 	if (type != SPN_CTL_RUN && type != SPN_CTL_UP &&
 	    type != SPN_CTL_CHECK && type != SPN_CTL_FORWARD &&
-	    type != SPN_CTL_LISTEN)
+	    type != SPN_CTL_LISTEN && type != SPN_CTL_ACCEPT)
 		return 0;
 	TAILQ_FOREACH(c, &d_conns, entry)
 		n += c->job != NULL || c->held != NULL;
@@ -1009,6 +1010,41 @@ dconn_hold(struct dconn *c, void (*gone)(void *), void *arg)
 		c->closing = 1;
 		dconn_idle(c, DCONN_IDLE_SECS);
 	}
+}
+
+/* For a request served elsewhere (daccept.c): the first fd that came
+ * with it, ours now, or -1. */
+int
+dconn_take_fd(struct dconn *c)
+{
+	int fd;
+
+	if (c->nfds == 0)
+		return -1;
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof *c->fds);
+	c->nfds--;
+	return fd;
+}
+
+pid_t
+dconn_pid(const struct dconn *c)
+{
+	return c->pid;
+}
+
+/* Bytes of answers not yet out: a client that reads none gets no more
+ * notices. */
+size_t
+dconn_unsent(const struct dconn *c)
+{
+	return c != NULL ? evbuffer_get_length(c->out) : SIZE_MAX;
+}
+
+void
+dconn_reply_ok(struct dconn *c, uint32_t id)
+{
+	dconn_reply(c, SPN_CTL_OK, id, "", 0);
 }
 
 /* Dispatch the whole messages in buf; returns the bytes they took. */
@@ -1373,6 +1409,7 @@ daemon_serve(int ready_fd)
 	dr_init(d_master);
 	dremote_init(d_master);
 	dfwd_init(d_master);
+	daccept_init(d_master);
 	d_listen_ev = event_new(master_base(d_master), lfd,
 	    EV_READ | EV_PERSIST, daemon_accept_cb, NULL);
 	event_add(d_listen_ev, NULL);
@@ -1383,6 +1420,7 @@ daemon_serve(int ready_fd)
 		close(ready_fd);
 	}
 	event_base_dispatch(master_base(d_master));
+	daccept_shutdown();
 	dfwd_shutdown();
 	dr_shutdown();
 	master_teardown(d_master);

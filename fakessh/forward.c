@@ -50,6 +50,9 @@
 struct fwd_lsn {
 	int			 fd;
 	const struct fwd_spec	*fs;
+	int			 ctl;		/* its ACCEPT, or -1: we
+						 * accept on it here */
+	struct ctl_buf		 b;
 };
 
 struct fwd_conn {
@@ -158,7 +161,9 @@ fwd_add_lsn(struct fwd *f, int fd, const struct fwd_spec *fs)
 		return -1;
 	}
 	fd_nonblock(fd, 1);
+	memset(&f->lsn[f->nlsn], 0, sizeof f->lsn[f->nlsn]);
 	f->lsn[f->nlsn].fd = fd;
+	f->lsn[f->nlsn].ctl = -1;
 	f->lsn[f->nlsn++].fs = fs;
 	return 0;
 }
@@ -374,8 +379,12 @@ fwd_close(struct fwd *f)
 {
 	size_t i;
 
-	for (i = 0; i < f->nlsn; i++)
+	for (i = 0; i < f->nlsn; i++) {
 		close(f->lsn[i].fd);
+		if (f->lsn[i].ctl >= 0)
+			close(f->lsn[i].ctl);
+		ctl_buf_free(&f->lsn[i].b);
+	}
 	for (i = 0; i < FWD_CONN_MAX; i++) {
 		if (f->conns[i].ctl >= 0)
 			close(f->conns[i].ctl);
@@ -605,6 +614,95 @@ fwd_stdio_read(struct fwd *f, int *code)
 	}
 }
 
+/*
+ * Each listener goes to the daemon, which accepts on it while we hold
+ * its ACCEPT: a connection then costs us nothing, and the daemon no
+ * control connection of its own.  We keep our copy, and accept here
+ * again (a FORWARD each) if the daemon refuses or goes away.
+ */
+static void
+fwd_handoff(struct fwd *f)
+{
+	struct fwd_lsn *l;
+	uint32_t flags;
+	char why[1024];
+
+	for (size_t i = 0; i < f->nlsn; i++) {
+		l = &f->lsn[i];
+		flags = f->opts->verbose >= 1 && !f->opts->quiet ?
+		    SPN_FWD_F_TELL : 0;
+		if (l->fs->kind == FWD_DYNAMIC)
+			l->ctl = ctl_accept_send(f->spec, SPN_FWD_SOCKS, flags,
+			    "", 0, f->chan_base, l->fd, &l->b, why,
+			    sizeof why);
+		else
+			l->ctl = ctl_accept_send(f->spec, SPN_FWD_DIRECT,
+			    flags | (l->fs->port == -1 ? SPN_FWD_F_UNIX : 0),
+			    l->fs->host, l->fs->port == -1 ? 0 : l->fs->port,
+			    f->chan_base, l->fd, &l->b, why, sizeof why);
+		if (l->ctl < 0) {
+			fwd_say(f, 1, "spindle: the daemon does not take the "
+			    "listener (%s): accepting here", why);
+			ctl_buf_free(&l->b);
+		} else
+			fd_nonblock(l->ctl, 1);
+	}
+}
+
+/* ssh's lines for a connection the daemon accepted. */
+static void
+fwd_lsn_say(struct fwd *f, const struct fwd_lsn *l, int chan,
+    const struct fwd_status *st)
+{
+	const struct fwd_spec *fs = l->fs;
+
+	if (st->state != FWD_ST_DONE && fs->kind == FWD_DYNAMIC)
+		fwd_say(f, 2, "Connection to port %d forwarding to socks port "
+		    "0 requested.", fs->bind_port);
+	else if (st->state != FWD_ST_DONE)
+		fwd_say(f, 2, "Connection to port %d forwarding to %.100s port "
+		    "%d requested.", fs->bind_port, fs->host, fs->port);
+	if (st->state == FWD_ST_CONNECTED)
+		fwd_say(f, 2, "channel %d: connected to %s (%s)", chan,
+		    st->target != NULL ? st->target : "",
+		    st->text != NULL ? st->text : "");
+	else if (st->state == FWD_ST_ERROR)
+		fwd_open_failed(f, chan, st);
+	else
+		fwd_say(f, 2, "channel %d: done, %llu bytes in, %llu out%s%s",
+		    chan, (unsigned long long)st->in,
+		    (unsigned long long)st->out, st->text ? ": " : "",
+		    st->text ? st->text : "");
+}
+
+/* The notices of a listener's ACCEPT; the daemon gone, we accept. */
+static void
+fwd_lsn_read(struct fwd *f, struct fwd_lsn *l)
+{
+	struct fwd_status st;
+	uint32_t chan;
+	int rc;
+
+	for (;;) {
+		rc = ctl_accept_read(l->ctl, &l->b, &st, &chan);
+		if (rc == FWD_ST_MORE)
+			return;
+		if (rc == FWD_ST_CONNECTED || rc == FWD_ST_ERROR ||
+		    rc == FWD_ST_DONE)
+			fwd_lsn_say(f, l, (int)chan, &st);
+		else {
+			fwd_say(f, 1, "spindle: %s: accepting here",
+			    st.text != NULL ? st.text : "lost the daemon");
+			fwd_status_free(&st);
+			close(l->ctl);
+			l->ctl = -1;
+			ctl_buf_free(&l->b);
+			return;
+		}
+		fwd_status_free(&st);
+	}
+}
+
 /* A signal ended us: ssh's status (SIGTERM without a session is a
  * deliberate end: 0). */
 static int
@@ -637,8 +735,8 @@ fwd_loop(struct fwd *f)
 		pfd[n].fd = f->stdio_ctl;
 		pfd[n++].events = POLLIN;
 		for (i = 0; i < f->nlsn; i++) {
-			pfd[n].fd = f->nconns < FWD_CONN_MAX ? f->lsn[i].fd :
-			    -1;
+			pfd[n].fd = f->lsn[i].ctl >= 0 ? f->lsn[i].ctl :
+			    f->nconns < FWD_CONN_MAX ? f->lsn[i].fd : -1;
 			pfd[n++].events = POLLIN;
 		}
 		for (i = 0; i < f->nrem; i++) {
@@ -663,7 +761,9 @@ fwd_loop(struct fwd *f)
 			break;
 		n = 2;
 		for (i = 0; i < f->nlsn; i++, n++) {
-			if (pfd[n].revents)
+			if (pfd[n].revents && f->lsn[i].ctl >= 0)
+				fwd_lsn_read(f, &f->lsn[i]);
+			else if (pfd[n].revents)
 				fwd_accept(f, &f->lsn[i]);
 		}
 		for (i = 0; i < f->nrem; i++, n++) {
@@ -725,6 +825,7 @@ fwd_main(const struct ctl_spec *spec, const struct fwd_spec *fwds, size_t n,
 		goto out;
 	if ((code = fwd_setup(&f, fwds, n)) != 0)
 		goto out;
+	fwd_handoff(&f);
 	/* -W's fds go first: -f puts /dev/null over ours. */
 	if (f.stdio != NULL && fwd_stdio_start(&f) != 0) {
 		code = 255;
@@ -761,6 +862,7 @@ fwd_start(const struct ctl_spec *spec, const struct fwd_spec *fwds,
 	}
 	/* ssh's session channel comes after the listeners. */
 	f.chan_base++;
+	fwd_handoff(&f);
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
 		/* Our parent's end is ours: its command is done. */

@@ -52,6 +52,9 @@ ctl_forward_send(const struct ctl_spec *s, uint32_t mode, uint32_t flags,
 	return fd;
 }
 
+static int	ctl_fwd_next(int, struct ctl_buf *, struct fwd_status *,
+		    uint32_t *);
+
 static void
 ctl_forward_take(const struct ctl_msg *m, struct fwd_status *st)
 {
@@ -105,6 +108,55 @@ ctl_forward_take(const struct ctl_msg *m, struct fwd_status *st)
 int
 ctl_forward_read(int fd, struct ctl_buf *b, struct fwd_status *st)
 {
+	return ctl_fwd_next(fd, b, st, NULL);
+}
+
+/*
+ * An ACCEPT's: OK, or ERROR before it; then a notice about a connection
+ * (*chan its channel): the FORWARD reply it would have had.
+ */
+static void
+ctl_accept_take(const struct ctl_msg *m, struct fwd_status *st,
+    uint32_t *chan)
+{
+	struct ctl_msg sub = *m;
+	struct upk u;
+
+	/* Before OK (*chan UINT32_MAX): OK, or the ERROR that refuses. */
+	if (*chan == UINT32_MAX && m->type == SPN_CTL_OK) {
+		st->state = FWD_ST_OK;
+		return;
+	}
+	if (*chan == UINT32_MAX) {
+		ctl_forward_take(m, st);
+		return;
+	}
+	upk_init(&u, m->body, m->len);
+	*chan = upk_u32(&u);
+	if (u.err) {
+		st->state = FWD_ST_LOST;
+		st->text = xstrdup("malformed notice from the daemon");
+		return;
+	}
+	sub.body = m->body + 4;
+	sub.len = m->len - 4;
+	ctl_forward_take(&sub, st);
+}
+
+/* The next notice on an ACCEPT's control connection, as
+ * ctl_forward_read's. */
+int
+ctl_accept_read(int fd, struct ctl_buf *b, struct fwd_status *st,
+    uint32_t *chan)
+{
+	*chan = 0;
+	return ctl_fwd_next(fd, b, st, chan);
+}
+
+static int
+ctl_fwd_next(int fd, struct ctl_buf *b, struct fwd_status *st,
+    uint32_t *chan)
+{
 	struct ctl_msg m;
 	int rc;
 
@@ -120,7 +172,10 @@ ctl_forward_read(int fd, struct ctl_buf *b, struct fwd_status *st)
 			b->used = SPN_CTL_HDR + m.len;
 			if (m.type == SPN_CTL_HELLO)
 				continue;
-			ctl_forward_take(&m, st);
+			if (chan != NULL)
+				ctl_accept_take(&m, st, chan);
+			else
+				ctl_forward_take(&m, st);
 			return st->state;
 		}
 		if ((rc = ctl_fill(fd, b, NULL, NULL, 0)) > 0)
@@ -141,4 +196,48 @@ fwd_status_free(struct fwd_status *st)
 	free(st->text);
 	free(st->target);
 	memset(st, 0, sizeof *st);
+}
+
+/*
+ * ACCEPT: the listening socket lfd goes to the daemon (the caller keeps
+ * its copy: the listener is its own), which answers once it accepts on
+ * it.  b keeps what came behind the OK, for ctl_accept_read.
+ */
+int
+ctl_accept_send(const struct ctl_spec *s, uint32_t mode, uint32_t flags,
+    const char *host, uint32_t port, uint32_t chan, int lfd,
+    struct ctl_buf *b, char *why, size_t whylen)
+{
+	struct fwd_status st;
+	uint32_t ch;
+	struct pk pk;
+	int fd, rc;
+
+	if ((fd = client_connect(1, 1, 0, why, whylen)) < 0)
+		return -1;
+	pk_init(&pk);
+	ctl_spec_pack(&pk, s);
+	pk_u32(&pk, mode);
+	pk_u32(&pk, flags);
+	pk_str(&pk, host != NULL ? host : "");
+	pk_u32(&pk, port);
+	pk_u32(&pk, chan);
+	rc = ctl_send(fd, SPN_CTL_ACCEPT, 0, &pk, &lfd, 1);
+	pk_free(&pk);
+	if (rc != 0) {
+		snprintf(why, whylen, "cannot send to the daemon: %s",
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	ch = UINT32_MAX;
+	rc = ctl_fwd_next(fd, b, &st, &ch);
+	if (rc != FWD_ST_OK) {
+		snprintf(why, whylen, "%s", st.text != NULL ? st.text :
+		    "unexpected reply from the daemon");
+		close(fd);
+		fd = -1;
+	}
+	fwd_status_free(&st);
+	return fd;
 }

@@ -306,6 +306,16 @@ int		 ctl_forward_send(const struct ctl_spec *, uint32_t, uint32_t,
 		     const char *, uint32_t, const int *, int, char *, size_t);
 int		 ctl_forward_read(int, struct ctl_buf *, struct fwd_status *);
 void		 fwd_status_free(struct fwd_status *);
+/* An ACCEPT (the shim's -L, -D): the listening socket handed to the
+ * daemon once; blocks until it takes it.  The control connection to
+ * hold, or -1 and why.  ctl_accept_read takes its notices, each about
+ * the connection of channel *chan. */
+#define FWD_ST_OK		5	/* ACCEPT taken */
+int		 ctl_accept_send(const struct ctl_spec *, uint32_t, uint32_t,
+		     const char *, uint32_t, uint32_t, int, struct ctl_buf *,
+		     char *, size_t);
+int		 ctl_accept_read(int, struct ctl_buf *, struct fwd_status *,
+		     uint32_t *);
 
 /* ctl-listen.c: a LISTEN request (ssh -R), the client's side: blocks
  * until the far end listens; returns the control connection to hold

@@ -85,6 +85,15 @@ enum {
 	/* Daemon, the end of a FORWARD: u32 bytes in hi, lo, u32 bytes
 	 * out hi, lo, str why it ended ("" when both sides closed). */
 	SPN_CTL_DONE = 21,
+	/* Client: route spec, u32 mode (DIRECT, SOCKS), u32 flags
+	 * (SPN_FWD_F_UNIX, _TELL), str host, u32 port (SOCKS: "", 0), u32
+	 * the first channel number.  SCM_RIGHTS: one listening socket,
+	 * the daemon accepts on it as long as the control connection lasts,
+	 * each connection a forward of its own.  Reply OK or ERROR; after
+	 * OK, notices about a connection, each body starting with u32 its
+	 * channel number then a FORWARD reply's body: ERROR (its open
+	 * failed), and with _TELL CONNECTED and DONE. */
+	SPN_CTL_ACCEPT = 22,
 };
 
 /* FORWARD and LISTEN modes. */
@@ -97,5 +106,7 @@ enum {
 					 * far end (LISTEN: bind is) */
 #define SPN_FWD_F_TARGET_UNIX	0x2	/* LISTEN: the target is a UNIX
 					 * socket path here */
+#define SPN_FWD_F_TELL		0x4	/* ACCEPT: tell every connection's
+					 * CONNECTED and DONE too */
 
 #endif

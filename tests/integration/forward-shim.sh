@@ -136,11 +136,21 @@ t=$(date +%s%N)
 check_rc "-fN -L" 0 $? "$TMPD/f.err"
 listening "$FP" || fail "-fN -L: returned before listening on $FP"
 log "-fN -L: returned listening after $(ms_since "$t") ms"
-FPID=$(ss -Hltnp "sport = :$FP" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' |
-    head -n 1)
-[ -n "$FPID" ] || fail "-fN -L: no process listens on $FP"
+# The listener is the shim's, and the daemon's too (ACCEPT): the daemon
+# accepts on it, the shim never does.
+FPID=$(pgrep -f "ssh -fN -L $FP:" | head -n 1)
+[ -n "$FPID" ] || fail "-fN -L: no shim for $FP"
 track "$FPID"
+DPID=$("$SPINDLE" daemon status | sed -n 's/.*pid \([0-9]*\),.*/\1/p')
+ss -Hltnp "sport = :$FP" >"$TMPD/f.ss"
+for p in "$FPID" "$DPID"; do
+	grep -q "pid=$p," "$TMPD/f.ss" ||
+	    fail "-fN -L: pid $p does not hold the listener: $(cat "$TMPD/f.ss")"
+done
 check "-fN -L: curl" "hello-$$" "$(curl -sS -m 10 "http://127.0.0.1:$FP/")"
+check "-fN -L: curl again" "hello-$$" \
+    "$(curl -sS -m 10 "http://127.0.0.1:$FP/")"
+log "-fN -L: the daemon ($DPID) accepts on the shim's listener"
 
 # --- A bind conflict ($FP is the -fN's, on both loopbacks): ssh's words.
 # Without ExitOnForwardFailure ssh goes on (and backgrounds: 0) ...
