@@ -15,6 +15,8 @@
 
 #include "agent.h"
 
+#define TCL_LINGER_SECS	2	/* a freed call's wait for CLOSED */
+
 struct tcl {
 	struct rt	*rt;
 	uint32_t	 ctx;
@@ -25,14 +27,57 @@ struct tcl {
 	int		 ended;		/* done called */
 	int		 busy;		/* inside a callback of the owner's */
 	int		 freed;		/* ... which freed it */
+	struct event	*linger;	/* freed, awaiting CLOSED */
 	tcp_open_fn	*open;
 	tcp_done_fn	*done;
 	void		*arg;
 };
 
 static void
+tcl_linger_end(struct tcl *t)
+{
+	event_free(t->linger);
+	free(t);
+}
+
+/* The far side never said CLOSED: its late word finds no handle. */
+static void
+tcl_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcl *t = arg;
+
+	(void)fd;
+	(void)what;
+	call_cancel(t->rt, t->call);
+	tcl_linger_end(t);
+}
+
+/*
+ * Both ways ended here before the far side's CLOSED came (it always
+ * comes after: the far socket closes last): the call's handle stays for
+ * it, a little while, so that it is not answered with a DEAD that
+ * crosses the whole route during the next connection.  Its socket and
+ * fds go now.
+ */
+static int
+tcl_linger(struct tcl *t)
+{
+	struct timeval tv = { TCL_LINGER_SECS, 0 };
+
+	if (t->call == 0 || !t->ended || !t->opened)
+		return 0;
+	sock_free(t->sock);
+	t->sock = NULL;
+	t->linger = evtimer_new(rt_base(t->rt), tcl_linger_cb, t);
+	evtimer_add(t->linger, &tv);
+	return 1;
+}
+
+static void
 tcl_destroy(struct tcl *t)
 {
+	if (tcl_linger(t))
+		return;
 	if (t->call != 0)
 		call_cancel(t->rt, t->call);
 	sock_free(t->sock);
@@ -134,6 +179,10 @@ tcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 	char *text;
 
 	(void)rt;
+	if (t->linger != NULL) {	/* CLOSED (or DEAD) at last */
+		tcl_linger_end(t);
+		return 0;
+	}
 	if (m->h.kind == SPN_K_DEAD)
 		return tcl_dead(t, m);
 	upk_init(&u, m->data, m->h.len);
