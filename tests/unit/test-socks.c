@@ -34,6 +34,8 @@ static struct sample	samples[64];
 static size_t		nsamples;
 
 /* Bytes from a list of ints (-1 ends it), each 0..255. */
+static void	answer(struct sample *, ...);
+
 static size_t
 bytes(uint8_t *p, va_list ap)
 {
@@ -46,11 +48,10 @@ bytes(uint8_t *p, va_list ap)
 }
 
 static struct sample *
-add(const char *name, int rc, const char *host, uint16_t port,
-    const char *why, ...)
+addv(const char *name, int rc, const char *host, uint16_t port,
+    const char *why, va_list ap)
 {
 	struct sample	*s = &samples[nsamples++];
-	va_list		 ap;
 
 	assert_true(nsamples <= sizeof samples / sizeof samples[0]);
 	memset(s, 0, sizeof *s);
@@ -59,9 +60,48 @@ add(const char *name, int rc, const char *host, uint16_t port,
 	s->host = host;
 	s->port = port;
 	s->why = why;
-	va_start(ap, why);
 	s->len = bytes(s->in, ap);
+	return s;
+}
+
+static struct sample *
+add(const char *name, int rc, const char *host, uint16_t port,
+    const char *why, ...)
+{
+	struct sample	*s;
+	va_list		 ap;
+
+	va_start(ap, why);
+	s = addv(name, rc, host, port, why, ap);
 	va_end(ap);
+	return s;
+}
+
+/* A SOCKS5 request refused with code, after the greeting's answer. */
+static struct sample *
+bad5(const char *name, const char *why, int code, ...)
+{
+	struct sample	*s;
+	va_list		 ap;
+
+	va_start(ap, code);
+	s = addv(name, SOCKS_ERROR, NULL, 0, why, ap);
+	va_end(ap);
+	answer(s, 5, 0, 5, code, 0, 1, 0, 0, 0, 0, 0, 0, -1);
+	return s;
+}
+
+/* A SOCKS4 request refused (0x5b). */
+static struct sample *
+bad4(const char *name, const char *why, ...)
+{
+	struct sample	*s;
+	va_list		 ap;
+
+	va_start(ap, why);
+	s = addv(name, SOCKS_ERROR, NULL, 0, why, ap);
+	va_end(ap);
+	answer(s, 0, 0x5b, 0, 0, 0, 0, 0, 0, -1);
 	return s;
 }
 
@@ -81,16 +121,6 @@ answer(struct sample *s, ...)
 	va_start(ap, s);
 	s->outlen = bytes(s->out, ap);
 	va_end(ap);
-}
-
-/* SOCKS5's answer to a refused or failed request. */
-static void
-answer5(struct sample *s, int greeting, int code)
-{
-	if (greeting)
-		answer(s, 5, 0, 5, code, 0, 1, 0, 0, 0, 0, 0, 0, -1);
-	else
-		answer(s, 5, code, 0, 1, 0, 0, 0, 0, 0, 0, -1);
 }
 
 static void
@@ -173,53 +203,33 @@ bad_samples(void)
 	s = add("socks5 no methods", SOCKS_ERROR, NULL, 0, "no method",
 	    5, 0, -1);
 	answer(s, 5, 0xff, -1);
-	s = add("socks5 bind", SOCKS_ERROR, NULL, 0, "command 2",
-	    5, 1, 0, 5, 2, 0, 1, -1);
-	answer5(s, 1, 7);
-	s = add("socks5 udp", SOCKS_ERROR, NULL, 0, "command 3",
-	    5, 1, 0, 5, 3, 0, 1, -1);
-	answer5(s, 1, 7);
-	s = add("socks5 atyp 2", SOCKS_ERROR, NULL, 0, "address type 2",
-	    5, 1, 0, 5, 1, 0, 2, -1);
-	answer5(s, 1, 8);
-	s = add("socks5 empty domain", SOCKS_ERROR, NULL, 0, "empty host",
+	bad5("socks5 bind", "command 2", 7, 5, 1, 0, 5, 2, 0, 1, -1);
+	bad5("socks5 udp", "command 3", 7, 5, 1, 0, 5, 3, 0, 1, -1);
+	bad5("socks5 atyp 2", "address type 2", 8, 5, 1, 0, 5, 1, 0, 2, -1);
+	bad5("socks5 empty domain", "empty host", 1,
 	    5, 1, 0, 5, 1, 0, 3, 0, -1);
-	answer5(s, 1, 1);
-	s = add("socks5 NUL in domain", SOCKS_ERROR, NULL, 0, "NUL in host",
+	bad5("socks5 NUL in domain", "NUL in host", 1,
 	    5, 1, 0, 5, 1, 0, 3, 4, 'a', 'b', 0, -1);
-	answer5(s, 1, 1);
-	s = add("socks5 request version", SOCKS_ERROR, NULL, 0, "bad request",
+	bad5("socks5 request version", "bad request", 1,
 	    5, 1, 0, 4, 1, 0, 1, -1);
-	answer5(s, 1, 1);
-	s = add("socks5 reserved", SOCKS_ERROR, NULL, 0, "bad request",
-	    5, 1, 0, 5, 1, 1, 1, -1);
-	answer5(s, 1, 1);
-	s = add("socks4 bind", SOCKS_ERROR, NULL, 0, "command 2",
-	    4, 2, 0, 80, 10, 0, 0, 1, -1);
-	answer(s, 0, 0x5b, 0, 0, 0, 0, 0, 0, -1);
-	s = add("socks4 user 592", SOCKS_ERROR, NULL, 0, "user id longer",
+	bad5("socks5 reserved", "bad request", 1, 5, 1, 0, 5, 1, 1, 1, -1);
+	bad5("socks5 port 0", "port 0", 1,
+	    5, 1, 0, 5, 1, 0, 3, 1, 'h', 0, 0, -1);
+	bad4("socks4 bind", "command 2", 4, 2, 0, 80, 10, 0, 0, 1, -1);
+	bad4("socks4 port 0", "port 0", 4, 1, 0, 0, 10, 0, 0, 1, -1);
+	s = bad4("socks4 user 592", "user id longer",
 	    4, 1, 0, 80, 10, 0, 0, 1, -1);
 	fill(s, 'u', 592);
-	answer(s, 0, 0x5b, 0, 0, 0, 0, 0, 0, -1);
-	s = add("socks4a host 256", SOCKS_ERROR, NULL, 0, "longer than 255",
+	s = bad4("socks4a host 256", "longer than 255",
 	    4, 1, 0, 80, 0, 0, 0, 1, 0, -1);
 	fill(s, 'h', 256);
-	answer(s, 0, 0x5b, 0, 0, 0, 0, 0, 0, -1);
-	s = add("socks4a request 600", SOCKS_ERROR, NULL, 0,
-	    "request longer than 600", 4, 1, 0, 80, 0, 0, 0, 1, -1);
+	s = bad4("socks4a request 600", "request longer than 600",
+	    4, 1, 0, 80, 0, 0, 0, 1, -1);
 	fill(s, 'u', 400);
 	append(s, "", 1);
 	fill(s, 'h', 191);
-	answer(s, 0, 0x5b, 0, 0, 0, 0, 0, 0, -1);
-	s = add("socks4 port 0", SOCKS_ERROR, NULL, 0, "port 0",
-	    4, 1, 0, 0, 10, 0, 0, 1, -1);
-	answer(s, 0, 0x5b, 0, 0, 0, 0, 0, 0, -1);
-	s = add("socks5 port 0", SOCKS_ERROR, NULL, 0, "port 0",
-	    5, 1, 0, 5, 1, 0, 3, 1, 'h', 0, 0, -1);
-	answer5(s, 1, 1);
-	s = add("socks4a empty host", SOCKS_ERROR, NULL, 0, "empty host",
+	bad4("socks4a empty host", "empty host",
 	    4, 1, 0, 80, 0, 0, 0, 1, 'u', 0, 0, -1);
-	answer(s, 0, 0x5b, 0, 0, 0, 0, 0, 0, -1);
 }
 
 /*
