@@ -478,6 +478,7 @@ spn_shutdown(struct spn *spn)
 	recv_free_all(spn);
 	select_free_all(spn);
 	chan_free_all(spn);
+	tcp_free_all();
 	ctx_free_all(spn);
 	api_free_state(spn);
 }

@@ -181,6 +181,8 @@ void		 select_free_all(struct spn *);
 
 /* channel.c */
 void		 chan_free_all(struct spn *);
+/* tcp.c */
+void		 tcp_free_all(void);
 
 /* call.c */
 void		 api_call_service(struct spn *, int);

@@ -266,6 +266,17 @@ uint32_t	 sink_handle(struct sink *);
 void		 sink_free(struct sink *);
 uint64_t	 sink_bytes(struct sink *);
 int		 sink_errno(struct sink *);
+/* A socket (or an fd pair) as a sink and a source, half-close kept. */
+struct sock;
+typedef void sock_done_fn(struct sock *, const char *, void *);
+struct sock	*sock_new(struct rt *, int, int, uint32_t, sock_done_fn *,
+		     void *);
+void		 sock_start(struct sock *, uint32_t);
+uint32_t	 sock_sink_handle(struct sock *);
+uint64_t	 sock_bytes_in(struct sock *);
+uint64_t	 sock_bytes_out(struct sock *);
+void		 sock_abort(struct sock *, const char *);
+void		 sock_free(struct sock *);
 
 /* proc.c: child process reaping, per pid (loop thread only) */
 #define PROC_STATUS_LOST	(-1)	/* another waiter took the status */

@@ -9,6 +9,8 @@
  * it is done with them, so a slow consumer holds back the source itself.
  */
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +37,7 @@ struct src {
 	uint64_t	 bytes;
 	struct evbuffer	*buf;
 	size_t		 chunk;
+	struct sock	*sock;		/* shares its fd; closes it */
 	src_done_fn	*done;
 	void		*arg;
 };
@@ -58,7 +61,24 @@ struct sink {
 	sink_data_fn	*data;		/* a callback sink's consumer */
 	uint64_t	 held;		/* ... bytes it has not credited */
 	uint32_t	 window;
+	struct sock	*sock;		/* shares its fd; closes it */
 	sink_done_fn	*done;
+	void		*arg;
+};
+
+struct sock {
+	struct rt	*rt;
+	int		 fd_in;
+	int		 fd_out;
+	uint32_t	 peer;
+	struct src	*src;
+	struct sink	*sink;
+	int		 src_over;
+	int		 sink_over;
+	int		 closed;
+	char		*why;		/* what cut it, or NULL */
+	struct event	*ev_done;
+	sock_done_fn	*done;
 	void		*arg;
 };
 
@@ -69,7 +89,7 @@ src_finish(struct src *s, const char *why)
 		return;
 	s->finished = 1;
 	event_del(s->ev);
-	if (s->own && s->fd >= 0) {
+	if (s->own && s->fd >= 0 && s->sock == NULL) {
 		close(s->fd);
 		s->fd = -1;
 	}
@@ -130,8 +150,10 @@ src_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		if (n <= 0) {
 			s->err = n < 0 ? errno : 0;
-			rt_send(s->rt, SPN_K_EOF, s->peer, s->peer_handle,
-			    s->handle, NULL, 0);
+			/* A socket's reset is no FIN: its sock sends DEAD. */
+			if (n == 0 || s->sock == NULL)
+				rt_send(s->rt, SPN_K_EOF, s->peer,
+				    s->peer_handle, s->handle, NULL, 0);
 			src_finish(s, n < 0 ? strerror(s->err) : NULL);
 			return;
 		}
@@ -241,7 +263,7 @@ sink_finish(struct sink *s, const char *why)
 	s->finished = 1;
 	if (s->ev != NULL)
 		event_del(s->ev);
-	if (s->own && s->fd >= 0) {
+	if (s->own && s->fd >= 0 && s->sock == NULL) {
 		close(s->fd);
 		s->fd = -1;
 	}
@@ -480,4 +502,214 @@ sink_free(struct sink *s)
 		event_free(s->ev);
 	evbuffer_free(s->buf);
 	free(s);
+}
+
+/*
+ * A socket carried as a pair of streams: a sink writing it and a source
+ * reading it.  TCP's half-close holds on both ways: the far source's EOF
+ * becomes shutdown(SHUT_WR), not close, and EOF read here becomes an EOF
+ * frame while the sink goes on.  The fd is closed only once both are
+ * done.  A reset, a failed write or a lost peer ends both, and the far
+ * streams are told with DEAD (so the far socket is reset too, not
+ * half-closed).  fd_in and fd_out may be two fds (stdin and stdout for
+ * ssh -W): each is then closed as its own stream ends.
+ */
+static int
+fd_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void
+sock_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sock *k = arg;
+	sock_done_fn *done = k->done;
+
+	(void)fd;
+	(void)what;
+	k->done = NULL;
+	if (done != NULL)
+		done(k, k->why, k->arg);
+}
+
+static void
+sock_close(struct sock *k)
+{
+	struct linger lg = { 1, 0 };
+
+	if (k->closed)
+		return;
+	k->closed = 1;
+	/* Cut: the far end must see a reset, as it would without us. */
+	if (k->why != NULL && k->fd_out >= 0 && fd_is_socket(k->fd_out))
+		setsockopt(k->fd_out, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	if (k->fd_in >= 0 && k->fd_in != k->fd_out)
+		close(k->fd_in);
+	if (k->fd_out >= 0)
+		close(k->fd_out);
+	k->fd_in = k->fd_out = -1;
+}
+
+/* Both ways done: the fds go now, the owner hears of it from the loop
+ * (never from inside a stream's own callback). */
+static void
+sock_check(struct sock *k)
+{
+	if (!k->src_over || !k->sink_over || k->closed)
+		return;
+	sock_close(k);
+	event_active(k->ev_done, EV_TIMEOUT, 1);
+}
+
+static void
+sock_dead(struct sock *k, uint32_t dst, uint32_t handle, const char *why)
+{
+	struct pk pk;
+
+	if (handle == 0)
+		return;
+	pk_init(&pk);
+	pk_u32(&pk, SPN_D_FAILED);
+	pk_str(&pk, why);
+	rt_send_pk(k->rt, SPN_K_DEAD, dst, handle, 0, &pk);
+	pk_free(&pk);
+}
+
+/* One way failed: the other goes too, and both far streams are told. */
+static void
+sock_fail(struct sock *k, const char *why)
+{
+	if (k->why != NULL || k->closed)
+		return;
+	k->why = xstrdup(why);
+	/* Even to a far stream that ended first: a second DEAD is
+	 * ignored, a missing one would leave the far socket half-open. */
+	if (k->src != NULL)
+		sock_dead(k, k->peer, k->src->peer_handle, why);
+	sock_dead(k, k->peer, k->sink->credit_handle, why);
+	if (k->src == NULL)
+		k->src_over = 1;
+	else if (!k->src_over)
+		src_finish(k->src, why);
+	if (!k->sink_over)
+		sink_finish(k->sink, why);
+	sock_check(k);
+}
+
+static void
+sock_src_done(struct src *s, const char *why, void *arg)
+{
+	struct sock *k = arg;
+
+	(void)s;
+	k->src_over = 1;
+	if (why != NULL) {
+		sock_fail(k, why);
+		return;
+	}
+	if (k->fd_in != k->fd_out) {
+		close(k->fd_in);
+		k->fd_in = -1;
+	}
+	sock_check(k);
+}
+
+static void
+sock_sink_done(struct sink *s, const char *why, void *arg)
+{
+	struct sock *k = arg;
+
+	(void)s;
+	k->sink_over = 1;
+	if (why != NULL) {
+		sock_fail(k, why);
+		return;
+	}
+	if (fd_is_socket(k->fd_out))
+		shutdown(k->fd_out, SHUT_WR);
+	if (k->fd_out != k->fd_in) {
+		close(k->fd_out);
+		k->fd_out = -1;
+	}
+	sock_check(k);
+}
+
+/*
+ * fd_in and fd_out are the sock's from now on.  Its sink (from peer) is
+ * made at once, so that its handle can be sent; its source starts with
+ * sock_start, once the far sink is known.  done(sock, why, arg) comes
+ * once, from the loop, after the fds are closed: why is NULL when both
+ * ways ended with EOF.
+ */
+struct sock *
+sock_new(struct rt *rt, int fd_in, int fd_out, uint32_t peer,
+    sock_done_fn *done, void *arg)
+{
+	struct sock *k = xcalloc(1, sizeof *k);
+
+	k->rt = rt;
+	k->fd_in = fd_in;
+	k->fd_out = fd_out;
+	k->peer = peer;
+	k->done = done;
+	k->arg = arg;
+	k->ev_done = event_new(rt_base(rt), -1, 0, sock_done_cb, k);
+	k->sink = sink_new(rt, fd_out, 1, peer, sock_sink_done, k);
+	k->sink->sock = k;
+	return k;
+}
+
+/* The far sink is peer_handle: reading starts. */
+void
+sock_start(struct sock *k, uint32_t peer_handle)
+{
+	if (k->src != NULL || k->src_over)
+		return;
+	k->src = src_new(k->rt, k->fd_in, 1, k->peer, peer_handle,
+	    sock_src_done, k);
+	k->src->sock = k;
+}
+
+uint32_t
+sock_sink_handle(struct sock *k)
+{
+	return sink_handle(k->sink);
+}
+
+/* Bytes read from fd_in (sent), and written to fd_out. */
+uint64_t
+sock_bytes_in(struct sock *k)
+{
+	return k->src != NULL ? src_bytes(k->src) : 0;
+}
+
+uint64_t
+sock_bytes_out(struct sock *k)
+{
+	return sink_bytes(k->sink);
+}
+
+/* Cut it now (a cancel, the owner going): the far streams hear why. */
+void
+sock_abort(struct sock *k, const char *why)
+{
+	sock_fail(k, why);
+}
+
+/* Safe at any time, from any callback: no done follows. */
+void
+sock_free(struct sock *k)
+{
+	if (k == NULL)
+		return;
+	k->done = NULL;
+	src_free(k->src);
+	sink_free(k->sink);
+	sock_close(k);
+	event_free(k->ev_done);
+	free(k->why);
+	free(k);
 }

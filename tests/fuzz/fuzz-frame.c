@@ -8,7 +8,8 @@
  *     router on an event base, the other closed after the write), so the
  *     link's preamble and frame parser, the reverse-path check, routing,
  *     dead letters, control frames (ROUTE_*, BOOT, KEEPALIVE) and stream
- *     handles (a sink, a source) all see the bytes.
+ *     handles (a sink, a source, and a socket's pair: TCP's) all see the
+ *     bytes.
  *
  * The first input byte picks the router's role for step 3:
  *   0  the master (id 1), input from a child link (peer 9)
@@ -154,6 +155,8 @@ fuzz_link(const uint8_t *d, size_t n)
 	struct link *l;
 	struct sink *sink = NULL;
 	struct src *src = NULL;
+	struct sock *sock = NULL;
+	int kv[2] = { -1, -1 };
 	ssize_t w;
 	int closed = 0;
 	struct link_cbs cbs = { .closed = link_closed, .arg = &closed };
@@ -189,7 +192,8 @@ fuzz_link(const uint8_t *d, size_t n)
 		break;
 	}
 	link_set_cbs(l, &cbs);
-	/* Handles the bytes may reach: 1024 is the sink, 1025 the source. */
+	/* Handles the bytes may reach: 1024 is the sink, 1025 the source,
+	 * 1026 and 1027 a socket's sink and source (half-close, resets). */
 	rt_handle_add(rt, H_ECHO, RT_ALLOW_ANY, 0, echo, NULL);
 	rt_handle_add(rt, SPN_H_PING, RT_ALLOW_ANCESTORS | RT_ALLOW_DESCENDANTS,
 	    0, echo, NULL);
@@ -200,6 +204,12 @@ fuzz_link(const uint8_t *d, size_t n)
 		w = write(pv[1], "0123456789abcdef", 16);
 		src = src_new(rt, pv[0], 1, mode < 2 ? PEER_CHILD : 3, 7, NULL,
 		    NULL);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, kv) == 0) {
+		w = write(kv[1], "fedcba9876543210", 16);
+		sock = sock_new(rt, kv[0], kv[0], mode < 2 ? PEER_CHILD : 3,
+		    NULL, NULL);
+		sock_start(sock, 8);
 	}
 
 	if (n > 1) {
@@ -217,6 +227,9 @@ fuzz_link(const uint8_t *d, size_t n)
 		close(pv[1]);
 	src_free(src);
 	sink_free(sink);
+	sock_free(sock);
+	if (kv[1] >= 0)
+		close(kv[1]);
 	/* The link closed itself at EOF; let its deferred free run. */
 	for (int i = 0; i < 4; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);

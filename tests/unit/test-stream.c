@@ -9,6 +9,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -38,6 +41,15 @@ static struct event_base *base;
 static struct rt	*R[4];
 static struct link	*L[8];
 static int		 nlinks;
+
+/* A sock at each end (socket mode), and the test's ends of their fds. */
+struct sk {
+	struct sock	*k;
+	int		 done;
+	char		*why;
+	int		 fd;		/* the test's end */
+};
+static struct sk	 K1, K3;
 
 #define run_for(ms)		loop_run_for(base, (ms))
 #define RUN_UNTIL(cond, ms)	LOOP_RUN_UNTIL(base, cond, ms)
@@ -87,6 +99,7 @@ setup(void **state)
 	(void)state;
 	base = event_base_new();
 	nlinks = 0;
+	K1.fd = K3.fd = -1;
 	for (uint32_t i = 1; i <= 3; i++) {
 		R[i] = rt_new(base, i, i == 1 ? "root" : i == 2 ? "mid" :
 		    "leaf");
@@ -323,12 +336,25 @@ xfer_free(struct xfer *x)
 
 static struct xfer X;
 
+static void
+sk_free(struct sk *k)
+{
+	sock_free(k->k);
+	free(k->why);
+	if (k->fd >= 0)
+		close(k->fd);
+	memset(k, 0, sizeof *k);
+	k->fd = -1;
+}
+
 static int
 teardown(void **state)
 {
 	(void)state;
 	/* Closing the source's and sink's fds stops the threads. */
 	xfer_free(&X);
+	sk_free(&K1);
+	sk_free(&K3);
 	threads_join();
 	for (int i = 0; i < nlinks; i++) {
 		if (L[i] != NULL)
@@ -711,6 +737,209 @@ test_sink_side_lost(void **state)
 	threads_join();
 }
 
+/* --- socket mode ------------------------------------------------------ */
+
+static void
+sk_done(struct sock *k, const char *why, void *arg)
+{
+	struct sk *s = arg;
+
+	(void)k;
+	s->done++;
+	s->why = why != NULL ? xstrdup(why) : NULL;
+}
+
+/* A sock in router r on fd (mine: the test's end), to peer. */
+static void
+sk_open(struct sk *s, uint32_t r, int fd, int mine, uint32_t peer)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = mine;
+	s->k = sock_new(R[r], fd, fd, peer, sk_done, s);
+}
+
+/* Root (1) and leaf (3) each with a socketpair; the socks joined. */
+static void
+sk_pair(void)
+{
+	int a[2], b[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	sk_open(&K1, 1, a[0], a[1], 3);
+	sk_open(&K3, 3, b[0], b[1], 1);
+	sock_start(K1.k, sock_sink_handle(K3.k));
+	sock_start(K3.k, sock_sink_handle(K1.k));
+}
+
+struct rd {
+	char		 buf[256];
+	size_t		 len;
+	int		 eof;
+	int		 err;
+};
+
+/* Whatever fd has now, without blocking; evaluates to eof or error. */
+static int
+rd_pump(int fd, struct rd *r)
+{
+	ssize_t n;
+
+	while (!r->eof && !r->err && r->len < sizeof r->buf - 1) {
+		n = recv(fd, r->buf + r->len, sizeof r->buf - 1 - r->len,
+		    MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			r->err = errno;
+		else if (n == 0)
+			r->eof = 1;
+		else
+			r->len += n;
+	}
+	r->buf[r->len] = '\0';
+	return r->eof || r->err;
+}
+
+/* EOF each way on its own: the other way goes on; the fds go at the end. */
+static void
+test_sock_half_close(void **state)
+{
+	struct rd r1 = { 0 }, r3 = { 0 };
+
+	(void)state;
+	sk_pair();
+	assert_int_equal(write(K1.fd, "ping", 4), 4);
+	assert_int_equal(shutdown(K1.fd, SHUT_WR), 0);
+	if (!RUN_UNTIL(rd_pump(K3.fd, &r3), 5000))
+		fail_msg("no EOF at the far end (got '%s')", r3.buf);
+	assert_string_equal(r3.buf, "ping");
+	assert_int_equal(r3.err, 0);
+	/* The other way still works after the FIN. */
+	run_for(20);
+	assert_int_equal(K1.done + K3.done, 0);
+	assert_int_equal(write(K3.fd, "pong", 4), 4);
+	if (!RUN_UNTIL(rd_pump(K1.fd, &r1) || strlen(r1.buf) == 4, 5000))
+		fail_msg("no answer after the FIN (got '%s')", r1.buf);
+	assert_string_equal(r1.buf, "pong");
+	assert_false(r1.eof);
+	assert_int_equal(K1.done + K3.done, 0);
+	assert_int_equal(shutdown(K3.fd, SHUT_WR), 0);
+	assert_true(RUN_UNTIL(rd_pump(K1.fd, &r1), 5000));
+	assert_true(r1.eof);
+	assert_true(RUN_UNTIL(K1.done && K3.done, 5000));
+	assert_null(K1.why);
+	assert_null(K3.why);
+	assert_int_equal(sock_bytes_in(K1.k), 4);
+	assert_int_equal(sock_bytes_out(K1.k), 4);
+	assert_int_equal(sock_bytes_in(K3.k), 4);
+	assert_int_equal(sock_bytes_out(K3.k), 4);
+	/* Both ways done: our fds are closed, writing gets EPIPE. */
+	assert_int_equal(send(K3.fd, "x", 1, MSG_NOSIGNAL), -1);
+	assert_int_equal(errno, EPIPE);
+	run_for(5);
+	assert_int_equal(K1.done, 1);
+	assert_int_equal(K3.done, 1);
+	sk_free(&K1);
+	sk_free(&K3);
+}
+
+/* 16 MiB one way through two socks; nothing back, both end clean. */
+static void
+test_sock_bulk(void **state)
+{
+	uint64_t total = 16ull << 20;
+
+	(void)state;
+	sk_pair();
+	/* The threads close the test's ends. */
+	threads_start(K1.fd, total, K3.fd, 65536, 0, 0);
+	K1.fd = K3.fd = -1;
+	if (!RUN_UNTIL(K1.done && K3.done && atomic_load(&C.done), WAIT_MS))
+		fail_msg("got %llu of %llu bytes",
+		    (unsigned long long)atomic_load(&C.got),
+		    (unsigned long long)total);
+	threads_join();
+	assert_int_equal(P.err, 0);
+	assert_int_equal(atomic_load(&C.got), total);
+	assert_false(C.corrupt);
+	assert_true(C.eof);
+	assert_null(K1.why);
+	assert_null(K3.why);
+	assert_int_equal(sock_bytes_in(K1.k), total);
+	assert_int_equal(sock_bytes_out(K3.k), total);
+	sk_free(&K1);
+	sk_free(&K3);
+}
+
+/* A TCP reset at one end ends both ways at both ends, with the reason. */
+static void
+test_sock_reset(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sin;
+	struct linger lg = { 1, 0 };
+	struct rd r1 = { 0 }, r3 = { 0 };
+	int a[2], ls, c, s;
+
+	(void)state;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sin, &sl), 0);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof sin), 0);
+	s = accept(ls, NULL, NULL);
+	assert_true(s >= 0);
+	close(ls);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	sk_open(&K1, 1, a[0], a[1], 3);
+	sk_open(&K3, 3, s, c, 1);
+	sock_start(K1.k, sock_sink_handle(K3.k));
+	sock_start(K3.k, sock_sink_handle(K1.k));
+	assert_int_equal(write(K1.fd, "hi", 2), 2);
+	assert_true(RUN_UNTIL(rd_pump(c, &r3) || r3.len == 2, 5000));
+	assert_string_equal(r3.buf, "hi");
+	assert_int_equal(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg),
+	    0);
+	close(c);
+	K3.fd = -1;
+	if (!RUN_UNTIL(K1.done && K3.done, 5000))
+		fail_msg("a reset did not end both (done %d %d)", K1.done,
+		    K3.done);
+	assert_non_null(K3.why);
+	assert_string_equal(K3.why, strerror(ECONNRESET));
+	assert_non_null(K1.why);
+	assert_string_equal(K1.why, strerror(ECONNRESET));
+	/* The root's socket is closed, not half-open. */
+	assert_true(RUN_UNTIL(rd_pump(K1.fd, &r1), 5000));
+	assert_int_equal(r1.len, 0);
+	sk_free(&K1);
+	sk_free(&K3);
+}
+
+/* Cut by its owner: the far sock ends at once with the reason. */
+static void
+test_sock_abort(void **state)
+{
+	struct rd r3 = { 0 };
+
+	(void)state;
+	sk_pair();
+	assert_int_equal(write(K3.fd, "x", 1), 1);
+	assert_true(RUN_UNTIL(sock_bytes_out(K1.k) == 1, 5000));
+	sock_abort(K1.k, "cancelled");
+	if (!RUN_UNTIL(K1.done && K3.done, 5000))
+		fail_msg("abort did not end both (done %d %d)", K1.done,
+		    K3.done);
+	assert_string_equal(K1.why, "cancelled");
+	assert_string_equal(K3.why, "cancelled");
+	assert_true(RUN_UNTIL(rd_pump(K3.fd, &r3), 5000));
+	sk_free(&K1);
+	sk_free(&K3);
+}
+
 int
 main(void)
 {
@@ -725,6 +954,10 @@ main(void)
 		T(test_sink_side_lost),
 		T(test_callback_sink),
 		T(test_callback_sink_overrun),
+		T(test_sock_half_close),
+		T(test_sock_bulk),
+		T(test_sock_reset),
+		T(test_sock_abort),
 #undef T
 	};
 
