@@ -155,6 +155,11 @@ typedef void	 tcp_open_fn(struct tcl *, int, const char *, void *);
 typedef void	 tcp_done_fn(struct tcl *, const char *, void *);
 struct tcl	*tcp_start(struct rt *, const struct tcp_req *, tcp_open_fn *,
 		     tcp_done_fn *, void *);
+/* A connection the far side made already (LISTEN's, far_sink its sink
+ * there): carried as tcp_start's are; *sink gets our sink's handle, for
+ * the far side. */
+struct tcl	*tcp_join(struct rt *, uint32_t, int, int, uint32_t,
+		     tcp_done_fn *, void *, uint32_t *);
 void		 tcp_free(struct tcl *);
 uint64_t	 tcp_bytes_in(struct tcl *);	/* from the far socket */
 uint64_t	 tcp_bytes_out(struct tcl *);	/* to it */
@@ -166,7 +171,9 @@ uint64_t	 tcp_bytes_out(struct tcl *);	/* to it */
  * the listener; connections already attached live on.
  */
 struct rlis;
-/* Once: port the one bound (>0), or -1 and why. */
+/* Once: port the one bound (>0; 0 for a UNIX socket), or -1 and why;
+ * after a port, once more with -1 and why if the listener is lost (its
+ * context gone). */
 typedef void	 rlisten_up_fn(struct rlis *, int, const char *, void *);
 /* conn: the far side's number for it; peer: its address there. */
 typedef void	 rlisten_conn_fn(struct rlis *, uint32_t, const char *,

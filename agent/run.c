@@ -321,6 +321,7 @@ agent_shutdown(struct rt *rt)
 	svc_exec_killall();
 	svc_file_abort_all();
 	svc_tcp_stop();
+	svc_listen_stop();
 	rt_close_children(rt, "parent gone");
 	proc_wait_all(2000);
 }
@@ -407,6 +408,7 @@ agent_run(int argc, char **argv, const struct agent_ops *ops)
 	svc_exec_init(agent_rt);
 	svc_file_init(agent_rt);
 	svc_tcp_init(agent_rt);
+	svc_listen_init(agent_rt);
 	svc_call_init(agent_rt, agent_brk, ops);
 	if (agent_streams)
 		svc_stdio_init(agent_rt, agent_outs[0].fd, agent_outs[1].fd,

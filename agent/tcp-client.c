@@ -189,6 +189,28 @@ tcp_start(struct rt *rt, const struct tcp_req *r, tcp_open_fn *open,
 	return t;
 }
 
+/*
+ * A connection the far side made already (LISTEN's, listen-client.c):
+ * no call, the far sink known, open from the start; *sink is ours, for
+ * the far side.  The context's loss reaches it through the streams.
+ */
+struct tcl *
+tcp_join(struct rt *rt, uint32_t ctx, int fd_in, int fd_out,
+    uint32_t far_sink, tcp_done_fn *done, void *arg, uint32_t *sink)
+{
+	struct tcl *t = xcalloc(1, sizeof *t);
+
+	t->rt = rt;
+	t->ctx = ctx;
+	t->done = done;
+	t->arg = arg;
+	t->opened = 1;
+	t->sock = sock_new(rt, fd_in, fd_out, ctx, tcl_sock_done, t);
+	sock_start(t->sock, far_sink);
+	*sink = sock_sink_handle(t->sock);
+	return t;
+}
+
 uint64_t
 tcp_bytes_in(struct tcl *t)
 {

@@ -28,6 +28,41 @@ size_t		 dr_count(int);
 void		 dr_set_rtt(struct droute *, uint64_t);
 char		*dr_list(int, char *, size_t);
 int		 dr_refused_code(void);
+void		 dr_json_str(struct evbuffer *, const char *);
+char		*dr_forwards(struct droute *);
+
+/* dforward.c: TCP forwards over a route (FORWARD requests, and the
+ * routes file's forward L|D lines, whose listeners the daemon holds) */
+struct dfwd_req {
+	uint32_t	 mode;		/* SPN_FWD_* */
+	uint32_t	 flags;		/* SPN_FWD_F_* */
+	char		*host;		/* "": SOCKS, not read yet */
+	uint32_t	 port;
+};
+struct dfwd;
+struct dfwd_cb {
+	void	(*connected)(struct dfwd *, void *);	/* or NULL */
+	void	(*done)(struct dfwd *, void *);	/* once: free it later */
+};
+void		 dfwd_init(struct master *);
+int		 dfwd_unpack(struct upk *, struct dfwd_req *, int);
+uint32_t	 dfwd_fd_mask(const struct dfwd_req *);
+struct dfwd	*dfwd_new(struct rt *, const char *, const char *,
+		     const struct dfwd_req *, int, int, const struct dfwd_cb *,
+		     void *);
+void		 dfwd_go(struct dfwd *, uint32_t);
+void		 dfwd_abort(struct dfwd *, const char *);
+int		 dfwd_connected(const struct dfwd *);
+const char	*dfwd_peer(const struct dfwd *);
+const char	*dfwd_target(const struct dfwd *);
+const char	*dfwd_why(const struct dfwd *);
+uint64_t	 dfwd_bytes_in(struct dfwd *);
+uint64_t	 dfwd_bytes_out(struct dfwd *);
+void		 dfwd_free(struct dfwd *, const char *);
+void		 dfwd_shutdown(void);
+char		*dlis_open(struct droute *, const struct fwd_spec *, size_t);
+void		 dlis_close(struct droute *);
+void		 dlis_list(struct droute *, struct evbuffer *, int);
 
 /* probe.c */
 struct probe_req {
@@ -54,6 +89,15 @@ int		 dlog_print(int);
 int		 daemon_serve(int);
 void		 daemon_stop(void);
 size_t		 dconn_count(void);
+struct dconn;
+void		 dconn_send(struct dconn *, uint32_t, uint32_t, struct pk *);
+void		 dconn_hold(struct dconn *, void (*)(void *), void *);
+
+/* dremote.c: LISTEN, ssh -R */
+void		 dremote_init(struct master *);
+void		 dremote_listen(struct dconn *, const struct ctl_msg *,
+		     struct upk *);
+size_t		 dconn_max(void);
 
 /* cmd.c: the options of route-building commands */
 #define OPT_ASK_PASS		256
@@ -148,6 +192,7 @@ extern const struct cmd_entry cmd_check_entry;
 extern const struct cmd_entry cmd_daemon_entry;
 extern const struct cmd_entry cmd_fakessh_bin_entry;
 extern const struct cmd_entry cmd_exec_entry;
+extern const struct cmd_entry cmd_forward_entry;
 int		 daemon_stop_wait(void);
 
 /* sig.c */

@@ -140,11 +140,11 @@ static int	cmd_up_exec(struct cmd_args *);
 const struct cmd_entry cmd_up_entry = {
 	.name = "up",
 	.usage = CMD_USAGE_ROUTE_TIMES "[--persist SECS|no] "
-	    CMD_USAGE_ROUTE_PASS "NAME ROUTE",
+	    CMD_USAGE_ROUTE_PASS "NAME [ROUTE]",
 	.summary = "connect a named route now (via the daemon)",
 	.opts = up_opts,
-	.words = "NAME ROUTE",
-	.lower = 2,
+	.words = "NAME [ROUTE]",
+	.lower = 1,
 	.upper = 2,
 	.exec = cmd_up_exec
 };
@@ -156,7 +156,8 @@ cmd_up_exec(struct cmd_args *a)
 	struct dlog_mark mk;
 	struct ctl_spec s;
 	struct pk pk;
-	const char *arg;
+	/* NAME alone: the routes file's route of that name. */
+	const char *arg, *route = a->npos > 1 ? a->pos[1] : a->pos[0];
 	int rc, persist = PERSIST_NEVER;
 
 	for (size_t i = 0; i < a->nopts; i++) {
@@ -167,9 +168,9 @@ cmd_up_exec(struct cmd_args *a)
 			usage_error("bad persist '%s' (want seconds or 'no')",
 			    arg);
 	}
-	if ((rc = password_ask_route(a->pos[1], &mo)) != 0)
+	if ((rc = password_ask_route(route, &mo)) != 0)
 		return rc;
-	ctl_spec_init(&s, a->pos[1], &mo);
+	ctl_spec_init(&s, route, &mo);
 	pk_init(&pk);
 	pk_str(&pk, a->pos[0]);
 	ctl_spec_pack(&pk, &s);

@@ -51,6 +51,8 @@ struct dconn {
 	int			 closing;	/* once the output is out */
 	int			 draining;	/* output out, awaiting EOF */
 	struct djob		*job;
+	void			(*held)(void *);	/* by dconn_hold */
+	void			*held_arg;
 	TAILQ_ENTRY(dconn)	 entry;
 };
 
@@ -63,6 +65,7 @@ struct djob {
 	struct xcl		*x;
 	struct probe_req	 probe_req;	/* INFO, PING */
 	struct probe		*probe;
+	struct dfwd		*fwd;		/* FORWARD (dforward.c) */
 	struct exec_req		 req;
 	int			 fds[3];
 	uint32_t		 ping;		/* CHECK's call */
@@ -128,7 +131,7 @@ dconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->job != NULL)
+	if (c->job != NULL || c->held != NULL)
 		return;
 	if (c->draining) {
 		dconn_free(c);
@@ -173,7 +176,7 @@ dconn_write_cb(evutil_socket_t fd, short what, void *arg)
 		dconn_drain(c);
 }
 
-static void
+void
 dconn_send(struct dconn *c, uint32_t type, uint32_t id, struct pk *body)
 {
 	uint8_t hdr[SPN_CTL_HDR];
@@ -235,6 +238,8 @@ dconn_free(struct dconn *c)
 {
 	/* Its client is gone (a second Ctrl-C, mostly), and has said so
 	 * itself if anything was to be said: nothing goes on its stderr. */
+	if (c->held != NULL)
+		c->held(c->held_arg);
 	if (c->job != NULL) {
 		c->job->c = NULL;
 		c->job->say = 0;
@@ -303,6 +308,7 @@ djob_free(struct djob *j)
 			close(j->fds[i]);
 	}
 	djob_drop_req(j);
+	dfwd_free(j->fwd, j->err);
 	free(j->err);
 	free(j);
 }
@@ -329,6 +335,29 @@ djob_say(int fd, const char *err)
 	}
 	free(line);
 	return off == len;
+}
+
+/* CONNECTED, or DONE with how many bytes went each way and why. */
+static void
+djob_fwd_send(struct djob *j, uint32_t type)
+{
+	uint64_t in = dfwd_bytes_in(j->fwd), out = dfwd_bytes_out(j->fwd);
+	const char *why = dfwd_why(j->fwd);
+	struct pk pk;
+
+	pk_init(&pk);
+	if (type == SPN_CTL_CONNECTED) {
+		pk_str(&pk, dfwd_peer(j->fwd));
+		pk_str(&pk, dfwd_target(j->fwd));
+	} else {
+		pk_u32(&pk, in >> 32);
+		pk_u32(&pk, in);
+		pk_u32(&pk, out >> 32);
+		pk_u32(&pk, out);
+		pk_str(&pk, why != NULL ? why : "");
+	}
+	dconn_send(j->c, type, j->id, &pk);
+	pk_free(&pk);
 }
 
 static void
@@ -362,7 +391,9 @@ djob_finish_cb(evutil_socket_t fd, short what, void *arg)
 		pk_u32(&pk, j->said);
 		dconn_send(j->c, SPN_CTL_EXIT, j->id, &pk);
 		pk_free(&pk);
-	} else if (j->c != NULL)
+	} else if (j->c != NULL && j->fwd != NULL && dfwd_connected(j->fwd))
+		djob_fwd_send(j, SPN_CTL_DONE);
+	else if (j->c != NULL)
 		dconn_reply(j->c, j->code == 0 ? SPN_CTL_OK : SPN_CTL_ERROR,
 		    j->id, j->err, j->code < 0 ? 255 : j->code);
 	if (j->c != NULL) {
@@ -389,6 +420,8 @@ djob_what(const struct djob *j)
 		return "check";
 	case SPN_CTL_INFO:
 		return "info";
+	case SPN_CTL_FORWARD:
+		return "forward";
 	}
 	return "ping";
 }
@@ -473,9 +506,26 @@ djob_probe_done(const char *text, const char *err, void *arg)
 }
 
 static void
+djob_fwd_connected(struct dfwd *f, void *arg)
+{
+	djob_fwd_send(arg, SPN_CTL_CONNECTED);
+	(void)f;
+}
+
+static void
+djob_fwd_done(struct dfwd *f, void *arg)
+{
+	djob_end(arg, dfwd_connected(f) ? 0 : -1, dfwd_why(f));
+}
+
+static const struct dfwd_cb djob_fwd_cb = { djob_fwd_connected,
+    djob_fwd_done };
+
+static void
 djob_ready(struct droute *dr, const char *err, void *arg)
 {
 	struct djob *j = arg;
+	char *text;
 
 	j->wait = NULL;
 	if (err != NULL) {
@@ -484,7 +534,15 @@ djob_ready(struct droute *dr, const char *err, void *arg)
 	}
 	j->req.ctx = dr_ctx(dr);
 	if (j->type == SPN_CTL_UP) {
-		djob_end(j, 0, "");
+		/* Up, but a forward of the routes file does not listen: the
+		 * route stays (as ssh's without ExitOnForwardFailure). */
+		text = dr_forwards(dr);
+		djob_end(j, text != NULL ? 1 : 0, text != NULL ? text : "");
+		free(text);
+		return;
+	}
+	if (j->type == SPN_CTL_FORWARD) {
+		dfwd_go(j->fwd, j->req.ctx);
 		return;
 	}
 	if (j->type == SPN_CTL_CHECK) {
@@ -603,6 +661,36 @@ dconn_run(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 		free((char *)req.cwd);
 		free((char *)req.term);
 	}
+}
+
+/* Like RUN, with the socket (or -W's stdin and stdout) passed. */
+static void
+dconn_forward(struct dconn *c, const struct ctl_msg *m, struct upk *u)
+{
+	struct dfwd_req r;
+	struct ctl_spec s;
+	struct droute *dr;
+	struct djob *j;
+	char what[32];
+
+	if (ctl_spec_unpack(u, &s) != 0) {
+		dconn_refuse(c, m->id, "malformed route");
+		return;
+	}
+	if (dfwd_unpack(u, &r, c->nfds) != 0)
+		dconn_refuse(c, m->id, "malformed forward request");
+	else if ((dr = dconn_resolve(c, m, &s)) != NULL) {
+		j = djob_new(c, m, dr);
+		djob_take_fds(j, c, dfwd_fd_mask(&r));
+		snprintf(what, sizeof what, "client %ld", (long)c->pid);
+		j->fwd = dfwd_new(master_rt(d_master), dr_key(dr), what, &r,
+		    j->fds[0], j->fds[r.mode == SPN_FWD_STDIO], &djob_fwd_cb,
+		    j);
+		j->fds[0] = j->fds[1] = -1;
+		djob_start(j);
+	}
+	free(r.host);
+	ctl_spec_free(&s);
 }
 
 static void
@@ -760,6 +848,7 @@ static const struct {
 			    struct upk *);
 } dconn_table[] = {
 	{ SPN_CTL_RUN, 1, dconn_run },
+	{ SPN_CTL_FORWARD, 1, dconn_forward },
 	{ SPN_CTL_UP, 1, dconn_up },
 	{ SPN_CTL_CHECK, 1, dconn_check },
 	{ SPN_CTL_INFO, 1, dconn_probe },
@@ -770,6 +859,7 @@ static const struct {
 	{ SPN_CTL_STOP, 1, dconn_stop },
 	{ SPN_CTL_SIGNAL, 0, dconn_signal },
 	{ SPN_CTL_WINCH, 0, dconn_winch },
+	{ SPN_CTL_LISTEN, 1, dremote_listen },
 };
 
 static void
@@ -826,10 +916,11 @@ dconn_full(uint32_t type)
 	size_t n = 0;
 
 	if (type != SPN_CTL_RUN && type != SPN_CTL_UP &&
-	    type != SPN_CTL_CHECK)
+	    type != SPN_CTL_CHECK && type != SPN_CTL_FORWARD &&
+	    type != SPN_CTL_LISTEN)
 		return 0;
 	TAILQ_FOREACH(c, &d_conns, entry)
-		n += c->job != NULL;
+		n += c->job != NULL || c->held != NULL;
 	return n >= d_maxconns;
 }
 
@@ -857,7 +948,8 @@ dconn_dispatch(struct dconn *c, const struct ctl_msg *m)
 	for (size_t i = 0; i < sizeof dconn_table / sizeof *dconn_table; i++) {
 		if (dconn_table[i].type != m->type)
 			continue;
-		if (dconn_table[i].needs_idle && c->job != NULL)
+		if (dconn_table[i].needs_idle && (c->job != NULL ||
+		    c->held != NULL))
 			dconn_refuse(c, m->id, "one request at a time");
 		else if (dconn_full(m->type)) {
 			text = xprintf("too many clients: %zu commands "
@@ -884,7 +976,7 @@ dconn_len_ok(struct dconn *c, const uint8_t *p)
 	uint32_t n = be32_get(p), max = SPN_CTL_MAX;
 	char *text;
 
-	if (!c->hello || c->job != NULL)
+	if (!c->hello || c->job != NULL || c->held != NULL)
 		max = DCONN_SMALL;
 	if (n >= 8 && n <= max)
 		return 1;
@@ -899,6 +991,24 @@ dconn_len_ok(struct dconn *c, const uint8_t *p)
 	dconn_refuse(c, 0, text);
 	free(text);
 	return 0;
+}
+
+/*
+ * A request served elsewhere (dremote.c's LISTEN) holds the connection
+ * as a job does, and hears gone(arg) when it closes; NULL once it is
+ * done (its last word sent): the client then has 10 s to hang up.
+ */
+void
+dconn_hold(struct dconn *c, void (*gone)(void *), void *arg)
+{
+	c->held = gone;
+	c->held_arg = arg;
+	if (gone != NULL)
+		evtimer_del(c->timer);
+	else {
+		c->closing = 1;
+		dconn_idle(c, DCONN_IDLE_SECS);
+	}
 }
 
 /* Dispatch the whole messages in buf; returns the bytes they took. */
@@ -1030,6 +1140,12 @@ dconn_count(void)
 	return d_nconns;
 }
 
+size_t
+dconn_max(void)
+{
+	return d_maxconns;
+}
+
 static int
 daemon_peer_ok(struct dconn *c)
 {
@@ -1057,7 +1173,7 @@ dconn_make_room(struct dconn *new)
 	for (c = TAILQ_FIRST(&d_conns); c != NULL && d_nconns > d_maxconns;
 	    c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c != new && c->job == NULL)
+		if (c != new && c->job == NULL && c->held == NULL)
 			dconn_drop(c, "too many clients: the one idle longest "
 			    "goes");
 	}
@@ -1255,6 +1371,8 @@ daemon_serve(int ready_fd)
 	d_master = sig_master_new(&mo);
 	sig_on_signal(daemon_signal, NULL);
 	dr_init(d_master);
+	dremote_init(d_master);
+	dfwd_init(d_master);
 	d_listen_ev = event_new(master_base(d_master), lfd,
 	    EV_READ | EV_PERSIST, daemon_accept_cb, NULL);
 	event_add(d_listen_ev, NULL);
@@ -1265,6 +1383,7 @@ daemon_serve(int ready_fd)
 		close(ready_fd);
 	}
 	event_base_dispatch(master_base(d_master));
+	dfwd_shutdown();
 	dr_shutdown();
 	master_teardown(d_master);
 	close(lfd);

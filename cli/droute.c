@@ -234,6 +234,7 @@ dr_free(struct droute *dr)
 {
 	struct chain *c = dr->chain;
 
+	dlis_close(dr);
 	TAILQ_REMOVE(&dr_all, dr, entry);
 	dr->chain = NULL;
 	chain_free(c);
@@ -503,6 +504,7 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 		dr->chain = NULL;
 	} else {
 		dr_log(dr, SPN_LOG_INFO, "up");
+		free(dr_forwards(dr));
 		dr->state = DR_UP;
 		dr->t_up = now_usec();
 		dr->rtt = 0;
@@ -512,6 +514,26 @@ dr_chain_up(struct chain *c, const char *err, void *arg)
 		dr_idle(dr);
 	}
 	dr_wake(dr, err);
+}
+
+/*
+ * The routes file's forwards of the route listen (those that do not
+ * yet): from the first time it is up until it goes (down, closed idle,
+ * dropped); a loss keeps them, and their next connection brings the
+ * route up again.  Returns what failed, or NULL.
+ */
+char *
+dr_forwards(struct droute *dr)
+{
+	const struct routes_file *rf;
+	const struct routes_entry *e = NULL;
+	char why[512];
+
+	if (dr->conf.from_file && (rf = dr_routes(why, sizeof why)) != NULL)
+		e = routes_file_find(rf, dr->spec.route);
+	if (e == NULL)
+		return dlis_open(dr, NULL, 0);
+	return dlis_open(dr, e->forwards, e->nforwards);
 }
 
 static void
@@ -700,6 +722,7 @@ dr_down(const char *key, char *why, size_t whylen)
 		return -1;
 	}
 	dr_log(dr, SPN_LOG_INFO, "taken down");
+	dlis_close(dr);
 	c = dr->chain;
 	dr->chain = NULL;
 	if (dr->state == DR_CONNECTING)
@@ -744,7 +767,7 @@ dr_set_rtt(struct droute *dr, uint64_t usec)
 	dr->rtt = usec;
 }
 
-static void
+void
 dr_json_str(struct evbuffer *b, const char *s)
 {
 	evbuffer_add(b, "\"", 1);
@@ -843,7 +866,9 @@ dr_json_one(struct evbuffer *b, struct droute *dr)
 		dr_json_str(b, dr->error);
 	else
 		evbuffer_add_printf(b, "null");
-	evbuffer_add_printf(b, "}");
+	evbuffer_add_printf(b, ",\"forwards\":[");
+	dlis_list(dr, b, 1);
+	evbuffer_add_printf(b, "]}");
 }
 
 static void
@@ -868,6 +893,7 @@ dr_text_one(struct evbuffer *b, struct droute *dr, int w)
 	    rtt, (unsigned long long)dr_bytes(dr), dr->uses, pids, dr->conf.text);
 	if (dr->state == DR_DOWN && dr->error != NULL)
 		evbuffer_add_printf(b, "  last error: %s\n", dr->error);
+	dlis_list(dr, b, 0);
 }
 
 /* Routes of the file not used yet show as down.  -1: it is broken. */

@@ -22,6 +22,7 @@ static const struct cmd_entry *cmds[] = {
 	&cmd_down_entry,
 	&cmd_ls_entry,
 	&cmd_check_entry,
+	&cmd_forward_entry,
 	&cmd_daemon_entry,
 	&cmd_fakessh_bin_entry,
 	&cmd_exec_entry,

@@ -63,6 +63,11 @@ struct fwd_opts {
 };
 int		 fwd_main(const struct ctl_spec *, const struct fwd_spec *,
 		     size_t, const struct fwd_opts *);
+/* The same held by a child while the caller runs a command (ssh's
+ * forwards with a command): its pid, or -1 and ssh's status. */
+pid_t		 fwd_start(const struct ctl_spec *, const struct fwd_spec *,
+		     size_t, const struct fwd_opts *, int *);
+void		 fwd_stop(pid_t);
 
 /* shim.c */
 int		 shim_main(int, char **);

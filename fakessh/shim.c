@@ -231,15 +231,97 @@ shim_verbose(const struct sshargs *sa, const struct ctl_spec *s)
 	    s->route);
 }
 
+/* The forwards of the command line, -W's last; NULL if none. */
+static struct fwd_spec *
+shim_fwd_list(const struct sshargs *sa, size_t *n)
+{
+	struct fwd_spec *v;
+
+	*n = sa->nfwds + (sa->stdio != NULL);
+	if (*n == 0)
+		return NULL;
+	v = xcalloc(*n, sizeof *v);
+	if (sa->nfwds > 0)
+		memcpy(v, sa->fwds, sa->nfwds * sizeof *v);
+	if (sa->stdio != NULL)
+		v[sa->nfwds] = *sa->stdio;
+	return v;
+}
+
+/*
+ * Without a command (-N, -W): the forwards alone, held until a signal
+ * or the end of -W.  With one (pidp set): started and held by a child
+ * while the command runs.
+ */
+static int
+shim_forwards(const struct sshargs *sa, const struct ctl_spec *s,
+    pid_t *pidp)
+{
+	struct fwd_opts o = {
+		.gateway_ports = sa->gateway_ports,
+		.exit_on_fail = sa->exit_on_fwd_fail,
+		.background = sa->background,
+		.hold = sa->stdio == NULL,
+		.quiet = sa->quiet,
+		.verbose = sa->verbose,
+	};
+	struct fwd_spec *v;
+	size_t n;
+	int code = 0;
+
+	v = shim_fwd_list(sa, &n);
+	if (pidp == NULL)
+		code = fwd_main(s, v, n, &o);
+	else if (n > 0)
+		*pidp = fwd_start(s, v, n, &o, &code);
+	free(v);	/* the specs themselves are sa's */
+	return code;
+}
+
+/* A command (or the login shell), and the forwards while it runs. */
+static int
+shim_command(struct sshargs *sa, const struct ctl_spec *s, int errfd)
+{
+	struct exec_req r;
+	struct client_mode mode = { .ssh_status = 1 };
+	char err[4096];
+	pid_t fwd = 0;
+	int fd, code;
+
+	/* -v shows what the daemon logged about the route meanwhile. */
+	mode.verbose = sa->verbose;
+	if (shim_req(sa, &r) != 0)
+		return 255;
+	if (r.fd_err >= 0)
+		r.fd_err = errfd;
+	mode.quiet = sa->logfile != NULL;	/* -E or -q */
+	if ((code = shim_forwards(sa, s, &fwd)) != 0) {
+		strv_free(r.argv);
+		strv_free(r.env);
+		return code;
+	}
+	shim_pty(sa, &r);
+	if ((fd = client_connect(1, 0, mode.verbose, err, sizeof err)) < 0) {
+		tty_restore();
+		fprintf(stderr, "spindle: %s\n", err);
+		code = 255;
+	} else {
+		code = client_run(fd, s, &r, &mode);
+		close(fd);
+	}
+	fwd_stop(fwd);
+	strv_free(r.argv);
+	strv_free(r.env);
+	return code;
+}
+
 int
 shim_main(int argc, char **argv)
 {
 	struct sshargs sa;
 	struct ctl_spec s;
-	struct exec_req r;
-	struct client_mode mode = { .ssh_status = 1 };
 	char err[4096];
-	int fd, code, errfd;
+	int code, errfd;
 
 	if (sshargs_parse(argc, argv, &sa, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
@@ -262,38 +344,21 @@ shim_main(int argc, char **argv)
 		sshargs_free(&sa);
 		return 255;
 	}
-	/* No tunnels yet: better a clear no than a session without the
-	 * forwarding its caller waits on (or -N's success at once). */
-	if (sa.forward != NULL || sa.no_command) {
-		fprintf(stderr, "spindle: %s is not supported yet\n",
-		    sa.forward != NULL ? sa.forward : "-N");
+	/* No tunnel devices: better a clear no than a session without
+	 * the interface its caller waits on. */
+	if (sa.forward != NULL && (strcmp(sa.forward, "-w") == 0 ||
+	    strcmp(sa.forward, "-o Tunnel") == 0)) {
+		fprintf(stderr, "spindle: %s is not supported\n", sa.forward);
 		sshargs_free(&sa);
 		return 255;
 	}
 	shim_spec(&sa, &s);
 	if (sa.verbose)
 		shim_verbose(&sa, &s);
-	/* -v shows what the daemon logged about the route meanwhile. */
-	mode.verbose = sa.verbose;
-	if (shim_req(&sa, &r) != 0) {
-		sshargs_free(&sa);
-		ctl_spec_free(&s);
-		return 255;
-	}
-	if (r.fd_err >= 0)
-		r.fd_err = errfd;
-	mode.quiet = sa.logfile != NULL;	/* -E or -q */
-	shim_pty(&sa, &r);
-	if ((fd = client_connect(1, 0, mode.verbose, err, sizeof err)) < 0) {
-		tty_restore();
-		fprintf(stderr, "spindle: %s\n", err);
-		code = 255;
-	} else {
-		code = client_run(fd, &s, &r, &mode);
-		close(fd);
-	}
-	strv_free(r.argv);
-	strv_free(r.env);
+	if (sa.no_command)
+		code = shim_forwards(&sa, &s, NULL);
+	else
+		code = shim_command(&sa, &s, errfd);
 	ctl_spec_free(&s);
 	sshargs_free(&sa);
 	return code;

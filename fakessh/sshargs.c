@@ -26,10 +26,14 @@
  * destination is refused only for a leading '-', blanks and control
  * characters (ssh 9.6+ also refuses ',' and shell metacharacters, but
  * inline routes use ','); "-l -- host -p 2" reads -p (ssh takes the
- * "--" argument for an end of options).  Forwardings (-L -R -D -w and
- * their -o keywords, which ClearAllForwardings clears as in ssh, and -W,
- * which it does not) are named in `forward`: the shim refuses them
- * rather than pretend.  Options that only make sense for a real client
+ * "--" argument for an end of options).  Forwardings -L -R -D and their
+ * -o keywords are parsed (lib/fwdspec.c) into `fwds`, which
+ * ClearAllForwardings clears as in ssh, -W into `stdio` (it implies -N
+ * -T, ExitOnForwardFailure and ClearAllForwardings unless those are
+ * given); the first forwarding of any kind, -w and Tunnel included, is
+ * named in `forward` (the shim refuses the tunnel devices).  -g always
+ * wins; of GatewayPorts and ExitOnForwardFailure the first value does,
+ * as ssh_config's do.  Options that only make sense for a real client
  * (-A, -X, -J, -Q, -G, -O ...) are accepted unchecked and listed in
  * `ignored`.  SendEnv and SetEnv are kept as ssh_config keeps them
  * (patterns add up, "-PATTERN" drops those it matches; the first SetEnv
@@ -75,6 +79,8 @@ struct sshargs_state {
 	const char		*forward;	/* 1st -L -R -D -w or -o kind */
 	int			 stdio_forward;	/* -W */
 	int			 clear_forwards; /* -1 unset, else 1st value */
+	int			 gateway_ports;	/* -1 unset, else 1st value */
+	int			 exit_on_fail;	/* likewise */
 };
 
 static const char sshargs_usage_text[] =
@@ -347,20 +353,85 @@ sshargs_kw_stdin(struct sshargs_state *st, const char *key,
 	return 0;
 }
 
-/* LocalForward, RemoteForward, DynamicForward, Tunnel: the first one
- * is named, as ssh's documentation spells it. */
-static int
-sshargs_kw_forward(struct sshargs_state *st, const char *key,
-    const char *value)
+/* Tunnel and the forwards: the first one is named, as ssh's
+ * documentation spells it. */
+static void
+sshargs_forward_kind(struct sshargs_state *st, const char *key)
 {
 	static const char *kinds[] = { "LocalForward", "RemoteForward",
 	    "DynamicForward", "Tunnel" };
 
-	(void)value;
 	for (size_t i = 0; st->forward == NULL && i < 4; i++) {
 		if (strcasecmp(key, kinds[i]) == 0)
 			st->forward = kinds[i];
 	}
+}
+
+static void
+sshargs_add_forward(struct sshargs_state *st, const struct fwd_spec *fs)
+{
+	struct sshargs *sa = st->sa;
+
+	sa->fwds = xrealloc(sa->fwds, (sa->nfwds + 1) * sizeof *sa->fwds);
+	sa->fwds[sa->nfwds++] = *fs;
+}
+
+/*
+ * LocalForward, RemoteForward, DynamicForward as ssh_config has them:
+ * "[bind:]port host:hostport" in two words (RemoteForward with one word
+ * is a dynamic one), read as ssh joins them for parse_forward.
+ */
+static int
+sshargs_kw_forward(struct sshargs_state *st, const char *key,
+    const char *value)
+{
+	struct fwd_spec fs;
+	char **v, *spec, e[8];
+	int kind, rc;
+
+	if (sshargs_words(value, &v) != 0)
+		return sshargs_error(st, "command-line line 0: invalid quotes");
+	kind = strcasecmp(key, "LocalForward") == 0 ? FWD_LOCAL :
+	    strcasecmp(key, "RemoteForward") == 0 ? FWD_REMOTE : FWD_DYNAMIC;
+	rc = -1;
+	if (v[0] == NULL)
+		sshargs_error(st, "command-line line 0: Missing argument.");
+	else if (kind == FWD_LOCAL && v[1] == NULL)
+		sshargs_error(st, "command-line line 0: Missing target "
+		    "argument.");
+	else if (v[1] != NULL && (kind == FWD_DYNAMIC || v[2] != NULL))
+		sshargs_error(st, "command-line line 0: keyword %s extra "
+		    "arguments at end of line", key);
+	else {
+		spec = v[1] != NULL ? xprintf("%s:%s", v[0], v[1]) :
+		    xstrdup(v[0]);
+		if (fwd_spec_parse(kind, spec, &fs, e, sizeof e) != 0)
+			sshargs_error(st, "command-line line 0: Bad "
+			    "forwarding specification.");
+		else {
+			sshargs_add_forward(st, &fs);
+			sshargs_forward_kind(st, key);
+			rc = 0;
+		}
+		free(spec);
+	}
+	strv_free(v);
+	return rc;
+}
+
+/* GatewayPorts and ExitOnForwardFailure: the first value wins. */
+static int
+sshargs_kw_fwdopt(struct sshargs_state *st, const char *key,
+    const char *value)
+{
+	int on, *p;
+
+	if ((on = sshargs_kw_yesno(st, key, value)) == -1)
+		return -1;
+	p = strcasecmp(key, "GatewayPorts") == 0 ? &st->gateway_ports :
+	    &st->exit_on_fail;
+	if (*p == -1)
+		*p = on;
 	return 0;
 }
 
@@ -380,7 +451,8 @@ sshargs_kw_tunnel(struct sshargs_state *st, const char *key,
 	    strcasecmp(w, "ethernet") != 0 && sshargs_yesno(w) != 1)
 		return sshargs_unsupported(st, w);
 	free(w);
-	return sshargs_kw_forward(st, key, value);
+	sshargs_forward_kind(st, key);
+	return 0;
 }
 
 static int
@@ -492,6 +564,8 @@ static const struct {
 	{ "DynamicForward", sshargs_kw_forward },
 	{ "Tunnel", sshargs_kw_tunnel },
 	{ "ClearAllForwardings", sshargs_kw_clear },
+	{ "GatewayPorts", sshargs_kw_fwdopt },
+	{ "ExitOnForwardFailure", sshargs_kw_fwdopt },
 };
 
 /*
@@ -583,6 +657,10 @@ sshargs_flag(struct sshargs_state *st, int ch)
 	case 'q':
 		sa->quiet = 1;
 		break;
+	case 'g':
+		/* ssh.c sets it outright: -g wins over any GatewayPorts. */
+		st->gateway_ports = 1;
+		break;
 	case 'v':
 		if (sa->verbose < 3)
 			sa->verbose++;
@@ -603,6 +681,41 @@ sshargs_flag(struct sshargs_state *st, int ch)
 		strv_push(&sa->ignored, &st->nignored, xprintf("-%c", ch));
 		break;
 	}
+	return 0;
+}
+
+static int
+sshargs_arg_forward(struct sshargs_state *st, int ch, const char *arg)
+{
+	struct fwd_spec fs;
+
+	if (fwd_spec_parse(ch, arg, &fs, st->err, st->errlen) != 0)
+		return -1;
+	sshargs_add_forward(st, &fs);
+	if (st->forward == NULL)
+		st->forward = ch == 'L' ? "-L" : ch == 'R' ? "-R" : "-D";
+	return 0;
+}
+
+/* -W as ssh.c takes it: no tty, no session (set outright, unchecked). */
+static int
+sshargs_arg_stdio(struct sshargs_state *st, const char *arg)
+{
+	struct sshargs *sa = st->sa;
+
+	if (sa->stdio != NULL)
+		return sshargs_error(st, "stdio forward already specified");
+	sa->stdio = xmalloc(sizeof *sa->stdio);
+	if (fwd_spec_parse(FWD_STDIO, arg, sa->stdio, st->err,
+	    st->errlen) != 0) {
+		free(sa->stdio);
+		sa->stdio = NULL;
+		return -1;
+	}
+	st->stdio_forward = 1;
+	sa->tty = -1;
+	st->tty_set = 1;
+	st->session = SESSION_NONE;
 	return 0;
 }
 
@@ -637,14 +750,13 @@ sshargs_arg(struct sshargs_state *st, int ch, const char *arg)
 	case 'L':
 	case 'R':
 	case 'D':
+		return sshargs_arg_forward(st, ch, arg);
 	case 'w':
 		if (st->forward == NULL)
-			st->forward = ch == 'L' ? "-L" : ch == 'R' ? "-R" :
-			    ch == 'D' ? "-D" : "-w";
+			st->forward = "-w";
 		break;
 	case 'W':
-		st->stdio_forward = 1;
-		break;
+		return sshargs_arg_stdio(st, arg);
 	default:
 		strv_push(&sa->ignored, &st->nignored,
 		    xprintf("-%c %s", ch, arg));
@@ -822,6 +934,16 @@ sshargs_dest(struct sshargs_state *st, const char *dest)
 	return 0;
 }
 
+static void
+sshargs_free_forwards(struct sshargs *sa)
+{
+	for (size_t i = 0; i < sa->nfwds; i++)
+		fwd_spec_free(&sa->fwds[i]);
+	free(sa->fwds);
+	sa->fwds = NULL;
+	sa->nfwds = 0;
+}
+
 /* The command words, then the checks ssh makes once it has them all. */
 static int
 sshargs_finish(struct sshargs_state *st, int argc, char **argv, int i)
@@ -854,6 +976,13 @@ sshargs_finish(struct sshargs_state *st, int argc, char **argv, int i)
 		    "-o ", st->forward);
 	else if (st->stdio_forward)
 		sa->forward = xstrdup("-W");
+	/* ssh's defaults: -W clears the others and fails on failure. */
+	if (st->clear_forwards == 1 || (st->clear_forwards == -1 &&
+	    st->stdio_forward))
+		sshargs_free_forwards(sa);
+	sa->exit_on_fwd_fail = st->exit_on_fail != -1 ? st->exit_on_fail :
+	    st->stdio_forward;
+	sa->gateway_ports = st->gateway_ports == 1;
 	return 0;
 }
 
@@ -878,6 +1007,7 @@ sshargs_parse(int argc, char **argv, struct sshargs *sa, char *err,
 	memset(&st, 0, sizeof st);
 	st.sa = sa;
 	st.clear_forwards = -1;
+	st.gateway_ports = st.exit_on_fail = -1;
 	st.err = err;
 	st.errlen = errlen;
 	if (errlen > 0)
@@ -947,6 +1077,11 @@ sshargs_free(struct sshargs *sa)
 	free(sa->logfile);
 	strv_free(sa->command);
 	free(sa->forward);
+	sshargs_free_forwards(sa);
+	if (sa->stdio != NULL) {
+		fwd_spec_free(sa->stdio);
+		free(sa->stdio);
+	}
 	strv_free(sa->ignored);
 	strv_free(sa->sendenv);
 	strv_free(sa->setenv);

@@ -14,7 +14,10 @@
  * over a file) and password-timeout (how long that command may take).
  * `hop N password-file|password-command ARG` gives hop N of the route a
  * source of its own (an ssh hop then logs in with a password).  How they
- * combine with a command line's is resolve.c's.
+ * combine with a command line's is resolve.c's.  `forward L [bind:]port
+ * host:hostport`, `forward D [bind:]port` and `forward R [bind:]port
+ * host:hostport` are a route's forwards, which the daemon holds while
+ * the route is (cli/dforward.c).
  */
 #include <sys/stat.h>
 
@@ -165,6 +168,8 @@ routes_add(struct routes_file *rf, const char *name, const char *text,
 	routes_opts_copy(&e->opts, &rf->global);
 	e->nhops = r.nhops;
 	e->hops = xcalloc(r.nhops, sizeof *e->hops);
+	e->forwards = NULL;
+	e->nforwards = 0;
 	route_free(&r);
 	return 0;
 }
@@ -205,6 +210,48 @@ routes_hop_line(struct routes_entry *e, char *arg, char *why, size_t whylen)
 	}
 	routes_opts_set(field, strcmp(key, "password-file") == 0 ?
 	    routes_path_arg(arg) : xstrdup(arg));
+	return 0;
+}
+
+/*
+ * forward L|D|R SPEC [TARGET], in a route: ssh_config's LocalForward,
+ * DynamicForward and RemoteForward, whose two words ssh joins with ':'
+ * before it parses them as -L, -D and -R take them.
+ */
+static int
+routes_forward_line(struct routes_entry *e, char *arg, char *why,
+    size_t whylen)
+{
+	char *kind = arg, *spec, *target, *joined;
+	struct fwd_spec fs;
+	int k, rc;
+
+	arg += strcspn(arg, " \t");
+	if (*arg != '\0')
+		*arg++ = '\0';
+	spec = arg + strspn(arg, " \t");
+	arg = spec + strcspn(spec, " \t");
+	if (*arg != '\0')
+		*arg++ = '\0';
+	target = arg + strspn(arg, " \t");
+	k = strlen(kind) == 1 ? *kind : 0;
+	if ((k != FWD_LOCAL && k != FWD_DYNAMIC && k != FWD_REMOTE) ||
+	    *spec == '\0' || strpbrk(target, " \t") != NULL ||
+	    (k == FWD_DYNAMIC) != (*target == '\0')) {
+		snprintf(why, whylen, "want 'forward L [bind:]port "
+		    "host:hostport', 'forward D [bind:]port' or 'forward R "
+		    "[bind:]port host:hostport'");
+		return -1;
+	}
+	joined = *target != '\0' ? xprintf("%s:%s", spec, target) :
+	    xstrdup(spec);
+	rc = fwd_spec_parse(k, joined, &fs, why, whylen);
+	free(joined);
+	if (rc != 0)
+		return -1;
+	e->forwards = xrealloc(e->forwards, (e->nforwards + 1) *
+	    sizeof *e->forwards);
+	e->forwards[e->nforwards++] = fs;
 	return 0;
 }
 
@@ -253,13 +300,16 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 	}
 	if (indented && strcmp(key, "hop") == 0)
 		return routes_hop_line(&rf->v[rf->n - 1], arg, why, whylen);
+	if (indented && strcmp(key, "forward") == 0)
+		return routes_forward_line(&rf->v[rf->n - 1], arg, why,
+		    whylen);
 	/* A typo is a typo wherever it is, not a misplaced option. */
-	if (!routes_key_known(key) &&
-	    (strcmp(key, "hop") != 0 || rf->n == 0)) {
+	if (!routes_key_known(key) && ((strcmp(key, "hop") != 0 &&
+	    strcmp(key, "forward") != 0) || rf->n == 0)) {
 		snprintf(why, whylen, "unknown option '%s' (want keepalive, "
 		    "timeout, persist, ssh-config, ssh-args, password-file, "
 		    "password-command, password-timeout or, in a route, "
-		    "hop)", key);
+		    "hop or forward)", key);
 		return -1;
 	}
 	o = indented ? &rf->v[rf->n - 1].opts : &rf->global;
@@ -357,6 +407,9 @@ routes_file_free(struct routes_file *rf)
 			free(rf->v[i].hops[k].password_command);
 		}
 		free(rf->v[i].hops);
+		for (size_t k = 0; k < rf->v[i].nforwards; k++)
+			fwd_spec_free(&rf->v[i].forwards[k]);
+		free(rf->v[i].forwards);
 	}
 	free(rf->v);
 	route_opts_free(&rf->global);

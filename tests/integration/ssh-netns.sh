@@ -1,92 +1,13 @@
 #!/bin/sh
-# A real topology: a "bastion" network namespace reachable from here and
-# an "inner" one reachable only from the bastion, each with its own sshd.
-# Link-local addresses only, so nothing can ever leave this machine.  A
-# direct ssh to inner fails; bastion+inner+sudo works, the second ssh
-# running on the bastion as the bastion user, with the config its hop
-# names (config=).  Ssh options that name local files (SPINDLE_SSH_ARGS,
+# A real topology (lib-netns.sh): a "bastion" network namespace reachable
+# from here and an "inner" one reachable only from the bastion, each with
+# its own sshd.  A direct ssh to inner fails; bastion+inner+sudo works,
+# the second ssh running on the bastion as the bastion user, with the
+# config its hop names (config=).  Ssh options that name local files (SPINDLE_SSH_ARGS,
 # the routes file's ssh-config and ssh-args) are for the ssh this machine
 # starts only: a config the bastion user cannot read does not reach the
 # bastion's ssh, with the daemon or without.
-. "$(dirname "$0")/lib-sshd.sh"
-command -v ip >/dev/null || skip "ip (iproute2) is not installed"
-
-n=$(printf '%04x' $(($$ % 65536)))
-NB=spnb$n NI=spni$n
-x=$(($$ % 200 + 20))
-B=169.254.$x.2 I=169.254.$x.6
-netns_cleanup() {
-	[ -n "${SPINDLE_RUNTIME_DIR:-}" ] &&
-	    timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-	for p in $NS_SSHD; do kill -KILL "$p" 2>/dev/null; done
-	ip netns pids "$NB" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
-	ip netns pids "$NI" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
-	ip link del "vb$n" 2>/dev/null
-	ip netns del "$NB" 2>/dev/null
-	ip netns del "$NI" 2>/dev/null
-}
-NS_SSHD=""
-trap '_t=$?; netns_cleanup; (exit $_t); _sshd_cleanup' EXIT
-ip netns add "$NB" || skip "cannot create network namespaces"
-ip netns add "$NI" || fail "ip netns add $NI"
-ip link add "vb$n" type veth peer name "vbp$n" || fail "veth"
-ip link set "vbp$n" netns "$NB"
-ip addr add "169.254.$x.1/30" dev "vb$n"
-ip link set "vb$n" up
-ip -n "$NB" link set lo up
-ip -n "$NB" addr add "$B/30" dev "vbp$n"
-ip -n "$NB" link set "vbp$n" up
-ip -n "$NB" link add "vi$n" type veth peer name "vip$n" netns "$NI" ||
-    fail "inner veth"
-ip -n "$NB" addr add "169.254.$x.5/30" dev "vi$n"
-ip -n "$NB" link set "vi$n" up
-ip -n "$NI" link set lo up
-ip -n "$NI" addr add "$I/30" dev "vip$n"
-ip -n "$NI" link set "vip$n" up
-
-# ns_sshd NS ADDR: the world's sshd, listening on ADDR:22 inside NS.
-ns_sshd() {
-	( ip netns exec "$1" /usr/sbin/sshd -D -f "$SSHW/sshd/config" \
-	    -o "ListenAddress=$2" -o Port=22 -o "PidFile=$TMPD/pid.$1" \
-	    -E "$TMPD/log.$1" </dev/null >/dev/null 2>&1 &
-	  echo $! >"$TMPD/dpid.$1" )
-	NS_SSHD="$NS_SSHD $(cat "$TMPD/dpid.$1")"
-	_t=100
-	while [ "$_t" -gt 0 ] &&
-	    ! grep -q "listening on $2" "$TMPD/log.$1" 2>/dev/null; do
-		sleep 0.05
-		_t=$((_t - 1))
-	done
-	grep -q "listening on $2" "$TMPD/log.$1" ||
-	    fail "sshd in $1 did not start: $(cat "$TMPD/log.$1")"
-}
-ns_sshd "$NB" "$B"
-ns_sshd "$NI" "$I"
-
-key=$(cut -d' ' -f1,2 "$SSHW/sshd/host_key.pub")
-printf '%s %s\n%s %s\n' "$B" "$key" "$I" "$key" >"$SSHW/known_hosts.ns"
-chmod 644 "$SSHW/known_hosts.ns"
-cat >"$SSHW/ssh_config.ns" <<EOF
-Host bastion
-	HostName $B
-Host inner
-	HostName $I
-Host *
-	Port 22
-	IdentityFile $SSHW/keys/%u/id
-	IdentitiesOnly yes
-	IdentityAgent none
-	UserKnownHostsFile $SSHW/known_hosts.ns
-	GlobalKnownHostsFile /dev/null
-	StrictHostKeyChecking yes
-	CheckHostIP no
-	BatchMode yes
-	ConnectTimeout 3
-	LogLevel ERROR
-EOF
-chmod 644 "$SSHW/ssh_config.ns"
-SPINDLE_SSH_ARGS="-F $SSHW/ssh_config.ns"
-export SPINDLE_SSH_ARGS
+. "$(dirname "$0")/lib-netns.sh"
 
 # From here, inner is out of reach.
 spn run "$U_A@inner" -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
@@ -96,7 +17,7 @@ contains "$TMPD/err" "hop 1 ($U_A@inner): " ||
     fail "direct to inner: message: $(cat "$TMPD/err")"
 
 # Through the bastion it works, and sudo at the end.
-R="$U_A@bastion+$U_B@inner,config=$SSHW/ssh_config.ns+sudo=$U_W"
+R=$NETNS_ROUTE
 out=$(spn run "$R" -- id -un 2>"$TMPD/err")
 check_rc "run $R" 0 $? "$TMPD/err"
 check "run $R" "$U_W" "$out"

@@ -9,6 +9,7 @@ INTEGRATION_TESTS += \
 	tests/integration/ssh-kill.sh
 EXTRA_DIST += \
 	tests/integration/lib-sshd.sh \
+	tests/integration/lib-netns.sh \
 	tests/integration/ssh-basic.sh \
 	tests/integration/ssh-sudo.sh \
 	tests/integration/ssh-nested.sh \
@@ -58,3 +59,7 @@ INTEGRATION_TESTS += tests/integration/ssh-places.sh
 EXTRA_DIST += tests/integration/ssh-places.sh
 INTEGRATION_TESTS += tests/integration/ssh-term.sh
 EXTRA_DIST += tests/integration/ssh-term.sh
+INTEGRATION_TESTS += tests/integration/forward-netns.sh \
+	tests/integration/forward-bulk.sh
+EXTRA_DIST += tests/integration/forward-netns.sh \
+	tests/integration/forward-bulk.sh

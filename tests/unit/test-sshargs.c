@@ -723,7 +723,7 @@ test_ignored(void **state)
 	    "-o ForwardAgent=no", "-b 127.0.0.1",
 	    "-c aes128-ctr", "-e none", "-m hmac-sha2-256", "-S /tmp/ctl",
 	    "-I pkcs", "-B lo", "-P tag", "-O check",
-	    "-Q cipher", "-G", "-g", "-K", "-k", "-M", "-X", "-Y", "-y",
+	    "-Q cipher", "-G", "-K", "-k", "-M", "-X", "-Y", "-y",
 	    "-a"));
 	assert_null(sa.forward);
 	assert_string_equal(sa.host, "host");
@@ -805,6 +805,102 @@ test_forward_errors(void **state)
 }
 
 static void
+assert_fwd(const struct fwd_spec *fs, int kind, const char *text)
+{
+	char *t = fwd_spec_text(fs);
+
+	assert_int_equal(fs->kind, kind);
+	assert_string_equal(t, text);
+	free(t);
+}
+
+static void
+test_forward_specs(void **state)
+{
+	struct sshargs sa;
+
+	(void)state;
+	assert_ok(PARSE(&sa, "-L8080:web:80", "-D", "localhost:1080",
+	    "-oLocalForward=9090 [::1]:90", "-R", "0:127.0.0.1:22",
+	    "-o", "RemoteForward 1081", "-oDynamicForward=/tmp/s.sock", "-N",
+	    "h", "-L", "/tmp/l.sock:/run/pg.sock"));
+	assert_int_equal(sa.nfwds, 7);
+	assert_fwd(&sa.fwds[0], FWD_LOCAL, "8080:web:80");
+	assert_fwd(&sa.fwds[1], FWD_DYNAMIC, "localhost:1080");
+	assert_fwd(&sa.fwds[2], FWD_LOCAL, "9090:[::1]:90");
+	assert_fwd(&sa.fwds[3], FWD_REMOTE, "0:127.0.0.1:22");
+	assert_fwd(&sa.fwds[4], FWD_REMOTE, "1081");
+	assert_fwd(&sa.fwds[5], FWD_DYNAMIC, "/tmp/s.sock");
+	assert_fwd(&sa.fwds[6], FWD_LOCAL, "/tmp/l.sock:/run/pg.sock");
+	assert_null(sa.stdio);
+	assert_int_equal(sa.no_command, 1);
+	assert_int_equal(sa.gateway_ports, 0);
+	assert_int_equal(sa.exit_on_fwd_fail, 0);
+	sshargs_free(&sa);
+
+	/* -g always wins; of the -o forms the first value does. */
+	assert_ok(PARSE(&sa, "-oGatewayPorts=no", "-g",
+	    "-oExitOnForwardFailure=yes", "-oExitOnForwardFailure=no", "h"));
+	assert_int_equal(sa.gateway_ports, 1);
+	sshargs_free(&sa);
+	assert_ok(PARSE(&sa, "-oGatewayPorts=no", "-oGatewayPorts=yes",
+	    "-oExitOnForwardFailure=yes", "-oExitOnForwardFailure=no", "h"));
+	assert_int_equal(sa.gateway_ports, 0);
+	assert_int_equal(sa.exit_on_fwd_fail, 1);
+	assert_strv(sa.ignored, NONE);
+	sshargs_free(&sa);
+	assert_ok(PARSE(&sa, "-g", "-oGatewayPorts=no", "-fNL1:x:2", "h"));
+	assert_int_equal(sa.gateway_ports, 1);
+	assert_int_equal(sa.background, 1);
+	assert_int_equal(sa.no_stdin, 1);
+	sshargs_free(&sa);
+
+	/* ClearAllForwardings, whenever it comes, clears them all. */
+	assert_ok(PARSE(&sa, "-L1:x:2", "-oClearAllForwardings=yes", "-D3",
+	    "h"));
+	assert_int_equal(sa.nfwds, 0);
+	assert_null(sa.fwds);
+	sshargs_free(&sa);
+
+	/* -W: -N -T ExitOnForwardFailure ClearAllForwardings, unless set. */
+	assert_ok(PARSE(&sa, "-L1:x:2", "-W", "inner:22", "h"));
+	assert_non_null(sa.stdio);
+	assert_fwd(sa.stdio, FWD_STDIO, "inner:22");
+	assert_int_equal(sa.nfwds, 0);
+	assert_int_equal(sa.no_command, 1);
+	assert_int_equal(sa.tty, -1);
+	assert_int_equal(sa.exit_on_fwd_fail, 1);
+	sshargs_free(&sa);
+	assert_ok(PARSE(&sa, "-oClearAllForwardings=no", "-L1:x:2",
+	    "-oExitOnForwardFailure=no", "-W[fd00::1]:22", "h"));
+	assert_int_equal(sa.nfwds, 1);
+	assert_int_equal(sa.exit_on_fwd_fail, 0);
+	assert_fwd(sa.stdio, FWD_STDIO, "[fd00::1]:22");
+	sshargs_free(&sa);
+
+	/* What ssh says to bad ones (and exits 255). */
+	assert_fails(&sa, PARSE(&sa, "-L", "8080:web", "h"),
+	    "Bad local forwarding specification '8080:web'");
+	assert_fails(&sa, PARSE(&sa, "-R", "x:y:z", "h"),
+	    "Bad remote forwarding specification 'x:y:z'");
+	assert_fails(&sa, PARSE(&sa, "-D0", "h"),
+	    "Bad dynamic forwarding specification '0'");
+	assert_fails(&sa, PARSE(&sa, "-W", "inner", "h"),
+	    "Bad stdio forwarding specification 'inner'");
+	assert_fails(&sa, PARSE(&sa, "-Wa:1", "-Wb:2", "h"),
+	    "stdio forward already specified");
+	assert_fails(&sa, PARSE(&sa, "-oLocalForward=8080", "h"),
+	    "command-line line 0: Missing target argument.");
+	assert_fails(&sa, PARSE(&sa, "-oLocalForward=8080 x", "h"),
+	    "command-line line 0: Bad forwarding specification.");
+	assert_fails(&sa, PARSE(&sa, "-oDynamicForward=1 2", "h"),
+	    "command-line line 0: keyword DynamicForward extra arguments "
+	    "at end of line");
+	assert_fails(&sa, PARSE(&sa, "-oGatewayPorts=maybe", "h"),
+	    "command-line line 0: unsupported option \"maybe\".");
+}
+
+static void
 test_files(void **state)
 {
 	struct sshargs sa;
@@ -879,6 +975,7 @@ main(void)
 		cmocka_unit_test(test_ignored),
 		cmocka_unit_test(test_forwardings),
 		cmocka_unit_test(test_forward_errors),
+		cmocka_unit_test(test_forward_specs),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_command_join),
 	};
