@@ -97,6 +97,11 @@ void		 dconn_hold(struct dconn *, void (*)(void *), void *);
 void		 dremote_init(struct master *);
 void		 dremote_listen(struct dconn *, const struct ctl_msg *,
 		     struct upk *);
+struct drem;
+struct drem	*dremote_route(struct droute *, const struct fwd_spec *,
+		     void (*)(const char *, void *), void *, char *, size_t);
+void		 dremote_stop(struct drem *);
+int		 dremote_bound(const struct drem *);
 size_t		 dconn_max(void);
 
 /* cmd.c: the options of route-building commands */

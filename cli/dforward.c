@@ -4,7 +4,9 @@
  * start one: a FORWARD request (daemon.c's djob, with the client's fds)
  * and a listener of the routes file's `forward L|D` lines, bound by the
  * daemon while the route is held (each accepted socket a forward of its
- * own, as a FORWARD request would make it).
+ * own, as a FORWARD request would make it).  A `forward R` line is a
+ * listener at the route's far end (dremote.c's, as for a LISTEN), asked
+ * for again each time the route comes up on a new chain.
  *
  * A SOCKS forward reads the request on its socket first, with MSG_PEEK,
  * so that whatever the client sends behind it stays in the socket for
@@ -82,6 +84,8 @@ struct dlis {
 	struct event		*evs[DLIS_FDS];
 	char			*unlink;	/* a UNIX socket we made */
 	char			*error;		/* why it is not listening */
+	struct drem		*drem;		/* R: the far listener */
+	uint32_t		 rctx;		/* ... of this context */
 	int			 seen;		/* in the file at the last open */
 	TAILQ_ENTRY(dlis)	 entry;
 };
@@ -672,10 +676,40 @@ dlis_bind(struct dlis *l)
 	free(last);
 }
 
+/* R: the far listener went (the route lost, the far end refused). */
+static void
+dlis_r_gone(const char *why, void *arg)
+{
+	struct dlis *l = arg;
+
+	l->drem = NULL;
+	free(l->error);
+	l->error = xstrdup(why != NULL ? why : "closed");
+}
+
+static void
+dlis_r_open(struct dlis *l, struct droute *dr)
+{
+	char why[512];
+
+	if (l->drem != NULL && l->rctx == dr_ctx(dr))
+		return;
+	if (l->drem != NULL)
+		dremote_stop(l->drem);
+	free(l->error);
+	l->error = NULL;
+	l->rctx = dr_ctx(dr);
+	if ((l->drem = dremote_route(dr, &l->spec, dlis_r_gone, l, why,
+	    sizeof why)) == NULL)
+		l->error = xstrdup(why);
+}
+
 static void
 dlis_free(struct dlis *l)
 {
 	TAILQ_REMOVE(&dlis_all, l, entry);
+	if (l->drem != NULL)
+		dremote_stop(l->drem);
 	for (int i = 0; i < l->nfds; i++) {
 		event_free(l->evs[i]);
 		close(l->fds[i]);
@@ -738,8 +772,6 @@ dlis_open(struct droute *dr, const struct fwd_spec *specs, size_t n)
 			l->seen = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (specs[i].kind != FWD_LOCAL && specs[i].kind != FWD_DYNAMIC)
-			continue;	/* R: the listen helper's (TODO) */
 		text = dlis_text(&specs[i]);
 		if ((l = dlis_find(dr, text)) == NULL) {
 			l = xcalloc(1, sizeof *l);
@@ -751,6 +783,13 @@ dlis_open(struct droute *dr, const struct fwd_spec *specs, size_t n)
 		} else
 			free(text);
 		l->seen = 1;
+		if (l->spec.kind == FWD_REMOTE) {
+			/* Its failures come later, in the log and ls. */
+			dlis_r_open(l, dr);
+			if (l->error != NULL)
+				log_warn("forward %s: %s", l->text, l->error);
+			continue;
+		}
 		if (l->nfds > 0)
 			continue;
 		free(l->error);
@@ -792,11 +831,38 @@ dlis_close(struct droute *dr)
 		if (dr != NULL && l->dr != dr)
 			continue;
 		old = dlog_route(l->key);
-		if (l->nfds > 0)
+		if (l->nfds > 0 || l->drem != NULL)
 			log_info("forward %s: closed", l->text);
 		dlog_route_end(old);
 		dlis_free(l);
 	}
+}
+
+/* R: listening on the port the far end bound, asking, or why not. */
+static void
+dlis_list_r(struct dlis *l, struct evbuffer *b, int json, int n)
+{
+	int port = l->drem != NULL ? dremote_bound(l->drem) : 0;
+	char *state;
+
+	if (port > 0)
+		state = xprintf("listening on port %d there", port);
+	else
+		state = xstrdup(l->drem != NULL ? "asking" : l->error != NULL ?
+		    l->error : "not listening");
+	if (json) {
+		evbuffer_add_printf(b, "%s{\"forward\":", n ? "," : "");
+		dr_json_str(b, l->text);
+		evbuffer_add_printf(b, ",\"listening\":%s,\"port\":%d,"
+		    "\"error\":", port > 0 ? "true" : "false", port);
+		if (l->drem == NULL && l->error != NULL)
+			dr_json_str(b, l->error);
+		else
+			evbuffer_add_printf(b, "null");
+		evbuffer_add_printf(b, "}");
+	} else
+		evbuffer_add_printf(b, "  forward %s: %s\n", l->text, state);
+	free(state);
 }
 
 /* For ls: the route's forwards, "L 5432:db:5432" and how each is. */
@@ -809,6 +875,10 @@ dlis_list(struct droute *dr, struct evbuffer *b, int json)
 	TAILQ_FOREACH(l, &dlis_all, entry) {
 		if (l->dr != dr)
 			continue;
+		if (l->spec.kind == FWD_REMOTE) {
+			dlis_list_r(l, b, json, n++);
+			continue;
+		}
 		if (json) {
 			evbuffer_add_printf(b, "%s{\"forward\":", n ? "," :
 			    "");

@@ -47,8 +47,13 @@ struct drem {
 	struct sockaddr_storage	 addrs[DREM_ADDRS_MAX];
 	socklen_t		 addrlens[DREM_ADDRS_MAX];
 	int			 naddrs;
-	int			 bound;
+	int			 bound;		/* the port, once bound */
 	int			 ended;
+	/* The routes file's forward R (dremote_route): the route's, not
+	 * a client's; its owner hears the end. */
+	int			 of_route;
+	void			(*gone)(const char *, void *);
+	void			*gone_arg;
 	TAILQ_HEAD(, dremc)	 conns;
 	size_t			 nconns;
 };
@@ -233,7 +238,7 @@ drem_free(struct drem *d)
 		dremc_free(dc);
 	rlisten_free(d->rl);
 	dr_unwait(d->wait);
-	if (d->dr != NULL)
+	if (d->dr != NULL && !d->of_route)
 		dr_hold(d->dr, -1);
 	free(d->bind);
 	free(d->host);
@@ -259,6 +264,9 @@ drem_end(struct drem *d, const char *err)
 	if (d->ended)
 		return;
 	d->ended = 1;
+	if (d->gone != NULL)
+		d->gone(err, d->gone_arg);
+	d->gone = NULL;
 	if (d->c != NULL && err != NULL) {
 		pk_init(&pk);
 		pk_str(&pk, err);
@@ -297,7 +305,7 @@ drem_up(struct rlis *rl, int port, const char *why, void *arg)
 		drem_end(d, why);
 		return;
 	}
-	d->bound = 1;
+	d->bound = port;
 	drem_log(d, SPN_LOG_INFO, "listening on port %d", port);
 	pk_init(&pk);
 	pk_u32(&pk, port);
@@ -471,4 +479,64 @@ refuse:
 	dconn_send(c, SPN_CTL_ERROR, m->id, &pk);
 	pk_free(&pk);
 	dconn_hold(c, NULL, NULL);
+}
+
+/*
+ * The routes file's forward R, on its route now up (dforward.c): the
+ * same listener as a LISTEN's, held by the route rather than a client
+ * (it holds no use of it: the route closes idle all the same); gone(why,
+ * arg) when it ends (the route lost, the far end refused).  NULL and why
+ * when the target is no good, or it failed at once.
+ */
+struct drem *
+dremote_route(struct droute *dr, const struct fwd_spec *fs,
+    void (*gone)(const char *, void *), void *arg, char *why, size_t whylen)
+{
+	struct drem *d = xcalloc(1, sizeof *d);
+
+	TAILQ_INIT(&d->conns);
+	d->dr = dr;
+	d->of_route = 1;
+	d->flags = (fs->bind_port < 0 ? SPN_FWD_F_UNIX : 0) |
+	    (fs->port < 0 ? SPN_FWD_F_TARGET_UNIX : 0);
+	d->bind = xstrdup(fs->bind != NULL ? fs->bind : "");
+	d->port = fs->bind_port < 0 ? 0 : fs->bind_port;
+	d->host = xstrdup(fs->host != NULL ? fs->host : "");
+	d->hport = fs->port < 0 ? 0 : fs->port;
+	d->what = fwd_spec_text(fs);
+	if (fs->host == NULL) {
+		snprintf(why, whylen, "remote dynamic forwarding is not "
+		    "supported");
+		drem_free(d);
+		return NULL;
+	}
+	if (drem_target(d, why, whylen) != 0) {
+		drem_free(d);
+		return NULL;
+	}
+	drem_ready(dr, NULL, d);
+	if (d->ended) {		/* freed from the loop */
+		snprintf(why, whylen, "remote forward %s failed", d->what);
+		return NULL;
+	}
+	d->gone = gone;
+	d->gone_arg = arg;
+	return d;
+}
+
+/* It goes now, with its route perhaps (never from inside its own
+ * callbacks: its owner calls it), without a word to its owner. */
+void
+dremote_stop(struct drem *d)
+{
+	d->gone = NULL;
+	d->ended = 1;
+	drem_free(d);
+}
+
+/* The port the far end bound, or 0 while it has not said. */
+int
+dremote_bound(const struct drem *d)
+{
+	return d->bound;
 }

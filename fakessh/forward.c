@@ -725,11 +725,12 @@ fwd_main(const struct ctl_spec *spec, const struct fwd_spec *fwds, size_t n,
 		goto out;
 	if ((code = fwd_setup(&f, fwds, n)) != 0)
 		goto out;
-	if (opts->background && fwd_background(&f) != 0) {
+	/* -W's fds go first: -f puts /dev/null over ours. */
+	if (f.stdio != NULL && fwd_stdio_start(&f) != 0) {
 		code = 255;
 		goto out;
 	}
-	if (f.stdio != NULL && fwd_stdio_start(&f) != 0) {
+	if (opts->background && fwd_background(&f) != 0) {
 		code = 255;
 		goto out;
 	}

@@ -145,9 +145,9 @@ contains "$TMPD/err" "spindle run: no ROUTE given" ||
 parse run --no-daemon local --timings
 contains "$TMPD/err" "spindle run: no COMMAND given" ||
     fail "run local: $(head -n 1 "$TMPD/err")"
-parse up name --persist 5
-contains "$TMPD/err" "spindle up: no ROUTE given" ||
-    fail "up name: $(head -n 1 "$TMPD/err")"
+parse up --persist 5
+contains "$TMPD/err" "spindle up: no NAME given" ||
+    fail "up: $(head -n 1 "$TMPD/err")"
 parse down a b
 contains "$TMPD/err" "spindle down: unexpected argument 'b'" ||
     fail "down a b: $(head -n 1 "$TMPD/err")"

@@ -2,10 +2,11 @@
 # The daemon's forwards (no root): FORWARD requests with passed fds
 # (direct with a half-close, stdio as ssh -W, SOCKS5 with a name), a
 # refused port (fast, with the far side's words in the daemon log), and
-# the routes file's forward L and D lines: listeners the daemon holds
-# while the route is (curl through SOCKS5 and SOCKS4a, 100 parallel
-# connections, kill -9 of the middle agent, down closing them, a bind
-# conflict reported by up).  Servers are python3 on loopback.
+# the routes file's forward L, D and R lines: listeners the daemon holds
+# (R: at the far end) while the route is (curl through SOCKS5 and
+# SOCKS4a, 100 parallel connections, kill -9 of the middle agent and the
+# listeners after it, down closing them, a bind conflict reported by up).
+# Servers are python3 on loopback.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || skip "no $PY"
@@ -36,16 +37,18 @@ $H srv "$TMPD/www" "$TMPD/srv.port" &
 track $!
 wait_file "$TMPD/srv.port"
 read -r EOFP HTTPP <"$TMPD/srv.port"
-read -r LPORT DPORT BUSY NOPE <<EOF
-$($H freeport 4)
+read -r LPORT DPORT BUSY NOPE RPORT RPORT2 <<EOF
+$($H freeport 6)
 EOF
 # clash: its forward's port is the server's.
 cat >"$SPINDLE_ROUTES" <<EOF
 route tun local
     forward L $LPORT 127.0.0.1:$EOFP
     forward D $DPORT
+    forward R $RPORT 127.0.0.1:$EOFP
 route hold local+local
     forward L 127.0.0.1:$BUSY 127.0.0.1:$EOFP
+    forward R $RPORT2 127.0.0.1:$EOFP
 route clash local
     forward L 127.0.0.1:$EOFP 127.0.0.1:$EOFP
 EOF
@@ -117,7 +120,7 @@ grep -q "^  forward L $LPORT:127.0.0.1:$EOFP: listening" "$TMPD/ls" ||
     fail "ls: $(cat "$TMPD/ls")"
 grep -q "^  forward D $DPORT: listening" "$TMPD/ls" || fail "ls: $(cat "$TMPD/ls")"
 spn ls --json >"$TMPD/json" 2>&1
-contains "$TMPD/json" '"forwards":[{"forward":"L '"$LPORT:127.0.0.1:$EOFP"'","listening":true,"error":null},{"forward":"D '"$DPORT"'","listening":true,"error":null}]' ||
+contains "$TMPD/json" '"forwards":[{"forward":"L '"$LPORT:127.0.0.1:$EOFP"'","listening":true,"error":null},{"forward":"D '"$DPORT"'","listening":true,"error":null},{"forward":"R '"$RPORT:127.0.0.1:$EOFP"'","listening":' ||
     fail "ls --json: $(cat "$TMPD/json")"
 
 # curl through D: SOCKS5 with the name resolved at the far end, SOCKS4a.
@@ -134,6 +137,23 @@ curl -sS --max-time 20 --socks5-hostname "127.0.0.1:$DPORT" \
 log "curl, refused through SOCKS5: $(secs_since "$t") s: $(cat "$TMPD/out")"
 grep "route tun: info: forward to localhost:$NOPE (socks, D $DPORT): connect to localhost:$NOPE: Connection refused" "$LOG" >/dev/null ||
     fail "no log line for the refused SOCKS target: $(grep forward "$LOG" | tail -3)"
+
+# wait_r PORT: until ls shows forward R listening on PORT there.
+wait_r() {
+	_n=100
+	until grep -q "^  forward R $1:127.0.0.1:$EOFP: listening on port $1 there" "$TMPD/ls"; do
+		_n=$((_n - 1))
+		[ $_n -gt 0 ] || fail "forward R $1: $(cat "$TMPD/ls")"
+		sleep 0.1
+		spn ls >"$TMPD/ls" 2>&1
+	done
+}
+
+# R: the far end (here too: the route is local) listens, and each
+# connection to it is one to the server, made by the daemon.
+wait_r "$RPORT"
+out=$(timeout 30 $H para "$RPORT" 10 5000 2>&1)
+check "10 connections through forward R" "ok 10" "$out"
 
 # 100 connections at once through L, 64 KiB each, half-closed.
 t=$(date +%s.%N)
@@ -165,6 +185,10 @@ out=$(timeout 30 $H para "$BUSY" 1 1000 2>&1)
 check "a connection after the loss" "ok 1" "$out"
 spn ls >"$TMPD/ls"
 grep -q '^hold  *up ' "$TMPD/ls" || fail "hold not up again: $(cat "$TMPD/ls")"
+# ... and its forward R listens again, on the new chain.
+wait_r "$RPORT2"
+out=$(timeout 30 $H para "$RPORT2" 1 1000 2>&1)
+check "forward R after the loss" "ok 1" "$out"
 timeout 30 $H hold "$BUSY" >"$TMPD/held2" 2>&1 &
 HP=$!
 wait_file "$TMPD/held2"
@@ -174,6 +198,8 @@ spn down hold || fail "down hold"
 wait $HP
 curl -s --max-time 5 "telnet://127.0.0.1:$BUSY" </dev/null
 check "connect to forward L after down (curl's status)" 7 $?
+curl -s --max-time 5 "telnet://127.0.0.1:$RPORT2" </dev/null
+check "connect to forward R after down (curl's status)" 7 $?
 grep -q '^eof after' "$TMPD/held2" || fail "down left a connection: $(cat "$TMPD/held2")"
 contains "$LOG" "route hold: info: forward L 127.0.0.1:$BUSY:127.0.0.1:$EOFP: closed" ||
     fail "no log of the listener closing: $(grep forward "$LOG" | tail -3)"
