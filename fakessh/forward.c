@@ -75,8 +75,8 @@ struct fwd {
 	const struct fwd_spec	*stdio;
 	int			 stdio_ctl;
 	struct ctl_buf		 stdio_b;
-	int			 chan_base;	/* ssh's channel numbers: the
-						 * listeners' come first */
+	int			 chan_base;	/* ssh's channel numbers:
+						 * the listeners' first */
 };
 
 static void	fwd_say(const struct fwd *, int, const char *, ...)

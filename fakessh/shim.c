@@ -36,8 +36,8 @@ static const char *shim_session_opts[] = {
 	"ForwardX11Trusted", "SendEnv", "SetEnv", "LogLevel", "BatchMode",
 	"EscapeChar", "StdinNull", "SessionType", "Tunnel",
 	"ExitOnForwardFailure", "LocalForward", "RemoteForward",
-	"DynamicForward", "User", "Port", "IdentityFile", "ControlMaster",
-	"ControlPath", "ControlPersist", NULL
+	"DynamicForward", "GatewayPorts", "User", "Port", "IdentityFile",
+	"ControlMaster", "ControlPath", "ControlPersist", NULL
 };
 
 static int

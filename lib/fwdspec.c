@@ -3,8 +3,8 @@
  * up to four fields separated by ':', a '/' making a field a UNIX socket
  * path (the old '/' separator is gone since OpenSSH 6.7), a field in
  * [brackets] taken literally (IPv6 addresses), a backslash escaping the
- * next character, ${VAR} expanded from the environment first.  The number of fields and which of them
- * are paths say what was meant:
+ * next character, ${VAR} expanded from the environment first.  The
+ * number of fields and which of them are paths say what was meant:
  *
  *	1	port | path			(-D, -R dynamic, -W: none)
  *	2	bind:port | path:path | port:path | host:port (-W)

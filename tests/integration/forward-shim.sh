@@ -81,31 +81,33 @@ listening "$HP" 10 || fail "the HTTP server did not start"
 listening "$EP" 10 || fail "the echo server did not start"
 URL=http://127.0.0.1:$HP/
 
-# Is the daemon's FORWARD there (branch daemon)?  Until it is, only the
-# listener side and the messages are tested.
-has_forward() {
-	! grep -q "unknown request type 17" "$1"
-}
-
 # --- -N -L: curl through it; SIGTERM ends it with 0, as ssh -N.
+# A second -L to a port where nothing listens: ssh's open-failure line
+# with the far side's reason, the forward goes on.
 new_port
 LP=$PORT
-"$SSH" -N -L "$LP:127.0.0.1:$HP" local 2>"$TMPD/l.err" &
+new_port
+XP=$PORT
+new_port
+"$SSH" -N -L "$LP:127.0.0.1:$HP" -L "$XP:127.0.0.1:$PORT" local \
+    2>"$TMPD/l.err" &
 LPID=$!
 track $LPID
 t=$(date +%s%N)
 listening "$LP" 15 || fail "-N -L: nothing listens on $LP: $(cat "$TMPD/l.err")"
 log "-N -L: listening after $(ms_since "$t") ms"
-out=$(curl -sS -m 10 "http://127.0.0.1:$LP/" 2>"$TMPD/curl.err")
-if has_forward "$TMPD/l.err"; then
-	HAVE_FWD=1
-	check "-L: curl" "hello-$$" "$out"
-else
-	HAVE_FWD=0
-	log "SKIP the data through -L -D -W: the daemon has no FORWARD yet"
-	contains "$TMPD/l.err" "channel 2: open failed: connect failed: " ||
-	    fail "-L: no ssh open-failure line: $(cat "$TMPD/l.err")"
-fi
+check "-L: curl" "hello-$$" "$(curl -sS -m 10 "http://127.0.0.1:$LP/")"
+t=$(date +%s%N)
+curl -sS -m 10 "http://127.0.0.1:$XP/" 2>/dev/null &&
+    fail "-L to a closed port: curl got through"
+log "-L to a closed port: curl failed after $(ms_since "$t") ms"
+i=0
+while ! contains "$TMPD/l.err" "open failed" && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+grep -Eq '^channel [0-9]+: open failed: connect failed: Connection refused' \
+    "$TMPD/l.err" || fail "-L to a closed port: $(cat "$TMPD/l.err")"
 alive "$LPID" || fail "-N -L: gone after one connection"
 t=$(date +%s%N)
 kill -TERM "$LPID"
@@ -138,8 +140,7 @@ FPID=$(ss -Hltnp "sport = :$FP" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' |
     head -n 1)
 [ -n "$FPID" ] || fail "-fN -L: no process listens on $FP"
 track "$FPID"
-[ "$HAVE_FWD" = 1 ] &&
-    check "-fN -L: curl" "hello-$$" "$(curl -sS -m 10 "http://127.0.0.1:$FP/")"
+check "-fN -L: curl" "hello-$$" "$(curl -sS -m 10 "http://127.0.0.1:$FP/")"
 
 # --- A bind conflict ($FP is the -fN's, on both loopbacks): ssh's words.
 # Without ExitOnForwardFailure ssh goes on (and backgrounds: 0) ...
@@ -193,7 +194,7 @@ while [ ! -S "$TMPD/l.sock" ] && [ $i -lt 150 ]; do
 done
 [ -S "$TMPD/l.sock" ] || fail "unix -L: no socket: $(cat "$TMPD/u.err")"
 check "unix -L: mode" "srw-------" "$(stat -c %A "$TMPD/l.sock")"
-[ "$HAVE_FWD" = 1 ] && check "unix -L: curl" "hello-$$" \
+check "unix -L: curl" "hello-$$" \
     "$(curl -sS -m 10 --unix-socket "$TMPD/l.sock" "$URL")"
 kill -TERM "$UPID"
 wait "$UPID"
@@ -206,33 +207,44 @@ DP=$PORT
 DPID=$!
 track $DPID
 listening "$DP" 15 || fail "-D: nothing listens: $(cat "$TMPD/d.err")"
-if [ "$HAVE_FWD" = 1 ]; then
-	check "-D: curl" "hello-$$" "$(curl -sS -m 10 \
-	    --socks5-hostname "127.0.0.1:$DP" "http://localhost:$HP/")"
-	check "-D: curl socks4a" "hello-$$" "$(curl -sS -m 10 \
-	    --socks4a "127.0.0.1:$DP" "http://localhost:$HP/")"
-fi
+# Loopback only without -g (ssh's GatewayPorts=no) ...
+addrs=$(ss -Hltn "sport = :$DP" | awk '{ print $4 }' | sort | tr '\n' ' ')
+case $addrs in
+"127.0.0.1:$DP " | "127.0.0.1:$DP [::1]:$DP " | "[::1]:$DP 127.0.0.1:$DP ") ;;
+*) fail "-D: bound to $addrs, not loopback only" ;;
+esac
+check "-D: curl" "hello-$$" "$(curl -sS -m 10 \
+    --socks5-hostname "127.0.0.1:$DP" "http://localhost:$HP/")"
+check "-D: curl socks4a" "hello-$$" "$(curl -sS -m 10 \
+    --socks4a "127.0.0.1:$DP" "http://localhost:$HP/")"
 kill -TERM "$DPID"
+# ... every address with -g (only a listener: nothing connects to it).
+new_port
+"$SSH" -g -N -D "$PORT" local 2>"$TMPD/g.err" &
+track $!
+listening "$PORT" 15 || fail "-g -D: nothing listens: $(cat "$TMPD/g.err")"
+ss -Hltn "sport = :$PORT" | awk '{ print $4 }' |
+    grep -Eq '^(0\.0\.0\.0|\*|\[::\]):' ||
+    fail "-g: not on every address: $(ss -Hltn "sport = :$PORT")"
+kill -TERM $!
 
 # --- -W: stdin and stdout joined to the echo server (through EOF both
 # ways); a refused port is ssh's two lines and 255.
-if [ "$HAVE_FWD" = 1 ]; then
-	t=$(date +%s%N)
-	out=$(printf 'ping-%s\n' $$ | timeout 20 "$SSH" -W "127.0.0.1:$EP" \
-	    local 2>"$TMPD/w.err")
-	check_rc "-W" 0 $? "$TMPD/w.err"
-	check "-W: echoed" "ping-$$" "$out"
-	log "-W: echoed and ended in $(ms_since "$t") ms"
-	new_port
-	timeout 20 "$SSH" -W "127.0.0.1:$PORT" local </dev/null \
-	    2>"$TMPD/w.err"
-	check_rc "-W refused" 255 $? "$TMPD/w.err"
-	for w in "channel 0: open failed: connect failed: Connection refused" \
-	    "stdio forwarding failed"; do
-		contains "$TMPD/w.err" "$w" ||
-		    fail "-W refused: no '$w' in: $(cat "$TMPD/w.err")"
-	done
-fi
+t=$(date +%s%N)
+out=$(printf 'ping-%s\n' $$ | timeout 20 "$SSH" -W "127.0.0.1:$EP" \
+    local 2>"$TMPD/w.err")
+check_rc "-W" 0 $? "$TMPD/w.err"
+check "-W: echoed" "ping-$$" "$out"
+log "-W: echoed and ended in $(ms_since "$t") ms"
+new_port
+timeout 20 "$SSH" -W "127.0.0.1:$PORT" local </dev/null \
+    2>"$TMPD/w.err"
+check_rc "-W refused" 255 $? "$TMPD/w.err"
+for w in "channel 0: open failed: connect failed: Connection refused" \
+    "stdio forwarding failed"; do
+	contains "$TMPD/w.err" "$w" ||
+	    fail "-W refused: no '$w' in: $(cat "$TMPD/w.err")"
+done
 
 # --- -R 0: ssh's "Allocated port" line, and a connection made at the
 # far end to it reaches the server here.
@@ -244,8 +256,8 @@ while ! contains "$TMPD/r.err" "Allocated port" && [ $i -lt 150 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-RP=$(sed -n 's/^Allocated port \([0-9]*\) for remote forward to 127\.0\.0\.1:'"$HP"'.*/\1/p' \
-    "$TMPD/r.err")
+RP=$(tr -d '\r' <"$TMPD/r.err" |
+    awk -v t="127.0.0.1:$HP" '$1 == "Allocated" && $NF == t { print $3 }')
 [ -n "$RP" ] || fail "-R 0: no Allocated port line: $(cat "$TMPD/r.err")"
 check "-R: curl" "hello-$$" "$(curl -sS -m 10 "http://127.0.0.1:$RP/")"
 # The same port again: ssh's warning, or with ExitOnForwardFailure its
@@ -265,16 +277,15 @@ check_rc "-R, SIGTERM" 0 $? "$TMPD/r.err"
 new_port
 CP=$PORT
 out=$(timeout 20 "$SSH" -L "$CP:127.0.0.1:$HP" local \
-    "curl -s -m 5 -o /dev/null http://127.0.0.1:$CP/; [ \$? != 7 ] && echo through" \
+    "curl -s -m 5 -o /dev/null http://127.0.0.1:$CP/
+    [ \$? != 7 ] && echo through" \
     2>"$TMPD/c.err")
 check_rc "command with -L" 0 $? "$TMPD/c.err"
 check "command with -L: reached its forward" through "$out"
 ! listening "$CP" || fail "command with -L: still listening after it"
-if [ "$HAVE_FWD" = 1 ]; then
-	out=$(timeout 20 "$SSH" -L "$CP:127.0.0.1:$HP" local \
-	    "curl -sS -m 10 http://127.0.0.1:$CP/" 2>"$TMPD/c.err")
-	check "command with -L: curl" "hello-$$" "$out"
-fi
+out=$(timeout 20 "$SSH" -L "$CP:127.0.0.1:$HP" local \
+    "curl -sS -m 10 http://127.0.0.1:$CP/" 2>"$TMPD/c.err")
+check "command with -L: curl" "hello-$$" "$out"
 
 # --- spindle forward: the same specs, held until SIGTERM.
 new_port
@@ -282,8 +293,9 @@ SP=$PORT
 "$SPINDLE" forward local -L "$SP:127.0.0.1:$HP" 2>"$TMPD/s.err" &
 SPID=$!
 track $SPID
-listening "$SP" 15 || fail "spindle forward: not listening: $(cat "$TMPD/s.err")"
-[ "$HAVE_FWD" = 1 ] && check "spindle forward: curl" "hello-$$" \
+listening "$SP" 15 ||
+    fail "spindle forward: not listening: $(cat "$TMPD/s.err")"
+check "spindle forward: curl" "hello-$$" \
     "$(curl -sS -m 10 "http://127.0.0.1:$SP/")"
 kill -TERM "$SPID"
 wait "$SPID"
