@@ -591,6 +591,8 @@ lookup_done(evutil_socket_t fd, short what, void *arg)
 #endif
 		    )
 			gent_start(t);	/* perhaps NSS knows it */
+		else if (l->gai == 0)
+			tconn_fail(t, EHOSTUNREACH, "No address for the name");
 		else if (l->gai == EAI_AGAIN)
 			tconn_fail(t, EHOSTUNREACH,
 			    "Temporary failure in name resolution");

@@ -96,10 +96,11 @@ tcl_failed(struct tcl *t, int err, const char *text)
 		sock_abort(t->sock, text);
 		return;
 	}
-	sock_free(t->sock);
-	t->sock = NULL;
+	/* The fds are still open in open: a SOCKS server answers there. */
 	if (tcl_open(t, err, text))
 		return;
+	sock_free(t->sock);
+	t->sock = NULL;
 	tcl_end(t, text);
 }
 
@@ -117,8 +118,9 @@ tcl_dead(struct tcl *t, const struct rt_msg *m)
 		tcl_failed(t, ENOSYS, msg);
 		free(msg);
 	} else
-		tcl_failed(t, reason == SPN_D_LOST ? ECONNABORTED : EPROTO,
-		    text);
+		tcl_failed(t, reason == SPN_D_LOST ||
+		    reason == SPN_D_NO_ROUTE ? ECONNABORTED :
+		    reason == SPN_D_REFUSED ? EPERM : EPROTO, text);
 	free(text);
 	return 0;
 }

@@ -136,6 +136,9 @@ tx_error(struct tx *x, struct spn_ctx *ctx, struct spn_error *err)
 	case ENOSYS:
 		code = SPN_ENOFUNC;
 		break;
+	case EPERM:
+		code = SPN_EREFUSED;
+		break;
 	case EPROTO:
 		code = SPN_EPROTO;
 		break;

@@ -590,9 +590,9 @@ sock_fail(struct sock *k, const char *why)
 	if (k->src != NULL)
 		sock_dead(k, k->peer, k->src->peer_handle, why);
 	sock_dead(k, k->peer, k->sink->credit_handle, why);
-	if (k->src == NULL)
-		k->src_over = 1;
-	else if (!k->src_over)
+	/* Not started: the fds wait for sock_start or sock_free (the owner
+	 * may still answer on them, as a SOCKS server does). */
+	if (k->src != NULL && !k->src_over)
 		src_finish(k->src, why);
 	if (!k->sink_over)
 		sink_finish(k->sink, why);
@@ -640,9 +640,10 @@ sock_sink_done(struct sink *s, const char *why, void *arg)
 /*
  * fd_in and fd_out are the sock's from now on.  Its sink (from peer) is
  * made at once, so that its handle can be sent; its source starts with
- * sock_start, once the far sink is known.  done(sock, why, arg) comes
- * once, from the loop, after the fds are closed: why is NULL when both
- * ways ended with EOF.
+ * sock_start, once the far sink is known.  Until then the fds stay open,
+ * whatever happens to the sink.  done(sock, why, arg) comes once, from
+ * the loop, after the fds are closed: why is NULL when both ways ended
+ * with EOF.
  */
 struct sock *
 sock_new(struct rt *rt, int fd_in, int fd_out, uint32_t peer,
@@ -668,6 +669,12 @@ sock_start(struct sock *k, uint32_t peer_handle)
 {
 	if (k->src != NULL || k->src_over)
 		return;
+	if (k->why != NULL) {
+		/* Cut before it started: it ends now. */
+		k->src_over = 1;
+		sock_check(k);
+		return;
+	}
 	k->src = src_new(k->rt, k->fd_in, 1, k->peer, peer_handle,
 	    sock_src_done, k);
 	k->src->sock = k;

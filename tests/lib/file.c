@@ -26,14 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <spindle.h>
-
-static const char *const codes[] = {
-	"OK", "ECALL", "ETIMEDOUT", "ECANCELLED", "ELOST", "ENOROUTE",
-	"EREFUSED", "ENOFUNC", "ESIG", "ETOOLARGE", "EPROTO", "ECONNECT",
-	"EAUTH", "EARCH", "ENOTSTATIC", "ESHUTDOWN", "ECLOSED", "ECRASH",
-	"EDEADLK", "EBUSY", "EINVAL", "ENOMEM", "ESYS",
-};
+#include "testlib.h"
 
 /* On the loop thread of the context: a transfer would wait for it. */
 static int
@@ -64,17 +57,11 @@ static int
 report(const char *step, int rc, const struct spn_error *err,
     const struct timespec *t0)
 {
-	char buf[1024];
-
 	if (rc == SPN_OK) {
 		fprintf(stderr, "ok %s in %ld ms\n", step, ms_since(t0));
 		return 0;
 	}
-	spn_error_format(err, buf, sizeof buf);
-	fprintf(stderr, "error %s %s errno %d: %s\n", step,
-	    rc >= 0 && (size_t)rc < sizeof codes / sizeof *codes ? codes[rc] :
-	    "?", err->sys_errno, buf);
-	return 1;
+	return step_error(step, rc, err);
 }
 
 static long

@@ -36,28 +36,8 @@
 
 #include "testlib.h"
 
-static const char *const codes[] = {
-	"OK", "ECALL", "ETIMEDOUT", "ECANCELLED", "ELOST", "ENOROUTE",
-	"EREFUSED", "ENOFUNC", "ESIG", "ETOOLARGE", "EPROTO", "ECONNECT",
-	"EAUTH", "EARCH", "ENOTSTATIC", "ESHUTDOWN", "ECLOSED", "ECRASH",
-	"EDEADLK", "EBUSY", "EINVAL", "ENOMEM", "ESYS",
-};
-
 static struct spn	*spn;
 static struct spn_ctx	*ctx;
-
-static int
-error_line(const char *step, const struct spn_error *err)
-{
-	char buf[1024];
-	int rc = err->code;
-
-	spn_error_format(err, buf, sizeof buf);
-	fprintf(stderr, "error %s %s errno %d: %s\n", step,
-	    rc >= 0 && (size_t)rc < sizeof codes / sizeof *codes ? codes[rc] :
-	    "?", err->sys_errno, buf);
-	return 1;
-}
 
 static int
 tcp_open(const char *step, const char *host, const char *port, int ms)
@@ -66,7 +46,7 @@ tcp_open(const char *step, const char *host, const char *port, int ms)
 	int fd;
 
 	if ((fd = spn_tcp_connect(ctx, host, atoi(port), ms, &err)) < 0)
-		error_line(step, &err);
+		step_error(step, err.code, &err);
 	return fd;
 }
 

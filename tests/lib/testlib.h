@@ -29,6 +29,27 @@ fail(const char *what, int rc, const struct spn_error *err)
 	return 1;
 }
 
+/* "error STEP ECALL errno N: TEXT", TEXT as spn_error_format says it:
+ * the line the step-by-step programs (file, tcp) print; returns 1. */
+static TESTLIB_UNUSED int
+step_error(const char *step, int rc, const struct spn_error *err)
+{
+	static const char *const codes[] = {
+		"OK", "ECALL", "ETIMEDOUT", "ECANCELLED", "ELOST", "ENOROUTE",
+		"EREFUSED", "ENOFUNC", "ESIG", "ETOOLARGE", "EPROTO",
+		"ECONNECT", "EAUTH", "EARCH", "ENOTSTATIC", "ESHUTDOWN",
+		"ECLOSED", "ECRASH", "EDEADLK", "EBUSY", "EINVAL", "ENOMEM",
+		"ESYS",
+	};
+	char buf[1024];
+
+	spn_error_format(err, buf, sizeof buf);
+	fprintf(stderr, "error %s %s errno %d: %s\n", step,
+	    rc >= 0 && (size_t)rc < sizeof codes / sizeof *codes ? codes[rc] :
+	    "?", err->sys_errno, buf);
+	return 1;
+}
+
 static TESTLIB_UNUSED uint64_t
 now_us(void)
 {

@@ -689,6 +689,18 @@ test_regular_files(void **state)
 	xfer_free(&X);
 }
 
+/*
+ * The link's loss as the middle router saw it: EOF ("connection
+ * closed"), or, when the closed end still had bytes unread (a slow run,
+ * ASan), a reset ("read failed: Connection reset by peer").
+ */
+static int
+link_gone_why(const char *why)
+{
+	return strstr(why, "connection closed") != NULL ||
+	    strstr(why, "read failed") != NULL;
+}
+
 /* The source's side goes away mid-stream: the sink is told why. */
 static void
 test_source_side_lost(void **state)
@@ -705,7 +717,8 @@ test_source_side_lost(void **state)
 	link_close(L[3], "cable cut");
 	assert_true(RUN_UNTIL(X.sink_done, 5000));
 	assert_non_null(X.sink_why);
-	assert_true(strstr(X.sink_why, "connection closed") != NULL);
+	if (!link_gone_why(X.sink_why))
+		fail_msg("the sink ended for another reason: %s", X.sink_why);
 	/* (The leaf has lost its parent: an agent exits at that point.) */
 	xfer_free(&X);
 	assert_true(RUN_UNTIL(atomic_load(&C.done) && atomic_load(&P.done),
@@ -728,7 +741,8 @@ test_sink_side_lost(void **state)
 	link_close(L[3], "cable cut");
 	assert_true(RUN_UNTIL(X.src_done, 5000));
 	assert_non_null(X.src_why);
-	assert_true(strstr(X.src_why, "connection closed") != NULL);
+	if (!link_gone_why(X.src_why))
+		fail_msg("the source ended for another reason: %s", X.src_why);
 	/* The producer notices that nobody reads any more. */
 	assert_true(RUN_UNTIL(atomic_load(&P.done), 5000));
 	assert_int_equal(P.err, EPIPE);
@@ -940,6 +954,30 @@ test_sock_abort(void **state)
 	sk_free(&K3);
 }
 
+/* Cut before its source started: the fds stay open (the owner may still
+ * answer on them) until sock_start, which ends it with the reason. */
+static void
+test_sock_cut_before_start(void **state)
+{
+	struct rd r1 = { 0 };
+	int a[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	sk_open(&K1, 1, a[0], a[1], 3);
+	sock_abort(K1.k, "lost");
+	run_for(20);
+	assert_int_equal(K1.done, 0);
+	assert_false(rd_pump(K1.fd, &r1));
+	assert_int_equal(write(a[0], "x", 1), 1);
+	sock_start(K1.k, SPN_H_DYNAMIC);
+	assert_true(RUN_UNTIL(K1.done, 5000));
+	assert_string_equal(K1.why, "lost");
+	assert_true(RUN_UNTIL(rd_pump(K1.fd, &r1), 5000));
+	assert_string_equal(r1.buf, "x");
+	sk_free(&K1);
+}
+
 int
 main(void)
 {
@@ -958,6 +996,7 @@ main(void)
 		T(test_sock_bulk),
 		T(test_sock_reset),
 		T(test_sock_abort),
+		T(test_sock_cut_before_start),
 #undef T
 	};
 
