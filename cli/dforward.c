@@ -536,13 +536,26 @@ static void
 dlis_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct dlis *l = arg;
+	struct timeval pause = { 0, 100000 };
 	struct dfwd_req r = { 0 };
 	struct dfwd *f;
-	int fd;
+	int fd, i;
 
-	(void)what;
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+	for (i = 0; i < l->nfds && l->fds[i] != lfd; i++)
+		;
+	if (what & EV_TIMEOUT) {	/* the pause below is over */
+		event_del(l->evs[i]);
+		event_add(l->evs[i], NULL);
+	}
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+		/* Out of fds: the listener would fire at once again; give
+		 * the forwards a moment to give some back (as daemon.c). */
+		if (errno == EMFILE || errno == ENFILE) {
+			event_del(l->evs[i]);
+			event_add(l->evs[i], &pause);
+		}
 		return;
+	}
 	/* As many as the daemon takes clients: each costs an fd here, and
 	 * two streams on the route. */
 	if (dfwd_nheld >= dconn_max()) {
