@@ -19,19 +19,22 @@
 # --quick: 64 MiB, 1000 round trips, 100 connections.  --profile: then
 # one more B2 and B3 each, with `perf stat` on every process of the path
 # (CPU, context switches, system calls, the bytes each read/write moves).
-# Rounds alternate OpenSSH and spindle; the medians are printed.
+# --b4: B4 alone (and through the routes file's forward L), 1000
+# connections a round.  Rounds alternate OpenSSH and spindle; the
+# medians are printed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 SPINDLE=$top/spindle
 SPN_TESTLIB=${SPN_TESTLIB:-$top/tests/integration}
 export SPINDLE
 [ "$(id -u)" = 0 ] || { echo "bench/forward.sh: needs root" >&2; exit 1; }
-rounds=1 MIB=1024 RTTS=10000 CONNS=1000 profile=no
+rounds=1 MIB=1024 RTTS=10000 CONNS=1000 profile=no b4only=no
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=$2; shift 2 ;;
 	--profile) profile=yes; shift ;;
 	--quick) MIB=64 RTTS=1000 CONNS=100; shift ;;
+	--b4) b4only=yes; shift ;;
 	*) MIB=$1; shift ;;
 	esac
 done
@@ -193,10 +196,13 @@ done
 
 for r in $(seq "$rounds"); do
 	echo "round $r: $(uptime)" >>"$TMPD/load"
-	b2 ossh "$O_L"
-	[ $spn_ok = yes ] && b2 spn "$S_L"
-	run ossh b3 "$TCPBENCH" rtt 127.0.0.1 "$O_L" $RTTS
-	[ $spn_ok = yes ] && run spn b3 "$TCPBENCH" rtt 127.0.0.1 "$S_L" $RTTS
+	if [ $b4only = no ]; then
+		b2 ossh "$O_L"
+		[ $spn_ok = yes ] && b2 spn "$S_L"
+		run ossh b3 "$TCPBENCH" rtt 127.0.0.1 "$O_L" $RTTS
+		[ $spn_ok = yes ] &&
+		    run spn b3 "$TCPBENCH" rtt 127.0.0.1 "$S_L" $RTTS
+	fi
 	run ossh b4l "$TCPBENCH" conns 127.0.0.1 "$O_L" $CONNS
 	[ $spn_ok = yes ] &&
 	    run spn b4l "$TCPBENCH" conns 127.0.0.1 "$S_L" $CONNS
@@ -204,8 +210,8 @@ for r in $(seq "$rounds"); do
 	[ $spn_ok = yes ] &&
 	    run spn b4d "$TCPBENCH" conns 127.0.0.1 "$S_D" $CONNS 127.0.0.1 $SP
 	# The same through the daemon's own listener.
-	[ $spn_ok = yes ] &&
-	    run spn b3r "$TCPBENCH" rtt 127.0.0.1 "$R_L" $RTTS &&
+	[ $spn_ok = yes ] && { [ $b4only = yes ] ||
+	    run spn b3r "$TCPBENCH" rtt 127.0.0.1 "$R_L" $RTTS; } &&
 	    run spn b4r "$TCPBENCH" conns 127.0.0.1 "$R_L" $CONNS
 done
 load1=$(uptime)

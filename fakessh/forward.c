@@ -3,11 +3,13 @@
  * OpenSSH 9.2 does them, over a route held by the daemon:
  *
  * -L and -D listen here, in this process, so that the forward lives as
- * long as we do (as with ssh).  Each accepted socket goes to the daemon
- * in a FORWARD request of its own, on a control connection of its own,
- * and we close our copy: no byte of it crosses us.  The control
- * connection stays open to hear whether the far end connected (ssh's
- * "channel N: open failed" line if not) and when it ended.
+ * long as we do (as with ssh).  Each listener goes to the daemon once, in
+ * an ACCEPT held open (fwd_handoff): the daemon accepts on it, and tells
+ * us only what we must print (ssh's "channel N: open failed" line; with
+ * -v every connection).  Should the daemon refuse it or go away, we
+ * accept here again: each accepted socket goes to the daemon in a
+ * FORWARD request of its own, on a control connection of its own, and we
+ * close our copy: no byte of it crosses us.
  *
  * -R is a LISTEN request held open (ctl_listen): the far end listens as
  * long as its control connection lasts.  -W is a FORWARD of our stdin
