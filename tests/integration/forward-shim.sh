@@ -181,6 +181,13 @@ kill -TERM "$FPID"
 check_rc "bad -L" 255 $? "$TMPD/e.err"
 check "bad -L: stderr" "Bad local forwarding specification '8080:x'" \
     "$(cat "$TMPD/e.err")"
+# -O has no master to talk to: refused, not a command run (a marker file
+# would be made by one).
+"$SSH" -O exit local touch "$TMPD/ran-O" 2>"$TMPD/e.err"
+check_rc "-O exit" 255 $? "$TMPD/e.err"
+[ ! -e "$TMPD/ran-O" ] || fail "-O exit ran the command"
+contains "$TMPD/e.err" "-O exit is not supported" ||
+    fail "-O exit: $(cat "$TMPD/e.err")"
 
 # --- A UNIX socket -L: made 0600 (ssh's StreamLocalBindMask), curl
 # through it.
