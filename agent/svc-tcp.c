@@ -439,7 +439,9 @@ gent_child(int out, const char *name)
 {
 	static const char *const paths[] = { "/usr/bin/getent",
 	    "/bin/getent", "/usr/local/bin/getent", "/sbin/getent" };
-	char *argv[] = { "getent", "ahosts", (char *)name, NULL };
+	/* "--": a name is the caller's (a SOCKS client's), never an
+	 * option ("-i" alone would list every host). */
+	char *argv[] = { "getent", "ahosts", "--", (char *)name, NULL };
 	int null = open("/dev/null", O_RDWR);
 
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 ||

@@ -15,7 +15,8 @@
 # loopback, which knows no name, and its /etc/hosts one name of ours;
 # ours and localhost (::1 first, refused there, then 127.0.0.1) connect,
 # and ours in capitals, which only getent finds (musl's hosts lookup
-# minds case); an unknown name fails with "Name or service not known".
+# minds case); an unknown name fails with "Name or service not known",
+# and so does "-i" (not an option of getent's).
 . "$(dirname "$0")/lib.sh"
 
 lib_prog examples/http-get
@@ -261,6 +262,10 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
 		    connect "SPN-NSS-$n.test" "$ep" -- \
 		    connect "no-such-$n.invalid" "$ep"
 		rc=$?
+		# A name like an option is a name to getent too (not
+		# "getent ahosts -i": every host there is).
+		"$t" local+local connect -i "$ep" 2>"$d/dash.err"
+		echo $? >"$d/dash.rc"
 		kill $py
 		exit $rc' sh "$TMPD/ns" "$TMPD/srv.py" "$T" $$ \
 	    >"$TMPD/out" 2>"$TMPD/err"
@@ -276,6 +281,9 @@ else
 	    fail "names: ours, localhost and the NSS one did not all connect"
 	grep -q "^error connect ECALL errno 113: context local+local: connect to no-such-$$.invalid:[0-9]*: Name or service not known (" \
 	    "$TMPD/err" || fail "names: the unknown name did not fail so"
+	check "names: -i, the status" 1 "$(cat "$TMPD/ns/dash.rc")"
+	grep -q "connect to -i:[0-9]*: Name or service not known" \
+	    "$TMPD/ns/dash.err" || fail "names: -i: $(cat "$TMPD/ns/dash.err")"
 fi
 
 log "took $(elapsed) ms"
