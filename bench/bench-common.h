@@ -10,6 +10,8 @@
 
 #include <spindle.h>
 
+#include "bench-time.h"
+
 static int
 nothing(struct spn_call *call, const struct spn_value *args,
     struct spn_vbuf *res)
@@ -28,15 +30,6 @@ nothing_inline(struct spn_call *call, const struct spn_value *args,
 	return nothing(call, args, res);
 }
 SPN_EXPORT_FLAGS(nothing_inline, "->i", SPN_INLINE);
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 static void
 die(const char *what, const struct spn_error *err)

@@ -17,14 +17,22 @@
  * not a success followed by a close, as OpenSSH's -D gives.
  *
  * Where this differs from OpenSSH 9.2 (channels.c channel_decode_socks4,
- * channel_decode_socks5): refusals get an answer (SOCKS5 0xFF for no
- * acceptable method, 0x07 for BIND and UDP ASSOCIATE, 0x08 for an
- * unknown address type; SOCKS4 0x5b) where OpenSSH closes silently; a
- * SOCKS5 domain must be 1..255 bytes without NUL (OpenSSH takes an empty
- * one and cuts at a NUL); a SOCKS4a host is at most 255 bytes (OpenSSH:
- * NI_MAXHOST) and the SOCKS4 user id at most what the buffer leaves
- * (OpenSSH: about 1000 bytes, kept cut to 255); a bad command is refused
- * as soon as the header is in, not after the user id.
+ * channel_decode_socks5):
+ *  - refusals get an answer (SOCKS5 0xFF for no acceptable method, 0x07
+ *    for BIND and UDP ASSOCIATE, 0x08 for an unknown address type, 0x01
+ *    otherwise; SOCKS4 0x5b) where OpenSSH closes without one;
+ *  - success is answered after the connect, with the real error if it
+ *    fails, where OpenSSH answers success before the channel opens;
+ *  - a SOCKS5 domain must be 1..255 bytes without NUL (OpenSSH takes an
+ *    empty one and cuts at a NUL), a SOCKS4a host at most 255 (OpenSSH:
+ *    NI_MAXHOST), the SOCKS4 user id at most what the buffer leaves
+ *    (OpenSSH: about 1000 bytes, kept cut to 255);
+ *  - port 0 is refused (OpenSSH passes it on to fail at the connect);
+ *  - a bad SOCKS4 command or port is refused once the header is in, not
+ *    after the user id.
+ * What clients send is the same: the version decides from the first
+ * byte, 4a is address 0.0.0.x with x != 0, the greeting may come with
+ * the request, and data after the request is the connection's.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -156,6 +164,9 @@ socks4_step(struct socks *s, struct socks_out *o)
 			return socks_refuse(s, o, SOCKS4_REJECTED,
 			    "SOCKS4: command %u not supported (CONNECT only)",
 			    b[1]);
+		if (socks_port(b + 2) == 0)
+			return socks_refuse(s, o, SOCKS4_REJECTED,
+			    "SOCKS4: port 0");
 		return SOCKS_MORE;
 	}
 	user = strnlen((const char *)b + SOCKS4_HEAD, s->len - SOCKS4_HEAD);
@@ -263,9 +274,11 @@ socks5_request(struct socks *s, struct socks_out *o)
 	}
 	if (s->len < need)
 		return SOCKS_MORE;
+	if (socks_port(b + need - 2) == 0)
+		return socks_refuse(s, o, SOCKS5_FAILURE, "SOCKS5: port 0");
 	if (af == AF_UNSPEC)
 		return socks_ready(s, (const char *)b + 5, b[4],
-		    socks_port(b + 5 + b[4]));
+		    socks_port(b + need - 2));
 	if (inet_ntop(af, b + 4, ntop, sizeof ntop) == NULL)
 		return socks_refuse(s, o, SOCKS5_FAILURE, "SOCKS5: bad address");
 	return socks_ready(s, ntop, strlen(ntop), socks_port(b + need - 2));

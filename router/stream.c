@@ -327,7 +327,14 @@ sink_flush(struct sink *s)
 		s->owed += n;
 		s->bytes += n;
 	}
-	sink_grant(s, evbuffer_get_length(s->buf) == 0);
+	/*
+	 * An empty buffer returns even a byte of credit at once: a source
+	 * given less than our window (src_set_credit) might wait for it.
+	 * A socket's source never is (both ends start with the route's
+	 * window), and there a CREDIT per small write would cross every hop
+	 * once more for each message of a request/response protocol.
+	 */
+	sink_grant(s, s->sock == NULL && evbuffer_get_length(s->buf) == 0);
 	if (s->eof && evbuffer_get_length(s->buf) == 0)
 		sink_finish(s, NULL);
 }

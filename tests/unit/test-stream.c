@@ -886,6 +886,44 @@ test_sock_bulk(void **state)
 	sk_free(&K3);
 }
 
+/*
+ * Questions and answers of a byte each (a request/response protocol):
+ * each message crosses the hops once, with no CREDIT frame after every
+ * small write (which would cross them all once more, waking each hop).
+ */
+static void
+test_sock_small_messages(void **state)
+{
+	struct rd r1, r3;
+	uint64_t up0;
+	int n = 50;
+
+	(void)state;
+	sk_pair();
+	run_for(20);
+	up0 = link_bytes_out(L[3]);
+	for (int i = 0; i < n; i++) {
+		memset(&r1, 0, sizeof r1);
+		memset(&r3, 0, sizeof r3);
+		assert_int_equal(write(K1.fd, "q", 1), 1);
+		assert_true(RUN_UNTIL((rd_pump(K3.fd, &r3), r3.len > 0),
+		    5000));
+		assert_int_equal(write(K3.fd, "a", 1), 1);
+		assert_true(RUN_UNTIL((rd_pump(K1.fd, &r1), r1.len > 0),
+		    5000));
+		assert_string_equal(r3.buf, "q");
+		assert_string_equal(r1.buf, "a");
+	}
+	/* The leaf sent its n answers, and (almost) nothing else. */
+	if (link_bytes_out(L[3]) - up0 >= (uint64_t)n * (SPN_HDR_LEN + 1) +
+	    4 * (SPN_HDR_LEN + 4))
+		fail_msg("%llu bytes up for %d one-byte answers",
+		    (unsigned long long)(link_bytes_out(L[3]) - up0), n);
+	assert_int_equal(K1.done + K3.done, 0);
+	sk_free(&K1);
+	sk_free(&K3);
+}
+
 /* A TCP reset at one end ends both ways at both ends, with the reason. */
 static void
 test_sock_reset(void **state)
@@ -994,6 +1032,7 @@ main(void)
 		T(test_callback_sink_overrun),
 		T(test_sock_half_close),
 		T(test_sock_bulk),
+		T(test_sock_small_messages),
 		T(test_sock_reset),
 		T(test_sock_abort),
 		T(test_sock_cut_before_start),
