@@ -107,7 +107,9 @@ rlis_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 		a = upk_u32(&u);
 		rl->ctl = upk_u32(&u);
 		rl->bound = 1;
-		if (u.err || rl->ctl == 0) {
+		/* A port no TCP has would reach our owner as a negative
+		 * int (a loss without a reason) or be told as bound. */
+		if (u.err || rl->ctl == 0 || a > 65535) {
 			rlis_lost(rl, "malformed LISTEN reply");
 			more = 0;
 		} else

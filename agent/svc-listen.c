@@ -374,8 +374,12 @@ lsn_open_unix(const char *path, char **where, const char **what)
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
 		goto fail;
+	/* The user's alone (0600, as sshd's unix_listener), whatever our
+	 * umask: whoever may connect uses the forward as the user.  No
+	 * connect succeeds before listen, so the mode is set in time; no
+	 * umask, which is the whole process's. */
 	*what = "listen";
-	if (listen(fd, LSN_BACKLOG) != 0) {
+	if (chmod(path, 0600) != 0 || listen(fd, LSN_BACKLOG) != 0) {
 		unlink(path);
 		goto fail;
 	}

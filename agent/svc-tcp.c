@@ -369,17 +369,22 @@ gent_reaped(pid_t pid, int status, void *arg)
 	gent_maybe_free(g);
 }
 
-/* "10.0.0.5       STREAM db": each address once, in getent's order. */
+/* "10.0.0.5       STREAM db": each address once, in getent's order.
+ * Not evbuffer_readln: its lines come from libevent's allocator (mem.c's
+ * blocks, with a header), which free() must never see. */
 static int
 gent_parse(struct evbuffer *out, struct tcp_addr *a)
 {
-	char *line, *sp;
-	size_t len;
+	size_t len = evbuffer_get_length(out);
+	char *text = xmalloc(len + 1), *line, *next, *sp;
 	int n = 0, dup;
 	struct tcp_addr x;
 
-	while (n < TCP_ADDRS_MAX &&
-	    (line = evbuffer_readln(out, &len, EVBUFFER_EOL_LF)) != NULL) {
+	evbuffer_remove(out, text, len);
+	text[len] = '\0';
+	for (line = text; line != NULL && n < TCP_ADDRS_MAX; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
 		memset(&x, 0, sizeof x);
 		if ((sp = strpbrk(line, " \t")) != NULL)
 			*sp = '\0';
@@ -392,7 +397,6 @@ gent_parse(struct evbuffer *out, struct tcp_addr *a)
 			x.ss.ss_family = AF_INET6;
 			x.len = sizeof(struct sockaddr_in6);
 		}
-		free(line);
 		if (x.len == 0)
 			continue;
 		dup = 0;
@@ -401,6 +405,7 @@ gent_parse(struct evbuffer *out, struct tcp_addr *a)
 		if (!dup)
 			a[n++] = x;
 	}
+	free(text);
 	return n;
 }
 
@@ -434,7 +439,9 @@ gent_child(int out, const char *name)
 {
 	static const char *const paths[] = { "/usr/bin/getent",
 	    "/bin/getent", "/usr/local/bin/getent", "/sbin/getent" };
-	char *argv[] = { "getent", "ahosts", (char *)name, NULL };
+	/* "--": a name is the caller's (a SOCKS client's), never an
+	 * option ("-i" alone would list every host). */
+	char *argv[] = { "getent", "ahosts", "--", (char *)name, NULL };
 	int null = open("/dev/null", O_RDWR);
 
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 ||

@@ -22,8 +22,8 @@ static const struct cmd_opt forward_opts[] = {
 	    "a SOCKS4/4a/5 proxy here; names resolved at the far end" },
 	{ 'R', NULL, "[BIND:]PORT[:HOST:HOSTPORT]",
 	    "listen at the far end (PORT 0: any, said); each\n"
-	    "connection goes to HOST:HOSTPORT from here, or without\n"
-	    "a target is a SOCKS request" },
+	    "connection goes to HOST:HOSTPORT from here (without\n"
+	    "a target, ssh's SOCKS there: not supported, 255)" },
 	{ 'W', NULL, "HOST:PORT",
 	    "join stdin and stdout to HOST:PORT at the far end,\n"
 	    "as ssh -W (a ProxyCommand), and end with it" },

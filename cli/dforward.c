@@ -604,7 +604,8 @@ static void
 dlis_bind_unix(struct dlis *l)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
+	mode_t omask;
+	int fd, rc;
 
 	if (strlen(l->spec.bind) >= sizeof sun.sun_path) {
 		l->error = xprintf("unix_listener: path \"%s\" too long for "
@@ -613,8 +614,12 @@ dlis_bind_unix(struct dlis *l)
 	}
 	strcpy(sun.sun_path, l->spec.bind);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
-	    listen(fd, 128) != 0) {
+	/* The user's alone, as ssh's unix_listener makes it: whoever may
+	 * connect uses the forward as the user. */
+	omask = umask(0177);
+	rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(omask);
+	if (rc != 0 || listen(fd, 128) != 0) {
 		l->error = xprintf("unix_listener: cannot bind to path %s: %s",
 		    l->spec.bind, strerror(errno));
 		if (fd >= 0)

@@ -66,6 +66,7 @@ struct dremc {
 	int			 next;		/* the address to try next */
 	struct event		*ev;
 	struct tcl		*t;
+	struct event		*free_ev;	/* its end, from the loop */
 	TAILQ_ENTRY(dremc)	 entry;
 };
 
@@ -105,6 +106,8 @@ dremc_free(struct dremc *dc)
 	d->nconns--;
 	if (dc->ev != NULL)
 		event_free(dc->ev);
+	if (dc->free_ev != NULL)
+		event_free(dc->free_ev);
 	if (dc->fd >= 0)
 		close(dc->fd);
 	tcp_free(dc->t);
@@ -123,14 +126,18 @@ static void
 dremc_done(struct tcl *t, const char *why, void *arg)
 {
 	struct dremc *dc = arg;
-	struct timeval tv = { 0, 0 };
 
 	(void)t;
 	if (why != NULL)
 		log_debug("remote forward connection %u: %s", dc->conn, why);
-	/* Freed from the loop, not from inside the tcl's callback. */
-	event_base_once(master_base(drem_master), -1, EV_TIMEOUT,
-	    dremc_free_cb, dc, &tv);
+	/* Freed from the loop, not from inside the tcl's callback; by an
+	 * event of its own, which goes with it if its listener frees it
+	 * first (the route lost: the listener's end may come first). */
+	if (dc->free_ev == NULL) {
+		dc->free_ev = evtimer_new(master_base(drem_master),
+		    dremc_free_cb, dc);
+		event_active(dc->free_ev, EV_TIMEOUT, 1);
+	}
 }
 
 /* What the target is called in messages, as ssh says it. */

@@ -82,6 +82,8 @@ struct fwd {
 	struct ctl_buf		 stdio_b;
 	int			 chan_base;	/* ssh's channel numbers:
 						 * the listeners' first */
+	int			 draining;	/* the command is done:
+						 * end with the last conn */
 };
 
 static void	fwd_say(const struct fwd *, int, const char *, ...)
@@ -731,6 +733,8 @@ fwd_loop(struct fwd *f)
 		if (f->nrem > 0 && f->rem_lost == f->nrem && f->nlsn == 0 &&
 		    f->stdio == NULL)
 			break;
+		if (f->draining && f->nconns == 0)
+			break;
 		n = 0;
 		pfd[n].fd = fwd_sigpipe[0];
 		pfd[n++].events = POLLIN;
@@ -877,6 +881,11 @@ fwd_start(const struct ctl_spec *spec, const struct fwd_spec *fwds,
 		fwd_catch();
 		f.stdio = NULL;
 		fwd_loop(&f);
+		/* As ssh after its session: held while a forwarded
+		 * connection is open (`ssh -f -L ... host sleep 10` then a
+		 * client), until it closes or another signal comes. */
+		f.draining = 1;
+		fwd_loop(&f);
 		_exit(0);
 	}
 	if (pid < 0) {
@@ -887,7 +896,8 @@ fwd_start(const struct ctl_spec *spec, const struct fwd_spec *fwds,
 	return pid;
 }
 
-/* The command is done: its forwards end with it. */
+/* The command is done: its forwards end with it, once the connections
+ * open through them have closed (ssh waits for its channels too). */
 void
 fwd_stop(pid_t pid)
 {

@@ -278,6 +278,51 @@ shim_forwards(const struct sshargs *sa, const struct ctl_spec *s,
 	return code;
 }
 
+/*
+ * -f with a command: ssh goes to the background once its forwards are
+ * set up, and runs the command there (`ssh -f -L ... host sleep 10`).
+ * The parent waits for the child's word on *ready: the status to leave
+ * with (255 if the child dies first).
+ */
+static int
+shim_detach(int *ready)
+{
+	unsigned char c;
+	pid_t pid;
+	int p[2];
+
+	if (pipe(p) != 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			c = 255;
+		_exit(c);
+	}
+	close(p[0]);
+	setsid();
+	*ready = p[1];
+	return 0;
+}
+
+static void
+shim_detached(int *ready, int code)
+{
+	unsigned char c = code;
+
+	if (*ready < 0)
+		return;
+	(void)write(*ready, &c, 1);
+	close(*ready);
+	*ready = -1;
+}
+
 /* A command (or the login shell), and the forwards while it runs. */
 static int
 shim_command(struct sshargs *sa, const struct ctl_spec *s, int errfd)
@@ -286,7 +331,7 @@ shim_command(struct sshargs *sa, const struct ctl_spec *s, int errfd)
 	struct client_mode mode = { .ssh_status = 1 };
 	char err[4096];
 	pid_t fwd = 0;
-	int fd, code;
+	int fd, code, ready = -1;
 
 	/* -v shows what the daemon logged about the route meanwhile. */
 	mode.verbose = sa->verbose;
@@ -295,11 +340,17 @@ shim_command(struct sshargs *sa, const struct ctl_spec *s, int errfd)
 	if (r.fd_err >= 0)
 		r.fd_err = errfd;
 	mode.quiet = sa->logfile != NULL;	/* -E or -q */
+	if (sa->background && shim_detach(&ready) != 0) {
+		fprintf(stderr, "fork: %s\n", strerror(errno));
+		return 255;
+	}
 	if ((code = shim_forwards(sa, s, &fwd)) != 0) {
+		shim_detached(&ready, code);
 		strv_free(r.argv);
 		strv_free(r.env);
 		return code;
 	}
+	shim_detached(&ready, 0);
 	shim_pty(sa, &r);
 	if ((fd = client_connect(1, 0, mode.verbose, err, sizeof err)) < 0) {
 		tty_restore();

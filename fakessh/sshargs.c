@@ -668,6 +668,10 @@ sshargs_flag(struct sshargs_state *st, int ch)
 	case 'V':
 		sa->version = 1;
 		break;
+	case 'G':
+		/* It prints the config and exits: running a shell instead
+		 * would answer a script with something else entirely. */
+		return sshargs_error(st, "spindle: -G is not supported");
 	case 't':
 		/* Like ssh: -t, -tt force, and a third -t is back to yes. */
 		sa->tty = sa->tty == 1 ? 2 : 1;
@@ -695,6 +699,26 @@ sshargs_arg_forward(struct sshargs_state *st, int ch, const char *arg)
 	if (st->forward == NULL)
 		st->forward = ch == 'L' ? "-L" : ch == 'R' ? "-R" : "-D";
 	return 0;
+}
+
+/*
+ * -O: there is no control master to talk to (the daemon holds the
+ * routes), and ignoring it would run the command, or a login shell,
+ * where the caller asked only for a check or an exit.
+ */
+static int
+sshargs_ctl_cmd(struct sshargs_state *st, const char *arg)
+{
+	static const char *cmds[] = { "check", "forward", "cancel", "exit",
+	    "stop", "proxy" };
+
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		if (strcmp(arg, cmds[i]) == 0)
+			return sshargs_error(st, "spindle: -O %s is not "
+			    "supported: the daemon holds the connection "
+			    "(spindle ls, spindle down)", arg);
+	}
+	return sshargs_error(st, "Invalid multiplex command.");
 }
 
 /* -W as ssh.c takes it: no tty, no session (set outright, unchecked). */
@@ -757,6 +781,8 @@ sshargs_arg(struct sshargs_state *st, int ch, const char *arg)
 		break;
 	case 'W':
 		return sshargs_arg_stdio(st, arg);
+	case 'O':
+		return sshargs_ctl_cmd(st, arg);
 	default:
 		strv_push(&sa->ignored, &st->nignored,
 		    xprintf("-%c %s", ch, arg));

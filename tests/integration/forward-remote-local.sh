@@ -5,7 +5,9 @@
 # client goes; "*" binds every address; a target that is neither an
 # address nor a name of /etc/hosts is refused before the route is asked
 # (the daemon does no DNS); remote dynamic forwarding is refused; the
-# routes file's `forward R` listens while its route is up.
+# routes file's `forward R` listens while its route is up; the route lost
+# under live connections (kill -9 of its agents) ends them and the
+# listener, the daemon sound.
 . "$(dirname "$0")/lib.sh"
 T0=$(date +%s)
 HOLD=${BUILDDIR:-$(dirname "$SPINDLE")}/tests/integration/listen-hold
@@ -111,5 +113,83 @@ i=50
 while [ -e "$TMPD/rfar.sock" ] && [ $i -gt 0 ]; do sleep 0.1; i=$((i - 1)); done
 [ -e "$TMPD/rfar.sock" ] && fail "forward R: far socket left after down"
 
+# A remote forward's route lost under live connections: the listener
+# and its connections end together (its last agent killed, or its first,
+# so that the daemon hears of the loss from the far side or from its own
+# link), each connection freed once (tools/sanitize runs this test), and
+# the daemon lives on.
+dpid=$("$SPINDLE" daemon status | sed -n 's/^running, pid \([0-9]*\),.*/\1/p')
+[ -n "$dpid" ] || fail "no daemon pid"
+# A UNIX socket server here that holds each connection open.
+"$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(16)
+held = []
+while True:
+    c, _ = s.accept()
+    c.sendall(b"hi\n")
+    held.append(c)
+' "$TMPD/hold.sock" &
+track $!
+i=100
+while [ ! -S "$TMPD/hold.sock" ] && [ $i -gt 0 ]; do sleep 0.05; i=$((i - 1)); done
+
+round=0
+while [ $round -lt 4 ]; do
+	round=$((round + 1))
+	rm -f "$TMPD/lost.sock" "$TMPD/c.out"
+	mkfifo "$TMPD/l.in.$round"
+	"$HOLD" local+local "$TMPD/lost.sock" -1 "$TMPD/hold.sock" -1 \
+	    <"$TMPD/l.in.$round" >"$TMPD/l.out" 2>"$TMPD/l.err" &
+	HPID=$!
+	track "$HPID"
+	exec 7>"$TMPD/l.in.$round"
+	i=300
+	while [ ! -S "$TMPD/lost.sock" ] && [ $i -gt 0 ] &&
+	    kill -0 "$HPID" 2>/dev/null; do
+		sleep 0.1
+		i=$((i - 1))
+	done
+	[ -S "$TMPD/lost.sock" ] || fail "no far socket: $(cat "$TMPD/l.err")"
+	# Two connections held open through it.
+	for c in 1 2; do
+		"$PY" -c '
+import socket, sys, time
+c = socket.socket(socket.AF_UNIX)
+c.connect(sys.argv[1])
+sys.stdout.write(c.recv(100).decode()); sys.stdout.flush()
+c.recv(100)
+' "$TMPD/lost.sock" >>"$TMPD/c.out" 2>/dev/null &
+		track $!
+	done
+	i=100
+	while [ "$(grep -c hi "$TMPD/c.out" 2>/dev/null)" != 2 ] &&
+	    [ $i -gt 0 ]; do
+		sleep 0.1
+		i=$((i - 1))
+	done
+	check "round $round: both connections through" 2 \
+	    "$(grep -c hi "$TMPD/c.out")"
+	# The route's last agent (the daemon's grandchild) killed, or its
+	# first (the daemon's child), so that the daemon hears of the loss
+	# from the far side or from its own link.
+	far=""
+	for p in $(ps -o pid= --ppid "$dpid"); do
+		if [ $((round % 2)) = 1 ]; then
+			far="$far $(ps -o pid= --ppid "$p")"
+		else
+			far="$far $p"
+		fi
+	done
+	[ -n "$(echo $far)" ] || fail "no far agent"
+	kill -9 $far
+	wait "$HPID"
+	check_rc "round $round: the listener lost" 1 $? "$TMPD/l.err"
+	exec 7>&-
+	kill -0 "$dpid" 2>/dev/null || fail "round $round: the daemon died"
+	spn run local -- true || fail "round $round: the daemon does not run"
+done
 log "forward-remote-local: $(($(date +%s) - T0)) s"
 pass

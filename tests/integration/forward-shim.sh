@@ -5,7 +5,7 @@
 # words and exit statuses for bind conflicts and failed forwards; -N held
 # until a signal (SIGTERM: 0, as ssh without a session; SIGHUP: 255);
 # -fN back only once its listener accepts; a command's forwards living
-# while it runs and gone after.
+# while it runs and gone after; -f with a command, held by a connection.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
 command -v curl >/dev/null 2>&1 || skip "curl is not installed"
@@ -191,6 +191,31 @@ kill -TERM "$FPID"
 check_rc "bad -L" 255 $? "$TMPD/e.err"
 check "bad -L: stderr" "Bad local forwarding specification '8080:x'" \
     "$(cat "$TMPD/e.err")"
+# -O has no master to talk to: refused, not a command run (a marker file
+# would be made by one).
+"$SSH" -O exit local touch "$TMPD/ran-O" 2>"$TMPD/e.err"
+check_rc "-O exit" 255 $? "$TMPD/e.err"
+[ ! -e "$TMPD/ran-O" ] || fail "-O exit ran the command"
+contains "$TMPD/e.err" "-O exit is not supported" ||
+    fail "-O exit: $(cat "$TMPD/e.err")"
+
+# --- -f with a command (`ssh -f -L ... host sleep 1` then a client):
+# back at once, the forward listening, and held past the command's end
+# while a connection through it is open, as ssh's channels hold it.
+new_port
+t=$(date +%s%N)
+timeout 20 "$SSH" -f -L "$PORT:127.0.0.1:$EP" local sleep 1 \
+    2>"$TMPD/f.err"
+check_rc "-f with a command" 0 $? "$TMPD/f.err"
+log "-f with a command: back in $(ms_since "$t") ms"
+out=$("$PY" -c '
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+time.sleep(3)
+c.sendall(b"late")
+print(c.recv(100).decode())
+' "$PORT" 2>&1)
+check "-f with a command: a connection outlives it" "late" "$out"
 
 # --- A UNIX socket -L: made 0600 (ssh's StreamLocalBindMask), curl
 # through it.

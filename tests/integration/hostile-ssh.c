@@ -28,6 +28,7 @@
  *			calls to other contexts, never on its own
  *	gone-sibling	GONE to its parent for every id below its own:
  *			its siblings (and cousins) died, it says
+ *	listen-port	a LISTEN is BOUND on port 70000, which no TCP has
  *
  * It speaks the wire with the router room's own codec; it is test code,
  * never linked into spindle.
@@ -326,6 +327,10 @@ answer(int sideways)
 			mp_str(&pk, "where" ESCAPES);
 			mp_str(&pk, "message");
 			mp_str(&pk, "call" ESCAPES);
+		} else if (h.handle == SPN_H_LISTEN) {
+			pk_u32(&pk, SPN_LISTEN_BOUND);
+			pk_u32(&pk, 70000);
+			pk_u32(&pk, SPN_H_DYNAMIC);
 		} else {
 			pk_free(&pk);
 			continue;
@@ -394,6 +399,8 @@ attack(const char *mode)
 	else if (strcmp(mode, "log-forge") == 0)
 		log_forge();
 	else if (strcmp(mode, "answer-escapes") == 0)
+		answer(0);
+	else if (strcmp(mode, "listen-port") == 0)
 		answer(0);
 	else if (strcmp(mode, "answer-sideways") == 0)
 		answer(1);

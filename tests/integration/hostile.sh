@@ -86,6 +86,16 @@ attack no-read 1 "does not read what it is sent"
 attack local+claim-future 2 "claimed context"
 attack local+local+call-up 3 "which it may not call"
 
+# Tunnels: a LISTEN "bound" on a port no TCP has is a malformed reply
+# (the client hears so), not a listener to tell of.
+HOLD=${BUILDDIR:-$(dirname "$SPINDLE")}/tests/integration/listen-hold
+"$HOLD" listen-port - 0 127.0.0.1 1 </dev/null >"$TMPD/out" 2>"$TMPD/err"
+rc=$?
+if [ "$rc" != 255 ] || ! contains "$TMPD/err" "malformed LISTEN reply"; then
+	fail "listen-port: status $rc, '$(cat "$TMPD/out" "$TMPD/err")'"
+fi
+good after-listen-port || fail "$(good after-listen-port)"
+
 # A flood of log records: a bounded number reach the daemon's log, and
 # no terminal escape reaches it at all.
 t0=$(date +%s)

@@ -14,7 +14,9 @@
 # DNS query leaves it): its resolv.conf names our DNS server on its
 # loopback, which knows no name, and its /etc/hosts one name of ours;
 # ours and localhost (::1 first, refused there, then 127.0.0.1) connect,
-# an unknown name fails with "Name or service not known".
+# and ours in capitals, which only getent finds (musl's hosts lookup
+# minds case); an unknown name fails with "Name or service not known",
+# and so does "-i" (not an option of getent's).
 . "$(dirname "$0")/lib.sh"
 
 lib_prog examples/http-get
@@ -237,7 +239,10 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
     command -v ip >/dev/null; then
 	mkdir "$TMPD/ns"
 	echo "nameserver 127.0.0.1" >"$TMPD/ns/resolv.conf"
-	{ cat /etc/hosts; echo "127.0.0.1 spn-tcp-$$.test"; } \
+	# SPN-NSS: a name musl's resolver does not find (its hosts lookup
+	# minds case, NSS's does not), which only getent finds: the agent's
+	# getent path.
+	{ cat /etc/hosts; echo "127.0.0.1 spn-tcp-$$.test spn-nss-$$.test"; } \
 	    >"$TMPD/ns/hosts"
 	timeout -k 3 60 unshare -m -n --propagation private sh -c '
 		d=$1 srv=$2 t=$3 n=$4
@@ -254,8 +259,13 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
 		read -r ep x <"$d/ports"
 		"$t" local+local connect "spn-tcp-$n.test" "$ep" -- \
 		    connect localhost "$ep" -- \
+		    connect "SPN-NSS-$n.test" "$ep" -- \
 		    connect "no-such-$n.invalid" "$ep"
 		rc=$?
+		# A name like an option is a name to getent too (not
+		# "getent ahosts -i": every host there is).
+		"$t" local+local connect -i "$ep" 2>"$d/dash.err"
+		echo $? >"$d/dash.rc"
 		kill $py
 		exit $rc' sh "$TMPD/ns" "$TMPD/srv.py" "$T" $$ \
 	    >"$TMPD/out" 2>"$TMPD/err"
@@ -267,10 +277,13 @@ if [ "${rc:-3}" = 3 ]; then
 	log "names: skipped (needs root, unshare, ip, and /etc/resolv.conf and /etc/hosts to mount over)"
 else
 	check_rc names 1 "$rc"
-	[ "$(grep -c '^ok connect' "$TMPD/err")" = 2 ] ||
-	    fail "names: ours and localhost did not both connect"
+	[ "$(grep -c '^ok connect' "$TMPD/err")" = 3 ] ||
+	    fail "names: ours, localhost and the NSS one did not all connect"
 	grep -q "^error connect ECALL errno 113: context local+local: connect to no-such-$$.invalid:[0-9]*: Name or service not known (" \
 	    "$TMPD/err" || fail "names: the unknown name did not fail so"
+	check "names: -i, the status" 1 "$(cat "$TMPD/ns/dash.rc")"
+	grep -q "connect to -i:[0-9]*: Name or service not known" \
+	    "$TMPD/ns/dash.err" || fail "names: -i: $(cat "$TMPD/ns/dash.err")"
 fi
 
 log "took $(elapsed) ms"

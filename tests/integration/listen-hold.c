@@ -66,8 +66,10 @@ main(int argc, char **argv)
 				upk_init(&u, m.body, m.len);
 				text = upk_str(&u);
 				fprintf(stderr, "lost: %s\n", text ? text : "?");
+				free(text);
 			} else
 				fprintf(stderr, "lost: connection closed\n");
+			ctl_buf_free(&b);
 			return 1;
 		}
 	}

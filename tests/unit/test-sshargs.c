@@ -716,19 +716,30 @@ test_ignored(void **state)
 	    "-o", "ForwardAgent=no", "-b",
 	    "127.0.0.1", "-c", "aes128-ctr", "-e", "none", "-m",
 	    "hmac-sha2-256", "-S", "/tmp/ctl",
-	    "-I", "pkcs", "-B", "lo", "-P", "tag", "-O", "check", "-Q",
-	    "cipher", "-G", "-g", "-K", "-k", "-M", "-X", "-Y", "-y", "-a",
+	    "-I", "pkcs", "-B", "lo", "-P", "tag", "-Q",
+	    "cipher", "-g", "-K", "-k", "-M", "-X", "-Y", "-y", "-a",
 	    "host"));
 	assert_strv(sa.ignored, WORDS("-A", "-J jump", "-C",
 	    "-o ForwardAgent=no", "-b 127.0.0.1",
 	    "-c aes128-ctr", "-e none", "-m hmac-sha2-256", "-S /tmp/ctl",
-	    "-I pkcs", "-B lo", "-P tag", "-O check",
-	    "-Q cipher", "-G", "-K", "-k", "-M", "-X", "-Y", "-y",
+	    "-I pkcs", "-B lo", "-P tag",
+	    "-Q cipher", "-K", "-k", "-M", "-X", "-Y", "-y",
 	    "-a"));
 	assert_null(sa.forward);
 	assert_string_equal(sa.host, "host");
 	assert_strv(sa.command, NONE);
 	sshargs_free(&sa);
+	/* Not ignored: each would run a shell where none was asked for. */
+	assert_fails(&sa, PARSE(&sa, "-O", "check", "host"),
+	    "spindle: -O check is not supported: the daemon holds the "
+	    "connection (spindle ls, spindle down)");
+	assert_fails(&sa, PARSE(&sa, "-Oexit", "host"),
+	    "spindle: -O exit is not supported: the daemon holds the "
+	    "connection (spindle ls, spindle down)");
+	assert_fails(&sa, PARSE(&sa, "-O", "bogus", "host"),
+	    "Invalid multiplex command.");
+	assert_fails(&sa, PARSE(&sa, "-G", "host"),
+	    "spindle: -G is not supported");
 }
 
 /* parse_forward(WANT, args...): parses, and forward is WANT (or NULL). */
