@@ -3,11 +3,12 @@
  * OpenSSH 9.2 does them, over a route held by the daemon:
  *
  * -L and -D listen here, in this process, so that the forward lives as
- * long as we do (as with ssh).  Each listener goes to the daemon once, in
- * an ACCEPT held open (fwd_handoff): the daemon accepts on it, and tells
+ * long as we do (as with ssh).  Without a command (-N, `spindle
+ * forward`) each listener goes to the daemon once, in an ACCEPT held
+ * open (fwd_handoff): the daemon accepts on it, and tells
  * us only what we must print (ssh's "channel N: open failed" line; with
- * -v every connection).  Should the daemon refuse it or go away, we
- * accept here again: each accepted socket goes to the daemon in a
+ * -v every connection).  With a command, or should the daemon refuse it
+ * or go away, we accept here: each accepted socket goes to the daemon in a
  * FORWARD request of its own, on a control connection of its own, and we
  * close our copy: no byte of it crosses us.
  *
@@ -866,9 +867,10 @@ fwd_start(const struct ctl_spec *spec, const struct fwd_spec *fwds,
 		fwd_close(&f);
 		return -1;
 	}
-	/* ssh's session channel comes after the listeners. */
+	/* ssh's session channel comes after the listeners.  No ACCEPT
+	 * here: once the command is done we are held while a connection
+	 * is open, which only our own FORWARDs tell us. */
 	f.chan_base++;
-	fwd_handoff(&f);
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
 		/* Our parent's end is ours: its command is done. */
