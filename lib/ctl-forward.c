@@ -13,6 +13,19 @@
 
 #include "lib.h"
 
+/* FORWARD's and ACCEPT's body, as far as they share it. */
+static void
+ctl_fwd_pack(struct pk *pk, const struct ctl_spec *s, uint32_t mode,
+    uint32_t flags, const char *host, uint32_t port)
+{
+	pk_init(pk);
+	ctl_spec_pack(pk, s);
+	pk_u32(pk, mode);
+	pk_u32(pk, flags);
+	pk_str(pk, host != NULL ? host : "");
+	pk_u32(pk, port);
+}
+
 /*
  * Connects to the daemon (starting it), sends HELLO and the request
  * with its fds, and returns the control connection; -1 and why.  The
@@ -30,12 +43,7 @@ ctl_forward_send(const struct ctl_spec *s, uint32_t mode, uint32_t flags,
 		return -1;
 	pk_init(&hello);
 	pk_u32(&hello, SPN_CTL_VERSION);
-	pk_init(&pk);
-	ctl_spec_pack(&pk, s);
-	pk_u32(&pk, mode);
-	pk_u32(&pk, flags);
-	pk_str(&pk, host != NULL ? host : "");
-	pk_u32(&pk, port);
+	ctl_fwd_pack(&pk, s, mode, flags, host, port);
 	/* HELLO's answer comes with the others: no round trip of its own. */
 	rc = ctl_send(fd, SPN_CTL_HELLO, 0, &hello, NULL, 0);
 	if (rc == 0)
@@ -215,12 +223,7 @@ ctl_accept_send(const struct ctl_spec *s, uint32_t mode, uint32_t flags,
 
 	if ((fd = client_connect(1, 1, 0, why, whylen)) < 0)
 		return -1;
-	pk_init(&pk);
-	ctl_spec_pack(&pk, s);
-	pk_u32(&pk, mode);
-	pk_u32(&pk, flags);
-	pk_str(&pk, host != NULL ? host : "");
-	pk_u32(&pk, port);
+	ctl_fwd_pack(&pk, s, mode, flags, host, port);
 	pk_u32(&pk, chan);
 	rc = ctl_send(fd, SPN_CTL_ACCEPT, 0, &pk, &lfd, 1);
 	pk_free(&pk);
