@@ -16,7 +16,10 @@
 # ours and localhost (::1 first, refused there, then 127.0.0.1) connect,
 # and ours in capitals, which only getent finds (musl's hosts lookup
 # minds case); an unknown name fails with "Name or service not known",
-# and so does "-i" (not an option of getent's).
+# and so does "-i" (not an option of getent's).  A name our DNS server
+# answers 3 s late holds up nothing else: meanwhile the same context
+# connects localhost at once and echoes through a hosts name (the test
+# fails with the lookup run on the agent's loop: 2.5 s).
 . "$(dirname "$0")/lib.sh"
 
 lib_prog examples/http-get
@@ -63,8 +66,11 @@ def after(c):
 def dns(u):
     while True:
         q, a = u.recvfrom(512)
-        # NXDOMAIN: the query back with QR RD RA and rcode 3.
-        u.sendto(q[:2] + b'\x81\x83' + q[4:6] + b'\0' * 6 + q[12:], a)
+        # NXDOMAIN: the query back with QR RD RA and rcode 3; names with
+        # "slow" in them answered 3 s late.
+        r = q[:2] + b'\x81\x83' + q[4:6] + b'\0' * 6 + q[12:]
+        threading.Timer(3 if b'slow' in q[12:] else 0, u.sendto,
+                        args=(r, a)).start()
 ports = []
 fill = []
 for fn in (echo, after, None):
@@ -266,6 +272,13 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
 		# "getent ahosts -i": every host there is).
 		"$t" local+local connect -i "$ep" 2>"$d/dash.err"
 		echo $? >"$d/dash.rc"
+		# A slow DNS answer holds up no other connection or stream
+		# of the agent: while it is awaited, an echo through
+		# localhost and a hosts name connect.
+		"$t" local+local bg "slow-$n.invalid" "$ep" -- sleep 500 -- \
+		    connect localhost "$ep" -- \
+		    send "spn-tcp-$n.test" "$ep" during -- join \
+		    >"$d/slow.out" 2>"$d/slow.err"
 		kill $py
 		exit $rc' sh "$TMPD/ns" "$TMPD/srv.py" "$T" $$ \
 	    >"$TMPD/out" 2>"$TMPD/err"
@@ -284,6 +297,18 @@ else
 	check "names: -i, the status" 1 "$(cat "$TMPD/ns/dash.rc")"
 	grep -q "connect to -i:[0-9]*: Name or service not known" \
 	    "$TMPD/ns/dash.err" || fail "names: -i: $(cat "$TMPD/ns/dash.err")"
+	sed 's/^/  slow name: /' "$TMPD/ns/slow.err" >&2
+	check "slow name: the echo meanwhile" during "$(cat "$TMPD/ns/slow.out")"
+	# In order: the echo and the connect, then (>= 3 s) the slow name.
+	tail -n 1 "$TMPD/ns/slow.err" | grep -q '^bg failed in' ||
+	    fail "slow name: did not end last (or connected)"
+	grep -q '^ok send$' "$TMPD/ns/slow.err" ||
+	    fail "slow name: the echo meanwhile failed"
+	ms=$(sed -n 's/^ok connect in \([0-9]*\) ms$/\1/p' "$TMPD/ns/slow.err")
+	bg=$(sed -n 's/^bg failed in \([0-9]*\) ms$/\1/p' "$TMPD/ns/slow.err")
+	log "slow name: failed after $bg ms; meanwhile a connect took $ms ms"
+	[ "${bg:-0}" -ge 2900 ] || fail "slow name: ended after ${bg:-?} ms, not >= 3 s"
+	[ "${ms:-9999}" -lt 2000 ] || fail "slow name: a connect meanwhile took ${ms:-?} ms"
 fi
 
 log "took $(elapsed) ms"

@@ -15,6 +15,10 @@
  *	hold HOST PORT N	N connections; "held" on stdout, then wait
  *				until they all end: "ended at MS" (realtime)
  *	pause FILE		"paused" on stderr, wait until FILE exists
+ *	bg HOST PORT		connect on a thread of its own while the
+ *				next steps run: "bg ... in N ms" at its end
+ *	join			wait for bg's end
+ *	sleep MS		wait MS milliseconds
  *	shutdown HOST PORT	connect, spn_shutdown: the socket reads its
  *				end (the last step)
  *
@@ -316,6 +320,58 @@ step_pause(char **av, int ac)
 	return 0;
 }
 
+static pthread_t	 bg_th;
+static char		*bg_av[3];
+static int		 bg_on;
+
+/* A connect the other steps must not wait for (a slow name, say). */
+static void *
+bg_main(void *arg)
+{
+	uint64_t t0 = now_ms();
+	int fd;
+
+	(void)arg;
+	fd = tcp_open("bg", bg_av[1], bg_av[2], 0);
+	if (fd >= 0)
+		close(fd);
+	fprintf(stderr, "bg %s in %llu ms\n", fd >= 0 ? "ok" : "failed",
+	    (unsigned long long)(now_ms() - t0));
+	return NULL;
+}
+
+static int
+step_bg(char **av, int ac)
+{
+	if (ac != 3 || bg_on)
+		return 2;
+	memcpy(bg_av, av, sizeof bg_av);
+	if (pthread_create(&bg_th, NULL, bg_main, NULL) != 0)
+		return 1;
+	bg_on = 1;
+	return 0;
+}
+
+static int
+step_sleep(char **av, int ac)
+{
+	if (ac != 2)
+		return 2;
+	usleep(atoi(av[1]) * 1000);
+	return 0;
+}
+
+static int
+step_join(char **av, int ac)
+{
+	(void)av;
+	if (ac != 1 || !bg_on)
+		return 2;
+	pthread_join(bg_th, NULL);
+	bg_on = 0;
+	return 0;
+}
+
 static int
 step_shutdown(char **av, int ac)
 {
@@ -351,6 +407,8 @@ step(char **av, int ac)
 		{ "connect", step_connect },
 		{ "many", step_many }, { "hold", step_hold },
 		{ "pause", step_pause }, { "shutdown", step_shutdown },
+		{ "bg", step_bg }, { "join", step_join },
+		{ "sleep", step_sleep },
 	};
 
 	for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
