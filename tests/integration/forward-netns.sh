@@ -143,8 +143,12 @@ for k in 1 2 3 4 5; do
 	contains "$TMPD/err" 'Address already in use' ||
 	    check_rc "-fN" 0 "$rc" "$TMPD/err"
 done
-bg=$(ss -Htlnp "sport = :$p" | sed -n 's/.*pid=\([0-9]*\),.*/\1/p' | head -1)
-[ -n "$bg" ] || fail "-fN returned before port $p listens"
+# The shim's pid: since ACCEPT the daemon holds the listener too (and
+# ss may list it first), and the daemon is not what -fN left behind.
+bg=$(pgrep -f "ssh -fN -L $p:localhost:" | head -n 1)
+[ -n "$bg" ] || fail "-fN: no shim left in the background for port $p"
+ss -Htlnp "sport = :$p" | grep -q "pid=$bg," ||
+    fail "-fN returned before port $p listens"
 track "$bg"
 log "-fN returned after $(elapsed "$t") s, port $p bound by pid $bg"
 out=$(curl -sS --max-time 30 "http://127.0.0.1:$p/" 2>"$TMPD/err")
