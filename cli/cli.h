@@ -103,6 +103,17 @@ void		 daccept_request(struct dconn *, const struct ctl_msg *,
 		     struct upk *);
 void		 daccept_shutdown(void);
 
+/* dgateway.c: GATEWAY, the daemon's side of spindle-gateway: started
+ * on the first GATEWAY (or with the daemon when the routes file has
+ * gateway-listen), restarted when it dies, each client socket handed
+ * to it over its link.  gateway_path: the binary (next to ours in a
+ * build tree, else in SPN_LIBEXECDIR), NULL when not built. */
+void		 dgw_init(struct master *);
+void		 dgw_request(struct dconn *, const struct ctl_msg *,
+		     struct upk *);
+void		 dgw_shutdown(void);
+char		*gateway_path(void);
+
 /* dremote.c: LISTEN, ssh -R */
 void		 dremote_init(struct master *);
 void		 dremote_listen(struct dconn *, const struct ctl_msg *,
@@ -208,6 +219,8 @@ extern const struct cmd_entry cmd_daemon_entry;
 extern const struct cmd_entry cmd_fakessh_bin_entry;
 extern const struct cmd_entry cmd_exec_entry;
 extern const struct cmd_entry cmd_forward_entry;
+extern const struct cmd_entry cmd_gateway_entry;	/* cmd-gateway.c */
+extern const struct cmd_entry cmd_ssh_config_entry;
 int		 daemon_stop_wait(void);
 
 /* sig.c */

@@ -518,15 +518,7 @@ client_run_req(int fd, const struct ctl_spec *s, const struct exec_req *r,
 		mask |= SPN_CTL_SAY;
 	client_catch();
 	pk_init(&pk);
-	ctl_spec_pack(&pk, s);
-	pk_u32(&pk, r->flags);
-	pk_strv(&pk, r->argv);
-	pk_strv(&pk, r->env);
-	pk_str(&pk, r->cwd);
-	pk_u32(&pk, r->rows);
-	pk_u32(&pk, r->cols);
-	pk_u32(&pk, mask);
-	pk_str(&pk, r->term);
+	ctl_run_pack(&pk, s, r, mask);
 	rc = client_send_hello(fd);
 	if (rc == 0)
 		rc = ctl_send(fd, SPN_CTL_RUN, 1, &pk, fds, nfds);

@@ -376,6 +376,22 @@ ctl_hop_passwords(struct upk *u)
 	return v;
 }
 
+/* RUN's body; the fds the mask names go with it (client_run). */
+void
+ctl_run_pack(struct pk *pk, const struct ctl_spec *s,
+    const struct exec_req *r, uint32_t mask)
+{
+	ctl_spec_pack(pk, s);
+	pk_u32(pk, r->flags);
+	pk_strv(pk, r->argv);
+	pk_strv(pk, r->env);
+	pk_str(pk, r->cwd);
+	pk_u32(pk, r->rows);
+	pk_u32(pk, r->cols);
+	pk_u32(pk, mask);
+	pk_str(pk, r->term);
+}
+
 int
 ctl_spec_unpack(struct upk *u, struct ctl_spec *s)
 {

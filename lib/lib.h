@@ -66,8 +66,26 @@ struct routes_entry {
 					 * the daemon while the route is up */
 	size_t		 nforwards;
 };
+/*
+ * The gateway's global options (spindle-gateway; docs/spindle.1 "The
+ * SSH gateway"): gateway-listen ADDR:PORT (127.0.0.1, [::1] or
+ * localhost only; at most two lines), gateway-max-connections N,
+ * gateway-max-startups N (unauthenticated at once),
+ * gateway-max-channels N (per connection), gateway-login-grace SECS,
+ * gateway-idle SECS (no input at all: closed).  0 / NULL: not set.
+ */
+#define GATEWAY_LISTEN_MAX	2
+struct gateway_opts {
+	char		*listen[GATEWAY_LISTEN_MAX];
+	int		 max_connections;
+	int		 max_startups;
+	int		 max_channels;
+	int		 login_grace;
+	int		 idle;
+};
 struct routes_file {
 	struct route_opts global;
+	struct gateway_opts gateway;
 	struct routes_entry *v;
 	size_t		 n;
 };
@@ -76,6 +94,10 @@ struct routes_file {
 #define PERSIST_DEFAULT	600	/* routes nobody `up`'d */
 #define PERSIST_MAX	(366 * 86400)
 char		*routes_file_path(void);
+/* $XDG_CONFIG_HOME/spindle/NAME, else ~/.config/spindle/NAME (NULL
+ * without either): the gateway's host key, known_hosts,
+ * authorized_keys and ssh_config live there. */
+char		*config_path(const char *);
 char		*routes_path_arg(const char *);
 int		 routes_file_load(const char *, struct routes_file *, char *,
 		     size_t);
@@ -193,6 +215,8 @@ void		 ctl_buf_free(struct ctl_buf *);
 void		 ctl_spec_init(struct ctl_spec *, const char *,
 		     const struct master_opts *);
 void		 ctl_spec_pack(struct pk *, const struct ctl_spec *);
+void		 ctl_run_pack(struct pk *, const struct ctl_spec *,
+		     const struct exec_req *, uint32_t);
 int		 ctl_spec_unpack(struct upk *, struct ctl_spec *);
 void		 ctl_spec_free(struct ctl_spec *);
 

@@ -32,15 +32,23 @@
 char *
 routes_file_path(void)
 {
-	const char *env = getenv("SPINDLE_ROUTES"), *home;
+	const char *env = getenv("SPINDLE_ROUTES");
 
 	if (env != NULL && *env != '\0')
 		return xstrdup(env);
-	if ((env = getenv("XDG_CONFIG_HOME")) != NULL && *env == '/')
-		return xprintf("%s/spindle/routes", env);
+	return config_path("routes");
+}
+
+char *
+config_path(const char *name)
+{
+	const char *env = getenv("XDG_CONFIG_HOME"), *home;
+
+	if (env != NULL && *env == '/')
+		return xprintf("%s/spindle/%s", env, name);
 	if ((home = getenv("HOME")) == NULL || *home == '\0')
 		return NULL;
-	return xprintf("%s/.config/spindle/routes", home);
+	return xprintf("%s/.config/spindle/%s", home, name);
 }
 
 /* "~/x" is relative to $HOME, as in ssh_config. */
@@ -413,6 +421,9 @@ routes_file_free(struct routes_file *rf)
 	}
 	free(rf->v);
 	route_opts_free(&rf->global);
+	for (size_t k = 0; k < GATEWAY_LISTEN_MAX; k++)
+		free(rf->gateway.listen[k]);
+	memset(&rf->gateway, 0, sizeof rf->gateway);
 	rf->v = NULL;
 	rf->n = 0;
 }

@@ -94,6 +94,18 @@ enum {
 	 * channel number then a FORWARD reply's body: ERROR (its open
 	 * failed), and with _TELL CONNECTED and DONE. */
 	SPN_CTL_ACCEPT = 22,
+	/* Client (`spindle gateway connect`): str the name ssh was given
+	 * (ProxyCommand's %n: "web.spindle", or "spindle" when the route
+	 * is the SSH user name).  SCM_RIGHTS: one connected socket, the
+	 * client's end of an SSH connection; the daemon hands it to
+	 * spindle-gateway (starting it) with this same message over the
+	 * gateway's own link, where auth "none" is then allowed.  Reply OK
+	 * once handed over, or ERROR (str, u32 status 255). */
+	SPN_CTL_GATEWAY = 23,
+	/* Daemon, during a LISTEN with SPN_FWD_F_PASS: u32 connection
+	 * number, str the far peer ("10.0.0.5:40312").  SCM_RIGHTS: one
+	 * socket joined to that far connection; the client owns it. */
+	SPN_CTL_ACCEPTED = 24,
 };
 
 /* FORWARD and LISTEN modes. */
@@ -108,5 +120,9 @@ enum {
 					 * socket path here */
 #define SPN_FWD_F_TELL		0x4	/* ACCEPT: tell every connection's
 					 * CONNECTED and DONE too */
+#define SPN_FWD_F_PASS		0x8	/* LISTEN: no target here; each far
+					 * connection is passed to the client
+					 * (ACCEPTED), as the gateway's
+					 * tcpip-forward needs */
 
 #endif
