@@ -86,4 +86,10 @@ int		 hostkey_open(const char *, int *, char *, size_t);
 /* Make the directories up to the key's, 0700.  -1 and why. */
 int		 hostkey_mkdir(const char *, char *, size_t);
 
+/* session.c: what the shim and the gateway both do as sshd does */
+#define SESSION_ENV_MAX	64	/* variables a session sets (sshd: 1000) */
+#define SESSION_ENV_LEN	4096	/* NAME=VALUE */
+extern const char session_sftp[];
+int		 session_env_accepted(const char *);
+
 #endif
