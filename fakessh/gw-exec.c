@@ -255,12 +255,16 @@ static int
 gw_exec_subsystem_cb(ssh_session s, ssh_channel ch, const char *name,
     void *arg)
 {
+	char *what;
+
 	(void)s;
 	(void)ch;
 	/* Never an SFTP server of our own: the far side's. */
 	if (strcmp(name, "sftp") != 0) {
-		log_info("gateway: subsystem '%.64s' refused (only sftp)",
-		    name);
+		/* (The client's words: cleaned for the log.) */
+		what = str_clean(xstrndup(name, 64));
+		log_info("gateway: subsystem '%s' refused (only sftp)", what);
+		free(what);
 		return -1;
 	}
 	return gw_exec_ask(arg, session_sftp, SPN_EXEC_SHELL |
