@@ -486,16 +486,19 @@ gw_tcp_listen(const struct gateway_opts *o, char *why, size_t whylen)
 	gw_tcp_stop();
 	for (size_t k = 0; k < GATEWAY_LISTEN_MAX; k++)
 		gw_want[k] = o->listen[k] ? xstrdup(o->listen[k]) : NULL;
-	if (gw_want[0] == NULL)
+	if (gw_want[0] == NULL || gw_tcp_start(why, whylen) == 0)
 		return 0;
-	if (gw_tcp_start(why, whylen) == 0)
-		return 0;
-	if (gw_nkeys == 0) {
-		gw_watch = event_new(gw_base(), -1, EV_PERSIST, gw_tcp_watch,
-		    NULL);
-		event_add(gw_watch, &tv);
-	}
-	return -1;
+	if (gw_nkeys > 0)
+		return -1;
+	/*
+	 * No key yet is no failure of the gateway, whose other entry (the
+	 * daemon's socket) needs none: the listener starts with the first
+	 * key `spindle gateway authorize` writes.
+	 */
+	log_warn("%s", why);
+	gw_watch = event_new(gw_base(), -1, EV_PERSIST, gw_tcp_watch, NULL);
+	event_add(gw_watch, &tv);
+	return 0;
 }
 
 void
