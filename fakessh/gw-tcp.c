@@ -339,18 +339,18 @@ gw_tcp_take(struct gw_lsn *l, int fd)
 	}
 	gw_tcp_addr(&peer, name, sizeof name);
 	if (gw_tcp_peer_uid(fd, &peer, &uid, why, sizeof why) != 0) {
-		log_warn("gateway %s: connection from %s closed: its owner is "
+		log_warn("%s: connection from %s closed: its owner is "
 		    "unknown (%s)", l->name, name, why);
 		close(fd);
 		return;
 	}
 	if (uid != getuid()) {
-		log_warn("gateway %s: connection from %s closed: uid %u, not "
+		log_warn("%s: connection from %s closed: uid %u, not "
 		    "ours", l->name, name, (unsigned)uid);
 		close(fd);
 		return;
 	}
-	log_debug("gateway %s: connection from %s", l->name, name);
+	log_debug("%s: connection from %s", l->name, name);
 	gw_conn_new(fd, NULL, 0);
 }
 
@@ -379,7 +379,7 @@ gw_tcp_accept(evutil_socket_t lfd, short what, void *arg)
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
 			/* Else the loop would spin on a pending connection. */
-			log_warn("gateway %s: accept: %s: pausing 1s", l->name,
+			log_warn("%s: accept: %s: pausing 1s", l->name,
 			    strerror(errno));
 			for (size_t k = 0; k < gw_nlsn; k++)
 				event_del(gw_lsn[k].ev);
@@ -425,7 +425,7 @@ gw_tcp_bind(const char *text, char *why, size_t whylen)
 	    l);
 	event_add(l->ev, NULL);
 	gw_nlsn++;
-	log_info("gateway listening on %s", text);
+	log_info("listening on %s", text);
 	return 0;
 }
 
