@@ -82,23 +82,15 @@ shim_spec(const struct sshargs *sa, struct ctl_spec *s)
 {
 	const char *forced = getenv("SPINDLE_FAKESSH_ROUTE");
 
-	ctl_spec_init(s, NULL, NULL);
-	/* Ours, like the rest: ctl_spec_free frees it all. */
-	if (s->sshenv != NULL)
-		s->sshenv = xstrdup(s->sshenv);
 	if (forced != NULL && *forced != '\0') {
-		s->route = xstrdup(forced);
+		/* Either way its route is forced, as given. */
+		ctl_spec_dest(s, forced, forced, NULL);
 		s->direct = CTL_SPEC_ROUTE;
-	} else if (strpbrk(sa->dest, "+,=") != NULL ||
-	    strcmp(sa->dest, "local") == 0) {
-		s->route = xstrdup(sa->dest);
-		s->direct = CTL_SPEC_DEST;
-	} else {
-		s->route = xstrdup(sa->host);
-		s->user = sa->user != NULL ? xstrdup(sa->user) : NULL;
-		s->sshargs = shim_ssh_args(sa);
-		s->direct = CTL_SPEC_SSH;
+		return;
 	}
+	ctl_spec_dest(s, sa->dest, sa->host, sa->user);
+	if (s->direct == CTL_SPEC_SSH)
+		s->sshargs = shim_ssh_args(sa);
 }
 
 /* Bounds on what SendEnv and SetEnv carry (sshd's own is 1000 names). */
