@@ -72,4 +72,10 @@ void		 fwd_stop(pid_t);
 /* shim.c */
 int		 shim_main(int, char **);
 
+/* session.c: what the shim and the gateway both do as sshd does */
+#define SESSION_ENV_MAX	64	/* variables a session sets (sshd: 1000) */
+#define SESSION_ENV_LEN	4096	/* NAME=VALUE */
+extern const char session_sftp[];
+int		 session_env_accepted(const char *);
+
 #endif
