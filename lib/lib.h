@@ -206,6 +206,7 @@ int		 ctl_dir(int, char **, char *, size_t);
 int		 ctl_sockaddr(const char *, struct sockaddr_un *);
 int		 ctl_send(int, uint32_t, uint32_t, const struct pk *,
 		     const int *, int);
+ssize_t		 ctl_sendmsg(int, struct iovec *, int, const int *, int);
 int		 ctl_write_rest(int, struct iovec *, size_t);
 int		 ctl_parse(const uint8_t *, size_t, struct ctl_msg *);
 int		 ctl_recv(int, struct ctl_buf *, struct ctl_msg *, int *,
