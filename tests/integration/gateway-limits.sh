@@ -46,7 +46,8 @@ log "channels: $(secs_since "$t") s"
 
 # A client killed mid-command: the command goes, so does the connection.
 S=7$$
-gwssh -i "$TMPD/k1" loc@127.0.0.1 "exec sleep $S" \
+# shellcheck disable=SC2046
+ssh $(gwssh_opts) -i "$TMPD/k1" loc@127.0.0.1 "exec sleep $S" \
     >"$TMPD/out" 2>"$TMPD/err" &
 SSHPID=$!
 track "$SSHPID"

@@ -103,9 +103,14 @@ fi
 # Loopback only: anything else is an error with the file's line.
 printf 'keepalive 5\ngateway-listen 0.0.0.0:%s\nroute loc local\n' "$PORT" \
     >"$TMPD/routes.bad"
-SPINDLE_ROUTES=$TMPD/routes.bad spn run loc -- echo RAN \
-    >"$TMPD/out" 2>"$TMPD/err"
-check_rc "non-loopback gateway-listen" 255 $? "$TMPD/err"
+# (A daemon of its own: ours has read the good file.)
+SPINDLE_ROUTES=$TMPD/routes.bad SPINDLE_RUNTIME_DIR=$TMPD/rt2 \
+    spn run loc -- echo RAN >"$TMPD/out" 2>"$TMPD/err"
+rc=$?
+track "$(SPINDLE_RUNTIME_DIR=$TMPD/rt2 daemon_pid)"
+SPINDLE_RUNTIME_DIR=$TMPD/rt2 timeout 10 "$SPINDLE" daemon stop \
+    >/dev/null 2>&1
+check_rc "non-loopback gateway-listen" 255 $rc "$TMPD/err"
 contains "$TMPD/err" "$TMPD/routes.bad:2: gateway-listen: only loopback addresses (127.0.0.1, [::1])" ||
     fail "non-loopback: $(cat "$TMPD/err")"
 

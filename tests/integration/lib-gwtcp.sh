@@ -12,7 +12,7 @@
 # gateway listens; another port when that one was taken meanwhile.
 # Sets PORT, KH (spindle's known_hosts), LOG (the daemon's log).
 # gwssh ARGS...: OpenSSH's ssh at the listener with spindle's
-# known_hosts, strictly, no config, agent or password prompt.
+# known_hosts, strictly, no config, agent or password prompt; 60 s.
 . "$(dirname "$0")/lib.sh"
 GATEWAY=${BUILDDIR:-$(dirname "$SPINDLE")}/spindle-gateway
 [ -x "$GATEWAY" ] ||
@@ -38,10 +38,15 @@ secs_since() {
 	awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
 }
 
+# gwssh_opts: ssh's options for that (no blanks in $TMPD: mktemp's).
+gwssh_opts() {
+	echo "-F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes" \
+	    "-o UserKnownHostsFile=$KH -o GlobalKnownHostsFile=/dev/null" \
+	    "-o StrictHostKeyChecking=yes -o ConnectTimeout=20 -p $PORT"
+}
 gwssh() {
-	timeout 60 ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes \
-	    -o UserKnownHostsFile="$KH" -o GlobalKnownHostsFile=/dev/null \
-	    -o StrictHostKeyChecking=yes -o ConnectTimeout=20 -p "$PORT" "$@"
+	# shellcheck disable=SC2046
+	timeout 60 ssh $(gwssh_opts) "$@"
 }
 
 # A port from the test's pid, away from the ephemeral range; the next
