@@ -186,6 +186,10 @@ gw_keys_load(void)
 	if (!S_ISREG(st.st_mode) || st.st_size > GW_KEYS_BYTES)
 		log_warn("%s: not a file of at most %d bytes: every TCP "
 		    "login refused", path, GW_KEYS_BYTES);
+	else if (st.st_uid != getuid() || (st.st_mode & 022) != 0)
+		/* As sshd's StrictModes: whoever may write it may log in. */
+		log_warn("%s: not ours, or others may write it: every TCP "
+		    "login refused (chmod 600 it)", path);
 	else if ((f = fdopen(fd, "r")) != NULL) {
 		fd = -1;
 		gw_keys_parse(f, path);
@@ -425,7 +429,6 @@ gw_tcp_bind(const char *text, char *why, size_t whylen)
 	    l);
 	event_add(l->ev, NULL);
 	gw_nlsn++;
-	log_info("listening on %s", text);
 	return 0;
 }
 
@@ -460,6 +463,9 @@ gw_tcp_start(char *why, size_t whylen)
 			return -1;
 		}
 	}
+	/* Once all are bound: a test (or a user) waiting for it may go. */
+	for (size_t k = 0; k < gw_nlsn; k++)
+		log_info("listening on %s", gw_lsn[k].name);
 	return 0;
 }
 

@@ -8,11 +8,18 @@
 # SFTP put/get, direct-tcpip, refused without that line and with the
 # other key; as root, another uid is closed before the banner (the
 # sock_diag check), while ours gets it; a key added to authorized_keys
-# counts from the next login, a key removed likewise; a non-loopback
+# counts from the next login, a key removed likewise, a line with
+# options is refused; with no key the gateway runs and its listener
+# waits, then starts with `spindle gateway authorize`; a non-loopback
 # gateway-listen is a configuration error with the file's line.
 . "$(dirname "$0")/lib-gwtcp.sh"
 T0=$(date +%s.%N)
-gwtcp_up "route loc local"
+# [::1] too, where loopback has IPv6.
+V6=""
+$PY -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
+    2>/dev/null && V6="gateway-listen [::1]:PORT"
+gwtcp_up "$V6
+route loc local"
 log "gateway listening on 127.0.0.1:$PORT after $(secs_since "$T0") s"
 
 # OpenSSH: the allowlisted key; the route is the user name.
@@ -27,6 +34,13 @@ gwssh -i "$TMPD/k1" -l 'local+local' 127.0.0.1 'echo inline' \
     >"$TMPD/out" 2>"$TMPD/err"
 check_rc "an inline route as the user name" 0 $? "$TMPD/err"
 check "inline route" "inline" "$(cat "$TMPD/out")"
+if [ -n "$V6" ]; then
+	gwssh -i "$TMPD/k1" loc@::1 'echo v6' >"$TMPD/out" 2>"$TMPD/err"
+	check_rc "ssh to [::1]:$PORT" 0 $? "$TMPD/err"
+	check "ssh to [::1]" "v6" "$(cat "$TMPD/out")"
+else
+	log "no IPv6 on loopback: [::1] not tried"
+fi
 
 # Another key: refused, and only publickey offered.
 gwssh -i "$TMPD/k2" loc@127.0.0.1 'echo RAN' >"$TMPD/out" 2>"$TMPD/err"
@@ -80,7 +94,13 @@ gwssh -i "$TMPD/k1" loc@127.0.0.1 'echo RAN' >"$TMPD/out" 2>"$TMPD/err"
 check_rc "a key with options" 255 $? "$TMPD/err"
 wait_line "$LOG" "authorized_keys:1: options or an unknown key type: line refused" 5 ||
     fail "the refused line is not in the log"
-install -m 600 "$TMPD/k1.pub" "$XDG_CONFIG_HOME/spindle/authorized_keys"
+# Others may write it (sshd's StrictModes): no key counts.
+install -m 620 "$TMPD/k1.pub" "$XDG_CONFIG_HOME/spindle/authorized_keys"
+gwssh -i "$TMPD/k1" loc@127.0.0.1 'echo RAN' >"$TMPD/out" 2>"$TMPD/err"
+check_rc "authorized_keys group-writable" 255 $? "$TMPD/err"
+wait_line "$LOG" "authorized_keys: not ours, or others may write it" 5 ||
+    fail "the group-writable file is not in the log"
+chmod 600 "$XDG_CONFIG_HOME/spindle/authorized_keys"
 
 # Another uid, on the same loopback: closed before the banner.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
@@ -99,6 +119,33 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
 else
 	log "not root (or no setpriv): the other-uid case is skipped"
 fi
+
+# No key: the gateway runs (its daemon-socket entry needs none), the
+# listener waits, saying how to fix it; `gateway authorize` starts it.
+: >"$XDG_CONFIG_HOME/spindle/authorized_keys"
+timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
+spn daemon start >/dev/null 2>"$TMPD/err" || fail "start: $(cat "$TMPD/err")"
+track "$(daemon_pid)"
+wait_line "$LOG" "no key in $XDG_CONFIG_HOME/spindle/authorized_keys: the TCP listener waits for one \(spindle gateway authorize FILE.pub\)" 20 ||
+    fail "no key: not said: $(tail -5 "$LOG")"
+timeout 30 $GWPY banner "$PORT" >"$TMPD/out" 2>&1 &&
+    fail "no key: something listens: $(cat "$TMPD/out")"
+timeout 60 ssh -F "$HOME/.ssh/config" -o BatchMode=yes local.spindle 'echo fdpass' \
+    >"$TMPD/out" 2>"$TMPD/err"
+check_rc "no key: ssh local.spindle" 0 $? "$TMPD/err"
+n=$(grep -c "listening on \[127.0.0.1\]:$PORT" "$LOG")
+spn gateway authorize "$TMPD/k1.pub" >"$TMPD/out" 2>&1 ||
+    fail "gateway authorize: $(cat "$TMPD/out")"
+t=$(date +%s.%N)
+i=200
+while [ "$(grep -c "listening on \[127.0.0.1\]:$PORT" "$LOG")" = "$n" ]; do
+	i=$((i - 1))
+	[ "$i" -gt 0 ] || fail "authorized: the listener did not start"
+	sleep 0.1
+done
+log "the listener started $(secs_since "$t") s after gateway authorize"
+gwssh -i "$TMPD/k1" loc@127.0.0.1 'echo again' >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh once authorized" 0 $? "$TMPD/err"
 
 # Loopback only: anything else is an error with the file's line.
 printf 'keepalive 5\ngateway-listen 0.0.0.0:%s\nroute loc local\n' "$PORT" \

@@ -5,8 +5,8 @@
 # test is its own: HOME, XDG_CONFIG_HOME (host key, known_hosts,
 # authorized_keys), the daemon's runtime dir and routes file, the port.
 #
-# gwtcp_up "ROUTES-FILE LINES": writes them after a gateway-listen line
-# of a free port, makes keys k1 (allowlisted) and k2 (not) in $TMPD,
+# gwtcp_up "ROUTES-FILE LINES": writes them (PORT in them the port) after
+# a gateway-listen line of a free port, makes keys k1 (allowlisted) and k2 (not) in $TMPD,
 # spindle's known_hosts (ssh-config --install), starts the daemon (which
 # starts the gateway, since it has a listener) and waits until the
 # gateway listens; another port when that one was taken meanwhile.
@@ -74,8 +74,8 @@ gwtcp_up() {
 	install -m 600 "$TMPD/k1.pub" "$XDG_CONFIG_HOME/spindle/authorized_keys"
 	for _gw_try in 1 2 3; do
 		_gw_pick
-		printf 'gateway-listen 127.0.0.1:%s\n%s\n' "$PORT" "$1" \
-		    >"$SPINDLE_ROUTES"
+		printf 'gateway-listen 127.0.0.1:%s\n%s\n' "$PORT" \
+		    "$(echo "$1" | sed "s/PORT/$PORT/g")" >"$SPINDLE_ROUTES"
 		spn ssh-config --install >"$TMPD/out" 2>&1 ||
 		    fail "ssh-config --install: $(cat "$TMPD/out")"
 		grep -q "^\[127.0.0.1\]:$PORT ssh-ed25519 " "$KH" ||
@@ -83,9 +83,9 @@ gwtcp_up() {
 		spn daemon start >/dev/null 2>"$TMPD/err" ||
 		    fail "daemon start: $(cat "$TMPD/err")"
 		track "$(daemon_pid)"
-		wait_line "$LOG" "listening on \[127.0.0.1\]:$PORT|\[127.0.0.1\]:$PORT: Address already in use" 20 ||
+		wait_line "$LOG" "listening on \[127.0.0.1\]:$PORT|\]:$PORT: Address already in use" 20 ||
 		    fail "the gateway does not listen: $(cat "$LOG")"
-		grep -q "listening on \[127.0.0.1\]:$PORT" "$LOG" && return 0
+		grep -q "\]:$PORT: Address already in use" "$LOG" || return 0
 		log "port $PORT taken meanwhile: another"
 		timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
 	done
