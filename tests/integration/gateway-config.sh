@@ -194,6 +194,26 @@ if "$SPINDLE" ls >/dev/null 2>&1; then
 	K=$(cut -d' ' -f1-2 "$KEY.pub")
 	check "known-hosts" "spindle-gateway $K
 [127.0.0.1]:$PORT $K" "$(cat "$TMPD/out")"
+	# A listener to keep: the gateway starts with the daemon, and
+	# again at once (no client asking) after it was killed.
+	"$SPINDLE" daemon stop >/dev/null 2>&1
+	spn daemon start >/dev/null 2>"$TMPD/err" ||
+	    fail "daemon start: $(cat "$TMPD/err")"
+	i=0
+	until PID=$(gw_pid) && [ -n "$PID" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "no gateway started with the daemon"
+		sleep 0.1
+	done
+	kill -9 "$PID"
+	t=$(date +%s)
+	i=0
+	until NEW=$(gw_pid) && [ -n "$NEW" ] && [ "$NEW" != "$PID" ]; do
+		i=$((i + 1))
+		[ $i -lt 150 ] || fail "gateway not restarted after kill -9"
+		sleep 0.1
+	done
+	log "a listener's gateway: restarted $(($(date +%s) - t)) s after kill -9"
 else
 	log "routes file without gateway-listen yet: known-hosts' listener lines not tested"
 fi
