@@ -5,7 +5,8 @@
 # (half-closed: the answer comes after our EOF), -R with a fixed port
 # (a connection to the far end's port reaches a server here; gone with
 # the ssh), -R 0 refused with OpenSSH's words, a refused target port (the
-# local connection closed at once, the daemon log saying why), 50
+# local connection closed at once, the daemon log saying why; -J sees
+# the connection end before the banner), 50
 # connections at once; routes local and local+local.  As root also
 # `ssh -J local.spindle` to a real sshd on loopback (lib-sshd.sh).
 if [ "$(id -u)" = 0 ]; then
@@ -219,6 +220,15 @@ check "-L local+local: curl" "hello-$$" \
     "$(curl -sS -m 10 "http://127.0.0.1:$LP/")"
 kill -TERM "$LPID"
 wait "$LPID"
+
+# --- ProxyJump to a refused port: the channel was accepted, so ssh sees
+# the connection end before the banner, as from OpenSSH's sshd.
+t=$(date +%s%N)
+timeout 30 $SSH -J local.spindle -p "$CLOSED" 127.0.0.1 true 2>"$TMPD/jr.err"
+check_rc "-J to a refused port" 255 $? "$TMPD/jr.err"
+contains "$TMPD/jr.err" "kex_exchange_identification: Connection closed" ||
+    fail "-J to a refused port: $(cat "$TMPD/jr.err")"
+log "-J to a refused port: failed in $(ms_since "$t") ms"
 
 # --- ProxyJump through the gateway to a real sshd (root: lib-sshd.sh).
 if [ -n "${SSH_CFG:-}" ]; then
