@@ -24,30 +24,6 @@ ms_since() {	# NS: milliseconds since then
 # python3 itself, not a version manager's wrapper (seconds a start).
 PY=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 fails"
 
-# Ports from a range of this test's own (other tests run meanwhile),
-# each checked free of listeners (any address).
-NEXT_PORT=$((20000 + ($$ * 13) % 30000))
-new_port() {	# sets PORT
-	while :; do
-		NEXT_PORT=$((NEXT_PORT + 1))
-		[ $NEXT_PORT -gt 60000 ] && NEXT_PORT=20001
-		ss -Hltn "sport = :$NEXT_PORT" | grep -q . || break
-	done
-	PORT=$NEXT_PORT
-}
-
-# listening PORT [SECS]: something accepts on 127.0.0.1:PORT (curl's 7
-# is "could not connect"; whatever it says after connecting is not).
-listening() {
-	_end=$(( $(date +%s) + ${2:-0} ))
-	while :; do
-		curl -s -m 5 -o /dev/null "http://127.0.0.1:$1/"
-		[ $? != 7 ] && return 0
-		[ "$(date +%s)" -ge $_end ] && return 1
-		sleep 0.05
-	done
-}
-
 # The far side's servers: HTTP on $HP, an echo (until EOF, then close)
 # on $EP.
 mkdir "$TMPD/www" || fail "mkdir"
