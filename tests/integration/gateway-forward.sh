@@ -61,24 +61,7 @@ S(("127.0.0.1", int(sys.argv[1])),
 track $!
 new_port
 EP=$PORT
-"$PY" -c '
-import socket, sys, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(64)
-def echo(c):
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        c.sendall(d)
-    c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=echo, args=(c,), daemon=True).start()
-' "$EP" &
-track $!
+echo_server "$EP"
 listening "$HP" 10 || fail "the HTTP server did not start"
 listening "$EP" 10 || fail "the echo server did not start"
 

@@ -537,3 +537,27 @@ unlistened() {
 		_ut=$((_ut - 1))
 	done
 }
+
+# echo_server PORT: in the background (killed on exit), a python3 echo
+# server on 127.0.0.1:PORT: each connection gets back what it sends,
+# closed after its EOF.
+echo_server() {
+	"${PY:-python3}" -c '
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+def echo(c):
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=echo, args=(c,), daemon=True).start()
+' "$1" &
+	track $!
+}
