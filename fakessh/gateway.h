@@ -156,7 +156,8 @@ void		 gw_fwd_conn_gone(struct gw_conn *);
 
 /* gw-tcp.c: the optional TCP listener (gateway-listen): loopback only,
  * the peer's uid checked (NETLINK_SOCK_DIAG) before libssh reads a
- * byte; keys from spindle's own authorized_keys.  -1 and why. */
+ * byte; keys from spindle's own authorized_keys.  -1 and why (a bind
+ * failed); no key yet is 0: logged, it listens from the first key. */
 int		 gw_tcp_listen(const struct gateway_opts *, char *, size_t);
 int		 gw_tcp_key_ok(ssh_key);
 void		 gw_tcp_stop(void);
