@@ -126,6 +126,12 @@ NEW=$(gw_pid)
 contains "$TMPD/log" "gateway (pid $PID) killed by signal 9" ||
     contains "$TMPD/log" "gateway (pid $PID)" ||
     fail "daemon log: nothing about gateway $PID's death"
+# The gateway's own lines come through the daemon: stamped, each one.
+grep -q "^gateway: " "$TMPD/log" &&
+    fail "daemon log: gateway lines not the log's: $(grep "^gateway: " \
+    "$TMPD/log" | head -n 3)"
+grep -Eq "^[-0-9]+T[0-9:.]+Z spindle\[[0-9]+\]: [a-z]+: gateway: " \
+    "$TMPD/log" || fail "daemon log: no gateway line"
 
 # A host key others may read: refused, said by ssh (the ProxyCommand's
 # stderr), the daemon's log and `gateway status`.
