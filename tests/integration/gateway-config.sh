@@ -152,6 +152,22 @@ contains "$TMPD/out" "host key $KEY is accessible by others" ||
 chmod 600 "$KEY"
 S local.spindle true </dev/null 2>"$TMPD/err"
 check_rc "ssh with the key 0600 again" 0 $? "$TMPD/err"
+# Its directory writable by others: the key could be replaced.
+chmod 770 "$CFG/gateway"
+S local.spindle true </dev/null >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh with a 0770 key directory" 255 $? "$TMPD/err"
+contains "$TMPD/err" "chmod 700 $CFG/gateway" ||
+    fail "ssh with a 0770 key directory: $(cat "$TMPD/err")"
+chmod 700 "$CFG/gateway"
+# A link in the key's place is not followed.
+mv "$KEY" "$KEY.real"
+ln -s "$KEY.real" "$KEY"
+S local.spindle true </dev/null >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh with the key a symbolic link" 255 $? "$TMPD/err"
+contains "$TMPD/err" "symbolic link" ||
+    fail "ssh with the key a symbolic link: $(cat "$TMPD/err")"
+rm "$KEY"
+mv "$KEY.real" "$KEY"
 
 # rekey: a new fingerprint; ssh refuses it (the pin is the old key) and
 # leaves the pin alone; --install pins the new one.
