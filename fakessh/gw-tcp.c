@@ -159,17 +159,18 @@ gw_keys_load(void)
 	char *path = config_path("authorized_keys");
 	struct stat st;
 	FILE *f = NULL;
-	int fd = -1;
+	int fd = -1, err = 0;
 
 	if (path != NULL)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1 || fstat(fd, &st) != 0) {
+		err = errno;
 		if (fd != -1)
 			close(fd);
 		if (gw_keys_read || gw_nkeys > 0)
 			log_warn("%s: %s: every TCP login refused",
 			    path != NULL ? path : "authorized_keys",
-			    path != NULL ? strerror(errno) : "no HOME");
+			    path != NULL ? strerror(err) : "no HOME");
 		gw_keys_free();
 		gw_keys_read = 0;
 		free(path);
