@@ -2,7 +2,9 @@
 # The gateway's limits, over its TCP listener: with gateway-max-startups
 # 10, ten idle connections get the banner and the 11th is closed at once;
 # not authenticated within gateway-login-grace (3 s here), they are
-# closed; 64 channels on one connection (the default) and the 65th is
+# closed; with gateway-max-connections 12, three logged in and nine idle,
+# the 13th is closed; six keys refused end a connection (the right one
+# offered seventh is too late, second it is not); 64 channels on one connection (the default) and the 65th is
 # refused, then one closed lets the next open; a client killed with -9
 # mid-command takes its remote command with it within 2 s and leaves
 # the gateway no connection.
@@ -11,6 +13,7 @@ command -v ss >/dev/null 2>&1 || skip "ss (iproute2) is not installed"
 T0=$(date +%s.%N)
 GRACE=3
 gwtcp_up "gateway-max-startups 10
+gateway-max-connections 12
 gateway-login-grace $GRACE
 route loc local"
 
@@ -36,6 +39,35 @@ timeout 60 $GWPY idle "$PORT" 10 "$GRACE" >"$TMPD/out" 2>&1 ||
 sed 's/^/  /' "$TMPD/out" >&2
 wait_conns 0 10 || fail "idle: $(conns) connections left"
 log "startups and grace: $(secs_since "$t") s"
+contains "$LOG" "connection refused: too many not yet authenticated" ||
+    fail "idle: the 11th's refusal is not in the log"
+
+# Connections in all: 3 logged in, then only 9 more.
+t=$(date +%s.%N)
+timeout 60 $GWPY full "$PORT" "$TMPD/k1" "$KH" loc 3 12 \
+    >"$TMPD/out" 2>&1 || fail "full: $(cat "$TMPD/out")"
+sed 's/^/  /' "$TMPD/out" >&2
+contains "$LOG" "connection refused: too many connections" ||
+    fail "full: the 13th's refusal is not in the log"
+wait_conns 0 10 || fail "full: $(conns) connections left"
+log "connections: $(secs_since "$t") s"
+
+# Authentication tries: six keys refused end the connection, so the
+# right one offered seventh does not get in.
+for i in 1 2 3 4 5 6; do
+	ssh-keygen -q -t ed25519 -N '' -f "$TMPD/w$i" </dev/null ||
+	    fail "ssh-keygen"
+done
+gwssh -i "$TMPD/w1" -i "$TMPD/w2" -i "$TMPD/w3" -i "$TMPD/w4" \
+    -i "$TMPD/w5" -i "$TMPD/w6" -i "$TMPD/k1" loc@127.0.0.1 'echo RAN' \
+    >"$TMPD/out" 2>"$TMPD/err"
+check_rc "seven keys, the last one right" 255 $? "$TMPD/err"
+[ -s "$TMPD/out" ] && fail "auth tries: the command ran"
+wait_line "$LOG" "too many authentication failures" 5 ||
+    fail "auth tries: not in the log: $(cat "$TMPD/err")"
+gwssh -i "$TMPD/w1" -i "$TMPD/k1" loc@127.0.0.1 'echo ran' \
+    >"$TMPD/out" 2>"$TMPD/err"
+check_rc "two keys, the last one right" 0 $? "$TMPD/err"
 
 # Channels on one connection.
 t=$(date +%s.%N)
