@@ -3,8 +3,9 @@
 # ssh-config`'s block, routes local and local+local: -L and -D (curl
 # --socks5-hostname to a name the far end resolves) to a python3 HTTP
 # server, -W to an echo server (half-closed: the answer comes after our
-# EOF), a refused target port (the local connection closed at once, the
-# daemon log saying why; -J sees the connection end before the banner),
+# EOF), a refused target port (the local connection closed at once, for
+# -L and -D, the daemon log saying why; -J sees the connection end before
+# the banner),
 # 50 connections at once; -R with a fixed port (a connection to the far
 # end's port reaches a server here, 50 at once; gone with the ssh), -R
 # added and cancelled through a ControlMaster, a port taken at the far
@@ -108,6 +109,13 @@ done
 grep -q "Connection refused" "$DAEMON_LOG" ||
     fail "the daemon log says nothing of the refusal"
 log "daemon log: $(grep 'Connection refused' "$DAEMON_LOG" | tail -1)"
+t=$(date +%s%N)
+curl -sS -m 20 --socks5-hostname "127.0.0.1:$DP" \
+    "http://localhost:$CLOSED/" 2>"$TMPD/x.err" &&
+    fail "-D to a closed port: curl got through"
+ms=$(ms_since "$t")
+log "-D to a closed port: curl failed in $ms ms: $(cat "$TMPD/x.err")"
+[ "$ms" -lt 10000 ] || fail "-D to a closed port: $ms ms to fail"
 alive "$LPID" || fail "-N -L: gone after a failed connection"
 
 # --- 50 connections at once through -L (one python3: 50 curls would
