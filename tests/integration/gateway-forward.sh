@@ -4,13 +4,13 @@
 # --socks5-hostname to a name the far end resolves) to a python3 HTTP
 # server, -W to an echo server (half-closed: the answer comes after our
 # EOF), a refused target port (the local connection closed at once, for
-# -L and -D, the daemon log saying why; -J sees the connection end before
-# the banner),
-# 50 connections at once; -R with a fixed port (a connection to the far
-# end's port reaches a server here, 50 at once; gone with the ssh), -R
-# added and cancelled through a ControlMaster, a port taken at the far
-# end logged, -R 0 refused with OpenSSH's words.  As root also `ssh -J
-# local.spindle` to a real sshd on loopback (lib-sshd.sh).
+# -L and -D, the daemon log saying why; -J sees the connection end
+# before the banner), 50 connections at once; -R with a fixed port (a
+# connection to the far end's port reaches a server here, 50 at once;
+# gone with the ssh), -R added and cancelled through a ControlMaster, a
+# port taken at the far end logged, -R 0 refused with OpenSSH's words.
+# As root also `ssh -J local.spindle` to a real sshd on loopback
+# (lib-sshd.sh).
 if [ "$(id -u)" = 0 ]; then
 	. "$(dirname "$0")/lib-sshd.sh"
 else
