@@ -68,9 +68,12 @@ check "key fingerprint as ssh-keygen -lf" "$FP" \
 check "status fingerprint" "$FP" "$(gw_fp)"
 
 # --install: the block, the pin, Include first in ~/.ssh/config (made
-# 0700/0600 when missing; an existing one keeps its lines and mode).
+# 0700/0600 when missing; an existing one keeps its other lines and its
+# mode).
 mkdir -m 700 "$HOME/.ssh"
-printf 'Host other\n    User nobody\n' >"$HOME/.ssh/config"
+# An Include of ours already there, but not first: moved.
+printf 'Host other\n    User nobody\ninclude = "%s"\n' "$CFG/ssh_config" \
+    >"$HOME/.ssh/config"
 chmod 640 "$HOME/.ssh/config"
 spn ssh-config --install >"$TMPD/out" 2>"$TMPD/err"
 check_rc "ssh-config --install" 0 $? "$TMPD/err"
