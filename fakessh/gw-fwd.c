@@ -28,7 +28,7 @@
 #include "gateway.h"
 
 #define GW_FWD_LISTEN_MAX	16	/* tcpip-forwards per connection */
-#define GW_FWD_PENDING_MAX	16	/* per connection: channels opening */
+#define GW_FWD_PENDING_MAX	64	/* per connection: channels opening */
 #define GW_FWD_OPEN_SECS	10	/* for the client to confirm one */
 #define GW_FWD_OPEN_POLL_US	2000	/* 0.10 has no open-confirmed
 					 * callback: ask again this often */
