@@ -100,6 +100,7 @@ fz_run(const uint8_t *b, size_t n)
 	    mask > (7 | SPN_CTL_SAY);
 	if (!bad) {
 		pk_init(&re);
+		setenv("SSH_AUTH_SOCK", s.agent != NULL ? s.agent : "", 1);
 		ctl_run_pack(&re, &s, &r, mask);
 		/* Without a term it was an older client's: no str at all. */
 		if (r.term == NULL)
