@@ -6,8 +6,8 @@
 # file: web = local+local): scp in SFTP mode (the default), 256 MiB each
 # way with checksums and the gateway's VmHWM, and `scp -O -r`; an sftp -b
 # batch (mkdir, put, ls, get, rename, rm, rmdir); rsync -a of 200 MiB and
-# 300 small files, a second run that sends nothing, one changed file, and
-# all of it back; git clone and push of a bare repository over
+# 300 small files, a second run that sends nothing, one changed file, the
+# small files back; git clone and push of a bare repository over
 # `web.spindle:PATH` with GIT_SSH_COMMAND and with core.sshCommand.
 # Every far end is this machine, so what arrived is compared directly.
 # The namespace world with ssh + sudo is gateway-netns.sh.

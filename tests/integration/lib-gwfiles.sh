@@ -231,7 +231,7 @@ EOF
 
 # gw_rsync HOST RDIR MB SMALL: rsync -a of an MB MiB file and SMALL small
 # files up, checksums equal; a second run transfers nothing; one small
-# file changed, only it goes; then all of it pulled back.
+# file changed, only it goes; then the small files pulled back.
 gw_rsync() {
 	_h=$1 _r=$2 _mb=$3 _n=$4
 	mkdir -p "$TMPD/rs/src/big" || fail "mkdir"
@@ -263,10 +263,12 @@ gw_rsync() {
 	    "$TMPD/rs/src/" "$_h:$_r/rs/"
 	check "rsync, one file changed: what went" "<f.st...... d3/f3" \
 	    "$(grep '^[<>]' "$TMPD/gw.out")"
+	# The small files back (the big one went both ways with scp).
+	rm -rf "$TMPD/rs/src/big"
 	_t=$(gw_now)
-	gw_run "rsync -a down" rsync -a -e "$GWSSH" "$_h:$_r/rs/" \
-	    "$TMPD/rs/back/"
-	log "rsync -a down from $_h in $(gw_since "$_t") s"
+	gw_run "rsync -a down" rsync -a --exclude=/big -e "$GWSSH" \
+	    "$_h:$_r/rs/" "$TMPD/rs/back/"
+	log "rsync -a down ($_n files) from $_h in $(gw_since "$_t") s"
 	check "rsync -a down: files" "$(gw_tree_sums "$TMPD/rs/src")" \
 	    "$(gw_tree_sums "$TMPD/rs/back")"
 	rm -rf "$TMPD/rs" "$_r/rs"
