@@ -4,7 +4,7 @@
 # prompt, no password, the host key pinned in spindle's known_hosts.
 # Over `local.spindle` (the route "local") and `web.spindle` (routes
 # file: web = local+local): scp in SFTP mode (the default), 256 MiB each
-# way with checksums and the gateway's VmHWM, and `scp -O -r`; an sftp -b
+# way compared byte for byte, the gateway's VmHWM, `scp -O -r`; an sftp -b
 # batch (mkdir, put, ls, get, rename, rm, rmdir); rsync -a of 200 MiB and
 # 300 small files, a second run that sends nothing, one changed file, the
 # small files back; git clone and push of a bare repository over
@@ -39,7 +39,7 @@ check "ssh web.spindle id -un" "$(id -un)" "$(cat "$TMPD/gw.out")"
 [ -s "$TMPD/gw.err" ] && fail "ssh web.spindle said: $(cat "$TMPD/gw.err")"
 
 t=$(gw_now)
-gw_scp web.spindle "$R" 256
+gw_scp local.spindle "$R" 256
 gw_hwm "after 256 MiB each way"
 log "scp: $(gw_since "$t") s in all"
 gw_sftp local.spindle "$R"
