@@ -18,7 +18,7 @@
     GATEWAY=$(cd "$(dirname "$SPINDLE")" && pwd)/spindle-gateway
 [ -x "$GATEWAY" ] ||
     skip "spindle-gateway is not built (configure found no libssh >= 0.10)"
-for _c in ssh scp sftp rsync git sha256sum; do
+for _c in ssh scp sftp rsync git sha256sum split cmp diff; do
 	command -v "$_c" >/dev/null 2>&1 || skip "$_c is not installed"
 done
 
@@ -69,8 +69,11 @@ gw_big() {
 gw_run() {
 	_gw=$1
 	shift
+	_gt=$(gw_now)
 	timeout -k 5 90 "$@" </dev/null >"$TMPD/gw.out" 2>"$TMPD/gw.err"
 	_grc=$?
+	# Slow steps say so (a loaded machine, or a gateway that stalls).
+	[ $(($(gw_now) - _gt)) -lt 1500 ] || log "  ($_gw: $(gw_since "$_gt") s)"
 	if [ "$_grc" != 0 ]; then
 		sed 's/^/  stdout: /' "$TMPD/gw.out" | head -n 20 >&2
 		sed 's/^/  stderr: /' "$TMPD/gw.err" | head -n 20 >&2
@@ -228,7 +231,7 @@ EOF
 	awk -v l="sftp> ls $_r/sftp" '$0 == l { on = 1; next }
 	    /^sftp> / { on = 0 } on' "$TMPD/gw.out" >"$TMPD/sftp/ls2"
 	check "sftp ls after rename" "$_r/sftp/b.bin" \
-	    "$(tr -s ' \t' '\n\n' <"$TMPD/sftp/ls2" | grep .)"
+	    "$(tr -s ' \t' '\n' <"$TMPD/sftp/ls2" | grep .)"
 	[ -e "$_r/sftp" ] && fail "sftp rm/rmdir: $_r/sftp is still there"
 	# A failing command fails the batch, with sftp's own words.
 	printf 'get %s/no-such %s/x\n' "$_r" "$TMPD/sftp" >"$TMPD/sftp/bad"
@@ -248,11 +251,16 @@ gw_rsync() {
 	_h=$1 _r=$2 _mb=$3 _n=$4
 	mkdir -p "$TMPD/rs/src/big" || fail "mkdir"
 	gw_big "$TMPD/rs/src/big/f" "$_mb"
+	# The small files: 10 directories, each its own file size (split:
+	# one process for each, not one per file).
 	_i=0
-	while [ "$_i" -lt "$_n" ]; do
-		_d=$TMPD/rs/src/d$((_i % 10))
-		[ -d "$_d" ] || mkdir "$_d"
-		head -c $((_i * 37 + 1)) /dev/urandom >"$_d/f$_i"
+	while [ "$_i" -lt 10 ]; do
+		_d=$TMPD/rs/src/d$_i
+		mkdir "$_d" || fail "mkdir $_d"
+		_sz=$((_i * 400 + 37))
+		head -c $((_sz * _n / 10)) /dev/urandom |
+		    (cd "$_d" && split -a 3 -d -b "$_sz" - f) ||
+		    fail "split failed"
 		_i=$((_i + 1))
 	done
 	_t=$(gw_now)
@@ -269,10 +277,10 @@ gw_rsync() {
 	grep -q '^[<>ch.][fdL]' "$TMPD/gw.out" &&
 	    fail "rsync again itemized changes: $(cat "$TMPD/gw.out")"
 	# One file changed: only it goes.
-	echo changed >>"$TMPD/rs/src/d3/f3"
+	echo changed >>"$TMPD/rs/src/d3/f003"
 	gw_run "rsync -a one changed" rsync -a -i -e "$GWSSH" \
 	    "$TMPD/rs/src/" "$_h:$_r/rs/"
-	check "rsync, one file changed: what went" "<f.st...... d3/f3" \
+	check "rsync, one file changed: what went" "<f.st...... d3/f003" \
 	    "$(grep '^[<>]' "$TMPD/gw.out")"
 	# The small files back (the big one went both ways with scp).
 	rm -rf "$TMPD/rs/src/big"
