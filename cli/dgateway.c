@@ -439,6 +439,7 @@ dgw_start_cb(evutil_socket_t fd, short what, void *arg)
 	if (dgw_ensure(why, sizeof why) != 0) {
 		log_warn("%s", why);
 		dgw_set_why(why);
+		dgw_restart_later();	/* the key may be mended */
 	}
 }
 
@@ -525,6 +526,7 @@ dgw_request(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 {
 	char why[512], *name = upk_str(u);
 	struct dgw_item *it;
+	struct stat st;
 	int fd = dconn_take_fd(c);
 
 	if (u->err || name == NULL || u->left != 0) {
@@ -533,6 +535,11 @@ dgw_request(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	}
 	if (fd < 0) {
 		dgw_status(c, m->id);
+		goto out;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		dgw_reply(c, m->id, 0, "gateway: what came is not a socket",
+		    255);
 		goto out;
 	}
 	if (!dgw_name_ok(name)) {
