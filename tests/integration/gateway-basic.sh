@@ -8,37 +8,21 @@
 # signal request (paramiko), never a prompt, spindle's known_hosts
 # untouched.
 . "$(dirname "$0")/lib.sh"
-GATEWAY=$(dirname "$SPINDLE")/spindle-gateway
-[ -x "$GATEWAY" ] ||
-    skip "no spindle-gateway built (configure found no libssh >= 0.10)"
-command -v ssh >/dev/null || skip "no OpenSSH client (ssh)"
+. "$(dirname "$0")/lib-gateway.sh"
 command -v sftp >/dev/null || skip "no OpenSSH client (sftp)"
 T0=$(date +%s)
-export SPINDLE_RUNTIME_DIR="$TMPD/rt"
-export XDG_CONFIG_HOME="$TMPD/config"
-cleanup() {
-	timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-}
-trap '_t=$?; cleanup; (exit $_t); _lib_cleanup' EXIT
-
-# The daemon first, with no variable of the ssh runs below: what they
-# send must come through the channel, not through its environment.
-spn daemon start >/dev/null || fail "daemon start"
-spn ssh-config >"$TMPD/ssh_config" 2>"$TMPD/err" ||
-    fail "ssh-config: $(cat "$TMPD/err")"
-contains "$TMPD/ssh_config" "ProxyUseFdpass yes" ||
-    fail "ssh-config: no fdpass: $(cat "$TMPD/ssh_config")"
-grep -qi "StrictHostKeyChecking *no" "$TMPD/ssh_config" &&
+contains "$SSHCFG" "ProxyUseFdpass yes" ||
+    fail "ssh-config: no fdpass: $(cat "$SSHCFG")"
+grep -qi "StrictHostKeyChecking *no" "$SSHCFG" &&
     fail "ssh-config turns host key checking off"
-# BatchMode: a prompt of any kind (host key, password) fails instead.
 S() {
-	timeout 30 ssh -F "$TMPD/ssh_config" -o BatchMode=yes "$@"
+	gw_ssh "$@"
 }
 
 # The first connection makes the host key and pins it: no prompt.
 S local.spindle true </dev/null 2>"$TMPD/err"
 check_rc "first connection" 0 $? "$TMPD/err"
-KH=$(sed -n 's/^ *UserKnownHostsFile *//p' "$TMPD/ssh_config" | head -1)
+KH=$(sed -n 's/^ *UserKnownHostsFile *//p' "$SSHCFG" | head -1)
 case $KH in "~/"*) KH=$(getent passwd "$(id -un)" | cut -d: -f6)/${KH#"~/"} ;; esac
 [ -s "$KH" ] || fail "no pinned known_hosts at '$KH'"
 KHSUM=$(cksum <"$KH")
@@ -97,7 +81,7 @@ check "route.spindle" "ok" \
 # The sftp subsystem (the far side's sftp-server); any other refused.
 echo "sftp-data-$$" >"$TMPD/src"
 printf 'get %s %s\npwd\n' "$TMPD/src" "$TMPD/got" >"$TMPD/batch"
-timeout 30 sftp -F "$TMPD/ssh_config" -o BatchMode=yes -b "$TMPD/batch" \
+timeout 30 sftp -F "$SSHCFG" -o BatchMode=yes -b "$TMPD/batch" \
     local.spindle >"$TMPD/out" 2>"$TMPD/err"
 check_rc "sftp -b" 0 $? "$TMPD/err"
 cmp -s "$TMPD/src" "$TMPD/got" || fail "sftp get: not the same file"
