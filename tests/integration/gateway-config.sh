@@ -126,6 +126,12 @@ NEW=$(gw_pid)
 contains "$TMPD/log" "gateway (pid $PID) killed by signal 9" ||
     contains "$TMPD/log" "gateway (pid $PID)" ||
     fail "daemon log: nothing about gateway $PID's death"
+# The gateway's own lines come through the daemon: stamped, each one.
+grep -q "^gateway: " "$TMPD/log" &&
+    fail "daemon log: gateway lines not the log's: $(grep "^gateway: " \
+    "$TMPD/log" | head -n 3)"
+grep -Eq "^[-0-9]+T[0-9:.]+Z spindle\[[0-9]+\]: [a-z]+: gateway: " \
+    "$TMPD/log" || fail "daemon log: no gateway line"
 
 # A host key others may read: refused, said by ssh (the ProxyCommand's
 # stderr), the daemon's log and `gateway status`.
@@ -146,6 +152,22 @@ contains "$TMPD/out" "host key $KEY is accessible by others" ||
 chmod 600 "$KEY"
 S local.spindle true </dev/null 2>"$TMPD/err"
 check_rc "ssh with the key 0600 again" 0 $? "$TMPD/err"
+# Its directory writable by others: the key could be replaced.
+chmod 770 "$CFG/gateway"
+S local.spindle true </dev/null >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh with a 0770 key directory" 255 $? "$TMPD/err"
+contains "$TMPD/err" "chmod 700 $CFG/gateway" ||
+    fail "ssh with a 0770 key directory: $(cat "$TMPD/err")"
+chmod 700 "$CFG/gateway"
+# A link in the key's place is not followed.
+mv "$KEY" "$KEY.real"
+ln -s "$KEY.real" "$KEY"
+S local.spindle true </dev/null >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh with the key a symbolic link" 255 $? "$TMPD/err"
+contains "$TMPD/err" "symbolic link" ||
+    fail "ssh with the key a symbolic link: $(cat "$TMPD/err")"
+rm "$KEY"
+mv "$KEY.real" "$KEY"
 
 # rekey: a new fingerprint; ssh refuses it (the pin is the old key) and
 # leaves the pin alone; --install pins the new one.
