@@ -34,7 +34,6 @@
 
 /* The daemon's bounds (cli/dforward.c DFWD_HOST_MAX, cli/daccept.c). */
 #define FZ_HOST_MAX	1024
-#define FZ_NAME_MAX	4096	/* a GATEWAY name: a host name or route */
 
 static struct pk	 re;
 
@@ -231,49 +230,6 @@ fz_accept(const uint8_t *b, size_t n)
 	ctl_spec_free(&s);
 }
 
-/* GATEWAY: str the name ssh was given ("web.spindle", "spindle"); the
- * same body from a client to the daemon and from the daemon to the
- * gateway. */
-static void
-fz_gateway(const uint8_t *b, size_t n)
-{
-	struct upk u;
-	char *name;
-
-	upk_init(&u, b, n);
-	if ((name = upk_str(&u)) == NULL)
-		return;
-	fz_str_ok(name, n);
-	if (strlen(name) <= FZ_NAME_MAX) {
-		pk_init(&re);
-		pk_str(&re, name);
-		fz_same(b, n - u.left);
-		pk_free(&re);
-	}
-	free(name);
-}
-
-/* ACCEPTED: u32 connection number, str the far peer. */
-static void
-fz_accepted(const uint8_t *b, size_t n)
-{
-	struct upk u;
-	uint32_t conn;
-	char *peer;
-
-	upk_init(&u, b, n);
-	conn = upk_u32(&u);
-	if ((peer = upk_str(&u)) == NULL)
-		return;
-	fz_str_ok(peer, n);
-	pk_init(&re);
-	pk_u32(&re, conn);
-	pk_str(&re, peer);
-	fz_same(b, n - u.left);
-	pk_free(&re);
-	free(peer);
-}
-
 /* The small ones: a sequence of u32 (u) and str (s) fields; "S" a
  * route spec. */
 static void
@@ -323,65 +279,51 @@ fz_fields(const uint8_t *b, size_t n, const char *layout)
 		ctl_spec_free(&s);
 }
 
+/*
+ * Each type's decoder: its own, or a layout for fz_fields.  GATEWAY: str
+ * the name ssh was given ("web.spindle", "spindle"), the same body from
+ * a client to the daemon and from the daemon to the gateway; ACCEPTED:
+ * u32 connection number, str the far peer (daemon -> gateway).
+ */
+static const struct {
+	uint32_t	 type;
+	void		(*fn)(const uint8_t *, size_t);
+	const char	*layout;
+} fz_types[] = {
+	{ SPN_CTL_RUN, fz_run, NULL },
+	{ SPN_CTL_FORWARD, fz_forward, NULL },
+	{ SPN_CTL_LISTEN, fz_listen, NULL },
+	{ SPN_CTL_ACCEPT, fz_accept, NULL },
+	{ SPN_CTL_GATEWAY, NULL, "s" },
+	{ SPN_CTL_ACCEPTED, NULL, "us" },
+	{ SPN_CTL_HELLO, NULL, "uusss" },
+	{ SPN_CTL_ERROR, NULL, "su" },
+	{ SPN_CTL_OK, NULL, "s" },
+	{ SPN_CTL_DOWN, NULL, "s" },
+	{ SPN_CTL_EXIT, NULL, "usuu" },
+	{ SPN_CTL_SIGNAL, NULL, "u" },
+	{ SPN_CTL_LS, NULL, "u" },
+	{ SPN_CTL_LISTENING, NULL, "u" },
+	{ SPN_CTL_WINCH, NULL, "uu" },
+	{ SPN_CTL_UP, NULL, "sS" },
+	{ SPN_CTL_CHECK, NULL, "S" },
+	{ SPN_CTL_INFO, NULL, "S" },
+	{ SPN_CTL_PING, NULL, "Suu" },
+	{ SPN_CTL_CONNECTED, NULL, "ss" },
+	{ SPN_CTL_DONE, NULL, "uuuus" },
+};
+
 static void
 fz_msg(const struct ctl_msg *m)
 {
-	switch (m->type) {
-	case SPN_CTL_RUN:
-		fz_run(m->body, m->len);
-		break;
-	case SPN_CTL_FORWARD:
-		fz_forward(m->body, m->len);
-		break;
-	case SPN_CTL_LISTEN:
-		fz_listen(m->body, m->len);
-		break;
-	case SPN_CTL_ACCEPT:
-		fz_accept(m->body, m->len);
-		break;
-	case SPN_CTL_GATEWAY:
-		fz_gateway(m->body, m->len);
-		break;
-	case SPN_CTL_ACCEPTED:
-		fz_accepted(m->body, m->len);
-		break;
-	case SPN_CTL_HELLO:
-		fz_fields(m->body, m->len, "uusss");
-		break;
-	case SPN_CTL_ERROR:
-		fz_fields(m->body, m->len, "su");
-		break;
-	case SPN_CTL_OK:
-	case SPN_CTL_DOWN:
-		fz_fields(m->body, m->len, "s");
-		break;
-	case SPN_CTL_EXIT:
-		fz_fields(m->body, m->len, "usuu");
-		break;
-	case SPN_CTL_SIGNAL:
-	case SPN_CTL_LS:
-	case SPN_CTL_LISTENING:
-		fz_fields(m->body, m->len, "u");
-		break;
-	case SPN_CTL_WINCH:
-		fz_fields(m->body, m->len, "uu");
-		break;
-	case SPN_CTL_UP:
-		fz_fields(m->body, m->len, "sS");
-		break;
-	case SPN_CTL_CHECK:
-	case SPN_CTL_INFO:
-		fz_fields(m->body, m->len, "S");
-		break;
-	case SPN_CTL_PING:
-		fz_fields(m->body, m->len, "Suu");
-		break;
-	case SPN_CTL_CONNECTED:
-		fz_fields(m->body, m->len, "ss");
-		break;
-	case SPN_CTL_DONE:
-		fz_fields(m->body, m->len, "uuuus");
-		break;
+	for (size_t i = 0; i < sizeof fz_types / sizeof fz_types[0]; i++) {
+		if (fz_types[i].type != m->type)
+			continue;
+		if (fz_types[i].fn != NULL)
+			fz_types[i].fn(m->body, m->len);
+		else
+			fz_fields(m->body, m->len, fz_types[i].layout);
+		return;
 	}
 }
 
