@@ -283,7 +283,7 @@ gw_rsync() {
 # gw_git HOST RDIR [INIT-CMD...]: a bare repository RDIR/repo.git (made
 # by INIT-CMD git ..., e.g. as its owner), cloned empty with
 # GIT_SSH_COMMAND, commit, push; cloned again with core.sshCommand, the
-# same; a push from the second and a pull into the first.
+# same; then (unless GW_GIT_SHORT=yes) gw_git_back.
 gw_git() {
 	_h=$1 _r=$2
 	shift 2
@@ -315,6 +315,16 @@ gw_git() {
 	check "second clone's HEAD" "$_first" "$(git -C two rev-parse HEAD)"
 	check "second clone's files" "$(gw_tree_sums one)" \
 	    "$(gw_tree_sums two)"
+	[ "${GW_GIT_SHORT:-no}" = yes ] || gw_git_back
+	"$@" git -C "$_r/repo.git" fsck >/dev/null 2>"$TMPD/err" ||
+	    fail "git fsck of the far repository: $(cat "$TMPD/err")"
+	log "git with $_h in $(gw_since "$_t") s"
+	rm -rf one two "$_r/repo.git"
+}
+
+# gw_git_back: a push from the second clone (its own core.sshCommand in
+# its config) and a pull into the first.
+gw_git_back() {
 	git -C two config core.sshCommand "$GWSSH"
 	echo more >>two/README
 	git -C two commit -q -a -m second || fail "git commit (two)"
@@ -323,8 +333,4 @@ gw_git() {
 	    git -C one pull -q --ff-only
 	check "pulled HEAD" "$(git -C two rev-parse HEAD)" \
 	    "$(git -C one rev-parse HEAD)"
-	"$@" git -C "$_r/repo.git" fsck >/dev/null 2>"$TMPD/err" ||
-	    fail "git fsck of the remote: $(cat "$TMPD/err")"
-	log "git clone, push, clone, push, pull with $_h in $(gw_since "$_t") s"
-	rm -rf one two "$_r/repo.git"
 }
