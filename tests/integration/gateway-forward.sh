@@ -4,8 +4,10 @@
 # far end resolves) to a python3 HTTP server, -W to an echo server
 # (half-closed: the answer comes after our EOF), -R with a fixed port
 # (a connection to the far end's port reaches a server here; gone with
-# the ssh), -R 0 refused with OpenSSH's words, a refused target port (the
-# local connection closed at once, the daemon log saying why), 50
+# the ssh; added and cancelled through a ControlMaster; a port taken at
+# the far end logged), -R 0 refused with OpenSSH's words, a refused target port (the
+# local connection closed at once, the daemon log saying why; -J sees
+# the connection end before the banner), 50
 # connections at once; routes local and local+local.  As root also
 # `ssh -J local.spindle` to a real sshd on loopback (lib-sshd.sh).
 if [ "$(id -u)" = 0 ]; then
@@ -208,6 +210,41 @@ check_rc "-R 0" 255 $? "$TMPD/r0.err"
 contains "$TMPD/r0.err" "remote port forwarding failed for listen port 0" ||
     fail "-R 0: $(cat "$TMPD/r0.err")"
 
+# --- -R added and cancelled on a live connection (ssh -O forward and
+# -O cancel through a ControlMaster: tcpip-forward, cancel-tcpip-forward).
+$SSH -M -S "$TMPD/cm" -N local.spindle 2>"$TMPD/cm.err" &
+CMPID=$!
+track $CMPID
+i=0
+while [ ! -S "$TMPD/cm" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+[ -S "$TMPD/cm" ] || fail "ControlMaster: $(cat "$TMPD/cm.err")"
+new_port
+RP=$PORT
+$SSH -S "$TMPD/cm" -O forward -R "$RP:127.0.0.1:$HP" local.spindle \
+    2>"$TMPD/o.err" || fail "ssh -O forward -R: $(cat "$TMPD/o.err")"
+listening "$RP" 20 || fail "-O forward -R: nothing listens on $RP"
+check "-O forward -R: curl" "hello-$$" \
+    "$(curl -sS -m 10 "http://127.0.0.1:$RP/")"
+$SSH -S "$TMPD/cm" -O cancel -R "$RP:127.0.0.1:$HP" local.spindle \
+    2>"$TMPD/o.err" || fail "ssh -O cancel -R: $(cat "$TMPD/o.err")"
+i=0
+while ss -Hltn "sport = :$RP" | grep -q . && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+ss -Hltn "sport = :$RP" | grep -q . && fail "-O cancel -R: still listening"
+alive "$CMPID" || fail "the ControlMaster went with the cancel"
+# A port taken at the far end: ssh was told yes (it had to be, at
+# once); the daemon log says why it failed.
+$SSH -S "$TMPD/cm" -O forward -R "$HP:127.0.0.1:$HP" local.spindle \
+    2>"$TMPD/o.err" || fail "ssh -O forward -R: $(cat "$TMPD/o.err")"
+wait_line "$DAEMON_LOG" "remote forward localhost:$HP failed: .*in use" 10 ||
+    fail "-R to a taken port: the daemon log says nothing"
+log "daemon log: $(grep "remote forward localhost:$HP failed" \
+    "$DAEMON_LOG" | tail -1)"
+$SSH -S "$TMPD/cm" -O exit local.spindle 2>/dev/null
+wait "$CMPID"
+
 # --- -L through local+local.
 new_port
 LP=$PORT
@@ -219,6 +256,15 @@ check "-L local+local: curl" "hello-$$" \
     "$(curl -sS -m 10 "http://127.0.0.1:$LP/")"
 kill -TERM "$LPID"
 wait "$LPID"
+
+# --- ProxyJump to a refused port: the channel was accepted, so ssh sees
+# the connection end before the banner, as from OpenSSH's sshd.
+t=$(date +%s%N)
+timeout 30 $SSH -J local.spindle -p "$CLOSED" 127.0.0.1 true 2>"$TMPD/jr.err"
+check_rc "-J to a refused port" 255 $? "$TMPD/jr.err"
+contains "$TMPD/jr.err" "kex_exchange_identification: Connection closed" ||
+    fail "-J to a refused port: $(cat "$TMPD/jr.err")"
+log "-J to a refused port: failed in $(ms_since "$t") ms"
 
 # --- ProxyJump through the gateway to a real sshd (root: lib-sshd.sh).
 if [ -n "${SSH_CFG:-}" ]; then
