@@ -97,6 +97,12 @@ chan_data(ssh_session s, ssh_channel c, void *data, uint32_t len,
 		return len;
 	if (ch->closing || ch->close_sent || (ch->started && ch->in == -1))
 		return len;
+	/* libssh keeps what a client sends past its window: len is all
+	 * it holds, and a client that ignores the window is gone. */
+	if (len > CHAN_STAGE_MAX) {
+		gw_conn_kill(ch->conn, "a channel overran its window");
+		return len;
+	}
 	if (!ch->started || ch->stage_len > 0) {
 		ch->held = len > 0;
 		return 0;
