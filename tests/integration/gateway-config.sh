@@ -126,6 +126,61 @@ NEW=$(gw_pid)
 contains "$TMPD/log" "gateway (pid $PID) killed by signal 9" ||
     contains "$TMPD/log" "gateway (pid $PID)" ||
     fail "daemon log: nothing about gateway $PID's death"
+# The gateway's own lines come through the daemon: stamped, each one.
+grep -q "^gateway: " "$TMPD/log" &&
+    fail "daemon log: gateway lines not the log's: $(grep "^gateway: " \
+    "$TMPD/log" | head -n 3)"
+grep -Eq "^[-0-9]+T[0-9:.]+Z spindle\[[0-9]+\]: [a-z]+: gateway: " \
+    "$TMPD/log" || fail "daemon log: no gateway line"
+
+# A gateway that reads nothing (stopped): what waits for it is bounded;
+# past that, clients are refused, and the daemon still answers.
+PID=$(gw_pid)
+kill -STOP "$PID"
+python3 - "$SPINDLE_RUNTIME_DIR/sock" 600 >"$TMPD/flood" 2>&1 <<'PY'
+import socket, struct, sys
+def u32(v): return struct.pack(">I", v)
+def frame(t, body): return u32(8 + len(body)) + u32(t) + u32(1) + body
+def reply(c):
+    buf = b""
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+        b = c.recv(65536)
+        if not b:
+            return None, ""
+        buf += b
+    t = struct.unpack(">I", buf[4:8])[0]
+    n = struct.unpack(">I", buf[12:16])[0] if len(buf) >= 16 else 0
+    return t, buf[16:16 + n].decode(errors="replace")
+name = b"flood.spindle"
+ok, refused, other, keep = 0, {}, {}, []
+for i in range(int(sys.argv[2])):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    a, b = socket.socketpair()
+    c.sendall(frame(1, u32(2)))
+    reply(c)
+    c.sendmsg([frame(23, u32(len(name)) + name)],
+              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", b.fileno()))])
+    b.close()
+    t, text = reply(c)
+    c.close()
+    if t == 3:      # OK
+        ok += 1
+        keep.append(a)
+    elif t == 2:
+        refused[text] = refused.get(text, 0) + 1
+    else:
+        other[t] = other.get(t, 0) + 1
+print("ok %d refused %s other %s" % (ok, refused, other))
+PY
+kill -9 "$PID"
+log "600 connections to a stopped gateway: $(cat "$TMPD/flood")"
+contains "$TMPD/flood" "'gateway: too many connections waiting for it; try again later'" ||
+    fail "no refusal past the queue: $(cat "$TMPD/flood")"
+contains "$TMPD/flood" "other {}" || fail "flood: $(cat "$TMPD/flood")"
+S local.spindle 'echo after-flood' </dev/null >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh after the flood" 0 $? "$TMPD/err"
+check "ssh after the flood" after-flood "$(cat "$TMPD/out")"
 
 # A host key others may read: refused, said by ssh (the ProxyCommand's
 # stderr), the daemon's log and `gateway status`.
@@ -146,6 +201,22 @@ contains "$TMPD/out" "host key $KEY is accessible by others" ||
 chmod 600 "$KEY"
 S local.spindle true </dev/null 2>"$TMPD/err"
 check_rc "ssh with the key 0600 again" 0 $? "$TMPD/err"
+# Its directory writable by others: the key could be replaced.
+chmod 770 "$CFG/gateway"
+S local.spindle true </dev/null >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh with a 0770 key directory" 255 $? "$TMPD/err"
+contains "$TMPD/err" "chmod 700 $CFG/gateway" ||
+    fail "ssh with a 0770 key directory: $(cat "$TMPD/err")"
+chmod 700 "$CFG/gateway"
+# A link in the key's place is not followed.
+mv "$KEY" "$KEY.real"
+ln -s "$KEY.real" "$KEY"
+S local.spindle true </dev/null >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh with the key a symbolic link" 255 $? "$TMPD/err"
+contains "$TMPD/err" "symbolic link" ||
+    fail "ssh with the key a symbolic link: $(cat "$TMPD/err")"
+rm "$KEY"
+mv "$KEY.real" "$KEY"
 
 # rekey: a new fingerprint; ssh refuses it (the pin is the old key) and
 # leaves the pin alone; --install pins the new one.
