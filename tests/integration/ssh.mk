@@ -63,3 +63,7 @@ INTEGRATION_TESTS += tests/integration/forward-netns.sh \
 	tests/integration/forward-bulk.sh
 EXTRA_DIST += tests/integration/forward-netns.sh \
 	tests/integration/forward-bulk.sh
+# The SSH gateway's file clients through the namespace world's
+# bastion+inner+sudo route (lib-gwfiles.sh).
+INTEGRATION_TESTS += tests/integration/gateway-netns.sh
+EXTRA_DIST += tests/integration/gateway-netns.sh
