@@ -82,6 +82,7 @@ struct gw_chan {
 static size_t chan_staged;	/* all channels' staging buffers */
 
 static void	chan_in_flush(struct gw_chan *);
+static void	chan_in_broken(struct gw_chan *);
 static void	chan_pump(struct gw_chan *, struct chan_out *);
 
 static int
@@ -109,13 +110,7 @@ chan_data(ssh_session s, ssh_channel c, void *data, uint32_t len,
 	}
 	n = write(ch->in, data, len);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		/* The command closed its stdin: the rest means nothing. */
-		log_debug("channel input: %s", strerror(errno));
-		event_del(ch->in_ev);
-		if (!ch->shared)
-			close(ch->in);
-		ch->in = -1;
-		ch->held = 0;
+		chan_in_broken(ch);
 		return len;
 	}
 	if (n < 0)
@@ -255,6 +250,39 @@ chan_stage_free(struct gw_chan *ch)
 	ch->stage_len = ch->stage_off = 0;
 }
 
+/* The command closed its stdin: the rest of the client's data is
+ * dropped (chan_data takes it without writing). */
+static void
+chan_in_broken(struct gw_chan *ch)
+{
+	log_debug("channel input: %s", strerror(errno));
+	event_del(ch->in_ev);
+	if (!ch->shared)
+		close(ch->in);
+	ch->in = -1;
+	chan_stage_free(ch);
+}
+
+/* No `in` (none, or broken): what libssh still holds is dropped, so
+ * that the window reopens and a client still sending is not stuck. */
+static void
+chan_in_discard(struct gw_chan *ch)
+{
+	static uint8_t sink[CHAN_CHUNK];
+	int n;
+
+	while (ch->held) {
+		/* Buffered there, so this processes no packet. */
+		if ((n = ssh_channel_poll(ch->ssh, 0)) <= 0)
+			break;
+		if (n > CHAN_CHUNK)
+			n = CHAN_CHUNK;
+		if (ssh_channel_read_nonblocking(ch->ssh, sink, n, 0) <= 0)
+			break;
+	}
+	ch->held = 0;
+}
+
 /* 0: all written; -1: `in` is full (or gone). */
 static int
 chan_stage_write(struct gw_chan *ch)
@@ -269,13 +297,7 @@ chan_stage_write(struct gw_chan *ch)
 		if (n < 0 && errno == EAGAIN)
 			return -1;
 		if (n < 0) {
-			log_debug("channel input: %s",
-			    strerror(errno));
-			event_del(ch->in_ev);
-			if (!ch->shared)
-				close(ch->in);
-			ch->in = -1;
-			chan_stage_free(ch);
+			chan_in_broken(ch);
 			return -1;
 		}
 		ch->stage_off += n;
@@ -528,7 +550,9 @@ gw_chan_after(struct gw_chan *ch)
 			chan_finish_output(ch);
 		goto close;
 	}
-	if (ch->in != -1 && ch->held && ch->stage_len == 0)
+	if (ch->in == -1 && ch->held)
+		chan_in_discard(ch);
+	else if (ch->in != -1 && ch->held && ch->stage_len == 0)
 		chan_in_flush(ch);
 	else if (ch->in != -1 && ch->client_eof && !ch->held &&
 	    ch->stage_len == 0)

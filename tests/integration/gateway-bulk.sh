@@ -77,8 +77,12 @@ down() {
 	_n=$1 _l=$2
 	shift 2
 	_t=$(now)
-	_got=$(gssh "$@" local.spindle "head -c $_n '$TMPD/data'" \
-	    2>"$TMPD/err-$_l-down" | sha256sum | cut -d' ' -f1)
+	# Into a file: into a pipe OpenSSH's client itself spends 4x the
+	# time copying its output buffer (perf; docs/notes/gwcore.md).
+	gssh "$@" local.spindle "head -c $_n '$TMPD/data'" \
+	    >"$TMPD/got" 2>"$TMPD/err-$_l-down"
+	_got=$(sha256sum <"$TMPD/got" | cut -d' ' -f1)
+	rm -f "$TMPD/got"
 	_want=$(want "$_n")
 	[ "$_got" = "$_want" ] || fail "$_l download: sha256 $_got, want" \
 	    "$_want: $(tail -n 3 "$TMPD/err-$_l-down")"
