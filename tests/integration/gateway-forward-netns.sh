@@ -36,17 +36,6 @@ HP=$SRV_PORT
 ns_serve http "$NI" 0.0.0.0 "$HP" http INNER || fail "HTTP server in $NI"
 log "world and servers up in $(elapsed "$T0") s"
 
-# listening PORT SECS: something accepts on 127.0.0.1:PORT here.
-listening() {
-	_end=$(( $(date +%s) + $2 ))
-	while :; do
-		curl -s -m 5 -o /dev/null "http://127.0.0.1:$1/"
-		[ $? != 7 ] && return 0
-		[ "$(date +%s)" -ge $_end ] && return 1
-		sleep 0.05
-	done
-}
-
 # --- -L, -D and a -L to a refused port on one connection.
 LP=$(free_port 300)
 DP=$(free_port 310)

@@ -44,26 +44,6 @@ else
 fi
 SSH="/usr/bin/ssh -F $CFG"
 
-NEXT_PORT=$((20000 + ($$ * 17) % 30000))
-new_port() {	# sets PORT: one no listener has (any address)
-	while :; do
-		NEXT_PORT=$((NEXT_PORT + 1))
-		[ $NEXT_PORT -gt 60000 ] && NEXT_PORT=20001
-		ss -Hltn "sport = :$NEXT_PORT" | grep -q . || break
-	done
-	PORT=$NEXT_PORT
-}
-# listening PORT [SECS]: something accepts on 127.0.0.1:PORT.
-listening() {
-	_end=$(( $(date +%s) + ${2:-0} ))
-	while :; do
-		curl -s -m 5 -o /dev/null "http://127.0.0.1:$1/"
-		[ $? != 7 ] && return 0
-		[ "$(date +%s)" -ge $_end ] && return 1
-		sleep 0.05
-	done
-}
-
 # The far side's servers: HTTP on $HP, an echo (until EOF) on $EP.
 mkdir "$TMPD/www" || fail "mkdir"
 echo "hello-$$" >"$TMPD/www/index.html"
@@ -81,24 +61,7 @@ S(("127.0.0.1", int(sys.argv[1])),
 track $!
 new_port
 EP=$PORT
-"$PY" -c '
-import socket, sys, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(64)
-def echo(c):
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        c.sendall(d)
-    c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=echo, args=(c,), daemon=True).start()
-' "$EP" &
-track $!
+echo_server "$EP"
 listening "$HP" 10 || fail "the HTTP server did not start"
 listening "$EP" 10 || fail "the echo server did not start"
 
@@ -195,12 +158,7 @@ check "-R: listener bound to loopback" "127.0.0.1:$RP" \
 kill -TERM "$RPID"
 wait "$RPID"
 t=$(date +%s%N)
-i=0
-while ss -Hltn "sport = :$RP" | grep -q . && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-ss -Hltn "sport = :$RP" | grep -q . && fail "-R: still listening after ssh"
+unlistened "$RP" || fail "-R: still listening after ssh"
 log "-R: far listener gone $(ms_since "$t") ms after the ssh"
 
 # --- -R 0: refused (its port is not known in time); OpenSSH's words.
@@ -227,12 +185,7 @@ check "-O forward -R: curl" "hello-$$" \
     "$(curl -sS -m 10 "http://127.0.0.1:$RP/")"
 $SSH -S "$TMPD/cm" -O cancel -R "$RP:127.0.0.1:$HP" local.spindle \
     2>"$TMPD/o.err" || fail "ssh -O cancel -R: $(cat "$TMPD/o.err")"
-i=0
-while ss -Hltn "sport = :$RP" | grep -q . && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-ss -Hltn "sport = :$RP" | grep -q . && fail "-O cancel -R: still listening"
+unlistened "$RP" || fail "-O cancel -R: still listening"
 alive "$CMPID" || fail "the ControlMaster went with the cancel"
 # A port taken at the far end: ssh was told yes (it had to be, at
 # once); the daemon log says why it failed.
