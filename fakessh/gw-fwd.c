@@ -28,7 +28,7 @@
 #include "gateway.h"
 
 #define GW_FWD_LISTEN_MAX	16	/* tcpip-forwards per connection */
-#define GW_FWD_PENDING_MAX	16	/* per connection: channels opening */
+#define GW_FWD_PENDING_MAX	64	/* per connection: channels opening */
 #define GW_FWD_OPEN_SECS	10	/* for the client to confirm one */
 #define GW_FWD_OPEN_POLL_US	2000	/* 0.10 has no open-confirmed
 					 * callback: ask again this often */
@@ -212,21 +212,15 @@ fail:
 	return 1;
 }
 
+/* Any other channel type gets libssh's refusal: direct-streamlocal
+ * among them, whose path 0.10 has no getter for. */
 int
 gw_fwd_open(struct gw_conn *c, ssh_message m)
 {
-	if (ssh_message_type(m) != SSH_REQUEST_CHANNEL_OPEN)
+	if (ssh_message_type(m) != SSH_REQUEST_CHANNEL_OPEN ||
+	    ssh_message_subtype(m) != SSH_CHANNEL_DIRECT_TCPIP)
 		return 1;
-	switch (ssh_message_subtype(m)) {
-	case SSH_CHANNEL_DIRECT_TCPIP:
-		return gw_fwd_direct(c, m);
-	case SSH_CHANNEL_UNKNOWN:
-		/* direct-streamlocal@openssh.com among others: 0.10 gives
-		 * no getter for its path. */
-		log_info("channel of an unsupported type refused");
-		return 1;
-	}
-	return 1;
+	return gw_fwd_direct(c, m);
 }
 
 static void

@@ -1,15 +1,16 @@
 #!/bin/sh
 # The gateway's tunnels with OpenSSH's own ssh, through `spindle
-# ssh-config`'s block: -L and -D (curl --socks5-hostname to a name the
-# far end resolves) to a python3 HTTP server, -W to an echo server
-# (half-closed: the answer comes after our EOF), -R with a fixed port
-# (a connection to the far end's port reaches a server here; gone with
-# the ssh; added and cancelled through a ControlMaster; a port taken at
-# the far end logged), -R 0 refused with OpenSSH's words, a refused target port (the
-# local connection closed at once, the daemon log saying why; -J sees
-# the connection end before the banner), 50
-# connections at once; routes local and local+local.  As root also
-# `ssh -J local.spindle` to a real sshd on loopback (lib-sshd.sh).
+# ssh-config`'s block, routes local and local+local: -L and -D (curl
+# --socks5-hostname to a name the far end resolves) to a python3 HTTP
+# server, -W to an echo server (half-closed: the answer comes after our
+# EOF), a refused target port (the local connection closed at once, for
+# -L and -D, the daemon log saying why; -J sees the connection end
+# before the banner), 50 connections at once; -R with a fixed port (a
+# connection to the far end's port reaches a server here, 50 at once;
+# gone with the ssh), -R added and cancelled through a ControlMaster, a
+# port taken at the far end logged, -R 0 refused with OpenSSH's words.
+# As root also `ssh -J local.spindle` to a real sshd on loopback
+# (lib-sshd.sh).
 if [ "$(id -u)" = 0 ]; then
 	. "$(dirname "$0")/lib-sshd.sh"
 else
@@ -108,14 +109,23 @@ done
 grep -q "Connection refused" "$DAEMON_LOG" ||
     fail "the daemon log says nothing of the refusal"
 log "daemon log: $(grep 'Connection refused' "$DAEMON_LOG" | tail -1)"
+t=$(date +%s%N)
+curl -sS -m 20 --socks5-hostname "127.0.0.1:$DP" \
+    "http://localhost:$CLOSED/" 2>"$TMPD/x.err" &&
+    fail "-D to a closed port: curl got through"
+ms=$(ms_since "$t")
+log "-D to a closed port: curl failed in $ms ms: $(cat "$TMPD/x.err")"
+[ "$ms" -lt 10000 ] || fail "-D to a closed port: $ms ms to fail"
 alive "$LPID" || fail "-N -L: gone after a failed connection"
 
 # --- 50 connections at once through -L (one python3: 50 curls would
 # cost seconds of process starts on a loaded machine).
-t=$(date +%s%N)
-out=$("$PY" -c '
+# parallel N PORT: N HTTP GETs at once to 127.0.0.1:PORT; "N good,
+# slowest S s" when each got the page.
+parallel() {
+	"$PY" -c '
 import sys, threading, time, urllib.request
-url, want = sys.argv[1], sys.argv[2]
+n, url, want = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 res = []
 def get():
     t = time.time()
@@ -124,7 +134,7 @@ def get():
     except Exception as e:
         b = str(e)
     res.append((b, time.time() - t))
-ts = [threading.Thread(target=get) for _ in range(50)]
+ts = [threading.Thread(target=get) for _ in range(n)]
 for x in ts:
     x.start()
 for x in ts:
@@ -132,11 +142,14 @@ for x in ts:
 bad = [b for b, _ in res if b != want]
 print("%d good, slowest %.2f s%s" % (len(res) - len(bad),
     max(d for _, d in res), (", " + bad[0]) if bad else ""))
-' "http://127.0.0.1:$LP/" "hello-$$")
+' "$1" "http://127.0.0.1:$2/" "hello-$$"
+}
+t=$(date +%s%N)
+out=$(parallel 50 "$LP")
 log "50 parallel connections through -L: $out, $(ms_since "$t") ms in all"
 case $out in
 "50 good"*) ;;
-*) fail "50 parallel connections: $out" ;;
+*) fail "50 parallel connections through -L: $out" ;;
 esac
 kill -TERM "$LPID"
 wait "$LPID"
@@ -155,6 +168,13 @@ check "-R: curl to the far end's port" "hello-$$" \
     "$(curl -sS -m 10 "http://127.0.0.1:$RP/")"
 check "-R: listener bound to loopback" "127.0.0.1:$RP" \
     "$(ss -Hltn "sport = :$RP" | awk '{ print $4 }')"
+t=$(date +%s%N)
+out=$(parallel 50 "$RP")
+log "50 parallel connections through -R: $out, $(ms_since "$t") ms in all"
+case $out in
+"50 good"*) ;;
+*) fail "50 parallel connections through -R: $out" ;;
+esac
 kill -TERM "$RPID"
 wait "$RPID"
 t=$(date +%s%N)
