@@ -5,11 +5,11 @@
 # by the test's own daemon; OpenSSH's clients reach it as NAME.spindle
 # with nothing but `spindle ssh-config`'s block.  ssh exec (`id -un` is
 # $U_W), scp both ways in both modes, an sftp batch, rsync -a up, again
-# (nothing sent) and down, git clone and push of a bare repository in
-# $U_W's home, every far file $U_W's.  A route whose sudo password the
-# daemon does not have: `spindle: hop 3 (...+sudo=$U_W): ...` on ssh's
-# stderr and status 255, nothing run; after `spindle up NAME
-# --password-file`, the same ssh works.
+# (nothing sent) and down, git clone, push and clone again of a bare
+# repository in $U_W's home, every far file $U_W's.  A route whose sudo
+# password the daemon does not have: `spindle: hop 3 (...+sudo=$U_W):
+# ...` on ssh's stderr and status 255, nothing run; after `spindle up
+# NAME --password-file`, the same ssh works.
 T0=$(date +%s%3N)
 NETNS_SUDO_PASSWORD=yes
 . "$(dirname "$0")/lib-netns.sh"
@@ -38,9 +38,10 @@ log "ssh gwn.spindle on the route up in $(gw_since "$t") s"
 check "logins to the bastion" 1 \
     "$(grep -c "Accepted publickey for $U_A " "$TMPD/log.$NB")"
 
-gw_scp gwn.spindle "$WH" 32
+gw_scp gwn.spindle "$WH" 16
 gw_sftp gwn.spindle "$WH"
 gw_rsync gwn.spindle "$WH" 16 300
+GW_GIT_SHORT=yes	# gateway-files.sh pushes and pulls back too
 gw_git gwn.spindle "$WH" runuser -u "$U_W" -- env HOME="$WH" \
     GIT_CONFIG_GLOBAL=/dev/null
 gw_hwm "after the files"

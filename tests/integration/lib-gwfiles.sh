@@ -65,15 +65,15 @@ gw_big() {
 }
 
 # gw_run WHAT CMD...: CMD under a timeout (90 s), its stdout in
-# $TMPD/gw.out, stderr in $TMPD/gw.err; fails unless status 0.
+# $TMPD/gw.out, stderr in $TMPD/gw.err; fails unless status 0; logs
+# how long it took.
 gw_run() {
 	_gw=$1
 	shift
 	_gt=$(gw_now)
 	timeout -k 5 90 "$@" </dev/null >"$TMPD/gw.out" 2>"$TMPD/gw.err"
 	_grc=$?
-	# Slow steps say so (a loaded machine, or a gateway that stalls).
-	[ $(($(gw_now) - _gt)) -lt 1500 ] || log "  ($_gw: $(gw_since "$_gt") s)"
+	log "  $_gw: $(gw_since "$_gt") s"
 	if [ "$_grc" != 0 ]; then
 		sed 's/^/  stdout: /' "$TMPD/gw.out" | head -n 20 >&2
 		sed 's/^/  stderr: /' "$TMPD/gw.err" | head -n 20 >&2
@@ -156,16 +156,12 @@ gw_scp() {
 	_h=$1 _r=$2 _mb=$3
 	mkdir -p "$TMPD/scp" || fail "mkdir"
 	gw_big "$TMPD/scp/big" "$_mb"
-	_t=$(gw_now)
-	gw_run "scp (SFTP) up" scp -q -F "$GW_CFG" "$TMPD/scp/big" \
+	gw_run "scp (SFTP) $_mb MiB up" scp -q -F "$GW_CFG" "$TMPD/scp/big" \
 	    "$_h:$_r/scp-big"
-	log "scp (SFTP) $_mb MiB up to $_h in $(gw_since "$_t") s"
 	gw_same "scp (SFTP) up" "$TMPD/scp/big" "$_r/scp-big"
 	gw_owned "$_r/scp-big"
-	_t=$(gw_now)
-	gw_run "scp (SFTP) down" scp -q -F "$GW_CFG" "$_h:$_r/scp-big" \
+	gw_run "scp (SFTP) $_mb MiB down" scp -q -F "$GW_CFG" "$_h:$_r/scp-big" \
 	    "$TMPD/scp/down"
-	log "scp (SFTP) $_mb MiB down from $_h in $(gw_since "$_t") s"
 	gw_same "scp (SFTP) down" "$TMPD/scp/big" "$TMPD/scp/down"
 	rm -f "$TMPD/scp/big" "$TMPD/scp/down" "$_r/scp-big"
 
@@ -174,7 +170,6 @@ gw_scp() {
 	head -c 3000000 /dev/urandom >"$TMPD/scp/dir/a.bin"
 	echo "hello from $TEST" >"$TMPD/scp/dir/sub/b.txt"
 	: >"$TMPD/scp/dir/sub/empty"
-	_t=$(gw_now)
 	gw_run "scp -O -r up" scp -O -q -r -F "$GW_CFG" "$TMPD/scp/dir" \
 	    "$_h:$_r/scp-dir"
 	check "scp -O -r up: files" "$(gw_tree_sums "$TMPD/scp/dir")" \
@@ -184,7 +179,6 @@ gw_scp() {
 	    "$TMPD/scp/back"
 	check "scp -O -r down: files" "$(gw_tree_sums "$TMPD/scp/dir")" \
 	    "$(gw_tree_sums "$TMPD/scp/back")"
-	log "scp -O -r up and down from $_h in $(gw_since "$_t") s"
 	# A missing remote file: scp says so and fails, in both modes.
 	for _m in "" -O; do
 		timeout -k 5 60 scp $_m -q -F "$GW_CFG" "$_h:$_r/no-such" \
@@ -215,9 +209,7 @@ rm $_r/sftp/b.bin
 ls -a $_r/sftp
 rmdir $_r/sftp
 EOF
-	_t=$(gw_now)
-	gw_run "sftp -b" sftp -F "$GW_CFG" -b "$TMPD/sftp/batch" "$_h"
-	log "sftp -b batch with $_h in $(gw_since "$_t") s"
+	gw_run "sftp -b with $_h" sftp -F "$GW_CFG" -b "$TMPD/sftp/batch" "$_h"
 	check "sftp get: checksum" "$(sha256sum <"$TMPD/sftp/a.bin")" \
 	    "$(sha256sum <"$TMPD/sftp/a.got")"
 	# What ls listed at each step (the local !sha256sum saw the renamed
@@ -263,10 +255,8 @@ gw_rsync() {
 		    fail "split failed"
 		_i=$((_i + 1))
 	done
-	_t=$(gw_now)
-	gw_run "rsync -a up" rsync -a -e "$GWSSH" "$TMPD/rs/src/" \
+	gw_run "rsync -a up ($_mb MiB + $_n files)" rsync -a -e "$GWSSH" "$TMPD/rs/src/" \
 	    "$_h:$_r/rs/"
-	log "rsync -a up ($_mb MiB + $_n files) to $_h in $(gw_since "$_t") s"
 	gw_same "rsync -a up" "$TMPD/rs/src" "$_r/rs"
 	gw_owned "$_r/rs"
 	# Again: nothing to send.
@@ -284,10 +274,8 @@ gw_rsync() {
 	    "$(grep '^[<>]' "$TMPD/gw.out")"
 	# The small files back (the big one went both ways with scp).
 	rm -rf "$TMPD/rs/src/big"
-	_t=$(gw_now)
-	gw_run "rsync -a down" rsync -a --exclude=/big -e "$GWSSH" \
+	gw_run "rsync -a down ($_n files)" rsync -a --exclude=/big -e "$GWSSH" \
 	    "$_h:$_r/rs/" "$TMPD/rs/back/"
-	log "rsync -a down ($_n files) from $_h in $(gw_since "$_t") s"
 	gw_same "rsync -a down" "$TMPD/rs/src" "$TMPD/rs/back"
 	rm -rf "$TMPD/rs" "$_r/rs"
 }
@@ -295,7 +283,7 @@ gw_rsync() {
 # gw_git HOST RDIR [INIT-CMD...]: a bare repository RDIR/repo.git (made
 # by INIT-CMD git ..., e.g. as its owner), cloned empty with
 # GIT_SSH_COMMAND, commit, push; cloned again with core.sshCommand, the
-# same; a push from the second and a pull into the first.
+# same; then (unless GW_GIT_SHORT=yes) gw_git_back.
 gw_git() {
 	_h=$1 _r=$2
 	shift 2
@@ -327,6 +315,16 @@ gw_git() {
 	check "second clone's HEAD" "$_first" "$(git -C two rev-parse HEAD)"
 	check "second clone's files" "$(gw_tree_sums one)" \
 	    "$(gw_tree_sums two)"
+	[ "${GW_GIT_SHORT:-no}" = yes ] || gw_git_back
+	"$@" git -C "$_r/repo.git" fsck >/dev/null 2>"$TMPD/err" ||
+	    fail "git fsck of the far repository: $(cat "$TMPD/err")"
+	log "git with $_h in $(gw_since "$_t") s"
+	rm -rf one two "$_r/repo.git"
+}
+
+# gw_git_back: a push from the second clone (its own core.sshCommand in
+# its config) and a pull into the first.
+gw_git_back() {
 	git -C two config core.sshCommand "$GWSSH"
 	echo more >>two/README
 	git -C two commit -q -a -m second || fail "git commit (two)"
@@ -335,8 +333,4 @@ gw_git() {
 	    git -C one pull -q --ff-only
 	check "pulled HEAD" "$(git -C two rev-parse HEAD)" \
 	    "$(git -C one rev-parse HEAD)"
-	"$@" git -C "$_r/repo.git" fsck >/dev/null 2>"$TMPD/err" ||
-	    fail "git fsck of the remote: $(cat "$TMPD/err")"
-	log "git clone, push, clone, push, pull with $_h in $(gw_since "$_t") s"
-	rm -rf one two "$_r/repo.git"
 }
