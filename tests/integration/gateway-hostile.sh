@@ -6,7 +6,8 @@
 # as a time-wait one, which sock_diag reports as uid 0 -- root's own --
 # and what it had sent would reach libssh's parser.  For anyone: a
 # client sending SSH_MSG_USERAUTH_SUCCESS itself (CVE-2018-10933) gets
-# no channel; 200 connections leave no fd behind in the gateway.
+# no channel; 200 connections leave no fd behind in the gateway; -R
+# naming a non-loopback address is bound, and warned about in the log.
 . "$(dirname "$0")/lib-gwtcp.sh"
 T0=$(date +%s.%N)
 V6=""
@@ -151,4 +152,31 @@ after=$(fds)
     "$after after 200 connections: $(ls -l "/proc/$GWPID/fd")"
 log "gateway fds: $before before 200 connections ($(secs_since "$t") s)," \
     "$after after"
+# -R naming an address binds that one at the far end (sshd's GatewayPorts
+# clientspecified), and says so: others may reach it there.
+cat >"$TMPD/fwd.py" <<'EOF'
+import socket, sys, paramiko
+port, key, kh = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.socket()
+s.bind(("0.0.0.0", 0))
+rport = s.getsockname()[1]
+s.close()
+c = paramiko.SSHClient()
+c.load_host_keys(kh)
+c.set_missing_host_key_policy(paramiko.RejectPolicy())
+c.connect("127.0.0.1", port, "loc", key_filename=key, look_for_keys=False,
+          allow_agent=False, timeout=10)
+t = c.get_transport()
+t.request_port_forward("0.0.0.0", rport)
+print(rport)
+t.cancel_port_forward("0.0.0.0", rport)
+c.close()
+EOF
+timeout 60 $PY "$TMPD/fwd.py" "$PORT" "$TMPD/k1" "$KH" >"$TMPD/out" 2>&1 ||
+    fail "-R 0.0.0.0: $(cat "$TMPD/out")"
+rport=$(tail -1 "$TMPD/out")
+w="remote forward 0.0.0.0:$rport: binds 0.0.0.0 at the far end"
+wait_line "$LOG" "$w, not only its loopback" 10 ||
+    fail "-R 0.0.0.0:$rport: no warning: $(tail -3 "$LOG")"
+log "-R 0.0.0.0:$rport: warned"
 log "passed in $(secs_since "$T0") s"
