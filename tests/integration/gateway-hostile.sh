@@ -179,4 +179,39 @@ w="remote forward 0.0.0.0:$rport: binds 0.0.0.0 at the far end"
 wait_line "$LOG" "$w, not only its loopback" 10 ||
     fail "-R 0.0.0.0:$rport: no warning: $(tail -3 "$LOG")"
 log "-R 0.0.0.0:$rport: warned"
+
+# A pty larger than a terminal's 16 bits is the largest, not a wrap
+# (70000 would be 4464), at the start and on a window change.
+cat >"$TMPD/pty.py" <<'EOF'
+import sys, paramiko
+port, key, kh = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+c = paramiko.SSHClient()
+c.load_host_keys(kh)
+c.set_missing_host_key_policy(paramiko.RejectPolicy())
+c.connect("127.0.0.1", port, "loc", key_filename=key, look_for_keys=False,
+          allow_agent=False, timeout=10)
+for resize in (False, True):
+    ch = c.get_transport().open_session(timeout=10)
+    ch.get_pty(width=70000 if not resize else 80, height=70000)
+    if resize:
+        ch.exec_command("echo go; read x; stty size")
+        while b"go" not in ch.recv(1024):
+            pass
+        ch.resize_pty(width=70000, height=2**31 - 1)
+        ch.sendall(b"\n")
+    else:
+        ch.exec_command("stty size")
+    out = b""
+    while True:
+        d = ch.recv(1024)
+        if not d:
+            break
+        out += d
+    print(out.decode().split("\n")[-2].strip())
+c.close()
+EOF
+timeout 60 $PY "$TMPD/pty.py" "$PORT" "$TMPD/k1" "$KH" >"$TMPD/out" 2>&1 ||
+    fail "pty 70000: $(cat "$TMPD/out")"
+check "pty 70000x70000, then resized" "65535 65535
+65535 65535" "$(cat "$TMPD/out")"
 log "passed in $(secs_since "$T0") s"
