@@ -12,9 +12,6 @@
 # gateway-tcp.py's modes.)
 . "$(dirname "$0")/lib-gwtcp.sh"
 T0=$(date +%s.%N)
-V6=""
-$PY -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
-    2>/dev/null && V6="gateway-listen [::1]:PORT"
 gwtcp_up "$V6
 route loc local"
 GWPID=$(sed -n 's/.*gateway started, pid \([0-9]*\).*/\1/p' "$LOG" | tail -1)
