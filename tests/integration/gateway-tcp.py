@@ -32,7 +32,7 @@
 #       -R 0.0.0.0:P (P a free port here) asked and cancelled; prints P
 #   bigpty PORT KEY KNOWN_HOSTS ROUTE
 #       `stty size` of a 70000x70000 pty, then of one resized to
-#       70000x2^31-1
+#       70000x2^31-1 right after its exec
 import hashlib, os, socket, sys, threading, time
 
 import paramiko
@@ -335,12 +335,9 @@ def bigpty(args):
         ch = c.get_transport().open_session(timeout=10)
         ch.get_pty(width=80 if resize else 70000, height=70000)
         if resize:
-            # Once it runs: a resize before would race its start.
-            ch.exec_command("echo go; read x; stty size")
-            while b"go" not in ch.recv(1024):
-                pass
+            # At once: the route may not run it yet.
+            ch.exec_command("sleep 1; stty size")
             ch.resize_pty(width=70000, height=2**31 - 1)
-            ch.sendall(b"\n")
         else:
             ch.exec_command("stty size")
         out = b""
