@@ -22,6 +22,8 @@ struct xcl {
 	int		 code;		/* -2 while running */
 	int		 sig;		/* that killed the process */
 	int		 pending_sig;	/* asked for before STARTED */
+	int		 pending_winch;	/* a size came before STARTED */
+	uint32_t	 rows, cols;	/* that size */
 	int		 abandoned;	/* freed before STARTED */
 	char		*error;
 	exec_done_fn	*done;
@@ -136,6 +138,8 @@ xcl_reply(struct rt *rt, const struct rt_msg *m, void *arg)
 		xcl_started(x, &u);
 		if (x->pending_sig != 0)
 			exec_signal(x, x->pending_sig);
+		if (x->pending_winch)
+			exec_winch(x, x->rows, x->cols);
 		return 1;
 	}
 	a = upk_u32(&u);
@@ -215,6 +219,13 @@ exec_winch(struct xcl *x, uint32_t rows, uint32_t cols)
 	uint8_t b[8] = { rows >> 24, rows >> 16, rows >> 8, rows,
 	    cols >> 24, cols >> 16, cols >> 8, cols };
 
+	/* Not started yet (a gateway client resizes right after its
+	 * exec): the pty gets the last size as soon as it is. */
+	if (x->ctl == 0 && x->code == -2 && x->call != 0) {
+		x->pending_winch = 1;
+		x->rows = rows;
+		x->cols = cols;
+	}
 	if (x->ctl != 0 && x->code == -2)
 		rt_send(x->rt, SPN_K_WINCH, x->ctx, x->ctl, 0, b, sizeof b);
 }

@@ -69,6 +69,14 @@ gw_exec_signum(const char *name)
 	return 0;
 }
 
+/* A terminal's size has 16 bits: past them, the largest, not a wrap
+ * (sshd wraps: 70000 columns would be 4464). */
+static int
+gw_exec_dim(int n)
+{
+	return n > 65535 ? 65535 : n;
+}
+
 /* The end: tell the client (a line on its stderr first, if any). */
 static void
 gw_exec_end(struct gw_exec *e, int status, const char *sig, const char *err)
@@ -285,8 +293,8 @@ gw_exec_pty_cb(ssh_session s, ssh_channel ch, const char *term, int cols,
 	    rows < 0 || strlen(term) > SPN_EXEC_TERM_MAX)
 		return -1;
 	e->req.flags |= SPN_EXEC_PTY;
-	e->req.rows = rows;
-	e->req.cols = cols;
+	e->req.rows = gw_exec_dim(rows);
+	e->req.cols = gw_exec_dim(cols);
 	/* (An empty TERM: the far side's default.) */
 	e->req.term = *term != '\0' ? xstrdup(term) : NULL;
 	return 0;
@@ -305,6 +313,8 @@ gw_exec_winch_cb(ssh_session s, ssh_channel ch, int cols, int rows,
 	(void)py;
 	if (cols < 0 || rows < 0 || !(e->req.flags & SPN_EXEC_PTY))
 		return -1;
+	rows = gw_exec_dim(rows);
+	cols = gw_exec_dim(cols);
 	if (e->ctl == NULL) {
 		/* Not running yet: the RUN takes the latest. */
 		e->req.rows = rows;

@@ -515,6 +515,12 @@ gw_fwd_listen(struct gw_conn *c, const char *addr, int port)
 	/* Loopback unless an address was named, as sshd's GatewayPorts
 	 * no; OpenSSH asks "localhost" when none was given. */
 	bind = (*addr == '\0' || strcmp(addr, "localhost") == 0) ? "" : addr;
+	/* Named, it is bound (GatewayPorts clientspecified): others at the
+	 * far end may reach it then, which deserves a line. */
+	if (*bind != '\0' && strcmp(bind, "127.0.0.1") != 0 &&
+	    strcmp(bind, "::1") != 0 && strcmp(bind, "[::1]") != 0)
+		log_warn("remote forward %s: binds %s at the far end, not only "
+		    "its loopback", what, bind);
 	pk_u32(&pk, SPN_FWD_DIRECT);
 	pk_u32(&pk, SPN_FWD_F_PASS);
 	pk_str(&pk, bind);

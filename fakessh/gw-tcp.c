@@ -326,6 +326,15 @@ gw_tcp_peer_uid(int fd, const struct sockaddr_storage *peer, uid_t *uid,
 		snprintf(why, whylen, "sock_diag: not the socket asked for");
 		return -1;
 	}
+	/*
+	 * No inode: no process holds that end any more.  A peer that sent
+	 * and closed before we looked is a time-wait socket by now, whose
+	 * idiag_uid is 0 whoever made it: root's gateway would take it.
+	 */
+	if (m->idiag_inode == 0) {
+		snprintf(why, whylen, "sock_diag: the peer's socket is closed");
+		return -1;
+	}
 	*uid = m->idiag_uid;
 	return 0;
 }

@@ -17,8 +17,22 @@
 #   full PORT KEY KNOWN_HOSTS ROUTE NAUTH MOST
 #       NAUTH logged in, then idle ones up to MOST in all, each with the
 #       banner; the one after is closed without one
-#   banner PORT
+#   banner PORT [HOST]
 #       "banner SSH-2.0-..." or "closed" (EOF without a byte), 10 s
+# and for gateway-hostile.sh:
+#   blind PORT
+#       a banner sent, the socket closed at once, nothing read
+#   preauth PORT
+#       "none" refused on TCP; a client-sent USERAUTH_SUCCESS gets no
+#       channel (CVE-2018-10933)
+#   many PORT KEY KNOWN_HOSTS ROUTE N
+#       N connections dropped after the banner, N logged in (every
+#       tenth running `true`)
+#   rfwd PORT KEY KNOWN_HOSTS ROUTE
+#       -R 0.0.0.0:P (P a free port here) asked and cancelled; prints P
+#   bigpty PORT KEY KNOWN_HOSTS ROUTE
+#       `stty size` of a 70000x70000 pty, then of one resized to
+#       70000x2^31-1 right after its exec
 import hashlib, os, socket, sys, threading, time
 
 import paramiko
@@ -240,7 +254,8 @@ def full(args):
 
 
 def banner(args):
-    s = socket.create_connection(("127.0.0.1", int(args[0])), timeout=10)
+    host = args[1] if len(args) > 1 else "127.0.0.1"
+    s = socket.create_connection((host, int(args[0])), timeout=10)
     b = read_banner(s, 10)
     if b is None:
         print("open, nothing read in 10 s")
@@ -250,5 +265,92 @@ def banner(args):
         print("banner %s" % b.decode(errors="replace").strip())
 
 
+def blind(args):
+    s = socket.create_connection(("127.0.0.1", int(args[0])), timeout=10)
+    s.sendall(b"SSH-2.0-hostile\r\n")
+    s.close()
+    print("sent")
+
+
+def preauth(args):
+    def transport():
+        s = socket.create_connection(("127.0.0.1", int(args[0])), 10)
+        t = paramiko.Transport(s)
+        t.start_client(timeout=10)
+        return t
+
+    t = transport()
+    try:
+        t.auth_none("loc")
+        die("auth none taken on TCP")
+    except paramiko.BadAuthenticationType as e:
+        if e.allowed_types != ["publickey"]:
+            die("methods offered: %r" % e.allowed_types)
+        print("ok none refused, allowed: publickey")
+    t.close()
+    t = transport()
+    m = paramiko.Message()
+    m.add_byte(paramiko.common.cMSG_USERAUTH_SUCCESS)
+    t._send_message(m)
+    try:
+        ch = t.open_session(timeout=5)
+        ch.exec_command("echo RAN")
+        die("a channel without authentication: %r" % ch.recv(100))
+    except (paramiko.SSHException, EOFError, OSError) as e:
+        print("ok USERAUTH_SUCCESS from the client: no channel (%s)" %
+              type(e).__name__)
+    t.close()
+
+
+def many(args):
+    port, key, kh, route, n = args
+    for i in range(int(n)):
+        s = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+        s.recv(10)
+        s.close()
+        c = connect(port, key, kh, route)
+        if i % 10 == 0:
+            c.exec_command("true")[1].channel.recv_exit_status()
+        c.close()
+    print("ok %d connections" % (2 * int(n)))
+
+
+def rfwd(args):
+    port, key, kh, route = args
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+    rport = s.getsockname()[1]
+    s.close()
+    c = connect(port, key, kh, route)
+    t = c.get_transport()
+    t.request_port_forward("0.0.0.0", rport)
+    t.cancel_port_forward("0.0.0.0", rport)
+    c.close()
+    print(rport)
+
+
+def bigpty(args):
+    c = connect(*args)
+    for resize in (False, True):
+        ch = c.get_transport().open_session(timeout=10)
+        ch.get_pty(width=80 if resize else 70000, height=70000)
+        if resize:
+            # At once: the route may not run it yet.
+            ch.exec_command("sleep 1; stty size")
+            ch.resize_pty(width=70000, height=2**31 - 1)
+        else:
+            ch.exec_command("stty size")
+        out = b""
+        while True:
+            d = ch.recv(1024)
+            if not d:
+                break
+            out += d
+        print(out.decode().split("\n")[-2].strip())
+    c.close()
+
+
 {"client": client, "reject": reject, "denied": denied,
- "channels": channels, "idle": idle, "full": full, "banner": banner}[sys.argv[1]](sys.argv[2:])
+ "channels": channels, "idle": idle, "full": full, "banner": banner,
+ "blind": blind, "preauth": preauth, "many": many, "rfwd": rfwd,
+ "bigpty": bigpty}[sys.argv[1]](sys.argv[2:])

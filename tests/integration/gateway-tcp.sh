@@ -15,9 +15,6 @@
 . "$(dirname "$0")/lib-gwtcp.sh"
 T0=$(date +%s.%N)
 # [::1] too, where loopback has IPv6.
-V6=""
-$PY -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
-    2>/dev/null && V6="gateway-listen [::1]:PORT"
 gwtcp_up "$V6
 route loc local"
 log "gateway listening on 127.0.0.1:$PORT after $(secs_since "$T0") s"

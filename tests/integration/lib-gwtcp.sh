@@ -10,7 +10,8 @@
 # k2 (not) in $TMPD, spindle's known_hosts (ssh-config --install), starts the daemon (which
 # starts the gateway, since it has a listener) and waits until the
 # gateway listens; another port when that one was taken meanwhile.
-# Sets PORT, KH (spindle's known_hosts), LOG (the daemon's log).
+# Sets PORT, KH (spindle's known_hosts), LOG (the daemon's log); V6 is
+# set on sourcing (below).
 # gwssh ARGS...: OpenSSH's ssh at the listener with spindle's
 # known_hosts, strictly, no config, agent or password prompt; 60 s.
 . "$(dirname "$0")/lib.sh"
@@ -37,6 +38,12 @@ daemon_stop_on_exit
 secs_since() {
 	awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
 }
+
+# V6: a gateway-listen line for [::1] (PORT in it) where loopback has
+# IPv6, else empty: for gwtcp_up.
+V6=""
+$PY -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
+    2>/dev/null && V6="gateway-listen [::1]:PORT"
 
 # gwssh_opts: ssh's options for that (no blanks in $TMPD: mktemp's).
 gwssh_opts() {
