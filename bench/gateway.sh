@@ -63,9 +63,9 @@ load0=$(uptime)
 t_start=$(date +%s)
 
 # The gateway's host key, known_hosts and ssh_config: this run's own.
-XDG_CONFIG_HOME=$TMPD/config
-export XDG_CONFIG_HOME
-mkdir -m 0700 "$XDG_CONFIG_HOME"
+XDG_CONFIG_HOME=$TMPD/config HOME=$TMPD/home
+export XDG_CONFIG_HOME HOME
+mkdir -m 0700 "$XDG_CONFIG_HOME" "$HOME"
 
 # OpenSSH: the master, through the jump.
 CM=$TMPD/cm
