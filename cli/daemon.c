@@ -861,6 +861,7 @@ static const struct {
 	{ SPN_CTL_WINCH, 0, dconn_winch },
 	{ SPN_CTL_LISTEN, 1, dremote_listen },
 	{ SPN_CTL_ACCEPT, 1, daccept_request },
+	{ SPN_CTL_GATEWAY, 1, dgw_request },
 };
 
 static void
@@ -1410,6 +1411,7 @@ daemon_serve(int ready_fd)
 	dremote_init(d_master);
 	dfwd_init(d_master);
 	daccept_init(d_master);
+	dgw_init(d_master);
 	d_listen_ev = event_new(master_base(d_master), lfd,
 	    EV_READ | EV_PERSIST, daemon_accept_cb, NULL);
 	event_add(d_listen_ev, NULL);
@@ -1420,6 +1422,7 @@ daemon_serve(int ready_fd)
 		close(ready_fd);
 	}
 	event_base_dispatch(master_base(d_master));
+	dgw_shutdown();
 	daccept_shutdown();
 	dfwd_shutdown();
 	dr_shutdown();

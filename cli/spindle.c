@@ -26,6 +26,8 @@ static const struct cmd_entry *cmds[] = {
 	&cmd_daemon_entry,
 	&cmd_fakessh_bin_entry,
 	&cmd_exec_entry,
+	&cmd_gateway_entry,
+	&cmd_ssh_config_entry,
 };
 
 #define OPT_VERSION	512

@@ -72,4 +72,24 @@ void		 fwd_stop(pid_t);
 /* shim.c */
 int		 shim_main(int, char **);
 
+/* session.c: what the shim and the gateway both do as sshd does */
+#define SESSION_ENV_MAX	64	/* variables a session sets (sshd: 1000) */
+#define SESSION_ENV_LEN	4096	/* NAME=VALUE */
+extern const char session_sftp[];
+int		 session_env_accepted(const char *);
+
+/*
+ * hostkey.c: the gateway's host key file, checked the same way by the
+ * daemon (before it hands spindle-gateway a client) and by the gateway
+ * (before it loads it): ours, a regular file, read and written by
+ * nobody else, in a directory nobody else may write.
+ */
+#define HOSTKEY_NAME	"gateway/ssh_host_ed25519_key"
+char		*hostkey_path(void);
+/* 0 and, with fd, the file open; 1: there is none yet; -1 (the file)
+ * or -2 (its directory) and why, naming the file and the fix. */
+int		 hostkey_open(const char *, int *, char *, size_t);
+/* Make the directories up to the key's, 0700.  -1 and why. */
+int		 hostkey_mkdir(const char *, char *, size_t);
+
 #endif

@@ -11,6 +11,8 @@
 #ifndef SPN_GATEWAY_H
 #define SPN_GATEWAY_H
 
+#include <sys/queue.h>
+
 #include <stdio.h>
 #include <unistd.h>
 
@@ -87,13 +89,17 @@ struct gw_chan;
 typedef void gw_chan_fn(struct gw_chan *, void *);
 /* Takes over ch (its data, EOF and close callbacks); gone runs once,
  * from the loop, when the channel is closed by either side or the
- * connection ends: the owner then lets go of what it holds. */
+ * connection ends: the owner then lets go of what it holds.  (Closed
+ * both ways: after it libssh calls none of the channel's callbacks,
+ * and ch and the ssh_channel are freed.) */
 struct gw_chan	*gw_chan_new(struct gw_conn *, ssh_channel, gw_chan_fn *,
 		     void *);
 /* Start pumping; fds non-blocking, now ours; -1: none. */
 void		 gw_chan_start(struct gw_chan *, int, int, int);
 /* Once out and err reached EOF and all of it was sent: exit-status (or
- * exit-signal "TERM" etc. when the name is not NULL), EOF, close. */
+ * exit-signal "TERM" etc. when the name is not NULL), EOF, close.
+ * Status -1 and no name: no exit message (a TCP channel).  in == out
+ * closes by itself once both directions reached EOF. */
 void		 gw_chan_exit(struct gw_chan *, int, const char *);
 /* A line for the client's stderr (extended data), now. */
 void		 gw_chan_say(struct gw_chan *, const char *);
@@ -101,6 +107,13 @@ void		 gw_chan_say(struct gw_chan *, const char *);
 void		 gw_chan_close(struct gw_chan *);
 ssh_channel	 gw_chan_ssh(struct gw_chan *);
 struct gw_conn	*gw_chan_conn(struct gw_chan *);
+/* Between gw-conn.c and gw-chan.c only: a connection's channels. */
+TAILQ_HEAD(gw_chan_list, gw_chan);
+struct gw_chan_list *gw_conn_chans(struct gw_conn *);
+struct gw_chan	*gw_chan_next(struct gw_chan *);
+int		 gw_chan_after(struct gw_chan *);	/* 1: freed */
+void		 gw_chan_end(struct gw_chan *);		/* the conn ends */
+size_t		 gw_chan_staged(void);
 
 /*
  * gw-ctl.c: the gateway as a client of the daemon, on the loop: one

@@ -16,16 +16,6 @@
 #include "config.h"
 #include "fakessh.h"
 
-/* Where distributions put sftp-server; the first that runs wins. */
-static const char shim_sftp[] =
-    "for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server "
-    "/usr/libexec/sftp-server /usr/lib/ssh/sftp-server /usr/lib/sftp-server "
-    "/usr/local/libexec/sftp-server /usr/lib/misc/sftp-server; do "
-    "[ -x \"$p\" ] && exec \"$p\"; done; "
-    "echo \"spindle: no sftp-server on $(uname -n) (looked in "
-    "/usr/lib/openssh, /usr/libexec/openssh, /usr/libexec, /usr/lib/ssh, "
-    "/usr/lib, /usr/local/libexec)\" >&2; exit 127";
-
 /*
  * -o options that shape one session, not the connection: they stay out
  * of the direct-ssh route, so rsync, scp and a script's own ssh share it.
@@ -82,28 +72,16 @@ shim_spec(const struct sshargs *sa, struct ctl_spec *s)
 {
 	const char *forced = getenv("SPINDLE_FAKESSH_ROUTE");
 
-	ctl_spec_init(s, NULL, NULL);
-	/* Ours, like the rest: ctl_spec_free frees it all. */
-	if (s->sshenv != NULL)
-		s->sshenv = xstrdup(s->sshenv);
 	if (forced != NULL && *forced != '\0') {
-		s->route = xstrdup(forced);
+		/* Either way its route is forced, as given. */
+		ctl_spec_dest(s, forced, forced, NULL);
 		s->direct = CTL_SPEC_ROUTE;
-	} else if (strpbrk(sa->dest, "+,=") != NULL ||
-	    strcmp(sa->dest, "local") == 0) {
-		s->route = xstrdup(sa->dest);
-		s->direct = CTL_SPEC_DEST;
-	} else {
-		s->route = xstrdup(sa->host);
-		s->user = sa->user != NULL ? xstrdup(sa->user) : NULL;
-		s->sshargs = shim_ssh_args(sa);
-		s->direct = CTL_SPEC_SSH;
+		return;
 	}
+	ctl_spec_dest(s, sa->dest, sa->host, sa->user);
+	if (s->direct == CTL_SPEC_SSH)
+		s->sshargs = shim_ssh_args(sa);
 }
-
-/* Bounds on what SendEnv and SetEnv carry (sshd's own is 1000 names). */
-#define SHIM_ENV_MAX	64
-#define SHIM_ENV_LEN	4096	/* NAME=VALUE */
 
 extern char **environ;
 
@@ -113,12 +91,12 @@ shim_env_add(const struct sshargs *sa, struct exec_req *r, size_t *n,
 {
 	size_t len = strlen(var);
 
-	if (*n >= SHIM_ENV_MAX || len > SHIM_ENV_LEN || *var == '=') {
+	if (*n >= SESSION_ENV_MAX || len > SESSION_ENV_LEN || *var == '=') {
 		if (sa->verbose)
 			fprintf(stderr, "spindle fakessh: not sending %.*s "
 			    "(at most %d variables of %d bytes)\n",
-			    (int)strcspn(var, "="), var, SHIM_ENV_MAX,
-			    SHIM_ENV_LEN);
+			    (int)strcspn(var, "="), var, SESSION_ENV_MAX,
+			    SESSION_ENV_LEN);
 		return -1;
 	}
 	if (sa->verbose)
@@ -126,13 +104,6 @@ shim_env_add(const struct sshargs *sa, struct exec_req *r, size_t *n,
 		    (int)strcspn(var, "="), var);
 	strv_push(&r->env, n, xstrdup(var));
 	return 0;
-}
-
-/* Of what SendEnv names, only these are taken: Debian's sshd AcceptEnv. */
-static int
-shim_env_accepted(const char *var)
-{
-	return strncmp(var, "LANG=", 5) == 0 || strncmp(var, "LC_", 3) == 0;
 }
 
 /*
@@ -155,12 +126,12 @@ shim_env(const struct sshargs *sa, struct exec_req *r)
 		for (char **p = sa->sendenv; *p != NULL; p++) {
 			if (fnmatch(*p, name, 0) != 0)
 				continue;
-			if (shim_env_accepted(*e))
+			if (session_env_accepted(*e))
 				shim_env_add(sa, r, &n, *e);
 			else if (sa->verbose)
 				fprintf(stderr, "spindle fakessh: not sending "
-				    "%s (SendEnv carries LANG and LC_* "
-				    "only)\n", name);
+				    "%s (SendEnv carries LANG, LC_* and "
+				    "COLORTERM only)\n", name);
 			break;
 		}
 		free(name);
@@ -186,7 +157,7 @@ shim_req(const struct sshargs *sa, struct exec_req *r)
 			return -1;
 		}
 		free(cmd);
-		r->argv[0] = xstrdup(shim_sftp);
+		r->argv[0] = xstrdup(session_sftp);
 		r->flags = SPN_EXEC_SHELL | SPN_EXEC_LOGIN;
 	} else if (cmd != NULL) {
 		r->argv[0] = cmd;

@@ -337,6 +337,30 @@ ctl_spec_init(struct ctl_spec *s, const char *route,
 	s->timeout = mo->timeout;
 }
 
+/*
+ * ssh's destination as the shim takes it, and the gateway its route: a
+ * route name, an inline route (hops joined by '+', hop options after
+ * ',', sudo=USER and the like, or just `local`), or (anything else) ssh
+ * to host as user.  s is ctl_spec_init'ed here and owns its strings
+ * (ctl_spec_free); the caller adds ssh's options when it is CTL_SPEC_SSH.
+ */
+void
+ctl_spec_dest(struct ctl_spec *s, const char *dest, const char *host,
+    const char *user)
+{
+	ctl_spec_init(s, NULL, NULL);
+	if (s->sshenv != NULL)
+		s->sshenv = xstrdup(s->sshenv);
+	if (strpbrk(dest, "+,=") != NULL || strcmp(dest, "local") == 0) {
+		s->route = xstrdup(dest);
+		s->direct = CTL_SPEC_DEST;
+	} else {
+		s->route = xstrdup(host);
+		s->user = user != NULL ? xstrdup(user) : NULL;
+		s->direct = CTL_SPEC_SSH;
+	}
+}
+
 void
 ctl_spec_pack(struct pk *pk, const struct ctl_spec *s)
 {

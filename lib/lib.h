@@ -214,6 +214,8 @@ void		 ctl_buf_consume(struct ctl_buf *);
 void		 ctl_buf_free(struct ctl_buf *);
 void		 ctl_spec_init(struct ctl_spec *, const char *,
 		     const struct master_opts *);
+void		 ctl_spec_dest(struct ctl_spec *, const char *, const char *,
+		     const char *);
 void		 ctl_spec_pack(struct pk *, const struct ctl_spec *);
 void		 ctl_run_pack(struct pk *, const struct ctl_spec *,
 		     const struct exec_req *, uint32_t);
