@@ -91,6 +91,8 @@ void		 daemon_stop(void);
 size_t		 dconn_count(void);
 struct dconn;
 void		 dconn_send(struct dconn *, uint32_t, uint32_t, struct pk *);
+int		 dconn_send_fd(struct dconn *, uint32_t, uint32_t, struct pk *,
+		     int);
 void		 dconn_hold(struct dconn *, void (*)(void *), void *);
 int		 dconn_take_fd(struct dconn *);
 pid_t		 dconn_pid(const struct dconn *);

@@ -426,15 +426,17 @@ gwc_b64_decode(const char *in, uint8_t *out)
 }
 
 /* An OpenSSH public key line: "TYPE BASE64 [COMMENT]", the blob's own
- * type TYPE.  The line without its comment, or NULL and why. */
+ * type TYPE.  The line (a comment made of name if it had none), or
+ * NULL and why. */
 static char *
-gwc_key_line(char *line, char *why, size_t whylen)
+gwc_key_line(char *line, const char *name, char *why, size_t whylen)
 {
 	static const char *types[] = { "ssh-ed25519", "ssh-rsa",
 	    "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
 	    "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
 	    "sk-ecdsa-sha2-nistp256@openssh.com", NULL };
 	char *type = strtok(line, " \t"), *b64 = strtok(NULL, " \t");
+	char *comment = strtok(NULL, "");
 	uint8_t *blob;
 	ssize_t n;
 	size_t i, tlen;
@@ -460,7 +462,10 @@ gwc_key_line(char *line, char *why, size_t whylen)
 		return NULL;
 	}
 	free(blob);
-	return xprintf("%s %s", type, b64);
+	if (comment != NULL)
+		comment += strspn(comment, " \t");
+	return xprintf("%s %s %s", type, b64, comment != NULL &&
+	    *comment != '\0' ? comment : name);
 }
 
 /* FILE.pub's one key, validated; NULL and why. */
@@ -492,8 +497,8 @@ gwc_read_pub(const char *file, char *why, size_t whylen)
 			;
 		if (*p == '\0' || *p == '#')
 			continue;
-		if (nkeys++ > 0 || (key = gwc_key_line(p, why, whylen)) ==
-		    NULL)
+		if (nkeys++ > 0 || (key = gwc_key_line(p, file, why,
+		    whylen)) == NULL)
 			break;
 	}
 	free(buf);
@@ -507,16 +512,17 @@ gwc_read_pub(const char *file, char *why, size_t whylen)
 	return key;
 }
 
-/* Add FILE.pub's key to spindle's own authorized_keys, once. */
+/* Add FILE.pub's key to spindle's own authorized_keys, once (the same
+ * TYPE and BASE64 there: nothing to do). */
 static int
 gwc_authorize(const char *file)
 {
-	char why[512], *key, *path = config_path("authorized_keys"), *line;
-	char *cur = NULL;
+	char why[512], *key, *path = config_path("authorized_keys"), *cur = NULL;
 	size_t cap = 0, klen;
+	ssize_t n = 0;
 	struct stat st;
 	FILE *f;
-	int fd, have = 0;
+	int fd, have = 0, nl = 1;
 
 	if ((key = gwc_read_pub(file, why, sizeof why)) == NULL ||
 	    path == NULL || hostkey_mkdir(path, why, sizeof why) != 0) {
@@ -538,22 +544,26 @@ gwc_authorize(const char *file)
 		free(path);
 		return 1;
 	}
-	klen = strlen(key);
-	while (!have && getline(&cur, &cap, f) != -1)
+	/* TYPE BASE64: the key itself, its comment aside. */
+	klen = strcspn(key, " ");
+	klen += 1 + strcspn(key + klen + 1, " ");
+	while (!have && (n = getline(&cur, &cap, f)) != -1) {
+		nl = cur[n - 1] == '\n';
 		have = strncmp(cur, key, klen) == 0 && (cur[klen] == ' ' ||
 		    cur[klen] == '\n' || cur[klen] == '\0');
+	}
 	free(cur);
-	line = xprintf("%s %s\n", key, file);
-	if (!have && (fputs(line, f) == EOF || fflush(f) != 0))
+	if (!have && (fprintf(f, "%s%s\n", nl ? "" : "\n", key) < 0 ||
+	    fflush(f) != 0)) {
 		fprintf(stderr, "spindle: %s: %s\n", path, strerror(errno));
-	else
+		have = -1;
+	} else
 		printf("%s: %s\n", path, have ? "has that key already" :
 		    "key added");
 	fclose(f);
-	free(line);
 	free(key);
 	free(path);
-	return 0;
+	return have < 0;
 }
 
 static int

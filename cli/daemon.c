@@ -34,6 +34,7 @@
 #define DCONN_SMALL	4096	/* a message before HELLO or during a job */
 #define DCONN_HELD_MAX	(32 * 1024 * 1024)	/* requests, all clients */
 #define DCONN_TRIM_MIN	(128 * 1024)	/* freeing this much trims the heap */
+#define DCONN_FDQ_MAX	64	/* fds queued to go out with answers */
 
 struct djob;
 
@@ -44,6 +45,11 @@ struct dconn {
 	struct event		*timer;		/* idle deadline, then drain's */
 	struct ctl_buf		 in;		/* an unfinished message */
 	struct evbuffer		*out;
+	/* fds to send, each on the first bytes of its message, which
+	 * starts fdq_at[i] bytes into out */
+	int			 fdq[DCONN_FDQ_MAX];
+	size_t			 fdq_at[DCONN_FDQ_MAX];
+	int			 nfdq;
 	int			 fds[DCONN_MAXFDS];	/* received, unclaimed */
 	int			 nfds;
 	pid_t			 pid;		/* the client's, for the log */
@@ -159,13 +165,59 @@ dconn_drain(struct dconn *c)
 	event_add(c->rev, NULL);
 }
 
+/* n bytes of out went: the queued fds' messages came nearer. */
+static void
+dconn_adv(struct dconn *c, size_t n)
+{
+	for (int i = 0; i < c->nfdq; i++)
+		c->fdq_at[i] -= n;
+}
+
+/*
+ * Send what the client may read now: the bytes before the next queued
+ * fd plainly, then that fd on the first bytes of its message (no more
+ * than the header, so that the next fd keeps its own), as ctl_send does.
+ */
+static int
+dconn_flush(struct dconn *c)
+{
+	struct iovec iov;
+	size_t k;
+	ssize_t n;
+
+	while (c->nfdq > 0) {
+		if (c->fdq_at[0] > 0) {
+			n = evbuffer_write_atmost(c->out, c->fd, c->fdq_at[0]);
+			if (n <= 0)
+				return n < 0 ? -1 : 0;
+			dconn_adv(c, n);
+			continue;
+		}
+		k = evbuffer_get_length(c->out);
+		if (k > SPN_CTL_HDR)
+			k = SPN_CTL_HDR;
+		iov.iov_base = evbuffer_pullup(c->out, k);
+		iov.iov_len = k;
+		if ((n = ctl_sendmsg(c->fd, &iov, 1, &c->fdq[0], 1)) <= 0)
+			return -1;
+		close(c->fdq[0]);
+		c->nfdq--;
+		memmove(c->fdq, c->fdq + 1, c->nfdq * sizeof *c->fdq);
+		memmove(c->fdq_at, c->fdq_at + 1, c->nfdq * sizeof *c->fdq_at);
+		evbuffer_drain(c->out, n);
+		dconn_adv(c, n);
+	}
+	return evbuffer_write(c->out, c->fd);
+}
+
 static void
 dconn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dconn *c = arg;
 
 	(void)what;
-	if (evbuffer_write(c->out, fd) < 0 && errno != EAGAIN &&
+	(void)fd;
+	if (dconn_flush(c) < 0 && errno != EAGAIN &&
 	    errno != EINTR) {
 		dconn_free(c);
 		return;
@@ -191,6 +243,25 @@ dconn_send(struct dconn *c, uint32_t type, uint32_t id, struct pk *body)
 	if (blen > 0)
 		evbuffer_add(c->out, body->buf, blen);
 	event_add(c->wev, NULL);
+}
+
+/*
+ * A message with one fd (ACCEPTED): the fd is the client's now, ours
+ * closed once sent.  -1 (fd closed) when too many wait to go out: the
+ * client reads too slowly.
+ */
+int
+dconn_send_fd(struct dconn *c, uint32_t type, uint32_t id, struct pk *body,
+    int fd)
+{
+	if (c == NULL || c->nfdq >= DCONN_FDQ_MAX) {
+		close(fd);
+		return -1;
+	}
+	c->fdq[c->nfdq] = fd;
+	c->fdq_at[c->nfdq++] = evbuffer_get_length(c->out);
+	dconn_send(c, type, id, body);
+	return 0;
 }
 
 static void
@@ -250,6 +321,8 @@ dconn_free(struct dconn *c)
 	d_nconns--;
 	for (int i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
+	for (int i = 0; i < c->nfdq; i++)
+		close(c->fdq[i]);
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->timer);

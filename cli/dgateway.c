@@ -4,10 +4,11 @@
  * started on the first GATEWAY (or with the daemon when the routes file
  * has gateway-listen), with a socketpair as its link; each client socket
  * (`spindle gateway connect`, ssh's ProxyCommand) goes to it over that
- * link in the same GATEWAY message the client sent us.  Its stderr is
- * our log.  It ends on the link's EOF (dgw_shutdown, or a new host key);
- * when it dies it is started again by the next request, and at once
- * (with a back-off) when it has a TCP listener to keep.
+ * link in the same GATEWAY message the client sent us.  What it writes
+ * on stderr goes into our log, line by line.  It ends on the link's EOF
+ * (dgw_shutdown, or a new host key); when it dies it is started again
+ * by the next request, and at once (with a back-off) when it has a TCP
+ * listener to keep.
  *
  * The host key is checked here too (fakessh/hostkey.c) before a client
  * is handed over: a key others can read is refused with a reason the
@@ -35,6 +36,7 @@
 #define DGW_BACKOFF_MIN	1	/* seconds before restarting a listener's */
 #define DGW_BACKOFF_MAX	60
 #define DGW_STABLE	30	/* up this long: the back-off starts over */
+#define DGW_LINE_MAX	4096	/* of its stderr: longer lines are cut */
 
 struct dgw_item {
 	char			*name;
@@ -47,8 +49,12 @@ struct dgw_proc {
 	pid_t			 pid;
 	int			 link;		/* -1 once closed */
 	struct event		*wev;
+	int			 err;		/* its stderr, or -1 */
+	struct event		*eev;
+	char			 line[DGW_LINE_MAX];
+	size_t			 linelen;
 	uint64_t		 started;
-	int			 current;
+	int			 retired;	/* by us: its exit is no news */
 };
 
 static struct master	*dgw_master;
@@ -68,7 +74,7 @@ static dev_t		 dgw_key_dev;
 static ino_t		 dgw_key_ino;
 
 static void	dgw_start_cb(evutil_socket_t, short, void *);
-static void	dgw_proc_unlink(struct dgw_proc *);
+static void	dgw_proc_unlink(struct dgw_proc *, int);
 
 /*
  * The binary: next to ours in a build tree (where `make` puts it), else
@@ -146,7 +152,7 @@ dgw_key_check(char *why, size_t whylen)
 		    (st.st_dev != dgw_key_dev || st.st_ino != dgw_key_ino)) {
 			log_info("gateway: new host key %s: a new gateway for "
 			    "new connections", path);
-			dgw_proc_unlink(dgw_cur);
+			dgw_proc_unlink(dgw_cur, 1);
 		}
 		dgw_key_dev = st.st_dev;
 		dgw_key_ino = st.st_ino;
@@ -180,11 +186,13 @@ dgw_queue_clear(void)
 	if (dgw_out_fd >= 0)
 		close(dgw_out_fd);
 	dgw_out_fd = -1;
+	dgw_out_off = 0;
 }
 
-/* The link is closed: the gateway ends when it reads EOF. */
+/* The link is closed: the gateway ends when it reads EOF.  retire: we
+ * want it gone (a new key, the daemon stops), else it broke. */
 static void
-dgw_proc_unlink(struct dgw_proc *p)
+dgw_proc_unlink(struct dgw_proc *p, int retire)
 {
 	if (p->link >= 0) {
 		event_free(p->wev);
@@ -192,7 +200,7 @@ dgw_proc_unlink(struct dgw_proc *p)
 		close(p->link);
 		p->link = -1;
 	}
-	p->current = 0;
+	p->retired |= retire;
 	if (p == dgw_cur)
 		dgw_cur = NULL;
 	/* The message half-written went to the gateway that is gone. */
@@ -279,7 +287,7 @@ dgw_flush(void)
 		if (n < 0) {
 			log_warn("gateway (pid %ld): its link: %s",
 			    (long)p->pid, strerror(errno));
-			dgw_proc_unlink(p);
+			dgw_proc_unlink(p, 0);
 			return;
 		}
 		if (dgw_out_off == 0 && dgw_out_fd >= 0) {
@@ -319,35 +327,125 @@ dgw_restart_later(void)
 	    dgw_backoff * 2;
 }
 
+/*
+ * A line the gateway wrote on its stderr, into our log: so that it has
+ * the log's time stamp and goes where the log goes after it rotated (a
+ * stderr of its own would stay on the file it was given).  Its records
+ * say "gateway: LEVEL: text"; anything else (a crash, the libc) is a
+ * warning.
+ */
+static void
+dgw_err_line(const char *line)
+{
+	static const int levels[] = { SPN_LOG_ERROR, SPN_LOG_WARN,
+	    SPN_LOG_INFO, SPN_LOG_DEBUG };
+	const char *p, *name;
+	size_t n;
+
+	if (*line == '\0')
+		return;
+	if (strncmp(line, "gateway: ", 9) != 0) {
+		log_warn("gateway: %s", line);
+		return;
+	}
+	p = line + 9;
+	for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
+		name = log_level_name(levels[i]);
+		n = strlen(name);
+		if (strncmp(p, name, n) == 0 && strncmp(p + n, ": ", 2) == 0) {
+			log_msg(levels[i], "gateway: %s", p + n + 2);
+			return;
+		}
+	}
+	log_info("%s", line);
+}
+
+/* Read what is there; whole lines go to the log.  0: EOF. */
+static int
+dgw_err_read(struct dgw_proc *p)
+{
+	char *nl;
+	size_t len;
+	ssize_t n;
+
+	n = read(p->err, p->line + p->linelen, sizeof p->line - 1 -
+	    p->linelen);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : 0;
+	p->linelen += n;
+	p->line[p->linelen] = '\0';
+	while ((nl = memchr(p->line, '\n', p->linelen)) != NULL) {
+		*nl = '\0';
+		dgw_err_line(p->line);
+		len = nl + 1 - p->line;
+		memmove(p->line, nl + 1, p->linelen - len);
+		p->linelen -= len;
+	}
+	/* Full without a line's end, or the end of it all: as it is. */
+	if (p->linelen == sizeof p->line - 1 || (n == 0 && p->linelen > 0)) {
+		p->line[p->linelen] = '\0';
+		dgw_err_line(p->line);
+		p->linelen = 0;
+	}
+	return n > 0;
+}
+
+static void
+dgw_err_close(struct dgw_proc *p)
+{
+	if (p->err < 0)
+		return;
+	event_free(p->eev);
+	p->eev = NULL;
+	close(p->err);
+	p->err = -1;
+}
+
+static void
+dgw_err_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dgw_proc *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (dgw_err_read(p) == 0)
+		dgw_err_close(p);
+}
+
 static void
 dgw_exited(pid_t pid, int status, void *arg)
 {
 	struct dgw_proc *p = arg;
 	char *text = proc_status_text(status), *why;
-	int current = p->current;
 
 	why = xprintf("gateway (pid %ld) %s", (long)pid, text);
-	if (current) {
+	if (!p->retired) {
 		log_warn("%s", why);
 		dgw_set_why(why);
 	} else
 		log_info("%s", why);
 	free(why);
 	free(text);
-	dgw_proc_unlink(p);
-	if (current && (now_usec() - p->started) / 1000000 >= DGW_STABLE)
-		dgw_backoff = DGW_BACKOFF_MIN;
-	free(p);
-	/* What it had not read yet died with it; what waited goes too. */
-	if (current)
+	/* Its last words first (it has exited: they are all there). */
+	while (p->err >= 0 && dgw_err_read(p) > 0)
+		;
+	dgw_err_close(p);
+	dgw_proc_unlink(p, 0);
+	/* What it had not read died with it; what waits has nobody to
+	 * read it until another starts. */
+	if (dgw_cur == NULL)
 		dgw_queue_clear();
-	if (current && !dgw_stopping && dgw_listens())
+	if (!p->retired && (now_usec() - p->started) / 1000000 >= DGW_STABLE)
+		dgw_backoff = DGW_BACKOFF_MIN;
+	if (!p->retired && dgw_cur == NULL && !dgw_stopping && dgw_listens())
 		dgw_restart_later();
+	free(p);
 }
 
-/* In the child: nothing of ours but the link, then the gateway. */
+/* In the child: nothing of ours but the link and its stderr, then the
+ * gateway. */
 static void
-dgw_exec(const char *path, int link)
+dgw_exec(const char *path, int link, int err)
 {
 	char fdarg[16];
 	sigset_t none;
@@ -356,7 +454,8 @@ dgw_exec(const char *path, int link)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGCHLD, SIG_DFL);
 	setsid();
-	if (fcntl(link, F_SETFD, 0) != 0)
+	if (dup2(err, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0 ||
+	    fcntl(link, F_SETFD, 0) != 0)
 		_exit(127);
 	snprintf(fdarg, sizeof fdarg, "%d", link);
 	execl(path, "spindle-gateway", "serve", fdarg, (char *)NULL);
@@ -368,7 +467,7 @@ dgw_spawn(char *why, size_t whylen)
 {
 	char *path = gateway_path();
 	struct dgw_proc *p;
-	int sp[2];
+	int sp[2], ep[2];
 	pid_t pid;
 
 	if (path == NULL) {
@@ -388,23 +487,36 @@ dgw_spawn(char *why, size_t whylen)
 		free(path);
 		return -1;
 	}
+	if (pipe2(ep, O_CLOEXEC) != 0) {
+		snprintf(why, whylen, "gateway: pipe: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		free(path);
+		return -1;
+	}
 	if ((pid = fork()) == 0)
-		dgw_exec(path, sp[1]);
+		dgw_exec(path, sp[1], ep[1]);
 	close(sp[1]);
+	close(ep[1]);
 	free(path);
 	if (pid < 0) {
 		snprintf(why, whylen, "gateway: fork: %s", strerror(errno));
 		close(sp[0]);
+		close(ep[0]);
 		return -1;
 	}
 	p = xcalloc(1, sizeof *p);
 	p->pid = pid;
 	p->link = sp[0];
 	p->started = now_usec();
-	p->current = 1;
 	fcntl(p->link, F_SETFL, fcntl(p->link, F_GETFL) | O_NONBLOCK);
 	p->wev = event_new(master_base(dgw_master), p->link, EV_WRITE,
 	    dgw_write_cb, NULL);
+	p->err = ep[0];
+	fcntl(p->err, F_SETFL, fcntl(p->err, F_GETFL) | O_NONBLOCK);
+	p->eev = event_new(master_base(dgw_master), p->err,
+	    EV_READ | EV_PERSIST, dgw_err_cb, p);
+	event_add(p->eev, NULL);
 	proc_watch(pid, dgw_exited, p);
 	dgw_cur = p;
 	free(dgw_why);
@@ -439,6 +551,7 @@ dgw_start_cb(evutil_socket_t fd, short what, void *arg)
 	if (dgw_ensure(why, sizeof why) != 0) {
 		log_warn("%s", why);
 		dgw_set_why(why);
+		dgw_restart_later();	/* the key may be mended */
 	}
 }
 
@@ -525,6 +638,7 @@ dgw_request(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 {
 	char why[512], *name = upk_str(u);
 	struct dgw_item *it;
+	struct stat st;
 	int fd = dconn_take_fd(c);
 
 	if (u->err || name == NULL || u->left != 0) {
@@ -533,6 +647,11 @@ dgw_request(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	}
 	if (fd < 0) {
 		dgw_status(c, m->id);
+		goto out;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		dgw_reply(c, m->id, 0, "gateway: what came is not a socket",
+		    255);
 		goto out;
 	}
 	if (!dgw_name_ok(name)) {
@@ -576,6 +695,6 @@ dgw_shutdown(void)
 	if (dgw_timer != NULL)
 		evtimer_del(dgw_timer);
 	if (dgw_cur != NULL)
-		dgw_proc_unlink(dgw_cur);
+		dgw_proc_unlink(dgw_cur, 1);
 	dgw_queue_clear();
 }

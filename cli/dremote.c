@@ -8,7 +8,9 @@
  *
  * The target is a numeric address, a name of /etc/hosts (read when the
  * request comes) or a UNIX socket path: no DNS, which would block the
- * daemon's loop for every route.  Connects are non-blocking.
+ * daemon's loop for every route.  Connects are non-blocking.  With
+ * SPN_FWD_F_PASS (the gateway's tcpip-forward) there is no target: each
+ * connection goes to the client itself, as a socket in ACCEPTED.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -29,6 +31,7 @@
 #define DREM_CONNS_MAX		256	/* per listener, connecting or not */
 #define DREM_ADDRS_MAX		4	/* a name's addresses, tried in turn */
 #define DREM_CONNECT_SECS	10
+#define DREM_UNSENT_MAX		(64 * 1024)	/* PASS: notices not yet read */
 
 struct dremc;
 
@@ -213,6 +216,50 @@ dremc_try(struct dremc *dc)
 	event_add(dc->ev, &tv);
 }
 
+/*
+ * SPN_FWD_F_PASS: the client is the target.  The far connection is
+ * joined to one end of a socketpair, the other end goes to the client
+ * in ACCEPTED; the client's hang-up on it ends the far connection.  A
+ * client that does not read its notices gets no more connections.
+ */
+static void
+dremc_pass(struct dremc *dc, const char *peer)
+{
+	struct drem *d = dc->d;
+	struct pk pk;
+	int sv[2];
+
+	if (dconn_unsent(d->c) > DREM_UNSENT_MAX) {
+		drem_log(d, SPN_LOG_WARN, "connection from %s refused: its "
+		    "client reads no more", peer);
+		goto refuse;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) != 0) {
+		drem_log(d, SPN_LOG_WARN, "connection from %s refused: "
+		    "socketpair: %s", peer, strerror(errno));
+		goto refuse;
+	}
+	pk_init(&pk);
+	pk_u32(&pk, dc->conn);
+	pk_str(&pk, peer);
+	if (dconn_send_fd(d->c, SPN_CTL_ACCEPTED, d->id, &pk, sv[1]) != 0) {
+		pk_free(&pk);
+		close(sv[0]);
+		drem_log(d, SPN_LOG_WARN, "connection from %s refused: its "
+		    "client reads no more", peer);
+		goto refuse;
+	}
+	pk_free(&pk);
+	if ((dc->t = rlisten_attach(d->rl, dc->conn, sv[0], sv[0], dremc_done,
+	    dc)) == NULL)
+		dremc_free(dc);
+	return;
+refuse:
+	rlisten_refuse(d->rl, dc->conn);
+	dremc_free(dc);
+}
+
 /* The far end accepted a connection: connect here, then join them. */
 static void
 drem_conn(struct rlis *rl, uint32_t conn, const char *peer, void *arg)
@@ -233,7 +280,10 @@ drem_conn(struct rlis *rl, uint32_t conn, const char *peer, void *arg)
 	dc->fd = -1;
 	TAILQ_INSERT_TAIL(&d->conns, dc, entry);
 	d->nconns++;
-	dremc_try(dc);
+	if (d->flags & SPN_FWD_F_PASS)
+		dremc_pass(dc, peer);
+	else
+		dremc_try(dc);
 }
 
 static void
@@ -452,19 +502,26 @@ dremote_listen(struct dconn *c, const struct ctl_msg *m, struct upk *u)
 	if (!u->err && d->bind != NULL && d->host != NULL) {
 		str_clean(d->bind);
 		str_clean(d->host);
-		d->what = (d->flags & SPN_FWD_F_TARGET_UNIX) ?
+		d->what = (d->flags & SPN_FWD_F_PASS) ? xprintf("%s%s%u "
+		    "(passed to pid %ld)", d->bind, *d->bind ? ":" : "",
+		    d->port, (long)dconn_pid(c)) :
+		    (d->flags & SPN_FWD_F_TARGET_UNIX) ?
 		    xprintf("%s%s%u:%s", d->bind, *d->bind ? ":" : "", d->port,
 		    d->host) : xprintf("%s%s%u:%s:%u", d->bind,
 		    *d->bind ? ":" : "", d->port, d->host, d->hport);
 	}
 	if (u->err || d->bind == NULL || d->host == NULL || d->port > 65535 ||
-	    (d->flags & ~(SPN_FWD_F_UNIX | SPN_FWD_F_TARGET_UNIX)) != 0 ||
+	    (d->flags & ~(SPN_FWD_F_UNIX | SPN_FWD_F_TARGET_UNIX |
+	    SPN_FWD_F_PASS)) != 0 ||
+	    ((d->flags & SPN_FWD_F_PASS) && (d->flags &
+	    SPN_FWD_F_TARGET_UNIX)) ||
 	    (mode != SPN_FWD_DIRECT && mode != SPN_FWD_SOCKS))
 		snprintf(why, sizeof why, "malformed listen request");
 	else if (mode == SPN_FWD_SOCKS)
 		snprintf(why, sizeof why, "remote dynamic forwarding is not "
 		    "supported");
-	else if (drem_target(d, why, sizeof why) != 0)
+	else if (!(d->flags & SPN_FWD_F_PASS) &&
+	    drem_target(d, why, sizeof why) != 0)
 		;
 	else if ((d->dr = dr_resolve(&s, why, sizeof why)) == NULL)
 		code = dr_refused_code();

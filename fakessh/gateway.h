@@ -114,6 +114,13 @@ struct gw_chan	*gw_chan_next(struct gw_chan *);
 int		 gw_chan_after(struct gw_chan *);	/* 1: freed */
 void		 gw_chan_end(struct gw_chan *);		/* the conn ends */
 size_t		 gw_chan_staged(void);
+/* Bytes handed to libssh since its output buffer last ran dry: past
+ * GW_UNSENT_MAX no channel of the connection reads its fds (§3.5), so
+ * a client that takes nothing cannot make libssh hold more. */
+#define GW_UNSENT_MAX	(512 * 1024)
+void		 gw_conn_sent(struct gw_conn *, size_t);
+int		 gw_conn_full(struct gw_conn *);
+void		 gw_conn_drained(struct gw_conn *);
 
 /*
  * gw-ctl.c: the gateway as a client of the daemon, on the loop: one
@@ -149,7 +156,8 @@ void		 gw_fwd_conn_gone(struct gw_conn *);
 
 /* gw-tcp.c: the optional TCP listener (gateway-listen): loopback only,
  * the peer's uid checked (NETLINK_SOCK_DIAG) before libssh reads a
- * byte; keys from spindle's own authorized_keys.  -1 and why. */
+ * byte; keys from spindle's own authorized_keys.  -1 and why (a bind
+ * failed); no key yet is 0: logged, it listens from the first key. */
 int		 gw_tcp_listen(const struct gateway_opts *, char *, size_t);
 int		 gw_tcp_key_ok(ssh_key);
 void		 gw_tcp_stop(void);

@@ -97,6 +97,12 @@ chan_data(ssh_session s, ssh_channel c, void *data, uint32_t len,
 		return len;
 	if (ch->closing || ch->close_sent || (ch->started && ch->in == -1))
 		return len;
+	/* libssh keeps what a client sends past its window: len is all
+	 * it holds, and a client that ignores the window is gone. */
+	if (len > CHAN_STAGE_MAX) {
+		gw_conn_kill(ch->conn, "a channel overran its window");
+		return len;
+	}
 	if (!ch->started || ch->stage_len > 0) {
 		ch->held = len > 0;
 		return 0;
@@ -130,6 +136,16 @@ chan_eof(ssh_session s, ssh_channel c, void *arg)
 	gw_conn_kick(ch->conn);
 }
 
+static int
+chan_wontblock(ssh_session s, ssh_channel c, uint32_t bytes, void *arg)
+{
+	struct gw_chan *ch = arg;
+
+	(void)s, (void)c, (void)bytes;
+	gw_conn_drained(ch->conn);
+	return 0;
+}
+
 static void
 chan_closed(ssh_session s, ssh_channel c, void *arg)
 {
@@ -160,6 +176,7 @@ gw_chan_new(struct gw_conn *c, ssh_channel ssh, gw_chan_fn *gone, void *arg)
 	ch->cb.channel_data_function = chan_data;
 	ch->cb.channel_eof_function = chan_eof;
 	ch->cb.channel_close_function = chan_closed;
+	ch->cb.channel_write_wontblock_function = chan_wontblock;
 	ssh_callbacks_init(&ch->cb);
 	ssh_add_channel_callbacks(ssh, &ch->cb);
 	TAILQ_INSERT_TAIL(gw_conn_chans(c), ch, entry);
@@ -349,6 +366,7 @@ chan_send(struct chan_out *o)
 		return -1;
 	}
 	o->off += n;
+	gw_conn_sent(ch->conn, n);
 	if (o->off < o->len)
 		return -1;
 	o->len = o->off = 0;
@@ -369,7 +387,8 @@ chan_pump(struct gw_chan *ch, struct chan_out *o)
 			goto paused;
 		if (o->fd == -1)
 			return;
-		if ((win = ssh_channel_window_size(ch->ssh)) == 0)
+		if ((win = ssh_channel_window_size(ch->ssh)) == 0 ||
+		    gw_conn_full(ch->conn))
 			goto paused;
 		n = read(o->fd, o->buf, win < CHAN_CHUNK ? win : CHAN_CHUNK);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {

@@ -52,6 +52,7 @@ struct gw_conn {
 	time_t		 born;
 	time_t		 last_input;
 	char		*dead;		/* why, once killed */
+	size_t		 unsent;	/* given to libssh since it ran dry */
 };
 TAILQ_HEAD(gw_conns, gw_conn);
 static struct gw_conns	conns = TAILQ_HEAD_INITIALIZER(conns);
@@ -67,12 +68,15 @@ conn_now(void)
 	return ts.tv_sec;
 }
 
+/* For the log: the name ssh was given, else the user (the route). */
 static const char *
 conn_who(struct gw_conn *c)
 {
+	if (c->name != NULL && strcmp(c->name, "spindle") != 0)
+		return c->name;
 	if (c->user != NULL)
 		return c->user;
-	return c->name != NULL ? c->name : "tcp";
+	return c->trusted ? "spindle" : "tcp";
 }
 
 static void
@@ -459,6 +463,27 @@ gw_conn_chan_ok(struct gw_conn *c)
 		return 0;
 	}
 	return 1;
+}
+
+void
+gw_conn_sent(struct gw_conn *c, size_t n)
+{
+	c->unsent += n;
+}
+
+int
+gw_conn_full(struct gw_conn *c)
+{
+	return c->unsent >= GW_UNSENT_MAX;
+}
+
+/* libssh's output buffer ran dry (a channel's write_wontblock). */
+void
+gw_conn_drained(struct gw_conn *c)
+{
+	if (c->unsent >= GW_UNSENT_MAX)
+		gw_conn_kick(c);
+	c->unsent = 0;
 }
 
 struct gw_chan_list *

@@ -55,8 +55,11 @@ gw_ctl_connect(char *why, size_t whylen)
 	int fd = -1;
 
 	free(dir);
+	/* The timeout bounds the connect too: a daemon whose backlog is
+	 * full would otherwise hold it. */
 	if (ctl_sockaddr(path, &sun) != 0 ||
 	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
 		snprintf(why, whylen, "cannot reach the daemon at %s: %s",
 		    path, strerror(errno));
@@ -66,7 +69,6 @@ gw_ctl_connect(char *why, size_t whylen)
 		return -1;
 	}
 	free(path);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	return fd;
 }
 

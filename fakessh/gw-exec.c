@@ -81,7 +81,9 @@ gw_exec_end(struct gw_exec *e, int status, const char *sig, const char *err)
 	gw_ctl_free(e->ctl);
 	e->ctl = NULL;
 	if (err != NULL && *err != '\0') {
-		line = xprintf("spindle: %s", err);
+		/* A pty's client has its terminal raw. */
+		line = xprintf("spindle: %s%s", err,
+		    (e->req.flags & SPN_EXEC_PTY) ? "\r\n" : "\n");
 		gw_chan_say(e->chan, line);
 		free(line);
 	}
@@ -253,12 +255,16 @@ static int
 gw_exec_subsystem_cb(ssh_session s, ssh_channel ch, const char *name,
     void *arg)
 {
+	char *what;
+
 	(void)s;
 	(void)ch;
 	/* Never an SFTP server of our own: the far side's. */
 	if (strcmp(name, "sftp") != 0) {
-		log_info("gateway: subsystem '%.64s' refused (only sftp)",
-		    name);
+		/* (The client's words: cleaned for the log.) */
+		what = str_clean(xstrndup(name, 64));
+		log_info("gateway: subsystem '%s' refused (only sftp)", what);
+		free(what);
 		return -1;
 	}
 	return gw_exec_ask(arg, session_sftp, SPN_EXEC_SHELL |
@@ -355,6 +361,8 @@ gw_exec_gone(struct gw_chan *chan, void *arg)
 {
 	struct gw_exec *e = arg;
 
+	/* libssh calls the channel's callbacks no more: the channel goes
+	 * (with a last look at e's, so they are removed first). */
 	ssh_remove_channel_callbacks(gw_chan_ssh(chan), &e->cb);
 	e->over = 1;
 	gw_ctl_free(e->ctl);
@@ -371,23 +379,16 @@ gw_exec_open(struct gw_conn *c)
 	struct gw_exec *e;
 	ssh_channel ch;
 
-	if (!gw_conn_chan_ok(c) ||
-	    (ch = ssh_channel_new(gw_conn_session(c))) == NULL)
+	if ((ch = ssh_channel_new(gw_conn_session(c))) == NULL)
 		return NULL;
 	e = xcalloc(1, sizeof *e);
 	e->conn = c;
 	e->req.env = xcalloc(1, sizeof *e->req.env);
 	e->req.fd_in = e->req.fd_out = e->req.fd_err = -1;
 	if ((e->start = event_new(gw_base(), -1, 0, gw_exec_start_cb,
-	    e)) == NULL ||
-	    (e->chan = gw_chan_new(c, ch, gw_exec_gone, e)) == NULL) {
-		if (e->start != NULL)
-			event_free(e->start);
-		strv_free(e->req.env);
-		free(e);
-		ssh_channel_free(ch);
-		return NULL;
-	}
+	    e)) == NULL)
+		fatal("gw_exec_open: event_new");
+	e->chan = gw_chan_new(c, ch, gw_exec_gone, e);
 	e->cb.userdata = e;
 	e->cb.channel_pty_request_function = gw_exec_pty_cb;
 	e->cb.channel_pty_window_change_function = gw_exec_winch_cb;

@@ -120,16 +120,29 @@ ctl_send(int fd, uint32_t type, uint32_t id, const struct pk *body,
 	size_t blen = body != NULL ? body->len : 0;
 	struct iovec iov[2] = { { hdr, sizeof hdr },
 	    { body != NULL ? body->buf : NULL, blen } };
-	union {
-		struct cmsghdr	 c;
-		char		 buf[CMSG_SPACE(3 * sizeof(int))];
-	} cm;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = blen ? 2 : 1 };
 	ssize_t n;
 
 	be32_put(hdr, 8 + blen);
 	be32_put(hdr + 4, type);
 	be32_put(hdr + 8, id);
+	if ((n = ctl_sendmsg(fd, iov, blen ? 2 : 1, fds, nfds)) < 0)
+		return -1;
+	/* A stream socket may take part of it: the rest goes plainly. */
+	return ctl_write_rest(fd, iov, (size_t)n);
+}
+
+/* One sendmsg (at most 3 fds, on its first byte): the bytes taken, or
+ * -1 (EAGAIN on a non-blocking socket: nothing went, fds neither). */
+ssize_t
+ctl_sendmsg(int fd, struct iovec *iov, int niov, const int *fds, int nfds)
+{
+	union {
+		struct cmsghdr	 c;
+		char		 buf[CMSG_SPACE(3 * sizeof(int))];
+	} cm;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = niov };
+	ssize_t n;
+
 	if (nfds > 0) {
 		memset(&cm, 0, sizeof cm);
 		mh.msg_control = cm.buf;
@@ -142,10 +155,7 @@ ctl_send(int fd, uint32_t type, uint32_t id, const struct pk *body,
 	do
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	/* A stream socket may take part of it: the rest goes plainly. */
-	return ctl_write_rest(fd, iov, (size_t)n);
+	return n;
 }
 
 int

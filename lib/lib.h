@@ -73,6 +73,8 @@ struct routes_entry {
  * gateway-max-startups N (unauthenticated at once),
  * gateway-max-channels N (per connection), gateway-login-grace SECS,
  * gateway-idle SECS (no input at all: closed).  0 / NULL: not set.
+ * listen[] as known_hosts names it: "[127.0.0.1]:2222", "[::1]:2222"
+ * (gateway_listen_parse gives the address).
  */
 #define GATEWAY_LISTEN_MAX	2
 struct gateway_opts {
@@ -94,6 +96,8 @@ struct routes_file {
 #define PERSIST_DEFAULT	600	/* routes nobody `up`'d */
 #define PERSIST_MAX	(366 * 86400)
 char		*routes_file_path(void);
+int		 gateway_listen_parse(const char *, struct sockaddr_storage *,
+		     socklen_t *, char **, char *, size_t);
 /* $XDG_CONFIG_HOME/spindle/NAME, else ~/.config/spindle/NAME (NULL
  * without either): the gateway's host key, known_hosts,
  * authorized_keys and ssh_config live there. */
@@ -202,6 +206,7 @@ int		 ctl_dir(int, char **, char *, size_t);
 int		 ctl_sockaddr(const char *, struct sockaddr_un *);
 int		 ctl_send(int, uint32_t, uint32_t, const struct pk *,
 		     const int *, int);
+ssize_t		 ctl_sendmsg(int, struct iovec *, int, const int *, int);
 int		 ctl_write_rest(int, struct iovec *, size_t);
 int		 ctl_parse(const uint8_t *, size_t, struct ctl_msg *);
 int		 ctl_recv(int, struct ctl_buf *, struct ctl_msg *, int *,

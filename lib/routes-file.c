@@ -17,11 +17,16 @@
  * combine with a command line's is resolve.c's.  `forward L [bind:]port
  * host:hostport`, `forward D [bind:]port` and `forward R [bind:]port
  * host:hostport` are a route's forwards, which the daemon holds while
- * the route is (cli/dforward.c).
+ * the route is (cli/dforward.c).  gateway-* are global options of
+ * spindle-gateway (fakessh/gateway.h), nothing else reads them.
  */
 #include <sys/stat.h>
 
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +268,124 @@ routes_forward_line(struct routes_entry *e, char *arg, char *why,
 	return 0;
 }
 
+/*
+ * gateway-listen ADDR:PORT, as ssh -D takes [bind:]port: 127.0.0.1,
+ * [::1] or localhost (127.0.0.1) only, since the listener is for this
+ * user's own programs (gw-tcp.c checks the peer's uid as well).  The
+ * address, when ss is not NULL; the text as known_hosts names the
+ * listener ("[127.0.0.1]:2222"), when norm is not NULL.
+ */
+int
+gateway_listen_parse(const char *arg, struct sockaddr_storage *ss,
+    socklen_t *sslen, char **norm, char *why, size_t whylen)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	struct fwd_spec fs;
+	const char *host;
+	int v6;
+
+	if (fwd_spec_parse(FWD_DYNAMIC, arg, &fs, why, whylen) != 0 ||
+	    fs.bind == NULL || fs.bind_port <= 0) {
+		fwd_spec_free(&fs);
+		snprintf(why, whylen, "gateway-listen: want ADDR:PORT, not "
+		    "'%s'", arg);
+		return -1;
+	}
+	if (strcmp(fs.bind, "127.0.0.1") == 0 ||
+	    strcmp(fs.bind, "localhost") == 0)
+		v6 = 0;
+	else if (strcmp(fs.bind, "::1") == 0)
+		v6 = 1;
+	else {
+		fwd_spec_free(&fs);
+		snprintf(why, whylen, "gateway-listen: only loopback "
+		    "addresses (127.0.0.1, [::1])");
+		return -1;
+	}
+	host = v6 ? "::1" : "127.0.0.1";
+	if (ss != NULL) {
+		memset(ss, 0, sizeof *ss);
+		sin.sin_port = sin6.sin6_port = htons(fs.bind_port);
+		inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+		sin6.sin6_addr = in6addr_loopback;
+		if (v6)
+			memcpy(ss, &sin6, *sslen = sizeof sin6);
+		else
+			memcpy(ss, &sin, *sslen = sizeof sin);
+	}
+	if (norm != NULL)
+		*norm = xprintf("[%s]:%d", host, fs.bind_port);
+	fwd_spec_free(&fs);
+	return 0;
+}
+
+/* N in lo..hi. */
+static int
+routes_int(const char *key, const char *arg, int lo, int hi, int *out,
+    char *why, size_t whylen)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*arg == '\0' || *end != '\0' || v < lo || v > hi) {
+		snprintf(why, whylen, "bad %s '%s' (want %d to %d)", key, arg,
+		    lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* gateway-*: the gateway's own, global only.  1: not one of them. */
+static int
+routes_gateway(struct gateway_opts *g, const char *key, const char *arg,
+    char *why, size_t whylen)
+{
+	static const struct {
+		const char	*key;
+		size_t		 off;
+		int		 max;
+	} ints[] = {
+		{ "gateway-max-connections",
+		    offsetof(struct gateway_opts, max_connections), 1024 },
+		{ "gateway-max-startups",
+		    offsetof(struct gateway_opts, max_startups), 1024 },
+		{ "gateway-max-channels",
+		    offsetof(struct gateway_opts, max_channels), 1024 },
+		{ "gateway-login-grace",
+		    offsetof(struct gateway_opts, login_grace), 3600 },
+		{ "gateway-idle", offsetof(struct gateway_opts, idle), 86400 },
+	};
+	char *norm;
+	size_t k;
+
+	for (k = 0; k < sizeof ints / sizeof *ints; k++) {
+		if (strcmp(key, ints[k].key) == 0)
+			return routes_int(key, arg, 1, ints[k].max,
+			    (int *)((char *)g + ints[k].off), why, whylen);
+	}
+	if (strcmp(key, "gateway-listen") != 0)
+		return 1;
+	if (gateway_listen_parse(arg, NULL, NULL, &norm, why, whylen) != 0)
+		return -1;
+	for (k = 0; k < GATEWAY_LISTEN_MAX && g->listen[k] != NULL; k++) {
+		if (strcmp(g->listen[k], norm) == 0)
+			break;
+	}
+	if (k == GATEWAY_LISTEN_MAX)
+		snprintf(why, whylen, "gateway-listen: at most %d addresses",
+		    GATEWAY_LISTEN_MAX);
+	else if (g->listen[k] != NULL)
+		snprintf(why, whylen, "gateway-listen: %s given twice", norm);
+	if (k == GATEWAY_LISTEN_MAX || g->listen[k] != NULL) {
+		free(norm);
+		return -1;
+	}
+	g->listen[k] = norm;
+	return 0;
+}
+
 /* KEY is an option of the file or of a route (hop aside). */
 static int
 routes_key_known(const char *key)
@@ -306,6 +429,20 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 		snprintf(why, whylen, "indented option before any route");
 		return -1;
 	}
+	if (strncmp(key, "gateway-", 8) == 0) {
+		if (indented || rf->n > 0) {
+			snprintf(why, whylen, "%s is a global option: before "
+			    "the first route, not indented", key);
+			return -1;
+		}
+		if (*arg == '\0') {
+			snprintf(why, whylen, "'%s' wants a value", key);
+			return -1;
+		}
+		if ((rc = routes_gateway(&rf->gateway, key, arg, why,
+		    whylen)) <= 0)
+			return rc;
+	}
 	if (indented && strcmp(key, "hop") == 0)
 		return routes_hop_line(&rf->v[rf->n - 1], arg, why, whylen);
 	if (indented && strcmp(key, "forward") == 0)
@@ -316,8 +453,8 @@ routes_line(struct routes_file *rf, char *line, int indented, char *why,
 	    strcmp(key, "forward") != 0) || rf->n == 0)) {
 		snprintf(why, whylen, "unknown option '%s' (want keepalive, "
 		    "timeout, persist, ssh-config, ssh-args, password-file, "
-		    "password-command, password-timeout or, in a route, "
-		    "hop or forward)", key);
+		    "password-command, password-timeout, gateway-* or, in a "
+		    "route, hop or forward)", key);
 		return -1;
 	}
 	o = indented ? &rf->v[rf->n - 1].opts : &rf->global;

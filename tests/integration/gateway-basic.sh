@@ -4,40 +4,25 @@
 # the host key pinned): stdout and stderr apart, the exit status, stdin's
 # EOF, a killed command (exit-signal, 255), env (LANG and LC_* taken,
 # others not), a failed route told on stderr with 255, routes as host
-# aliases and as the user name, the sftp subsystem (another refused),
-# never a prompt, spindle's known_hosts untouched.
+# aliases and as the user name, the sftp subsystem (another refused), a
+# signal request (paramiko), never a prompt, spindle's known_hosts
+# untouched.
 . "$(dirname "$0")/lib.sh"
-GATEWAY=$(dirname "$SPINDLE")/spindle-gateway
-[ -x "$GATEWAY" ] ||
-    skip "no spindle-gateway built (configure found no libssh >= 0.10)"
-command -v ssh >/dev/null || skip "no OpenSSH client (ssh)"
+. "$(dirname "$0")/lib-gateway.sh"
 command -v sftp >/dev/null || skip "no OpenSSH client (sftp)"
 T0=$(date +%s)
-export SPINDLE_RUNTIME_DIR="$TMPD/rt"
-export XDG_CONFIG_HOME="$TMPD/config"
-cleanup() {
-	timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-}
-trap '_t=$?; cleanup; (exit $_t); _lib_cleanup' EXIT
-
-# The daemon first, with no variable of the ssh runs below: what they
-# send must come through the channel, not through its environment.
-spn daemon start >/dev/null || fail "daemon start"
-spn ssh-config >"$TMPD/ssh_config" 2>"$TMPD/err" ||
-    fail "ssh-config: $(cat "$TMPD/err")"
-contains "$TMPD/ssh_config" "ProxyUseFdpass yes" ||
-    fail "ssh-config: no fdpass: $(cat "$TMPD/ssh_config")"
-grep -qi "StrictHostKeyChecking *no" "$TMPD/ssh_config" &&
+contains "$SSHCFG" "ProxyUseFdpass yes" ||
+    fail "ssh-config: no fdpass: $(cat "$SSHCFG")"
+grep -qi "StrictHostKeyChecking *no" "$SSHCFG" &&
     fail "ssh-config turns host key checking off"
-# BatchMode: a prompt of any kind (host key, password) fails instead.
 S() {
-	timeout 30 ssh -F "$TMPD/ssh_config" -o BatchMode=yes "$@"
+	gw_ssh "$@"
 }
 
 # The first connection makes the host key and pins it: no prompt.
 S local.spindle true </dev/null 2>"$TMPD/err"
 check_rc "first connection" 0 $? "$TMPD/err"
-KH=$(sed -n 's/^ *UserKnownHostsFile *//p' "$TMPD/ssh_config" | head -1)
+KH=$(sed -n 's/^ *UserKnownHostsFile *//p' "$SSHCFG" | head -1)
 case $KH in "~/"*) KH=$(getent passwd "$(id -un)" | cut -d: -f6)/${KH#"~/"} ;; esac
 [ -s "$KH" ] || fail "no pinned known_hosts at '$KH'"
 KHSUM=$(cksum <"$KH")
@@ -59,8 +44,8 @@ S -v local.spindle 'kill -TERM $$' </dev/null >"$TMPD/out" 2>"$TMPD/err"
 check_rc "killed command" 255 $? "$TMPD/err"
 contains "$TMPD/err" "rtype exit-signal" ||
     fail "no exit-signal for a killed command: $(grep -v debug "$TMPD/err")"
-contains "$TMPD/err" "spindle:" &&
-    fail "a killed command made spindle speak: $(grep spindle: "$TMPD/err")"
+grep '^spindle:' "$TMPD/err" &&
+    fail "a killed command made spindle speak"
 
 # env: LANG and LC_* (as Debian's sshd AcceptEnv), nothing else.
 LANG=spn-lang-$$ LC_SPNTEST=lc-$$ SPNFOO=foo-$$ S \
@@ -96,7 +81,7 @@ check "route.spindle" "ok" \
 # The sftp subsystem (the far side's sftp-server); any other refused.
 echo "sftp-data-$$" >"$TMPD/src"
 printf 'get %s %s\npwd\n' "$TMPD/src" "$TMPD/got" >"$TMPD/batch"
-timeout 30 sftp -F "$TMPD/ssh_config" -o BatchMode=yes -b "$TMPD/batch" \
+timeout 30 sftp -F "$SSHCFG" -o BatchMode=yes -b "$TMPD/batch" \
     local.spindle >"$TMPD/out" 2>"$TMPD/err"
 check_rc "sftp -b" 0 $? "$TMPD/err"
 cmp -s "$TMPD/src" "$TMPD/got" || fail "sftp get: not the same file"
@@ -104,6 +89,49 @@ S -s local.spindle nosuch </dev/null >"$TMPD/out" 2>"$TMPD/err"
 check_rc "subsystem nosuch" 255 $? "$TMPD/err"
 contains "$TMPD/err" "subsystem request failed" ||
     fail "subsystem nosuch: $(cat "$TMPD/err")"
+
+# A signal request (OpenSSH's ssh sends none; paramiko can, by hand)
+# reaches the command: its TERM trap's output and status come back.
+PY=
+for p in /usr/bin/python3 python3; do
+	"$p" -c 'import paramiko' 2>/dev/null && { PY=$p; break; }
+done
+if [ -n "$PY" ]; then
+	cat >"$TMPD/gw-signal.py" <<'EOF'
+import sys, paramiko
+from paramiko.common import cMSG_CHANNEL_REQUEST
+spindle, kh = sys.argv[1], sys.argv[2]
+t = paramiko.Transport(paramiko.ProxyCommand(spindle +
+    " gateway connect local.spindle"))
+t.start_client(timeout=20)
+if not paramiko.HostKeys(kh).check("spindle-gateway",
+        t.get_remote_server_key()):
+    sys.exit("not the pinned host key")
+t.auth_none("any")
+ch = t.open_session()
+ch.settimeout(20)
+ch.exec_command("trap 'echo got-term; exit 7' TERM; echo ready; "
+    "while :; do sleep 0.1; done")
+f = ch.makefile("r")
+if f.readline().strip() != "ready":
+    sys.exit("the command did not start")
+m = paramiko.Message()
+m.add_byte(cMSG_CHANNEL_REQUEST)
+m.add_int(ch.remote_chanid)
+m.add_string("signal")
+m.add_boolean(False)
+m.add_string("TERM")
+t._send_user_message(m)
+print(f.readline().strip(), ch.recv_exit_status())
+t.close()
+EOF
+	timeout 60 "$PY" "$TMPD/gw-signal.py" "$SPINDLE" "$KH" >"$TMPD/out" \
+	    2>"$TMPD/err"
+	check_rc "paramiko signal" 0 $? "$TMPD/err"
+	check "signal TERM reached the command" "got-term 7" "$(cat "$TMPD/out")"
+else
+	log "no python3 with paramiko: the signal request is not tried"
+fi
 
 # No prompt, no new key: the pinned file is as it was.
 check "known_hosts untouched" "$KHSUM" "$(cksum <"$KH")"

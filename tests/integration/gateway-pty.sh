@@ -5,33 +5,20 @@
 # the shell's `exit 4` coming back as ssh's status; `ssh -tt` without a
 # terminal on our side still gets a pty.
 . "$(dirname "$0")/lib.sh"
-GATEWAY=$(dirname "$SPINDLE")/spindle-gateway
-[ -x "$GATEWAY" ] ||
-    skip "no spindle-gateway built (configure found no libssh >= 0.10)"
-command -v ssh >/dev/null || skip "no OpenSSH client (ssh)"
 command -v tmux >/dev/null || skip "tmux is not installed"
+. "$(dirname "$0")/lib-gateway.sh"
 T0=$(date +%s)
-export SPINDLE_RUNTIME_DIR="$TMPD/rt"
-export XDG_CONFIG_HOME="$TMPD/config"
-cleanup() {
-	timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
-}
-trap '_t=$?; cleanup; (exit $_t); _lib_cleanup' EXIT
+SSH="ssh -F $SSHCFG -o BatchMode=yes"
 
-spn daemon start >/dev/null || fail "daemon start"
-spn ssh-config >"$TMPD/ssh_config" 2>"$TMPD/err" ||
-    fail "ssh-config: $(cat "$TMPD/err")"
-SSH="ssh -F $TMPD/ssh_config -o BatchMode=yes"
-
-# wait_file FILE [LINES]: until it has that many lines (1), 10 s at most.
+# wait_file FILE [LINES]: until it has that many lines (1), 30 s at most.
 wait_file() {
 	_i=0
-	while [ "$_i" -lt 100 ]; do
+	while [ "$_i" -lt 300 ]; do
 		[ -s "$1" ] && [ "$(wc -l <"$1")" -ge "${2:-1}" ] && return 0
 		sleep 0.1
 		_i=$((_i + 1))
 	done
-	fail "nothing in $(basename "$1") after 10 s (pane: $(tmux -L "$S" \
+	fail "nothing in $(basename "$1") after 30 s (pane: $(tmux -L "$S" \
 	    capture-pane -p -t "$S" 2>/dev/null | grep . | tail -5))"
 }
 # typed LINE: the line typed into the remote shell.

@@ -15,7 +15,7 @@
 set -u
 
 TEST=$(basename "$0" .sh)
-case $TEST in lib | lib-sshd | lib-fakessh | lib-netns)
+case $TEST in lib | lib-sshd | lib-fakessh | lib-netns | lib-gateway)
 	echo "$TEST.sh is sourced by the tests, not a test itself" >&2
 	exit 77
 esac

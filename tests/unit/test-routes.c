@@ -9,6 +9,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include "../../lib/lib.h"
 
 static char path[] = "/tmp/spn-test-routes.XXXXXX";
@@ -360,6 +363,88 @@ test_dest(void **state)
 		assert_int_equal(route_dest_ok(taken[i], why, sizeof why), 0);
 }
 
+/* The gateway's options: global only, loopback only, bounded. */
+static void
+test_gateway(void **state)
+{
+	static const struct {
+		const char	*text;
+		const char	*why;
+	} bad[] = {
+		{ "gateway-listen 0.0.0.0:2222\n", ":1: gateway-listen: only "
+		    "loopback addresses (127.0.0.1, [::1])" },
+		{ "keepalive 3\ngateway-listen 10.0.0.1:22\n", ":2: "
+		    "gateway-listen: only loopback" },
+		{ "gateway-listen [::]:2222\n", ":1: gateway-listen: only "
+		    "loopback" },
+		{ "gateway-listen 127.0.0.2:2222\n", ":1: gateway-listen: only "
+		    "loopback" },
+		{ "gateway-listen *:2222\n", ":1: gateway-listen: only" },
+		{ "gateway-listen 2222\n", ":1: gateway-listen: want "
+		    "ADDR:PORT, not '2222'" },
+		{ "gateway-listen 127.0.0.1:0\n", ":1: gateway-listen: want" },
+		{ "gateway-listen 127.0.0.1:65536\n", ":1: gateway-listen: "
+		    "want" },
+		{ "gateway-listen /tmp/sock\n", ":1: gateway-listen: want" },
+		{ "gateway-listen 127.0.0.1:1\ngateway-listen [::1]:1\n"
+		    "gateway-listen localhost:2\n", ":3: gateway-listen: at "
+		    "most 2 addresses" },
+		{ "gateway-listen localhost:7\ngateway-listen 127.0.0.1:7\n",
+		    ":2: gateway-listen: [127.0.0.1]:7 given twice" },
+		{ "gateway-listen\n", ":1: 'gateway-listen' wants a value" },
+		{ "gateway-max-channels 0\n", ":1: bad gateway-max-channels "
+		    "'0' (want 1 to 1024)" },
+		{ "gateway-max-connections 1025\n", ":1: bad "
+		    "gateway-max-connections '1025'" },
+		{ "gateway-login-grace 5s\n", ":1: bad gateway-login-grace" },
+		{ "gateway-idle -1\n", ":1: bad gateway-idle" },
+		{ "gateway-frob 1\n", ":1: unknown option 'gateway-frob'" },
+		{ "route a local\n  gateway-idle 5\n", ":2: gateway-idle is a "
+		    "global option: before the first route, not indented" },
+		{ "route a local\ngateway-max-startups 5\n", ":2: "
+		    "gateway-max-startups is a global option" },
+	};
+	struct routes_file rf;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char why[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(load(bad[i].text, &rf, why, sizeof why), -1);
+		if (strstr(why, bad[i].why) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", i, why,
+			    bad[i].why);
+	}
+	assert_int_equal(load("gateway-listen localhost:2222\n"
+	    "gateway-listen [::1]:2222\ngateway-max-connections 3\n"
+	    "gateway-max-startups 2\ngateway-max-channels 5\n"
+	    "gateway-login-grace 4\ngateway-idle 30\nroute a local\n",
+	    &rf, why, sizeof why), 0);
+	assert_string_equal(rf.gateway.listen[0], "[127.0.0.1]:2222");
+	assert_string_equal(rf.gateway.listen[1], "[::1]:2222");
+	assert_int_equal(rf.gateway.max_connections, 3);
+	assert_int_equal(rf.gateway.max_startups, 2);
+	assert_int_equal(rf.gateway.max_channels, 5);
+	assert_int_equal(rf.gateway.login_grace, 4);
+	assert_int_equal(rf.gateway.idle, 30);
+	assert_int_equal(gateway_listen_parse(rf.gateway.listen[1], &ss,
+	    &sslen, NULL, why, sizeof why), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(sslen, sizeof(struct sockaddr_in6));
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 2222);
+	assert_int_equal(gateway_listen_parse("127.0.0.1:9", &ss, &sslen,
+	    NULL, why, sizeof why), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr),
+	    INADDR_LOOPBACK);
+	routes_file_free(&rf);
+	assert_int_equal(load("route a local\n", &rf, why, sizeof why), 0);
+	assert_null(rf.gateway.listen[0]);
+	assert_int_equal(rf.gateway.idle, 0);
+	routes_file_free(&rf);
+}
+
 int
 main(void)
 {
@@ -373,6 +458,7 @@ main(void)
 		cmocka_unit_test(test_local_ssh),
 		cmocka_unit_test(test_bad_route),
 		cmocka_unit_test(test_dest),
+		cmocka_unit_test(test_gateway),
 	};
 	int fd = mkstemp(path), rc;
 
