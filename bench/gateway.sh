@@ -187,11 +187,13 @@ cpu_start() {
 	while read -r p r; do echo "$p $(cpu_ticks "$p")"; done \
 	    <"$TMPD/$1.procs" >"$TMPD/$1.cpu0"
 }
+# (each process's, "ROLE ms", in $TMPD/SIDE.cpu1).
 cpu_end() {
-	while read -r p c0; do
+	paste -d' ' "$TMPD/$1.cpu0" "$TMPD/$1.procs" | while read -r p c0 _ r; do
 		c1=$(cpu_ticks "$p")
-		echo "$(( (${c1:-${c0:-0}} - ${c0:-0}) * 1000 / TCK ))"
-	done <"$TMPD/$1.cpu0" | awk '{ s += $1 } END { print s + 0 }'
+		echo "$r $(( (${c1:-${c0:-0}} - ${c0:-0}) * 1000 / TCK ))"
+	done >"$TMPD/$1.cpu1"
+	awk '{ s += $2 } END { print s + 0 }' "$TMPD/$1.cpu1"
 }
 
 # xfer SIDE down|file|up BYTES: one transfer (file: down into a file on
@@ -220,6 +222,8 @@ xfer() {
 	_t1=$(date +%s%N)
 	_cpu=$(cpu_end "$_s")
 	_n=$(tr -d ' ' <"$TMPD/n")
+	awk '{ ms[$1] += $2 } END { for (r in ms) printf " %s %d", r, ms[r] }' \
+	    "$TMPD/$_s.cpu1" >"$TMPD/$_s.cpu.$_d"
 	if [ "$_n" != "$_b" ]; then
 		log "$_s $_d: $_n bytes, not $_b: $(head -c 300 "$TMPD/x.err")"
 		return 1
@@ -255,6 +259,7 @@ b5() {
 # (sampled).
 b6() {
 	hwm_reset "$1"
+	cpu_start "$1"
 	_g=$(awk '$2 == "gateway" { print $1 }' "$TMPD/$1.procs")
 	_t0=$(date +%s%N)
 	_pids=""
@@ -279,6 +284,8 @@ b6() {
 	done
 	wait
 	_t1=$(date +%s%N)
+	_cpu=$(cpu_end "$1")
+	_gcpu=$(awk '$1 == "gateway" { print $2 }' "$TMPD/$1.cpu1")
 	_bad=0
 	for _i in $(seq "$PAR"); do
 		[ "$(stat -c %s "$DLFILE.$_i")" = "$PBYTES" ] || {
@@ -291,6 +298,8 @@ b6() {
 		echo "secs $(echo $((_t1 - _t0)) | awk '{ printf "%.2f", $1 / 1e9 }')"
 		echo "bad $_bad"
 		echo "rss_max $_max"
+		echo "cpu $_cpu"
+		echo "gwcpu $_gcpu"
 		while read -r p r; do
 			echo "$r $p $(vmhwm_kb "$p")"
 		done <"$TMPD/$1.procs"
@@ -446,6 +455,13 @@ for s in $B1SIDES; do
 	done
 done
 echo
+echo "B1: CPU ms of each path process (by role), last round"
+for s in $SIDES; do
+	for d in down file up; do
+		echo "  $s $d:$(cat "$TMPD/$s.cpu.$d" 2>/dev/null)"
+	done
+done
+echo
 echo "B1: memory peak (VmHWM, KiB) of each path process, last round"
 for s in $SIDES; do
 	printf '  %s:' "$s"
@@ -460,12 +476,16 @@ for s in $SIDES; do
 	    $1 == "secs" { secs = $2; next }
 	    $1 == "bad" { bad = $2; next }
 	    $1 == "rss_max" { rss = $2; next }
+	    $1 == "cpu" { cpu = $2; next }
+	    $1 == "gwcpu" { gcpu = $2; next }
 	    { m = m sprintf(" %s %d", $1, $3) }
 	    END {
 		printf "  %s: %.2f s, %.0f MB/s in all, %d of %d short;%s\n",
 		    s, secs, par * pb / secs / 1e6, bad, par, m
+		printf "  %s: path CPU %d ms", s, cpu
 		if (s == "gw")
-		    printf "  gw: VmRSS sampled every 0.2 s, largest %d KiB\n", rss
+		    printf " (gateway %d ms); VmRSS sampled every 0.2 s, largest %d KiB", gcpu, rss
+		printf "\n"
 	    }' "$TMPD/$s.b6"
 done
 if [ $gw_ok = yes ]; then
