@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -747,13 +748,44 @@ gwc_write(const char *path, const char *text, mode_t mode)
 	return rc;
 }
 
+/* A line of ~/.ssh/config that includes file: as we write it, or as a
+ * user would (any case, '=' or blanks, "~/", quotes). */
+static int
+gwc_our_include(const char *line, size_t len, const char *file)
+{
+	const char *home = getenv("HOME"), *p = line, *end = line + len;
+	char *arg;
+	int yes;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (end - p < 8 || strncasecmp(p, "include", 7) != 0 ||
+	    (p[7] != ' ' && p[7] != '\t' && p[7] != '='))
+		return 0;
+	for (p += 7; p < end && (*p == ' ' || *p == '\t' || *p == '='); p++)
+		;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
+	    end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	if (end - p >= 2 && *p == '"' && end[-1] == '"') {
+		p++;
+		end--;
+	}
+	if (end - p >= 2 && p[0] == '~' && p[1] == '/' && home != NULL)
+		arg = xprintf("%s%.*s", home, (int)(end - p - 1), p + 1);
+	else
+		arg = xprintf("%.*s", (int)(end - p), p);
+	yes = strcmp(arg, file) == 0;
+	free(arg);
+	return yes;
+}
+
 /* ~/.ssh/config with "Include FILE" as its first line. */
 static int
 gwc_include(const char *file)
 {
 	const char *home = getenv("HOME");
 	char *dir, *path, *old, *inc, *text, *line, *next;
-	size_t ilen;
 	int rc;
 
 	if (home == NULL || *home != '/') {
@@ -770,7 +802,6 @@ gwc_include(const char *file)
 		return -1;
 	}
 	inc = xprintf("Include %s", file);
-	ilen = strlen(inc);
 	if ((old = gwc_slurp(path)) == NULL)
 		old = xstrdup("");
 	/* First already, or elsewhere (moved: ssh takes the first value). */
@@ -778,8 +809,7 @@ gwc_include(const char *file)
 	for (line = old; *line != '\0'; line = next) {
 		next = line + strcspn(line, "\n");
 		next += *next == '\n';
-		if (strncmp(line, inc, ilen) == 0 && (line[ilen] == '\n' ||
-		    line[ilen] == '\0'))
+		if (gwc_our_include(line, next - line, file))
 			continue;
 		text = xrealloc(text, strlen(text) + (next - line) + 2);
 		strncat(text, line, next - line);

@@ -171,6 +171,18 @@ dgw_item_free(struct dgw_item *it)
 	free(it);
 }
 
+/* The message being written, and its socket, go. */
+static void
+dgw_queue_drop_out(void)
+{
+	pk_free(&dgw_out);
+	pk_init(&dgw_out);
+	if (dgw_out_fd >= 0)
+		close(dgw_out_fd);
+	dgw_out_fd = -1;
+	dgw_out_off = 0;
+}
+
 static void
 dgw_queue_clear(void)
 {
@@ -181,12 +193,7 @@ dgw_queue_clear(void)
 		dgw_nqueue--;
 		dgw_item_free(it);
 	}
-	pk_free(&dgw_out);
-	pk_init(&dgw_out);
-	if (dgw_out_fd >= 0)
-		close(dgw_out_fd);
-	dgw_out_fd = -1;
-	dgw_out_off = 0;
+	dgw_queue_drop_out();
 }
 
 /* The link is closed: the gateway ends when it reads EOF.  retire: we
@@ -204,14 +211,8 @@ dgw_proc_unlink(struct dgw_proc *p, int retire)
 	if (p == dgw_cur)
 		dgw_cur = NULL;
 	/* The message half-written went to the gateway that is gone. */
-	if (dgw_out_off > 0) {
-		pk_free(&dgw_out);
-		pk_init(&dgw_out);
-		dgw_out_off = 0;
-		if (dgw_out_fd >= 0)
-			close(dgw_out_fd);
-		dgw_out_fd = -1;
-	}
+	if (dgw_out_off > 0)
+		dgw_queue_drop_out();
 }
 
 /* The next message of the queue into dgw_out; 0: none. */
@@ -283,6 +284,14 @@ dgw_flush(void)
 		if (n < 0 && errno == EAGAIN) {
 			event_add(p->wev, NULL);
 			return;
+		}
+		/* Our user has too many fds in flight (the gateway reads
+		 * none): this client goes, not the gateway. */
+		if (n < 0 && errno == ETOOMANYREFS && dgw_out_off == 0) {
+			log_warn("gateway (pid %ld): a client dropped: %s",
+			    (long)p->pid, strerror(errno));
+			dgw_queue_drop_out();
+			continue;
 		}
 		if (n < 0) {
 			log_warn("gateway (pid %ld): its link: %s",

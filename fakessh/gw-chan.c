@@ -41,7 +41,7 @@ struct chan_out {
 	int		 fd;		/* -1: none, or reached EOF */
 	int		 stderr_;
 	struct event	*ev;
-	uint8_t		*buf;		/* the pending chunk */
+	uint8_t		*buf;		/* the pending chunk, or NULL */
 	size_t		 len;
 	size_t		 off;
 	int		 paused;	/* on the client's window */
@@ -80,8 +80,10 @@ struct gw_chan {
 };
 
 static size_t chan_staged;	/* all channels' staging buffers */
+static uint8_t chan_rbuf[CHAN_CHUNK]; /* out and err are read here */
 
 static void	chan_in_flush(struct gw_chan *);
+static void	chan_in_broken(struct gw_chan *);
 static void	chan_pump(struct gw_chan *, struct chan_out *);
 
 static int
@@ -109,13 +111,7 @@ chan_data(ssh_session s, ssh_channel c, void *data, uint32_t len,
 	}
 	n = write(ch->in, data, len);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		/* The command closed its stdin: the rest means nothing. */
-		log_debug("channel input: %s", strerror(errno));
-		event_del(ch->in_ev);
-		if (!ch->shared)
-			close(ch->in);
-		ch->in = -1;
-		ch->held = 0;
+		chan_in_broken(ch);
 		return len;
 	}
 	if (n < 0)
@@ -226,7 +222,6 @@ gw_chan_start(struct gw_chan *ch, int in, int out, int err)
 		if ((o->fd = fds[i]) == -1)
 			continue;
 		fd_nonblock(o->fd, 1);
-		o->buf = xmalloc(CHAN_CHUNK);
 		o->ev = event_new(base, o->fd, EV_READ|EV_PERSIST,
 		    chan_out_ready, o);
 		event_add(o->ev, NULL);
@@ -255,6 +250,39 @@ chan_stage_free(struct gw_chan *ch)
 	ch->stage_len = ch->stage_off = 0;
 }
 
+/* The command closed its stdin: the rest of the client's data is
+ * dropped (chan_data takes it without writing). */
+static void
+chan_in_broken(struct gw_chan *ch)
+{
+	log_debug("channel input: %s", strerror(errno));
+	event_del(ch->in_ev);
+	if (!ch->shared)
+		close(ch->in);
+	ch->in = -1;
+	chan_stage_free(ch);
+}
+
+/* No `in` (none, or broken): what libssh still holds is dropped, so
+ * that the window reopens and a client still sending is not stuck. */
+static void
+chan_in_discard(struct gw_chan *ch)
+{
+	static uint8_t sink[CHAN_CHUNK];
+	int n;
+
+	while (ch->held) {
+		/* Buffered there, so this processes no packet. */
+		if ((n = ssh_channel_poll(ch->ssh, 0)) <= 0)
+			break;
+		if (n > CHAN_CHUNK)
+			n = CHAN_CHUNK;
+		if (ssh_channel_read_nonblocking(ch->ssh, sink, n, 0) <= 0)
+			break;
+	}
+	ch->held = 0;
+}
+
 /* 0: all written; -1: `in` is full (or gone). */
 static int
 chan_stage_write(struct gw_chan *ch)
@@ -269,13 +297,7 @@ chan_stage_write(struct gw_chan *ch)
 		if (n < 0 && errno == EAGAIN)
 			return -1;
 		if (n < 0) {
-			log_debug("channel input: %s",
-			    strerror(errno));
-			event_del(ch->in_ev);
-			if (!ch->shared)
-				close(ch->in);
-			ch->in = -1;
-			chan_stage_free(ch);
+			chan_in_broken(ch);
 			return -1;
 		}
 		ch->stage_off += n;
@@ -343,34 +365,50 @@ chan_out_eof(struct chan_out *o)
 	o->paused = 0;
 }
 
-/* The pending chunk to libssh: 0 when all of it was taken. */
+static void
+chan_pending_free(struct chan_out *o)
+{
+	free(o->buf);
+	o->buf = NULL;
+	o->len = o->off = 0;
+}
+
+/*
+ * Data to libssh; what it did not take (R6) becomes the pending chunk,
+ * allocated only then, so that an idle channel holds no buffer.  0:
+ * all of it went.
+ */
 static int
-chan_send(struct chan_out *o)
+chan_send(struct chan_out *o, const uint8_t *data, size_t len)
 {
 	struct gw_chan *ch = o->ch;
 	int n;
 
 	if (o->stderr_)
-		n = ssh_channel_write_stderr(ch->ssh, o->buf + o->off,
-		    o->len - o->off);
+		n = ssh_channel_write_stderr(ch->ssh, data, len);
 	else
-		n = ssh_channel_write(ch->ssh, o->buf + o->off,
-		    o->len - o->off);
+		n = ssh_channel_write(ch->ssh, data, len);
 	if (n < 0) {
 		/* Closed under us (libssh says why): nothing to send to. */
-		o->len = o->off = 0;
+		chan_pending_free(o);
 		if (o->fd != -1)
 			chan_out_eof(o);
 		if (!ch->closed_remote && !ch->close_sent)
 			ch->closing = 1;
 		return -1;
 	}
-	o->off += n;
 	gw_conn_sent(ch->conn, n);
-	if (o->off < o->len)
-		return -1;
-	o->len = o->off = 0;
-	return 0;
+	if ((size_t)n == len) {
+		chan_pending_free(o);
+		return 0;
+	}
+	if (o->len == 0) {
+		o->buf = xmalloc(len - n);
+		memcpy(o->buf, data + n, len - n);
+		o->len = len - n;
+	} else
+		o->off += n;
+	return -1;
 }
 
 /* out or err -> the client, while its window is open. */
@@ -383,14 +421,15 @@ chan_pump(struct gw_chan *ch, struct chan_out *o)
 	for (int i = 0; i < CHAN_PASSES; i++) {
 		if (ch->closing || ch->close_sent || ch->closed_remote)
 			return;
-		if (o->len > 0 && chan_send(o) != 0)
+		if (o->len > 0 &&
+		    chan_send(o, o->buf + o->off, o->len - o->off) != 0)
 			goto paused;
 		if (o->fd == -1)
 			return;
 		if ((win = ssh_channel_window_size(ch->ssh)) == 0 ||
 		    gw_conn_full(ch->conn))
 			goto paused;
-		n = read(o->fd, o->buf, win < CHAN_CHUNK ? win : CHAN_CHUNK);
+		n = read(o->fd, chan_rbuf, win < CHAN_CHUNK ? win : CHAN_CHUNK);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			o->paused = 0;
 			event_add(o->ev, NULL);
@@ -400,7 +439,8 @@ chan_pump(struct gw_chan *ch, struct chan_out *o)
 			chan_out_eof(o);
 			return;
 		}
-		o->len = n;
+		if (chan_send(o, chan_rbuf, n) != 0)
+			goto paused;
 	}
 	/* Others' turn: readable still, so the loop comes back. */
 	o->paused = 0;
@@ -528,7 +568,9 @@ gw_chan_after(struct gw_chan *ch)
 			chan_finish_output(ch);
 		goto close;
 	}
-	if (ch->in != -1 && ch->held && ch->stage_len == 0)
+	if (ch->in == -1 && ch->held)
+		chan_in_discard(ch);
+	else if (ch->in != -1 && ch->held && ch->stage_len == 0)
 		chan_in_flush(ch);
 	else if (ch->in != -1 && ch->client_eof && !ch->held &&
 	    ch->stage_len == 0)

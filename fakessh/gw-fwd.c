@@ -28,7 +28,7 @@
 #include "gateway.h"
 
 #define GW_FWD_LISTEN_MAX	16	/* tcpip-forwards per connection */
-#define GW_FWD_PENDING_MAX	16	/* per connection: channels opening */
+#define GW_FWD_PENDING_MAX	64	/* per connection: channels opening */
 #define GW_FWD_OPEN_SECS	10	/* for the client to confirm one */
 #define GW_FWD_OPEN_POLL_US	2000	/* 0.10 has no open-confirmed
 					 * callback: ask again this often */
@@ -49,6 +49,7 @@ struct gw_ropen {
 	ssh_channel		 ch;
 	int			 fd;
 	char			*addr;		/* as the client asked */
+	char			*what;		/* "localhost:8080", for the log */
 	uint32_t		 port;
 	char			*host;		/* the far peer */
 	int			 hport;
@@ -62,6 +63,7 @@ struct gw_lis {
 	struct gw_ctl		*g;
 	char			*addr;		/* as asked: forwarded-tcpip
 						 * channels must name it */
+	char			*what;		/* "localhost:8080", for the log */
 	uint32_t		 port;
 	int			 dying;		/* freed from the loop */
 	LIST_ENTRY(gw_lis)	 entry;
@@ -165,11 +167,12 @@ gw_fwd_direct(struct gw_conn *c, ssh_message m)
 	}
 	if (!gw_conn_chan_ok(c))
 		return 1;
+	f = xcalloc(1, sizeof *f);
+	f->what = str_clean(xprintf("%s:%d", host, port));
 	pk_init(&pk);
 	if (gw_fwd_spec(c, &pk, why, sizeof why) != 0) {
-		pk_free(&pk);
-		log_info("direct-tcpip to %s:%d refused: %s", host, port, why);
-		return 1;
+		log_info("direct-tcpip to %s refused: %s", f->what, why);
+		goto fail;
 	}
 	pk_u32(&pk, SPN_FWD_DIRECT);
 	pk_u32(&pk, 0);
@@ -177,26 +180,24 @@ gw_fwd_direct(struct gw_conn *c, ssh_message m)
 	pk_u32(&pk, port);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) != 0) {
-		pk_free(&pk);
-		log_warn("direct-tcpip refused: socketpair: %s",
+		log_warn("direct-tcpip to %s refused: socketpair: %s", f->what,
 		    strerror(errno));
-		return 1;
+		goto fail;
 	}
-	f = xcalloc(1, sizeof *f);
-	f->what = xprintf("%s:%d", host, port);
-	str_clean(f->what);
 	f->g = gw_ctl_open(SPN_CTL_FORWARD, &pk, &sv[1], 1, gw_dfwd_ctl, f,
 	    why, sizeof why);
 	pk_free(&pk);
 	close(sv[1]);
 	if (f->g == NULL) {
 		log_warn("direct-tcpip to %s refused: %s", f->what, why);
+		close(sv[0]);
 		goto fail;
 	}
 	if ((sch = ssh_message_channel_request_open_reply_accept(m)) == NULL) {
 		log_warn("direct-tcpip to %s: cannot accept: %s", f->what,
 		    ssh_get_error(gw_conn_session(c)));
 		gw_ctl_free(f->g);
+		close(sv[0]);
 		goto fail;
 	}
 	log_debug("direct-tcpip to %s", f->what);
@@ -205,27 +206,21 @@ gw_fwd_direct(struct gw_conn *c, ssh_message m)
 	gw_conn_kick(c);
 	return 0;
 fail:
-	close(sv[0]);
+	pk_free(&pk);
 	free(f->what);
 	free(f);
 	return 1;
 }
 
+/* Any other channel type gets libssh's refusal: direct-streamlocal
+ * among them, whose path 0.10 has no getter for. */
 int
 gw_fwd_open(struct gw_conn *c, ssh_message m)
 {
-	if (ssh_message_type(m) != SSH_REQUEST_CHANNEL_OPEN)
+	if (ssh_message_type(m) != SSH_REQUEST_CHANNEL_OPEN ||
+	    ssh_message_subtype(m) != SSH_CHANNEL_DIRECT_TCPIP)
 		return 1;
-	switch (ssh_message_subtype(m)) {
-	case SSH_CHANNEL_DIRECT_TCPIP:
-		return gw_fwd_direct(c, m);
-	case SSH_CHANNEL_UNKNOWN:
-		/* direct-streamlocal@openssh.com among others: 0.10 gives
-		 * no getter for its path. */
-		log_info("channel of an unsupported type refused");
-		return 1;
-	}
-	return 1;
+	return gw_fwd_direct(c, m);
 }
 
 static void
@@ -237,6 +232,7 @@ gw_ropen_free(struct gw_ropen *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->addr);
+	free(r->what);
 	free(r->host);
 	free(r);
 }
@@ -261,6 +257,7 @@ gw_lis_free(struct gw_lis *l)
 	if (l->g != NULL)
 		gw_ctl_free(l->g);
 	free(l->addr);
+	free(l->what);
 	free(l);
 }
 
@@ -309,9 +306,8 @@ gw_ropen_try(struct gw_ropen *r)
 	if (rc == SSH_AGAIN)
 		return 0;
 	if (rc != SSH_OK) {
-		log_info("remote forward %s:%u: connection from %s:%d not "
-		    "taken by the client", r->addr, r->port, r->host,
-		    r->hport);
+		log_info("remote forward %s: connection from %s:%d not taken "
+		    "by the client", r->what, r->host, r->hport);
 		gw_ropen_free(r);
 		return 1;
 	}
@@ -338,9 +334,9 @@ gw_ropen_cb(evutil_socket_t fd, short what, void *arg)
 		if (gw_ropen_try(r))
 			continue;
 		if (timercmp(&now, &r->deadline, >)) {
-			log_info("remote forward %s:%u: the client did not "
-			    "answer for %s:%d within %d s", r->addr, r->port,
-			    r->host, r->hport, GW_FWD_OPEN_SECS);
+			log_info("remote forward %s: the client did not "
+			    "answer for %s:%d within %d s", r->what, r->host,
+			    r->hport, GW_FWD_OPEN_SECS);
 			gw_ropen_free(r);
 		}
 	}
@@ -374,21 +370,21 @@ gw_lis_accepted(struct gw_lis *l, struct upk *u, int fd)
 	(void)upk_u32(u);
 	peer = upk_str(u);
 	if (u->err || peer == NULL || fd < 0) {
-		log_warn("remote forward %s:%u: malformed ACCEPTED", l->addr,
-		    l->port);
+		log_warn("remote forward %s: malformed ACCEPTED", l->what);
 		goto drop;
 	}
 	str_clean(peer);
 	if (gw_ropen_count(l->c) >= GW_FWD_PENDING_MAX ||
 	    !gw_conn_chan_ok(l->c)) {
-		log_info("remote forward %s:%u: connection from %s dropped: "
-		    "too many channels", l->addr, l->port, peer);
+		log_info("remote forward %s: connection from %s dropped: "
+		    "too many channels", l->what, peer);
 		goto drop;
 	}
 	r = xcalloc(1, sizeof *r);
 	r->c = l->c;
 	r->fd = fd;
 	r->addr = xstrdup(l->addr);
+	r->what = xstrdup(l->what);
 	r->port = l->port;
 	gw_peer_split(peer, &r->host, &r->hport);
 	free(peer);
@@ -396,12 +392,12 @@ gw_lis_accepted(struct gw_lis *l, struct upk *u, int fd)
 	r->deadline.tv_sec += GW_FWD_OPEN_SECS;
 	TAILQ_INSERT_TAIL(&gw_ropens, r, entry);
 	if ((r->ch = ssh_channel_new(gw_conn_session(l->c))) == NULL) {
-		log_warn("remote forward %s:%u: no channel", l->addr, l->port);
+		log_warn("remote forward %s: no channel", l->what);
 		gw_ropen_free(r);
 		return;
 	}
-	log_debug("remote forward %s:%u: connection from %s:%d", l->addr,
-	    l->port, r->host, r->hport);
+	log_debug("remote forward %s: connection from %s:%d", l->what,
+	    r->host, r->hport);
 	if (gw_ropen_try(r))
 		return;
 	if (gw_ropen_ev == NULL)
@@ -430,8 +426,8 @@ gw_lis_ctl(struct gw_ctl *g, const struct ctl_msg *m, int *fds, int nfds,
 		if (nfds > 0)
 			close(fds[0]);
 		if (!l->dying)
-			log_info("remote forward %s:%u: closed by the daemon",
-			    l->addr, l->port);
+			log_info("remote forward %s: closed by the daemon",
+			    l->what);
 		gw_ctl_free(g);
 		l->g = NULL;
 		gw_lis_end(l);
@@ -446,14 +442,13 @@ gw_lis_ctl(struct gw_ctl *g, const struct ctl_msg *m, int *fds, int nfds,
 		close(fds[0]);
 	switch (m->type) {
 	case SPN_CTL_LISTENING:
-		log_info("remote forward %s:%u: listening at the far end",
-		    l->addr, l->port);
+		log_info("remote forward %s: listening at the far end", l->what);
 		break;
 	case SPN_CTL_ERROR:
 		/* The client was told yes already (0.10 wants the answer
 		 * inside the callback): the log is all that can say it. */
 		text = upk_str(&u);
-		log_warn("remote forward %s:%u failed: %s", l->addr, l->port,
+		log_warn("remote forward %s failed: %s", l->what,
 		    text != NULL ? text : "refused");
 		free(text);
 		gw_lis_end(l);
@@ -492,31 +487,29 @@ static int
 gw_fwd_listen(struct gw_conn *c, const char *addr, int port)
 {
 	struct gw_lis *l;
-	const char *bind;
-	char why[512];
+	const char *bind, *no = NULL;
+	char why[512], *what;
 	struct pk pk;
 
-	if (port == 0) {
-		log_info("remote forward %s:0 refused: the port bound at the "
-		    "far end is not known in time to tell it (give a port)",
-		    addr);
-		return -1;
-	}
 	if (port < 0 || port > 65535 || strlen(addr) > 255) {
 		log_info("remote forward refused: bad address or port");
 		return -1;
 	}
-	if (gw_lis_find(c, addr, port) != NULL ||
-	    gw_lis_count(c) >= GW_FWD_LISTEN_MAX) {
-		log_info("remote forward %s:%d refused: %s", addr, port,
-		    gw_lis_find(c, addr, port) != NULL ? "asked already" :
-		    "too many on this connection");
-		return -1;
-	}
+	what = str_clean(xprintf("%s:%d", addr, port));
+	if (port == 0)
+		no = "the port bound at the far end is not known in time to "
+		    "tell it (give a port)";
+	else if (gw_lis_find(c, addr, port) != NULL)
+		no = "asked already";
+	else if (gw_lis_count(c) >= GW_FWD_LISTEN_MAX)
+		no = "too many on this connection";
 	pk_init(&pk);
-	if (gw_fwd_spec(c, &pk, why, sizeof why) != 0) {
+	if (no == NULL && gw_fwd_spec(c, &pk, why, sizeof why) != 0)
+		no = why;
+	if (no != NULL) {
+		log_info("remote forward %s refused: %s", what, no);
 		pk_free(&pk);
-		log_info("remote forward %s:%d refused: %s", addr, port, why);
+		free(what);
 		return -1;
 	}
 	/* Loopback unless an address was named, as sshd's GatewayPorts
@@ -531,18 +524,18 @@ gw_fwd_listen(struct gw_conn *c, const char *addr, int port)
 	l = xcalloc(1, sizeof *l);
 	l->c = c;
 	l->addr = xstrdup(addr);
+	l->what = what;
 	l->port = port;
 	LIST_INSERT_HEAD(&gw_lis_all, l, entry);
 	l->g = gw_ctl_open(SPN_CTL_LISTEN, &pk, NULL, 0, gw_lis_ctl, l, why,
 	    sizeof why);
 	pk_free(&pk);
 	if (l->g == NULL) {
-		log_warn("remote forward %s:%d refused: %s", addr, port, why);
+		log_warn("remote forward %s refused: %s", l->what, why);
 		gw_lis_free(l);
 		return -1;
 	}
-	str_clean(l->addr);
-	log_debug("remote forward %s:%d asked", l->addr, port);
+	log_debug("remote forward %s asked", l->what);
 	return 0;
 }
 
@@ -569,7 +562,7 @@ gw_fwd_global(struct gw_conn *c, ssh_message m)
 	case SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD:
 		if ((l = gw_lis_find(c, addr, port)) == NULL)
 			return 1;
-		log_debug("remote forward %s:%u cancelled", l->addr, l->port);
+		log_debug("remote forward %s cancelled", l->what);
 		gw_lis_end(l);
 		break;
 	default:

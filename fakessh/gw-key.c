@@ -22,15 +22,20 @@
 #define GW_KEY_FILE_MAX	(64 * 1024)	/* an ed25519 key is ~400 bytes */
 #define GW_KEY_COMMENT	"spindle-gateway"
 
-/* Write text to path by way of a temporary file and a rename. */
+/*
+ * Write text to path by way of a temporary file and a rename; or, not
+ * replace, a link: two programs making the first key at once (the
+ * gateway, `spindle ssh-config`) then agree on one, the first's.  1:
+ * not replace, and there is one already; -1 and why.
+ */
 static int
-gw_key_write(const char *path, const char *text, mode_t mode, char *why,
-    size_t whylen)
+gw_key_write(const char *path, const char *text, mode_t mode, int replace,
+    char *why, size_t whylen)
 {
 	char *tmp = xprintf("%s.new.%ld", path, (long)getpid());
 	size_t len = strlen(text), off = 0;
 	ssize_t n;
-	int fd;
+	int fd, rc = -1;
 
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -43,18 +48,23 @@ gw_key_write(const char *path, const char *text, mode_t mode, char *why,
 			break;
 		off += n;
 	}
-	if (fd < 0 || off < len || fchmod(fd, mode) != 0 || fsync(fd) != 0 ||
-	    close(fd) != 0 || rename(tmp, path) != 0) {
-		snprintf(why, whylen, "cannot write %s: %s", path,
-		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		free(tmp);
-		return -1;
+	if (fd >= 0 && off == len && fchmod(fd, mode) == 0 &&
+	    fsync(fd) == 0) {
+		if (replace)
+			rc = rename(tmp, path) == 0 ? 0 : -1;
+		else if (link(tmp, path) == 0)
+			rc = 0;
+		else if (errno == EEXIST)
+			rc = 1;
 	}
+	if (rc < 0)
+		snprintf(why, whylen, "cannot write %s: %s", path,
+		    off < len ? "short write" : strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);	/* gone after a rename; the extra name after a link */
 	free(tmp);
-	return 0;
+	return rc;
 }
 
 /* "ssh-ed25519 AAAA... spindle-gateway", or NULL. */
@@ -81,7 +91,7 @@ gw_key_write_pub(const char *path, ssh_key key, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot export the public key");
 	else {
 		text = xprintf("%s\n", line);
-		rc = gw_key_write(pub, text, 0644, why, whylen);
+		rc = gw_key_write(pub, text, 0644, 1, why, whylen);
 		free(text);
 	}
 	free(line);
@@ -89,14 +99,17 @@ gw_key_write_pub(const char *path, ssh_key key, char *why, size_t whylen)
 	return rc;
 }
 
-/* A new key at path (replacing any), and its .pub. */
+/* A new key at path (replace: whatever is there), and its .pub.
+ * NULL: said why, or *raced: another made one first. */
 static ssh_key
-gw_key_make(const char *path, char *why, size_t whylen)
+gw_key_make(const char *path, int replace, int *raced, char *why,
+    size_t whylen)
 {
 	ssh_key key = NULL;
 	char *b64 = NULL;
 	int rc;
 
+	*raced = 0;
 	if (hostkey_mkdir(path, why, whylen) != 0)
 		return NULL;
 	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK ||
@@ -106,9 +119,10 @@ gw_key_make(const char *path, char *why, size_t whylen)
 		ssh_key_free(key);
 		return NULL;
 	}
-	rc = gw_key_write(path, b64, 0600, why, whylen);
+	rc = gw_key_write(path, b64, 0600, replace, why, whylen);
 	explicit_bzero(b64, strlen(b64));
 	ssh_string_free_char(b64);
+	*raced = rc == 1;
 	if (rc != 0 || gw_key_write_pub(path, key, why, whylen) != 0) {
 		ssh_key_free(key);
 		return NULL;
@@ -143,39 +157,52 @@ gw_key_read(int fd, const char *path, char *why, size_t whylen)
 	return buf;
 }
 
+/* The key in the file open on fd (checked), ed25519; NULL and why. */
+static ssh_key
+gw_key_import(int fd, const char *path, char *why, size_t whylen)
+{
+	ssh_key key = NULL;
+	char *text;
+
+	if ((text = gw_key_read(fd, path, why, whylen)) == NULL)
+		return NULL;
+	if (ssh_pki_import_privkey_base64(text, NULL, NULL, NULL,
+	    &key) != SSH_OK)
+		snprintf(why, whylen, "host key %s: not a key libssh can read: "
+		    "remove it and run 'spindle gateway rekey'", path);
+	else if (ssh_key_type(key) != SSH_KEYTYPE_ED25519) {
+		snprintf(why, whylen, "host key %s: not ed25519", path);
+		ssh_key_free(key);
+		key = NULL;
+	}
+	explicit_bzero(text, strlen(text));
+	free(text);
+	return key;
+}
+
 ssh_key
 gw_key_load(char *why, size_t whylen)
 {
-	char *path = hostkey_path(), *text, *pub;
+	char *path = hostkey_path(), *pub;
 	ssh_key key = NULL;
 	struct stat st;
-	int fd, rc;
+	int fd, rc, raced = 0;
 
 	if (path == NULL) {
 		snprintf(why, whylen, "no HOME or XDG_CONFIG_HOME for the "
 		    "host key");
 		return NULL;
 	}
-	if ((rc = hostkey_open(path, &fd, why, whylen)) == 1)
-		key = gw_key_make(path, why, whylen);
-	else if (rc == 0 && (text = gw_key_read(fd, path, why,
-	    whylen)) != NULL) {
-		if (ssh_pki_import_privkey_base64(text, NULL, NULL, NULL,
-		    &key) != SSH_OK)
-			snprintf(why, whylen, "host key %s: not a key libssh "
-			    "can read: remove it and run 'spindle gateway "
-			    "rekey'", path);
-		else if (ssh_key_type(key) != SSH_KEYTYPE_ED25519) {
-			snprintf(why, whylen, "host key %s: not ed25519",
-			    path);
-			ssh_key_free(key);
-			key = NULL;
-		}
-		explicit_bzero(text, strlen(text));
-		free(text);
+	if ((rc = hostkey_open(path, &fd, why, whylen)) == 1) {
+		key = gw_key_make(path, 0, &raced, why, whylen);
+		/* Another made the first key meanwhile: theirs it is. */
+		if (raced)
+			rc = hostkey_open(path, &fd, why, whylen);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		key = gw_key_import(fd, path, why, whylen);
 		close(fd);
+	}
 	/* The .pub is for people and ssh-keygen: put it back if gone. */
 	pub = xprintf("%s.pub", path);
 	if (key != NULL && lstat(pub, &st) != 0)
@@ -223,7 +250,7 @@ gw_key_main(int argc, char **argv)
 {
 	char why[512], *path, *line;
 	ssh_key key;
-	int rc;
+	int rc, raced;
 
 	if (argc != 2)
 		return gw_key_usage();
@@ -237,7 +264,7 @@ gw_key_main(int argc, char **argv)
 		if (hostkey_open(path, NULL, why, sizeof why) == -2)
 			key = NULL;
 		else
-			key = gw_key_make(path, why, sizeof why);
+			key = gw_key_make(path, 1, &raced, why, sizeof why);
 		free(path);
 	} else if (strcmp(argv[1], "print") == 0 ||
 	    strcmp(argv[1], "fingerprint") == 0)

@@ -32,11 +32,11 @@
 #include "config.h"
 #include "gateway.h"
 
-#define GW_TCP_ACCEPTS		16	/* per wakeup, then the loop again */
-#define GW_KEYS_BYTES		(256 * 1024)	/* authorized_keys, at most */
-#define GW_KEYS_MAX		1024
-#define GW_KEYS_WATCH		2	/* seconds between looks, while the
-					 * listener waits for a key */
+#define GW_TCP_ACCEPTS	16		/* per wakeup, then the loop */
+#define GW_KEYS_BYTES	(256 * 1024)	/* authorized_keys, at most */
+#define GW_KEYS_MAX	1024
+#define GW_KEYS_WATCH	2		/* seconds between looks, while
+					 * the listener waits for a key */
 
 struct gw_lsn {
 	int		 fd;
@@ -46,8 +46,8 @@ struct gw_lsn {
 
 static struct gw_lsn	 gw_lsn[GATEWAY_LISTEN_MAX];
 static size_t		 gw_nlsn;
-static char		*gw_want[GATEWAY_LISTEN_MAX];	/* to listen on, once
-							 * there are keys */
+/* To listen on, once there are keys. */
+static char		*gw_want[GATEWAY_LISTEN_MAX];
 static struct event	*gw_watch;	/* looks for keys while we wait */
 static struct event	*gw_pause;	/* out of fds: accept later */
 
@@ -159,17 +159,18 @@ gw_keys_load(void)
 	char *path = config_path("authorized_keys");
 	struct stat st;
 	FILE *f = NULL;
-	int fd = -1;
+	int fd = -1, err = 0;
 
 	if (path != NULL)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1 || fstat(fd, &st) != 0) {
+		err = errno;
 		if (fd != -1)
 			close(fd);
 		if (gw_keys_read || gw_nkeys > 0)
 			log_warn("%s: %s: every TCP login refused",
 			    path != NULL ? path : "authorized_keys",
-			    path != NULL ? strerror(errno) : "no HOME");
+			    path != NULL ? strerror(err) : "no HOME");
 		gw_keys_free();
 		gw_keys_read = 0;
 		free(path);
@@ -235,7 +236,8 @@ static void
 gw_tcp_diag_id(struct inet_diag_sockid *id,
     const struct sockaddr_storage *peer, const struct sockaddr_storage *me)
 {
-	const struct sockaddr_in *p4 = (const void *)peer, *m4 = (const void *)me;
+	const struct sockaddr_in *p4 = (const void *)peer,
+	    *m4 = (const void *)me;
 	const struct sockaddr_in6 *p6 = (const void *)peer,
 	    *m6 = (const void *)me;
 

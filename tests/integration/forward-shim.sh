@@ -24,30 +24,6 @@ ms_since() {	# NS: milliseconds since then
 # python3 itself, not a version manager's wrapper (seconds a start).
 PY=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 fails"
 
-# Ports from a range of this test's own (other tests run meanwhile),
-# each checked free of listeners (any address).
-NEXT_PORT=$((20000 + ($$ * 13) % 30000))
-new_port() {	# sets PORT
-	while :; do
-		NEXT_PORT=$((NEXT_PORT + 1))
-		[ $NEXT_PORT -gt 60000 ] && NEXT_PORT=20001
-		ss -Hltn "sport = :$NEXT_PORT" | grep -q . || break
-	done
-	PORT=$NEXT_PORT
-}
-
-# listening PORT [SECS]: something accepts on 127.0.0.1:PORT (curl's 7
-# is "could not connect"; whatever it says after connecting is not).
-listening() {
-	_end=$(( $(date +%s) + ${2:-0} ))
-	while :; do
-		curl -s -m 5 -o /dev/null "http://127.0.0.1:$1/"
-		[ $? != 7 ] && return 0
-		[ "$(date +%s)" -ge $_end ] && return 1
-		sleep 0.05
-	done
-}
-
 # The far side's servers: HTTP on $HP, an echo (until EOF, then close)
 # on $EP.
 mkdir "$TMPD/www" || fail "mkdir"
@@ -59,24 +35,7 @@ HP=$PORT
 track $!
 new_port
 EP=$PORT
-"$PY" -c '
-import socket, sys, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(64)
-def echo(c):
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        c.sendall(d)
-    c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=echo, args=(c,), daemon=True).start()
-' "$EP" &
-track $!
+echo_server "$EP"
 listening "$HP" 10 || fail "the HTTP server did not start"
 listening "$EP" 10 || fail "the echo server did not start"
 URL=http://127.0.0.1:$HP/

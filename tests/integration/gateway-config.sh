@@ -4,9 +4,12 @@
 # (idempotent, the Include line first, modes kept), the first ssh with
 # no prompt and known_hosts untouched, `gateway connect` with stdout a
 # pipe (the relay), a gateway killed with -9 started again by the next
-# ssh, a host key readable by others refused (ssh, the daemon's log,
-# `gateway status`), `gateway rekey` (a new fingerprint, ssh refuses it
-# until --install pins it), `gateway authorize` and `known-hosts`.
+# ssh, the gateway's log lines in the daemon's log, clients of a stopped
+# gateway bounded, a host key readable by others (or in a directory
+# others may write, or a link) refused (ssh, the daemon's log, `gateway
+# status`), `gateway rekey` (a new fingerprint, ssh refuses it until
+# --install pins it), `gateway authorize`, `known-hosts`, and a TCP
+# listener's gateway started with the daemon and again after kill -9.
 . "$(dirname "$0")/lib.sh"
 GATEWAY=$(dirname "$SPINDLE")/spindle-gateway
 [ -x "$GATEWAY" ] ||
@@ -65,9 +68,12 @@ check "key fingerprint as ssh-keygen -lf" "$FP" \
 check "status fingerprint" "$FP" "$(gw_fp)"
 
 # --install: the block, the pin, Include first in ~/.ssh/config (made
-# 0700/0600 when missing; an existing one keeps its lines and mode).
+# 0700/0600 when missing; an existing one keeps its other lines and its
+# mode).
 mkdir -m 700 "$HOME/.ssh"
-printf 'Host other\n    User nobody\n' >"$HOME/.ssh/config"
+# An Include of ours already there, but not first: moved.
+printf 'Host other\n    User nobody\ninclude = "%s"\n' "$CFG/ssh_config" \
+    >"$HOME/.ssh/config"
 chmod 640 "$HOME/.ssh/config"
 spn ssh-config --install >"$TMPD/out" 2>"$TMPD/err"
 check_rc "ssh-config --install" 0 $? "$TMPD/err"
@@ -132,6 +138,59 @@ grep -q "^gateway: " "$TMPD/log" &&
     "$TMPD/log" | head -n 3)"
 grep -Eq "^[-0-9]+T[0-9:.]+Z spindle\[[0-9]+\]: [a-z]+: gateway: " \
     "$TMPD/log" || fail "daemon log: no gateway line"
+
+# A gateway that reads nothing (stopped): what waits for it is bounded;
+# past that, clients are refused, and the daemon still answers.
+PID=$(gw_pid)
+kill -STOP "$PID"
+python3 - "$SPINDLE_RUNTIME_DIR/sock" 5000 >"$TMPD/flood" 2>&1 <<'PY'
+import socket, struct, sys
+def u32(v): return struct.pack(">I", v)
+def frame(t, body): return u32(8 + len(body)) + u32(t) + u32(1) + body
+def reply(c):
+    buf = b""
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+        b = c.recv(65536)
+        if not b:
+            return None, ""
+        buf += b
+    t = struct.unpack(">I", buf[4:8])[0]
+    n = struct.unpack(">I", buf[12:16])[0] if len(buf) >= 16 else 0
+    return t, buf[16:16 + n].decode(errors="replace")
+name = b"flood.spindle"
+ok, refused, other = 0, {}, {}
+# Until 20 are refused: how many the link's buffer takes depends on
+# the kernel's settings.
+for i in range(int(sys.argv[2])):
+    if sum(refused.values()) >= 20:
+        break
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    a, b = socket.socketpair()
+    c.sendall(frame(1, u32(2)))
+    reply(c)
+    c.sendmsg([frame(23, u32(len(name)) + name)],
+              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", b.fileno()))])
+    b.close()
+    a.close()
+    t, text = reply(c)
+    c.close()
+    if t == 3:      # OK
+        ok += 1
+    elif t == 2:
+        refused[text] = refused.get(text, 0) + 1
+    else:
+        other[t] = other.get(t, 0) + 1
+print("ok %d refused %s other %s" % (ok, refused, other))
+PY
+kill -9 "$PID"
+log "connections to a stopped gateway: $(cat "$TMPD/flood")"
+contains "$TMPD/flood" "'gateway: too many connections waiting for it; try again later'" ||
+    fail "no refusal past the queue: $(cat "$TMPD/flood")"
+contains "$TMPD/flood" "other {}" || fail "flood: $(cat "$TMPD/flood")"
+S local.spindle 'echo after-flood' </dev/null >"$TMPD/out" 2>"$TMPD/err"
+check_rc "ssh after the flood" 0 $? "$TMPD/err"
+check "ssh after the flood" after-flood "$(cat "$TMPD/out")"
 
 # A host key others may read: refused, said by ssh (the ProxyCommand's
 # stderr), the daemon's log and `gateway status`.

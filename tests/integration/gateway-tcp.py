@@ -14,6 +14,9 @@
 #       N+1 connections at once, not a byte sent: the first N get the
 #       banner, the last is closed without one; then the N are closed
 #       by the gateway after about GRACE seconds
+#   full PORT KEY KNOWN_HOSTS ROUTE NAUTH MOST
+#       NAUTH logged in, then idle ones up to MOST in all, each with the
+#       banner; the one after is closed without one
 #   banner PORT
 #       "banner SSH-2.0-..." or "closed" (EOF without a byte), 10 s
 import hashlib, os, socket, sys, threading, time
@@ -139,11 +142,17 @@ def channels(args):
     else:
         die("channels: the %dth channel opened" % (n + 1))
     held.pop().close()
-    time.sleep(0.5)
-    try:
-        ch = tr.open_session(timeout=20)
-    except paramiko.ChannelException as e:
-        die("channels: still refused after one closed: %s" % e)
+    # The gateway frees a closed channel from its loop, after the pass
+    # that read the close: an open right behind it may still be refused.
+    for i in range(20):
+        time.sleep(0.25)
+        try:
+            ch = tr.open_session(timeout=20)
+            break
+        except paramiko.ChannelException as e:
+            err = e
+    else:
+        die("channels: still refused 5 s after one closed: %s" % err)
     ch.exec_command("exit 7")
     if ch.recv_exit_status() != 7:
         die("channels: the channel after one closed does not run")
@@ -207,6 +216,29 @@ def idle(args):
           "made (grace %.0f s)" % (n, el, grace))
 
 
+def full(args):
+    port, key, kh, route, nauth, most = args
+    nauth, most = int(nauth), int(most)
+    held = [connect(port, key, kh, route) for i in range(nauth)]
+    socks = []
+    for i in range(most - nauth):
+        s = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+        b = read_banner(s, 10)
+        if not b or not b.startswith(b"SSH-2.0-"):
+            die("full: connection %d: no banner (%r)" % (nauth + i + 1, b))
+        socks.append(s)
+    s = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+    b = read_banner(s, 10)
+    if b is None or b.startswith(b"SSH-2.0-"):
+        die("full: connection %d not closed: %r" % (most + 1, b))
+    print("ok full: %d logged in and %d not, connection %d closed" %
+          (nauth, most - nauth, most + 1))
+    for s in socks:
+        s.close()
+    for c in held:
+        c.close()
+
+
 def banner(args):
     s = socket.create_connection(("127.0.0.1", int(args[0])), timeout=10)
     b = read_banner(s, 10)
@@ -219,4 +251,4 @@ def banner(args):
 
 
 {"client": client, "reject": reject, "denied": denied,
- "channels": channels, "idle": idle, "banner": banner}[sys.argv[1]](sys.argv[2:])
+ "channels": channels, "idle": idle, "full": full, "banner": banner}[sys.argv[1]](sys.argv[2:])

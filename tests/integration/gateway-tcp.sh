@@ -110,7 +110,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
 	setpriv --reuid="$uid" --regid="$(id -g "$U")" --clear-groups \
 	    timeout 30 $GWPY banner "$PORT" >"$TMPD/out" 2>&1
 	check "another uid" "closed" "$(cat "$TMPD/out")"
-	wait_line "$LOG" "connection from \[127.0.0.1\]:[0-9]* closed: uid $uid, not ours" 5 ||
+	w="connection from \[127.0.0.1\]:[0-9]* closed: uid $uid, not ours"
+	wait_line "$LOG" "$w" 5 ||
 	    fail "the refusal of uid $uid is not in the log"
 	timeout 30 $GWPY banner "$PORT" >"$TMPD/out" 2>&1
 	grep -q '^banner SSH-2.0-' "$TMPD/out" ||
@@ -126,11 +127,14 @@ fi
 timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
 spn daemon start >/dev/null 2>"$TMPD/err" || fail "start: $(cat "$TMPD/err")"
 track "$(daemon_pid)"
-wait_line "$LOG" "no key in $XDG_CONFIG_HOME/spindle/authorized_keys: the TCP listener waits for one \(spindle gateway authorize FILE.pub\)" 20 ||
+w="no key in $XDG_CONFIG_HOME/spindle/authorized_keys: the TCP listener"
+w="$w waits for one \(spindle gateway authorize FILE.pub\)"
+wait_line "$LOG" "$w" 20 ||
     fail "no key: not said: $(tail -5 "$LOG")"
 timeout 30 $GWPY banner "$PORT" >"$TMPD/out" 2>&1 &&
     fail "no key: something listens: $(cat "$TMPD/out")"
-timeout 60 ssh -F "$HOME/.ssh/config" -o BatchMode=yes local.spindle 'echo fdpass' \
+timeout 60 ssh -F "$HOME/.ssh/config" -o BatchMode=yes local.spindle \
+    'echo fdpass' \
     >"$TMPD/out" 2>"$TMPD/err"
 check_rc "no key: ssh local.spindle" 0 $? "$TMPD/err"
 n=$(grep -c "listening on \[127.0.0.1\]:$PORT" "$LOG")
@@ -158,7 +162,8 @@ track "$(SPINDLE_RUNTIME_DIR=$TMPD/rt2 daemon_pid)"
 SPINDLE_RUNTIME_DIR=$TMPD/rt2 timeout 10 "$SPINDLE" daemon stop \
     >/dev/null 2>&1
 check_rc "non-loopback gateway-listen" 255 $rc "$TMPD/err"
-contains "$TMPD/err" "$TMPD/routes.bad:2: gateway-listen: only loopback addresses (127.0.0.1, [::1])" ||
+w="gateway-listen: only loopback addresses (127.0.0.1, [::1])"
+contains "$TMPD/err" "$TMPD/routes.bad:2: $w" ||
     fail "non-loopback: $(cat "$TMPD/err")"
 
 log "took $(secs_since "$T0") s"

@@ -6,8 +6,8 @@
 # authorized_keys), the daemon's runtime dir and routes file, the port.
 #
 # gwtcp_up "ROUTES-FILE LINES": writes them (PORT in them the port) after
-# a gateway-listen line of a free port, makes keys k1 (allowlisted) and k2 (not) in $TMPD,
-# spindle's known_hosts (ssh-config --install), starts the daemon (which
+# a gateway-listen line of a free port, makes keys k1 (allowlisted) and
+# k2 (not) in $TMPD, spindle's known_hosts (ssh-config --install), starts the daemon (which
 # starts the gateway, since it has a listener) and waits until the
 # gateway listens; another port when that one was taken meanwhile.
 # Sets PORT, KH (spindle's known_hosts), LOG (the daemon's log).
@@ -83,7 +83,8 @@ gwtcp_up() {
 		spn daemon start >/dev/null 2>"$TMPD/err" ||
 		    fail "daemon start: $(cat "$TMPD/err")"
 		track "$(daemon_pid)"
-		wait_line "$LOG" "listening on \[127.0.0.1\]:$PORT|\]:$PORT: Address already in use" 20 ||
+		_gw_w="\]:$PORT: Address already in use"
+		wait_line "$LOG" "listening on \[127.0.0.1\]:$PORT|$_gw_w" 20 ||
 		    fail "the gateway does not listen: $(cat "$LOG")"
 		grep -q "\]:$PORT: Address already in use" "$LOG" || return 0
 		log "port $PORT taken meanwhile: another"

@@ -501,3 +501,63 @@ account_says() {
 	*) usermod -U "$_au" ;;
 	esac || fail "cannot undo $_au's $_as account"
 }
+
+# new_port: sets PORT to one nobody listens on (any address), the next
+# of a range of this test's own (other tests run meanwhile).
+NEXT_PORT=$((20000 + ($$ * 13) % 30000))
+new_port() {
+	while :; do
+		NEXT_PORT=$((NEXT_PORT + 1))
+		[ $NEXT_PORT -gt 60000 ] && NEXT_PORT=20001
+		ss -Hltn "sport = :$NEXT_PORT" | grep -q . || break
+	done
+	PORT=$NEXT_PORT
+}
+
+# listening PORT [SECS]: something accepts on 127.0.0.1:PORT, within SECS
+# (curl's 7 is "could not connect"; whatever it says after connecting is
+# not).
+listening() {
+	_end=$(( $(date +%s) + ${2:-0} ))
+	while :; do
+		curl -s -m 5 -o /dev/null "http://127.0.0.1:$1/"
+		[ $? != 7 ] && return 0
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+}
+
+# unlistened PORT [SECS]: nothing listens on PORT (any address) any
+# more, within SECS (10).
+unlistened() {
+	_ut=$((${2:-10} * 10))
+	while ss -Hltn "sport = :$1" | grep -q .; do
+		[ "$_ut" -le 0 ] && return 1
+		sleep 0.1
+		_ut=$((_ut - 1))
+	done
+}
+
+# echo_server PORT: in the background (killed on exit), a python3 echo
+# server on 127.0.0.1:PORT: each connection gets back what it sends,
+# closed after its EOF.
+echo_server() {
+	"${PY:-python3}" -c '
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+def echo(c):
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=echo, args=(c,), daemon=True).start()
+' "$1" &
+	track $!
+}

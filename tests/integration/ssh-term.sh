@@ -3,7 +3,7 @@
 # sshd, with no pty of its own, gives the agent none) and a sudo hop
 # behind it, tput and vi work in the command's pty, for run -t and for
 # the shim's ssh -t, in a terminal tmux drives.  The shim's -o SetEnv
-# sets variables, -o SendEnv passes on LANG and LC_* only.
+# sets variables, -o SendEnv passes on LANG, LC_* and COLORTERM only.
 . "$(dirname "$0")/lib-sshd.sh"
 command -v tmux >/dev/null || skip "tmux is not installed"
 command -v tput >/dev/null || skip "tput (ncurses) is not installed"

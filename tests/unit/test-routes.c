@@ -363,6 +363,36 @@ test_dest(void **state)
 		assert_int_equal(route_dest_ok(taken[i], why, sizeof why), 0);
 }
 
+/* ssh's destination (the shim's, the gateway's route) into a spec. */
+static void
+test_spec_dest(void **state)
+{
+	struct ctl_spec s;
+
+	(void)state;
+	ctl_spec_dest(&s, "web", "web", NULL);
+	assert_int_equal(s.direct, CTL_SPEC_SSH);
+	assert_string_equal(s.route, "web");
+	assert_null(s.user);
+	ctl_spec_free(&s);
+	ctl_spec_dest(&s, "alice@h", "h", "alice");
+	assert_int_equal(s.direct, CTL_SPEC_SSH);
+	assert_string_equal(s.route, "h");
+	assert_string_equal(s.user, "alice");
+	ctl_spec_free(&s);
+	/* An inline route goes whole, its '@' and all, for route_dest_ok. */
+	ctl_spec_dest(&s, "admin@bastion+web+sudo=app", "bastion+web+sudo=app",
+	    "admin");
+	assert_int_equal(s.direct, CTL_SPEC_DEST);
+	assert_string_equal(s.route, "admin@bastion+web+sudo=app");
+	assert_null(s.user);
+	ctl_spec_free(&s);
+	ctl_spec_dest(&s, "local", "local", NULL);
+	assert_int_equal(s.direct, CTL_SPEC_DEST);
+	assert_string_equal(s.route, "local");
+	ctl_spec_free(&s);
+}
+
 /* The gateway's options: global only, loopback only, bounded. */
 static void
 test_gateway(void **state)
@@ -458,6 +488,7 @@ main(void)
 		cmocka_unit_test(test_local_ssh),
 		cmocka_unit_test(test_bad_route),
 		cmocka_unit_test(test_dest),
+		cmocka_unit_test(test_spec_dest),
 		cmocka_unit_test(test_gateway),
 	};
 	int fd = mkstemp(path), rc;
