@@ -363,10 +363,10 @@ if [ $profile = yes ] && [ $gw_ok = yes ]; then
 		echo $! >>"$TMPD/perfpids"
 	done <"$TMPD/gw.procs"
 	sleep 1
-	mv "$TMPD/gw.b1" "$TMPD/gw.b1.keep"
+	for f in gw.b1 gw.cpu.down; do mv "$TMPD/$f" "$TMPD/$f.keep"; done
 	xfer gw down "$BYTES"
 	mv "$TMPD/gw.b1" "$TMPD/gw.prof.out"
-	mv "$TMPD/gw.b1.keep" "$TMPD/gw.b1"
+	for f in gw.b1 gw.cpu.down; do mv "$TMPD/$f.keep" "$TMPD/$f"; done
 	kill -INT $(cat "$TMPD/perfpids")
 	wait
 	while read -r p r; do
