@@ -10,16 +10,18 @@
 #   shim:     the fake ssh, `ssh inner CMD`, over the same route;
 #   OpenSSH:  a ControlMaster to inner with ProxyJump bastion (as $U_O on
 #             both hosts), `ssh -S cm inner CMD`.
-# B1: GIB GiB down (`head -c N /dev/zero` there, `wc -c` here) and up
-#     (`head -c N /dev/zero` here, `wc -c` there), MB/s, with the CPU
-#     time of every process on the path and of the client, per GiB;
+# B1: 1 GiB down (`head -c N /dev/zero` there, `wc -c` here), down into
+#     a file on tmpfs, and up (`head -c N /dev/zero` here, `wc -c`
+#     there), MB/s, with the CPU time of every process on the path and
+#     of the client, per GiB; also through a fresh OpenSSH connection
+#     (-J, no ControlMaster: the gateway's client code);
 # B5: `ssh X true`, each a fresh connection for the gateway (a new SSH
 #     connection, KEX included, to the gateway; the route stays up), for
 #     OpenSSH fresh through ProxyJump (two KEX), fresh to the bastion
 #     alone (one), and through the ControlMaster; and the shim;
-# B6: 16 parallel 100 MiB downloads through the gateway (and the shim,
-#     and the ControlMaster), the memory peak (VmHWM, reset before)
-#     of the gateway, the daemon and the agents.
+# B6: 16 parallel 100 MiB downloads (into tmpfs files) through the
+#     gateway (and the shim, and the ControlMaster), the memory peak
+#     (VmHWM, reset before) of the gateway, the daemon and the agents.
 # Needs root.  docs/performance.md ("SSH gateway (issue 12)") records
 # results.
 #	sh bench/gateway.sh [--quick] [--rounds N] [--profile]
