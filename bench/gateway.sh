@@ -60,6 +60,7 @@ sshd_extra_config() {
 }
 . "$SPN_TESTLIB/lib-netns.sh"
 . "$top/bench/lib.sh"
+. "$top/bench/lib-world.sh"
 cd "$top"
 load0=$(uptime)
 t_start=$(date +%s)
@@ -123,31 +124,14 @@ fi
 [ $gw_ok = yes ] || log "no gateway column: $gw_why"
 t_up=$(date +%s)
 
-# The processes of each path, "PID ROLE" lines.  OpenSSH: the master,
-# its jump ssh, $U_O's sshd sessions on the bastion and on inner.
-# spindle: the daemon, its ssh to the bastion, the sshd sessions, the
-# agents and the bastion agent's ssh to inner; the gateway too for its
-# column.  The remote command (head, wc) is on neither side's list.
-sshd_of() {	# USER NS: that user's sshd session processes in NS
-	_np=" $(ip netns pids "$2" | tr '\n' ' ') "
-	ps -e -o pid= -o args= | awk -v u="$1" -v np="$_np" '
-	    index(np, " " $1 " ") && $2 == "sshd:" &&
-	    ($3 == u || index($3, u "@") == 1) { print $1 }'
-}
-children() {	# PID COMM: its children named COMM
-	ps -o pid= -o comm= --ppid "$1" | awk -v c="$2" '$2 == c { print $1 }'
-}
+# The processes of each path, "PID ROLE" lines.  OpenSSH: procs_ossh
+# (bench/lib-world.sh).  spindle: the daemon, its ssh to the bastion,
+# the sshd sessions, the agents and the bastion agent's ssh to inner;
+# the gateway too for its column.  The remote command (head, wc) is on
+# neither side's list.
 gw_pid() {
 	ps -o pid= -o args= --ppid "$DPID" |
 	    awk 'index($2, "spindle-gateway") { print $1; exit }'
-}
-procs_ossh() {
-	echo "$O_PID ssh-master"
-	ps -e -o pid= -o args= | awk -v cfg="$SSHW/ssh_config.ns" '
-	    $2 == "ssh" && index($0, " -W ") && index($0, cfg) {
-		print $1, "ssh-jump" }'
-	for p in $(sshd_of "$U_O" "$NB"); do echo "$p sshd-bastion"; done
-	for p in $(sshd_of "$U_O" "$NI"); do echo "$p sshd-inner"; done
 }
 procs_shim() {
 	echo "$DPID daemon"
@@ -169,10 +153,6 @@ procs_gw() {
 	_g=$(gw_pid)
 	[ -n "$_g" ] && echo "$_g gateway"
 	procs_shim
-}
-TCK=$(getconf CLK_TCK)
-cpu_ticks() {	# PID: user + system ticks so far
-	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null
 }
 # hwm_reset SIDE: each process of SIDE's path starts a new memory peak
 # (clear_refs 5 sets VmHWM to VmRSS), its list in $TMPD/SIDE.procs.
@@ -380,29 +360,12 @@ if [ $profile = yes ] && [ $gw_ok = yes ]; then
 	done <"$TMPD/gw.procs" >"$TMPD/gw.prof"
 fi
 
-# med FILE KEY: the median of KEY over the rounds ("-": none); all: every
-# value, in round order; q FILE P: the P-quantile of FILE's lines.
-med() {
-	awk -v k="$2" '$1 == k { print $2 }' "$TMPD/$1" 2>/dev/null | sort -n |
-	    awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'
-}
-all() {
-	awk -v k="$2" '$1 == k { printf "%s%s", s, $2; s = " " }' \
-	    "$TMPD/$1" 2>/dev/null
-}
+# q FILE P: the P-quantile of $TMPD/FILE's lines (med, all, vs, goal:
+# bench/lib-world.sh).
 q() {
 	sort -n "$TMPD/$1" 2>/dev/null | awk -v p="$2" '{ a[NR] = $1 }
 	    END { if (!NR) { print "-"; exit }
 		  i = int(NR * p + 0.999); if (i < 1) i = 1; print a[i] }'
-}
-vs() {
-	case "$1$2" in *-*) echo "-" ;; *) ratio "$1" "$2" ;; esac
-}
-goal() {
-	[ "$1" = - ] && { echo "-"; return; }
-	awk -v r="$1" -v l="$3" -v op="$2" 'BEGIN {
-	    ok = op == ">=" ? r >= l : op == "<" ? r < l : r <= l
-	    printf "%s %s: %s", op, l, ok ? "met" : "MISSED" }'
 }
 # per_gib SIDE DIR: CPU ms per GiB, path + client, median over rounds.
 per_gib() {
