@@ -50,6 +50,7 @@ sshd_extra_config() {
 }
 . "$SPN_TESTLIB/lib-netns.sh"
 . "$top/bench/lib.sh"
+. "$top/bench/lib-world.sh"
 cd "$top"
 load0=$(uptime)
 t_start=$(date +%s)
@@ -117,27 +118,10 @@ if [ $spn_ok = no ]; then
 fi
 t_up=$(date +%s)
 
-# The processes of each path, "PID ROLE" lines.  OpenSSH: the master,
-# its jump ssh, the sshd sessions of $U_O on the bastion and on inner.
-# spindle: the shim, the daemon, its ssh to the bastion, the sshd
-# sessions, the agents and the agent's ssh to inner.
-sshd_of() {	# USER NS: that user's sshd session processes in NS
-	_np=" $(ip netns pids "$2" | tr '\n' ' ') "
-	ps -e -o pid= -o args= | awk -v u="$1" -v np="$_np" '
-	    index(np, " " $1 " ") && $2 == "sshd:" &&
-	    ($3 == u || index($3, u "@") == 1) { print $1 }'
-}
-children() {	# PID COMM: its children named COMM
-	ps -o pid= -o comm= --ppid "$1" | awk -v c="$2" '$2 == c { print $1 }'
-}
-procs_ossh() {
-	echo "$O_PID ssh-master"
-	ps -e -o pid= -o args= | awk -v cfg="$SSHW/ssh_config.ns" '
-	    $2 == "ssh" && index($0, " -W ") && index($0, cfg) {
-		print $1, "ssh-jump" }'
-	for p in $(sshd_of "$U_O" "$NB"); do echo "$p sshd-bastion"; done
-	for p in $(sshd_of "$U_O" "$NI"); do echo "$p sshd-inner"; done
-}
+# The processes of each path, "PID ROLE" lines: OpenSSH's is
+# procs_ossh (bench/lib-world.sh); spindle's: the shim, the daemon, its
+# ssh to the bastion, the sshd sessions, the agents and the agent's ssh
+# to inner.
 procs_spn() {
 	_dp=$(daemon_pid)
 	echo "$S_PID shim"
@@ -151,10 +135,6 @@ procs_spn() {
 	done
 	for p in $(sshd_of "$U_B" "$NI"); do echo "$p sshd-inner"; done
 	for p in $(ns_agents "$NI"); do echo "$p agent-inner"; done
-}
-TCK=$(getconf CLK_TCK)
-cpu_ticks() {	# PID: user + system ticks so far
-	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null
 }
 
 # run SIDE NAME CMD...: run a client, its "key value" lines kept as
@@ -257,26 +237,6 @@ if [ $profile = yes ]; then
 	done
 fi
 
-# med FILE KEY: the median of KEY over the rounds, or "-"; all: the
-# values, in round order.
-med() {
-	awk -v k="$2" '$1 == k { print $2 }' "$TMPD/$1" 2>/dev/null | sort -n |
-	    awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'
-}
-all() {
-	awk -v k="$2" '$1 == k { printf "%s%s", s, $2; s = " " }' \
-	    "$TMPD/$1" 2>/dev/null
-}
-# vs A B: A / B, or "-"; goal RATIO OP LIMIT: met or missed.
-vs() {
-	case "$1$2" in *-*) echo "-" ;; *) ratio "$1" "$2" ;; esac
-}
-goal() {
-	[ "$1" = - ] && { echo "-"; return; }
-	awk -v r="$1" -v l="$3" -v op="$2" 'BEGIN {
-	    ok = op == ">=" ? r >= l : r <= l
-	    printf "%s %s: %s", op, l, ok ? "met" : "MISSED" }'
-}
 row() { printf '%-30s %10s %10s %6s  %s\n' "$@"; }
 # line NAME KEY UNIT OP LIMIT [SPN-NAME]: one benchmark's row (OP "": no
 # goal), spindle's figure from SPN-NAME if given.
