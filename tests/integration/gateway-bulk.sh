@@ -55,7 +55,8 @@ down() {
 	shift 2
 	_t=$(now)
 	# Into a file: into a pipe OpenSSH's client itself spends 4x the
-	# time copying its output buffer (perf; docs/notes/gwcore.md).
+	# time copying its output buffer (perf; docs/architecture.md,
+	# The SSH gateway, Measured).
 	gssh "$@" local.spindle "head -c $_n '$TMPD/data'" \
 	    >"$TMPD/got" 2>"$TMPD/err-$_l-down"
 	_got=$(sha256sum <"$TMPD/got" | cut -d' ' -f1)
