@@ -197,6 +197,16 @@ conn_write(evutil_socket_t fd, short what, void *arg)
 	conn_after(c);
 }
 
+/* A live client answers a keepalive well before a short gateway-idle
+ * would close it: a third of it, at most GW_KEEPALIVE. */
+static time_t
+conn_keepalive_secs(void)
+{
+	int secs = gw_limits.idle / 3;
+
+	return secs < 1 ? 1 : secs > GW_KEEPALIVE ? GW_KEEPALIVE : secs;
+}
+
 /* Once a second: login grace, keepalive, idle. */
 static void
 conn_tick(evutil_socket_t fd, short what, void *arg)
@@ -210,7 +220,7 @@ conn_tick(evutil_socket_t fd, short what, void *arg)
 			gw_conn_kill(c, "not authenticated in time");
 	} else if (idle >= gw_limits.idle)
 		gw_conn_kill(c, "idle");
-	else if (idle >= GW_KEEPALIVE && c->sev != NULL) {
+	else if (idle >= conn_keepalive_secs() && c->sev != NULL) {
 		/*
 		 * Wants a reply, which is input.  While the last one's
 		 * reply is unread this sends nothing, and the call after

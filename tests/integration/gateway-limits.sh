@@ -3,9 +3,9 @@
 # (`ssh ... 'exec sleep N'`) run through it all, one of them stopped
 # (SIGSTOP: it answers nothing): with gateway-idle 20 the stopped one is
 # closed, its command with it, while the live one answers the gateway's
-# keepalives (from 15 s) and stays.  Meanwhile: with gateway-max-startups
-# 10, ten idle connections get the banner and the 11th is closed at
-# once; not authenticated within gateway-login-grace (3 s here), they are
+# keepalives (after a third of it: 6 s) and stays.  Meanwhile: with
+# gateway-max-startups 10, ten idle connections get the banner and the
+# 11th is closed at once; not authenticated within gateway-login-grace (3 s here), they are
 # closed; with gateway-max-connections 13, the two sessions, two more
 # logged in and nine idle, the 14th is closed; six keys refused end a
 # connection (the right one offered seventh is too late, second it is
