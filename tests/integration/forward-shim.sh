@@ -36,7 +36,7 @@ track $!
 new_port
 EP=$PORT
 echo_server "$EP"
-listening "$HP" 10 || fail "the HTTP server did not start"
+listening "$HP" 10 || fail "the HTTP server did not start: $(tail -n 2 "$TMPD/http.log")"
 listening "$EP" 10 || fail "the echo server did not start"
 URL=http://127.0.0.1:$HP/
 

@@ -502,14 +502,17 @@ account_says() {
 	esac || fail "cannot undo $_au's $_as account"
 }
 
-# new_port: sets PORT to one nobody listens on (any address), the next
-# of a range of this test's own (other tests run meanwhile).
-NEXT_PORT=$((20000 + ($$ * 13) % 30000))
+# new_port: sets PORT to one no socket uses (any address, any state),
+# the next of a range of this test's own (other tests run meanwhile),
+# below the kernel's ephemeral ports (32768 up): a port that some
+# connection took as its local one cannot be bound (CI's forward-shim
+# once failed "the HTTP server did not start" that way, it seems).
+NEXT_PORT=$((20000 + ($$ * 13) % 12000))
 new_port() {
 	while :; do
 		NEXT_PORT=$((NEXT_PORT + 1))
-		[ $NEXT_PORT -gt 60000 ] && NEXT_PORT=20001
-		ss -Hltn "sport = :$NEXT_PORT" | grep -q . || break
+		[ $NEXT_PORT -gt 32000 ] && NEXT_PORT=20001
+		ss -Htan "sport = :$NEXT_PORT" | grep -q . || break
 	done
 	PORT=$NEXT_PORT
 }
