@@ -440,11 +440,18 @@ daemon_pid() {
 	    sed -n 's/^running, pid \([0-9]*\),.*/\1/p'
 }
 
-# daemon_stop_on_exit [SPINDLE]: the test's daemon stops when it exits.
+# daemon_stop_on_exit [SPINDLE]: the test's daemon stops when it exits,
+# then what the exit trap did before runs still (lib-sshd.sh's users and
+# sshd, a namespace world): replacing it left those behind.  dash prints
+# no traps in $(trap), hence the file.
 daemon_stop_on_exit() {
 	_dsoe=${1:-$SPINDLE}
-	trap '_t=$?; timeout 10 "$_dsoe" daemon stop >/dev/null 2>&1
-	    (exit $_t); _lib_cleanup' EXIT
+	[ -n "${_dsoe_prev:-}" ] && return 0
+	trap >"$TMPD/.exit-trap"
+	eval "set -- $(sed -n "s/^trap -- \(.*\) EXIT\$/\1/p" \
+	    "$TMPD/.exit-trap")"
+	_dsoe_prev=${1:-_lib_cleanup}
+	trap '_t=$?; timeout 10 "$_dsoe" daemon stop >/dev/null 2>&1; (exit $_t); eval "$_dsoe_prev"' EXIT
 }
 
 # tmux_start NAME CMD [COLSxROWS]: a tmux server of the test's own (-L
