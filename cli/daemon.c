@@ -1215,7 +1215,7 @@ dconn_read_cb(evutil_socket_t fd, short what, void *arg)
 		room = c->in.cap - len;
 	}
 	n = ctl_read(fd, buf + len, room, c->fds + c->nfds, &got,
-	    DCONN_MAXFDS - c->nfds);
+	    DCONN_MAXFDS - c->nfds, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {

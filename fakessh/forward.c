@@ -548,7 +548,7 @@ fwd_rem_read(struct fwd *f, struct fwd_rem *r)
 	char buf[FWD_CTL_DRAIN], *t;
 	ssize_t n;
 
-	n = ctl_read(r->ctl, buf, sizeof buf, NULL, NULL, 0);
+	n = ctl_read(r->ctl, buf, sizeof buf, NULL, NULL, 0, 0);
 	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
 		return;
 	t = fwd_spec_text(r->fs);

@@ -175,30 +175,19 @@ gw_ctl_call(struct gw_ctl *g, const struct ctl_msg *m)
 static int
 gw_ctl_read_some(struct gw_ctl *g)
 {
-	union {
-		struct cmsghdr	 c;
-		char		 buf[CMSG_SPACE(GW_CTL_FDS * sizeof(int))];
-	} cm;
-	struct iovec iov;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cm.buf, .msg_controllen = sizeof cm.buf };
 	ssize_t n;
 
-	if (g->want == 0 && g->body == NULL) {
-		iov.iov_base = g->hdr + g->got;
-		iov.iov_len = sizeof g->hdr - g->got;
-	} else {
-		iov.iov_base = g->body + g->got;
-		iov.iov_len = g->want - g->got;
-	}
-	do
-		n = recvmsg(g->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	/* The socket blocks (the request went out with a send timeout). */
+	if (g->want == 0 && g->body == NULL)
+		n = ctl_read(g->fd, g->hdr + g->got, sizeof g->hdr - g->got,
+		    g->fds, &g->nfds, GW_CTL_FDS, MSG_DONTWAIT);
+	else
+		n = ctl_read(g->fd, g->body + g->got, g->want - g->got,
+		    g->fds, &g->nfds, GW_CTL_FDS, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 2;
 	if (n <= 0)
 		return n;
-	ctl_take_fds(&mh, g->fds, &g->nfds, GW_CTL_FDS);
 	g->got += n;
 	return 1;
 }

@@ -244,15 +244,17 @@ ctl_fill(int fd, struct ctl_buf *b, int *fds, int *nfds, int max)
 		b->cap = b->len + 65536;
 	}
 	if ((n = ctl_read(fd, b->data + b->len, b->cap - b->len, fds, nfds,
-	    max)) <= 0)
+	    max, 0)) <= 0)
 		return n;
 	b->len += n;
 	return 1;
 }
 
-/* Read at most len bytes into buf; fds received are kept or closed. */
+/* Read at most len bytes into buf; fds received are kept or closed.
+ * flags: recvmsg's (MSG_DONTWAIT on a blocking socket). */
 ssize_t
-ctl_read(int fd, void *buf, size_t len, int *fds, int *nfds, int max)
+ctl_read(int fd, void *buf, size_t len, int *fds, int *nfds, int max,
+    int flags)
 {
 	union {
 		struct cmsghdr	 c;
@@ -264,7 +266,7 @@ ctl_read(int fd, void *buf, size_t len, int *fds, int *nfds, int max)
 	ssize_t n;
 
 	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n > 0)
 		ctl_take_fds(&mh, fds, nfds, max);

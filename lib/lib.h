@@ -212,7 +212,7 @@ int		 ctl_parse(const uint8_t *, size_t, struct ctl_msg *);
 int		 ctl_recv(int, struct ctl_buf *, struct ctl_msg *, int *,
 		     int *);
 int		 ctl_fill(int, struct ctl_buf *, int *, int *, int);
-ssize_t		 ctl_read(int, void *, size_t, int *, int *, int);
+ssize_t		 ctl_read(int, void *, size_t, int *, int *, int, int);
 void		 ctl_take_fds(struct msghdr *, int *, int *, int);
 int		 ctl_pending(const struct ctl_buf *);
 void		 ctl_buf_consume(struct ctl_buf *);
