@@ -1268,24 +1268,57 @@ daemon_peer_ok(struct dconn *c)
 	return cr.uid == getuid();
 }
 
+static int
+dconn_idle_now(const struct dconn *c, const struct dconn *new)
+{
+	return c != new && c->job == NULL && c->held == NULL;
+}
+
+/* The process holding most of the idle connections (Boyer-Moore's
+ * majority vote: the right one whenever one holds more than half). */
+static pid_t
+dconn_crowd(const struct dconn *new)
+{
+	struct dconn *c;
+	pid_t pid = 0;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &d_conns, entry) {
+		if (!dconn_idle_now(c, new))
+			continue;
+		if (n == 0)
+			pid = c->pid;
+		n += pid == c->pid ? 1 : -1;
+	}
+	return pid;
+}
+
 /*
- * Over the cap: the clients idle longest make room for the newcomer.  A
- * client that is served sends its request at once, so it is never the
- * one idle longest.  If every other one runs a command, the newcomer
- * stays, one over the cap, for what is answered at once (STOP above
- * all): see dconn_full.
+ * Over the cap: the clients idle longest make room for the newcomer,
+ * first those of a process holding most of them: one process opening
+ * connections by the hundred (a runaway script) must not push out
+ * another's single one, accepted but not yet written to (a loaded
+ * machine can leave a client that long between connect and send).  A
+ * client that is served is never idle.  If every other one runs a
+ * command, the newcomer stays, one over the cap, for what is answered
+ * at once (STOP above all): see dconn_full.
  */
 static void
 dconn_make_room(struct dconn *new)
 {
 	struct dconn *c, *next;
+	pid_t crowd = dconn_crowd(new);
+	int pass;
 
-	for (c = TAILQ_FIRST(&d_conns); c != NULL && d_nconns > d_maxconns;
-	    c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (c != new && c->job == NULL && c->held == NULL)
-			dconn_drop(c, "too many clients: the one idle longest "
-			    "goes");
+	for (pass = 0; pass < 2; pass++) {
+		for (c = TAILQ_FIRST(&d_conns); c != NULL &&
+		    d_nconns > d_maxconns; c = next) {
+			next = TAILQ_NEXT(c, entry);
+			if (dconn_idle_now(c, new) &&
+			    (pass == 1 || c->pid == crowd))
+				dconn_drop(c, "too many clients: the one "
+				    "idle longest goes");
+		}
 	}
 }
 

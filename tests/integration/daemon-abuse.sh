@@ -69,6 +69,7 @@ for i in range(n):
     except OSError:
         pass		# dropped already: what it reads says why
     socks.append(s)
+open(sys.argv[4] + ".connected", "w").close()
 
 def types(data):
     while len(data) >= 12:
@@ -125,11 +126,40 @@ for what, k in sorted(said.items()):
     print("%d\t%s" % (k, what))
 EOF
 
+# lone.py SOCK CONNECTED: one connection, silent until the file CONNECTED
+# exists (another process's flood is in), then HELLO; prints what the
+# daemon answered: "hello", or the text of its ERROR.
+cat >"$TMPD/lone.py" <<'EOF'
+import os, socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+print("connected", flush=True)
+end = time.time() + 8
+while not os.path.exists(sys.argv[2]) and time.time() < end:
+    time.sleep(0.05)
+try:
+    s.sendall(struct.pack(">IIII", 12, 1, 1, 2))
+except OSError:
+    pass
+data = b""
+while len(data) < 8 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+if len(data) >= 8 and struct.unpack(">I", data[4:8])[0] == 1:
+    print("hello")
+elif len(data) >= 16:
+    print(data[16:16 + struct.unpack(">I", data[12:16])[0]].decode())
+else:
+    print("hung up")
+EOF
+
 # abuse MODE N: that many connections, while other clients keep running
 # commands; sets SAID (the file of the daemon's answers), RAN (how many
 # commands ran meanwhile) and MAXFDS (the most fds the daemon had).
 abuse() {
-	rm -f "$TMPD/done"
+	rm -f "$TMPD/done" "$TMPD/done.connected"
 	$PY "$TMPD/abuse.py" "$SOCK" "$1" "$2" "$TMPD/done" \
 	    >"$TMPD/said.$1" 2>"$TMPD/py.err" &
 	track $!
@@ -222,8 +252,20 @@ base_rss=$(mem VmRSS)
 log "daemon $dpid: $base_fds fds, VmRSS $base_rss KiB"
 
 # 1000 connections that say nothing: the longest idle make room for the
-# newest; the last 64 go at the HELLO deadline.
+# newest, their own first: a lone client of another process, connected
+# before them and silent while they come, is still served; the last 64
+# go at the HELLO deadline.
+$PY "$TMPD/lone.py" "$SOCK" "$TMPD/done.connected" >"$TMPD/lone" 2>&1 &
+track $!
+_i=0
+until grep -q connected "$TMPD/lone" 2>/dev/null; do
+	[ $_i -lt 100 ] || fail "lone.py did not connect: $(cat "$TMPD/lone")"
+	sleep 0.1
+	_i=$((_i + 1))
+done
 abuse silent 1000
+[ "$(tail -n 1 "$TMPD/lone")" = hello ] ||
+    fail "a lone client before 1000 silent ones of another process: $(tail -n 1 "$TMPD/lone")"
 [ "$RAN" -ge 3 ] || fail "only $RAN commands ran during the silent connections"
 [ "$MAXFDS" -le $((base_fds + 64 + 16)) ] ||
     fail "the daemon had $MAXFDS fds for 64 clients (base $base_fds)"
