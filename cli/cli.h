@@ -223,6 +223,7 @@ extern const struct cmd_entry cmd_exec_entry;
 extern const struct cmd_entry cmd_forward_entry;
 extern const struct cmd_entry cmd_gateway_entry;	/* cmd-gateway.c */
 extern const struct cmd_entry cmd_ssh_config_entry;
+extern const struct cmd_entry cmd_doctor_entry;	/* cmd-doctor.c */
 int		 daemon_stop_wait(void);
 
 /* sig.c */

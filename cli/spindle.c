@@ -28,6 +28,7 @@ static const struct cmd_entry *cmds[] = {
 	&cmd_exec_entry,
 	&cmd_gateway_entry,
 	&cmd_ssh_config_entry,
+	&cmd_doctor_entry,
 };
 
 #define OPT_VERSION	512
