@@ -36,6 +36,8 @@ enum doc_level { DOC_OK, DOC_WARN, DOC_FAIL };
 struct doctor {
 	int		 failed;
 	struct routes_file rf;		/* empty unless it parsed */
+	char		**seen;		/* password files looked at */
+	size_t		 nseen;
 };
 
 #define OPT_QUICK	512
@@ -343,6 +345,36 @@ doc_file_safe(struct doctor *d, const char *what, const char *path,
 	return 1;
 }
 
+/*
+ * A route's password file: there, and read by nobody else.  Looked at,
+ * never opened: what it holds is a secret.  Once each.
+ */
+static int
+doc_password_file(struct doctor *d, const char *route, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL)
+		return 0;
+	for (size_t i = 0; i < d->nseen; i++) {
+		if (strcmp(d->seen[i], path) == 0)
+			return 0;
+	}
+	strv_push(&d->seen, &d->nseen, xstrdup(path));
+	if (stat(path, &st) != 0) {
+		doc_say(d, DOC_FAIL, "routes", "route %s: password-file %s: "
+		    "%s: write the password there (one line, chmod 600)",
+		    route, path, strerror(errno));
+		return 1;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) == 0)
+		return 0;
+	doc_say(d, DOC_WARN, "routes", "route %s: password-file %s may be "
+	    "read by others (mode %04o): chmod 600 %s", route, path,
+	    (unsigned)st.st_mode & 07777, path);
+	return 0;
+}
+
 /* Each route resolves as the daemon would have it (ssh-config too). */
 static int
 doc_routes_each(struct doctor *d, const char *path)
@@ -364,6 +396,10 @@ doc_routes_each(struct doctor *d, const char *path)
 		}
 		doc_detail("%s: %s (%zu hop%s)", e->name, e->route,
 		    rc.route.nhops, rc.route.nhops == 1 ? "" : "s");
+		bad |= doc_password_file(d, e->name, e->opts.password_file);
+		for (size_t k = 0; k < rc.route.nhops; k++)
+			bad |= doc_password_file(d, e->name,
+			    rc.route.hops[k].password_file);
 		resolve_free(&rc);
 	}
 	return bad;
@@ -685,5 +721,6 @@ cmd_doctor_exec(struct cmd_args *a)
 	if (!quick)
 		doc_run_local(&d);
 	routes_file_free(&d.rf);
+	strv_free(d.seen);
 	return d.failed;
 }

@@ -3,6 +3,7 @@
 # each thing it checks is broken for real, and its line says so (with
 # what to do), FAIL making the exit status 1, warn leaving it 0: a
 # routes file with a syntax error (FILE:LINE) or writable by others, a
+# route's password file missing or read by others (never shown), a
 # runtime directory open to others, another user's (root), or with a
 # path too long for a socket, no ssh in PATH, a daemon running (its
 # pid), one killed (its stale socket), one whose binary was replaced, a
@@ -82,6 +83,18 @@ chmod 0666 "$SPINDLE_ROUTES"
 doc 1 --quick
 says FAIL routes "chmod go-w $SPINDLE_ROUTES"
 chmod 0644 "$SPINDLE_ROUTES"
+
+# A route's password file: missing; then read by others, and its content
+# never shown.
+printf 'route web sudo,password-file=%s\n' "$TMPD/pw" >"$SPINDLE_ROUTES"
+doc 1 --quick
+says FAIL routes "route web: password-file $TMPD/pw: No such file"
+echo "s3cr3t-pw" >"$TMPD/pw"
+chmod 0644 "$TMPD/pw"
+doc 0 --quick -v
+says warn routes "route web: password-file $TMPD/pw may be read by others"
+contains "$TMPD/out" "s3cr3t" && fail "doctor showed the password"
+printf 'route web local\n' >"$SPINDLE_ROUTES"
 
 # The runtime directory: open to others, a path too long for a socket.
 mkdir -m 0755 "$SPINDLE_RUNTIME_DIR"
