@@ -418,7 +418,7 @@ doc_routes(struct doctor *d)
 	}
 	if (stat(path, &st) != 0 && errno == ENOENT) {
 		doc_say(d, DOC_OK, "routes", "%s: none yet, inline routes "
-		    "only (see spindle(1), \"The routes file\")", path);
+		    "only (see spindle(1), FILES)", path);
 		free(path);
 		return;
 	}
@@ -571,10 +571,11 @@ doc_daemon(struct doctor *d)
 		    "starts this one", (long)cd.pid, cd.version, cd.exe,
 		    PACKAGE_VERSION);
 	else
-		doc_say(d, DOC_OK, "daemon", "running, pid %ld, %s%s",
-		    (long)cd.pid, *cd.exe != '\0' ? cd.exe : "spindle "
-		    PACKAGE_VERSION, cd.self == 1 ? " (this binary)" :
-		    cd.self == 0 ? " (another copy of this version)" : "");
+		doc_say(d, DOC_OK, "daemon", "running, pid %ld, spindle "
+		    "%s%s%s%s", (long)cd.pid, cd.version,
+		    *cd.exe != '\0' ? ", " : "", cd.exe, cd.self == 1 ?
+		    " (this binary)" : cd.self == 0 ?
+		    " (another copy of this version)" : "");
 	client_daemon_free(&cd);
 }
 

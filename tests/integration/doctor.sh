@@ -4,9 +4,11 @@
 # what to do), FAIL making the exit status 1, warn leaving it 0: a
 # routes file with a syntax error (FILE:LINE) or writable by others, a
 # route's password file missing or read by others (never shown), a
-# runtime directory open to others, another user's (root), or with a
-# path too long for a socket, no ssh in PATH, a daemon running (its
-# pid), one killed (its stale socket), one whose binary was replaced, a
+# runtime directory open to others, another user's, on a full or a
+# read-only filesystem (those three as root), or with a path too long
+# for a socket, no ssh in PATH, a daemon running (its
+# pid), one stopped (no answer: no hang either), one killed (its stale
+# socket), one whose binary was replaced, a
 # gateway host key of mode 0644 or a symbolic link, no spindle-gateway,
 # an authorized_keys others may write, a run local that fails.
 . "$(dirname "$0")/lib.sh"
@@ -129,8 +131,13 @@ timeout 20 "$SPINDLE" daemon start >/dev/null 2>&1 || fail "daemon start"
 dpid=$(daemon_pid)
 [ -n "$dpid" ] || fail "no daemon pid"
 doc 0 --quick
-says ok daemon "running, pid $dpid, "
+says ok daemon "running, pid $dpid, spindle $("$SPINDLE" --version | cut -d' ' -f2), "
 says ok daemon "(this binary)"
+# One that does not answer (stopped): a warning, and no hang.
+kill -STOP "$dpid"
+doc 0 --quick
+kill -CONT "$dpid"
+says warn daemon "the daemon does not answer"
 kill -KILL "$dpid"
 wait_gone "$dpid" 10 || fail "the daemon survived SIGKILL"
 doc 0 --quick
@@ -195,6 +202,32 @@ case $lonegw in ok*) ;; *)
 	says FAIL gateway "gateway"
 esac
 DOC=$SPINDLE
+
+# As root, in a mount namespace of its own: a runtime directory on a
+# full filesystem, then on a read-only one.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	mkdir "$TMPD/fs"
+	cat >"$TMPD/fs.sh" <<EOF
+mount -t tmpfs -o size=2m tmpfs "$TMPD/fs" || exit 99
+mkdir -m 0700 "$TMPD/fs/rt"
+dd if=/dev/zero of="$TMPD/fs/fill" bs=64k 2>/dev/null
+SPINDLE_RUNTIME_DIR=$TMPD/fs/rt "$SPINDLE" doctor --quick >"$TMPD/full"
+echo "status \$?" >>"$TMPD/full"
+mount -o remount,ro "$TMPD/fs" || exit 99
+SPINDLE_RUNTIME_DIR=$TMPD/fs/rt "$SPINDLE" doctor --quick >"$TMPD/ro"
+echo "status \$?" >>"$TMPD/ro"
+EOF
+	timeout -k 3 "$SPN_TIMEOUT" unshare -m --propagation private \
+	    sh "$TMPD/fs.sh" || fail "the tmpfs namespace: status $?"
+	cp "$TMPD/full" "$TMPD/out"
+	says FAIL runtime "$TMPD/fs/rt: its filesystem is full"
+	contains "$TMPD/out" "status 1" || fail "full: not status 1"
+	cp "$TMPD/ro" "$TMPD/out"
+	says FAIL runtime "$TMPD/fs/rt is on a read-only filesystem"
+	contains "$TMPD/out" "status 1" || fail "read-only: not status 1"
+else
+	log "not root: full and read-only filesystems are not checked"
+fi
 
 # As root: a runtime directory that is another user's.
 if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null 2>&1; then
