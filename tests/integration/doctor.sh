@@ -158,7 +158,7 @@ timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
 
 # The gateway's host key: open to others, a symbolic link.
 gwd=$HOME/.config/spindle/gateway
-mkdir -p -m 0700 "$HOME/.config/spindle" "$gwd"
+mkdir -m 0700 "$HOME/.config" "$HOME/.config/spindle" "$gwd"
 echo "not a key" >"$TMPD/key"
 install -m 0644 "$TMPD/key" "$gwd/ssh_host_ed25519_key"
 doc 1 --quick
