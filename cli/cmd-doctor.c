@@ -131,8 +131,9 @@ doc_reap(pid_t pid, time_t deadline, int *timedout)
 
 /*
  * Run argv (stdin /dev/null, stdout and stderr into out, at most outlen
- * - 1 bytes kept), for at most secs: its wait status, or -1 (could not
- * start it, or killed when its time was up: out says which).
+ * - 1 bytes kept), for at most secs: 0 when it exited 0, else -1 (it
+ * failed, could not start, or was killed when its time was up: out says
+ * which).
  */
 static int
 doc_probe(char *const *argv, int secs, char *out, size_t outlen)
@@ -189,7 +190,23 @@ doc_probe(char *const *argv, int secs, char *out, size_t outlen)
 		snprintf(out, outlen, "no answer in %d seconds: killed", secs);
 		return -1;
 	}
-	return status;
+	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
+	    0 : -1;
+}
+
+/* path ARG (-V, --version): ok and the first line it prints, or FAIL,
+ * what it said, and fix. */
+static void
+doc_probe_version(struct doctor *d, const char *what, char *path,
+    char *arg, const char *fix)
+{
+	char out[DOC_OUT_MAX], *argv[] = { path, arg, NULL };
+
+	if (doc_probe(argv, DOC_PROBE_SECS, out, sizeof out) != 0)
+		doc_say(d, DOC_FAIL, what, "%s %s: %s: %s", path, arg,
+		    *out ? doc_last_line(out) : "failed", fix);
+	else
+		doc_say(d, DOC_OK, what, "%s: %s", path, doc_first_line(out));
 }
 
 /* name's path in $PATH (as execvp finds it), or NULL. */
@@ -440,9 +457,7 @@ doc_routes(struct doctor *d)
 static void
 doc_ssh(struct doctor *d)
 {
-	char *ssh = doc_which("ssh"), out[DOC_OUT_MAX];
-	char *argv[] = { NULL, "-V", NULL };
-	int status;
+	char *ssh = doc_which("ssh");
 
 	if (ssh == NULL) {
 		doc_say(d, DOC_FAIL, "ssh", "no ssh in PATH (%s): install "
@@ -450,13 +465,7 @@ doc_ssh(struct doctor *d)
 		    "need it", getenv("PATH") ? getenv("PATH") : "unset");
 		return;
 	}
-	argv[0] = ssh;
-	status = doc_probe(argv, DOC_PROBE_SECS, out, sizeof out);
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		doc_say(d, DOC_FAIL, "ssh", "%s -V: %s: reinstall OpenSSH's "
-		    "client", ssh, *out ? doc_first_line(out) : "failed");
-	else
-		doc_say(d, DOC_OK, "ssh", "%s: %s", ssh, doc_first_line(out));
+	doc_probe_version(d, "ssh", ssh, "-V", "reinstall OpenSSH's client");
 	free(ssh);
 }
 
@@ -582,12 +591,10 @@ doc_daemon(struct doctor *d)
 static void
 doc_gateway(struct doctor *d)
 {
-	char *path = gateway_path(), out[DOC_OUT_MAX];
-	char *argv[] = { NULL, "--version", NULL };
+	char *path = gateway_path();
 	/* The routes file's gateway-listen: the daemon starts it always. */
 	enum doc_level need = d->rf.gateway.listen[0] != NULL ? DOC_FAIL :
 	    DOC_WARN;
-	int status;
 
 	if (path == NULL) {
 		doc_say(d, need, "gateway", "this spindle was built without "
@@ -602,14 +609,8 @@ doc_gateway(struct doctor *d)
 		free(path);
 		return;
 	}
-	argv[0] = path;
-	status = doc_probe(argv, DOC_PROBE_SECS, out, sizeof out);
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		doc_say(d, DOC_FAIL, "gateway", "%s --version: %s: reinstall "
-		    "spindle", path, *out ? doc_last_line(out) : "failed");
-	else
-		doc_say(d, DOC_OK, "gateway", "%s: %s", path,
-		    doc_first_line(out));
+	doc_probe_version(d, "gateway", path, "--version", "reinstall "
+	    "spindle");
 	free(path);
 }
 
@@ -676,7 +677,7 @@ doc_run_local(struct doctor *d)
 	char *argv[] = { exe, "run", "--no-daemon", "--timeout", secs,
 	    "local", "--", "true", NULL };
 	struct timespec t0, t1;
-	int status;
+	int rc;
 
 	if (exe == NULL) {
 		doc_say(d, DOC_FAIL, "run local", "cannot find this binary "
@@ -685,9 +686,9 @@ doc_run_local(struct doctor *d)
 	}
 	snprintf(secs, sizeof secs, "%d", DOC_RUN_SECS / 2);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	status = doc_probe(argv, DOC_RUN_SECS, out, sizeof out);
+	rc = doc_probe(argv, DOC_RUN_SECS, out, sizeof out);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (rc != 0)
 		doc_say(d, DOC_FAIL, "run local", "spindle run local -- true: "
 		    "%s: 'spindle -vv run --no-daemon local -- true' tells "
 		    "more", *out ? doc_last_line(out) : "failed");

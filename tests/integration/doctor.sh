@@ -9,7 +9,8 @@
 # for a socket, no ssh in PATH, a daemon running (its
 # pid), one stopped (no answer: no hang either), one killed (its stale
 # socket), one whose binary was replaced, a
-# gateway host key of mode 0644 or a symbolic link, no spindle-gateway,
+# gateway host key of mode 0644 or a symbolic link, no spindle-gateway
+# or one that fails,
 # an authorized_keys others may write, a run local that fails.
 . "$(dirname "$0")/lib.sh"
 
@@ -201,6 +202,14 @@ case $lonegw in ok*) ;; *)
 	doc 1 --quick
 	says FAIL gateway "gateway"
 esac
+# One that does not run.
+printf 'route web local\n' >"$SPINDLE_ROUTES"
+printf '#!/bin/sh\necho "cannot load libssh" >&2\nexit 1\n' \
+    >"$TMPD/lone/spindle-gateway"
+chmod 0755 "$TMPD/lone/spindle-gateway"
+doc 1 --quick
+says FAIL gateway \
+    "$TMPD/lone/spindle-gateway --version: cannot load libssh: reinstall"
 DOC=$SPINDLE
 
 # As root, in a mount namespace of its own: a runtime directory on a
