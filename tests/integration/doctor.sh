@@ -8,7 +8,7 @@
 # read-only filesystem (those three as root), or with a path too long
 # for a socket, no ssh in PATH, a daemon running (its
 # pid), one stopped (no answer: no hang either), one killed (its stale
-# socket), one whose binary was replaced, a
+# socket), one whose binary was replaced, one of another version, a
 # gateway host key of mode 0644 or a symbolic link, no spindle-gateway
 # or one that fails,
 # an authorized_keys others may write, a run local that fails.
@@ -154,6 +154,22 @@ rm "$TMPD/old/spindle"
 cp "$SPINDLE" "$TMPD/old/spindle"
 doc 0 --quick
 says warn daemon "pid $dpid runs $TMPD/old/spindle (deleted), since replaced"
+says warn daemon "spindle daemon stop"
+timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
+
+# A daemon of another version: this spindle with its version string
+# changed (one byte; the control protocol is the same).
+v=$("$SPINDLE" --version | cut -d' ' -f2)
+case $v in *9) ov=${v%?}8 ;; *) ov=${v%?}9 ;; esac
+perl -0777 -pe "s/\Q$v\E\0/$ov\0/g" "$SPINDLE" >"$TMPD/old/other" ||
+    fail "perl"
+chmod 0755 "$TMPD/old/other"
+check "the other version" "spindle $ov" "$("$TMPD/old/other" --version)"
+timeout 20 "$TMPD/old/other" daemon start >/dev/null 2>&1 ||
+    fail "other daemon start"
+dpid=$(daemon_pid)
+doc 0 --quick
+says warn daemon "pid $dpid is spindle $ov ($TMPD/old/other), this is $v"
 says warn daemon "spindle daemon stop"
 timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
 
