@@ -227,10 +227,9 @@ extern const struct cmd_entry cmd_doctor_entry;	/* cmd-doctor.c */
 int		 daemon_stop_wait(void);
 
 /*
- * How this spindle is built, as --version and doctor say it; and where
- * its agent image comes from (boot_image_own): embedded gzip'd, or the
- * static binary is its own agent (--enable-static-cli defines
- * SPN_STATIC_CLI).
+ * How this spindle is built, as doctor says it; and where its agent
+ * image comes from (boot_image_own): embedded gzip'd, or the static
+ * binary is its own agent (--enable-static-cli defines SPN_STATIC_CLI).
  */
 #ifdef SPN_STATIC_CLI
 #define CLI_BUILD	"static musl"

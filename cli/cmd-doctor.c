@@ -154,7 +154,7 @@ doc_probe(char *const *argv, int secs, char *out, size_t outlen)
 	if ((pid = fork()) == 0) {
 		/* A group of its own: what it starts dies with it. */
 		setpgid(0, 0);
-		if ((nul = open("/dev/null", O_RDONLY)) >= 0)
+		if ((nul = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
 			dup2(nul, 0);
 		dup2(p[1], 1);
 		dup2(p[1], 2);

@@ -239,11 +239,7 @@ main(int argc, char **argv)
 		if (a.help)
 			usage(stdout);
 		else
-#ifdef SPN_STATIC_CLI
-			printf("spindle %s (%s)\n", PACKAGE_VERSION, CLI_BUILD);
-#else
 			printf("spindle %s\n", PACKAGE_VERSION);
-#endif
 		cmd_args_free(&a);
 		return 0;
 	}
