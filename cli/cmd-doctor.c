@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,6 +29,7 @@
 #define DOC_HELLO_MS	5000	/* a daemon that is alive answers */
 #define DOC_OUT_MAX	4096	/* what we keep of a probe's output */
 #define DOC_FREE_MIN	(1024 * 1024)	/* a socket, a log: less is full */
+#define DOC_PID_MAX	4194304L	/* the kernel's PID_MAX_LIMIT */
 
 enum doc_level { DOC_OK, DOC_WARN, DOC_FAIL };
 
@@ -269,7 +269,7 @@ doc_runtime_space(struct doctor *d, const char *dir, const char *at,
 	unsigned long long avail;
 
 	/* The daemon binds sock.PID, then renames it sock. */
-	sock = xprintf("%s/sock.%ld", dir, (long)INT_MAX);
+	sock = xprintf("%s/sock.%ld", dir, DOC_PID_MAX);
 	if (ctl_sockaddr(sock, &sun) != 0) {
 		doc_say(d, DOC_FAIL, "runtime", "%s: path too long for a UNIX "
 		    "socket (%zu bytes, at most %zu): set SPINDLE_RUNTIME_DIR "
@@ -318,6 +318,8 @@ doc_runtime(struct doctor *d)
 	parent = xstrdup(dir);
 	if ((slash = strrchr(parent, '/')) != NULL)
 		slash[slash == parent] = '\0';
+	else
+		strcpy(parent, ".");
 	if (access(parent, W_OK | X_OK) != 0)
 		doc_say(d, DOC_FAIL, "runtime", "%s cannot be made: %s: %s: "
 		    "set SPINDLE_RUNTIME_DIR to a directory of your own", dir,
