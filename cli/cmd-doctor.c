@@ -26,7 +26,7 @@
 
 #define DOC_PROBE_SECS	5	/* ssh -V, spindle-gateway --version */
 #define DOC_RUN_SECS	20	/* spindle run local -- true */
-#define DOC_HELLO_MS	5000	/* a daemon that is alive answers */
+#define DOC_HELLO_MS	3000	/* a live daemon answers in milliseconds */
 #define DOC_OUT_MAX	4096	/* what we keep of a probe's output */
 #define DOC_FREE_MIN	(1024 * 1024)	/* a socket, a log: less is full */
 #define DOC_PID_MAX	4194304L	/* the kernel's PID_MAX_LIMIT */
@@ -548,6 +548,37 @@ doc_daemon_none(struct doctor *d, const char *why)
 	free(dir);
 }
 
+static volatile sig_atomic_t doc_alarmed;
+
+static void
+doc_alarm(int sig)
+{
+	(void)sig;
+	doc_alarmed = 1;
+}
+
+/*
+ * client_connect, in bounded time: a connect to a daemon whose backlog
+ * is full (stopped, or swamped) waits for room.  The alarm interrupts
+ * it (no SA_RESTART); -3 then.
+ */
+static int
+doc_daemon_connect(char *why, size_t whylen)
+{
+	struct sigaction sa, old;
+	int fd;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = doc_alarm;
+	sigaction(SIGALRM, &sa, &old);
+	doc_alarmed = 0;
+	alarm(DOC_HELLO_MS / 1000);
+	fd = client_connect(0, 0, 0, why, whylen);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	return fd == -1 && doc_alarmed ? -3 : fd;
+}
+
 static void
 doc_daemon(struct doctor *d)
 {
@@ -555,10 +586,15 @@ doc_daemon(struct doctor *d)
 	char why[512];
 	int fd;
 
-	if ((fd = client_connect(0, 0, 0, why, sizeof why)) ==
-	    CTL_DIR_UNUSABLE) {
+	if ((fd = doc_daemon_connect(why, sizeof why)) == CTL_DIR_UNUSABLE) {
 		doc_say(d, DOC_WARN, "daemon", "none can run: see the runtime "
 		    "line");
+		return;
+	}
+	if (fd == -3) {
+		doc_say(d, DOC_WARN, "daemon", "accepts no connection in %d "
+		    "seconds (stopped, or swamped?): see its log, or kill it",
+		    DOC_HELLO_MS / 1000);
 		return;
 	}
 	if (fd < 0) {

@@ -7,7 +7,8 @@
 # runtime directory open to others, another user's, on a full or a
 # read-only filesystem (those three as root), or with a path too long
 # for a socket, no ssh in PATH, a daemon running (its
-# pid), one stopped (no answer: no hang either), one killed (its stale
+# pid), one stopped (no answer: no hang either, its backlog full or
+# not), one killed (its stale
 # socket), one whose binary was replaced, one of another version, a
 # gateway host key of mode 0644 or a symbolic link, no spindle-gateway
 # or one that fails,
@@ -134,11 +135,32 @@ dpid=$(daemon_pid)
 doc 0 --quick
 says ok daemon "running, pid $dpid, spindle $("$SPINDLE" --version | cut -d' ' -f2), "
 says ok daemon "(this binary)"
-# One that does not answer (stopped): a warning, and no hang.
+# One that does not answer (stopped): a warning, and no hang; nor when
+# its backlog is full, so that a connect would wait for room.
 kill -STOP "$dpid"
 doc 0 --quick
-kill -CONT "$dpid"
 says warn daemon "the daemon does not answer"
+python3 -c '
+import socket, sys, time
+held = []
+while len(held) < 4096:
+    s = socket.socket(socket.AF_UNIX)
+    s.setblocking(False)
+    try:
+        s.connect(sys.argv[1])
+    except BlockingIOError:
+        break
+    held.append(s)
+print(len(held), flush=True)
+time.sleep(30)
+' "$SPINDLE_RUNTIME_DIR/sock" >"$TMPD/held" &
+holder=$!
+track "$holder"
+wait_line "$TMPD/held" '^[0-9]+$' 10 "$holder" || fail "no backlog filled"
+doc 0 --quick
+kill "$holder"
+kill -CONT "$dpid"
+says warn daemon "accepts no connection in 3 seconds"
 kill -KILL "$dpid"
 wait_gone "$dpid" 10 || fail "the daemon survived SIGKILL"
 doc 0 --quick
