@@ -315,14 +315,14 @@ _spindle()
 {
 	local _spindle_bin _spindle_words _spindle_cand=() _spindle_nospace=
 	local _spindle_optlist _spindle_cmdlist _spindle_usage _spindle_hoplist
-	local cur i w cmd= argof= o names arg npos=0 dashdash= slot REPLY
+	local cur raw i w cmd= argof= o names arg npos=0 dashdash= slot REPLY
 	local form opts _spindle_hostlist
 	local -A _spindle_helps
 	local _spindle_text
 
 	_spindle_split
-	cur=${_spindle_words[-1]}
-	_spindle_dequote "$cur"
+	raw=${_spindle_words[-1]}
+	_spindle_dequote "$raw"
 	cur=$REPLY
 	_spindle_dequote "${_spindle_words[0]}"
 	_spindle_bin=$REPLY
@@ -391,7 +391,7 @@ _spindle()
 		_spindle_slot "$cur" $npos
 		[[ -n $REPLY ]] && { _spindle_command $i; return; }
 	fi
-	_spindle_reply "$cur"
+	_spindle_reply "$raw"
 }
 
 # Completion of the positional word at $2 of the usage, into
@@ -451,13 +451,25 @@ _spindle_command()
 }
 
 # Into COMPREPLY, quoted for the shell, each past what readline takes
-# as the word's start (after its last '=' or ':', COMP_WORDBREAKS).
+# as the word's start: after its last COMP_WORDBREAKS character ('=',
+# ':') that is neither quoted nor escaped.  $1: the word as typed.
 _spindle_reply()
 {
-	local c cut= i
-	for ((i = ${#1} - 1; i >= 0; i--)); do
-		[[ $COMP_WORDBREAKS == *"${1:i:1}"* ]] && { cut=${1:0:i+1}; break; }
+	local c cut= i q= REPLY
+	for ((i = 0; i < ${#1}; i++)); do
+		c=${1:i:1}
+		if [[ -n $q ]]; then
+			[[ $c == "$q" ]] && q=
+		elif [[ $c == '\' ]]; then
+			((i++))
+		elif [[ $c == [\'\"] ]]; then
+			q=$c
+		elif [[ $COMP_WORDBREAKS == *"$c"* ]]; then
+			cut=${1:0:i+1}
+		fi
 	done
+	_spindle_dequote "$cut"
+	cut=$REPLY
 	COMPREPLY=()
 	for c in "${_spindle_cand[@]}"; do
 		c=${c#"$cut"}

@@ -50,8 +50,15 @@ a\$b" "$("$SPINDLE" ls --names)"
 
 # The checks, in bash; $1: a file to source first (bash_completion).
 cat >"$TMPD/drive.bash" <<'EOF'
-[ -n "$1" ] && . "$1"
-. "$SRC/completion/spindle.bash"
+# With bash-completion, as installed: its loader finds the file by the
+# command's name in XDG_DATA_DIRS' bash-completion/completions.
+if [ -n "$1" ]; then
+	. "$1"
+	XDG_DATA_DIRS=$TMPD/share __load_completion spindle ||
+	    { echo "bash-completion's loader did not load it"; exit 1; }
+else
+	. "$SRC/completion/spindle.bash"
+fi
 fn=$(complete -p spindle | sed -n 's/.*-F \([^ ]*\) .*/\1/p')
 [ -n "$fn" ] || { echo "no completion function for spindle"; exit 1; }
 bad=0
@@ -135,12 +142,15 @@ want "spindle run -C $SRC/complet" "$SRC/completion/"
 exit $bad
 EOF
 
+mkdir -p "$TMPD/share/bash-completion/completions" &&
+    cp "$SRC/completion/spindle.bash" \
+    "$TMPD/share/bash-completion/completions/spindle" || fail "cp"
 for bc in "" /usr/share/bash-completion/bash_completion; do
 	if [ -n "$bc" ] && [ ! -r "$bc" ]; then
 		log "no $bc (bash-completion): only without it"
 		continue
 	fi
-	SRC=$SRC CMDS=$CMDS bash --norc "$TMPD/drive.bash" "$bc" \
+	TMPD=$TMPD SRC=$SRC CMDS=$CMDS bash --norc "$TMPD/drive.bash" "$bc" \
 	    >"$TMPD/out" 2>&1 || {
 		sed 's/^/  /' "$TMPD/out" >&2
 		fail "bash completion ${bc:+with $bc}${bc:-without bash-completion}"
@@ -209,16 +219,13 @@ zt() {
 	bad=1
 }
 zt "spindle bootstrap-s" "spindle bootstrap-size "
-zt "spindle fakessh-" "spindle fakessh-bin "
 zt "spindle doc" "spindle doctor "
-zt "spindle run --no-d" "spindle run --no-daemon "
 zt "spindle forward --keep-" "spindle forward --keep-going "
 zt "spindle run webp" "spindle run webprod "
 zt "spindle down my" "spindle down my\\ route "
 zt "spindle run a" "spindle run a\\\$b "
 zt "spindle down local+l" "spindle down local+local "
 zt "spindle run local+doa" "spindle run local+doas="
-zt "spindle run local+sudo=roo" "spindle run local+sudo=root "
 zt "spindle run web,ide" "spindle run web,identity="
 zt "spindle run inclu" "spindle run included-host "
 zpty -d z
