@@ -146,9 +146,10 @@ _spindle_ssh_hosts()
 				[[ $inc == \~/* ]] && inc=$HOME/${inc#\~/}
 				[[ $inc == /* ]] || inc=$HOME/.ssh/$inc
 				# A pattern: what it matches, as ssh globs it.
+				# shellcheck disable=SC2206
 				incs=($inc)
-				for inc in "${incs[@]}"; do
-					_spindle_ssh_hosts "$inc" $((depth + 1))
+				for f in "${incs[@]}"; do
+					_spindle_ssh_hosts "$f" $((depth + 1))
 				done
 			done ;;
 		esac
@@ -175,7 +176,7 @@ _spindle_hosts()
 # ("port= identity= ... password ...").
 _spindle_hops()
 {
-	local line form kw opts w prev eqall in=
+	local line form opts in=
 	_spindle_hoplist=()
 	_spindle_help
 	while IFS= read -r line; do
@@ -378,8 +379,8 @@ _spindle()
 	elif [[ -z $dashdash && $cur == -* ]]; then
 		_spindle_opts $cmd
 		for o in "${_spindle_optlist[@]}"; do
-			for o in ${o%%|*}; do
-				[[ $o == "$cur"* ]] && _spindle_cand+=("$o")
+			for w in ${o%%|*}; do
+				[[ $w == "$cur"* ]] && _spindle_cand+=("$w")
 			done
 		done
 	elif [[ -z $cmd ]]; then
@@ -444,9 +445,9 @@ _spindle_command()
 		return
 	fi
 	if (($1 == ${#_spindle_words[@]} - 1)); then
-		COMPREPLY=($(compgen -c -- "${_spindle_words[-1]}"))
+		mapfile -t COMPREPLY < <(compgen -c -- "${_spindle_words[-1]}")
 	else
-		COMPREPLY=($(compgen -f -- "${_spindle_words[-1]}"))
+		mapfile -t COMPREPLY < <(compgen -f -- "${_spindle_words[-1]}")
 	fi
 }
 

@@ -150,6 +150,7 @@ for bc in "" /usr/share/bash-completion/bash_completion; do
 		log "no $bc (bash-completion): only without it"
 		continue
 	fi
+	# shellcheck disable=SC2097,SC2098
 	TMPD=$TMPD SRC=$SRC CMDS=$CMDS bash --norc "$TMPD/drive.bash" "$bc" \
 	    >"$TMPD/out" 2>&1 || {
 		sed 's/^/  /' "$TMPD/out" >&2
