@@ -247,21 +247,29 @@ ls_name_print(const char *name, const struct routes_file *rf)
 		printf("%s\n", name);
 }
 
-/* The JSON string at p (past its quote), if it has no \u escape. */
+/*
+ * The JSON string at p (past its quote), if it has no \u escape (a
+ * control byte: not printable one a line).  Sized to the string, not to
+ * the rest of the reply: a reply holds many.
+ */
 static void
 ls_name_json(const char *p, const struct routes_file *rf)
 {
-	char *name = xmalloc(strlen(p) + 1);
+	const char *end;
+	char *name;
 	size_t n = 0;
 
-	for (; *p != '\0' && *p != '"'; p++) {
-		if (*p == '\\' && (*++p == '\0' || *p == 'u'))
-			break;	/* a control byte: not one a line */
-		name[n++] = *p;
+	for (end = p; *end != '\0' && *end != '"'; end++) {
+		if (*end == '\\' && (*++end == '\0' || *end == 'u'))
+			return;
 	}
+	if (*end != '"')
+		return;
+	name = xmalloc(end - p + 1);
+	for (; p < end; p++)
+		name[n++] = *p == '\\' ? *++p : *p;
 	name[n] = '\0';
-	if (*p == '"')
-		ls_name_print(name, rf);
+	ls_name_print(name, rf);
 	free(name);
 }
 

@@ -30,7 +30,8 @@ Host *.wild !neg
 	User x
 EOF
 printf 'Host included-host\n' >"$HOME/.ssh/conf.d/a.conf"
-printf 'route webprod local\nroute a$b local+local\n' >"$SPINDLE_ROUTES"
+printf 'route webprod local\nroute a$b local+local\nroute b`id` local\n' \
+    >"$SPINDLE_ROUTES"
 
 # The command table, from the source: each &cmd_X_entry of cmds[], the
 # .name of that entry.
@@ -45,7 +46,8 @@ done
 
 # ls --names: no daemon, none started; a stuck one does not hang it.
 check "ls --names, no daemon" "webprod
-a\$b" "$("$SPINDLE" ls --names)"
+a\$b
+b\`id\`" "$("$SPINDLE" ls --names)"
 [ -z "$(daemon_pid)" ] || fail "ls --names started a daemon"
 
 # The checks, in bash; $1: a file to source first (bash_completion).
@@ -118,6 +120,7 @@ want "spindle forward -" -L -D -R -W --keep-going
 # Route names: the routes file's, quoted when they must be.
 want "spindle run web" webprod
 want "spindle run a" 'a\$b'
+want "spindle run b" 'b\`id\`'
 want "spindle down " webprod 'a\$b' 
 want "spindle up x " webprod local
 # Hops: keywords, users, options, hosts (Include'd too).
@@ -163,6 +166,9 @@ contains_line "$R" local+local && fail "local+local offered before"
 spindle daemon start >/dev/null 2>&1 || fail "daemon start"
 spindle run local+local true || fail "run local+local"
 spindle up 'my route' local >/dev/null 2>&1 || fail "up 'my route'"
+# A name with a control byte cannot be printed one a line: left out.
+spindle up "$(printf 'c\tx')" local >/dev/null 2>&1 || fail "up c<TAB>x"
+spindle ls --names | grep -q '^c' && fail "ls --names prints c<TAB>x"
 R=$(dcomp)
 for w in webprod 'a\$b' local+local 'my\ route'; do
 	contains_line "$R" "$w" ||
@@ -245,7 +251,8 @@ rc=$?
 kill -CONT "$D"
 check "ls --names, stuck daemon: exit status" 0 $rc
 check "ls --names, stuck daemon" "webprod
-a\$b" "$R"
+a\$b
+b\`id\`" "$R"
 [ $(($(date +%s) - start)) -le 3 ] || fail "ls --names waited on a stuck daemon"
 
 pass
