@@ -337,19 +337,15 @@ ls_names_daemon(void)
 	if (!ok)
 		goto out;
 	fcntl(fd, F_SETFL, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	pk_init(&pk);
-	pk_u32(&pk, SPN_CTL_VERSION);
-	ok = ctl_send(fd, SPN_CTL_HELLO, 0, &pk, NULL, 0) == 0;
-	pk_free(&pk);
+	if (client_hello(fd, LS_NAMES_WAIT_MS, NULL, why, sizeof why) != 0)
+		goto out;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	pk_init(&pk);
 	pk_u32(&pk, 1);		/* --json: the names unambiguous */
-	ok = ok && ctl_send(fd, SPN_CTL_LS, 1, &pk, NULL, 0) == 0;
+	ok = ctl_send(fd, SPN_CTL_LS, 1, &pk, NULL, 0) == 0;
 	pk_free(&pk);
-	/* HELLO's answer, then LS's (or a refusal, with another version). */
 	if (ok && ctl_recv(fd, &b, &m, NULL, NULL) == 1 &&
-	    m.type == SPN_CTL_HELLO && ctl_recv(fd, &b, &m, NULL, NULL) == 1 &&
 	    m.type == SPN_CTL_OK) {
 		upk_init(&u, m.body, m.len);
 		text = upk_str(&u);
