@@ -109,12 +109,14 @@ void		 daccept_shutdown(void);
  * on the first GATEWAY (or with the daemon when the routes file has
  * gateway-listen), restarted when it dies, each client socket handed
  * to it over its link.  gateway_path: the binary (next to ours in a
- * build tree, else in SPN_LIBEXECDIR), NULL when not built. */
+ * build tree, else in SPN_LIBEXECDIR), NULL when there is none
+ * (gateway_none: why). */
 void		 dgw_init(struct master *);
 void		 dgw_request(struct dconn *, const struct ctl_msg *,
 		     struct upk *);
 void		 dgw_shutdown(void);
 char		*gateway_path(void);
+const char	*gateway_none(void);
 
 /* dremote.c: LISTEN, ssh -R */
 void		 dremote_init(struct master *);
