@@ -24,6 +24,7 @@ char		*boot_argv0(void);
 int		 boot_image(int, const uint8_t **, size_t *);
 int		 boot_image_own(int, const uint8_t **, size_t *);
 int		 boot_image_set(const char *, char *, size_t);
+const char	*boot_image_check(const uint8_t *, size_t);
 int		 boot_image_read(const char *, uint8_t **, size_t *);
 int		 boot_image_inflate(const uint8_t *, size_t, uint8_t **,
 		     size_t *);

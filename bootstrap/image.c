@@ -123,10 +123,10 @@ boot_image_read(const char *path, uint8_t **out, size_t *outn)
 /*
  * Only what the kernel runs without a program interpreter can be exec'd
  * from memory on a machine with no libraries of ours: an ELF executable
- * of our class and machine with no PT_INTERP.
+ * of our class and machine with no PT_INTERP.  NULL, or what it is.
  */
-static const char *
-image_check(const uint8_t *img, size_t len)
+const char *
+boot_image_check(const uint8_t *img, size_t len)
 {
 	ElfW(Ehdr) eh, self;
 	ElfW(Phdr) ph;
@@ -177,7 +177,7 @@ boot_image_set(const char *path, char *why, size_t whylen)
 		snprintf(why, whylen, "image %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if ((bad = image_check(raw, rawlen)) != NULL) {
+	if ((bad = boot_image_check(raw, rawlen)) != NULL) {
 		snprintf(why, whylen, "image %s: %s", path, bad);
 		free(raw);
 		errno = EINVAL;

@@ -228,6 +228,19 @@ extern const struct cmd_entry cmd_ssh_config_entry;
 extern const struct cmd_entry cmd_doctor_entry;	/* cmd-doctor.c */
 int		 daemon_stop_wait(void);
 
+/*
+ * How this spindle is built, as doctor says it; and where its agent
+ * image comes from (boot_image_own): embedded gzip'd, or the static
+ * binary is its own agent (--enable-static-cli defines SPN_STATIC_CLI).
+ */
+#ifdef SPN_STATIC_CLI
+#define CLI_BUILD	"static musl"
+#define CLI_IMAGE	"of this binary (its own agent)"
+#else
+#define CLI_BUILD	"dynamic"
+#define CLI_IMAGE	"embedded in this binary"
+#endif
+
 /* sig.c */
 struct master	*sig_master_new(const struct master_opts *);
 void		 sig_on_signal(void (*)(int, void *), void *);

@@ -144,6 +144,54 @@ client_refusal(int fd)
 	return text;
 }
 
+/* What a daemon's HELLO says of it: 0, or -1 for a short one. */
+static int
+client_daemon_parse(const struct ctl_msg *m, struct client_daemon *d)
+{
+	struct stat self;
+	struct upk u;
+	char id[64];
+
+	upk_init(&u, m->body, m->len);
+	(void)upk_u32(&u);
+	d->pid = upk_u32(&u);
+	d->version = upk_str(&u);
+	d->exe = upk_str(&u);	/* its binary, as it sees it ... */
+	d->id = upk_str(&u);	/* ... and that binary's DEV:INO */
+	d->self = -1;
+	if (u.err || d->pid <= 0) {
+		client_daemon_free(d);
+		return -1;
+	}
+	if (stat("/proc/self/exe", &self) == 0) {
+		snprintf(id, sizeof id, "%llx:%llx",
+		    (unsigned long long)self.st_dev,
+		    (unsigned long long)self.st_ino);
+		/* The daemon is not dumpable: only root may read its exe. */
+		if (strcmp(d->id, "0:0") != 0 && *d->exe != '\0')
+			d->self = strcmp(d->id, id) == 0;
+	}
+	return 0;
+}
+
+void
+client_daemon_free(struct client_daemon *d)
+{
+	free(d->version);
+	free(d->exe);
+	free(d->id);
+	d->version = d->exe = d->id = NULL;
+}
+
+/* Its binary is gone: an upgrade replaced or removed it. */
+int
+client_daemon_replaced(const struct client_daemon *d)
+{
+	size_t len = strlen(d->exe);
+
+	return len > 10 && strcmp(d->exe + len - 10, " (deleted)") == 0;
+}
+
 /*
  * The daemon's HELLO: is it this binary?  Another build serves us as
  * long as it speaks our protocol, but a daemon left running by the
@@ -155,56 +203,46 @@ static void
 client_daemon_check(const struct ctl_msg *m)
 {
 	static int said;	/* once, however many connections we make */
-	struct stat self;
-	struct upk u;
-	char *ver, *dexe, *did, *exe, id[64];
-	size_t len;
-	pid_t pid;
+	struct client_daemon d;
+	char *exe;
 
-	if (said++)
+	if (said++ || client_daemon_parse(m, &d) != 0)
 		return;
-	upk_init(&u, m->body, m->len);
-	(void)upk_u32(&u);
-	pid = upk_u32(&u);
-	ver = upk_str(&u);
-	dexe = upk_str(&u);	/* its binary, as it sees it ... */
-	did = upk_str(&u);	/* ... and that binary's DEV:INO */
 	/* (A daemon that said HELLO speaks our version: it sends all.) */
-	if (u.err || stat("/proc/self/exe", &self) != 0 || pid <= 0)
-		goto out;
-	snprintf(id, sizeof id, "%llx:%llx", (unsigned long long)self.st_dev,
-	    (unsigned long long)self.st_ino);
-	/* The daemon is not dumpable: only root may read its exe. */
-	if (strcmp(did, id) == 0 || strcmp(did, "0:0") == 0 || *dexe == '\0')
-		goto out;
-	len = strlen(dexe);
+	if (d.self != 0) {
+		client_daemon_free(&d);
+		return;
+	}
 	exe = client_self_exe();
-	if (len > 10 && strcmp(dexe + len - 10, " (deleted)") == 0)
+	if (client_daemon_replaced(&d))
 		log_warn("the daemon (pid %ld) runs %s, since replaced or "
 		    "removed; 'spindle daemon stop' makes the next command "
-		    "start this one (%s)", (long)pid, dexe, exe ? exe : "?");
-	else if (strcmp(ver, PACKAGE_VERSION) != 0)
+		    "start this one (%s)", (long)d.pid, d.exe,
+		    exe ? exe : "?");
+	else if (strcmp(d.version, PACKAGE_VERSION) != 0)
 		log_warn("the daemon (pid %ld) is spindle %s (%s), this is "
 		    "%s (%s); 'spindle daemon stop' makes the next command "
-		    "start this one", (long)pid, ver, dexe, PACKAGE_VERSION,
-		    exe ? exe : "?");
+		    "start this one", (long)d.pid, d.version, d.exe,
+		    PACKAGE_VERSION, exe ? exe : "?");
 	else
 		log_info("the daemon (pid %ld) runs %s, not this binary (%s)",
-		    (long)pid, dexe, exe ? exe : "?");
+		    (long)d.pid, d.exe, exe ? exe : "?");
 	free(exe);
-out:
-	free(ver);
-	free(dexe);
-	free(did);
+	client_daemon_free(&d);
 }
 
-static int
-client_hello(int fd, char *why, size_t whylen)
+/*
+ * HELLO both ways, waiting ms for the answer: 0, and with d, what it
+ * says of the daemon; -1 and why.
+ */
+int
+client_hello(int fd, int ms, struct client_daemon *d, char *why,
+    size_t whylen)
 {
 	struct ctl_buf b = { 0 };
 	struct ctl_msg m;
 	struct upk u;
-	struct timeval tv = { CLIENT_HELLO_WAIT_MS / 1000, 0 }, none = { 0, 0 };
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 }, none = { 0, 0 };
 	char *text;
 	int rc = -1;
 
@@ -223,6 +261,8 @@ client_hello(int fd, char *why, size_t whylen)
 	} else if (m.type != SPN_CTL_HELLO)
 		snprintf(why, whylen, "the daemon answered %u to hello",
 		    m.type);
+	else if (d != NULL && client_daemon_parse(&m, d) != 0)
+		snprintf(why, whylen, "the daemon's hello is short");
 	else
 		rc = 0;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
@@ -261,7 +301,8 @@ client_connect(int start, int hello, int verbose, char *why, size_t whylen)
 	} else if (fd < 0)
 		snprintf(why, whylen, "no daemon is running");
 	free(dir);
-	if (fd >= 0 && hello && client_hello(fd, why, whylen) != 0) {
+	if (fd >= 0 && hello && client_hello(fd, CLIENT_HELLO_WAIT_MS, NULL,
+	    why, whylen) != 0) {
 		close(fd);
 		fd = -1;
 	}

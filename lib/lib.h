@@ -363,8 +363,20 @@ struct client_mode {
 	int		 verbose;	/* -v: what the daemon logged about the
 					 * route, after */
 };
+/* What a daemon's HELLO says of it (client_hello). */
+struct client_daemon {
+	pid_t		 pid;
+	char		*version;	/* spindle's */
+	char		*exe;		/* its binary, "" if unreadable */
+	char		*id;		/* that binary's "DEV:INO" */
+	int		 self;		/* it is this binary; -1: unknown */
+};
 char		*client_self_exe(void);
 int		 client_connect(int, int, int, char *, size_t);
+int		 client_hello(int, int, struct client_daemon *, char *,
+		     size_t);
+void		 client_daemon_free(struct client_daemon *);
+int		 client_daemon_replaced(const struct client_daemon *);
 int		 client_call(int, uint32_t, struct pk *, char **);
 int		 client_for_route(const char *, int, int);
 int		 client_run(int, const struct ctl_spec *,
