@@ -33,13 +33,6 @@ static const struct cmd_entry *cmds[] = {
 
 #define OPT_VERSION	512
 
-/* --version tells the static build (--enable-static-cli) apart. */
-#ifdef SPN_STATIC_CLI
-#define SPINDLE_BUILD	" (static musl)"
-#else
-#define SPINDLE_BUILD	""
-#endif
-
 /* spindle's own: what comes before the command. */
 static const struct cmd_opt spindle_opts[] = {
 	{ OPT_VERSION, "version", NULL, "print spindle's version" },
@@ -247,7 +240,7 @@ main(int argc, char **argv)
 			usage(stdout);
 		else
 			printf("spindle %s%s\n", PACKAGE_VERSION,
-			    SPINDLE_BUILD);
+			    CLI_VERSION_TAIL);
 		cmd_args_free(&a);
 		return 0;
 	}

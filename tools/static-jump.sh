@@ -44,3 +44,12 @@ if [ $? = 1 ] && grep -q "has no gateway" /tmp/err; then
 else
 	ko "ssh-config: $(cat /tmp/err)"
 fi
+
+# doctor names the build (its ssh check fails here: no ssh in the chroot).
+out=$(timeout $T spindle doctor --quick 2>&1)
+if echo "$out" | grep -q '^ok *spindle .*(static musl)' &&
+    echo "$out" | grep -q 'gateway .*has no gateway'; then
+	ok "doctor: static musl, no gateway"
+else
+	ko "doctor: $out"
+fi
