@@ -250,6 +250,7 @@ void		 sig_on_signal(void (*)(int, void *), void *);
 /* shimdir.c */
 #define SHIMDIR_PREFIX	"fakessh-bin"
 char		*fakessh_dir(char *, size_t);
+int		 fakessh_make(const char *, const char *, char *, size_t);
 
 /* askpass.c */
 char		*password_ask(const char *, char *, size_t);

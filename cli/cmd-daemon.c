@@ -2,9 +2,12 @@
  * The daemon's commands: daemon start|stop|status|log, up, down, ls, check;
  * and the shim's: fakessh-bin, exec.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,9 +212,13 @@ cmd_down_exec(struct cmd_args *a)
 }
 
 #define OPT_JSON	512
+#define OPT_NAMES	513
 
 static const struct cmd_opt ls_opts[] = {
 	{ OPT_JSON, "json", NULL, "as a JSON array" },
+	{ OPT_NAMES, "names", NULL,
+	    "only the names, one a line (the routes file's and\n"
+	    "the daemon's, starting none): for completion" },
 	{ 0, NULL, NULL, NULL }
 };
 
@@ -219,20 +226,180 @@ static int	cmd_ls_exec(struct cmd_args *);
 
 const struct cmd_entry cmd_ls_entry = {
 	.name = "ls",
-	.usage = "[--json]",
+	.usage = "[--json | --names]",
 	.summary = "list the daemon's routes",
 	.opts = ls_opts,
 	.exec = cmd_ls_exec
 };
 
+/* Completion waits on us: a daemon that does not answer soon is none. */
+#define LS_NAMES_WAIT_MS	500
+
+/* Printed one a line: a name with a control byte in it cannot be. */
+static void
+ls_name_print(const char *name, const struct routes_file *rf)
+{
+	for (const char *p = name; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return;
+	}
+	if (*name != '\0' && (rf == NULL || routes_file_find(rf, name) == NULL))
+		printf("%s\n", name);
+}
+
+/*
+ * The JSON string at p (past its quote), if it has no \u escape (a
+ * control byte: not printable one a line).  Sized to the string, not to
+ * the rest of the reply: a reply holds many.
+ */
+static void
+ls_name_json(const char *p, const struct routes_file *rf)
+{
+	const char *end;
+	char *name;
+	size_t n = 0;
+
+	for (end = p; *end != '\0' && *end != '"'; end++) {
+		if (*end == '\\' && (*++end == '\0' || *end == 'u'))
+			return;
+	}
+	if (*end != '"')
+		return;
+	name = xmalloc(end - p + 1);
+	for (; p < end; p++)
+		name[n++] = *p == '\\' ? *++p : *p;
+	name[n] = '\0';
+	ls_name_print(name, rf);
+	free(name);
+}
+
+/*
+ * The daemon's LS --json reply: the "name" of each object of the
+ * top-level array (dr_json_one writes it first).
+ */
+static void
+ls_names_json(const char *p, const struct routes_file *rf)
+{
+	static const char key[] = "{\"name\":\"";
+	int depth = 0, instr = 0;
+
+	for (; *p != '\0'; p++) {
+		if (instr) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '"')
+				instr = 0;
+			continue;
+		}
+		switch (*p) {
+		case '"':
+			instr = 1;
+			break;
+		case '[':
+			depth++;
+			break;
+		case ']':
+		case '}':
+			depth--;
+			break;
+		case '{':
+			if (depth++ == 1 && strncmp(p, key, sizeof key - 1) == 0)
+				ls_name_json(p + sizeof key - 1, rf);
+			break;
+		}
+	}
+}
+
+/*
+ * A daemon already running, by a connect that never waits (a full
+ * backlog is no daemon), its routes as LS --json, or NULL.
+ */
+static char *
+ls_names_daemon(void)
+{
+	struct timeval tv = { 0, LS_NAMES_WAIT_MS * 1000 };
+	struct sockaddr_un sun;
+	struct ctl_buf b = { 0 };
+	struct ctl_msg m;
+	struct upk u;
+	struct pk pk;
+	char why[256], *dir, *path, *text = NULL;
+	int fd = -1, ok;
+
+	if (ctl_dir(0, &dir, why, sizeof why) != 0)
+		return NULL;
+	path = xprintf("%s/sock", dir);
+	free(dir);
+	ok = ctl_sockaddr(path, &sun) == 0 && (fd = socket(AF_UNIX,
+	    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) >= 0 &&
+	    connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+	free(path);
+	if (!ok)
+		goto out;
+	fcntl(fd, F_SETFL, 0);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (client_hello(fd, LS_NAMES_WAIT_MS, NULL, why, sizeof why) != 0)
+		goto out;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	pk_init(&pk);
+	pk_u32(&pk, 1);		/* --json: the names unambiguous */
+	ok = ctl_send(fd, SPN_CTL_LS, 1, &pk, NULL, 0) == 0;
+	pk_free(&pk);
+	if (ok && ctl_recv(fd, &b, &m, NULL, NULL) == 1 &&
+	    m.type == SPN_CTL_OK) {
+		upk_init(&u, m.body, m.len);
+		text = upk_str(&u);
+	}
+	ctl_buf_free(&b);
+out:
+	if (fd >= 0)
+		close(fd);
+	return text;
+}
+
+/*
+ * ls --names: the routes file's names, then those only the daemon has
+ * (inline routes, up's).  Never starts a daemon, never waits long.
+ */
+static int
+cmd_ls_names(void)
+{
+	struct routes_file rf;
+	char why[512], *path = routes_file_path(), *text;
+	int rc = 0;
+
+	if (routes_file_load(path, &rf, why, sizeof why) != 0) {
+		fprintf(stderr, "spindle: %s\n", why);
+		rc = 255;
+	}
+	free(path);
+	for (size_t i = 0; i < rf.n; i++)
+		ls_name_print(rf.v[i].name, NULL);
+	if ((text = ls_names_daemon()) != NULL)
+		ls_names_json(text, &rf);
+	free(text);
+	routes_file_free(&rf);
+	return rc;
+}
+
 static int
 cmd_ls_exec(struct cmd_args *a)
 {
 	struct pk pk;
-	int rc;
+	int rc, json = 0, names = 0;
 
+	for (size_t i = 0; i < a->nopts; i++) {
+		if (a->opts[i].ch == OPT_JSON)
+			json = 1;
+		else
+			names = 1;
+	}
+	if (json && names)
+		usage_error("--json or --names, not both");
+	if (names)
+		return cmd_ls_names();
 	pk_init(&pk);
-	pk_u32(&pk, a->nopts > 0);	/* --json */
+	pk_u32(&pk, json);
 	/* No daemon: the routes file's routes, all down. */
 	rc = cmd_simple(1, SPN_CTL_LS, &pk, 1);
 	pk_free(&pk);
@@ -296,12 +463,23 @@ cmd_check_exec(struct cmd_args *a)
 	return rc;
 }
 
+/* make install's: the installed shim directory, made by the binary that
+ * holds the wrappers' text. */
+#define OPT_MAKE	512
+#define OPT_TARGET	513
+static const struct cmd_opt fakessh_bin_opts[] = {
+	{ OPT_MAKE, "make", "DIR", NULL },
+	{ OPT_TARGET, "target", "PATH", NULL },
+	{ 0, NULL, NULL, NULL }
+};
+
 static int	cmd_fakessh_bin_exec(struct cmd_args *);
 
 const struct cmd_entry cmd_fakessh_bin_entry = {
 	.name = "fakessh-bin",
 	.usage = "",
 	.summary = "print a directory whose ssh rides spindle routes",
+	.opts = fakessh_bin_opts,
 	.exec = cmd_fakessh_bin_exec
 };
 
@@ -309,8 +487,22 @@ static int
 cmd_fakessh_bin_exec(struct cmd_args *a)
 {
 	char why[512], *dir;
+	const char *make = NULL, *target = NULL;
 
-	(void)a;
+	for (size_t i = 0; i < a->nopts; i++) {
+		if (a->opts[i].ch == OPT_MAKE)
+			make = a->opts[i].arg;
+		else if (a->opts[i].ch == OPT_TARGET)
+			target = a->opts[i].arg;
+	}
+	if ((make == NULL) != (target == NULL))
+		cmd_usage_error("--make and --target go together");
+	if (make != NULL) {
+		if (fakessh_make(make, target, why, sizeof why) == 0)
+			return 0;
+		fprintf(stderr, "spindle: %s\n", why);
+		return 255;
+	}
 	if ((dir = fakessh_dir(why, sizeof why)) == NULL) {
 		fprintf(stderr, "spindle: %s\n", why);
 		return 255;
