@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # build-musl-deps.sh OUTDIR
+# build-musl-deps.sh --fetch DIR
 #
 # Builds static libevent_core (with thread support and libevent_pthreads),
 # zlib and msgpack-c for musl (musl-gcc) from Debian 12 (bookworm) source
 # packages, so a fully static musl agent, and libspindle programs, can
-# link them.
+# link them.  With --fetch it only puts the three orig tarballs, checked,
+# in DIR (tools/vendor-deps: DIR is deps/ of the source tree).
 #
 # Result:
 #   OUTDIR/include/{event2/*.h, event.h, evutil.h, ..., zlib.h, zconf.h,
@@ -12,10 +14,16 @@
 #   OUTDIR/lib/{libevent_core.a, libevent_pthreads.a, libz.a, libmsgpackc.a}
 #   OUTDIR/.stamp   (written last; if present the script exits 0 at once)
 #
-# Sources: the Debian orig tarballs, fetched with apt-get source through a
-# private apt configuration under OUTDIR/src/apt (the system apt config is
-# never touched). If SPINDLE_DEPS_SRC names a directory holding
-# libevent_*, zlib_* and msgpack-c_*.orig.tar.*, those are used instead.
+# Sources, the Debian orig tarballs, from the first of:
+#   1. SPINDLE_DEPS_SRC (configure --with-musl-deps-src=DIR), which must
+#      hold all three;
+#   2. deps/ next to this script's directory (a vendored source tree);
+#   3. OUTDIR/src/dl, what an earlier run fetched;
+#   4. apt-get source through a private apt configuration under
+#      OUTDIR/src/apt (the system apt config is never touched).
+# Whatever the source, each tarball must have the sha256 recorded below
+# (the .dsc of the Debian 12 package): a tampered or other version is
+# refused.  Offline with none of them, the script says so and how to fix it.
 # Debian's patches are not applied (not needed for this static build).
 #
 # DEPS_VERSION below names what the script builds: a cache from another
@@ -30,11 +38,15 @@
 
 set -eu
 
-usage() { echo "usage: $0 OUTDIR" >&2; exit 2; }
+usage() { echo "usage: $0 [--fetch] OUTDIR" >&2; exit 2; }
+FETCH_ONLY=
+if [ "${1:-}" = --fetch ]; then FETCH_ONLY=1; shift; fi
 if [ $# -ne 1 ] || [ -z "$1" ]; then usage; fi
 
 CC_MUSL=${MUSL_CC:-musl-gcc}
 JOBS=${JOBS:-2}
+DEPS_SRC=${SPINDLE_DEPS_SRC:-}
+VENDOR=$(cd "$(dirname "$0")/.." && pwd -P)/deps
 
 # Don't let the caller's toolchain settings leak into the musl build (glibc
 # include paths, sanitizers, CC=clang from a parent `make CC=...`, ...).
@@ -43,14 +55,27 @@ unset MAKEFLAGS MFLAGS MAKEFILES MAKELEVEL GNUMAKEFLAGS
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR=http://deb.debian.org/debian
 
+# The orig tarballs of libevent 2.1.12-stable-8, zlib 1:1.2.13.dfsg-1 and
+# msgpack-c 4.0.0-3 (Debian 12), with the sha256 their .dsc gives.
+ORIGS="libevent_2.1.12-stable.orig.tar.gz zlib_1.2.13.dfsg.orig.tar.bz2
+msgpack-c_4.0.0.orig.tar.gz"
+orig_sha256() {
+    case $1 in
+    libevent_*) echo 92e6de1be9ec176428fd2367677e61ceffc2ee1cb119035037a27d346b0403bb ;;
+    zlib_*) echo 71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1 ;;
+    msgpack-c_*) echo 420fe35e7572f2a168d17e660ef981a589c9cbe77faa25eb34a520e1fcc032c8 ;;
+    esac
+}
+
 mkdir -p "$1"
 OUTDIR=$(cd "$1" && pwd -P)
 STAMP=$OUTDIR/.stamp
 DEPS_VERSION=2	# 2: libevent threads, libevent_pthreads, msgpack-c
-stamp_ok() { [ -e "$STAMP" ] && grep -qx "deps=$DEPS_VERSION" "$STAMP"; }
+stamp_ok() { [ -z "$FETCH_ONLY" ] && [ -e "$STAMP" ] &&
+    grep -qx "deps=$DEPS_VERSION" "$STAMP"; }
 stamp_ok && exit 0
 
-SRC=$OUTDIR/src
+if [ -n "$FETCH_ONLY" ]; then SRC=$OUTDIR/.fetch; else SRC=$OUTDIR/src; fi
 LOG=$SRC/build.log
 mkdir -p "$SRC"
 
@@ -82,60 +107,100 @@ run() {
     "$@" >>"$LOG" 2>&1 || fail "command failed: $*"
 }
 
+# ---------------------------------------------------------------- sources
+# missing_in DIR: the tarballs DIR lacks.  has_all DIR: it lacks none.
+missing_in() {
+    for f in $ORIGS; do [ -f "$1/$f" ] || printf ' %s' "$f"; done
+}
+has_all() { [ -d "$1" ] && [ -z "$(missing_in "$1")" ]; }
+
+# The one error when no source worked: what is missing, the ways to fix it.
+no_sources() {
+    trap - ERR
+    cat >&2 <<EOF
+build-musl-deps: error: no sources for the musl agent's libraries:
+  missing$(missing_in "$SRC/dl")
+  ($1; details in $LOG)
+Fix it one of these ways, then run make again:
+  - let this machine reach deb.debian.org (apt-get source fetches them);
+  - ./configure --with-musl-deps-src=DIR (or SPINDLE_DEPS_SRC=DIR), DIR holding them;
+  - put them in deps/ of the source tree (tools/vendor-deps fetches them there);
+  - or ./configure --with-agent-libc=glibc (no musl: a bigger agent, no musl libspindle).
+EOF
+    exit 1
+}
+
+# verify DIR: each tarball in DIR has its recorded sha256.
+verify() {
+    for f in $ORIGS; do
+        want=$(orig_sha256 "$f")
+        got=$(sha256sum "$1/$f" | cut -d' ' -f1)
+        [ "$got" = "$want" ] && continue
+        trap - ERR
+        echo "build-musl-deps: error: $1/$f: sha256 $got," \
+            "expected $want (Debian 12): refusing a tampered or other" \
+            "tarball; replace it with Debian's" >&2
+        exit 1
+    done
+}
+
+STEP=fetch-sources
+if [ -n "$DEPS_SRC" ]; then
+    has_all "$DEPS_SRC" || {
+        trap - ERR
+        echo "build-musl-deps: error: --with-musl-deps-src or" \
+            "SPINDLE_DEPS_SRC=$DEPS_SRC lacks$(missing_in "$DEPS_SRC")" >&2
+        exit 1
+    }
+    DL=$(cd "$DEPS_SRC" && pwd -P)
+elif has_all "$VENDOR"; then
+    DL=$VENDOR
+elif [ -z "$FETCH_ONLY" ] && has_all "$SRC/dl"; then
+    DL=$SRC/dl
+else
+    DL=$SRC/dl
+    mkdir -p "$DL"
+    command -v apt-get >/dev/null 2>&1 || no_sources "apt-get not found"
+    APTDIR=$SRC/apt
+    mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial"
+    echo "deb-src $DEBIAN_MIRROR $DEBIAN_SUITE main" >"$APTDIR/sources.list"
+    set -- \
+        -o "Dir::Etc::SourceList=$APTDIR/sources.list" \
+        -o "Dir::Etc::SourceParts=/dev/null" \
+        -o "Dir::State=$APTDIR/state" \
+        -o "Dir::Cache=$APTDIR/cache" \
+        -o "APT::Sandbox::User=$(id -un)" \
+        -q
+    echo "+ [apt-update] apt-get update" >>"$LOG"
+    { apt-get "$@" update >>"$LOG" 2>&1 &&
+        ! grep -q '^[WE]: Failed to fetch' "$LOG"; } ||
+        no_sources "apt-get update from $DEBIAN_MIRROR failed: no network?"
+    echo "+ [apt-source] apt-get source libevent zlib msgpack-c" >>"$LOG"
+    (cd "$DL" && apt-get "$@" source --download-only libevent zlib msgpack-c) \
+        >>"$LOG" 2>&1 ||
+        no_sources "apt-get source libevent zlib msgpack-c failed"
+    has_all "$DL" || no_sources "apt-get source fetched other versions"
+fi
+echo "sources: $DL" >>"$LOG"
+verify "$DL"
+LIBEVENT_TAR=$DL/libevent_2.1.12-stable.orig.tar.gz
+ZLIB_TAR=$DL/zlib_1.2.13.dfsg.orig.tar.bz2
+MSGPACK_TAR=$DL/msgpack-c_4.0.0.orig.tar.gz
+
+if [ -n "$FETCH_ONLY" ]; then
+    for f in $ORIGS; do
+        [ "$DL/$f" -ef "$OUTDIR/$f" ] || cp "$DL/$f" "$OUTDIR/$f"
+    done
+    rm -rf "$SRC"
+    trap - ERR
+    exit 0
+fi
+
 command -v "$CC_MUSL" >/dev/null 2>&1 ||
     fail "'$CC_MUSL' not found (apt-get install musl-tools)"
 for t in make tar gzip bzip2 xz; do
     command -v "$t" >/dev/null 2>&1 || fail "'$t' not found"
 done
-
-# find_orig DIR PKG: print the path of PKG's orig tarball in DIR (if any).
-find_orig() {
-    for f in "$1/$2"_*.orig.tar.gz "$1/$2"_*.orig.tar.bz2 "$1/$2"_*.orig.tar.xz; do
-        [ -f "$f" ] && { echo "$f"; return 0; }
-    done
-    return 0
-}
-
-# ---------------------------------------------------------------- sources
-STEP=fetch-sources
-DL=""
-if [ -n "${SPINDLE_DEPS_SRC:-}" ] && [ -d "$SPINDLE_DEPS_SRC" ] &&
-   [ -n "$(find_orig "$SPINDLE_DEPS_SRC" libevent)" ] &&
-   [ -n "$(find_orig "$SPINDLE_DEPS_SRC" zlib)" ] &&
-   [ -n "$(find_orig "$SPINDLE_DEPS_SRC" msgpack-c)" ]; then
-    DL=$(cd "$SPINDLE_DEPS_SRC" && pwd -P)
-    echo "using tarballs from SPINDLE_DEPS_SRC=$DL" >>"$LOG"
-else
-    DL=$SRC/dl
-    mkdir -p "$DL"
-    if [ -z "$(find_orig "$DL" libevent)" ] || [ -z "$(find_orig "$DL" zlib)" ] ||
-       [ -z "$(find_orig "$DL" msgpack-c)" ]; then
-        APTDIR=$SRC/apt
-        mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial"
-        echo "deb-src $DEBIAN_MIRROR $DEBIAN_SUITE main" >"$APTDIR/sources.list"
-        set -- \
-            -o "Dir::Etc::SourceList=$APTDIR/sources.list" \
-            -o "Dir::Etc::SourceParts=/dev/null" \
-            -o "Dir::State=$APTDIR/state" \
-            -o "Dir::Cache=$APTDIR/cache" \
-            -o "APT::Sandbox::User=$(id -un)" \
-            -q
-        run apt-update apt-get "$@" update
-        STEP=apt-source
-        (cd "$DL" && apt-get "$@" source --download-only libevent zlib msgpack-c) >>"$LOG" 2>&1 ||
-            fail "apt-get source --download-only libevent zlib msgpack-c"
-    fi
-fi
-STEP=fetch-sources
-LIBEVENT_TAR=$(find_orig "$DL" libevent)
-ZLIB_TAR=$(find_orig "$DL" zlib)
-MSGPACK_TAR=$(find_orig "$DL" msgpack-c)
-[ -n "$LIBEVENT_TAR" ] || fail "no libevent_*.orig.tar.* in $DL"
-[ -n "$ZLIB_TAR" ] || fail "no zlib_*.orig.tar.* in $DL"
-[ -n "$MSGPACK_TAR" ] || fail "no msgpack-c_*.orig.tar.* in $DL"
-echo "libevent: $LIBEVENT_TAR" >>"$LOG"
-echo "zlib:     $ZLIB_TAR" >>"$LOG"
-echo "msgpack:  $MSGPACK_TAR" >>"$LOG"
 
 mkdir -p "$OUTDIR/include" "$OUTDIR/lib"
 

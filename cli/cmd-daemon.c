@@ -463,12 +463,23 @@ cmd_check_exec(struct cmd_args *a)
 	return rc;
 }
 
+/* make install's: the installed shim directory, made by the binary that
+ * holds the wrappers' text. */
+#define OPT_MAKE	512
+#define OPT_TARGET	513
+static const struct cmd_opt fakessh_bin_opts[] = {
+	{ OPT_MAKE, "make", "DIR", NULL },
+	{ OPT_TARGET, "target", "PATH", NULL },
+	{ 0, NULL, NULL, NULL }
+};
+
 static int	cmd_fakessh_bin_exec(struct cmd_args *);
 
 const struct cmd_entry cmd_fakessh_bin_entry = {
 	.name = "fakessh-bin",
 	.usage = "",
 	.summary = "print a directory whose ssh rides spindle routes",
+	.opts = fakessh_bin_opts,
 	.exec = cmd_fakessh_bin_exec
 };
 
@@ -476,8 +487,22 @@ static int
 cmd_fakessh_bin_exec(struct cmd_args *a)
 {
 	char why[512], *dir;
+	const char *make = NULL, *target = NULL;
 
-	(void)a;
+	for (size_t i = 0; i < a->nopts; i++) {
+		if (a->opts[i].ch == OPT_MAKE)
+			make = a->opts[i].arg;
+		else if (a->opts[i].ch == OPT_TARGET)
+			target = a->opts[i].arg;
+	}
+	if ((make == NULL) != (target == NULL))
+		cmd_usage_error("--make and --target go together");
+	if (make != NULL) {
+		if (fakessh_make(make, target, why, sizeof why) == 0)
+			return 0;
+		fprintf(stderr, "spindle: %s\n", why);
+		return 255;
+	}
 	if ((dir = fakessh_dir(why, sizeof why)) == NULL) {
 		fprintf(stderr, "spindle: %s\n", why);
 		return 255;

@@ -6,6 +6,12 @@
  * in PATH.  It appears whole or not at all (made under a temporary name,
  * then renamed), nothing in it is followed if it is not what we made,
  * and any number of us may make or mend it at once.
+ *
+ * `make install` puts one more, made by the built binary from the same
+ * text (fakessh_make): $(pkglibexecdir)/fakessh-bin, whose ssh links to
+ * the installed spindle.  That one is printed instead when it is intact,
+ * its ssh is this very binary and only root or we can change it: a path
+ * that stays the same across upgrades, for a PATH set once in a profile.
  */
 #include <sys/stat.h>
 
@@ -217,6 +223,71 @@ shimdir_open(int rfd, const char *path, const char *name, const char *exe,
 	return fd;
 }
 
+/* Is the directory fd as shimdir_fill makes it, with exe as its ssh? */
+static int
+shimdir_intact(int fd, const char *exe)
+{
+	struct stat st, self;
+	char *text;
+	int ok = 1;
+
+	if (fstat(fd, &st) != 0 || (st.st_uid != 0 && st.st_uid != getuid()) ||
+	    (st.st_mode & 022) != 0)
+		return 0;
+	if (stat(exe, &self) != 0 || fstatat(fd, "ssh", &st, 0) != 0 ||
+	    st.st_dev != self.st_dev || st.st_ino != self.st_ino)
+		return 0;
+	for (size_t i = 0; ok && i < 2; i++) {
+		text = xprintf(shimdir_wrapper, shimdir_tools[i],
+		    shimdir_tools[i], shimdir_tools[i], shimdir_tools[i]);
+		ok = shimdir_has(fd, shimdir_tools[i], NULL, text) &&
+		    fstatat(fd, shimdir_tools[i], &st, AT_SYMLINK_NOFOLLOW) ==
+		    0 && (st.st_uid == 0 || st.st_uid == getuid()) &&
+		    (st.st_mode & 022) == 0;
+		free(text);
+	}
+	return ok;
+}
+
+/* The installed directory, if it is intact and its ssh is exe. */
+static char *
+shimdir_installed(const char *exe)
+{
+	const char *path = SPN_LIBEXECDIR "/" SHIMDIR_PREFIX;
+	int fd, ok;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return NULL;
+	ok = shimdir_intact(fd, exe);
+	close(fd);
+	return ok ? xstrdup(path) : NULL;
+}
+
+/*
+ * Make (or mend) dir as a shim directory whose ssh is a link to target:
+ * for `make install`, which runs the built binary, so that the wrappers'
+ * text is written in this file only.
+ */
+int
+fakessh_make(const char *dir, const char *target, char *why, size_t whylen)
+{
+	const char *bad;
+	int fd;
+
+	if ((mkdir(dir, 0755) != 0 && errno != EEXIST) ||
+	    (fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((bad = shimdir_fill(fd, target)) != NULL)
+		snprintf(why, whylen, "cannot make %s/%s: %s", dir, bad,
+		    strerror(errno));
+	close(fd);
+	return bad != NULL ? -1 : 0;
+}
+
 /* The directory whose `ssh` is this binary (and scp, sftp: see above). */
 char *
 fakessh_dir(char *why, size_t whylen)
@@ -225,6 +296,12 @@ fakessh_dir(char *why, size_t whylen)
 	const char *bad = NULL;
 	int rfd, fd = -1;
 
+	if ((exe = client_self_exe()) != NULL &&
+	    (path = shimdir_installed(exe)) != NULL) {
+		free(exe);
+		return path;
+	}
+	free(exe);
 	if (ctl_dir(1, &dir, why, whylen) != 0)
 		return NULL;
 	if ((exe = client_self_exe()) == NULL) {
