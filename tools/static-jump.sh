@@ -14,7 +14,11 @@ else
 	ko "run local -- true"
 fi
 out=$(timeout $T spindle run local+local -- id -u)
-[ "$out" = 0 ] && ok "run local+local" || ko "run local+local: '$out'"
+if [ "$out" = 0 ]; then
+	ok "run local+local"
+else
+	ko "run local+local: '$out'"
+fi
 
 # A named route of the routes file: through the daemon it starts.
 mkdir -p /root/.config/spindle
@@ -27,8 +31,8 @@ else
 fi
 
 # The shim: ssh is spindle, as fakessh-bin links it.
-d=$(timeout $T spindle fakessh-bin) && [ -x "$d/ssh" ] ||
-    ko "fakessh-bin: '$d'"
+d=$(timeout $T spindle fakessh-bin)
+[ -x "$d/ssh" ] || ko "fakessh-bin: '$d'"
 out=$(timeout $T "$d/ssh" local echo shim)
 out2=$(timeout $T "$d/ssh" jump echo named)
 if [ "$out" = shim ] && [ "$out2" = named ]; then
