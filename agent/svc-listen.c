@@ -245,10 +245,7 @@ lsn_reply_failed(struct rt *rt, const struct rt_msg *m, int e,
     const char *what, const char *where)
 {
 	struct pk pk;
-	/* sshd's words (glibc's), whatever libc the agent has: musl says
-	 * "Address in use". */
-	char *text = xprintf("%s %s: %s", what, where, e == EADDRINUSE ?
-	    "Address already in use" : strerror(e));
+	char *text = xprintf("%s %s: %s", what, where, ssh_strerror(e));
 
 	pk_init(&pk);
 	pk_u32(&pk, SPN_LISTEN_FAILED);

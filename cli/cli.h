@@ -109,12 +109,14 @@ void		 daccept_shutdown(void);
  * on the first GATEWAY (or with the daemon when the routes file has
  * gateway-listen), restarted when it dies, each client socket handed
  * to it over its link.  gateway_path: the binary (next to ours in a
- * build tree, else in SPN_LIBEXECDIR), NULL when not built. */
+ * build tree, else in SPN_LIBEXECDIR), NULL when there is none
+ * (gateway_none: why). */
 void		 dgw_init(struct master *);
 void		 dgw_request(struct dconn *, const struct ctl_msg *,
 		     struct upk *);
 void		 dgw_shutdown(void);
 char		*gateway_path(void);
+const char	*gateway_none(void);
 
 /* dremote.c: LISTEN, ssh -R */
 void		 dremote_init(struct master *);
@@ -227,17 +229,19 @@ extern const struct cmd_entry cmd_doctor_entry;	/* cmd-doctor.c */
 int		 daemon_stop_wait(void);
 
 /*
- * How this spindle is built, as doctor says it; and where its agent
- * image comes from (boot_image_own): embedded gzip'd, or the static
- * binary is its own agent (--enable-static-cli defines SPN_STATIC_CLI).
+ * How this spindle is built, as doctor and --version say it
+ * (--enable-static-cli defines SPN_STATIC_CLI); and where its agent
+ * image comes from (boot_image_own): embedded gzip'd in both builds
+ * (docs/notes/static.md: why the static one is not its own agent).
  */
 #ifdef SPN_STATIC_CLI
 #define CLI_BUILD	"static musl"
-#define CLI_IMAGE	"of this binary (its own agent)"
+#define CLI_VERSION_TAIL	" (" CLI_BUILD ")"
 #else
 #define CLI_BUILD	"dynamic"
-#define CLI_IMAGE	"embedded in this binary"
+#define CLI_VERSION_TAIL	""
 #endif
+#define CLI_IMAGE	"embedded in this binary"
 
 /* sig.c */
 struct master	*sig_master_new(const struct master_opts *);

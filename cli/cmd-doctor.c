@@ -635,9 +635,9 @@ doc_gateway(struct doctor *d)
 	    DOC_WARN;
 
 	if (path == NULL) {
-		doc_say(d, need, "gateway", "this spindle was built without "
-		    "it (no libssh)%s", need == DOC_FAIL ? ": the routes "
-		    "file's gateway-listen needs it" : "");
+		doc_say(d, need, "gateway", "%s%s", gateway_none(),
+		    need == DOC_FAIL ? ": the routes file's gateway-listen "
+		    "needs it" : "");
 		return;
 	}
 	if (access(path, X_OK) != 0) {

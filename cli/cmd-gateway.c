@@ -76,8 +76,7 @@ gwc_key(const char *verb, char **out)
 
 	*out = NULL;
 	if (path == NULL) {
-		fprintf(stderr, "spindle: spindle was built without the "
-		    "gateway (libssh)\n");
+		fprintf(stderr, "spindle: %s\n", gateway_none());
 		return -1;
 	}
 	if (pipe2(p, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
@@ -869,6 +868,13 @@ cmd_ssh_config_exec(struct cmd_args *a)
 
 	for (size_t i = 0; i < a->nopts; i++)
 		install |= a->opts[i].ch == OPT_INSTALL;
+	/* A block naming a gateway that is not there would only fail in
+	 * ssh, later and less clearly. */
+	if ((path = gateway_path()) == NULL) {
+		fprintf(stderr, "spindle: %s\n", gateway_none());
+		return 1;
+	}
+	free(path);
 	if ((block = gwc_block()) == NULL)
 		return 1;
 	if (!install) {

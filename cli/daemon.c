@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -297,9 +298,14 @@ dconn_in_free(struct dconn *c)
 	free(c->in.data);
 	/* glibc keeps large freed blocks in its heap once its mmap
 	 * threshold has risen: give the pages back, or a burst of big
-	 * unfinished requests pins them for good. */
+	 * unfinished requests pins them for good.  (musl, the static
+	 * build: big blocks are mappings of their own, unmapped on free.) */
+#ifdef __GLIBC__
 	if (big)
 		malloc_trim(0);
+#else
+	(void)big;
+#endif
 	d_held -= c->in.cap;
 	memset(&c->in, 0, sizeof c->in);
 }
@@ -1461,9 +1467,10 @@ daemon_detach(const char *dir, int keep)
 		close(fd);
 	}
 	dlog_open(dir);
+	/* The system call: musl (the static build) has no wrapper. */
 	if (keep > 3)
-		close_range(3, keep - 1, 0);
-	close_range(keep + 1, ~0U, 0);
+		syscall(SYS_close_range, 3, keep - 1, 0);
+	syscall(SYS_close_range, keep + 1, ~0U, 0);
 	setsid();
 	if (chdir("/") != 0)
 		return;
@@ -1495,7 +1502,9 @@ daemon_serve(int ready_fd)
 	/* A daemon runs for weeks: big request bodies (long command lines)
 	 * get pages of their own that go back when freed, rather than the
 	 * heap that glibc's rising mmap threshold would leave them in. */
+#ifdef __GLIBC__
 	mallopt(M_MMAP_THRESHOLD, DCONN_TRIM_MIN);
+#endif
 	if ((lfd = daemon_listen(dir, why, sizeof why)) < 0) {
 		log_error("%s", why);
 		free(dir);

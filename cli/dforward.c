@@ -675,7 +675,7 @@ dlis_bind(struct dlis *l)
 			ntop = dlis_addr_text(ai->ai_addr);
 			free(last);
 			last = xprintf("bind [%s]:%s: %s", ntop, port,
-			    strerror(errno));
+			    ssh_strerror(errno));
 			free(ntop);
 			close(fd);
 			continue;

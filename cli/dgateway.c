@@ -78,12 +78,13 @@ static void	dgw_proc_unlink(struct dgw_proc *, int);
 
 /*
  * The binary: next to ours in a build tree (where `make` puts it), else
- * where `make install` put it; NULL when this build has none.
+ * where `make install` put it; NULL when this build has none.  The
+ * static spindle is copied alone: it takes a gateway only where one is.
  */
 char *
 gateway_path(void)
 {
-#ifdef HAVE_GATEWAY
+#if defined(HAVE_GATEWAY) || defined(SPN_STATIC_CLI)
 	char *exe = client_self_exe(), *slash, *path;
 
 	if (exe != NULL && (slash = strrchr(exe, '/')) != NULL) {
@@ -95,9 +96,25 @@ gateway_path(void)
 		free(path);
 	} else
 		free(exe);
+#ifdef SPN_STATIC_CLI
+	if (access(SPN_LIBEXECDIR "/spindle-gateway", X_OK) != 0)
+		return NULL;
+#endif
 	return xstrdup(SPN_LIBEXECDIR "/spindle-gateway");
 #else
 	return NULL;
+#endif
+}
+
+/* Why gateway_path() is NULL. */
+const char *
+gateway_none(void)
+{
+#ifdef SPN_STATIC_CLI
+	return "this static spindle has no gateway (spindle-gateway is "
+	    "neither next to it nor in " SPN_LIBEXECDIR ")";
+#else
+	return "spindle was built without the gateway (libssh)";
 #endif
 }
 
@@ -480,8 +497,7 @@ dgw_spawn(char *why, size_t whylen)
 	pid_t pid;
 
 	if (path == NULL) {
-		snprintf(why, whylen, "spindle was built without the gateway "
-		    "(libssh)");
+		snprintf(why, whylen, "%s", gateway_none());
 		return -1;
 	}
 	if (access(path, X_OK) != 0) {
@@ -622,8 +638,7 @@ dgw_status(struct dconn *c, uint32_t id)
 
 	free(path);
 	if (!built) {
-		dgw_reply(c, id, 0, "spindle was built without the gateway "
-		    "(libssh)", 1);
+		dgw_reply(c, id, 0, gateway_none(), 1);
 		return;
 	}
 	if (dgw_key_check(why, sizeof why) != 0) {

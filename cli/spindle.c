@@ -239,7 +239,8 @@ main(int argc, char **argv)
 		if (a.help)
 			usage(stdout);
 		else
-			printf("spindle %s\n", PACKAGE_VERSION);
+			printf("spindle %s%s\n", PACKAGE_VERSION,
+			    CLI_VERSION_TAIL);
 		cmd_args_free(&a);
 		return 0;
 	}

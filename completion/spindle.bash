@@ -300,7 +300,9 @@ _spindle_route()
 	for h in "${_spindle_hostlist[@]}"; do
 		[[ -n $h && $user$h == "$seg"* ]] && _spindle_cand+=("$pre$user$h")
 	done
-	[[ -z $user ]] && _spindle_names "$seg" "$pre"
+	if [[ -z $user ]]; then
+		_spindle_names "$seg" "$pre"
+	fi
 }
 
 # Route names (from ls --names) starting with $1, after $2.
@@ -317,7 +319,7 @@ _spindle()
 	local _spindle_bin _spindle_words _spindle_cand=() _spindle_nospace=
 	local _spindle_optlist _spindle_cmdlist _spindle_usage _spindle_hoplist
 	local cur raw i w cmd= argof= o names arg npos=0 dashdash= slot REPLY
-	local form opts _spindle_hostlist
+	local _spindle_hostlist
 	local -A _spindle_helps
 	local _spindle_text
 

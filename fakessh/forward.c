@@ -218,7 +218,7 @@ fwd_listen_tcp(struct fwd *f, const struct fwd_spec *fs)
 			/* Only the last address's failure is an error. */
 			fwd_say(f, ai->ai_next == NULL ? 0 : 1,
 			    "bind [%s]:%s: %.100s", ntop, strport,
-			    strerror(errno));
+			    ssh_strerror(errno));
 			close(fd);
 			continue;
 		}

@@ -126,6 +126,7 @@ int		 fd_nonblock(int, int);
 int		 fd_pollable(int);
 void		 fd_grow_pipe(int);
 uint64_t	 now_usec(void);
+const char	*ssh_strerror(int);
 char		*passwd_name(uid_t);
 char		*passwd_shell(uid_t);
 char		*passwd_home(uid_t);

@@ -120,6 +120,17 @@ now_usec(void)
 }
 
 /*
+ * strerror() in OpenSSH's words, where the messages copy ssh's or
+ * sshd's: theirs are glibc's, and the agent and the static spindle have
+ * musl, which says "Address in use".
+ */
+const char *
+ssh_strerror(int e)
+{
+	return e == EADDRINUSE ? "Address already in use" : strerror(e);
+}
+
+/*
  * Field `field` (0 name ... 6 shell) of uid's /etc/passwd line, without
  * NSS: a static agent must never load NSS modules.  NULL if not found.
  */

@@ -66,7 +66,7 @@ has_word() {
 COMMON=$(options | cut -d' ' -f1 | tr '\n' ' ')
 CMDS=$(commands)
 [ "$(echo $CMDS)" = "run ping info bootstrap-size up down ls check forward daemon \
-fakessh-bin exec gateway ssh-config" ] || fail "spindle --help lists the commands: $(echo $CMDS)"
+fakessh-bin exec gateway ssh-config doctor" ] || fail "spindle --help lists the commands: $(echo $CMDS)"
 man_section OPTIONS >"$TMPD/man"
 for o in $COMMON; do
 	has_word "$TMPD/man" "$o" || fail "man page OPTIONS: no $o"
