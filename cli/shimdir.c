@@ -44,6 +44,15 @@ static const char shimdir_wrapper[] =
 
 static const char *shimdir_tools[] = { "scp", "sftp" };
 
+/* The wrapper of shimdir_tools[i]. */
+static char *
+shimdir_text(size_t i)
+{
+	const char *t = shimdir_tools[i];
+
+	return xprintf(shimdir_wrapper, t, t, t, t);
+}
+
 /* FNV-1a: a name per binary path, not a defence (the directory is ours). */
 static char *
 shimdir_name(const char *exe)
@@ -120,8 +129,7 @@ shimdir_fill(int dfd, const char *exe)
 	if (shimdir_put(dfd, "ssh", exe, NULL) != 0)
 		return "ssh";
 	for (size_t i = 0; i < 2; i++) {
-		text = xprintf(shimdir_wrapper, shimdir_tools[i],
-		    shimdir_tools[i], shimdir_tools[i], shimdir_tools[i]);
+		text = shimdir_text(i);
 		rc = shimdir_put(dfd, shimdir_tools[i], NULL, text);
 		free(text);
 		if (rc != 0)
@@ -238,8 +246,7 @@ shimdir_intact(int fd, const char *exe)
 	    st.st_dev != self.st_dev || st.st_ino != self.st_ino)
 		return 0;
 	for (size_t i = 0; ok && i < 2; i++) {
-		text = xprintf(shimdir_wrapper, shimdir_tools[i],
-		    shimdir_tools[i], shimdir_tools[i], shimdir_tools[i]);
+		text = shimdir_text(i);
 		ok = shimdir_has(fd, shimdir_tools[i], NULL, text) &&
 		    fstatat(fd, shimdir_tools[i], &st, AT_SYMLINK_NOFOLLOW) ==
 		    0 && (st.st_uid == 0 || st.st_uid == getuid()) &&
