@@ -58,6 +58,22 @@ const struct cmd_entry cmd_doctor_entry = {
 	.exec = cmd_doctor_exec
 };
 
+/*
+ * fmt's text, cleaned, then a newline: what a daemon said of itself (its
+ * binary's path, its version, why it refused), a route's name and a
+ * probe's output reach the terminal, and none may move its cursor.
+ */
+static void
+doc_vput(const char *fmt, va_list ap)
+{
+	char *line;
+
+	if (vasprintf(&line, fmt, ap) < 0)
+		fatal("vasprintf");
+	puts(str_clean(line));
+	free(line);
+}
+
 /* One check's line: ok, warn or FAIL, what, and what was found. */
 static void SPN_PRINTF(4, 5)
 doc_say(struct doctor *d, enum doc_level level, const char *what,
@@ -70,9 +86,8 @@ doc_say(struct doctor *d, enum doc_level level, const char *what,
 		d->failed = 1;
 	printf("%-4s  %-10s ", names[level], what);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	doc_vput(fmt, ap);
 	va_end(ap);
-	putchar('\n');
 	fflush(stdout);
 }
 
@@ -86,9 +101,8 @@ doc_detail(const char *fmt, ...)
 		return;
 	fputs("                 ", stdout);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	doc_vput(fmt, ap);
 	va_end(ap);
-	putchar('\n');
 }
 
 /* The first line of s, in place. */

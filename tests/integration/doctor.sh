@@ -9,7 +9,8 @@
 # for a socket, no ssh in PATH, a daemon running (its
 # pid), one stopped (no answer: no hang either, its backlog full or
 # not), one killed (its stale
-# socket), one whose binary was replaced, one of another version, a
+# socket), one whose binary was replaced, one of another version, one
+# whose path holds escape sequences (printed cleaned), a
 # gateway host key of mode 0644 or a symbolic link, no spindle-gateway
 # or one that fails,
 # an authorized_keys others may write, a run local that fails.
@@ -195,6 +196,24 @@ doc 0 --quick
 says warn daemon "pid $dpid is spindle $ov ($TMPD/old/other), this is $v"
 says warn daemon "spindle daemon stop"
 timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
+
+# What a daemon says of itself reaches the terminal cleaned: one run
+# from a directory whose name holds escape sequences (ESC, and CSI as
+# UTF-8), its path in its HELLO (as root: the daemon is not dumpable).
+esc=$(printf 'e\033]0;pwned\007\302\233x')
+mkdir "$TMPD/$esc"
+cp "$SPINDLE" "$TMPD/$esc/spindle"
+timeout 20 "$TMPD/$esc/spindle" daemon start >/dev/null 2>&1 ||
+    fail "daemon start from $TMPD/e..."
+doc 0 --quick
+says ok daemon "running, pid $(daemon_pid)"
+if [ "$(id -u)" = 0 ]; then
+	says ok daemon "$TMPD/e?]0;pwned???x/spindle"
+fi
+LC_ALL=C grep -q "$(printf '[\033\007\233]')" "$TMPD/out" &&
+    fail "doctor printed a control byte: $(grep daemon "$TMPD/out" | od -c)"
+timeout 10 "$SPINDLE" daemon stop >/dev/null 2>&1
+rm -r "$TMPD/$esc"
 
 # The gateway's host key: open to others, a symbolic link.
 gwd=$HOME/.config/spindle/gateway
