@@ -235,22 +235,31 @@ const struct cmd_entry cmd_ls_entry = {
 /* Completion waits on us: a daemon that does not answer soon is none. */
 #define LS_NAMES_WAIT_MS	500
 
-/* Printed one a line: a name with a control byte in it cannot be. */
+/*
+ * Printed one a line: a name with a control byte in it cannot be, nor one
+ * str_clean would change (C1 controls: CSI is 0x9b, or c2 9b in UTF-8).
+ */
 static void
 ls_name_print(const char *name, const struct routes_file *rf)
 {
-	for (const char *p = name; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return;
-	}
-	if (*name != '\0' && (rf == NULL || routes_file_find(rf, name) == NULL))
+	char *clean;
+	int ok;
+
+	if (name[strcspn(name, "\t")] != '\0')
+		return;
+	clean = str_clean(xstrdup(name));
+	ok = strcmp(clean, name) == 0;
+	free(clean);
+	if (ok && *name != '\0' && (rf == NULL ||
+	    routes_file_find(rf, name) == NULL))
 		printf("%s\n", name);
 }
 
 /*
- * The JSON string at p (past its quote), if it has no \u escape (a
- * control byte: not printable one a line).  Sized to the string, not to
- * the rest of the reply: a reply holds many.
+ * The JSON string at p (past its quote), if its only escapes are \", \\
+ * and \/: any other (\u, \n, \t ...) is a control byte, not printable
+ * one a line (and not to be printed as the letter after the backslash).
+ * Sized to the string, not to the rest of the reply: a reply holds many.
  */
 static void
 ls_name_json(const char *p, const struct routes_file *rf)
@@ -260,7 +269,8 @@ ls_name_json(const char *p, const struct routes_file *rf)
 	size_t n = 0;
 
 	for (end = p; *end != '\0' && *end != '"'; end++) {
-		if (*end == '\\' && (*++end == '\0' || *end == 'u'))
+		if (*end == '\\' && (*++end == '\0' ||
+		    strchr("\"\\/", *end) == NULL))
 			return;
 	}
 	if (*end != '"')

@@ -169,6 +169,12 @@ spindle up 'my route' local >/dev/null 2>&1 || fail "up 'my route'"
 # A name with a control byte cannot be printed one a line: left out.
 spindle up "$(printf 'c\tx')" local >/dev/null 2>&1 || fail "up c<TAB>x"
 spindle ls --names | grep -q '^c' && fail "ls --names prints c<TAB>x"
+# Nor a C1 control (CSI: c2 9b in UTF-8, 9b alone in Latin-1).
+spindle up "$(printf 'd\302\233x')" local >/dev/null 2>&1 || fail "up d<CSI>x"
+spindle up "$(printf 'e\233x')" local >/dev/null 2>&1 || fail "up e<9b>x"
+spindle ls | grep -q '^d' || fail "the daemon has no d<CSI>x: $(spindle ls)"
+spindle ls --names | LC_ALL=C grep -q "$(printf '\233')" &&
+    fail "ls --names prints a C1 control: $(spindle ls --names | od -c)"
 R=$(dcomp)
 for w in webprod 'a\$b' local+local 'my\ route'; do
 	contains_line "$R" "$w" ||
