@@ -30,6 +30,10 @@ Host *.wild !neg
 	User x
 EOF
 printf 'Host included-host\n' >"$HOME/.ssh/conf.d/a.conf"
+# An Include that ssh globs to nothing but that zsh, taking it for its
+# own glob syntax, would run (a glob qualifier): completion must not.
+printf 'Include conf.d/*.conf(#qe:echo>%s/zpwned:)\n' "$TMPD" \
+    >>"$HOME/.ssh/config"
 printf 'route webprod local\nroute a$b local+local\nroute b`id` local\n' \
     >"$SPINDLE_ROUTES"
 
@@ -246,6 +250,8 @@ if [ -n "$ZPID" ] && ! wait $ZPID; then
 	sed 's/^/  /' "$TMPD/zout" >&2
 	fail "zsh completion"
 fi
+[ -e "$TMPD/zpwned" ] &&
+    fail "zsh completion ran a glob qualifier of an Include of ~/.ssh/config"
 
 # A stuck daemon: ls --names does not wait for it.
 D=$(daemon_pid)
