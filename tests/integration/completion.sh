@@ -201,7 +201,7 @@ zt() {
 	zpty -w -n z "$1"$'\t\C-x\C-d'
 	for i in {1..100}; do [[ -f $ZTOUT ]] && break; sleep 0.1; done
 	got=$(<$ZTOUT)
-	[[ $got == "$2" ]] && return
+	[[ -z $2 || $got == "$2" ]] && return
 	print -r -- "zsh: '$1<Tab>' gives '$got', not '$2'"
 	bad=1
 }
@@ -216,6 +216,15 @@ zt "spindle run local+doa" "spindle run local+doas="
 zt "spindle run web,ide" "spindle run web,identity="
 zt "spindle run inclu" "spindle run included-host "
 zt "spindle run web,identity=$SRC/completion/_sp" "spindle run web,identity=$SRC/completion/_spindle "
+# A quoted word of the line is text, never code (_call_program evals).
+d=${ZTOUT:h}
+zt "spindle '\$(echo>$d/zpwned2)' " ""
+zt "spindle '\$(echo>$d/zpwned3)' -" ""
+for f in zpwned2 zpwned3; do
+	[[ -e $d/$f ]] || continue
+	print -r -- "zsh: completing ran the \$(...) of a quoted word ($f)"
+	bad=1
+done
 zpty -d z
 exit $bad
 EOF
