@@ -58,11 +58,15 @@ _spindle_split()
 	_spindle_words+=("$w")
 }
 
-# spindle [CMD] --help into _spindle_text, asked once a Tab.
+# spindle [CMD] --help into _spindle_text, asked once a Tab.  CMD is a
+# word of the line: one argument, as typed (never split, globbed or
+# expanded: 'run local -- CMD' would run CMD); no -v on the array
+# either, which expands a subscript twice in older bashes.
 _spindle_help()
 {
-	[[ -v _spindle_helps[x$1] ]] ||
-	    _spindle_helps[x$1]=$("$_spindle_bin" $1 --help 2>/dev/null)
+	[[ -n ${_spindle_helps[x$1]+1} ]] ||
+	    _spindle_helps[x$1]=$("$_spindle_bin" ${1:+"$1"} --help \
+	    2>/dev/null)
 	_spindle_text=${_spindle_helps[x$1]}
 }
 
@@ -72,7 +76,7 @@ _spindle_opts()
 {
 	local line left
 	_spindle_optlist=()
-	_spindle_help $1
+	_spindle_help "$1"
 	while IFS= read -r line; do
 		[[ $line == Options:* ]] && { left=1; continue; }
 		[[ -z $left ]] && continue
@@ -102,14 +106,16 @@ _spindle_commands()
 # "start | stop", "COMMAND" ...), into _spindle_usage.
 _spindle_usage_words()
 {
-	local line usage= w w2 w3 depth=0 keep
+	local line usage= w w2 w3 depth=0 keep ws
 	_spindle_help "$1"
 	while IFS= read -r line; do
 		[[ -z $line ]] && break
-		usage+=" ${line#usage: spindle $1}"
+		usage+=" ${line#usage: spindle "$1"}"
 	done <<<"$_spindle_text"
 	_spindle_usage=()
-	for w in $usage; do
+	# Split, not globbed: [-cnst] is no pattern for a file named c.
+	read -ra ws <<<"$usage"
+	for w in "${ws[@]}"; do
 		# An option group, [-x ...] or {-L SPEC | ...}..., and what
 		# it spans.
 		if ((depth == 0)) && [[ $w != '[--]' ]] &&
@@ -342,7 +348,7 @@ _spindle()
 			dashdash=1
 		elif [[ -z $dashdash && $w == -?* ]]; then
 			[[ $w == *=* ]] && continue
-			_spindle_opts $cmd
+			_spindle_opts "$cmd"
 			for o in "${_spindle_optlist[@]}"; do
 				names=${o%%|*} arg=${o#*|}
 				[[ -n $arg && " $names " == *" $w "* ]] && argof=$arg
@@ -379,7 +385,7 @@ _spindle()
 		FILE*) _spindle_files -f "$cur" ;;
 		esac
 	elif [[ -z $dashdash && $cur == -* ]]; then
-		_spindle_opts $cmd
+		_spindle_opts "$cmd"
 		for o in "${_spindle_optlist[@]}"; do
 			for w in ${o%%|*}; do
 				[[ $w == "$cur"* ]] && _spindle_cand+=("$w")

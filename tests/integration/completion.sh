@@ -147,6 +147,21 @@ want "spindle run webprod -- tru" true
 want "spindle exec tru" true
 want "spindle run -C $SRC/complet" "$SRC/completion/"
 want "spindle run web,identity=$SRC/completion/_sp" "$SRC/completion/_spindle"
+# A word of the line is text: never split into spindle's arguments (the
+# command of a run), never expanded.
+comp "spindle 'run local -- sh -c >$TMPD/bpwned' "
+comp "spindle 'run local -- sh -c >$TMPD/bpwned' -"
+comp "spindle '\$(echo>$TMPD/bpwned)' "
+comp "spindle '\$(echo>$TMPD/bpwned)' -"
+[[ -e $TMPD/bpwned ]] && { echo "completing ran a word of the line"; bad=1; }
+# --help's usage is not globbed: [-cnst] of run where a file is named
+# c, [--] of exec where one is named -.
+mkdir -p "$TMPD/glob" && : >"$TMPD/glob/c" && : >"$TMPD/glob/-" &&
+    cd "$TMPD/glob" && {
+	want "spindle run web" webprod
+	want "spindle exec tru" true
+	cd - >/dev/null
+}
 exit $bad
 EOF
 
