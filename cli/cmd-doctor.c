@@ -459,6 +459,13 @@ doc_routes(struct doctor *d)
 		free(path);
 		return;
 	}
+	/* A named pipe would have us wait for a writer, for ever. */
+	if (!S_ISREG(st.st_mode)) {
+		doc_say(d, DOC_FAIL, "routes", "%s is not a regular file: "
+		    "put the routes there", path);
+		free(path);
+		return;
+	}
 	if (routes_file_load(path, &d->rf, why, sizeof why) != 0) {
 		doc_say(d, DOC_FAIL, "routes", "%s: fix that line", why);
 		free(path);

@@ -2,11 +2,11 @@
 # spindle doctor: a healthy setup passes (exit 0, every line ok); then
 # each thing it checks is broken for real, and its line says so (with
 # what to do), FAIL making the exit status 1, warn leaving it 0: a
-# routes file with a syntax error (FILE:LINE) or writable by others, a
-# route's password file missing or read by others (never shown), a
-# runtime directory open to others, another user's, on a full or a
-# read-only filesystem (those three as root), or with a path too long
-# for a socket, no ssh in PATH, a daemon running (its
+# routes file with a syntax error (FILE:LINE), writable by others or a
+# named pipe (no hang), a route's password file missing or read by
+# others (never shown), a runtime directory open to others, another
+# user's, on a full or a read-only filesystem (those three as root), or
+# with a path too long for a socket, no ssh in PATH, a daemon running (its
 # pid), one stopped (no answer: no hang either, its backlog full or
 # not), one killed (its stale
 # socket), one whose binary was replaced, one of another version, one
@@ -88,6 +88,13 @@ chmod 0666 "$SPINDLE_ROUTES"
 doc 1 --quick
 says FAIL routes "chmod go-w $SPINDLE_ROUTES"
 chmod 0644 "$SPINDLE_ROUTES"
+# A named pipe there (no writer): said, not waited on.
+mv "$SPINDLE_ROUTES" "$TMPD/routes.file"
+mkfifo -m 0644 "$SPINDLE_ROUTES" || fail "mkfifo"
+doc 1 --quick
+says FAIL routes "$SPINDLE_ROUTES is not a regular file"
+rm "$SPINDLE_ROUTES"
+mv "$TMPD/routes.file" "$SPINDLE_ROUTES"
 
 # A route's password file: missing; then read by others, and its content
 # never shown.
