@@ -76,6 +76,38 @@ static ino_t		 dgw_key_ino;
 static void	dgw_start_cb(evutil_socket_t, short, void *);
 static void	dgw_proc_unlink(struct dgw_proc *, int);
 
+#if defined(HAVE_GATEWAY) || defined(SPN_STATIC_CLI)
+/*
+ * Only root or we may have put st there, and change it: the gateway we
+ * run holds our host key and our clients.
+ */
+static int
+gateway_st_ours(const struct stat *st)
+{
+	return (st->st_uid == 0 || st->st_uid == getuid()) &&
+	    (st->st_mode & 022) == 0;
+}
+
+/*
+ * The spindle-gateway next to our binary, if no one else could have put
+ * it there: a spindle copied into /tmp (the static one, onto a jump
+ * host) must not run what another user left beside it.
+ */
+static char *
+gateway_beside(char *dir)
+{
+	struct stat st;
+	char *path = xprintf("%s/spindle-gateway", dir);
+
+	if (stat(dir, &st) == 0 && gateway_st_ours(&st) &&
+	    stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    gateway_st_ours(&st) && access(path, X_OK) == 0)
+		return path;
+	free(path);
+	return NULL;
+}
+#endif
+
 /*
  * The binary: next to ours in a build tree (where `make` puts it), else
  * where `make install` put it; NULL when this build has none.  The
@@ -85,17 +117,15 @@ char *
 gateway_path(void)
 {
 #if defined(HAVE_GATEWAY) || defined(SPN_STATIC_CLI)
-	char *exe = client_self_exe(), *slash, *path;
+	char *exe = client_self_exe(), *slash, *path = NULL;
 
 	if (exe != NULL && (slash = strrchr(exe, '/')) != NULL) {
 		*slash = '\0';
-		path = xprintf("%s/spindle-gateway", exe);
-		free(exe);
-		if (access(path, X_OK) == 0)
-			return path;
-		free(path);
-	} else
-		free(exe);
+		path = gateway_beside(exe);
+	}
+	free(exe);
+	if (path != NULL)
+		return path;
 #ifdef SPN_STATIC_CLI
 	if (access(SPN_LIBEXECDIR "/spindle-gateway", X_OK) != 0)
 		return NULL;

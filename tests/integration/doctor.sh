@@ -11,8 +11,9 @@
 # not), one killed (its stale
 # socket), one whose binary was replaced, one of another version, one
 # whose path holds escape sequences (printed cleaned), a
-# gateway host key of mode 0644 or a symbolic link, no spindle-gateway
-# or one that fails,
+# gateway host key of mode 0644 or a symbolic link, no spindle-gateway,
+# one that fails, or one beside spindle in a directory others may write
+# (not run),
 # an authorized_keys others may write, a run local that fails.
 . "$(dirname "$0")/lib.sh"
 
@@ -275,6 +276,17 @@ chmod 0755 "$TMPD/lone/spindle-gateway"
 doc 1 --quick
 says FAIL gateway \
     "$TMPD/lone/spindle-gateway --version: cannot load libssh: reinstall"
+# Not one beside a copy in a directory others may write (/tmp, where a
+# static spindle may be copied): another user could have put it there.
+chmod 1777 "$TMPD/lone"
+printf '#!/bin/sh\n: >"%s/planted"\necho spindle-gateway 9\n' "$TMPD" \
+    >"$TMPD/lone/spindle-gateway"
+doc 0 --quick
+[ -e "$TMPD/planted" ] &&
+    fail "doctor ran the spindle-gateway of a directory others may write"
+grep '^[a-zA-Z]* *gateway ' "$TMPD/out" | grep -q "$TMPD/lone" &&
+    fail "gateway: $(grep '^[a-zA-Z]* *gateway ' "$TMPD/out")"
+chmod 0755 "$TMPD/lone"
 DOC=$SPINDLE
 
 # As root, in a mount namespace of its own: a runtime directory on a
