@@ -31,6 +31,7 @@
 #
 # Environment:
 #   SPINDLE_DEPS_SRC  directory with the orig tarballs (optional)
+#   SPINDLE_DEPS_NOFETCH  non-empty: never fetch (package builds)
 #   MUSL_CC           compiler to use (default: musl-gcc)
 #   JOBS              parallel make jobs (default: 2)
 #
@@ -160,6 +161,9 @@ elif [ -z "$FETCH_ONLY" ] && has_all "$SRC/dl"; then
 else
     DL=$SRC/dl
     mkdir -p "$DL"
+    # A package build must not reach the network (debian/rules sets it).
+    [ -z "${SPINDLE_DEPS_NOFETCH:-}" ] ||
+        no_sources "fetching is off: SPINDLE_DEPS_NOFETCH is set"
     command -v apt-get >/dev/null 2>&1 || no_sources "apt-get not found"
     APTDIR=$SRC/apt
     mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial"

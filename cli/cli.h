@@ -232,7 +232,8 @@ int		 daemon_stop_wait(void);
  * How this spindle is built, as doctor and --version say it
  * (--enable-static-cli defines SPN_STATIC_CLI); and where its agent
  * image comes from (boot_image_own): embedded gzip'd in both builds
- * (docs/notes/static.md: why the static one is not its own agent).
+ * (docs/architecture.md, "One static file": why the static one is
+ * not its own agent).
  */
 #ifdef SPN_STATIC_CLI
 #define CLI_BUILD	"static musl"
