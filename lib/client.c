@@ -25,6 +25,7 @@
 
 #define CLIENT_START_WAIT_MS	10000
 #define CLIENT_HELLO_WAIT_MS	30000	/* a daemon that is alive answers */
+#define CLIENT_USR1_WAIT_MS	250	/* for a dying daemon's last close */
 
 static int
 client_try(const char *dir)
@@ -465,7 +466,10 @@ client_usr1(int fd)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP))
+	/* A killed daemon's fds close one by one: rsync can see its pipe
+	 * break, and signal us, before our socket to it hangs up. */
+	if (poll(&pfd, 1, CLIENT_USR1_WAIT_MS) == 1 &&
+	    (pfd.revents & POLLHUP))
 		return client_lost(0);
 	tty_restore();
 	signal(SIGUSR1, SIG_DFL);
