@@ -328,25 +328,19 @@ static char *
 ls_names_daemon(void)
 {
 	struct timeval tv = { 0, LS_NAMES_WAIT_MS * 1000 };
-	struct sockaddr_un sun;
 	struct ctl_buf b = { 0 };
 	struct ctl_msg m;
 	struct upk u;
 	struct pk pk;
-	char why[256], *dir, *path, *text = NULL;
-	int fd = -1, ok;
+	char why[256], *dir, *text = NULL;
+	int fd, ok;
 
 	if (ctl_dir(0, &dir, why, sizeof why) != 0)
 		return NULL;
-	path = xprintf("%s/sock", dir);
+	fd = client_try(dir, 1);
 	free(dir);
-	ok = ctl_sockaddr(path, &sun) == 0 && (fd = socket(AF_UNIX,
-	    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) >= 0 &&
-	    connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
-	free(path);
-	if (!ok)
-		goto out;
-	fcntl(fd, F_SETFL, 0);
+	if (fd < 0)
+		return NULL;
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	if (client_hello(fd, LS_NAMES_WAIT_MS, NULL, why, sizeof why) != 0)
 		goto out;

@@ -27,15 +27,21 @@
 #define CLIENT_HELLO_WAIT_MS	30000	/* a daemon that is alive answers */
 #define CLIENT_USR1_WAIT_MS	250	/* for a dying daemon's last close */
 
-static int
-client_try(const char *dir)
+/*
+ * A connection to the daemon in dir, or -1.  With nowait, a daemon whose
+ * backlog is full counts as none (the connect does not wait for room);
+ * the fd returned blocks either way.
+ */
+int
+client_try(const char *dir, int nowait)
 {
 	struct sockaddr_un sun;
 	char *path = xprintf("%s/sock", dir);
 	int fd;
 
 	if (ctl_sockaddr(path, &sun) != 0 ||
-	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    (nowait ? SOCK_NONBLOCK : 0), 0)) < 0) {
 		free(path);
 		return -1;
 	}
@@ -44,6 +50,8 @@ client_try(const char *dir)
 		close(fd);
 		return -1;
 	}
+	if (nowait)
+		fcntl(fd, F_SETFL, 0);
 	return fd;
 }
 
@@ -286,15 +294,15 @@ client_connect(int start, int hello, int verbose, char *why, size_t whylen)
 
 	if ((rc = ctl_dir(start, &dir, why, whylen)) != 0)
 		return rc == CTL_DIR_UNUSABLE ? rc : -1;
-	if ((fd = client_try(dir)) < 0 && start) {
+	if ((fd = client_try(dir, 0)) < 0 && start) {
 		lock = xprintf("%s/lock", dir);
 		lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		free(lock);
 		if (lfd >= 0)
 			flock(lfd, LOCK_EX);
-		if ((fd = client_try(dir)) < 0 &&
+		if ((fd = client_try(dir, 0)) < 0 &&
 		    client_spawn(verbose, why, whylen) == 0 &&
-		    (fd = client_try(dir)) < 0)
+		    (fd = client_try(dir, 0)) < 0)
 			snprintf(why, whylen, "cannot connect to the daemon: "
 			    "%s", strerror(errno));
 		if (lfd >= 0)

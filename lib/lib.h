@@ -373,6 +373,7 @@ struct client_daemon {
 };
 char		*client_self_exe(void);
 int		 client_connect(int, int, int, char *, size_t);
+int		 client_try(const char *, int);
 int		 client_hello(int, int, struct client_daemon *, char *,
 		     size_t);
 void		 client_daemon_free(struct client_daemon *);
